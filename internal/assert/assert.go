@@ -1,0 +1,43 @@
+// Package assert scores one model output against the suite's assertions: deterministic
+// checks, text metrics, embedding similarity, LLM judges and sandboxed expressions.
+package assert
+
+import (
+	"context"
+
+	"github.com/plumbhq/plumb/internal/config"
+
+	"github.com/plumbhq/plumb/internal/provider"
+	"github.com/plumbhq/plumb/internal/report"
+)
+
+// Input is what an assertion sees of one sample.
+type Input struct {
+	Output    string
+	Vars      map[string]any
+	Prompt    string // the rendered prompt as sent
+	LatencyMS float64
+	Cost      float64
+	Tokens    report.Tokens
+}
+
+// Checker evaluates one compiled assertion. Implementations are safe for concurrent use.
+type Checker interface {
+	Check(ctx context.Context, in *Input) report.Assertion
+}
+
+// Env holds what model-graded assertions need at run time. A nil Judge with a model-graded
+// assertion is a compile error, never a silent default to some vendor.
+type Env struct {
+	Judge        provider.Provider // the suite's judge
+	Embedder     provider.Embedder // the suite's embedding provider for `similar`
+	JudgePrompts map[string]string // assertion base type -> prompt template overriding the shipped one
+	// Build makes the provider that an assertion names in its own `provider:` key.
+	Build func(spec *config.ProviderSpec) (provider.Provider, error)
+}
+
+// Compile turns a configured assertion into a Checker. Its error is a *config.Error at the
+// assertion's position (an invalid regex, a missing value, a model-graded type without a
+// judge) so that the loader can report it with every other error in the file.
+//
+// func Compile(a *config.Assertion, env *Env) (Checker, error)
