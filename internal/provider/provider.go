@@ -23,6 +23,9 @@ type Request struct {
 	Prompt string
 	// Vars are the test's variables, available to exec and http providers.
 	Vars map[string]any
+	// Repeat is which sample of a repeated test this is (from 0). Caches and cassettes key on
+	// it, so that N repeats are N independent answers that replay as recorded.
+	Repeat int
 }
 
 // Usage counts tokens.

@@ -1,0 +1,29 @@
+// Package metric computes text similarity metrics with their published definitions:
+// Levenshtein distance, BLEU, ROUGE-N and ROUGE-L, and cosine similarity.
+package metric
+
+// Levenshtein is the edit distance between a and b in Unicode code points: the fewest
+// insertions, deletions and substitutions that turn a into b.
+func Levenshtein(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	if len(ra) < len(rb) {
+		ra, rb = rb, ra
+	}
+	prev := make([]int, len(rb)+1)
+	cur := make([]int, len(rb)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		cur[0] = i
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(rb)]
+}
