@@ -69,15 +69,15 @@ type Suite struct {
 	Providers []ProviderSpec
 	Tests     []Test
 
-	Repeat      int          // samples per test; default 1
-	Concurrency int          // parallel calls; default 4
-	Judge       *ProviderSpec // provider for model-graded assertions; nil when none is configured
-	Embedder    *ProviderSpec // provider for `similar`; nil when none is configured
-	Gates       []Gate
-	Baseline    string // a run id to compare against after each run
-	Cassette    string // replay cassette path (resolved), "" when none
-	Prices      map[string]provider.Price // model -> price, overriding the defaults
-	JudgePrompts map[string]string        // assertion type -> prompt template overriding the shipped one
+	Repeat       int           // samples per test; default 1
+	Concurrency  int           // parallel calls; default 4
+	Judge        *ProviderSpec // provider for model-graded assertions; nil when none is configured
+	Embedder     *ProviderSpec // provider for `similar`; nil when none is configured
+	Gates        []Gate
+	Baseline     string                    // a run id to compare against after each run
+	Cassette     string                    // replay cassette path (resolved), "" when none
+	Prices       map[string]provider.Price // model -> price, overriding the defaults
+	JudgePrompts map[string]string         // assertion type -> prompt template overriding the shipped one
 
 	// Compat is "plumb" or "promptfoo": which dialect the file was read as.
 	Compat string
@@ -115,10 +115,10 @@ type Test struct {
 
 // Assertion is one assertion as configured.
 type Assertion struct {
-	Type      string   // as written, e.g. "not-contains"
-	Base      string   // without the not- prefix, e.g. "contains"
+	Type      string // as written, e.g. "not-contains"
+	Base      string // without the not- prefix, e.g. "contains"
 	Negate    bool
-	Value     any      // string, number, list or map, as the type needs
+	Value     any // string, number, list or map, as the type needs
 	Threshold *float64
 	Weight    float64 // default 1
 	Metric    string

@@ -112,8 +112,8 @@ type TestStat struct {
 	Samples     int     `json:"samples"`
 	Passed      int     `json:"passed"`
 	PassRate    float64 `json:"pass_rate"`
-	PassAtK     bool    `json:"pass_at_k"`   // at least one repeat passed
-	PassHatK    bool    `json:"pass_hat_k"`  // every repeat passed
+	PassAtK     bool    `json:"pass_at_k"`  // at least one repeat passed
+	PassHatK    bool    `json:"pass_hat_k"` // every repeat passed
 	MeanScore   float64 `json:"mean_score"`
 }
 
@@ -144,11 +144,11 @@ func (r *Result) Key() string {
 
 // TestRef identifies a test of the suite and the inputs it ran with.
 type TestRef struct {
-	Index       int               `json:"index"` // position in the suite, from 0
-	Description string            `json:"description,omitempty"`
-	Vars        map[string]any    `json:"vars,omitempty"`
-	Segment     string            `json:"segment,omitempty"`
-	Metadata    map[string]any    `json:"metadata,omitempty"`
+	Index       int            `json:"index"` // position in the suite, from 0
+	Description string         `json:"description,omitempty"`
+	Vars        map[string]any `json:"vars,omitempty"`
+	Segment     string         `json:"segment,omitempty"`
+	Metadata    map[string]any `json:"metadata,omitempty"`
 }
 
 // Tokens counts the tokens of one call.
