@@ -6,7 +6,6 @@ import (
 	"context"
 
 	"github.com/plumbhq/plumb/internal/config"
-
 	"github.com/plumbhq/plumb/internal/provider"
 	"github.com/plumbhq/plumb/internal/report"
 )
@@ -26,18 +25,16 @@ type Checker interface {
 	Check(ctx context.Context, in *Input) report.Assertion
 }
 
-// Env holds what model-graded assertions need at run time. A nil Judge with a model-graded
-// assertion is a compile error, never a silent default to some vendor.
+// Env holds what model-graded and embedding assertions need. A model-graded assertion with
+// neither a Judge nor a provider of its own is a compile error, never a silent default to
+// some vendor; likewise `similar` without an Embedder.
 type Env struct {
 	Judge        provider.Provider // the suite's judge
 	Embedder     provider.Embedder // the suite's embedding provider for `similar`
 	JudgePrompts map[string]string // assertion base type -> prompt template overriding the shipped one
 	// Build makes the provider that an assertion names in its own `provider:` key.
 	Build func(spec *config.ProviderSpec) (provider.Provider, error)
+	// BuildEmbedder makes the embedding provider that a `similar` assertion names in its own
+	// `provider:` key. When nil, Build is used and its provider must implement Embedder.
+	BuildEmbedder func(spec *config.ProviderSpec) (provider.Embedder, error)
 }
-
-// Compile turns a configured assertion into a Checker. Its error is a *config.Error at the
-// assertion's position (an invalid regex, a missing value, a model-graded type without a
-// judge) so that the loader can report it with every other error in the file.
-//
-// func Compile(a *config.Assertion, env *Env) (Checker, error)

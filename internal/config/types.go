@@ -78,6 +78,7 @@ type Suite struct {
 	Cassette     string                    // replay cassette path (resolved), "" when none
 	Prices       map[string]provider.Price // model -> price, overriding the defaults
 	JudgePrompts map[string]string         // assertion type -> prompt template overriding the shipped one
+	OutputPaths  []string                  // promptfoo's outputPath: report files to write, as written
 
 	// Compat is "plumb" or "promptfoo": which dialect the file was read as.
 	Compat string

@@ -1,0 +1,507 @@
+package assert
+
+import (
+	"context"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/plumbhq/plumb/internal/config"
+	"github.com/plumbhq/plumb/internal/provider"
+)
+
+// shippedPrompts are the judge prompts that ship with the binary, one per model-graded type,
+// named TYPE.txt. A suite overrides one with its judge prompts or an assertion's rubricPrompt.
+//
+//go:embed prompts/*.txt
+var shippedPrompts embed.FS
+
+// Default pass thresholds of model-graded scores.
+const (
+	defaultJudged = 0.5
+	// A faithful answer has every claim supported: one unsupported claim is a hallucination.
+	defaultFaithfulness = 1.0
+)
+
+// maxJudgeReason is how much of a judge's explanation a reason keeps.
+const maxJudgeReason = 240
+
+// judgeFor is the provider that grades an assertion: its own provider, or the suite's judge.
+// There is no fallback: without either, the assertion does not compile.
+func judgeFor(a *config.Assertion, env *Env) (provider.Provider, error) {
+	if a.Provider != nil {
+		return buildProvider(a, env)
+	}
+	if env.Judge == nil {
+		return nil, errAt(a, "no judge provider configured",
+			typeName(a)+" is graded by a model: set the suite's judge provider (promptfoo: defaultTest.options.provider) "+
+				"or `provider:` on this assertion; Plumb never falls back to a default vendor")
+	}
+	return env.Judge, nil
+}
+
+// judgePrompt is the template for a model-graded type: the assertion's rubricPrompt, else the
+// suite's override, else the shipped prompt. It must show the judge the output.
+func judgePrompt(base string, a *config.Assertion, env *Env) (judgeTemplate, error) {
+	src := a.Rubric
+	if src == "" {
+		src = env.JudgePrompts[base]
+	}
+	if src == "" {
+		b, err := shippedPrompts.ReadFile("prompts/" + base + ".txt")
+		if err != nil {
+			return judgeTemplate{}, errAt(a, "no judge prompt for "+base, "") // a build defect: every judged type ships one
+		}
+		src = string(b)
+	}
+	t := parseJudgeTemplate(src)
+	if !t.uses("output") {
+		return t, errAt(a, fmt.Sprintf("the judge prompt for %s does not use {{output}}", typeName(a)),
+			"the judge must see the output it grades: put {{output}} in the prompt")
+	}
+	return t, nil
+}
+
+// judgeTemplate is a judge prompt: plain text, sent as one user message, or a chat, as a
+// promptfoo rubricPrompt may be: a JSON list of {"role", "content"} messages.
+type judgeTemplate struct {
+	text string
+	chat []provider.Message
+}
+
+func parseJudgeTemplate(src string) judgeTemplate {
+	if t := strings.TrimSpace(src); strings.HasPrefix(t, "[") {
+		var msgs []provider.Message
+		if json.Unmarshal([]byte(t), &msgs) == nil && len(msgs) > 0 {
+			ok := true
+			for _, m := range msgs {
+				ok = ok && m.Role != ""
+			}
+			if ok {
+				return judgeTemplate{chat: msgs}
+			}
+		}
+	}
+	return judgeTemplate{text: src}
+}
+
+// uses reports whether the template has the placeholder {{name}}.
+func (t judgeTemplate) uses(name string) bool {
+	if t.chat == nil {
+		return hasPlaceholder(t.text, name)
+	}
+	for _, m := range t.chat {
+		if hasPlaceholder(m.Content, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// request fills the template in. A chat's placeholders are filled inside each message's
+// content, after parsing, so that quotes in an output cannot break the message list.
+func (t judgeTemplate) request(lookup func(string) (string, bool)) *provider.Request {
+	if t.chat == nil {
+		p := render(t.text, lookup)
+		return &provider.Request{Messages: []provider.Message{{Role: "user", Content: p}}, Prompt: p}
+	}
+	msgs := make([]provider.Message, len(t.chat))
+	parts := make([]string, len(t.chat))
+	for i, m := range t.chat {
+		msgs[i] = provider.Message{Role: m.Role, Content: render(m.Content, lookup)}
+		parts[i] = msgs[i].Role + ": " + msgs[i].Content
+	}
+	return &provider.Request{Messages: msgs, Prompt: strings.Join(parts, "\n\n")}
+}
+
+// hasPlaceholder reports whether tmpl has {{name}} (spaces inside the braces allowed).
+func hasPlaceholder(tmpl, name string) bool {
+	found := false
+	render(tmpl, func(n string) (string, bool) {
+		found = found || n == name
+		return "", false
+	})
+	return found
+}
+
+// render substitutes {{name}} placeholders in one pass: a value is never scanned again, so
+// an output that contains "{{rubric}}" stays as written. Unknown names are left as they are.
+func render(tmpl string, lookup func(name string) (string, bool)) string {
+	var b strings.Builder
+	for {
+		i := strings.Index(tmpl, "{{")
+		if i < 0 {
+			break
+		}
+		j := strings.Index(tmpl[i+2:], "}}")
+		if j < 0 {
+			break
+		}
+		end := i + 2 + j + 2
+		b.WriteString(tmpl[:i])
+		if v, ok := lookup(strings.TrimSpace(tmpl[i+2 : i+2+j])); ok {
+			b.WriteString(v)
+		} else {
+			b.WriteString(tmpl[i:end])
+		}
+		tmpl = tmpl[end:]
+	}
+	b.WriteString(tmpl)
+	return b.String()
+}
+
+// fence wraps untrusted text in a Markdown code fence longer than any run of backticks inside
+// it, so that the text cannot close the fence and pose as the grader's instructions. It is
+// deterministic, so judge calls replay from a cassette.
+func fence(label, s string) string {
+	longest, run := 0, 0
+	for i := 0; i < len(s); i++ {
+		if s[i] == '`' {
+			run++
+			longest = max(longest, run)
+		} else {
+			run = 0
+		}
+	}
+	f := strings.Repeat("`", max(3, longest+1))
+	return f + label + "\n" + s + "\n" + f
+}
+
+// judged is what a model-graded type adds to the shared judge machinery.
+type judged struct {
+	base      string
+	judge     provider.Provider
+	tmpl      judgeTemplate
+	threshold float64
+	rubric    text   // llm-rubric: the value
+	reference text   // factuality: the value
+	question  string // var naming the question (config.question); "" tries question, query, the prompt
+	context   string // var holding the context (config.context, default "context")
+	want      string
+	wantNot   string
+	// claims: the score is the fraction of supported claims and the pass is score >=
+	// threshold; the judge's own pass is ignored (context-faithfulness).
+	claims bool
+}
+
+// compileJudged compiles llm-rubric, factuality, context-faithfulness and answer-relevance.
+func compileJudged(base string, a *config.Assertion, env *Env) (checkFunc, error) {
+	j := &judged{base: base}
+	var err error
+	def := defaultJudged
+	switch base {
+	case "llm-rubric":
+		switch v := a.Value.(type) {
+		case nil:
+			return nil, errAt(a, "llm-rubric needs a value: the rubric the judge grades against",
+				`e.g. value: "Apologises and offers a refund"`)
+		case string:
+			j.rubric = newText(v)
+		default:
+			b, merr := json.Marshal(yamlToJSON(v))
+			if merr != nil {
+				return nil, errAt(a, "llm-rubric value must be text: "+merr.Error(), "")
+			}
+			j.rubric = newText(string(b))
+		}
+		if strings.TrimSpace(j.rubric.raw) == "" {
+			return nil, errAt(a, "llm-rubric rubric is empty", "write what a good answer does")
+		}
+		j.want = fmt.Sprintf("the judge to pass the rubric %s", quote(j.rubric.raw))
+		j.wantNot = fmt.Sprintf("the judge to fail the rubric %s", quote(j.rubric.raw))
+	case "factuality":
+		ref, err := valueString(a, "the reference answer")
+		if err != nil {
+			return nil, err
+		}
+		j.reference = newText(ref)
+		j.want = "the judge to find the output consistent with the reference " + quote(ref)
+		j.wantNot = "the judge to find the output inconsistent with the reference " + quote(ref)
+	case "context-faithfulness":
+		def = defaultFaithfulness
+		j.claims = true
+	case "answer-relevance":
+		j.want = "the judge to find the output relevant to the question"
+		j.wantNot = "the judge to find the output irrelevant to the question"
+	}
+	if j.threshold, err = threshold(a, def, true); err != nil {
+		return nil, err
+	}
+	if j.claims {
+		j.want = fmt.Sprintf("share of claims supported by the context >= %s", fmtScore(j.threshold))
+		j.wantNot = fmt.Sprintf("share of claims supported by the context < %s", fmtScore(j.threshold))
+	} else {
+		j.want += fmt.Sprintf(" with score >= %s", fmtScore(j.threshold))
+	}
+	if j.question, err = cfgString(a, "question"); err != nil {
+		return nil, err
+	}
+	if j.context, err = cfgString(a, "context"); err != nil {
+		return nil, err
+	}
+	if j.context == "" {
+		j.context = "context"
+	}
+	if j.judge, err = judgeFor(a, env); err != nil {
+		return nil, err
+	}
+	if j.tmpl, err = judgePrompt(base, a, env); err != nil {
+		return nil, err
+	}
+	return j.check, nil
+}
+
+// check grades one sample.
+func (j *judged) check(ctx context.Context, in *Input) outcome {
+	o := outcome{want: j.want, wantNot: j.wantNot}
+	vals := map[string]string{
+		"output":    fence("output", in.Output),
+		"rubric":    j.rubric.with(in.Vars),
+		"reference": fence("reference", j.reference.with(in.Vars)),
+		"question":  fence("question", j.questionText(in)),
+	}
+	if j.tmpl.uses("context") || j.base == "context-faithfulness" {
+		c, ok := varText(in.Vars, j.context)
+		if !ok {
+			o.err = fmt.Sprintf("no context to check against: the test has no var %q (set vars.%s, or config.context to the var that holds it)", j.context, j.context)
+			return o
+		}
+		vals["context"] = fence("context", c)
+	}
+	req := j.tmpl.request(func(n string) (string, bool) { v, ok := vals[n]; return v, ok })
+	v, errReason := callJudge(ctx, j.judge, req, j.threshold)
+	if errReason != "" {
+		o.err = errReason
+		return o
+	}
+	if j.claims {
+		o.pass = v.score >= j.threshold
+	} else {
+		o.pass = v.pass && v.score >= j.threshold
+	}
+	o.score = v.score
+	o.got = v.describe()
+	return o
+}
+
+// questionText is what the output should answer: the var named by config.question, else
+// vars.question, vars.query, or the rendered prompt.
+func (j *judged) questionText(in *Input) string {
+	if j.question != "" {
+		if s, ok := varText(in.Vars, j.question); ok {
+			return s
+		}
+	}
+	for _, k := range []string{"question", "query"} {
+		if s, ok := varText(in.Vars, k); ok {
+			return s
+		}
+	}
+	return in.Prompt
+}
+
+// varText is a test variable as text: strings as they are, lists joined by lines (a list of
+// retrieved passages), anything else as JSON.
+func varText(vars map[string]any, name string) (string, bool) {
+	v, ok := vars[name]
+	if !ok || v == nil {
+		return "", false
+	}
+	if s, ok := scalarString(v); ok {
+		return s, true
+	}
+	if l, ok := v.([]any); ok {
+		parts := make([]string, 0, len(l))
+		for _, e := range l {
+			if s, ok := scalarString(e); ok {
+				parts = append(parts, s)
+			} else {
+				b, _ := json.Marshal(yamlToJSON(e))
+				parts = append(parts, string(b))
+			}
+		}
+		return strings.Join(parts, "\n"), true
+	}
+	b, err := json.Marshal(yamlToJSON(v))
+	return string(b), err == nil
+}
+
+// verdict is a judge's parsed answer.
+type verdict struct {
+	score  float64
+	pass   bool
+	reason string
+	judge  string
+	claims int // how many claims the judge listed; 0 when it listed none
+	unsup  int // how many of them it found unsupported
+}
+
+func (v verdict) describe() string {
+	s := "fail"
+	if v.pass {
+		s = "pass"
+	}
+	out := fmt.Sprintf("judge %s: %s, score %s", v.judge, s, fmt3(v.score))
+	if v.claims > 0 {
+		out += fmt.Sprintf(" (%d of %d claims unsupported)", v.unsup, v.claims)
+	}
+	if v.reason != "" {
+		out += ": " + strconv.Quote(shorten(oneLine(v.reason), maxJudgeReason))
+	}
+	return out
+}
+
+// callJudge asks the judge and parses its answer. errReason is set when there is no usable
+// verdict (a failed call, an unparsable answer): the caller reports an error, never a pass.
+func callJudge(ctx context.Context, judge provider.Provider, req *provider.Request, threshold float64) (v verdict, errReason string) {
+	resp, err := judge.Call(ctx, req)
+	label := judge.Label()
+	if err != nil {
+		return v, fmt.Sprintf("judge %s failed: %s", label, oneLine(err.Error()))
+	}
+	if resp == nil {
+		return v, fmt.Sprintf("judge %s returned no answer", label)
+	}
+	v, err = parseVerdict(resp.Output, threshold)
+	if err != nil {
+		return v, fmt.Sprintf("judge %s gave an answer Plumb cannot use (%s): %s", label, err, quote(resp.Output))
+	}
+	v.judge = label
+	return v, ""
+}
+
+// maxVerdictCandidates bounds how many '{' positions parseVerdict tries.
+const maxVerdictCandidates = 64
+
+// parseVerdict finds the first JSON object in a judge's answer that carries a score or a pass
+// (the answer may wrap it in prose or a code fence) and reads it. score may be a number or a
+// numeric string in [0, 1]; pass a boolean or "true"/"false"/"yes"/"no"/"pass"/"fail". With
+// only a score, pass is score >= threshold; with only a pass, the score is 1 or 0. A "claims"
+// list of {"supported": bool} objects, when present, sets the score to the supported fraction,
+// since counting is more reliable than a judge's arithmetic.
+func parseVerdict(text string, threshold float64) (verdict, error) {
+	var v verdict
+	tries := 0
+	var objErr error
+	for i := 0; i < len(text) && tries < maxVerdictCandidates; i++ {
+		if text[i] != '{' {
+			continue
+		}
+		tries++
+		dec := json.NewDecoder(strings.NewReader(text[i:]))
+		dec.UseNumber()
+		var m map[string]any
+		if dec.Decode(&m) != nil {
+			continue
+		}
+		m = lowerKeys(m)
+		_, hasScore := m["score"]
+		_, hasPass := m["pass"]
+		_, hasClaims := m["claims"]
+		if !hasScore && !hasPass && !hasClaims {
+			objErr = errors.New("its JSON has no score or pass")
+			i += int(dec.InputOffset()) - 1
+			continue
+		}
+		return readVerdict(m, threshold)
+	}
+	if objErr != nil {
+		return v, objErr
+	}
+	return v, errors.New("no JSON object found")
+}
+
+func readVerdict(m map[string]any, threshold float64) (verdict, error) {
+	var v verdict
+	if r, ok := m["reason"]; ok && r != nil {
+		if s, ok := r.(string); ok {
+			v.reason = s
+		} else {
+			b, _ := json.Marshal(r)
+			v.reason = string(b)
+		}
+	}
+	hasScore, hasPass := false, false
+	if s, ok := m["score"]; ok && s != nil {
+		f, ok := number(s)
+		if !ok {
+			return v, fmt.Errorf("score %v is not a number", s)
+		}
+		if f < 0 || f > 1 {
+			return v, fmt.Errorf("score %v is outside 0..1", f)
+		}
+		v.score, hasScore = f, true
+	}
+	if p, ok := m["pass"]; ok && p != nil {
+		b, ok := truth(p)
+		if !ok {
+			return v, fmt.Errorf("pass %v is not true or false", p)
+		}
+		v.pass, hasPass = b, true
+	}
+	if c, ok := m["claims"].([]any); ok && len(c) > 0 {
+		for _, e := range c {
+			cm, ok := e.(map[string]any)
+			if !ok {
+				return v, errors.New("claims must be objects")
+			}
+			sup, ok := truth(lowerKeys(cm)["supported"])
+			if !ok {
+				return v, errors.New(`a claim has no "supported": true or false`)
+			}
+			v.claims++
+			if !sup {
+				v.unsup++
+			}
+		}
+		v.score, hasScore = float64(v.claims-v.unsup)/float64(v.claims), true
+	}
+	switch {
+	case hasScore && !hasPass:
+		v.pass = v.score >= threshold
+	case hasPass && !hasScore:
+		v.score = boolScore(v.pass)
+	case !hasScore && !hasPass:
+		return v, errors.New("its JSON has no score or pass")
+	}
+	return v, nil
+}
+
+// truth reads a judge's boolean, which some models write as a string.
+func truth(v any) (bool, bool) {
+	switch v := v.(type) {
+	case bool:
+		return v, true
+	case string:
+		switch strings.ToLower(strings.TrimSpace(v)) {
+		case "true", "yes", "pass", "passed":
+			return true, true
+		case "false", "no", "fail", "failed":
+			return false, true
+		}
+	}
+	return false, false
+}
+
+// lowerKeys lowercases an object's keys, since judges write "Score" as often as "score".
+// When two keys collide, the lowercase one wins, deterministically.
+func lowerKeys(m map[string]any) map[string]any {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := make(map[string]any, len(m))
+	for _, k := range keys {
+		lk := strings.ToLower(k)
+		if _, taken := out[lk]; taken && k != lk {
+			continue
+		}
+		out[lk] = m[k]
+	}
+	return out
+}

@@ -1,0 +1,350 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"os/signal"
+	"os/user"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/plumbhq/plumb/internal/config"
+	"github.com/plumbhq/plumb/internal/eval"
+	"github.com/plumbhq/plumb/internal/provider"
+	"github.com/plumbhq/plumb/internal/report"
+)
+
+// defaultConfigs are looked for, in order, when -c is not given.
+var defaultConfigs = []string{"plumb.yaml", "plumb.yml", "promptfooconfig.yaml", "promptfooconfig.yml"}
+
+type evalFlags struct {
+	config        string
+	outputs       []string
+	concurrency   int
+	repeat        int
+	noCache       bool
+	filters       []string
+	filterFailing string
+	resume        string
+	record        bool
+	live          bool
+	cassette      string
+	baseline      string
+	alpha         float64
+	noProgress    bool
+}
+
+func newEvalCmd(e *env) *cobra.Command {
+	var f evalFlags
+	cmd := &cobra.Command{
+		Use:   "eval",
+		Short: "Run an eval suite and decide its gates",
+		Long: `Run every prompt × provider × test × repeat of a suite, score each answer with the
+suite's assertions, and print a summary with 95% intervals and the verdict of every gate.
+
+The suite is read from -c FILE, else from plumb.yaml or promptfooconfig.yaml in the current
+directory (promptfoo configs run unchanged for everything both tools support).
+
+The run is stored (see --db) with its provenance; list runs with 'plumb runs', print one with
+'plumb show', compare two with 'plumb compare'.
+
+When the suite names a cassette, provider calls are replayed from it (no network, no API
+key); --record calls the real providers and writes their answers to the cassette; --live
+ignores the cassette.
+
+Exit codes: 0 every gate passed (without gates: every assertion passed); 1 the run completed
+but a gate or assertion failed, was interrupted, or regressed against the baseline; 2 bad
+input.`,
+		Example: `  plumb eval
+  plumb eval -c examples/support/plumb.yaml -o report.html -o results.json
+  plumb eval --repeat 5 -j 16 --filter segment=enterprise
+  plumb eval --filter-failing latest
+  plumb eval --resume 20261125-193012-4f3a`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runEval(cmd, e, &f) },
+	}
+	fl := cmd.Flags()
+	fl.StringVarP(&f.config, "config", "c", "", "suite config file (default plumb.yaml or promptfooconfig.yaml)")
+	fl.StringArrayVarP(&f.outputs, "output", "o", nil, "write the report to FILE; the format follows the extension: "+strings.Join(report.Formats(), " ")+" (repeatable)")
+	fl.IntVarP(&f.concurrency, "concurrency", "j", 0, "provider calls in flight at once (default: the suite's concurrency, else 4)")
+	fl.IntVar(&f.repeat, "repeat", 0, "samples per test (default: the suite's repeat, else 1)")
+	fl.BoolVar(&f.noCache, "no-cache", false, "do not read or write the response cache (.plumb/cache)")
+	fl.StringArrayVar(&f.filters, "filter", nil, "run only tests whose description matches REGEX, or whose metadata has KEY=VALUE (repeatable: all must match)")
+	fl.StringVar(&f.filterFailing, "filter-failing", "", "run only the tests that failed or errored in RUN (an id, a prefix or 'latest')")
+	fl.StringVar(&f.resume, "resume", "", "continue the incomplete RUN: keep its samples and run the rest")
+	fl.BoolVar(&f.record, "record", false, "call the real providers and record their answers in the suite's cassette")
+	fl.BoolVar(&f.live, "live", false, "ignore the suite's cassette and call the real providers")
+	fl.StringVar(&f.cassette, "cassette", "", "replay (or with --record, record) provider answers in FILE instead of the suite's cassette")
+	fl.StringVar(&f.baseline, "baseline", "", "compare with RUN after the run and fail on a significant regression (default: the suite's baseline)")
+	fl.Float64Var(&f.alpha, "alpha", 0.05, "significance level for the baseline comparison")
+	fl.BoolVar(&f.noProgress, "no-progress", false, "do not show progress")
+	return cmd
+}
+
+func runEval(cmd *cobra.Command, e *env, f *evalFlags) error {
+	if f.record && f.live {
+		return usageErr("--record and --live exclude each other: --record already calls the real providers")
+	}
+	if f.resume != "" && f.filterFailing != "" {
+		return usageErr("--resume and --filter-failing exclude each other")
+	}
+	if f.concurrency < 0 || f.repeat < 0 {
+		return usageErr("-j and --repeat must be positive")
+	}
+	for _, out := range f.outputs {
+		if err := checkOutputPath(out); err != nil {
+			return err
+		}
+	}
+	keep, err := parseFilters(f.filters)
+	if err != nil {
+		return err
+	}
+	path, err := findConfig(f.config)
+	if err != nil {
+		return err
+	}
+	suite, err := config.Load(path, config.LoadOptions{Getenv: e.getenv})
+	if err != nil {
+		return err
+	}
+
+	// Stop cleanly on Ctrl-C or SIGTERM: samples in flight are dropped, the rest is stored
+	// as an incomplete run that --resume continues.
+	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	opt := eval.Options{
+		Concurrency: f.concurrency, Repeat: f.repeat, Getenv: e.getenv, Keep: keep,
+		Version: Version(), Args: append([]string{"plumb"}, e.args...),
+		Provenance: func(p *report.Provenance) { fillProvenance(p, suite.Dir) },
+	}
+	cassettePath := suite.Cassette
+	if f.cassette != "" {
+		cassettePath = f.cassette
+	}
+	if f.record && cassettePath == "" {
+		return usageErr("--record needs a cassette: add `cassette: cassette.json` to %s or pass --cassette FILE", path)
+	}
+	if cassettePath != "" && !f.live {
+		mode := provider.CassetteReplay
+		if f.record {
+			mode = provider.CassetteRecord
+		}
+		cas, err := provider.OpenCassette(cassettePath, mode)
+		if err != nil {
+			return usageErr("%v", err)
+		}
+		opt.Cassette = cas
+	} else if !f.noCache {
+		opt.Cache = eval.NewCache(cacheDir(e))
+	}
+
+	st, err := openStore(cmd, e)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	if f.resume != "" {
+		prev, err := loadRun(cmd, st, f.resume)
+		if err != nil {
+			return err
+		}
+		if prev.Run.Status == report.StatusComplete {
+			return usageErr("run %s is complete; nothing to resume", prev.Run.ID)
+		}
+		opt.Resume = prev
+	}
+	if f.filterFailing != "" {
+		prev, err := loadRun(cmd, st, f.filterFailing)
+		if err != nil {
+			return err
+		}
+		failing := failingTests(prev)
+		base := opt.Keep
+		opt.Keep = func(t *config.Test) bool {
+			return failing[eval.TestIdentity(t.Description, t.Vars)] && (base == nil || base(t))
+		}
+	}
+	if !f.noProgress {
+		opt.Progress = newProgress(e.stderr, e.isTerminal)
+	}
+
+	eng, err := eval.Prepare(suite, opt)
+	if err != nil {
+		return err
+	}
+	rep, err := eng.Run(ctx)
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	if len(rep.Results) == 0 && rep.Run.Status == report.StatusComplete {
+		return usageErr("no test matched the filters: nothing was run")
+	}
+
+	// Store first: the run is evidence, and must survive a failure to write a file.
+	saveCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
+	if err := st.SaveRun(saveCtx, rep); err != nil {
+		return fmt.Errorf("store run %s: %w", rep.Run.ID, err)
+	}
+	if opt.Cassette != nil && f.record {
+		if err := opt.Cassette.Save(); err != nil {
+			return fmt.Errorf("write the cassette: %w", err)
+		}
+	}
+	for _, out := range f.outputs {
+		if err := report.Write(out, rep); err != nil {
+			return fmt.Errorf("write %s: %w", out, err)
+		}
+	}
+	report.WriteSummary(e.stdout, rep, e.isTerminal && e.getenv("NO_COLOR") == "")
+	for _, out := range f.outputs {
+		fmt.Fprintf(e.stdout, "Wrote %s\n", out)
+	}
+
+	if rep.Run.Status == report.StatusIncomplete {
+		fmt.Fprintf(e.stderr, "plumb: interrupted after %d samples; continue with: plumb eval --resume %s\n", len(rep.Results), rep.Run.ID)
+		return errFailed
+	}
+
+	ok := eval.Passed(&rep.Summary)
+	if len(rep.Summary.Gates) > 0 {
+		ok = eval.GatesPassed(&rep.Summary)
+	}
+	baseline := f.baseline
+	if baseline == "" {
+		baseline = suite.Baseline
+	}
+	if baseline != "" {
+		base, err := loadRun(cmd, st, baseline)
+		if err != nil {
+			return err
+		}
+		c := eval.Compare(base, rep, f.alpha)
+		fmt.Fprintln(e.stdout)
+		writeComparison(e.stdout, c, 10)
+		if c.Regressed {
+			ok = false
+		}
+	}
+	if !ok {
+		return errFailed
+	}
+	return nil
+}
+
+// findConfig returns the suite file to load.
+func findConfig(flag string) (string, error) {
+	if flag != "" {
+		if _, err := os.Stat(flag); err != nil {
+			return "", usageErr("config file %s: %v", flag, unwrapPathError(err))
+		}
+		return flag, nil
+	}
+	for _, name := range defaultConfigs {
+		if _, err := os.Stat(name); err == nil {
+			return name, nil
+		}
+	}
+	return "", usageErr("no suite config here: create plumb.yaml (see examples/) or pass -c FILE")
+}
+
+func unwrapPathError(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+func checkOutputPath(path string) error {
+	ext := strings.ToLower(filepath.Ext(path))
+	for _, f := range report.Formats() {
+		if ext == f {
+			return nil
+		}
+	}
+	return usageErr("-o %s: unknown report format %q; use one of %s", path, ext, strings.Join(report.Formats(), " "))
+}
+
+// parseFilters turns --filter values into one predicate over tests.
+func parseFilters(filters []string) (func(*config.Test) bool, error) {
+	if len(filters) == 0 {
+		return nil, nil
+	}
+	type kv struct{ k, v string }
+	var res []*regexp.Regexp
+	var kvs []kv
+	for _, f := range filters {
+		if k, v, ok := strings.Cut(f, "="); ok && k != "" && !strings.ContainsAny(k, `\^$.*+?()[]{}| `) {
+			kvs = append(kvs, kv{k, v})
+			continue
+		}
+		re, err := regexp.Compile(f)
+		if err != nil {
+			return nil, usageErr("--filter %q: not a valid regular expression: %v", f, err)
+		}
+		res = append(res, re)
+	}
+	return func(t *config.Test) bool {
+		for _, re := range res {
+			if !re.MatchString(t.Description) {
+				return false
+			}
+		}
+		for _, p := range kvs {
+			if p.k == "segment" && t.Segment == p.v {
+				continue
+			}
+			if v, ok := t.Metadata[p.k]; !ok || fmt.Sprint(v) != p.v {
+				return false
+			}
+		}
+		return true
+	}, nil
+}
+
+func failingTests(r *report.Report) map[string]bool {
+	m := map[string]bool{}
+	for i := range r.Results {
+		if !r.Results[i].Passed {
+			m[eval.TestIdentity(r.Results[i].Test.Description, r.Results[i].Test.Vars)] = true
+		}
+	}
+	return m
+}
+
+func cacheDir(e *env) string {
+	if d := e.getenv("PLUMB_CACHE_DIR"); d != "" {
+		return d
+	}
+	return filepath.Join(".plumb", "cache")
+}
+
+// fillProvenance records who ran the suite, where, and at which commit.
+func fillProvenance(p *report.Provenance, dir string) {
+	if u, err := user.Current(); err == nil {
+		p.User = u.Username
+	}
+	p.Host, _ = os.Hostname()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "git", "-C", dir, "rev-parse", "HEAD").Output()
+	if err != nil {
+		return // not a repository, or no git: provenance simply has no commit
+	}
+	p.GitCommit = strings.TrimSpace(string(out))
+	out, err = exec.CommandContext(ctx, "git", "-C", dir, "status", "--porcelain", "--untracked-files=no").Output()
+	p.GitDirty = err == nil && len(strings.TrimSpace(string(out))) > 0
+}

@@ -1,0 +1,54 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/plumbhq/plumb/internal/report"
+	"github.com/plumbhq/plumb/internal/store"
+)
+
+// defaultDB is the embedded store every command uses when neither --db nor PLUMB_DB is set.
+const defaultDB = "sqlite:.plumb/plumb.db"
+
+func dbDSN(cmd *cobra.Command, e *env) string {
+	if v, _ := cmd.Flags().GetString("db"); v != "" {
+		return v
+	}
+	if v := e.getenv("PLUMB_DB"); v != "" {
+		return v
+	}
+	return defaultDB
+}
+
+// openStore opens the store, bringing its schema up to date: the CLI owns its embedded
+// database, so a new version simply migrates it.
+func openStore(cmd *cobra.Command, e *env) (store.Store, error) {
+	dsn := dbDSN(cmd, e)
+	if _, _, err := store.ParseDSN(dsn); err != nil {
+		return nil, usageErr("--db: %v", err)
+	}
+	st, err := store.Open(cmd.Context(), dsn, store.OpenOptions{Migrate: true})
+	if err != nil {
+		return nil, fmt.Errorf("open the store: %w", err)
+	}
+	return st, nil
+}
+
+// loadRun resolves a run reference (an id, a unique prefix, or "latest") and loads it.
+func loadRun(cmd *cobra.Command, st store.Store, ref string) (*report.Report, error) {
+	id, err := st.ResolveRun(cmd.Context(), ref)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, usageErr("no run %q in the store (list them with `plumb runs`)", ref)
+	}
+	if err != nil {
+		return nil, usageErr("%v", err)
+	}
+	rep, err := st.GetRun(cmd.Context(), id)
+	if err != nil {
+		return nil, fmt.Errorf("load run %s: %w", id, err)
+	}
+	return rep, nil
+}

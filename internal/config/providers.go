@@ -1,0 +1,786 @@
+package config
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/plumbhq/plumb/internal/provider"
+)
+
+// providerRole is what a provider is configured for; it decides how `openai:MODEL` reads and
+// which types fit.
+type providerRole int
+
+const (
+	roleTarget    providerRole = iota // answers the prompts
+	roleJudge                         // grades model-graded assertions
+	roleEmbedding                     // embeds text for `similar`
+)
+
+// supportedIDs lists the provider ids Plumb reads, for error messages.
+const supportedIDs = "openai:chat:MODEL, openai:MODEL, openai:embedding:MODEL, anthropic:messages:MODEL, " +
+	"anthropic:MODEL, exec:COMMAND, http(s)://URL, echo; an OpenAI-compatible server (Ollama, vLLM, " +
+	"Azure OpenAI, Groq, Together, LM Studio...) is openai:chat:MODEL with config.apiBaseUrl set to its URL"
+
+// providers reads `providers` (or `targets`): a provider or a list of them. Labels must be
+// distinct: results are keyed by them.
+func (l *loader) providers(v *node) []ProviderSpec {
+	var items []*node
+	switch v.kind {
+	case stringKind:
+		items = []*node{v}
+	case listKind:
+		items = v.items
+		if len(items) == 0 {
+			l.fail(v.pos, "add e.g. `- openai:chat:gpt-4o-mini`", "providers is empty")
+		}
+	default:
+		l.fail(v.pos, "write `providers:` followed by `- ` items such as `- openai:chat:gpt-4o-mini`", "providers must be a string or a list, not %s", v.kind)
+		return nil
+	}
+	var out []ProviderSpec
+	seen := map[string]Pos{}
+	for _, it := range items {
+		p, ok := l.provider(it, roleTarget)
+		if !ok {
+			continue
+		}
+		if first, dup := seen[p.Config.Label]; dup {
+			l.fail(p.Pos, "give each provider a distinct `label`", "two providers have the label %q (the first at %s)", p.Config.Label, first)
+			continue
+		}
+		seen[p.Config.Label] = p.Pos
+		out = append(out, p)
+	}
+	return out
+}
+
+// providerKeys are the keys of a provider written as a map: promptfoo's {id, label, config}
+// and Plumb's flat settings.
+var providerKeys = []string{
+	"id", "label", "config", "type", "model", "base_url", "api_key_env", "params", "stream",
+	"timeout_ms", "max_retries", "rpm", "price",
+}
+
+// configKeys are the keys of a provider's `config` map (promptfoo's names).
+var configKeys = []string{
+	"apiBaseUrl", "apiHost", "apiKeyEnvar", "temperature", "max_tokens", "top_p", "seed", "stop",
+	"headers", "timeout", "url", "method", "body", "transformResponse", "passthrough", "cost",
+	"frequency_penalty", "presence_penalty", "response_format", "max_completion_tokens",
+	"reasoning_effort", "top_k",
+}
+
+// extraParams are request-body parameters passed through as they are (Params.Extra).
+var extraParams = map[string]bool{
+	"frequency_penalty": true, "presence_penalty": true, "response_format": true,
+	"max_completion_tokens": true, "reasoning_effort": true, "top_k": true,
+}
+
+// paramKeys are the keys of Plumb's `params` map.
+var paramKeys = []string{
+	"temperature", "max_tokens", "top_p", "seed", "stop", "extra", "frequency_penalty",
+	"presence_penalty", "response_format", "max_completion_tokens", "reasoning_effort", "top_k",
+}
+
+// providerBuilder accumulates one provider's settings and remembers where each was set, so
+// that a setting given twice (config.temperature and params.temperature) is an error rather
+// than a silent override.
+type providerBuilder struct {
+	l    *loader
+	role providerRole
+	spec ProviderSpec
+	cfg  *provider.Config
+	set  map[string]Pos
+	ok   bool
+}
+
+// provider reads one provider:
+//
+//   - a string id: openai:chat:MODEL, openai:MODEL (chat; an embedding model under
+//     `embedding:`), openai:embedding:MODEL (or embeddings), anthropic:messages:MODEL,
+//     anthropic:MODEL, exec:COMMAND ARGS (split like a shell, quotes respected, run without a
+//     shell), http://... or https://..., echo;
+//   - a map {id, label, config: {...}}, or promptfoo's {ID: {label, config}};
+//   - Plumb's map {id | type + model, label, base_url, api_key_env, params: {temperature,
+//     max_tokens, top_p, seed, stop, extra}, stream, timeout_ms, max_retries, rpm,
+//     price: {input, output, cached}}.
+//
+// config keys (promptfoo's names): apiBaseUrl, apiHost (a host: https://HOST/v1), apiKeyEnvar,
+// temperature, max_tokens, top_p, seed, stop, headers, timeout (ms), url, method, body,
+// transformResponse (a JSON path such as json.choices[0].message.content; JavaScript is
+// refused), passthrough (extra request-body fields), cost (USD per token), and the body
+// parameters frequency_penalty, presence_penalty, response_format, max_completion_tokens,
+// reasoning_effort, top_k. An API key written in the file is refused: keys come from the
+// environment only (apiKey: '{{env.NAME}}' is read as apiKeyEnvar: NAME).
+func (l *loader) provider(n *node, role providerRole) (ProviderSpec, bool) {
+	b := &providerBuilder{l: l, role: role, set: map[string]Pos{}, ok: true}
+	b.spec.Pos = n.pos
+	b.cfg = &b.spec.Config
+	switch n.kind {
+	case stringKind:
+		b.id(n)
+	case mapKind:
+		body := n
+		if len(n.keys) == 1 && !slices.Contains(providerKeys, n.keys[0].text) &&
+			(n.vals[0].kind == mapKind || n.vals[0].kind == nullKind) {
+			// promptfoo's {"openai:chat:gpt-4o": {config: ...}}
+			b.id(n.keys[0])
+			body = n.vals[0]
+			if body.kind == nullKind {
+				break
+			}
+			if body.get("id") != nil {
+				b.fail(body.get("id").pos, "keep the id as the map's key", "the provider's id is given twice")
+			}
+		} else if id := n.get("id"); id != nil {
+			b.id(id)
+		}
+		b.fields(body)
+	default:
+		l.fail(n.pos, "write a provider id such as openai:chat:gpt-4o-mini, or a map with `id:`", "a provider must be a string or a map, not %s", n.kind)
+		return ProviderSpec{}, false
+	}
+	b.finish(n)
+	return b.spec, b.ok
+}
+
+func (b *providerBuilder) fail(pos Pos, hint, format string, args ...any) {
+	b.l.fail(pos, hint, format, args...)
+	b.ok = false
+}
+
+// once records that setting name is set at pos; a second time is an error.
+func (b *providerBuilder) once(name string, pos Pos) bool {
+	if first, dup := b.set[name]; dup {
+		b.fail(pos, "keep one of them", "the provider's %s is set twice (the first at %s)", name, first)
+		return false
+	}
+	b.set[name] = pos
+	return true
+}
+
+// openAISubtypes are promptfoo's openai:KIND:MODEL kinds that Plumb does not call.
+var openAISubtypes = map[string]bool{
+	"completion": true, "responses": true, "assistant": true, "realtime": true, "image": true,
+	"moderation": true, "transcription": true, "tts": true, "agents": true, "chatkit": true,
+	"video": true, "codex": true, "codex-sdk": true, "live": true,
+}
+
+// id reads a provider id into type, model, command or URL.
+func (b *providerBuilder) id(n *node) {
+	id, ok := b.l.str(n, "the provider id")
+	if !ok {
+		b.ok = false
+		return
+	}
+	b.once("id", n.pos)
+	b.spec.ID = id
+	c := b.cfg
+	scheme, rest, _ := strings.Cut(id, ":")
+	switch {
+	case id == "echo":
+		c.Type = "echo"
+	case id == "openai" || id == "anthropic":
+		c.Type = id // the model comes from `model:`
+	case id == "http" || id == "https":
+		c.Type = "http" // the URL comes from config.url
+	case strings.HasPrefix(id, "http://") || strings.HasPrefix(id, "https://"):
+		c.Type, c.URL = "http", id
+		b.once("url", n.pos)
+	case scheme == "openai":
+		kind, model, hasKind := strings.Cut(rest, ":")
+		switch {
+		case hasKind && kind == "chat":
+			c.Type, c.Model = "openai", model
+		case hasKind && (kind == "embedding" || kind == "embeddings"):
+			c.Type, c.Model = "openai-embedding", model
+		case hasKind && openAISubtypes[kind]:
+			b.fail(n.pos, "use openai:chat:MODEL (the chat completions API)", "openai:%s providers are not supported by Plumb", kind)
+			return
+		case b.role == roleEmbedding:
+			c.Type, c.Model = "openai-embedding", rest
+		default:
+			c.Type, c.Model = "openai", rest // model names may hold colons (llama3:8b)
+		}
+		if c.Model != "" {
+			b.once("model", n.pos)
+		}
+	case scheme == "anthropic":
+		kind, model, hasKind := strings.Cut(rest, ":")
+		switch {
+		case hasKind && kind == "messages":
+			c.Type, c.Model = "anthropic", model
+		case hasKind && kind == "completion":
+			b.fail(n.pos, "use anthropic:messages:MODEL", "anthropic:completion providers are not supported by Plumb")
+			return
+		default:
+			c.Type, c.Model = "anthropic", rest
+		}
+		if c.Model != "" {
+			b.once("model", n.pos)
+		}
+	case scheme == "exec":
+		args, err := splitCommand(rest)
+		switch {
+		case err != "":
+			b.fail(n.pos, "close the quote", "cannot split the exec command: %s", err)
+		case len(args) == 0:
+			b.fail(n.pos, "write the program to run, e.g. exec:python app.py", "the exec command is empty")
+		default:
+			c.Type, c.Command = "exec", args
+		}
+	case scheme == "file":
+		b.fail(n.pos, "run your code as a program instead: exec:COMMAND (the request arrives as JSON on stdin)", "provider scripts (%s) are not supported by Plumb", id)
+	case scheme == "python" || scheme == "golang" || scheme == "ruby":
+		b.fail(n.pos, "run it as a program instead: exec:COMMAND (the request arrives as JSON on stdin)", "%s: providers are not supported by Plumb", scheme)
+	default:
+		b.fail(n.pos, "supported: "+supportedIDs, "unknown provider %q", id)
+	}
+}
+
+// fields reads a provider map's keys other than the id.
+func (b *providerBuilder) fields(n *node) {
+	if n.kind != mapKind {
+		b.fail(n.pos, hintMap, "the provider's settings must be a map, not %s", n.kind)
+		return
+	}
+	l := b.l
+	for i, k := range n.keys {
+		v := n.vals[i]
+		switch k.text {
+		case "id":
+			// read first, by provider()
+		case "label":
+			if s, ok := l.str(v, "label"); ok && b.once("label", v.pos) {
+				b.cfg.Label = s
+			}
+		case "config":
+			b.config(v)
+		case "type":
+			b.typ(v)
+		case "model":
+			if s, ok := b.envStr(v, "model"); ok && b.once("model", v.pos) {
+				b.cfg.Model = s
+			}
+		case "base_url":
+			if s, ok := b.envStr(v, "base_url"); ok && b.once("base URL", v.pos) {
+				b.cfg.BaseURL = s
+			}
+		case "api_key_env":
+			b.keyEnv(v, "api_key_env")
+		case "params":
+			b.params(v)
+		case "stream":
+			if f, ok := l.boolean(v, "stream"); ok {
+				b.cfg.Stream = f
+			}
+		case "timeout_ms":
+			if ms, ok := l.posInt(v, "timeout_ms", 1); ok && b.once("timeout", v.pos) {
+				b.cfg.Timeout = time.Duration(ms) * time.Millisecond
+			}
+		case "max_retries":
+			if r, ok := l.posInt(v, "max_retries", 0); ok {
+				b.cfg.MaxRetries = r
+			}
+		case "rpm":
+			if r, ok := l.posInt(v, "rpm", 0); ok {
+				b.cfg.RPM = r
+			}
+		case "price":
+			if p, ok := l.price(v, "price", true); ok && b.once("price", v.pos) {
+				b.cfg.Price = p
+			}
+		case "prompts":
+			b.fail(k.pos, "run the prompts you want with --filter, or split the suite", "provider-specific `prompts` are not supported by Plumb")
+		case "transform":
+			b.fail(k.pos, "use config.transformResponse with a JSON path such as json.output", "provider `transform` (JavaScript) is not supported by Plumb")
+		case "delay":
+			b.fail(k.pos, "limit the request rate with `rpm:` instead", "provider `delay` is not supported by Plumb")
+		case "env":
+			b.fail(k.pos, "set these variables in your shell or CI secrets instead", "provider `env` is not supported: secrets never go in config files")
+		default:
+			if isSecretName(k.text) {
+				b.secret(k, v)
+				continue
+			}
+			b.l.unknownKey(k, "provider key", providerKeys)
+			b.ok = false
+		}
+	}
+}
+
+// typ reads Plumb's `type:` (an alternative to an id).
+func (b *providerBuilder) typ(v *node) {
+	t, ok := b.l.str(v, "type")
+	if !ok {
+		b.ok = false
+		return
+	}
+	if b.cfg.Type != "" {
+		b.fail(v.pos, "keep the id, or write `type` and `model` without an id", "the provider has both an id and a type")
+		return
+	}
+	switch t {
+	case "openai", "openai-embedding", "anthropic", "echo", "http":
+		b.cfg.Type = t
+	case "exec":
+		b.fail(v.pos, "write `id: exec:COMMAND ARGS`", "an exec provider is written as an id")
+	default:
+		hint := "types: openai, openai-embedding, anthropic, echo, http (exec is written as id: exec:COMMAND)"
+		if s := Suggest(t, []string{"openai", "openai-embedding", "anthropic", "echo", "http"}); s != "" {
+			hint = fmt.Sprintf("did you mean %q?", s)
+		}
+		b.fail(v.pos, hint, "unknown provider type %q", t)
+	}
+}
+
+// config reads a provider's `config` map (promptfoo's names).
+func (b *providerBuilder) config(n *node) {
+	l := b.l
+	l.eachKey(n, "config", func(k, v *node) {
+		switch k.text {
+		case "apiBaseUrl":
+			if s, ok := b.envStr(v, "apiBaseUrl"); ok && b.once("base URL", v.pos) {
+				b.cfg.BaseURL = s
+			}
+		case "apiHost":
+			if s, ok := b.envStr(v, "apiHost"); ok && b.once("base URL", v.pos) {
+				// promptfoo's apiHost is a host name: https://HOST/v1.
+				if !strings.Contains(s, "://") {
+					s = "https://" + s
+				}
+				if b.cfg.Type == "openai" || b.cfg.Type == "openai-embedding" {
+					s = strings.TrimSuffix(s, "/") + "/v1"
+				}
+				b.cfg.BaseURL = s
+			}
+		case "apiKeyEnvar":
+			b.keyEnv(v, "apiKeyEnvar")
+		case "temperature", "max_tokens", "top_p", "seed", "stop":
+			b.param(k.text, v)
+		case "headers":
+			b.headers(v)
+		case "timeout":
+			if ms, ok := l.posInt(v, "timeout", 1); ok && b.once("timeout", v.pos) {
+				b.cfg.Timeout = time.Duration(ms) * time.Millisecond
+			}
+		case "url":
+			if s, ok := b.envStr(v, "url"); ok && b.once("url", v.pos) {
+				b.cfg.URL = s
+			}
+		case "method":
+			if s, ok := l.str(v, "method"); ok {
+				m := strings.ToUpper(s)
+				switch m {
+				case "GET", "POST", "PUT", "PATCH", "DELETE":
+					b.cfg.Method = m
+				default:
+					b.fail(v.pos, "use GET, POST, PUT, PATCH or DELETE", "unknown HTTP method %q", s)
+				}
+			}
+		case "body":
+			b.checkSecrets(v, "body")
+			b.cfg.Body = toAny(v)
+		case "transformResponse":
+			b.transformResponse(v)
+		case "passthrough":
+			if v.kind != mapKind {
+				b.fail(v.pos, hintMap, "passthrough must be a map, not %s", v.kind)
+				return
+			}
+			b.checkSecrets(v, "passthrough")
+			for i, pk := range v.keys {
+				b.extra(pk.text, v.vals[i])
+			}
+		case "cost":
+			if c, ok := l.num(v, "cost"); ok && b.once("price", v.pos) {
+				if c < 0 {
+					b.fail(v.pos, "cost is USD per token", "cost must not be negative")
+					return
+				}
+				b.cfg.Price = &provider.Price{Input: c * 1e6, Output: c * 1e6}
+			}
+		case "tools", "tool_choice", "functions", "function_call", "parallel_tool_calls":
+			b.fail(k.pos, "remove it: Plumb evaluates text answers", "%s (tool calling) is not supported by Plumb", k.text)
+		default:
+			if extraParams[k.text] {
+				b.extra(k.text, v)
+				return
+			}
+			if isSecretName(k.text) {
+				b.secret(k, v)
+				return
+			}
+			l.unknownKey(k, "provider config key", configKeys)
+			b.ok = false
+		}
+	})
+}
+
+// params reads Plumb's `params` map.
+func (b *providerBuilder) params(n *node) {
+	b.l.eachKey(n, "params", func(k, v *node) {
+		switch {
+		case k.text == "extra":
+			if v.kind != mapKind {
+				b.fail(v.pos, hintMap, "params.extra must be a map, not %s", v.kind)
+				return
+			}
+			b.checkSecrets(v, "params.extra")
+			for i, pk := range v.keys {
+				b.extra(pk.text, v.vals[i])
+			}
+		case extraParams[k.text]:
+			b.extra(k.text, v)
+		case slices.Contains(paramKeys, k.text):
+			b.param(k.text, v)
+		case isSecretName(k.text):
+			b.secret(k, v)
+		default:
+			b.l.unknownKey(k, "key in params", paramKeys)
+			b.ok = false
+		}
+	})
+}
+
+// param reads one generation parameter.
+func (b *providerBuilder) param(name string, v *node) {
+	l, p := b.l, &b.cfg.Params
+	if !b.once(name, v.pos) {
+		return
+	}
+	switch name {
+	case "temperature", "top_p":
+		f, ok := l.num(v, name)
+		if !ok {
+			b.ok = false
+			return
+		}
+		if f < 0 || name == "top_p" && f > 1 {
+			b.fail(v.pos, "temperature is 0 or more; top_p is between 0 and 1", "%s is out of range", name)
+			return
+		}
+		if name == "temperature" {
+			p.Temperature = &f
+		} else {
+			p.TopP = &f
+		}
+	case "max_tokens":
+		if n, ok := l.posInt(v, name, 1); ok {
+			p.MaxTokens = &n
+		} else {
+			b.ok = false
+		}
+	case "seed":
+		if n, ok := l.integer(v, name); ok {
+			p.Seed = &n
+		} else {
+			b.ok = false
+		}
+	case "stop":
+		for _, it := range l.strOrList(v, "stop") {
+			if s, ok := l.str(it, "stop"); ok {
+				p.Stop = append(p.Stop, s)
+			}
+		}
+	}
+}
+
+// extra adds one pass-through request-body parameter.
+func (b *providerBuilder) extra(name string, v *node) {
+	if !b.once(name, v.pos) {
+		return
+	}
+	if b.cfg.Params.Extra == nil {
+		b.cfg.Params.Extra = map[string]any{}
+	}
+	b.cfg.Params.Extra[name] = toAny(v)
+}
+
+var envNameRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// keyEnv reads the name of the environment variable holding the API key.
+func (b *providerBuilder) keyEnv(v *node, what string) {
+	s, ok := b.l.str(v, what)
+	if !ok {
+		b.ok = false
+		return
+	}
+	if m := envRefRe.FindStringSubmatch(s); m != nil && m[0] == strings.TrimSpace(s) {
+		s = m[1]
+	}
+	if !envNameRe.MatchString(s) {
+		// Never echo the value: it may be the key itself, pasted in the wrong place.
+		b.fail(v.pos, "write the variable's name, e.g. OPENAI_API_KEY, and export the key in your shell", "%s must be the name of an environment variable", what)
+		return
+	}
+	if b.once("API key variable", v.pos) {
+		b.cfg.APIKeyEnv = s
+	}
+}
+
+// envRefRe matches {{env.NAME}} (spaces allowed), promptfoo's way to read the environment.
+var envRefRe = regexp.MustCompile(`\{\{\s*env\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}`)
+
+// envStr reads a setting that is not a secret, resolving {{env.NAME}} references now.
+func (b *providerBuilder) envStr(v *node, what string) (string, bool) {
+	s, ok := b.l.str(v, what)
+	if !ok {
+		b.ok = false
+		return "", false
+	}
+	var missing string
+	s = envRefRe.ReplaceAllStringFunc(s, func(m string) string {
+		name := envRefRe.FindStringSubmatch(m)[1]
+		val := b.l.getenv(name)
+		if val == "" && missing == "" {
+			missing = name
+		}
+		return val
+	})
+	if missing != "" {
+		b.fail(v.pos, fmt.Sprintf("export %s=... in your shell, or write the value", missing), "%s uses {{env.%s}}, but %s is not set", what, missing, missing)
+		return "", false
+	}
+	return s, true
+}
+
+// headers reads HTTP headers. A header that carries a credential must take it from the
+// environment ({{env.NAME}}, expanded by the provider at call time).
+func (b *providerBuilder) headers(n *node) {
+	b.l.eachKey(n, "headers", func(k, v *node) {
+		s, ok := b.l.str(v, "header "+k.text)
+		if !ok {
+			b.ok = false
+			return
+		}
+		if isSecretHeader(k.text) && !envRefRe.MatchString(s) {
+			b.fail(v.pos, fmt.Sprintf("write it as %s: \"Bearer {{env.MY_TOKEN}}\" and export MY_TOKEN in your shell", k.text),
+				"header %s holds a credential: API keys are read from the environment only", k.text)
+			return
+		}
+		if b.cfg.Headers == nil {
+			b.cfg.Headers = map[string]string{}
+		}
+		b.cfg.Headers[k.text] = s
+	})
+}
+
+// secret reports a key that holds a credential in the file.
+func (b *providerBuilder) secret(k, v *node) {
+	if strings.EqualFold(k.text, "apiKey") || strings.EqualFold(k.text, "api_key") {
+		// promptfoo's apiKey: '{{env.NAME}}' only names a variable: read it as apiKeyEnvar.
+		if v.kind == stringKind {
+			if m := envRefRe.FindStringSubmatch(v.text); m != nil && m[0] == strings.TrimSpace(v.text) {
+				if b.once("API key variable", v.pos) {
+					b.cfg.APIKeyEnv = m[1]
+				}
+				return
+			}
+		}
+	}
+	b.fail(k.pos, "remove it and set apiKeyEnvar / api_key_env (default "+b.defaultKeyEnv()+")",
+		"%s: API keys are read from the environment only", k.text)
+}
+
+// defaultKeyEnv names the variable the provider type reads its key from by default.
+func (b *providerBuilder) defaultKeyEnv() string {
+	if b.cfg.Type == "anthropic" {
+		return provider.AnthropicKeyEnv
+	}
+	return provider.OpenAIKeyEnv
+}
+
+// checkSecrets refuses credentials anywhere inside a pass-through map or body.
+func (b *providerBuilder) checkSecrets(n *node, what string) {
+	for i, k := range n.keys {
+		v := n.vals[i]
+		if isSecretName(k.text) && v.kind == stringKind && v.text != "" {
+			b.fail(k.pos, "send it as a header instead: headers: {Authorization: \"Bearer {{env.MY_TOKEN}}\"}",
+				"%s.%s: API keys are read from the environment only", what, k.text)
+			continue
+		}
+		if v.kind == mapKind {
+			b.checkSecrets(v, what+"."+k.text)
+		}
+	}
+}
+
+// isSecretName reports whether a setting's name says it holds a credential. Names of
+// environment variables (apiKeyEnvar, api_key_env) and token counts (max_tokens) do not.
+func isSecretName(name string) bool {
+	k := strings.ToLower(strings.NewReplacer("_", "", "-", "", ".", "").Replace(name))
+	for _, suffix := range []string{"env", "envar", "envvar", "envname"} {
+		if strings.HasSuffix(k, suffix) {
+			return false
+		}
+	}
+	if strings.Contains(k, "tokens") || strings.HasPrefix(k, "tokenizer") {
+		return false
+	}
+	for _, w := range []string{"key", "token", "secret", "password", "credential"} {
+		if strings.Contains(k, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// isSecretHeader reports whether an HTTP header carries a credential.
+func isSecretHeader(name string) bool {
+	k := strings.ToLower(name)
+	return k == "authorization" || k == "proxy-authorization" || k == "cookie" || isSecretName(k)
+}
+
+// jsonPathRe matches the JSON paths Plumb extracts outputs with: json.a.b[0].c, a.b,
+// json["a"].
+var jsonPathRe = regexp.MustCompile(`^(json|[A-Za-z_$][A-Za-z0-9_$]*)(\.[A-Za-z_$][A-Za-z0-9_$]*|\[\d+\]|\["[^"]*"\]|\['[^']*'\])*$`)
+
+var pathPartRe = regexp.MustCompile(`\.([A-Za-z_$][A-Za-z0-9_$]*)|\[(\d+)\]|\["([^"]*)"\]|\['([^']*)'\]`)
+
+// transformResponse reads promptfoo's transformResponse when it is a plain JSON path, and
+// stores it as a dotted path ("choices.0.message.content").
+func (b *providerBuilder) transformResponse(v *node) {
+	s, ok := b.l.str(v, "transformResponse")
+	if !ok {
+		b.ok = false
+		return
+	}
+	s = strings.TrimSpace(s)
+	if !jsonPathRe.MatchString(s) {
+		b.fail(v.pos, "use a JSON path such as json.choices[0].message.content",
+			"transformResponse: only a JSON path is supported, not JavaScript")
+		return
+	}
+	var parts []string
+	head, rest := s, ""
+	if i := strings.IndexAny(s, ".["); i >= 0 {
+		head, rest = s[:i], s[i:]
+	}
+	if head != "json" {
+		parts = append(parts, head)
+	}
+	for _, m := range pathPartRe.FindAllStringSubmatch(rest, -1) {
+		for _, g := range m[1:] {
+			if g != "" {
+				parts = append(parts, g)
+				break
+			}
+		}
+	}
+	if b.once("output path", v.pos) {
+		b.cfg.OutputPath = strings.Join(parts, ".")
+	}
+}
+
+// finish checks the provider as a whole and fills its defaults.
+func (b *providerBuilder) finish(n *node) {
+	c := b.cfg
+	if !b.ok {
+		return
+	}
+	switch c.Type {
+	case "":
+		b.fail(n.pos, "add `id:` such as openai:chat:gpt-4o-mini (or `type:` and `model:`)", "the provider has no id")
+		return
+	case "openai", "openai-embedding", "anthropic":
+		if c.Model == "" {
+			b.fail(n.pos, "name the model, e.g. openai:chat:gpt-4o-mini, or add `model:`", "the provider has no model")
+			return
+		}
+	case "http":
+		if c.URL == "" {
+			b.fail(n.pos, "add config.url, or write the URL as the id", "the http provider has no URL")
+			return
+		}
+	}
+	if c.Type != "http" {
+		for _, name := range []string{"url", "output path"} {
+			if pos, set := b.set[name]; set {
+				b.fail(pos, "remove it", "%s applies to http providers only", name)
+			}
+		}
+		if c.Method != "" || c.Body != nil {
+			b.fail(n.pos, "remove them", "method and body apply to http providers only")
+		}
+	}
+	switch {
+	case b.role == roleEmbedding && c.Type != "openai-embedding":
+		b.fail(n.pos, "use an embedding model, e.g. openai:embedding:text-embedding-3-small", "the embedding provider must be an embedding model, not %s", c.Type)
+		return
+	case b.role != roleEmbedding && c.Type == "openai-embedding":
+		b.fail(n.pos, "use it as `embedding:` (for `similar`), and a chat model here", "an embedding model cannot answer prompts")
+		return
+	}
+	if b.spec.ID == "" {
+		switch c.Type {
+		case "openai":
+			b.spec.ID = "openai:chat:" + c.Model
+		case "openai-embedding":
+			b.spec.ID = "openai:embedding:" + c.Model
+		case "anthropic":
+			b.spec.ID = "anthropic:messages:" + c.Model
+		case "http":
+			b.spec.ID = c.URL
+		default:
+			b.spec.ID = c.Type
+		}
+	}
+	if c.Label == "" {
+		c.Label = b.spec.ID
+	}
+}
+
+// splitCommand splits a command line like a POSIX shell does words: whitespace separates,
+// single quotes are literal, double quotes allow \" and \\, a backslash outside quotes escapes
+// the next character. Nothing is expanded: no shell runs.
+func splitCommand(s string) ([]string, string) {
+	var args []string
+	var cur strings.Builder
+	inWord := false
+	for i := 0; i < len(s); i++ {
+		ch := s[i]
+		switch {
+		case ch == '\'':
+			end := strings.IndexByte(s[i+1:], '\'')
+			if end < 0 {
+				return nil, "unterminated ' quote"
+			}
+			cur.WriteString(s[i+1 : i+1+end])
+			i += end + 1
+			inWord = true
+		case ch == '"':
+			i++
+			for ; i < len(s) && s[i] != '"'; i++ {
+				if s[i] == '\\' && i+1 < len(s) && (s[i+1] == '"' || s[i+1] == '\\') {
+					i++
+				}
+				cur.WriteByte(s[i])
+			}
+			if i >= len(s) {
+				return nil, "unterminated \" quote"
+			}
+			inWord = true
+		case ch == '\\' && i+1 < len(s):
+			i++
+			cur.WriteByte(s[i])
+			inWord = true
+		case ch == ' ' || ch == '\t' || ch == '\n':
+			if inWord {
+				args = append(args, cur.String())
+				cur.Reset()
+				inWord = false
+			}
+		default:
+			cur.WriteByte(ch)
+			inWord = true
+		}
+	}
+	if inWord {
+		args = append(args, cur.String())
+	}
+	return args, ""
+}

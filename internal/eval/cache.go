@@ -1,0 +1,100 @@
+package eval
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/plumbhq/plumb/internal/provider"
+)
+
+// Cache is the on-disk response cache: one small JSON file per answer, keyed by everything
+// that can change the answer (provider type, model, endpoint, parameters, the prompt as
+// sent, the test's vars for programs that read them, and the repeat index). It never holds
+// a secret: keys and headers are not part of the entry.
+type Cache struct {
+	dir string
+}
+
+// NewCache returns a cache rooted at dir (created on first write).
+func NewCache(dir string) *Cache { return &Cache{dir: dir} }
+
+type cacheEntry struct {
+	Output    string         `json:"output"`
+	Usage     provider.Usage `json:"usage"`
+	Cost      float64        `json:"cost"`
+	LatencyMS float64        `json:"latency_ms"`
+}
+
+// cacheKey hashes everything that can change a provider's answer to req.
+func cacheKey(cfg *provider.Config, baseURL string, req *provider.Request) string {
+	k := struct {
+		Type, Model, BaseURL, URL string
+		Command                   []string
+		Body                      any
+		Params                    provider.Params
+		Stream                    bool
+		Messages                  []provider.Message
+		Prompt                    string
+		Vars                      map[string]any
+		Repeat                    int
+	}{cfg.Type, cfg.Model, baseURL, cfg.URL, cfg.Command, cfg.Body, cfg.Params, cfg.Stream,
+		req.Messages, req.Prompt, req.Vars, req.Repeat}
+	b, _ := json.Marshal(k) // every field is JSON-safe: it came from YAML or JSON
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+func (c *Cache) path(key string) string {
+	return filepath.Join(c.dir, key[:2], key[2:]+".json")
+}
+
+// Get returns the cached answer for key, if any. A corrupt entry counts as a miss.
+func (c *Cache) Get(key string) (*provider.Response, bool) {
+	b, err := os.ReadFile(c.path(key))
+	if err != nil {
+		return nil, false
+	}
+	var e cacheEntry
+	if json.Unmarshal(b, &e) != nil {
+		return nil, false
+	}
+	return &provider.Response{Output: e.Output, Usage: e.Usage, Cost: e.Cost,
+		Latency: msToDuration(e.LatencyMS)}, true
+}
+
+// Put stores an answer. Failing to write the cache never fails a run.
+func (c *Cache) Put(key string, r *provider.Response) error {
+	b, err := json.Marshal(cacheEntry{Output: r.Output, Usage: r.Usage, Cost: r.Cost, LatencyMS: durationToMS(r.Latency)})
+	if err != nil {
+		return err
+	}
+	p := c.path(key)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(filepath.Dir(p), ".tmp-*")
+	if err != nil {
+		return err
+	}
+	_, werr := f.Write(b)
+	cerr := f.Close()
+	if werr != nil || cerr != nil {
+		os.Remove(f.Name())
+		return errors.Join(werr, cerr)
+	}
+	return os.Rename(f.Name(), p)
+}
+
+// Clear removes every cached answer.
+func (c *Cache) Clear() error {
+	err := os.RemoveAll(c.dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	return err
+}

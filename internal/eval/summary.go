@@ -1,0 +1,309 @@
+package eval
+
+import (
+	"fmt"
+	"math"
+	"sort"
+
+	"github.com/plumbhq/plumb/internal/config"
+	"github.com/plumbhq/plumb/internal/report"
+	"github.com/plumbhq/plumb/internal/stats"
+)
+
+// Built-in metric names, usable in gates.
+const (
+	MetricPassRate          = "pass_rate"
+	MetricAccuracy          = "accuracy"
+	MetricHallucinationRate = "hallucination_rate"
+	MetricRefusalRate       = "refusal_rate"
+	MetricLatencyP50        = "latency_p50_ms"
+	MetricLatencyP95        = "latency_p95_ms"
+	MetricLatencyP99        = "latency_p99_ms"
+	MetricCostTotal         = "cost_total"
+	MetricCostPerCase       = "cost_per_case"
+	MetricTokensTotal       = "tokens_total"
+)
+
+// ci95 is the confidence of every interval shown in reports; gates choose their own.
+const ci95 = 0.95
+
+// hallucinationTypes are the assertions whose failure means the answer is not supported by
+// its source: the hallucination signal.
+var hallucinationTypes = map[string]bool{"context-faithfulness": true, "factuality": true}
+
+// nonAccuracyTypes are the assertions that do not judge whether the answer is right.
+var nonAccuracyTypes = map[string]bool{
+	"latency": true, "cost": true, "is-refusal": true, "context-faithfulness": true,
+}
+
+// Summarize computes the summary of a run's results and decides its gates.
+func Summarize(results []report.Result, gates []config.Gate) report.Summary {
+	s := report.Summary{Cases: len(results), Metrics: map[string]report.Metric{}}
+	var (
+		acc, hal, ref    counter
+		latencies, costs []float64
+		costTotal        float64
+		tokens           int
+		named            = map[string][]float64{}
+	)
+	for i := range results {
+		r := &results[i]
+		switch {
+		case r.Error != "":
+			s.Errors++
+		case r.Passed:
+			s.Passed++
+		default:
+			s.Failed++
+		}
+		costs = append(costs, r.Cost)
+		costTotal += r.Cost
+		tokens += r.Tokens.Total
+		if r.Error == "" {
+			latencies = append(latencies, r.LatencyMS)
+			ref.add(r.Refusal)
+		}
+		var hasAcc, accOK, hasHal, halFail = false, true, false, false
+		for _, a := range r.Assertions {
+			base, negated := baseType(a.Type)
+			if !nonAccuracyTypes[base] {
+				hasAcc = true
+				accOK = accOK && a.Passed
+			}
+			if hallucinationTypes[base] && !negated {
+				hasHal = true
+				halFail = halFail || !a.Passed
+			}
+			if a.Metric != "" {
+				named[a.Metric] = append(named[a.Metric], a.Score)
+			}
+		}
+		if r.Error != "" {
+			// A sample that never got an answer cannot count as correct.
+			hasAcc, accOK = true, false
+		}
+		if hasAcc {
+			acc.add(accOK)
+		}
+		if hasHal {
+			hal.add(halFail)
+		}
+	}
+	s.PassRate = share(s.Passed, s.Cases)
+	ci := stats.Wilson(s.Passed, s.Cases, ci95)
+	s.PassRateCI = [2]float64{ci.Lo, ci.Hi}
+	s.Metrics[MetricPassRate] = rateMetric(s.Passed, s.Cases)
+	if acc.n > 0 {
+		s.Metrics[MetricAccuracy] = rateMetric(acc.k, acc.n)
+	}
+	if hal.n > 0 {
+		s.Metrics[MetricHallucinationRate] = rateMetric(hal.k, hal.n)
+	}
+	if ref.n > 0 {
+		s.Metrics[MetricRefusalRate] = rateMetric(ref.k, ref.n)
+	}
+	if len(latencies) > 0 {
+		for name, q := range map[string]float64{MetricLatencyP50: 0.50, MetricLatencyP95: 0.95, MetricLatencyP99: 0.99} {
+			s.Metrics[name] = report.Metric{Value: stats.Quantile(latencies, q), N: len(latencies), Kind: "quantile"}
+		}
+	}
+	if len(results) > 0 {
+		s.Metrics[MetricCostTotal] = report.Metric{Value: costTotal, N: len(results), Kind: "total"}
+		s.Metrics[MetricTokensTotal] = report.Metric{Value: float64(tokens), N: len(results), Kind: "total"}
+	}
+	if len(costs) > 0 {
+		named[MetricCostPerCase] = costs
+	}
+	for name, scores := range named {
+		s.Metrics[name] = meanMetric(scores)
+	}
+	s.Tests, s.Flaky = testStats(results)
+	s.Gates = decideGates(s.Metrics, named, gates)
+	return s
+}
+
+// Passed reports whether every gate passed and every sample passed.
+func Passed(s *report.Summary) bool {
+	for _, g := range s.Gates {
+		if !g.Passed {
+			return false
+		}
+	}
+	return s.Failed == 0 && s.Errors == 0
+}
+
+// GatesPassed reports whether every gate passed; with gates configured, they alone decide.
+func GatesPassed(s *report.Summary) bool {
+	for _, g := range s.Gates {
+		if !g.Passed {
+			return false
+		}
+	}
+	return true
+}
+
+type counter struct{ k, n int }
+
+func (c *counter) add(hit bool) {
+	c.n++
+	if hit {
+		c.k++
+	}
+}
+
+func share(k, n int) float64 {
+	if n == 0 {
+		return 0
+	}
+	return float64(k) / float64(n)
+}
+
+func rateMetric(k, n int) report.Metric {
+	ci := stats.Wilson(k, n, ci95)
+	return report.Metric{Value: share(k, n), CI: &[2]float64{ci.Lo, ci.Hi}, N: n, Kind: "rate"}
+}
+
+func meanMetric(xs []float64) report.Metric {
+	m := report.Metric{Value: stats.Mean(xs), N: len(xs), Kind: "mean"}
+	if len(xs) > 1 {
+		ci := stats.BootstrapMean(xs, ci95, stats.DefaultResamples, stats.DefaultSeed)
+		m.CI = &[2]float64{ci.Lo, ci.Hi}
+	}
+	return m
+}
+
+// baseType splits "not-contains" into "contains" and true.
+func baseType(t string) (string, bool) {
+	if len(t) > 4 && t[:4] == "not-" {
+		return t[4:], true
+	}
+	return t, false
+}
+
+// decideGates decides each gate on the observed value, or on a one-sided confidence bound
+// when the gate asks for confidence: a Wilson bound for rates, a percentile-bootstrap bound
+// for mean scores. A gate "min m with confidence c" passes only when the data shows, at
+// confidence c, that the true value is at least m.
+func decideGates(metrics map[string]report.Metric, samples map[string][]float64, gates []config.Gate) []report.Gate {
+	out := make([]report.Gate, 0, len(gates))
+	for _, g := range gates {
+		rg := report.Gate{Metric: g.Metric, Confidence: g.Confidence}
+		lower := g.Min != nil
+		if lower {
+			rg.Op, rg.Threshold = "min", *g.Min
+		} else if g.Max != nil {
+			rg.Op, rg.Threshold = "max", *g.Max
+		}
+		m, ok := metrics[g.Metric]
+		if !ok || m.N == 0 {
+			rg.Reason = fmt.Sprintf("no sample measured %s", g.Metric)
+			out = append(out, rg)
+			continue
+		}
+		rg.Observed, rg.CI = m.Value, m.CI
+		decideOn := m.Value
+		if g.Confidence > 0 {
+			bound, ok := confidenceBound(m, samples[g.Metric], g.Confidence, lower)
+			if ok {
+				rg.Bound = &bound
+				decideOn = bound
+			}
+		}
+		if lower {
+			rg.Passed = decideOn >= rg.Threshold
+		} else {
+			rg.Passed = decideOn <= rg.Threshold
+		}
+		rg.Reason = gateReason(rg, m)
+		out = append(out, rg)
+	}
+	return out
+}
+
+// confidenceBound is the one-sided bound of m at confidence c: lower for a min gate,
+// upper for a max gate.
+func confidenceBound(m report.Metric, samples []float64, c float64, lower bool) (float64, bool) {
+	switch m.Kind {
+	case "rate":
+		k := int(math.Round(m.Value * float64(m.N)))
+		if lower {
+			return stats.WilsonLower(k, m.N, c), true
+		}
+		return stats.WilsonUpper(k, m.N, c), true
+	case "mean":
+		if len(samples) > 0 {
+			return stats.BootstrapMeanBound(samples, c, stats.DefaultResamples, stats.DefaultSeed, lower), true
+		}
+	}
+	return 0, false
+}
+
+func gateReason(g report.Gate, m report.Metric) string {
+	cmp := "≥"
+	if g.Op == "max" {
+		cmp = "≤"
+	}
+	verdict := "passed"
+	if !g.Passed {
+		verdict = "failed"
+	}
+	if g.Bound != nil {
+		side := "lower"
+		if g.Op == "max" {
+			side = "upper"
+		}
+		return fmt.Sprintf("%s: the %.0f%% %s bound %s %s %s (observed %s over %d samples)",
+			verdict, g.Confidence*100, side, fmtValue(g.Metric, *g.Bound), cmp, fmtValue(g.Metric, g.Threshold),
+			fmtValue(g.Metric, g.Observed), m.N)
+	}
+	return fmt.Sprintf("%s: observed %s %s %s", verdict, fmtValue(g.Metric, g.Observed), cmp, fmtValue(g.Metric, g.Threshold))
+}
+
+func fmtValue(metric string, v float64) string {
+	switch metric {
+	case MetricLatencyP50, MetricLatencyP95, MetricLatencyP99:
+		return fmt.Sprintf("%.0f ms", v)
+	case MetricCostTotal, MetricCostPerCase:
+		return fmt.Sprintf("$%.4f", v)
+	case MetricTokensTotal:
+		return fmt.Sprintf("%.0f", v)
+	}
+	return fmt.Sprintf("%.4g", v)
+}
+
+// testStats groups samples by prompt × provider × test and lists the flaky ones.
+func testStats(results []report.Result) (all, flaky []report.TestStat) {
+	idx := map[string]int{}
+	scores := map[string]float64{}
+	for i := range results {
+		r := &results[i]
+		key := r.Key()
+		j, ok := idx[key]
+		if !ok {
+			j = len(all)
+			idx[key] = j
+			all = append(all, report.TestStat{
+				Key: key, Test: r.Test.Index, Description: r.Test.Description,
+				Prompt: r.Prompt, Provider: r.Provider, Segment: r.Test.Segment,
+			})
+		}
+		t := &all[j]
+		t.Samples++
+		if r.Passed {
+			t.Passed++
+		}
+		scores[key] += r.Score
+	}
+	for i := range all {
+		t := &all[i]
+		t.PassRate = share(t.Passed, t.Samples)
+		t.PassAtK = t.Passed > 0
+		t.PassHatK = t.Passed == t.Samples
+		t.MeanScore = scores[t.Key] / float64(t.Samples)
+		if t.Samples > 1 && t.Passed > 0 && t.Passed < t.Samples {
+			flaky = append(flaky, *t)
+		}
+	}
+	sort.SliceStable(flaky, func(i, j int) bool { return flaky[i].PassRate < flaky[j].PassRate })
+	return all, flaky
+}

@@ -1,0 +1,126 @@
+package stats
+
+import (
+	"math"
+	"math/rand/v2"
+	"slices"
+)
+
+// DefaultResamples is the number of bootstrap resamples used when a caller passes 0 or less.
+const DefaultResamples = 10000
+
+// DefaultSeed is the seed reports use so that the same results give the same intervals.
+const DefaultSeed = 1
+
+// pcgStream is the fixed second half of the PCG state; only the caller's seed varies, so a
+// seed alone names a reproducible stream.
+const pcgStream = 0x9e3779b97f4a7c15
+
+// BootstrapMean returns the two-sided percentile bootstrap interval for the mean of xs at the
+// given confidence, from resamples resamples drawn with a PCG generator seeded with seed.
+// An empty xs or a confidence outside (0, 1) gives NaN bounds.
+func BootstrapMean(xs []float64, confidence float64, resamples int, seed uint64) Interval {
+	if len(xs) == 0 || !(confidence > 0 && confidence < 1) {
+		return Interval{math.NaN(), math.NaN()}
+	}
+	means := resampleMeans(xs, resamples, seed)
+	alpha := 1 - confidence
+	return Interval{sortedQuantile(means, alpha/2), sortedQuantile(means, 1-alpha/2)}
+}
+
+// BootstrapMeanBound returns the one-sided percentile bootstrap bound for the mean of xs: the
+// (1 − confidence) quantile of the resampled means when lower is true, the confidence quantile
+// otherwise. An empty xs or a confidence outside (0, 1) gives NaN.
+func BootstrapMeanBound(xs []float64, confidence float64, resamples int, seed uint64, lower bool) float64 {
+	if len(xs) == 0 || !(confidence > 0 && confidence < 1) {
+		return math.NaN()
+	}
+	means := resampleMeans(xs, resamples, seed)
+	if lower {
+		return sortedQuantile(means, 1-confidence)
+	}
+	return sortedQuantile(means, confidence)
+}
+
+// PairedBootstrap compares paired scores a[i] and b[i] of the same cases. diff is the mean of
+// b − a; ci is the two-sided percentile interval of the resampled mean difference (cases are
+// resampled with replacement, keeping each pair together); p is the two-sided bootstrap
+// p-value 2·min(share of resampled means <= 0, share >= 0), capped at 1. Slices of different
+// or zero length, or a confidence outside (0, 1), give NaN everywhere.
+func PairedBootstrap(a, b []float64, confidence float64, resamples int, seed uint64) (diff float64, ci Interval, p float64) {
+	nan := math.NaN()
+	if len(a) != len(b) || len(a) == 0 || !(confidence > 0 && confidence < 1) {
+		return nan, Interval{nan, nan}, nan
+	}
+	d := make([]float64, len(a))
+	for i := range a {
+		d[i] = b[i] - a[i]
+	}
+	means := resampleMeans(d, resamples, seed)
+	alpha := 1 - confidence
+	ci = Interval{sortedQuantile(means, alpha/2), sortedQuantile(means, 1-alpha/2)}
+
+	var atOrBelow, atOrAbove int
+	for _, mean := range means {
+		if mean <= 0 {
+			atOrBelow++
+		}
+		if mean >= 0 {
+			atOrAbove++
+		}
+	}
+	total := float64(len(means))
+	p = math.Min(1, 2*math.Min(float64(atOrBelow)/total, float64(atOrAbove)/total))
+	return Mean(d), ci, p
+}
+
+// resampleMeans draws resamples bootstrap resamples of xs (non-empty) and returns their
+// means, sorted. It allocates only the generator and the result, so 10,000 resamples of 1,000
+// values stay fast.
+func resampleMeans(xs []float64, resamples int, seed uint64) []float64 {
+	if resamples <= 0 {
+		resamples = DefaultResamples
+	}
+	pcg := rand.NewPCG(seed, pcgStream)
+	means := make([]float64, resamples)
+	for r := range means {
+		means[r] = resampleSum(pcg, xs) / float64(len(xs))
+	}
+	slices.Sort(means)
+	return means
+}
+
+// resampleSum returns the sum of len(xs) values drawn from xs uniformly with replacement.
+//
+// This is the inner loop of every bootstrap, so it draws two indices per generator call
+// (Lemire's multiply-and-reject method on each 32-bit half of the PCG output) and calls the
+// concrete generator rather than rand.Rand's Source interface: 1,000 values × 10,000
+// resamples take about 40 ms, less than half the time with rand.Rand.Uint64N, and the draw
+// stays exactly uniform.
+func resampleSum(pcg *rand.PCG, xs []float64) float64 {
+	n := uint64(len(xs))
+	var sum float64
+	if n > math.MaxUint32 {
+		// Beyond the fast path's range; no eval has that many samples, but never panic.
+		rng := rand.New(pcg)
+		for range n {
+			sum += xs[rng.Uint64N(n)]
+		}
+		return sum
+	}
+	// Products whose low half falls below 2³² mod n are rejected: keeping them would make
+	// small indices slightly more likely.
+	thresh := uint64(-uint32(n) % uint32(n))
+	for drawn := uint64(0); drawn < n; {
+		r := pcg.Uint64()
+		for _, half := range [2]uint64{r & 0xffffffff, r >> 32} {
+			m := half * n
+			if m&0xffffffff < thresh || drawn == n {
+				continue
+			}
+			sum += xs[m>>32]
+			drawn++
+		}
+	}
+	return sum
+}

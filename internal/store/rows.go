@@ -1,0 +1,206 @@
+package store
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/plumbhq/plumb/internal/report"
+)
+
+// runRow is a run as both dialects store it.
+type runRow struct {
+	id, suite, status, configHash string
+	startedAt, finishedAt         time.Time
+	run, summary                  []byte // exact JSON
+	cases, passed, failed, errors int
+	passRate                      float64
+	gatesPassed, gatesTotal       int
+}
+
+// resultRow is one result as both dialects store it.
+type resultRow struct {
+	idx, testIndex         int
+	prompt, provider       string
+	repeat                 int
+	segment                string
+	passed, hasError       bool
+	score, latencyMS, cost float64
+	tokens                 int
+	data                   []byte // exact JSON
+}
+
+// resultColumns is the column order of resultRow.values.
+var resultColumns = []string{
+	"run_id", "idx", "test_index", "prompt", "provider", "repeat", "segment",
+	"passed", "has_error", "score", "latency_ms", "cost", "tokens", "data",
+}
+
+// values lists the row's columns in resultColumns order.
+func (r *resultRow) values(runID string) []any {
+	return []any{
+		runID, r.idx, r.testIndex, r.prompt, r.provider, r.repeat, r.segment,
+		r.passed, r.hasError, r.score, r.latencyMS, r.cost, r.tokens, r.data,
+	}
+}
+
+// encodeReport turns a report into rows, checking what the database would otherwise reject
+// with a less helpful message.
+func encodeReport(r *report.Report) (runRow, []resultRow, error) {
+	if r == nil {
+		return runRow{}, nil, errors.New("save run: no report")
+	}
+	if strings.TrimSpace(r.Run.ID) == "" {
+		return runRow{}, nil, errors.New("save run: the run has no id")
+	}
+	if !utf8.ValidString(r.Run.ID) || strings.ContainsRune(r.Run.ID, 0) {
+		return runRow{}, nil, fmt.Errorf("save run: run id %q is not valid text", r.Run.ID)
+	}
+	run, err := encodeJSON(r.Run)
+	if err != nil {
+		return runRow{}, nil, fmt.Errorf("save run %s: encode run: %w", r.Run.ID, err)
+	}
+	summary, err := encodeJSON(r.Summary)
+	if err != nil {
+		return runRow{}, nil, fmt.Errorf("save run %s: encode summary: %w", r.Run.ID, err)
+	}
+	rr := runRow{
+		id:          r.Run.ID,
+		suite:       text(r.Run.Suite),
+		status:      text(r.Run.Status),
+		configHash:  text(r.Run.ConfigHash),
+		startedAt:   r.Run.StartedAt.UTC(),
+		finishedAt:  r.Run.FinishedAt.UTC(),
+		run:         run,
+		summary:     summary,
+		cases:       r.Summary.Cases,
+		passed:      r.Summary.Passed,
+		failed:      r.Summary.Failed,
+		errors:      r.Summary.Errors,
+		passRate:    r.Summary.PassRate,
+		gatesTotal:  len(r.Summary.Gates),
+		gatesPassed: 0,
+	}
+	for _, g := range r.Summary.Gates {
+		if g.Passed {
+			rr.gatesPassed++
+		}
+	}
+	rows := make([]resultRow, len(r.Results))
+	for i := range r.Results {
+		res := &r.Results[i]
+		data, err := encodeJSON(res)
+		if err != nil {
+			return runRow{}, nil, fmt.Errorf("save run %s: encode result %d: %w", r.Run.ID, i, err)
+		}
+		hasError := res.Error != ""
+		for _, a := range res.Assertions {
+			hasError = hasError || a.Error
+		}
+		rows[i] = resultRow{
+			idx:       i,
+			testIndex: res.Test.Index,
+			prompt:    text(res.Prompt),
+			provider:  text(res.Provider),
+			repeat:    res.Repeat,
+			segment:   text(res.Test.Segment),
+			passed:    res.Passed,
+			hasError:  hasError,
+			score:     res.Score,
+			latencyMS: res.LatencyMS,
+			cost:      res.Cost,
+			tokens:    res.Tokens.Total,
+			data:      data,
+		}
+	}
+	return rr, rows, nil
+}
+
+// text makes a copied column value storable in a text column: PostgreSQL rejects NUL and
+// invalid UTF-8. The exact value stays in the JSON; these copies only serve filters.
+func text(s string) string {
+	if utf8.ValidString(s) && !strings.ContainsRune(s, 0) {
+		return s
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "")
+}
+
+// encodeJSON is json.Marshal without HTML escaping: stored JSON is read by programs, and
+// "<" kept as is keeps model output readable for someone querying the database by hand.
+func encodeJSON(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
+}
+
+// decodeRun rebuilds a report from its stored JSON parts.
+func decodeRun(run, summary []byte) (*report.Report, error) {
+	rep := &report.Report{}
+	if err := json.Unmarshal(run, &rep.Run); err != nil {
+		return nil, fmt.Errorf("stored run is corrupt: %w", err)
+	}
+	if summary != nil {
+		if err := json.Unmarshal(summary, &rep.Summary); err != nil {
+			return nil, fmt.Errorf("stored summary of run %s is corrupt: %w", rep.Run.ID, err)
+		}
+	}
+	return rep, nil
+}
+
+// sqliteTimeFormat is fixed width so that SQLite's text order is time order (RFC 3339 with
+// trimmed fractions is not: ".5Z" sorts before "Z").
+const sqliteTimeFormat = "2006-01-02T15:04:05.000000000Z"
+
+// runInfo builds a list line from the stored run JSON and counts.
+func runInfo(rr *runRow) (RunInfo, error) {
+	var ri RunInfo
+	if err := json.Unmarshal(rr.run, &ri.Run); err != nil {
+		return RunInfo{}, fmt.Errorf("stored run %s is corrupt: %w", rr.id, err)
+	}
+	ri.Cases, ri.Passed, ri.Failed, ri.Errors = rr.cases, rr.passed, rr.failed, rr.errors
+	ri.PassRate = rr.passRate
+	ri.GatesPassed, ri.GatesTotal = rr.gatesPassed, rr.gatesTotal
+	return ri, nil
+}
+
+// decodeResult reads one stored result.
+func decodeResult(data []byte, r *report.Result) error {
+	if err := json.Unmarshal(data, r); err != nil {
+		return fmt.Errorf("stored result is corrupt: %w", err)
+	}
+	return nil
+}
+
+// listQuery builds ListRuns' query; placeholder renders the n-th (from 1) bound parameter in
+// the dialect's syntax. Rows scan as id, run, cases, passed, failed, errors, pass_rate,
+// gates_passed, gates_total.
+func listQuery(opt ListOptions, placeholder func(n int) string) (string, []any) {
+	var where []string
+	var args []any
+	if opt.Suite != "" {
+		args = append(args, opt.Suite)
+		where = append(where, "suite = "+placeholder(len(args)))
+	}
+	if opt.Status != "" {
+		args = append(args, opt.Status)
+		where = append(where, "status = "+placeholder(len(args)))
+	}
+	q := "SELECT id, run, cases, passed, failed, errors, pass_rate, gates_passed, gates_total FROM runs"
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += " ORDER BY started_at DESC, id DESC"
+	if opt.Limit > 0 {
+		args = append(args, opt.Limit)
+		q += " LIMIT " + placeholder(len(args))
+	}
+	return q, args
+}

@@ -1,0 +1,397 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/plumbhq/plumb/internal/report"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+)
+
+// sqliteBatch is how many results one INSERT statement carries. Per-statement overhead
+// dominates single-row inserts; 14 columns x 128 rows stays far below SQLite's limit of
+// 32,766 bound parameters.
+const sqliteBatch = 128
+
+// sqliteReaders is the size of the read pool: WAL lets readers run beside the writer.
+const sqliteReaders = 4
+
+// sqliteStore is the embedded store. All writes go through one connection, so that
+// concurrent writers in this process queue in Go instead of failing with "database is
+// locked"; reads use their own pool and see the last committed state (WAL).
+type sqliteStore struct {
+	path   string
+	writer *sql.DB
+	reader *sql.DB
+	migs   []migration
+}
+
+// openSQLite opens (creating if needed) the database file at path.
+func openSQLite(ctx context.Context, path string, migs []migration) (*sqliteStore, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite database %s: %w", path, err)
+	}
+	if err := os.MkdirAll(filepath.Dir(abs), 0o755); err != nil {
+		return nil, fmt.Errorf("sqlite database %s: create its directory: %w", path, err)
+	}
+	if fi, err := os.Stat(abs); err == nil && fi.IsDir() {
+		return nil, fmt.Errorf("sqlite database %s is a directory; give a file path such as %s", path, filepath.Join(path, "plumb.db"))
+	}
+	// busy_timeout covers other processes (another plumb on the same file); _txlock=immediate
+	// takes the write lock at BEGIN, so a transaction never fails half-way on lock upgrade.
+	// synchronous=NORMAL is durable across application crashes in WAL mode.
+	writer, err := sql.Open("sqlite", sqliteDSN(abs,
+		"_pragma=busy_timeout(10000)",
+		"_pragma=journal_mode(WAL)", "_pragma=synchronous(NORMAL)", "_pragma=cache_size(-32000)", "_pragma=temp_store(MEMORY)", "_txlock=immediate"))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite database %s: %w", path, err)
+	}
+	writer.SetMaxOpenConns(1)
+	writer.SetMaxIdleConns(1)
+	writer.SetConnMaxLifetime(0)
+	writer.SetConnMaxIdleTime(0)
+	// The writer connects first: it creates the file and switches it to WAL, which the
+	// readers then inherit.
+	if err := writer.PingContext(ctx); err != nil {
+		writer.Close()
+		return nil, fmt.Errorf("sqlite database %s: %w", path, err)
+	}
+	reader, err := sql.Open("sqlite", sqliteDSN(abs,
+		"_pragma=busy_timeout(10000)", "_pragma=foreign_keys(1)", "_pragma=query_only(1)"))
+	if err != nil {
+		writer.Close()
+		return nil, fmt.Errorf("sqlite database %s: %w", path, err)
+	}
+	reader.SetMaxOpenConns(sqliteReaders)
+	reader.SetMaxIdleConns(sqliteReaders)
+	return &sqliteStore{path: path, writer: writer, reader: reader, migs: migs}, nil
+}
+
+// sqliteDSN builds a modernc.org/sqlite DSN. The "file:" URI form keeps a "?" or "#" in
+// the path from being read as the start of the parameters.
+func sqliteDSN(path string, params ...string) string {
+	p := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(filepath.ToSlash(path))
+	return "file:" + p + "?" + strings.Join(params, "&")
+}
+
+// Close implements Store.
+func (s *sqliteStore) Close() error {
+	return errors.Join(s.reader.Close(), s.writer.Close())
+}
+
+// SaveRun implements Store.
+func (s *sqliteStore) SaveRun(ctx context.Context, r *report.Report) error {
+	run, results, err := encodeReport(r)
+	if err != nil {
+		return err
+	}
+	tx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("save run %s: %w", run.id, err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `
+		INSERT INTO runs (id, suite, status, started_at, finished_at, config_hash, run, summary,
+			cases, passed, failed, errors, pass_rate, gates_passed, gates_total)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET
+			suite = excluded.suite, status = excluded.status, started_at = excluded.started_at,
+			finished_at = excluded.finished_at, config_hash = excluded.config_hash,
+			run = excluded.run, summary = excluded.summary, cases = excluded.cases,
+			passed = excluded.passed, failed = excluded.failed, errors = excluded.errors,
+			pass_rate = excluded.pass_rate, gates_passed = excluded.gates_passed,
+			gates_total = excluded.gates_total`,
+		run.id, run.suite, run.status, run.startedAt.Format(sqliteTimeFormat),
+		run.finishedAt.Format(sqliteTimeFormat), run.configHash, string(run.run), string(run.summary),
+		run.cases, run.passed, run.failed, run.errors, run.passRate, run.gatesPassed, run.gatesTotal,
+	); err != nil {
+		return fmt.Errorf("save run %s: %w", run.id, err)
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM results WHERE run_id = ?`, run.id); err != nil {
+		return fmt.Errorf("save run %s: replace results: %w", run.id, err)
+	}
+	if err := insertSQLiteResults(ctx, tx, run.id, results); err != nil {
+		return fmt.Errorf("save run %s: insert results: %w", run.id, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("save run %s: %w", run.id, err)
+	}
+	return nil
+}
+
+// insertSQLiteResults inserts results in multi-row statements of sqliteBatch rows.
+func insertSQLiteResults(ctx context.Context, tx *sql.Tx, runID string, rows []resultRow) error {
+	var full *sql.Stmt
+	args := make([]any, 0, sqliteBatch*len(resultColumns))
+	for start := 0; start < len(rows); start += sqliteBatch {
+		batch := rows[start:min(start+sqliteBatch, len(rows))]
+		args = args[:0]
+		for i := range batch {
+			// data is bound as a string: a []byte would be stored as a BLOB, which the
+			// STRICT TEXT column refuses.
+			v := batch[i].values(runID)
+			v[len(v)-1] = string(batch[i].data)
+			args = append(args, v...)
+		}
+		if len(batch) < sqliteBatch {
+			if _, err := tx.ExecContext(ctx, sqliteInsertResults(len(batch)), args...); err != nil {
+				return err
+			}
+			continue
+		}
+		if full == nil {
+			var err error
+			if full, err = tx.PrepareContext(ctx, sqliteInsertResults(sqliteBatch)); err != nil {
+				return err
+			}
+			defer full.Close()
+		}
+		if _, err := full.ExecContext(ctx, args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// sqliteInsertResults is an INSERT of n result rows.
+func sqliteInsertResults(n int) string {
+	row := "(" + strings.Repeat("?, ", len(resultColumns)-1) + "?)"
+	var b strings.Builder
+	b.WriteString("INSERT INTO results (" + strings.Join(resultColumns, ", ") + ") VALUES ")
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(row)
+	}
+	return b.String()
+}
+
+// GetRun implements Store.
+func (s *sqliteStore) GetRun(ctx context.Context, id string) (*report.Report, error) {
+	// One read transaction, so that a concurrent re-save cannot pair this run header with
+	// the results of another version of it.
+	tx, err := s.reader.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, fmt.Errorf("get run %s: %w", id, err)
+	}
+	defer tx.Rollback()
+	var run, summary string
+	err = tx.QueryRowContext(ctx, `SELECT run, summary FROM runs WHERE id = ?`, id).Scan(&run, &summary)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound(id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get run %s: %w", id, err)
+	}
+	rep, err := decodeRun([]byte(run), []byte(summary))
+	if err != nil {
+		return nil, err
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT data FROM results WHERE run_id = ? ORDER BY idx`, id)
+	if err != nil {
+		return nil, fmt.Errorf("get run %s: %w", id, err)
+	}
+	defer rows.Close()
+	rep.Results = []report.Result{}
+	var data []byte
+	for rows.Next() {
+		if err := rows.Scan(&data); err != nil {
+			return nil, fmt.Errorf("get run %s: %w", id, err)
+		}
+		rep.Results = append(rep.Results, report.Result{})
+		if err := decodeResult(data, &rep.Results[len(rep.Results)-1]); err != nil {
+			return nil, fmt.Errorf("get run %s: result %d: %w", id, len(rep.Results)-1, err)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("get run %s: %w", id, err)
+	}
+	return rep, nil
+}
+
+// ListRuns implements Store.
+func (s *sqliteStore) ListRuns(ctx context.Context, opt ListOptions) ([]RunInfo, error) {
+	q, args := listQuery(opt, func(int) string { return "?" })
+	rows, err := s.reader.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list runs: %w", err)
+	}
+	defer rows.Close()
+	out := []RunInfo{}
+	for rows.Next() {
+		var rr runRow
+		if err := rows.Scan(&rr.id, &rr.run, &rr.cases, &rr.passed, &rr.failed, &rr.errors,
+			&rr.passRate, &rr.gatesPassed, &rr.gatesTotal); err != nil {
+			return nil, fmt.Errorf("list runs: %w", err)
+		}
+		ri, err := runInfo(&rr)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ri)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list runs: %w", err)
+	}
+	return out, nil
+}
+
+// DeleteRun implements Store.
+func (s *sqliteStore) DeleteRun(ctx context.Context, id string) error {
+	res, err := s.writer.ExecContext(ctx, `DELETE FROM runs WHERE id = ?`, id)
+	if err != nil {
+		return fmt.Errorf("delete run %s: %w", id, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("delete run %s: %w", id, err)
+	} else if n == 0 {
+		return notFound(id)
+	}
+	return nil
+}
+
+// ResolveRun implements Store.
+func (s *sqliteStore) ResolveRun(ctx context.Context, ref string) (string, error) {
+	return resolveRun(ctx, s, ref)
+}
+
+func (s *sqliteStore) runExists(ctx context.Context, id string) (bool, error) {
+	var one int
+	err := s.reader.QueryRowContext(ctx, `SELECT 1 FROM runs WHERE id = ?`, id).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("resolve run: %w", err)
+	}
+	return true, nil
+}
+
+func (s *sqliteStore) latestRun(ctx context.Context) (string, error) {
+	var id string
+	err := s.reader.QueryRowContext(ctx, `SELECT id FROM runs ORDER BY started_at DESC, id DESC LIMIT 1`).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", ErrNotFound
+	}
+	if err != nil {
+		return "", fmt.Errorf("resolve run: %w", err)
+	}
+	return id, nil
+}
+
+func (s *sqliteStore) runsWithPrefix(ctx context.Context, prefix string, limit int) ([]string, error) {
+	// substr rather than LIKE: SQLite's LIKE ignores ASCII case and treats % and _ as
+	// wildcards, and run ids are case-sensitive strings that may contain either.
+	rows, err := s.reader.QueryContext(ctx, `
+		SELECT id FROM runs WHERE substr(id, 1, ?) = ?
+		ORDER BY started_at DESC, id DESC LIMIT ?`, utf8.RuneCountInString(prefix), prefix, limit)
+	if err != nil {
+		return nil, fmt.Errorf("resolve run: %w", err)
+	}
+	return scanIDs(rows)
+}
+
+// scanIDs reads a one-column result of ids.
+func scanIDs(rows *sql.Rows) ([]string, error) {
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("resolve run: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("resolve run: %w", err)
+	}
+	return ids, nil
+}
+
+// SchemaStatus implements Store.
+func (s *sqliteStore) SchemaStatus(ctx context.Context) (current, latest int, err error) {
+	current, err = sqliteSchemaVersion(ctx, s.reader)
+	if err != nil {
+		return 0, 0, fmt.Errorf("schema status of %s: %w", s.path, err)
+	}
+	return current, len(s.migs), nil
+}
+
+// sqliteQueryer is what reading the schema version needs: a pool or a transaction.
+type sqliteQueryer interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// sqliteSchemaVersion is the highest applied migration, 0 on a new database.
+func sqliteSchemaVersion(ctx context.Context, q sqliteQueryer) (int, error) {
+	var v sql.NullInt64
+	var n int
+	if err := q.QueryRowContext(ctx,
+		`SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'`).Scan(&n); err != nil {
+		return 0, err
+	}
+	if n == 0 {
+		return 0, nil
+	}
+	if err := q.QueryRowContext(ctx, `SELECT max(version) FROM schema_migrations`).Scan(&v); err != nil {
+		return 0, err
+	}
+	return int(v.Int64), nil
+}
+
+// Migrate implements Store. Each migration runs in its own IMMEDIATE transaction, which
+// holds the database's write lock, and re-reads the version inside it, so two processes
+// migrating at once apply each step exactly once.
+func (s *sqliteStore) Migrate(ctx context.Context) error {
+	for _, m := range s.migs {
+		if err := s.applyMigration(ctx, m); err != nil {
+			return fmt.Errorf("migrate %s to version %d (%s): %w", s.path, m.version, m.name, err)
+		}
+	}
+	cur, latest, err := s.SchemaStatus(ctx)
+	if err == nil && cur > latest {
+		return fmt.Errorf("database schema is at version %d, newer than this plumb knows (%d): upgrade plumb", cur, latest)
+	}
+	return err
+}
+
+func (s *sqliteStore) applyMigration(ctx context.Context, m migration) error {
+	tx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version    INTEGER PRIMARY KEY,
+		name       TEXT NOT NULL,
+		applied_at TEXT NOT NULL
+	) STRICT`); err != nil {
+		return err
+	}
+	cur, err := sqliteSchemaVersion(ctx, tx)
+	if err != nil {
+		return err
+	}
+	if cur >= m.version {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx,
+		`INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
+		m.version, m.name, time.Now().UTC().Format(sqliteTimeFormat)); err != nil {
+		return err
+	}
+	return tx.Commit()
+}

@@ -1,0 +1,215 @@
+// Package store keeps eval runs: one contract with two implementations, embedded SQLite (the
+// zero-setup default, pure Go) and PostgreSQL (for several server instances sharing one
+// database). Each has its own embedded, ordered migrations, applied in transactions and
+// recorded in a schema_migrations table.
+//
+// A run is stored as one row in runs and one row per sample in results. The rows carry the
+// columns that lists and filters need (suite, status, times, counts; provider, segment,
+// pass/fail, ...), indexed for paging, and the exact JSON of the run header, the summary and
+// every result, which is what GetRun returns. A report therefore round-trips through
+// SaveRun and GetRun to the identical JSON report.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"strings"
+
+	"github.com/plumbhq/plumb/internal/report"
+)
+
+// Store keeps eval runs. It is safe for concurrent use.
+type Store interface {
+	// SaveRun inserts the run, or replaces it entirely if its id exists (a resumed run is
+	// saved again), in one transaction.
+	SaveRun(ctx context.Context, r *report.Report) error
+	// GetRun returns the full report, results in their original order, or ErrNotFound.
+	GetRun(ctx context.Context, id string) (*report.Report, error)
+	// ListRuns returns the runs matching opt, newest first.
+	ListRuns(ctx context.Context, opt ListOptions) ([]RunInfo, error)
+	// DeleteRun deletes a run and its results, or returns ErrNotFound.
+	DeleteRun(ctx context.Context, id string) error
+	// ResolveRun turns an exact id, "latest" or a unique id prefix into a run id.
+	ResolveRun(ctx context.Context, ref string) (string, error)
+	// SchemaStatus reports the applied schema version and the newest one this binary has.
+	SchemaStatus(ctx context.Context) (current, latest int, err error)
+	// Migrate applies every pending migration.
+	Migrate(ctx context.Context) error
+	// Close releases the database connections.
+	Close() error
+}
+
+// ListOptions filters and bounds ListRuns. Zero values mean "no filter" and "no limit".
+type ListOptions struct {
+	Limit  int    // at most this many runs; <= 0 means all
+	Suite  string // only runs of this suite
+	Status string // only runs with this status (report.StatusComplete, report.StatusIncomplete)
+}
+
+// RunInfo is one line of a run list: the run header and its headline numbers.
+type RunInfo struct {
+	report.Run
+	Cases, Passed, Failed, Errors int
+	PassRate                      float64
+	GatesPassed, GatesTotal       int
+}
+
+// ErrNotFound is returned (wrapped, naming the run) when a run does not exist.
+var ErrNotFound = errors.New("not found")
+
+// ErrSchemaOutdated is returned (wrapped, with the versions and the fix) by Open when the
+// database schema is older than this binary and migrating was not asked for.
+var ErrSchemaOutdated = errors.New("database schema is outdated")
+
+// AmbiguousError is returned by ResolveRun when a prefix matches several runs.
+type AmbiguousError struct {
+	Ref        string
+	Candidates []string // newest first, at most maxCandidates
+	More       bool     // more runs match than Candidates lists
+}
+
+func (e *AmbiguousError) Error() string {
+	s := fmt.Sprintf("run %q is ambiguous: it matches %s", e.Ref, strings.Join(e.Candidates, ", "))
+	if e.More {
+		s += " and more"
+	}
+	return s + "; give more characters of the id"
+}
+
+// maxCandidates bounds how many ids an ambiguity error lists.
+const maxCandidates = 10
+
+// OpenOptions says how Open treats the database schema.
+type OpenOptions struct {
+	// Migrate applies pending migrations. Without it, a database whose schema is older than
+	// this binary is refused (ErrSchemaOutdated). A new, empty database is always initialised.
+	Migrate bool
+	// SkipSchemaCheck opens the database whatever its schema version, so that
+	// `plumb migrate --status` can report it; only SchemaStatus and Migrate are meaningful on
+	// a store opened this way with an outdated schema.
+	SkipSchemaCheck bool
+}
+
+// Driver names returned by ParseDSN.
+const (
+	DriverSQLite   = "sqlite"
+	DriverPostgres = "postgres"
+)
+
+// dsnForms is what ParseDSN accepts, for error messages.
+const dsnForms = "sqlite:PATH, sqlite://PATH, a path ending in .db, or postgres://USER@HOST:PORT/DB (also postgresql://)"
+
+// ParseDSN splits a --db value into a driver (DriverSQLite or DriverPostgres) and its target:
+// the file path for SQLite, the whole URL for PostgreSQL.
+func ParseDSN(dsn string) (driver, target string, err error) {
+	s := strings.TrimSpace(dsn)
+	switch {
+	case s == "":
+		return "", "", fmt.Errorf("empty database address: use %s", dsnForms)
+	case strings.HasPrefix(s, "postgres://"), strings.HasPrefix(s, "postgresql://"):
+		if _, err := url.Parse(s); err != nil {
+			// url's error quotes the whole address, which may hold a password.
+			return "", "", fmt.Errorf("invalid PostgreSQL URL %s: use postgres://USER@HOST:PORT/DB", redact(s))
+		}
+		return DriverPostgres, s, nil
+	case strings.HasPrefix(s, "sqlite://"):
+		target = strings.TrimPrefix(s, "sqlite://")
+	case strings.HasPrefix(s, "sqlite:"):
+		target = strings.TrimPrefix(s, "sqlite:")
+	case strings.HasSuffix(strings.ToLower(s), ".db") && !strings.Contains(s, "://"):
+		target = s
+	default:
+		return "", "", fmt.Errorf("unsupported database address %s: use %s", redact(s), dsnForms)
+	}
+	switch {
+	case target == "":
+		return "", "", fmt.Errorf("database address %q has no file path: use sqlite:PATH, e.g. sqlite:.plumb/plumb.db", s)
+	case target == ":memory:" || strings.HasPrefix(target, "file:"):
+		return "", "", fmt.Errorf("database address %q: give SQLite a plain file path, e.g. sqlite:.plumb/plumb.db (in-memory and URI forms are not supported)", s)
+	}
+	return DriverSQLite, target, nil
+}
+
+// redact shows an address the user typed without anything that may be a password: the
+// scheme and host only, or a placeholder.
+func redact(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.Scheme == "" {
+		if i := strings.Index(s, "://"); i > 0 {
+			return fmt.Sprintf("%q", s[:i]+"://...")
+		}
+		if len(s) > 40 || strings.ContainsAny(s, "@:") {
+			return `"..."`
+		}
+		return fmt.Sprintf("%q", s)
+	}
+	return fmt.Sprintf("%q", u.Scheme+"://"+u.Host+"/...")
+}
+
+// Open connects to the database named by dsn (see ParseDSN), checks its schema version and,
+// as opt says, migrates it. For SQLite it creates the file and its parent directory.
+func Open(ctx context.Context, dsn string, opt OpenOptions) (Store, error) {
+	return open(ctx, dsn, opt, nil)
+}
+
+// open is Open with a replaceable migration set, so that tests can stage a schema upgrade.
+func open(ctx context.Context, dsn string, opt OpenOptions, migs fs.FS) (Store, error) {
+	driver, target, err := ParseDSN(dsn)
+	if err != nil {
+		return nil, err
+	}
+	if migs == nil {
+		if migs, err = embeddedMigrations(driver); err != nil {
+			return nil, err
+		}
+	}
+	ms, err := loadMigrations(migs)
+	if err != nil {
+		return nil, err
+	}
+	var s Store
+	if driver == DriverSQLite {
+		s, err = openSQLite(ctx, target, ms)
+	} else {
+		s, err = openPostgres(ctx, target, ms)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := checkSchema(ctx, s, opt); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// checkSchema applies Open's schema policy.
+func checkSchema(ctx context.Context, s Store, opt OpenOptions) error {
+	if opt.SkipSchemaCheck {
+		return nil
+	}
+	cur, latest, err := s.SchemaStatus(ctx)
+	if err != nil {
+		return err
+	}
+	switch {
+	case cur > latest:
+		return fmt.Errorf("database schema is at version %d, newer than this plumb knows (%d): upgrade plumb", cur, latest)
+	case cur == latest:
+		return nil
+	case cur == 0 || opt.Migrate:
+		// An empty database has nothing that an upgrade could break, so it is initialised
+		// without asking; that keeps the first `plumb eval` on a new machine zero-setup.
+		return s.Migrate(ctx)
+	default:
+		return fmt.Errorf("%w: it is at version %d, this plumb needs version %d: run `plumb migrate` or pass --migrate", ErrSchemaOutdated, cur, latest)
+	}
+}
+
+// notFound names the missing run.
+func notFound(id string) error {
+	return fmt.Errorf("run %q %w", id, ErrNotFound)
+}
