@@ -176,6 +176,17 @@ func runEval(cmd *cobra.Command, e *env, f *evalFlags) error {
 			return failing[eval.TestIdentity(t.Description, t.Vars)] && (base == nil || base(t))
 		}
 	}
+	// The baseline is resolved before the run, so that "latest" means the latest before it.
+	var base *report.Report
+	baseline := f.baseline
+	if baseline == "" {
+		baseline = suite.Baseline
+	}
+	if baseline != "" {
+		if base, err = loadRun(cmd, st, baseline); err != nil {
+			return err
+		}
+	}
 	if !f.noProgress {
 		opt.Progress = newProgress(e.stderr, e.isTerminal)
 	}
@@ -222,15 +233,7 @@ func runEval(cmd *cobra.Command, e *env, f *evalFlags) error {
 	if len(rep.Summary.Gates) > 0 {
 		ok = eval.GatesPassed(&rep.Summary)
 	}
-	baseline := f.baseline
-	if baseline == "" {
-		baseline = suite.Baseline
-	}
-	if baseline != "" {
-		base, err := loadRun(cmd, st, baseline)
-		if err != nil {
-			return err
-		}
+	if base != nil {
 		c := eval.Compare(base, rep, f.alpha)
 		fmt.Fprintln(e.stdout)
 		writeComparison(e.stdout, c, 10)

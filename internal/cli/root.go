@@ -89,8 +89,9 @@ func run(ctx context.Context, e *env) int {
 		printError(e.stderr, err)
 		return ExitUsage
 	}
-	// Cobra's own errors are about flags and arguments: bad input.
-	fmt.Fprintf(e.stderr, "plumb: %v\nRun 'plumb --help' for usage.\n", err)
+	// What is left is cobra's errors about arguments and the parts' errors about the user's
+	// files and services: bad input either way.
+	printError(e.stderr, err)
 	return ExitUsage
 }
 

@@ -3,6 +3,8 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -37,9 +39,10 @@ func openStore(cmd *cobra.Command, e *env) (store.Store, error) {
 	return st, nil
 }
 
-// loadRun resolves a run reference (an id, a unique prefix, or "latest") and loads it.
+// loadRun resolves a run reference (an id, a unique prefix, "latest", or "latest~N" for
+// the Nth run before the latest) and loads it.
 func loadRun(cmd *cobra.Command, st store.Store, ref string) (*report.Report, error) {
-	id, err := st.ResolveRun(cmd.Context(), ref)
+	id, err := resolveRun(cmd, st, ref)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, usageErr("no run %q in the store (list them with `plumb runs`)", ref)
 	}
@@ -47,8 +50,30 @@ func loadRun(cmd *cobra.Command, st store.Store, ref string) (*report.Report, er
 		return nil, usageErr("%v", err)
 	}
 	rep, err := st.GetRun(cmd.Context(), id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, usageErr("no run %q in the store (list them with `plumb runs`)", ref)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("load run %s: %w", id, err)
 	}
 	return rep, nil
+}
+
+func resolveRun(cmd *cobra.Command, st store.Store, ref string) (string, error) {
+	back, ok := strings.CutPrefix(ref, "latest~")
+	if !ok {
+		return st.ResolveRun(cmd.Context(), ref)
+	}
+	n, err := strconv.Atoi(back)
+	if err != nil || n < 0 {
+		return "", fmt.Errorf("%q: write latest~N with N a number, e.g. latest~1 for the run before the latest", ref)
+	}
+	runs, err := st.ListRuns(cmd.Context(), store.ListOptions{Limit: n + 1})
+	if err != nil {
+		return "", err
+	}
+	if len(runs) <= n {
+		return "", store.ErrNotFound
+	}
+	return runs[n].ID, nil
 }

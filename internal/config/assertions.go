@@ -128,23 +128,27 @@ func (l *loader) assertion(n *node) (Assertion, bool) {
 		return a, false
 	}
 	ok := true
+	// The type first: a value is read only for a type Plumb runs (a refused `python` type
+	// is one error, not two).
+	if v := n.get("type"); v != nil {
+		if t, tok := l.str(v, "type"); tok {
+			a.Type = t
+			a.Base, a.Negate = strings.CutPrefix(t, "not-")
+			ok = l.checkType(a.Base, v.pos)
+		} else {
+			ok = false
+		}
+	}
+	typeOK := ok
 	var providerNode *node
 	for i, k := range n.keys {
 		v := n.vals[i]
 		switch k.text {
 		case "type":
-			t, tok := l.str(v, "type")
-			if !tok {
-				ok = false
-				continue
-			}
-			a.Type = t
-			a.Base, a.Negate = strings.CutPrefix(t, "not-")
-			if !l.checkType(a.Base, v.pos) {
-				ok = false
-			}
 		case "value":
-			a.Value = l.assertValue(v)
+			if typeOK {
+				a.Value = l.assertValue(v)
+			}
 		case "threshold":
 			if f, fok := l.num(v, "threshold"); fok {
 				a.Threshold = &f
@@ -191,7 +195,7 @@ func (l *loader) assertion(n *node) (Assertion, bool) {
 			ok = false
 		}
 	}
-	if a.Type == "" && n.get("type") == nil {
+	if n.get("type") == nil {
 		l.fail(n.pos, "add e.g. `type: contains`", "the assertion has no `type`")
 		return a, false
 	}

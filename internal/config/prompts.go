@@ -333,9 +333,11 @@ func (l *loader) messageNodes(n *node, what string) ([]provider.Message, []*node
 			l.fail(it.pos, "add `role: user` (or system, assistant)", "the chat message has no role")
 			ok = false
 		}
-		if content == nil {
+		if it.get("content") == nil {
 			l.fail(it.pos, "add `content: TEXT`", "the chat message has no content")
 			ok = false
+		}
+		if content == nil {
 			content = it
 		}
 		msgs = append(msgs, m)

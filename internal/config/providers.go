@@ -709,7 +709,7 @@ func (b *providerBuilder) finish(n *node) {
 	}
 	switch {
 	case b.role == roleEmbedding && c.Type != "openai-embedding":
-		b.fail(n.pos, "use an embedding model, e.g. openai:embedding:text-embedding-3-small", "the embedding provider must be an embedding model, not %s", c.Type)
+		b.fail(n.pos, "use an embedding model, e.g. openai:embedding:text-embedding-3-small", "the embedding provider must be an embedding model; %s is not", b.spec.ID)
 		return
 	case b.role != roleEmbedding && c.Type == "openai-embedding":
 		b.fail(n.pos, "use it as `embedding:` (for `similar`), and a chat model here", "an embedding model cannot answer prompts")

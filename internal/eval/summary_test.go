@@ -97,10 +97,10 @@ func TestSummaryAnswersThePMQuestions(t *testing.T) {
 			t.Errorf("%s = %v over %d, want %v over %d", name, m.Value, m.N, want, n)
 		}
 	}
-	check("accuracy", 1.0/3, 3)          // the refusal-only sample does not judge accuracy; the error counts as wrong
-	check("hallucination_rate", 0.5, 2)  // one of two faithfulness checks failed
-	check("refusal_rate", 1.0/3, 3)      // errors are not answers
-	check("faith", 0.6, 2)               // a named metric is the mean score
+	check("accuracy", 1.0/3, 3)         // the refusal-only sample does not judge accuracy; the error counts as wrong
+	check("hallucination_rate", 0.5, 2) // one of two faithfulness checks failed
+	check("refusal_rate", 1.0/3, 3)     // errors are not answers
+	check("faith", 0.6, 2)              // a named metric is the mean score
 	if ci := s.Metrics["accuracy"].CI; ci == nil || ci[0] > 1.0/3 || ci[1] < 1.0/3 {
 		t.Errorf("accuracy interval %v should contain the observed value", ci)
 	}

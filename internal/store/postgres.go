@@ -89,7 +89,7 @@ func (s *postgresStore) SaveRun(ctx context.Context, r *report.Report) error {
 	if _, err := tx.Exec(ctx, `DELETE FROM results WHERE run_id = $1`, run.id); err != nil {
 		return fmt.Errorf("save run %s: replace results: %w", run.id, err)
 	}
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"results"}, resultColumns,
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"results"}, resultColumns(),
 		pgx.CopyFromSlice(len(results), func(i int) ([]any, error) {
 			return results[i].values(run.id), nil
 		})); err != nil {

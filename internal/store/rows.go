@@ -35,9 +35,11 @@ type resultRow struct {
 }
 
 // resultColumns is the column order of resultRow.values.
-var resultColumns = []string{
-	"run_id", "idx", "test_index", "prompt", "provider", "repeat", "segment",
-	"passed", "has_error", "score", "latency_ms", "cost", "tokens", "data",
+func resultColumns() []string {
+	return []string{
+		"run_id", "idx", "test_index", "prompt", "provider", "repeat", "segment",
+		"passed", "has_error", "score", "latency_ms", "cost", "tokens", "data",
+	}
 }
 
 // values lists the row's columns in resultColumns order.
@@ -69,21 +71,20 @@ func encodeReport(r *report.Report) (runRow, []resultRow, error) {
 		return runRow{}, nil, fmt.Errorf("save run %s: encode summary: %w", r.Run.ID, err)
 	}
 	rr := runRow{
-		id:          r.Run.ID,
-		suite:       text(r.Run.Suite),
-		status:      text(r.Run.Status),
-		configHash:  text(r.Run.ConfigHash),
-		startedAt:   r.Run.StartedAt.UTC(),
-		finishedAt:  r.Run.FinishedAt.UTC(),
-		run:         run,
-		summary:     summary,
-		cases:       r.Summary.Cases,
-		passed:      r.Summary.Passed,
-		failed:      r.Summary.Failed,
-		errors:      r.Summary.Errors,
-		passRate:    r.Summary.PassRate,
-		gatesTotal:  len(r.Summary.Gates),
-		gatesPassed: 0,
+		id:         r.Run.ID,
+		suite:      text(r.Run.Suite),
+		status:     text(r.Run.Status),
+		configHash: text(r.Run.ConfigHash),
+		startedAt:  r.Run.StartedAt.UTC(),
+		finishedAt: r.Run.FinishedAt.UTC(),
+		run:        run,
+		summary:    summary,
+		cases:      r.Summary.Cases,
+		passed:     r.Summary.Passed,
+		failed:     r.Summary.Failed,
+		errors:     r.Summary.Errors,
+		passRate:   r.Summary.PassRate,
+		gatesTotal: len(r.Summary.Gates),
 	}
 	for _, g := range r.Summary.Gates {
 		if g.Passed {

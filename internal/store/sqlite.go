@@ -50,7 +50,7 @@ func openSQLite(ctx context.Context, path string, migs []migration) (*sqliteStor
 	// takes the write lock at BEGIN, so a transaction never fails half-way on lock upgrade.
 	// synchronous=NORMAL is durable across application crashes in WAL mode.
 	writer, err := sql.Open("sqlite", sqliteDSN(abs,
-		"_pragma=busy_timeout(10000)",
+		"_pragma=busy_timeout(10000)", "_pragma=foreign_keys(1)",
 		"_pragma=journal_mode(WAL)", "_pragma=synchronous(NORMAL)", "_pragma=cache_size(-32000)", "_pragma=temp_store(MEMORY)", "_txlock=immediate"))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite database %s: %w", path, err)
@@ -131,7 +131,7 @@ func (s *sqliteStore) SaveRun(ctx context.Context, r *report.Report) error {
 // insertSQLiteResults inserts results in multi-row statements of sqliteBatch rows.
 func insertSQLiteResults(ctx context.Context, tx *sql.Tx, runID string, rows []resultRow) error {
 	var full *sql.Stmt
-	args := make([]any, 0, sqliteBatch*len(resultColumns))
+	args := make([]any, 0, sqliteBatch*len(resultColumns()))
 	for start := 0; start < len(rows); start += sqliteBatch {
 		batch := rows[start:min(start+sqliteBatch, len(rows))]
 		args = args[:0]
@@ -164,9 +164,9 @@ func insertSQLiteResults(ctx context.Context, tx *sql.Tx, runID string, rows []r
 
 // sqliteInsertResults is an INSERT of n result rows.
 func sqliteInsertResults(n int) string {
-	row := "(" + strings.Repeat("?, ", len(resultColumns)-1) + "?)"
+	row := "(" + strings.Repeat("?, ", len(resultColumns())-1) + "?)"
 	var b strings.Builder
-	b.WriteString("INSERT INTO results (" + strings.Join(resultColumns, ", ") + ") VALUES ")
+	b.WriteString("INSERT INTO results (" + strings.Join(resultColumns(), ", ") + ") VALUES ")
 	for i := range n {
 		if i > 0 {
 			b.WriteString(", ")

@@ -171,7 +171,7 @@ func TestUnknownRequestsAreRefused(t *testing.T) {
 	}{
 		{"question not in the answers", "Customer message:\nHow do I bake bread?", "no example answer for this request"},
 		{"judge grading an unknown answer", judgeMessage(t, "llm-rubric", nil, "Is polite.", "Some answer nobody wrote."), "none of the example answers"},
-		{"judge without a fenced output", "You are an impartial grader. Grade the output of an AI system against a rubric.\n\nno fence", "no fenced output"},
+		{"judge without a fenced output", strings.Replace(judgeMessage(t, "llm-rubric", nil, "Is polite.", "x"), "```output\nx\n```", "x", 1), "no fenced output"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
