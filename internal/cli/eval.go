@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -223,6 +224,7 @@ func runEval(cmd *cobra.Command, e *env, f *evalFlags) error {
 	for _, out := range f.outputs {
 		fmt.Fprintf(e.stdout, "Wrote %s\n", out)
 	}
+	writeErrorDigest(e.stderr, rep)
 
 	if rep.Run.Status == report.StatusIncomplete {
 		fmt.Fprintf(e.stderr, "plumb: interrupted after %d samples; continue with: plumb eval --resume %s\n", len(rep.Results), rep.Run.ID)
@@ -350,4 +352,30 @@ func fillProvenance(p *report.Provenance, dir string) {
 	p.GitCommit = strings.TrimSpace(string(out))
 	out, err = exec.CommandContext(ctx, "git", "-C", dir, "status", "--porcelain", "--untracked-files=no").Output()
 	p.GitDirty = err == nil && len(strings.TrimSpace(string(out))) > 0
+}
+
+// writeErrorDigest prints each distinct provider error once, in full: the summary shows
+// them cut to a line, and an error such as a missing key or an unrecorded cassette request
+// needs its whole message (and its fix) to be seen.
+func writeErrorDigest(w io.Writer, rep *report.Report) {
+	counts := map[string]int{}
+	var order []string
+	for i := range rep.Results {
+		msg := rep.Results[i].Error
+		if msg == "" {
+			continue
+		}
+		if counts[msg] == 0 {
+			order = append(order, msg)
+		}
+		counts[msg]++
+	}
+	const show = 5
+	for i, msg := range order {
+		if i == show {
+			fmt.Fprintf(w, "plumb: … and %d more distinct errors (see plumb show %s --json)\n", len(order)-show, rep.Run.ID)
+			break
+		}
+		fmt.Fprintf(w, "plumb: %d× %s\n", counts[msg], oneLine(msg, 400))
+	}
 }

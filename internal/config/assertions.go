@@ -262,8 +262,7 @@ func (l *loader) assertValue(v *node) any {
 	}
 	switch strings.ToLower(filepath.Ext(rel)) {
 	case ".json", ".yaml", ".yml":
-		root, errs := parseYAML(data, file, 0)
-		l.errs = append(l.errs, errs...)
+		root, _ := l.parse(data, file, 0)
 		return toAny(root)
 	}
 	return string(data)

@@ -2,8 +2,10 @@ package config
 
 import (
 	"errors"
+	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -48,6 +50,8 @@ func load(t *testing.T, files map[string]string, env map[string]string) (*Suite,
 	return s, strings.ReplaceAll(err.Error(), dir+string(filepath.Separator), "")
 }
 
+var update = flag.Bool("update", false, "rewrite the want files of testdata/errors from the current output (review the diff!)")
+
 // TestLoadErrors checks the exact text of every error a user sees for a bad config: position,
 // message and hint, every problem at once, in file order. Each case is a txtar archive under
 // testdata/errors: its comment says what it covers, its files are the suite, and its `want`
@@ -73,10 +77,18 @@ func TestLoadErrors(t *testing.T) {
 				}
 				files[f.Name] = string(f.Data)
 			}
+			_, got := load(t, files, nil)
+			if *update {
+				ar.Files = append(slices.DeleteFunc(ar.Files, func(f txtar.File) bool { return f.Name == "want" }),
+					txtar.File{Name: "want", Data: []byte(got + "\n")})
+				if err := os.WriteFile(path, txtar.Format(ar), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
 			if want == "" {
 				t.Fatalf("%s has no want file", path)
 			}
-			_, got := load(t, files, nil)
 			if got != want {
 				t.Errorf("%s\nerrors:\n%s\n\nwant:\n%s", strings.TrimSpace(string(ar.Comment)), got, want)
 			}

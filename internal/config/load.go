@@ -83,8 +83,7 @@ func Load(path string, opt LoadOptions) (*Suite, error) {
 		return nil, l.errs
 	}
 	l.addHash(path, data)
-	root, perrs := parseYAML(data, path, 0)
-	l.errs = append(l.errs, perrs...)
+	root, _ := l.parse(data, path, 0)
 	if root == nil {
 		return nil, l.result()
 	}
@@ -112,6 +111,8 @@ type loader struct {
 	// Filled by the walk for the cross checks.
 	rawTests    []*rawTest
 	defaultTest *rawTest
+	// structural holds the YAML structure errors by position (see parse).
+	structural map[Pos]*Error
 	// testsIncomplete is set when a tests file could not be read: the metric names its
 	// assertions define are unknown, so gates on named metrics are not checked.
 	testsIncomplete bool
@@ -130,12 +131,31 @@ func (l *loader) markBad(section string) {
 	l.bad[section] = true
 }
 
+// parse parses a YAML or JSON file, recording its structural errors (an unknown alias, a
+// refused tag) so that the errors their placeholder values cause later are not reported too.
+func (l *loader) parse(data []byte, file string, line0 int) (*node, []*Error) {
+	root, errs := parseYAML(data, file, line0)
+	if l.structural == nil {
+		l.structural = map[Pos]*Error{}
+	}
+	for _, e := range errs {
+		if _, seen := l.structural[e.Pos]; !seen {
+			l.structural[e.Pos] = e
+		}
+	}
+	l.errs = append(l.errs, errs...)
+	return root, errs
+}
+
 // result sorts the errors into file order (files in the order they were first referenced,
 // then line and column) and drops exact repeats (a defaultTest mistake is found once per test).
 func (l *loader) result() Errors {
 	seen := map[string]bool{}
 	out := make(Errors, 0, len(l.errs))
 	for _, e := range l.errs {
+		if first, ok := l.structural[e.Pos]; ok && first != e {
+			continue // a consequence of a YAML structure error at the same place
+		}
 		if k := e.Error(); !seen[k] {
 			seen[k] = true
 			out = append(out, e)

@@ -275,6 +275,8 @@ func (c *converter) convert(n ast.Node) *node {
 		case "!!int", "!!float", "!!bool", "!!null", "!!map", "!!seq", "!!binary", "!!timestamp":
 		default:
 			c.fail(c.pos(v.Start), fmt.Sprintf("YAML tag %s is not supported", tag), "remove the tag")
+			// Point the value at the tag, so that errors about it fold into this one.
+			out = &node{kind: nullKind, pos: c.pos(v.Start)}
 		}
 		return out
 	case *ast.MappingKeyNode:

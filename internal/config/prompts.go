@@ -211,8 +211,7 @@ func (l *loader) promptFiles(rel string, pos Pos, label string) []Prompt {
 			}
 			out = append(out, l.makePrompt(name, text, nil, &p, pos, func(_, o int) Pos { return textPos(file, text, o) })...)
 		case ".yaml", ".yml":
-			root, errs := parseYAML(data, file, 0)
-			l.errs = append(l.errs, errs...)
+			root, _ := l.parse(data, file, 0)
 			if root == nil {
 				continue
 			}

@@ -676,25 +676,23 @@ func (b *providerBuilder) transformResponse(v *node) {
 	}
 }
 
-// finish checks the provider as a whole and fills its defaults.
+// finish checks the provider as a whole and fills its defaults. Checks that depend only on a
+// known type run even when a setting failed, so that every mistake shows at once.
 func (b *providerBuilder) finish(n *node) {
 	c := b.cfg
-	if !b.ok {
-		return
-	}
 	switch c.Type {
 	case "":
-		b.fail(n.pos, "add `id:` such as openai:chat:gpt-4o-mini (or `type:` and `model:`)", "the provider has no id")
+		if b.ok {
+			b.fail(n.pos, "add `id:` such as openai:chat:gpt-4o-mini (or `type:` and `model:`)", "the provider has no id")
+		}
 		return
 	case "openai", "openai-embedding", "anthropic":
 		if c.Model == "" {
 			b.fail(n.pos, "name the model, e.g. openai:chat:gpt-4o-mini, or add `model:`", "the provider has no model")
-			return
 		}
 	case "http":
-		if c.URL == "" {
+		if c.URL == "" && b.set["url"] == (Pos{}) {
 			b.fail(n.pos, "add config.url, or write the URL as the id", "the http provider has no URL")
-			return
 		}
 	}
 	if c.Type != "http" {
@@ -710,9 +708,10 @@ func (b *providerBuilder) finish(n *node) {
 	switch {
 	case b.role == roleEmbedding && c.Type != "openai-embedding":
 		b.fail(n.pos, "use an embedding model, e.g. openai:embedding:text-embedding-3-small", "the embedding provider must be an embedding model; %s is not", b.spec.ID)
-		return
 	case b.role != roleEmbedding && c.Type == "openai-embedding":
 		b.fail(n.pos, "use it as `embedding:` (for `similar`), and a chat model here", "an embedding model cannot answer prompts")
+	}
+	if !b.ok {
 		return
 	}
 	if b.spec.ID == "" {

@@ -17,6 +17,7 @@ type rawTest struct {
 	rubric   string        // options.rubricPrompt
 	noExpand *bool         // options.disableVarExpansion
 	csv      *csvSource    // set for tests read from a CSV file
+	varsBad  bool          // vars could not be read: its missing variables are not reported
 }
 
 // csvSource is the CSV file a test came from, so that a missing variable is reported once,
@@ -128,8 +129,7 @@ func (l *loader) testRefs(n *node) []*rawTest {
 
 // docTests reads a YAML or JSON tests file: a list of tests (or a single test).
 func (l *loader) docTests(file string, data []byte) []*rawTest {
-	root, errs := parseYAML(data, file, 0)
-	l.errs = append(l.errs, errs...)
+	root, _ := l.parse(data, file, 0)
 	if root == nil {
 		l.testsIncomplete = true
 		return nil
@@ -170,8 +170,7 @@ func (l *loader) jsonlTests(file string, data []byte) []*rawTest {
 			l.testsIncomplete = true
 			continue
 		}
-		root, errs := parseYAML(line, file, i)
-		l.errs = append(l.errs, errs...)
+		root, _ := l.parse(line, file, i)
 		if root == nil {
 			continue
 		}
@@ -278,6 +277,7 @@ func (l *loader) vars(rt *rawTest, v *node) {
 	}
 	if v.kind != mapKind {
 		l.fail(v.pos, "write `vars:` with `name: value` lines below it", "vars must be a map, not %s", v.kind)
+		rt.varsBad = true
 		return
 	}
 	if rt.t.Vars == nil {
@@ -400,8 +400,7 @@ func (l *loader) defaultTestValue(v *node) *rawTest {
 		if !ok {
 			return nil
 		}
-		root, errs := parseYAML(data, file, 0)
-		l.errs = append(l.errs, errs...)
+		root, _ := l.parse(data, file, 0)
 		if root == nil {
 			return nil
 		}
@@ -445,7 +444,7 @@ func (l *loader) finalize(s *Suite) []*rawTest {
 // assertions: options.provider grades its model-graded assertions (and embeds for
 // `similar`), options.rubricPrompt is their rubric, unless an assertion sets its own.
 func merge(d, t *rawTest) *rawTest {
-	m := &rawTest{t: t.t, varOrder: t.varOrder, judge: t.judge, embedder: t.embedder, rubric: t.rubric, noExpand: t.noExpand, csv: t.csv}
+	m := &rawTest{t: t.t, varOrder: t.varOrder, judge: t.judge, embedder: t.embedder, rubric: t.rubric, noExpand: t.noExpand, csv: t.csv, varsBad: t.varsBad}
 	if d != nil {
 		m.t.Vars = map[string]any{}
 		for k, v := range d.t.Vars {

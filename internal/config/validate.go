@@ -46,7 +46,7 @@ func (l *loader) validate(s *Suite, root *node) {
 	named := map[string]bool{}
 	for _, rt := range tests {
 		t := &rt.t
-		if varsOK {
+		if varsOK && !rt.varsBad {
 			l.checkVars(s, rt)
 		}
 		for i := range t.Assert {

@@ -58,7 +58,6 @@ func benchmarkSaveRun(b *testing.B, n int) {
 					b.Fatal(err)
 				}
 			}
-			b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N)/1000, "ms/run")
 		})
 	}
 }
