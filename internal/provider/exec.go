@@ -19,6 +19,7 @@ const stderrTail = 1000
 type execProvider struct {
 	label   string
 	command []string
+	dir     string
 	timeout time.Duration
 	price   *Price
 }
@@ -28,7 +29,7 @@ func newExec(cfg Config, _ Options) (*execProvider, error) {
 	if len(cfg.Command) == 0 || cfg.Command[0] == "" {
 		return nil, fmt.Errorf("provider %s: an exec provider needs a command", label)
 	}
-	return &execProvider{label: label, command: cfg.Command, timeout: policyOf(&cfg).timeout, price: priceOf(&cfg)}, nil
+	return &execProvider{label: label, command: cfg.Command, dir: cfg.Dir, timeout: policyOf(&cfg).timeout, price: priceOf(&cfg)}, nil
 }
 
 // Label is the provider's id in results.
@@ -57,6 +58,7 @@ func (p *execProvider) Call(ctx context.Context, req *Request) (*Response, error
 	actx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
 	cmd := exec.CommandContext(actx, p.command[0], p.command[1:]...)
+	cmd.Dir = p.dir
 	cmd.Stdin = bytes.NewReader(stdin)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

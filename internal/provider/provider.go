@@ -93,7 +93,10 @@ type Config struct {
 	RetryBudget time.Duration // total time across attempts; default 2m
 
 	// exec: the command line, run through no shell; the request arrives as JSON on stdin.
+	// The program runs in Dir (the suite's folder), so relative paths in it work from
+	// wherever plumb was started.
 	Command []string
+	Dir     string
 	// http: URL, method, body template (JSON with {{var}} and {{prompt}}), and the path of
 	// the output in the JSON response (e.g. "choices.0.message.content" or "$.output").
 	URL        string

@@ -5,8 +5,11 @@
 //	bench/out/plumb-pprof -cpu cpu.prof -heap heap.prof -trace trace.out -- eval -c plumb.yaml ...
 //	go tool pprof -top bench/out/plumb-pprof cpu.prof
 //
-// It prints the Go runtime's memory figures at exit on stderr, and the time each phase took
-// as seen from outside the command: process start to the first line of Main, and Main itself.
+// It prints the Go runtime's memory figures at exit on stderr. With -phases it does not call
+// the command line but the same steps `plumb eval` takes (load the suite, open the store,
+// prepare, run, summarise, store, print), timing each, and the first and last sample:
+//
+//	bench/out/plumb-pprof -phases -db sqlite:/tmp/p.db -j 50 plumb.yaml
 package main
 
 import (
@@ -31,6 +34,9 @@ func run() int {
 	heap := flag.String("heap", "", "write a heap profile (all allocations, and what is live at exit) to `FILE`")
 	tr := flag.String("trace", "", "write an execution trace to `FILE` (go tool trace)")
 	rate := flag.Int("memrate", 0, "runtime.MemProfileRate: sample one allocation per `N` bytes (0 keeps Go's default)")
+	phases := flag.Bool("phases", false, "time the steps of `plumb eval` on the suite named by the argument instead of running the command line")
+	db := flag.String("db", "", "with -phases: the store (sqlite:PATH)")
+	jobs := flag.Int("j", 50, "with -phases: calls in flight")
 	flag.Parse()
 	if *rate > 0 {
 		runtime.MemProfileRate = *rate
@@ -41,7 +47,16 @@ func run() int {
 		return 2
 	}
 	t0 := time.Now()
-	code := cli.Main(flag.Args())
+	var code int
+	if *phases {
+		if flag.NArg() != 1 || *db == "" {
+			fmt.Fprintln(os.Stderr, "pprof: -phases needs -db sqlite:PATH and one suite file")
+			return 2
+		}
+		code = timePhases(flag.Arg(0), *db, *jobs)
+	} else {
+		code = cli.Main(flag.Args())
+	}
 	elapsed := time.Since(t0)
 	stop()
 	if *heap != "" {
