@@ -130,7 +130,11 @@ measure() {
 	local rss wall
 	rss=$(awk -F': ' '/Maximum resident set size/ {printf "%.1f", $2 / 1024}' "$work/$name-$run.time")
 	wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f", (b - a) / 1e9}')
-	printf '%-9s run %d: wall %7.3f s   peak RSS %7.1f MB   exit %d\n' "$name" "$run" "$wall" "$rss" "$rc"
+	# Both tools print "N passed" in their summary (promptfoo with thousands separators).
+	local passed
+	passed=$(grep -ohE '[0-9,]+ passed' "$work/$name-$run.out" | head -n 1 | tr -d ,)
+	printf '%-9s run %d: wall %7.3f s   peak RSS %7.1f MB   exit %d   %s of %d\n' "$name" "$run" "$wall" "$rss" "$rc" \
+		"${passed:-? passed}" "$CASES"
 	echo "$name $run $wall $rss $rc" >>"$work/results"
 	if [[ $rc != 0 ]]; then
 		echo "  (exit $rc; last lines of its output follow)"
@@ -141,6 +145,7 @@ measure() {
 echo
 echo "suite: $CASES cases x 3 assertions; fake provider latency ${LATENCY} ms; -j $J; $RUNS runs each"
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GB", $2 / 1048576}' /proc/meminfo); $(uname -sr)"
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine skews the figures)"
 echo
 
 # 3. Plumb: no response cache, a fresh SQLite store each run (storing is part of the time).
@@ -246,5 +251,6 @@ for tool in plumb promptfoo; do
 		echo "WARNING: $n $tool run(s) exited non-zero, so not every case passed: see $work/$tool-*.out and .err"
 	fi
 done
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 echo "raw figures (tool run wall_s rss_mb exit): $work/results; outputs: $work/"

@@ -25,6 +25,8 @@ type outcome struct {
 	// err is set when the check could not be evaluated (a judge error, an unparsable judge
 	// answer, an expression that failed): the result is an error, never a pass, negated or not.
 	err string
+	// cost is what the check spent on model calls (a judge, embeddings), in USD.
+	cost float64
 }
 
 // checkFunc evaluates one compiled assertion on one sample.
@@ -46,7 +48,7 @@ func (c *checker) Check(ctx context.Context, in *Input) report.Assertion {
 		in = &Input{}
 	}
 	o := c.check(ctx, in)
-	r := report.Assertion{Type: c.typ, Metric: c.metric, Weight: c.weight}
+	r := report.Assertion{Type: c.typ, Metric: c.metric, Weight: c.weight, Cost: o.cost}
 	if o.err != "" {
 		r.Error = true
 		r.Reason = o.err

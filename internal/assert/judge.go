@@ -274,6 +274,7 @@ func (j *judged) check(ctx context.Context, in *Input) outcome {
 	}
 	req := j.tmpl.request(func(n string) (string, bool) { v, ok := vals[n]; return v, ok })
 	v, errReason := callJudge(ctx, j.judge, req, j.threshold)
+	o.cost = v.cost
 	if errReason != "" {
 		o.err = errReason
 		return o
@@ -336,8 +337,9 @@ type verdict struct {
 	pass   bool
 	reason string
 	judge  string
-	claims int // how many claims the judge listed; 0 when it listed none
-	unsup  int // how many of them it found unsupported
+	cost   float64 // what the judge call cost, also when its answer was unusable
+	claims int     // how many claims the judge listed; 0 when it listed none
+	unsup  int     // how many of them it found unsupported
 }
 
 func (v verdict) describe() string {
@@ -367,6 +369,7 @@ func callJudge(ctx context.Context, judge provider.Provider, req *provider.Reque
 		return v, fmt.Sprintf("judge %s returned no answer", label)
 	}
 	v, err = parseVerdict(resp.Output, threshold)
+	v.cost = resp.Cost
 	if err != nil {
 		return v, fmt.Sprintf("judge %s gave an answer Plumb cannot use (%s): %s", label, err, quote(resp.Output))
 	}

@@ -165,6 +165,7 @@ func compileRefusal(a *config.Assertion, env *Env) (checkFunc, error) {
 			return "", false
 		})
 		v, errReason := callJudge(ctx, judge, req, t)
+		o.cost = v.cost
 		if errReason != "" {
 			o.err = errReason
 			return o

@@ -95,7 +95,7 @@ func TestLoadPlumbExample(t *testing.T) {
 		chat.Text != `[{"role":"system","content":"You are a support agent for {{product}}."},{"role":"user","content":"{{question}}"}]` {
 		t.Errorf("chat prompt = %+v", chat)
 	}
-	if short.Label != "prompts/short.txt" || short.Text != "Answer in one sentence about {{ product }}: {{question}}\n" || short.Messages != nil {
+	if short.Label != "prompts/short.txt" || short.Text != "Answer in one sentence about {{ product }}: {{question}}" || short.Messages != nil {
 		t.Errorf("file prompt = %+v", short)
 	}
 	for _, p := range s.Prompts {
@@ -456,7 +456,7 @@ gates:
 `,
 				"cases.csv": "question,__expected1,__expected2,__metric,__threshold,__metadata:tags[],__description\n" +
 					"\"line one\nline two\",similar(0.85): two lines,is-json,correctness,0.75,\"a, b\",multi\n" +
-					"plain,icontains-all: x , y,not-regex: ^no,correctness,,,\n",
+					"plain,\"icontains-all: x , y\",not-regex: ^no,correctness,,,\n",
 			},
 			check: func(t *testing.T, s *Suite) {
 				eqLines(t, "tests", summary(s), []string{

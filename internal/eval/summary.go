@@ -22,6 +22,7 @@ const (
 	MetricCostTotal         = "cost_total"
 	MetricCostPerCase       = "cost_per_case"
 	MetricTokensTotal       = "tokens_total"
+	MetricJudgeCostTotal    = "judge_cost_total"
 )
 
 // ci95 is the confidence of every interval shown in reports; gates choose their own.
@@ -40,11 +41,11 @@ var nonAccuracyTypes = map[string]bool{
 func Summarize(results []report.Result, gates []config.Gate) report.Summary {
 	s := report.Summary{Cases: len(results), Metrics: map[string]report.Metric{}}
 	var (
-		acc, hal, ref    counter
-		latencies, costs []float64
-		costTotal        float64
-		tokens           int
-		named            = map[string][]float64{}
+		acc, hal, ref        counter
+		latencies, costs     []float64
+		costTotal, judgeCost float64
+		tokens               int
+		named                = map[string][]float64{}
 	)
 	for i := range results {
 		r := &results[i]
@@ -77,6 +78,7 @@ func Summarize(results []report.Result, gates []config.Gate) report.Summary {
 			if a.Metric != "" {
 				named[a.Metric] = append(named[a.Metric], a.Score)
 			}
+			judgeCost += a.Cost
 		}
 		if r.Error != "" {
 			// A sample that never got an answer cannot count as correct.
@@ -110,6 +112,9 @@ func Summarize(results []report.Result, gates []config.Gate) report.Summary {
 	if len(results) > 0 {
 		s.Metrics[MetricCostTotal] = report.Metric{Value: costTotal, N: len(results), Kind: "total"}
 		s.Metrics[MetricTokensTotal] = report.Metric{Value: float64(tokens), N: len(results), Kind: "total"}
+		if judgeCost > 0 {
+			s.Metrics[MetricJudgeCostTotal] = report.Metric{Value: judgeCost, N: len(results), Kind: "total"}
+		}
 	}
 	if len(costs) > 0 {
 		named[MetricCostPerCase] = costs

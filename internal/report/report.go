@@ -168,6 +168,7 @@ type Assertion struct {
 	Score  float64 `json:"score"`
 	Reason string  `json:"reason,omitempty"`
 	Error  bool    `json:"error,omitempty"` // the assertion could not be evaluated (e.g. unparsable judge answer)
+	Cost   float64 `json:"cost,omitempty"`  // USD spent by the check itself (a judge's call)
 }
 
 func itoa(n int) string {

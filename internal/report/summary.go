@@ -68,7 +68,11 @@ func WriteSummary(w io.Writer, r *Report, color bool) {
 	}
 	fmt.Fprintf(tw, "Latency\tp50 %s · p95 %s · p99 %s\n",
 		metricValue(r, "latency_p50_ms"), metricValue(r, "latency_p95_ms"), metricValue(r, "latency_p99_ms"))
-	fmt.Fprintf(tw, "Cost\t%s total · %s per case\n", metricValue(r, "cost_total"), metricValue(r, "cost_per_case"))
+	cost := fmt.Sprintf("%s total · %s per case", metricValue(r, "cost_total"), metricValue(r, "cost_per_case"))
+	if _, ok := s.Metrics["judge_cost_total"]; ok {
+		cost += fmt.Sprintf(" · judge %s", metricValue(r, "judge_cost_total"))
+	}
+	fmt.Fprintf(tw, "Cost\t%s\n", cost)
 	for _, name := range metricNames(s.Metrics) {
 		if s.Metrics[name].Kind == "mean" && name != "cost_per_case" {
 			fmt.Fprintf(tw, "%s\t%s\n", oneLine(name, 40), metricLine(r, name))

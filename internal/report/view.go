@@ -63,7 +63,7 @@ func fmtValue(metric, kind string, v float64) string {
 		return fmtPct(v)
 	case strings.HasSuffix(metric, "_ms"):
 		return fmtMS(v)
-	case strings.HasPrefix(metric, "cost"):
+	case strings.HasPrefix(metric, "cost"), strings.HasSuffix(metric, "_cost_total"):
 		return fmtCost(v)
 	case metric == "tokens_total":
 		return strconv.FormatFloat(v, 'f', 0, 64)

@@ -73,6 +73,10 @@ func TestWriteReplacesExistingFile(t *testing.T) {
 
 func TestWriteErrors(t *testing.T) {
 	dir := t.TempDir()
+	blocker := filepath.Join(t.TempDir(), "blocker")
+	if err := os.WriteFile(blocker, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name, path string
 		r          *Report
@@ -81,7 +85,7 @@ func TestWriteErrors(t *testing.T) {
 		{"unknown extension", filepath.Join(dir, "run.txt"), sampleReport(),
 			[]string{`".txt"`, ".json .jsonl .csv .xml .md .html"}},
 		{"no extension", filepath.Join(dir, "run"), sampleReport(), []string{`""`, ".html"}},
-		{"missing directory", filepath.Join(dir, "no", "such", "run.json"), sampleReport(), []string{"no such file"}},
+		{"parent is a file", filepath.Join(blocker, "run.json"), sampleReport(), []string{"not a directory"}},
 		{"nil report", filepath.Join(dir, "nil.json"), nil, []string{"no report"}},
 	} {
 		err := Write(tc.path, tc.r)
@@ -97,6 +101,16 @@ func TestWriteErrors(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
 		t.Errorf("failed writes left %d files behind", len(entries))
+	}
+}
+
+func TestWriteCreatesTheFolder(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "out", "ci", "run.json")
+	if err := Write(path, sampleReport()); err != nil {
+		t.Fatalf("Write into a new folder: %v", err)
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Error(err)
 	}
 }
 
