@@ -656,7 +656,18 @@ func FuzzLoad(f *testing.F) {
 		if err := os.WriteFile(path, data, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		s, err := Load(path, LoadOptions{Getenv: func(string) string { return "" }})
+		var s *Suite
+		var err error
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			s, err = Load(path, LoadOptions{Getenv: func(string) string { return "" }})
+		}()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("Load hangs on %q", data)
+		}
 		if err == nil {
 			if s == nil || len(s.Prompts) == 0 || len(s.Providers) == 0 || len(s.Tests) == 0 {
 				t.Fatalf("Load succeeded with an incomplete suite: %+v", s)

@@ -284,7 +284,7 @@ func (c *converter) convert(n ast.Node) *node {
 	case *ast.CommentNode, *ast.CommentGroupNode:
 		return &node{kind: nullKind, pos: Pos{File: c.file}}
 	}
-	c.fail(c.pos(n.GetToken()), fmt.Sprintf("unsupported YAML construct (%s)", n.Type()), "")
+	c.fail(c.pos(n.GetToken()), fmt.Sprintf("unsupported YAML construct (%s)", n.Type()), "write plain maps, lists and values")
 	return &node{kind: nullKind, pos: c.pos(n.GetToken())}
 }
 
@@ -316,7 +316,7 @@ func (c *converter) mapping(values []*ast.MappingValueNode, start *token.Token) 
 		}
 		k := c.convert(mv.Key)
 		if k.kind == mapKind || k.kind == listKind {
-			c.fail(k.pos, "a map key must be a plain value", "")
+			c.fail(k.pos, "a map key must be a plain value", "write the key as a name, e.g. `name: value`")
 			continue
 		}
 		if k.kind == nullKind {
@@ -344,7 +344,7 @@ func (c *converter) mapping(values []*ast.MappingValueNode, start *token.Token) 
 		}
 		for _, s := range srcs {
 			if s.kind != mapKind {
-				c.fail(s.pos, "a merge key (<<) must name a map", "")
+				c.fail(s.pos, "a merge key (<<) must name a map", "write `<<: *anchor` where &anchor marks a map")
 				continue
 			}
 			for i, k := range s.keys {

@@ -64,4 +64,3 @@ func FreshPostgres(tb testing.TB) string {
 	u.RawQuery = q.Encode()
 	return u.String()
 }
-
