@@ -37,12 +37,12 @@ func modelGradedList() []string {
 	return out
 }
 
-// needsJudge reports whether an assertion is graded by a judge provider. is-refusal is when
-// its config says `judge: true` or it names its own provider.
+// needsJudge reports whether an assertion is graded by a judge provider; is-refusal only when
+// its config says `judge: true` (else the shipped heuristics decide).
 func needsJudge(a *Assertion) bool {
 	if a.Base == "is-refusal" {
 		j, _ := a.Config["judge"].(bool)
-		return j || a.Provider != nil
+		return j
 	}
 	return modelGraded[a.Base]
 }
@@ -209,6 +209,11 @@ func (l *loader) assertion(n *node) (Assertion, bool) {
 			l.fail(k.pos, "remove it: only model-graded assertions ("+graded+") take a rubric", "rubricPrompt does not apply to %s", a.Base)
 			ok = false
 		}
+	}
+	if providerNode != nil && a.Base == "is-refusal" && !needsJudge(&a) {
+		l.fail(keyNode(n, "provider").pos, "add `config: {judge: true}` to have the provider judge refusals, or remove `provider`",
+			"is-refusal uses its heuristics, not a provider, unless config.judge is true")
+		providerNode, ok = nil, false
 	}
 	if providerNode != nil {
 		role := roleJudge

@@ -239,7 +239,7 @@ func (l *loader) csvAssertion(cell string, pos Pos, metric *node) *node {
 		// promptfoo keeps the space after the colon; "contains: Paris" means "Paris".
 		value = strings.TrimSpace(value)
 	}
-	a := mapNode(pos, "type", strNode(typ, pos))
+	a := addKey(&node{kind: mapKind, pos: pos}, "type", strNode(typ, pos))
 	if hasValue {
 		base := strings.TrimPrefix(typ, "not-")
 		var v *node

@@ -190,9 +190,13 @@ func (l *loader) fileIndex(file string) int {
 	return i
 }
 
-// addHash feeds one file into the suite hash, framed so that moving bytes between files
-// changes the hash.
+// addHash feeds one file into the suite hash, framed by its length and its path relative to
+// the config's folder: moving bytes between files changes the hash, running the same suite
+// from another working directory does not.
 func (l *loader) addHash(name string, data []byte) {
+	if rel, err := filepath.Rel(l.dir, name); err == nil {
+		name = rel
+	}
 	fmt.Fprintf(l.hash, "%s\x00%d\x00", filepath.ToSlash(name), len(data))
 	l.hash.Write(data)
 }

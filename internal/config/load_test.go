@@ -553,8 +553,17 @@ func TestLoadHash(t *testing.T) {
 		t.Error("changing the tests file did not change the hash")
 	}
 	write("p.txt", "Say {{x}}!")
-	if hash() == h2 {
+	h3 := hash()
+	if h3 == h2 {
 		t.Error("changing the prompt file did not change the hash")
+	}
+	// The same files elsewhere (another checkout, another working directory) hash the same.
+	moved := filepath.Join(t.TempDir(), "suite")
+	if err := os.CopyFS(moved, os.DirFS(dir)); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := Load(filepath.Join(moved, "plumb.yaml"), LoadOptions{}); err != nil || s.Hash != h3 {
+		t.Errorf("the same suite in another folder hashes differently (err %v)", err)
 	}
 }
 

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math"
@@ -121,6 +122,7 @@ func parseYAML(data []byte, file string, line0 int) (root *node, errs []*Error) 
 				Hint: "check the YAML syntax"}}
 		}
 	}()
+	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")) // a UTF-8 byte order mark, as some editors write
 	f, err := parser.ParseBytes(data, 0)
 	if err != nil {
 		return nil, []*Error{syntaxError(err, file, line0)}
@@ -214,7 +216,8 @@ func (c *converter) convert(n ast.Node) *node {
 		return &node{kind: floatKind, pos: c.pos(v.Token), value: math.NaN(), text: v.Token.Value}
 	case *ast.StringNode:
 		out := &node{kind: stringKind, pos: c.pos(v.Token), value: v.Value, text: v.Value}
-		if v.Token != nil && v.Token.Position != nil {
+		// A scalar folded over several lines has no simple column mapping.
+		if v.Token != nil && v.Token.Position != nil && !strings.Contains(strings.TrimSpace(v.Token.Origin), "\n") {
 			out.col0 = v.Token.Position.Column
 			switch v.Token.Type {
 			case token.DoubleQuoteType, token.SingleQuoteType:
@@ -385,15 +388,4 @@ func toAny(n *node) any {
 // strNode makes a string node, for values that do not come from YAML (CSV cells).
 func strNode(s string, pos Pos) *node {
 	return &node{kind: stringKind, pos: pos, text: s, value: s}
-}
-
-// mapNode makes a map node from key/value pairs; keys share the pos of their value.
-func mapNode(pos Pos, kv ...any) *node {
-	out := &node{kind: mapKind, pos: pos}
-	for i := 0; i+1 < len(kv); i += 2 {
-		v := kv[i+1].(*node)
-		out.keys = append(out.keys, strNode(kv[i].(string), v.pos))
-		out.vals = append(out.vals, v)
-	}
-	return out
 }

@@ -488,7 +488,7 @@ func templateVars(t string) ([]string, *templateError) {
 				snippet = t[i : i+2+end+2]
 			}
 			return nil, &templateError{off: i, msg: fmt.Sprintf("%s: filters/tags are not supported", clip(snippet)),
-				hint: "use plain {{var}} substitution; compute anything else into a var beforehand"}
+				hint: "use plain {{var}}; compute anything else into a var beforehand"}
 		case '{':
 			end := strings.Index(t[i+2:], "}}")
 			if end < 0 {

@@ -192,6 +192,9 @@ func (b *providerBuilder) id(n *node) {
 		b.once("url", n.pos)
 	case scheme == "openai":
 		kind, model, hasKind := strings.Cut(rest, ":")
+		if !hasKind && (kind == "chat" || kind == "embedding" || kind == "embeddings") {
+			hasKind = true // "openai:chat" names no model: finish reports it
+		}
 		switch {
 		case hasKind && kind == "chat":
 			c.Type, c.Model = "openai", model
@@ -210,6 +213,9 @@ func (b *providerBuilder) id(n *node) {
 		}
 	case scheme == "anthropic":
 		kind, model, hasKind := strings.Cut(rest, ":")
+		if !hasKind && kind == "messages" {
+			hasKind = true // "anthropic:messages" names no model: finish reports it
+		}
 		switch {
 		case hasKind && kind == "messages":
 			c.Type, c.Model = "anthropic", model

@@ -89,6 +89,10 @@ func (l *loader) testRefs(n *node) []*rawTest {
 			l.fail(n.pos, "export the sheet as .csv next to the config and reference that", "tests from URLs are not supported by Plumb")
 			return nil
 		}
+		if _, isRef := fileRef(n.text); !isRef && ext == "" {
+			l.fail(n.pos, "write a test as a map with `vars:` and `assert:`, or reference a file as file://PATH", "a test must be a map or a file reference, not a string")
+			return nil
+		}
 		l.fail(n.pos, "use a .yaml, .yml, .json, .jsonl or .csv file", "unsupported tests file %q", rel)
 		return nil
 	}
