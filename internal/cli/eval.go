@@ -116,6 +116,10 @@ func runEval(cmd *cobra.Command, e *env, f *evalFlags) error {
 	}
 	suite, err := config.Load(path, config.LoadOptions{Getenv: e.getenv})
 	if err != nil {
+		var ces config.Errors
+		if errors.As(err, &ces) {
+			return eval.CheckAssertions(suite, ces)
+		}
 		return err
 	}
 

@@ -31,7 +31,8 @@ type LoadOptions struct {
 // Load reads the suite at path: Plumb's plumb.yaml or promptfoo's promptfooconfig.yaml
 // (Compat is "promptfoo" when the file name starts with "promptfooconfig"), with every file
 // it references. On a user error it returns Errors holding every problem found, in file
-// order, each at file:line:col with a hint.
+// order, each at file:line:col with a hint, and, when the file could be parsed, the partial
+// suite: good enough to look for more mistakes in, never to run.
 //
 // Top-level keys:
 //
@@ -91,7 +92,9 @@ func Load(path string, opt LoadOptions) (*Suite, error) {
 	l.validate(s, root)
 	s.Hash = hex.EncodeToString(l.hash.Sum(nil))
 	if len(l.errs) > 0 {
-		return nil, l.result()
+		// The partial suite lets the caller look for more mistakes (an invalid regex, say)
+		// so that the user sees every error at once; it must not be run.
+		return s, l.result()
 	}
 	return s, nil
 }

@@ -115,7 +115,7 @@ func TestLoadPlumbExample(t *testing.T) {
 			Timeout: 30 * time.Second, MaxRetries: 2, RPM: 60, Price: &provider.Price{Input: 0.15, Output: 0.6},
 		}},
 		{ID: `exec:python3 "my app.py" --fast`, Pos: Pos{"testdata/plumb/plumb.yaml", 20, 5}, Config: provider.Config{
-			Label: `exec:python3 "my app.py" --fast`, Type: "exec", Command: []string{"python3", "my app.py", "--fast"},
+			Label: `exec:python3 "my app.py" --fast`, Type: "exec", Command: []string{"python3", "my app.py", "--fast"}, Dir: "testdata/plumb",
 		}},
 		{ID: "echo", Pos: Pos{"testdata/plumb/plumb.yaml", 21, 5}, Config: provider.Config{Label: "echo", Type: "echo"}},
 	}

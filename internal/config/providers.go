@@ -236,7 +236,8 @@ func (b *providerBuilder) id(n *node) {
 		case len(args) == 0:
 			b.fail(n.pos, "write the program to run, e.g. exec:python app.py", "the exec command is empty")
 		default:
-			c.Type, c.Command = "exec", args
+			// The program runs in the suite's folder, as its other paths resolve there.
+			c.Type, c.Command, c.Dir = "exec", args, b.l.dir
 		}
 	case scheme == "file":
 		b.fail(n.pos, "run your code as a program instead: exec:COMMAND (the request arrives as JSON on stdin)", "provider scripts (%s) are not supported by Plumb", id)
@@ -290,6 +291,9 @@ func (b *providerBuilder) fields(n *node) {
 		case "max_retries":
 			if r, ok := l.posInt(v, "max_retries", 0); ok {
 				b.cfg.MaxRetries = r
+				if r == 0 {
+					b.cfg.MaxRetries = -1 // provider.Config: 0 is the default, negative is none
+				}
 			}
 		case "rpm":
 			if r, ok := l.posInt(v, "rpm", 0); ok {
