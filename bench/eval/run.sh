@@ -13,10 +13,12 @@
 #        PEER     0 skips promptfoo (default 1); install it with bench/eval/setup-promptfoo.sh
 #        PLUMB    0 skips Plumb (default 1), to measure the peer alone
 #        PROFILE  1 also runs Plumb once with Go's profilers on (bench/eval/pprof) and prints
-#                 where its CPU time and allocations go; profiles land in bench/out/work/
+#                 where its CPU time and allocations go (profiles land in bench/out/work/),
+#                 then times the steps of plumb eval one by one (uncounted runs)
 #
-# Everything runs in a network namespace with loopback alone (unshare -n): promptfoo tries
-# to reach its vendor even with telemetry off, and neither tool needs anything but the fake.
+# Everything runs in a network namespace with loopback alone (unshare -n): promptfoo has been
+# seen to reach for its vendor's server even with telemetry off, and neither tool needs
+# anything but the fake.
 set -euo pipefail
 
 RUNS=${RUNS:-3}
@@ -48,11 +50,16 @@ if [[ -z ${PLUMB_BENCH_INNER:-} ]]; then
 		echo "installing GNU time (apt) ..."
 		apt-get install -y -qq time >/dev/null || { apt-get update -qq && apt-get install -y -qq time >/dev/null; }
 	fi
-	if ! unshare -n true 2>/dev/null; then
-		echo "run.sh: needs 'unshare -n' (root or user namespaces) to keep the tools off the network" >&2
-		exit 1
+	# As root a plain network namespace; otherwise one inside a user namespace, if allowed.
+	netns=(unshare -n)
+	if ! "${netns[@]}" true 2>/dev/null; then
+		netns=(unshare -rn)
+		if ! "${netns[@]}" true 2>/dev/null; then
+			echo "run.sh: needs 'unshare -n' (root, or user namespaces) to keep the tools off the network" >&2
+			exit 1
+		fi
 	fi
-	exec env PLUMB_BENCH_INNER=1 unshare -n bash "${BASH_SOURCE[0]}" "$@"
+	exec env PLUMB_BENCH_INNER=1 "${netns[@]}" bash "${BASH_SOURCE[0]}" "$@"
 fi
 ip link set lo up
 
@@ -176,6 +183,12 @@ if [[ $PROFILE == 1 ]]; then
 	echo "-- allocations, top 25 by bytes allocated:"
 	go tool pprof -top -sample_index=alloc_space -nodecount=25 "$out/plumb-pprof" "$work/heap.prof" 2>/dev/null | sed 's/^/  /'
 	echo "-- (go tool trace $work/trace.out shows the timeline)"
+	echo "-- the steps of plumb eval, timed one by one (bench/eval/pprof -phases):"
+	rm -rf "$work/phases-db"
+	start_fake
+	(cd "$work" && "$out/plumb-pprof" -phases -db "sqlite:$work/phases-db/plumb.db" -j "$J" plumb.yaml 2>&1 |
+		grep -E '^phase:|first sample' | sed 's/^/  /') || true
+	stop_fake
 	echo
 fi
 

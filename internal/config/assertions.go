@@ -166,10 +166,16 @@ func (l *loader) assertion(n *node) (Assertion, bool) {
 				ok = false
 			}
 		case "metric":
-			if s, sok := l.str(v, "metric"); sok {
-				a.Metric = s
-			} else {
+			s, sok := l.str(v, "metric")
+			switch {
+			case !sok:
 				ok = false
+			case slices.Contains(builtinMetrics, s) || s == "judge_cost_total":
+				// A named metric is a mean score; sharing a built-in's name would hide one.
+				l.fail(v.pos, "choose another name, e.g. "+s+"_score", "metric name %q is a built-in metric", s)
+				ok = false
+			default:
+				a.Metric = s
 			}
 		case "provider":
 			providerNode = v

@@ -11,6 +11,7 @@ import (
 var builtinMetrics = []string{
 	"pass_rate", "accuracy", "hallucination_rate", "refusal_rate", "latency_p50_ms",
 	"latency_p95_ms", "latency_p99_ms", "cost_total", "cost_per_case", "tokens_total",
+	"judge_cost_total",
 }
 
 // rateMetrics are fractions between 0 and 1 with a Wilson interval.
