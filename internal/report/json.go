@@ -13,6 +13,7 @@ func WriteJSON(w io.Writer, r *Report) error {
 		return errNilReport
 	}
 	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false) // a report is read by people and tools, not embedded in HTML
 	enc.SetIndent("", "  ")
 	return enc.Encode(normalized(r))
 }
@@ -24,6 +25,7 @@ func WriteJSONL(w io.Writer, r *Report) error {
 		return errNilReport
 	}
 	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false) // a report is read by people and tools, not embedded in HTML
 	n := normalized(r)
 	for i := range n.Results {
 		line := struct {
