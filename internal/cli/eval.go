@@ -150,6 +150,9 @@ func runEval(cmd *cobra.Command, e *env, f *evalFlags) error {
 			return usageErr("%v", err)
 		}
 		opt.Cassette = cas
+		if mode == provider.CassetteReplay && !f.noProgress && liveConfigured(e) {
+			fmt.Fprintf(e.stderr, "plumb: replaying provider answers from %s; pass --live to call the providers\n", cassettePath)
+		}
 	} else if !f.noCache {
 		opt.Cache = eval.NewCache(cacheDir(e))
 	}
@@ -382,4 +385,15 @@ func writeErrorDigest(w io.Writer, rep *report.Report) {
 		}
 		fmt.Fprintf(w, "plumb: %d× %s\n", counts[msg], oneLine(msg, 400))
 	}
+}
+
+// liveConfigured reports whether the environment could reach a real provider, so that a
+// user who set a key is told why the run still replays.
+func liveConfigured(e *env) bool {
+	for _, k := range []string{provider.OpenAIKeyEnv, provider.AnthropicKeyEnv, provider.OpenAIBaseURLEnv, provider.AnthropicBaseURLEnv} {
+		if e.getenv(k) != "" {
+			return true
+		}
+	}
+	return false
 }

@@ -125,8 +125,9 @@ so that "at least 90% with 95% confidence" is a check, not a hope.
 Runs are stored in a local SQLite database (.plumb/plumb.db) by default, or in PostgreSQL
 with --db postgres://... or PLUMB_DB.
 
-Exit codes: 0 every gate passed; 1 the run completed but a gate or assertion failed (or
-compare found a significant regression); 2 bad input (config, flags, files).`,
+Exit codes: 0 every gate passed (a suite without gates: every assertion passed); 1 the run
+completed but a gate or assertion failed, it was interrupted, or compare found a significant
+regression; 2 bad input (config, flags, files), reported as file:line:col with a fix.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Version:       Version(),
