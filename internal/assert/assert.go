@@ -4,6 +4,8 @@ package assert
 
 import (
 	"context"
+	"regexp"
+	"sync"
 
 	"github.com/plumbhq/plumb/internal/config"
 	"github.com/plumbhq/plumb/internal/provider"
@@ -37,4 +39,27 @@ type Env struct {
 	// BuildEmbedder makes the embedding provider that a `similar` assertion names in its own
 	// `provider:` key. When nil, Build is used and its provider must implement Embedder.
 	BuildEmbedder func(spec *config.ProviderSpec) (provider.Embedder, error)
+
+	// regexps holds the regular expressions compiled so far: a suite often gives the same
+	// pattern to every test (through defaultTest), and a compiled regexp is safe to share.
+	mu      sync.Mutex
+	regexps map[string]*regexp.Regexp
+}
+
+// regexp compiles pat once per Env.
+func (e *Env) regexp(pat string) (*regexp.Regexp, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if re, ok := e.regexps[pat]; ok {
+		return re, nil
+	}
+	re, err := regexp.Compile(pat)
+	if err != nil {
+		return nil, err
+	}
+	if e.regexps == nil {
+		e.regexps = map[string]*regexp.Regexp{}
+	}
+	e.regexps[pat] = re
+	return re, nil
 }

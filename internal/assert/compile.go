@@ -113,7 +113,7 @@ func compileBase(base string, a *config.Assertion, env *Env) (checkFunc, error) 
 	case "contains-any", "contains-all", "icontains-any", "icontains-all":
 		return compileContainsSet(base, a)
 	case "regex":
-		return compileRegex(a)
+		return compileRegex(a, env)
 	case "word-count":
 		return compileWordCount(a)
 	case "is-json", "contains-json":

@@ -223,7 +223,7 @@ func quoteList(ss []string) string {
 }
 
 // compileRegex: the output matches a Go RE2 regular expression, compiled once here.
-func compileRegex(a *config.Assertion) (checkFunc, error) {
+func compileRegex(a *config.Assertion, env *Env) (checkFunc, error) {
 	pat, err := valueString(a, "a regular expression")
 	if err != nil {
 		return nil, err
@@ -233,7 +233,7 @@ func compileRegex(a *config.Assertion) (checkFunc, error) {
 	if tp.templated {
 		fixed = tp.withoutVars() // the vars are filled per sample; the rest must already be valid
 	}
-	re, err := regexp.Compile(fixed)
+	re, err := env.regexp(fixed)
 	if err != nil {
 		return nil, errAt(a, fmt.Sprintf("invalid regex %q: %s", pat, regexReason(err, fixed)),
 			"Plumb uses Go's RE2 syntax: no lookahead, lookbehind or backreferences; (?i) makes a match case-insensitive")

@@ -81,6 +81,12 @@ func resampleMeans(xs []float64, resamples int, seed uint64) []float64 {
 	if resamples <= 0 {
 		resamples = DefaultResamples
 	}
+	if allEqual(xs) {
+		// Every resample of identical values has the same mean (an eval where every sample
+		// passed, say): the distribution is that one point, and drawing it 10,000 times
+		// would only spend time. Shares and quantiles over one point are the same.
+		return []float64{xs[0]}
+	}
 	pcg := rand.NewPCG(seed, pcgStream)
 	means := make([]float64, resamples)
 	for r := range means {
@@ -88,6 +94,15 @@ func resampleMeans(xs []float64, resamples int, seed uint64) []float64 {
 	}
 	slices.Sort(means)
 	return means
+}
+
+func allEqual(xs []float64) bool {
+	for _, x := range xs[1:] {
+		if x != xs[0] {
+			return false
+		}
+	}
+	return true
 }
 
 // resampleSum returns the sum of len(xs) values drawn from xs uniformly with replacement.

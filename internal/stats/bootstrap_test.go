@@ -204,3 +204,21 @@ func TestResampleSumUniform(t *testing.T) {
 		}
 	}
 }
+
+func TestBootstrapOfIdenticalValues(t *testing.T) {
+	ones := []float64{1, 1, 1, 1, 1}
+	if ci := BootstrapMean(ones, 0.95, DefaultResamples, DefaultSeed); ci.Lo != 1 || ci.Hi != 1 {
+		t.Errorf("interval of identical values = %v, want [1, 1]", ci)
+	}
+	if b := BootstrapMeanBound(ones, 0.95, DefaultResamples, DefaultSeed, true); b != 1 {
+		t.Errorf("lower bound = %v, want 1", b)
+	}
+	same := []float64{0.2, 0.4, 0.6}
+	if diff, ci, p := PairedBootstrap(same, same, 0.95, DefaultResamples, DefaultSeed); diff != 0 || ci.Lo != 0 || ci.Hi != 0 || p != 1 {
+		t.Errorf("no change: diff %v ci %v p %v, want 0, [0, 0], 1", diff, ci, p)
+	}
+	up := []float64{0.7, 0.9, 1.1}
+	if diff, ci, p := PairedBootstrap(same, up, 0.95, DefaultResamples, DefaultSeed); math.Abs(diff-0.5) > 1e-12 || math.Abs(ci.Lo-0.5) > 1e-12 || p != 0 {
+		t.Errorf("every pair up by 0.5: diff %v ci %v p %v, want 0.5, [0.5, 0.5], 0", diff, ci, p)
+	}
+}
