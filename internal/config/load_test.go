@@ -142,7 +142,7 @@ func TestLoadPlumbExample(t *testing.T) {
 	if p := s.Tests[2].Pos; p != (Pos{"testdata/plumb/tests/billing.csv", 3, 0}) {
 		t.Errorf("CSV test position = %v", p)
 	}
-	if p := s.Tests[3].Pos; p != (Pos{"testdata/plumb/tests/cases.jsonl", 1, 2}) {
+	if p := s.Tests[3].Pos; p != (Pos{"testdata/plumb/tests/cases.jsonl", 1, 1}) {
 		t.Errorf("JSONL test position = %v", p)
 	}
 

@@ -170,12 +170,10 @@ func (l *loader) jsonlTests(file string, data []byte) []*rawTest {
 		if len(bytes.TrimSpace(line)) == 0 {
 			continue
 		}
-		if !l.validJSON(file, line, i) {
+		root, err := parseJSONLine(line, file, i)
+		if err != nil {
+			l.errs = append(l.errs, err)
 			l.testsIncomplete = true
-			continue
-		}
-		root, _ := l.parse(line, file, i)
-		if root == nil {
 			continue
 		}
 		if root.kind != mapKind {
