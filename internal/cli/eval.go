@@ -131,7 +131,17 @@ func runEval(cmd *cobra.Command, e *env, f *evalFlags) error {
 	opt := eval.Options{
 		Concurrency: f.concurrency, Repeat: f.repeat, Getenv: e.getenv, Keep: keep,
 		Version: Version(), Args: append([]string{"plumb"}, e.args...),
-		Provenance: func(p *report.Provenance) { fillProvenance(p, suite.Dir) },
+	}
+	// Asking git takes a few milliseconds; do it while the store opens and the suite compiles.
+	var found report.Provenance
+	provDone := make(chan struct{})
+	go func() {
+		defer close(provDone)
+		fillProvenance(&found, suite.Dir)
+	}()
+	opt.Provenance = func(p *report.Provenance) {
+		<-provDone
+		p.User, p.Host, p.GitCommit, p.GitDirty = found.User, found.Host, found.GitCommit, found.GitDirty
 	}
 	cassettePath := suite.Cassette
 	if f.cassette != "" {
