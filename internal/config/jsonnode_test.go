@@ -1,6 +1,9 @@
 package config
 
 import (
+	"bytes"
+	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -54,4 +57,57 @@ func TestParseJSONLineErrors(t *testing.T) {
 			t.Errorf("%s: err = %v, want %q", tc.line, err, tc.want)
 		}
 	}
+}
+
+// plain turns a node tree back into the values encoding/json would give.
+func plain(n *node) any {
+	switch n.kind {
+	case mapKind:
+		m := map[string]any{}
+		for i, k := range n.keys {
+			m[k.text] = plain(n.vals[i])
+		}
+		return m
+	case listKind:
+		l := []any{}
+		for _, it := range n.items {
+			l = append(l, plain(it))
+		}
+		return l
+	case intKind:
+		return float64(n.value.(int))
+	}
+	return n.value
+}
+
+// FuzzParseJSONLine checks the scanner against encoding/json: it accepts exactly the valid
+// lines (bar duplicate keys and huge numbers, which it reports) and reads the same values.
+func FuzzParseJSONLine(f *testing.F) {
+	for _, s := range []string{`{"a": [1, 2.5, -3e2, true, false, null, "x\u00e9\n"]}`, `{"a": {"b": {}}}`, `[]`, `{"a":"\ud83d\ude00"}`,
+		`{"a": 01}`, `{"a": "\x01"}`, `{"a" 1}`, `{"a": 1,}`, `"\ud800"`, `{"a": "é"}`, "{\"a\": \"\xff\"}"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if bytes.ContainsAny(data, "\n\r") {
+			return // one line
+		}
+		n, err := parseJSONLine(data, "f.jsonl", 0)
+		var want any
+		jerr := json.Unmarshal(data, &want)
+		if jerr != nil {
+			if err == nil {
+				t.Fatalf("%q: accepted, but encoding/json says %v", data, jerr)
+			}
+			return
+		}
+		if err != nil {
+			if strings.Contains(err.Msg, "duplicate key") || strings.Contains(err.Msg, "out of range") {
+				return
+			}
+			t.Fatalf("%q: rejected (%v), but it is valid JSON", data, err)
+		}
+		if got := plain(n); !reflect.DeepEqual(got, want) {
+			t.Fatalf("%q: read %#v, encoding/json reads %#v", data, got, want)
+		}
+	})
 }
