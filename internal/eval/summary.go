@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strconv"
 
 	"github.com/plumbhq/plumb/internal/config"
 	"github.com/plumbhq/plumb/internal/report"
@@ -244,36 +245,22 @@ func confidenceBound(m report.Metric, samples []float64, c float64, lower bool) 
 }
 
 func gateReason(g report.Gate, m report.Metric) string {
-	cmp := "≥"
-	if g.Op == "max" {
-		cmp = "≤"
-	}
+	cmp := map[[2]bool]string{{true, true}: "≥", {true, false}: "<", {false, true}: "≤", {false, false}: ">"}[[2]bool{g.Op == "min", g.Passed}]
 	verdict := "passed"
 	if !g.Passed {
 		verdict = "failed"
 	}
+	val := func(v float64) string { return report.FormatValue(g.Metric, m.Kind, v) }
 	if g.Bound != nil {
 		side := "lower"
 		if g.Op == "max" {
 			side = "upper"
 		}
-		return fmt.Sprintf("%s: the %.0f%% %s bound %s %s %s (observed %s over %d samples)",
-			verdict, g.Confidence*100, side, fmtValue(g.Metric, *g.Bound), cmp, fmtValue(g.Metric, g.Threshold),
-			fmtValue(g.Metric, g.Observed), m.N)
+		return fmt.Sprintf("%s: the %s%% %s bound %s %s %s (observed %s over %d samples)",
+			verdict, strconv.FormatFloat(g.Confidence*100, 'f', -1, 64), side, val(*g.Bound), cmp, val(g.Threshold),
+			val(g.Observed), m.N)
 	}
-	return fmt.Sprintf("%s: observed %s %s %s", verdict, fmtValue(g.Metric, g.Observed), cmp, fmtValue(g.Metric, g.Threshold))
-}
-
-func fmtValue(metric string, v float64) string {
-	switch metric {
-	case MetricLatencyP50, MetricLatencyP95, MetricLatencyP99:
-		return fmt.Sprintf("%.0f ms", v)
-	case MetricCostTotal, MetricCostPerCase:
-		return fmt.Sprintf("$%.4f", v)
-	case MetricTokensTotal:
-		return fmt.Sprintf("%.0f", v)
-	}
-	return fmt.Sprintf("%.4g", v)
+	return fmt.Sprintf("%s: observed %s %s %s", verdict, val(g.Observed), cmp, val(g.Threshold))
 }
 
 // testStats groups samples by prompt × provider × test and lists the flaky ones.

@@ -94,6 +94,9 @@ func WriteSummary(w io.Writer, r *Report, color bool) {
 			if g.Bound != "" {
 				line += ", " + g.Bound
 			}
+			if g.Observed == "not measured" {
+				line += " (" + oneLine(g.Reason, 100) + ")"
+			}
 			b.WriteString(line + "\n")
 		}
 	}

@@ -44,17 +44,20 @@ func kindOf(r *Report, metric string) string {
 	if m, ok := r.Summary.Metrics[metric]; ok && m.Kind != "" {
 		return m.Kind
 	}
-	if metric == "pass_rate" {
-		return "rate"
+	switch metric {
+	case "pass_rate", "accuracy", "hallucination_rate", "refusal_rate":
+		return "rate" // also when no sample measured it, so a gate's threshold reads as a rate
 	}
 	return ""
 }
 
 func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 
-// fmtValue writes a metric's value in its unit: rates as percentages, latencies in
-// milliseconds, costs in dollars, token counts as integers, anything else with four
-// significant digits. A value that does not exist reads "n/a".
+// FormatValue writes a metric's value the way every report shows it: rates (kind "rate") as
+// percentages, latencies in milliseconds, costs in dollars, token counts as integers,
+// anything else with four significant digits. A value that does not exist reads "n/a".
+func FormatValue(metric, kind string, v float64) string { return fmtValue(metric, kind, v) }
+
 func fmtValue(metric, kind string, v float64) string {
 	switch {
 	case !finite(v):
@@ -210,6 +213,9 @@ func gateRows(r *Report) []gateRow {
 			Interval:  fmtInterval(g.Metric, kind, g.CI),
 			Passed:    g.Passed,
 			Reason:    g.Reason,
+		}
+		if _, measured := r.Summary.Metrics[g.Metric]; !measured {
+			row.Observed, row.Interval = "not measured", ""
 		}
 		if g.Confidence > 0 {
 			row.Condition += " at " + fmtSig(100*g.Confidence, 3) + "% confidence"
