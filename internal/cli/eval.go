@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/url"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -123,6 +124,14 @@ func runEval(cmd *cobra.Command, e *env, f *evalFlags) error {
 		return err
 	}
 
+	// promptfoo's outputPath: report files the suite asks for, written like -o.
+	for _, out := range suite.OutputPaths {
+		if err := checkOutputPath(out); err != nil {
+			return err
+		}
+		f.outputs = append(f.outputs, out)
+	}
+
 	// Stop cleanly on Ctrl-C or SIGTERM: samples in flight are dropped, the rest is stored
 	// as an incomplete run that --resume continues.
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
@@ -130,7 +139,7 @@ func runEval(cmd *cobra.Command, e *env, f *evalFlags) error {
 
 	opt := eval.Options{
 		Concurrency: f.concurrency, Repeat: f.repeat, Getenv: e.getenv, Keep: keep,
-		Version: Version(), Args: append([]string{"plumb"}, e.args...),
+		Version: Version(), Args: append([]string{"plumb"}, redactArgs(e.args)...),
 	}
 	// Asking git takes a few milliseconds; do it while the store opens and the suite compiles.
 	var found report.Provenance
@@ -406,4 +415,26 @@ func liveConfigured(e *env) bool {
 		}
 	}
 	return false
+}
+
+// redactArgs hides the password of a --db URL before the command line is stored with the run.
+func redactArgs(args []string) []string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		out[i] = a
+		if v, ok := strings.CutPrefix(a, "--db="); ok {
+			out[i] = "--db=" + redactDSN(v)
+		} else if i > 0 && args[i-1] == "--db" {
+			out[i] = redactDSN(a)
+		}
+	}
+	return out
+}
+
+func redactDSN(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil || u.User == nil {
+		return dsn
+	}
+	return u.Redacted()
 }

@@ -13,9 +13,9 @@ import (
 )
 
 // Cache is the on-disk response cache: one small JSON file per answer, keyed by everything
-// that can change the answer (provider type, model, endpoint, parameters, the prompt as
-// sent, the test's vars for programs that read them, and the repeat index). It never holds
-// a secret: keys and headers are not part of the entry.
+// that can change the answer (provider type, model, endpoint, headers, parameters, output
+// path, the prompt as sent, the test's vars for programs that read them, and the repeat
+// index). It never holds a secret: API keys are not part of the entry or of the key.
 type Cache struct {
 	dir string
 }
@@ -32,18 +32,21 @@ type cacheEntry struct {
 
 // cacheKey hashes everything that can change a provider's answer to req.
 func cacheKey(cfg *provider.Config, baseURL string, req *provider.Request) string {
+	// Header values are templates such as "Bearer {{env.KEY}}" (literal secrets are refused
+	// when the suite loads), so hashing them never hashes a key.
 	k := struct {
-		Type, Model, BaseURL, URL string
-		Command                   []string
-		Body                      any
-		Params                    provider.Params
-		Stream                    bool
-		Messages                  []provider.Message
-		Prompt                    string
-		Vars                      map[string]any
-		Repeat                    int
-	}{cfg.Type, cfg.Model, baseURL, cfg.URL, cfg.Command, cfg.Body, cfg.Params, cfg.Stream,
-		req.Messages, req.Prompt, req.Vars, req.Repeat}
+		Type, Model, BaseURL, URL, Method, OutputPath, Dir string
+		Command                                            []string
+		Headers                                            map[string]string
+		Body                                               any
+		Params                                             provider.Params
+		Stream                                             bool
+		Messages                                           []provider.Message
+		Prompt                                             string
+		Vars                                               map[string]any
+		Repeat                                             int
+	}{cfg.Type, cfg.Model, baseURL, cfg.URL, cfg.Method, cfg.OutputPath, cfg.Dir, cfg.Command, cfg.Headers,
+		cfg.Body, cfg.Params, cfg.Stream, req.Messages, req.Prompt, req.Vars, req.Repeat}
 	b, _ := json.Marshal(k) // every field is JSON-safe: it came from YAML or JSON
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -67,6 +68,7 @@ func Prepare(s *config.Suite, opt Options) (*Engine, error) {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
+	applyPrices(s)
 	e := &Engine{suite: s, opt: opt}
 	var errs config.Errors
 	popt := provider.Options{Getenv: opt.Getenv}
@@ -132,6 +134,32 @@ func Prepare(s *config.Suite, opt Options) (*Engine, error) {
 		return nil, errs
 	}
 	return e, nil
+}
+
+// applyPrices gives every provider without a price of its own the suite's price for its
+// model (`prices:`), which overrides the default table.
+func applyPrices(s *config.Suite) {
+	if len(s.Prices) == 0 {
+		return
+	}
+	set := func(spec *config.ProviderSpec) {
+		if spec == nil || spec.Config.Price != nil {
+			return
+		}
+		if p, ok := s.Prices[spec.Config.Model]; ok {
+			spec.Config.Price = &p
+		}
+	}
+	for i := range s.Providers {
+		set(&s.Providers[i])
+	}
+	set(s.Judge)
+	set(s.Embedder)
+	for i := range s.Tests {
+		for j := range s.Tests[i].Assert {
+			set(s.Tests[i].Assert[j].Provider)
+		}
+	}
 }
 
 func asConfigError(err error, pos config.Pos) *config.Error {
@@ -350,6 +378,11 @@ func (e *Engine) call(ctx context.Context, i int, cfg *provider.Config, p provid
 	if e.opt.Cache != nil {
 		key = cacheKey(cfg, provider.BaseURL(*cfg, e.opt.Getenv), req)
 		if r, ok := e.opt.Cache.Get(key); ok {
+			// The answer is what it was; its cost is what the current price says.
+			r.Cost = 0
+			if p := provider.PriceOf(cfg); p != nil {
+				r.Cost = provider.Cost(*p, r.Usage)
+			}
 			return r, true, nil
 		}
 	}
@@ -389,7 +422,7 @@ func (e *Engine) newRun() report.Run {
 	s := e.suite
 	now := e.opt.Now().UTC()
 	run := report.Run{
-		ID: NewRunID(now), Suite: s.Description, Status: report.StatusIncomplete,
+		ID: NewRunID(now), Suite: suiteName(s), Status: report.StatusIncomplete,
 		StartedAt: now, ConfigHash: s.Hash, Description: s.Description,
 	}
 	pv := &run.Provenance
@@ -409,6 +442,14 @@ func (e *Engine) newRun() report.Run {
 		e.opt.Provenance(pv)
 	}
 	return run
+}
+
+// suiteName names a run's suite: its description, else its config file as given.
+func suiteName(s *config.Suite) string {
+	if s.Description != "" {
+		return s.Description
+	}
+	return filepath.ToSlash(s.Path)
 }
 
 // paramsMap lists the generation parameters that were set, for the provenance record.

@@ -112,6 +112,10 @@ func labelOf(cfg *Config) string {
 }
 
 // priceOf is the configured price, else the default table's, else nil (cost 0).
+// PriceOf is the price a provider built from cfg charges: its configured price, else the
+// default table's, else nil (its calls cost 0).
+func PriceOf(cfg *Config) *Price { return priceOf(cfg) }
+
 func priceOf(cfg *Config) *Price {
 	if cfg.Price != nil {
 		return cfg.Price

@@ -103,7 +103,7 @@ type Gate struct {
 
 // TestStat is the outcome of one test (for one prompt and provider) over its repeats.
 type TestStat struct {
-	Key         string  `json:"key"` // stable id of prompt × provider × test
+	Key         string  `json:"-"` // stable id of prompt × provider × test, for grouping
 	Test        int     `json:"test"`
 	Description string  `json:"description,omitempty"`
 	Prompt      string  `json:"prompt"`

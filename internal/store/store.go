@@ -52,9 +52,13 @@ type ListOptions struct {
 // RunInfo is one line of a run list: the run header and its headline numbers.
 type RunInfo struct {
 	report.Run
-	Cases, Passed, Failed, Errors int
-	PassRate                      float64
-	GatesPassed, GatesTotal       int
+	Cases       int     `json:"cases"`
+	Passed      int     `json:"passed"`
+	Failed      int     `json:"failed"`
+	Errors      int     `json:"errors"`
+	PassRate    float64 `json:"pass_rate"`
+	GatesPassed int     `json:"gates_passed"`
+	GatesTotal  int     `json:"gates_total"`
 }
 
 // ErrNotFound is returned (wrapped, naming the run) when a run does not exist.
