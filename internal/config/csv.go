@@ -199,7 +199,7 @@ var csvAssertRe = regexp.MustCompile(`^(not-)?([a-z][a-z0-9-]*)(?:\((\d+(?:\.\d+
 // assertion type is an `equals` of the whole cell.
 func (l *loader) csvAssertion(cell string, pos Pos, metric *node) *node {
 	typ, value, threshold := "", cell, ""
-	hasValue := true
+	hasValue, plain := true, false
 	switch {
 	case hasAnyPrefix(cell, "javascript:", "fn:", "eval:"):
 		l.checkType("javascript", pos)
@@ -226,7 +226,7 @@ func (l *loader) csvAssertion(cell string, pos Pos, metric *node) *node {
 			}
 		}
 		if m == nil || !isKnownType(m[2]) {
-			typ = "equals"
+			typ, plain = "equals", true
 			break
 		}
 		if !l.checkType(m[2], pos) {
@@ -235,8 +235,9 @@ func (l *loader) csvAssertion(cell string, pos Pos, metric *node) *node {
 		typ, threshold = m[1]+m[2], m[3]
 		value, hasValue = m[4], strings.Contains(cell, ":")
 	}
-	if typ != "equals" {
-		// promptfoo keeps the space after the colon; "contains: Paris" means "Paris".
+	if !plain {
+		// promptfoo keeps the space after the colon; "contains: Paris" and "equals: Paris"
+		// mean "Paris". A plain cell is the expected answer exactly as written.
 		value = strings.TrimSpace(value)
 	}
 	a := addKey(&node{kind: mapKind, pos: pos}, "type", strNode(typ, pos))

@@ -21,6 +21,7 @@ var rateMetrics = map[string]bool{"pass_rate": true, "accuracy": true, "hallucin
 // cannot take `confidence`.
 var noIntervalMetrics = map[string]bool{
 	"latency_p50_ms": true, "latency_p95_ms": true, "latency_p99_ms": true, "cost_total": true, "tokens_total": true,
+	"judge_cost_total": true,
 }
 
 var gateKeys = []string{"metric", "min", "max", "confidence"}

@@ -473,6 +473,17 @@ line two} similar two lines >=0.85 metric=correctness; is-json metric=correctnes
 			},
 		},
 		{
+			name: "CSV shorthand values are trimmed, plain expected answers are kept as written",
+			files: map[string]string{"plumb.yaml": "prompts: \"{{q}}\"\nproviders: [echo]\ntests: file://t.csv\n",
+				"t.csv": "q,__expected1,__expected2\na,equals: Paris,\" exactly this \"\n"},
+			check: func(t *testing.T, s *Suite) {
+				as := s.Tests[0].Assert
+				if len(as) != 2 || as[0].Value != "Paris" || as[1].Type != "equals" || as[1].Value != " exactly this " {
+					t.Errorf("assertions = %+v", as)
+				}
+			},
+		},
+		{
 			name: "dotted variables resolve through nested vars; context-faithfulness reads config.context",
 			files: map[string]string{"plumb.yaml": `prompts: "{{user.name}} asks {{question}}"
 providers: [echo]

@@ -113,9 +113,7 @@ func Summarize(results []report.Result, gates []config.Gate) report.Summary {
 	if len(results) > 0 {
 		s.Metrics[MetricCostTotal] = report.Metric{Value: costTotal, N: len(results), Kind: "total"}
 		s.Metrics[MetricTokensTotal] = report.Metric{Value: float64(tokens), N: len(results), Kind: "total"}
-		if judgeCost > 0 {
-			s.Metrics[MetricJudgeCostTotal] = report.Metric{Value: judgeCost, N: len(results), Kind: "total"}
-		}
+		s.Metrics[MetricJudgeCostTotal] = report.Metric{Value: judgeCost, N: len(results), Kind: "total"}
 	}
 	if len(costs) > 0 {
 		named[MetricCostPerCase] = costs
