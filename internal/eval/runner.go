@@ -96,14 +96,18 @@ func Prepare(s *config.Suite, opt Options) (*Engine, error) {
 		}
 		e.limiters = append(e.limiters, lim)
 	}
+	buildEmbedder := func(spec *config.ProviderSpec) (provider.Embedder, error) {
+		emb, err := provider.NewEmbedder(spec.Config, popt)
+		if err != nil {
+			return nil, &config.Error{Pos: spec.Pos, Msg: err.Error()}
+		}
+		if opt.Cassette != nil {
+			emb = opt.Cassette.WrapEmbedder(emb, spec.Config)
+		}
+		return emb, nil
+	}
 	env := &assert.Env{JudgePrompts: s.JudgePrompts, Build: build,
-		BuildEmbedder: func(spec *config.ProviderSpec) (provider.Embedder, error) {
-			emb, err := provider.NewEmbedder(spec.Config, popt)
-			if err != nil {
-				return nil, &config.Error{Pos: spec.Pos, Msg: err.Error()}
-			}
-			return emb, nil
-		}}
+		BuildEmbedder: buildEmbedder}
 	if s.Judge != nil {
 		j, err := build(s.Judge)
 		if err != nil {
@@ -112,9 +116,9 @@ func Prepare(s *config.Suite, opt Options) (*Engine, error) {
 		env.Judge = j
 	}
 	if s.Embedder != nil {
-		emb, err := provider.NewEmbedder(s.Embedder.Config, popt)
+		emb, err := buildEmbedder(s.Embedder)
 		if err != nil {
-			errs = append(errs, &config.Error{Pos: s.Embedder.Pos, Msg: err.Error()})
+			errs = append(errs, asConfigError(err, s.Embedder.Pos))
 		}
 		env.Embedder = emb
 	}

@@ -49,8 +49,11 @@ type cassetteEntry struct {
 	Provider  string    `json:"provider"`
 	Model     string    `json:"model,omitempty"`
 	Repeat    int       `json:"repeat"`
-	Messages  []Message `json:"messages"`
-	Output    string    `json:"output"`
+	Messages  []Message `json:"messages,omitempty"`
+	Output    string    `json:"output,omitempty"`
+	// An embedding call records its input text and vector instead of messages and output.
+	Input     string    `json:"input,omitempty"`
+	Embedding []float64 `json:"embedding,omitempty"`
 	Usage     Usage     `json:"usage"`
 	Cost      float64   `json:"cost"`
 	LatencyMS float64   `json:"latency_ms"`
@@ -201,6 +204,55 @@ func CassetteKey(cfg Config, req *Request) string {
 	}
 	sum := sha256.Sum256(data)
 	return hex.EncodeToString(sum[:])
+}
+
+// WrapEmbedder puts an embedding provider behind the cassette, as Wrap does a chat provider,
+// so that a suite with `similar` assertions replays without the network too.
+func (c *Cassette) WrapEmbedder(e Embedder, cfg Config) Embedder {
+	return &cassetteEmbedder{c: c, inner: e, cfg: cfg, label: labelOf(&cfg)}
+}
+
+// embeddingKey is the key an embedding is recorded under: the provider type, model and text.
+func embeddingKey(cfg Config, text string) string {
+	data, _ := json.Marshal(struct {
+		Kind, Type, Model, Input string
+	}{"embedding", cfg.Type, cfg.Model, text}) // strings always encode
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])
+}
+
+type cassetteEmbedder struct {
+	c     *Cassette
+	inner Embedder
+	cfg   Config
+	label string
+}
+
+// Embed replays or records one embedding.
+func (w *cassetteEmbedder) Embed(ctx context.Context, text string) ([]float64, Usage, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, Usage{}, err
+	}
+	key := embeddingKey(w.cfg, text)
+	if w.c.mode == CassetteReplay {
+		w.c.mu.Lock()
+		e, ok := w.c.entries[key]
+		w.c.mu.Unlock()
+		if !ok {
+			return nil, Usage{}, &NotRecordedError{Path: w.c.path, Provider: w.label, Model: w.cfg.Model,
+				Prompt: oneLine(text, 60)}
+		}
+		return e.Embedding, e.Usage, nil
+	}
+	vec, usage, err := w.inner.Embed(ctx, text)
+	if err != nil {
+		return nil, usage, err
+	}
+	w.c.mu.Lock()
+	w.c.entries[key] = cassetteEntry{Key: key, Provider: w.label, Model: w.cfg.Model, Input: text,
+		Embedding: vec, Usage: usage}
+	w.c.mu.Unlock()
+	return vec, usage, nil
 }
 
 // NotRecordedError is a replayed request that the cassette has no answer for.
