@@ -45,12 +45,12 @@ type Cassette struct {
 // cassetteEntry is one recorded answer. Everything but the key is for people reading the
 // file in a diff, and for replaying usage, cost and latency as they were.
 type cassetteEntry struct {
-	Key       string    `json:"key"`
-	Provider  string    `json:"provider"`
-	Model     string    `json:"model,omitempty"`
-	Repeat    int       `json:"repeat"`
-	Messages  []Message `json:"messages,omitempty"`
-	Output    string    `json:"output,omitempty"`
+	Key      string    `json:"key"`
+	Provider string    `json:"provider"`
+	Model    string    `json:"model,omitempty"`
+	Repeat   int       `json:"repeat"`
+	Messages []Message `json:"messages,omitempty"`
+	Output   string    `json:"output,omitempty"`
 	// An embedding call records its input text and vector instead of messages and output.
 	Input     string    `json:"input,omitempty"`
 	Embedding []float64 `json:"embedding,omitempty"`
