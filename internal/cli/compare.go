@@ -28,7 +28,8 @@ The verdict uses McNemar's exact test on the paired pass/fail outcomes and a pai
 bootstrap (10,000 resamples, fixed seed) on the scores. Cost per case and p95 latency
 deltas are shown beside them.
 
-RUN is a run id, a unique prefix of one, or 'latest'.
+RUN is a run id, a unique prefix of one, 'latest', or 'latest~N' (the Nth run before
+the latest).
 
 Exit codes: 0 no significant regression; 1 B is significantly worse than A at --alpha;
 2 bad input.`,

@@ -81,7 +81,7 @@ input.`,
 	fl.IntVar(&f.repeat, "repeat", 0, "samples per test (default: the suite's repeat, else 1)")
 	fl.BoolVar(&f.noCache, "no-cache", false, "do not read or write the response cache (.plumb/cache)")
 	fl.StringArrayVar(&f.filters, "filter", nil, "run only tests whose description matches REGEX, or whose metadata has KEY=VALUE (repeatable: all must match)")
-	fl.StringVar(&f.filterFailing, "filter-failing", "", "run only the tests that failed or errored in RUN (an id, a prefix or 'latest')")
+	fl.StringVar(&f.filterFailing, "filter-failing", "", "run only the tests that failed or errored in RUN (an id, a unique prefix, 'latest' or 'latest~N')")
 	fl.StringVar(&f.resume, "resume", "", "continue the incomplete RUN: keep its samples and run the rest")
 	fl.BoolVar(&f.record, "record", false, "call the real providers and record their answers in the suite's cassette")
 	fl.BoolVar(&f.live, "live", false, "ignore the suite's cassette and call the real providers")

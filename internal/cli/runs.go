@@ -81,7 +81,7 @@ func newShowCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "show RUN",
 		Short: "Print a stored run's summary, or write it as a report",
-		Long: `Print the summary of a stored run (RUN is an id, a unique prefix or 'latest'), or with
+		Long: `Print the summary of a stored run (RUN is an id, a unique prefix, 'latest' or 'latest~N'), or with
 --json the full JSON report, or with -o FILE write a report in any format.`,
 		Example: "  plumb show latest\n  plumb show 20261125 -o report.html",
 		Args:    cobra.ExactArgs(1),
@@ -104,7 +104,7 @@ func newShowCmd(e *env) *cobra.Command {
 				if err := report.Write(out, rep); err != nil {
 					return fmt.Errorf("write %s: %w", out, err)
 				}
-				fmt.Fprintf(e.stderr, "Wrote %s\n", out)
+				fmt.Fprintf(e.stdout, "Wrote %s\n", out)
 			}
 			if asJSON {
 				return report.WriteJSON(e.stdout, rep)
