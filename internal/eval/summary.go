@@ -119,7 +119,7 @@ func Summarize(results []report.Result, gates []config.Gate) report.Summary {
 		named[MetricCostPerCase] = costs
 	}
 	for name, scores := range named {
-		s.Metrics[name] = meanMetric(scores)
+		s.Metrics[name] = meanMetric(scores, name != MetricCostPerCase)
 	}
 	s.Tests, s.Flaky = testStats(results)
 	s.Gates = decideGates(s.Metrics, named, gates)
@@ -167,10 +167,18 @@ func rateMetric(k, n int) report.Metric {
 	return report.Metric{Value: share(k, n), CI: &[2]float64{ci.Lo, ci.Hi}, N: n, Kind: "rate"}
 }
 
-func meanMetric(xs []float64) report.Metric {
+// meanMetric summarises a mean. For scores, which lie in [0, 1], the interval is the union
+// of the percentile bootstrap's and the Wilson interval around the mean: the bootstrap alone
+// is too narrow on few samples (one sample gives a zero-width interval), and Wilson assumes
+// the largest variance a [0, 1] score can have.
+func meanMetric(xs []float64, scores bool) report.Metric {
 	m := report.Metric{Value: stats.Mean(xs), N: len(xs), Kind: "mean"}
 	if len(xs) > 1 {
 		ci := stats.BootstrapMean(xs, ci95, stats.DefaultResamples, stats.DefaultSeed)
+		if scores {
+			w := stats.WilsonMean(m.Value, len(xs), ci95)
+			ci = stats.Interval{Lo: min(ci.Lo, w.Lo), Hi: max(ci.Hi, w.Hi)}
+		}
 		m.CI = &[2]float64{ci.Lo, ci.Hi}
 	}
 	return m
@@ -207,7 +215,7 @@ func decideGates(metrics map[string]report.Metric, samples map[string][]float64,
 		rg.Observed, rg.CI = m.Value, m.CI
 		decideOn := m.Value
 		if g.Confidence > 0 {
-			bound, ok := confidenceBound(m, samples[g.Metric], g.Confidence, lower)
+			bound, ok := confidenceBound(m, samples[g.Metric], g.Metric != MetricCostPerCase, g.Confidence, lower)
 			if ok {
 				rg.Bound = &bound
 				decideOn = bound
@@ -226,7 +234,7 @@ func decideGates(metrics map[string]report.Metric, samples map[string][]float64,
 
 // confidenceBound is the one-sided bound of m at confidence c: lower for a min gate,
 // upper for a max gate.
-func confidenceBound(m report.Metric, samples []float64, c float64, lower bool) (float64, bool) {
+func confidenceBound(m report.Metric, samples []float64, scores bool, c float64, lower bool) (float64, bool) {
 	switch m.Kind {
 	case "rate":
 		k := int(math.Round(m.Value * float64(m.N)))
@@ -235,9 +243,20 @@ func confidenceBound(m report.Metric, samples []float64, c float64, lower bool) 
 		}
 		return stats.WilsonUpper(k, m.N, c), true
 	case "mean":
-		if len(samples) > 0 {
-			return stats.BootstrapMeanBound(samples, c, stats.DefaultResamples, stats.DefaultSeed, lower), true
+		if len(samples) == 0 {
+			return 0, false
 		}
+		b := stats.BootstrapMeanBound(samples, c, stats.DefaultResamples, stats.DefaultSeed, lower)
+		if !scores {
+			return b, true
+		}
+		// Scores: the more cautious of the bootstrap and the Wilson bound around the mean,
+		// so that a handful of perfect scores cannot prove a high mean (see meanMetric).
+		w := stats.WilsonMeanBound(m.Value, len(samples), c, lower)
+		if lower {
+			return min(b, w), true
+		}
+		return max(b, w), true
 	}
 	return 0, false
 }

@@ -126,3 +126,30 @@ func TestFlakyTestsAndPassAtK(t *testing.T) {
 		t.Errorf("tests = %+v", s.Tests)
 	}
 }
+
+func TestConfidenceGateOnAMeanScoreNeedsEvidenceToo(t *testing.T) {
+	gate := []config.Gate{{Metric: "correct", Min: ptr(0.90), Confidence: 0.95}}
+	named := func(n int, score float64) []report.Result {
+		rs := samples(n, n)
+		for i := range rs {
+			rs[i].Assertions[0].Metric, rs[i].Assertions[0].Score = "correct", score
+		}
+		return rs
+	}
+	for _, tc := range []struct {
+		n     int
+		score float64
+		want  bool
+	}{
+		{1, 1, false},  // one perfect score proves nothing
+		{10, 1, false}, // like 10 of 10 passes for a rate
+		{40, 1, true},
+		{200, 0.95, true},
+		{200, 0.91, false}, // above 0.9 observed, not shown with confidence
+	} {
+		s := Summarize(named(tc.n, tc.score), gate)
+		if g := s.Gates[0]; g.Passed != tc.want {
+			t.Errorf("%d scores of %v: passed = %v, want %v (%s)", tc.n, tc.score, g.Passed, tc.want, g.Reason)
+		}
+	}
+}

@@ -66,13 +66,7 @@ func WilsonUpper(k, n int, confidence float64) float64 {
 // wilson computes the Wilson score interval at critical value z for n > 0.
 func wilson(k, n int, z float64) (lo, hi float64) {
 	k = min(max(k, 0), n)
-	nf := float64(n)
-	p := float64(k) / nf
-	z2 := z * z
-	denom := 1 + z2/nf
-	centre := (p + z2/(2*nf)) / denom
-	half := z * math.Sqrt(p*(1-p)/nf+z2/(4*nf*nf)) / denom
-	lo, hi = centre-half, centre+half
+	lo, hi = wilsonP(float64(k)/float64(n), n, z)
 	// At k = 0 and k = n the bounds are exactly 0 and 1; the formula only gets there up to
 	// rounding, and a report showing "-1e-17" or a gate missing 1.0 by an ulp is wrong.
 	if k == 0 {
@@ -81,7 +75,45 @@ func wilson(k, n int, z float64) (lo, hi float64) {
 	if k == n {
 		hi = 1
 	}
-	return math.Max(lo, 0), math.Min(hi, 1)
+	return lo, hi
+}
+
+// wilsonP is the Wilson score interval for an observed proportion p over n > 0 trials.
+func wilsonP(p float64, n int, z float64) (lo, hi float64) {
+	nf := float64(n)
+	z2 := z * z
+	denom := 1 + z2/nf
+	centre := (p + z2/(2*nf)) / denom
+	half := z * math.Sqrt(p*(1-p)/nf+z2/(4*nf*nf)) / denom
+	return math.Max(centre-half, 0), math.Min(centre+half, 1)
+}
+
+// WilsonMean is the two-sided Wilson interval around the mean m of n values in [0, 1]. Of
+// all variables in [0, 1] with mean m, a pass/fail one has the largest variance, m(1−m), so
+// this interval is at least as wide as the mean's true uncertainty warrants: a conservative
+// companion to the bootstrap, which is too narrow on few samples (a single sample gives a
+// zero-width bootstrap interval). With no values it is [0, 1].
+func WilsonMean(m float64, n int, confidence float64) Interval {
+	if n <= 0 || math.IsNaN(m) {
+		return Interval{0, 1}
+	}
+	lo, hi := wilsonP(min(max(m, 0), 1), n, Z(confidence, 2))
+	return Interval{lo, hi}
+}
+
+// WilsonMeanBound is WilsonMean's one-sided bound at confidence: lower when lower is true.
+func WilsonMeanBound(m float64, n int, confidence float64, lower bool) float64 {
+	if n <= 0 || math.IsNaN(m) {
+		if lower {
+			return 0
+		}
+		return 1
+	}
+	lo, hi := wilsonP(min(max(m, 0), 1), n, Z(confidence, 1))
+	if lower {
+		return lo
+	}
+	return hi
 }
 
 // BinomCDF returns P(X <= k) for X ~ Binomial(n, p). It returns NaN for n < 0 or p outside
