@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -81,9 +82,14 @@ func writeComparison(w io.Writer, c *eval.Comparison, limit int) {
 	fmt.Fprintf(w, "  pass rate           %.1f%% → %.1f%% (%+.1f pts)\n", 100*c.A.PassRate, 100*c.B.PassRate, 100*(c.B.PassRate-c.A.PassRate))
 	fmt.Fprintf(w, "  pass → fail         %d\n", c.PassToFail)
 	fmt.Fprintf(w, "  fail → pass         %d\n", c.FailToPass)
-	fmt.Fprintf(w, "  McNemar exact p     %.4g\n", c.McNemarP)
-	fmt.Fprintf(w, "  score B − A         %+.4f  %.0f%% CI [%+.4f, %+.4f]  p %.4g (paired bootstrap)\n",
-		c.ScoreDiff, 100*(1-c.Alpha), c.ScoreDiffCI[0], c.ScoreDiffCI[1], c.ScoreP)
+	fmt.Fprintf(w, "  McNemar exact p     %s\n", fmtP(c.McNemarP))
+	if c.ScoresBinary {
+		fmt.Fprintf(w, "  score B − A         %+.4f  %.0f%% CI [%+.4f, %+.4f] (paired bootstrap; scores are pass/fail, so McNemar decides)\n",
+			c.ScoreDiff, 100*(1-c.Alpha), c.ScoreDiffCI[0], c.ScoreDiffCI[1])
+	} else {
+		fmt.Fprintf(w, "  score B − A         %+.4f  %.0f%% CI [%+.4f, %+.4f] (paired bootstrap)  sign-flip p %s\n",
+			c.ScoreDiff, 100*(1-c.Alpha), c.ScoreDiffCI[0], c.ScoreDiffCI[1], fmtP(c.ScoreP))
+	}
 	fmt.Fprintf(w, "  cost per case       $%.6f → $%.6f (%+.6f)\n", c.A.CostPerCase, c.B.CostPerCase, c.B.CostPerCase-c.A.CostPerCase)
 	fmt.Fprintf(w, "  latency p95         %.0f ms → %.0f ms (%+.0f ms)\n", c.A.LatencyP95, c.B.LatencyP95, c.B.LatencyP95-c.A.LatencyP95)
 	fmt.Fprintf(w, "Verdict: %s (alpha %.2g)\n", c.Verdict, c.Alpha)
@@ -109,6 +115,14 @@ func writeComparison(w io.Writer, c *eval.Comparison, limit int) {
 	}
 	list("Regressions (pass → fail)", c.Regressions)
 	list("Improvements (fail → pass)", c.Improvements)
+}
+
+// fmtP writes a p-value; below 0.0001 it says so rather than printing a misleading 0.
+func fmtP(p float64) string {
+	if p < 0.0001 {
+		return "< 0.0001"
+	}
+	return strconv.FormatFloat(p, 'g', 4, 64)
 }
 
 // oneLine squeezes s onto one line of at most n runes, for terminal listings. The text may

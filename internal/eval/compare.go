@@ -22,10 +22,13 @@ type Comparison struct {
 	FailToPass int     `json:"fail_to_pass"` // c: failed in A, passed in B
 	McNemarP   float64 `json:"mcnemar_p"`
 
-	// Paired bootstrap on the matched samples' scores (B − A).
-	ScoreDiff   float64    `json:"score_diff"`
-	ScoreDiffCI [2]float64 `json:"score_diff_ci"`
-	ScoreP      float64    `json:"score_p"`
+	// The matched samples' scores (B − A): the mean difference with its paired-bootstrap
+	// interval, and the p-value of a paired sign-flip permutation test. When every score is
+	// 0 or 1 the scores say no more than pass/fail, and ScoreP is not used (ScoresBinary).
+	ScoreDiff    float64    `json:"score_diff"`
+	ScoreDiffCI  [2]float64 `json:"score_diff_ci"`
+	ScoreP       float64    `json:"score_p"`
+	ScoresBinary bool       `json:"scores_binary"`
 
 	Regressions  []CaseChange `json:"regressions"`
 	Improvements []CaseChange `json:"improvements"`
@@ -59,9 +62,11 @@ type CaseChange struct {
 	Reason      string  `json:"reason,omitempty"` // why the failing side failed
 }
 
-// Compare pairs the samples of a and b and tests whether b differs from a. Samples pair by
-// test (description and vars), repeat, prompt and provider; when each run has a single
-// prompt × provider (a model or prompt change), they pair by test and repeat alone.
+// Compare pairs the samples of a and b and tests whether b differs from a: McNemar's exact
+// test on pass/fail, and, when the scores are graded, a sign-flip permutation test on them.
+// Samples pair by test (description and vars), repeat, prompt and provider; when each run
+// has a single prompt × provider (a model or prompt change), they pair by test and repeat
+// alone.
 func Compare(a, b *report.Report, alpha float64) *Comparison {
 	c := &Comparison{A: side(a), B: side(b), Alpha: alpha}
 	withLabels := !(singleCombo(a) && singleCombo(b))
@@ -94,29 +99,48 @@ func Compare(a, b *report.Report, alpha float64) *Comparison {
 	}
 	c.OnlyA = len(a.Results) - c.Matched
 	c.McNemarP = stats.McNemarExact(c.PassToFail, c.FailToPass)
+	c.ScoresBinary, c.ScoreP = true, 1
+	diffs := make([]float64, len(scoresA))
+	for i := range scoresA {
+		diffs[i] = scoresB[i] - scoresA[i]
+		c.ScoresBinary = c.ScoresBinary && binary(scoresA[i]) && binary(scoresB[i])
+	}
 	if c.Matched > 0 {
-		diff, ci, p := stats.PairedBootstrap(scoresA, scoresB, 1-alpha, stats.DefaultResamples, stats.DefaultSeed)
-		c.ScoreDiff, c.ScoreDiffCI, c.ScoreP = diff, [2]float64{ci.Lo, ci.Hi}, p
+		diff, ci, _ := stats.PairedBootstrap(scoresA, scoresB, 1-alpha, stats.DefaultResamples, stats.DefaultSeed)
+		c.ScoreDiff, c.ScoreDiffCI = diff, [2]float64{ci.Lo, ci.Hi}
+		if !c.ScoresBinary {
+			c.ScoreP = stats.SignFlipTest(diffs, stats.DefaultResamples, stats.DefaultSeed)
+		}
 	}
 	sort.SliceStable(c.Regressions, func(i, j int) bool { return c.Regressions[i].Test < c.Regressions[j].Test })
 	sort.SliceStable(c.Improvements, func(i, j int) bool { return c.Improvements[i].Test < c.Improvements[j].Test })
 
-	worsePassFail := c.PassToFail > c.FailToPass && c.McNemarP < alpha
-	worseScores := c.Matched > 1 && c.ScoreDiffCI[1] < 0 && c.ScoreP < alpha
-	betterPassFail := c.FailToPass > c.PassToFail && c.McNemarP < alpha
+	// Two tests look at the same pairs: with graded scores each gets half of alpha
+	// (Bonferroni), so that the verdict's false-alarm rate stays at alpha.
+	level := alpha
+	if !c.ScoresBinary {
+		level = alpha / 2
+	}
+	worsePassFail := c.PassToFail > c.FailToPass && c.McNemarP < level
+	betterPassFail := c.FailToPass > c.PassToFail && c.McNemarP < level
+	worseScores := !c.ScoresBinary && c.ScoreDiff < 0 && c.ScoreP < level
+	betterScores := !c.ScoresBinary && c.ScoreDiff > 0 && c.ScoreP < level
 	c.Regressed = worsePassFail || worseScores
 	switch {
 	case c.Matched == 0:
 		c.Verdict = "no samples in common: the runs cannot be compared"
 	case c.Regressed:
 		c.Verdict = "significant regression"
-	case betterPassFail || (c.Matched > 1 && c.ScoreDiffCI[0] > 0 && c.ScoreP < alpha):
+	case betterPassFail || betterScores:
 		c.Verdict = "significant improvement"
 	default:
 		c.Verdict = "no significant difference"
 	}
 	return c
 }
+
+// binary reports whether a score is a plain pass (1) or fail (0).
+func binary(x float64) bool { return x == 0 || x == 1 }
 
 func side(r *report.Report) RunSide {
 	s := RunSide{ID: r.Run.ID, Suite: r.Run.Suite, PassRate: r.Summary.PassRate, Samples: len(r.Results)}

@@ -69,3 +69,43 @@ func TestComparePairsByTestWhenModelsDiffer(t *testing.T) {
 		t.Errorf("matched %d, fail→pass %d; want 2 and 1", c.Matched, c.FailToPass)
 	}
 }
+
+func TestCompareDoesNotCryWolfOnFewPairs(t *testing.T) {
+	// Two cases, both pass → fail: McNemar's p is 0.5; nothing is significant.
+	c := Compare(run("A", []bool{true, true}), run("B", []bool{false, false}), 0.05)
+	if c.Regressed || !c.ScoresBinary {
+		t.Errorf("2 pass→fail: regressed=%v binary=%v (McNemar p %v)", c.Regressed, c.ScoresBinary, c.McNemarP)
+	}
+	// 4 of 20 pass → fail: McNemar p = 0.125, not significant.
+	a, b := make([]bool, 20), make([]bool, 20)
+	for i := range a {
+		a[i], b[i] = true, i >= 4
+	}
+	if c := Compare(run("A", a), run("B", b), 0.05); c.Regressed {
+		t.Errorf("4 of 20 pass→fail flagged as a regression (McNemar p %v)", c.McNemarP)
+	}
+}
+
+func TestCompareGradedScores(t *testing.T) {
+	graded := func(id string, scores []float64) *report.Report {
+		r := &report.Report{Run: report.Run{ID: id}}
+		for i, s := range scores {
+			r.Results = append(r.Results, report.Result{Test: report.TestRef{Index: i, Vars: map[string]any{"n": i}},
+				Prompt: "p", Provider: "m", Passed: true, Score: s})
+		}
+		return r
+	}
+	a, b := make([]float64, 30), make([]float64, 30)
+	for i := range a {
+		a[i], b[i] = 0.9, 0.7 // every case lost 0.2, still passing
+	}
+	c := Compare(graded("A", a), graded("B", b), 0.05)
+	if c.ScoresBinary || !c.Regressed || c.PassToFail != 0 {
+		t.Errorf("scores down 0.2 on 30 cases: binary=%v regressed=%v p=%v", c.ScoresBinary, c.Regressed, c.ScoreP)
+	}
+	// The same drop on three cases cannot be told from chance: 2 of 8 sign patterns.
+	c = Compare(graded("A", a[:3]), graded("B", b[:3]), 0.05)
+	if c.Regressed || c.ScoreP != 0.25 {
+		t.Errorf("3 cases: regressed=%v p=%v, want not significant with p 0.25", c.Regressed, c.ScoreP)
+	}
+}
