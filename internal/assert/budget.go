@@ -25,14 +25,14 @@ func compileBudget(base string, a *config.Assertion) (checkFunc, error) {
 	}
 	if base == "latency" {
 		return func(_ context.Context, in *Input) outcome {
-			pass := in.LatencyMS <= t
+			pass := within(in.LatencyMS, t)
 			return outcome{pass: pass, score: boolScore(pass),
 				want: fmt.Sprintf("latency <= %s ms", fmtScore(t)), wantNot: fmt.Sprintf("latency > %s ms", fmtScore(t)),
 				got: strconv.FormatFloat(in.LatencyMS, 'f', -1, 64) + " ms"}
 		}, nil
 	}
 	return func(_ context.Context, in *Input) outcome {
-		pass := in.Cost <= t
+		pass := within(in.Cost, t)
 		return outcome{pass: pass, score: boolScore(pass),
 			want: fmt.Sprintf("cost <= $%s", fmtScore(t)), wantNot: fmt.Sprintf("cost > $%s", fmtScore(t)),
 			got: "$" + strconv.FormatFloat(in.Cost, 'f', -1, 64)}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -96,6 +97,9 @@ func Compile(a *config.Assertion, env *Env) (Checker, error) {
 		return nil, errAt(a, "weight must be a number >= 0",
 			"weight 0 reports the assertion without counting it in the score; the default is 1")
 	}
+	if err := checkOptions(base, a); err != nil {
+		return nil, err
+	}
 	check, err := compileBase(base, a, env)
 	if err != nil {
 		return nil, err
@@ -139,6 +143,122 @@ func compileBase(base string, a *config.Assertion, env *Env) (checkFunc, error) 
 	}
 	return nil, errAt(a, fmt.Sprintf("unknown assertion type %q", a.Type),
 		"supported types: "+strings.Join(config.AssertionTypes, ", ")+"; any of them takes a not- prefix")
+}
+
+// configKeys are the config keys each assertion type reads; any other key is a mistake the
+// user would otherwise never hear about (a misspelt `mesure` silently scores F1).
+func configKeys(base string) []string {
+	switch base {
+	case "rouge-n":
+		return []string{"measure", "n"}
+	case "rouge-l":
+		return []string{"measure"}
+	case "llm-rubric", "factuality", "context-faithfulness", "answer-relevance":
+		// They fill {{question}} and {{context}} in the judge prompt; compileJudged checks
+		// that the prompt in use has the placeholder.
+		return []string{"question", "context"}
+	case "is-refusal":
+		return []string{"judge"}
+	}
+	return nil
+}
+
+// hasThreshold reports whether a type compares a measure with a threshold. The others pass
+// or fail outright, and a threshold on them would be silently ignored. is-refusal has one
+// only with config.judge, which checkOptions decides.
+func hasThreshold(base string) bool {
+	switch base {
+	case "levenshtein", "bleu", "rouge-n", "rouge-l", "similar", "llm-rubric", "factuality",
+		"context-faithfulness", "answer-relevance", "latency", "cost", "expr":
+		return true
+	}
+	return false
+}
+
+// usesRubricPrompt reports whether a type is always graded by a judge prompt, which a
+// rubricPrompt replaces; is-refusal is only with config.judge, which checkOptions decides.
+func usesRubricPrompt(base string) bool {
+	switch base {
+	case "llm-rubric", "factuality", "context-faithfulness", "answer-relevance":
+		return true
+	}
+	return false
+}
+
+// checkOptions refuses the keys of an assertion that its type would ignore: config keys it
+// does not read, a threshold on a pass/fail type, a rubricPrompt on a type without a judge.
+// An unknown type is left to compileBase, which names it.
+func checkOptions(base string, a *config.Assertion) error {
+	if !slices.Contains(config.AssertionTypes, base) {
+		return nil
+	}
+	name := typeName(a)
+	known := configKeys(base)
+	var unknown []string
+	for k := range a.Config {
+		if !slices.Contains(known, k) {
+			unknown = append(unknown, k)
+		}
+	}
+	if len(unknown) > 0 {
+		slices.Sort(unknown)
+		return unknownConfig(a, name, unknown, known)
+	}
+	judge := usesRubricPrompt(base)
+	if base == "is-refusal" {
+		useJudge, err := cfgBool(a, "judge")
+		if err != nil {
+			return err
+		}
+		if !useJudge {
+			if a.Threshold != nil {
+				return errAt(a, name+" has no threshold unless config.judge is true",
+					"the shipped heuristics pass or fail outright; add `config: {judge: true}` to have the judge score refusals, or remove threshold")
+			}
+			if a.Rubric != "" {
+				return errAt(a, "rubricPrompt does not apply to "+name+" unless config.judge is true",
+					"add `config: {judge: true}` to have the judge grade refusals with this prompt, or remove rubricPrompt")
+			}
+			return nil
+		}
+		judge = true
+	} else if a.Threshold != nil && !hasThreshold(base) {
+		return errAt(a, name+" has no threshold: it passes or fails outright",
+			"remove threshold; to change how much the assertion counts use `weight`, or give the test a `threshold` to pass on the weighted score")
+	}
+	if a.Rubric != "" && !judge {
+		return errAt(a, "rubricPrompt does not apply to "+name,
+			"remove it: only model-graded assertions (llm-rubric, factuality, context-faithfulness, answer-relevance, and is-refusal with config.judge: true) take a rubricPrompt")
+	}
+	return nil
+}
+
+// unknownConfig reports config keys the type does not read, suggesting the closest known one.
+func unknownConfig(a *config.Assertion, name string, unknown, known []string) error {
+	quoted := make([]string, len(unknown))
+	var sugs []string
+	for i, k := range unknown {
+		quoted[i] = strconv.Quote(k)
+		if s := config.Suggest(k, known); s != "" {
+			if len(unknown) == 1 {
+				sugs = append(sugs, strconv.Quote(s))
+			} else {
+				sugs = append(sugs, fmt.Sprintf("%q for %q", s, k))
+			}
+		}
+	}
+	msg := fmt.Sprintf("unknown config key %s for %s", quoted[0], name)
+	if len(unknown) > 1 {
+		msg = fmt.Sprintf("unknown config keys %s for %s", strings.Join(quoted, ", "), name)
+	}
+	hint := name + " reads no config keys: remove config"
+	if len(known) > 0 {
+		hint = name + " reads the config keys " + strings.Join(known, ", ")
+	}
+	if len(sugs) > 0 {
+		hint = "did you mean " + strings.Join(sugs, ", ") + "? " + hint
+	}
+	return errAt(a, msg, hint)
 }
 
 // errAt is a user error at the assertion's position.
@@ -322,6 +442,21 @@ func fmtScore(f float64) string {
 // fmt3 formats a measured score with three decimals, enough to compare with a threshold.
 func fmt3(f float64) string {
 	return strconv.FormatFloat(f, 'f', 3, 64)
+}
+
+// scoreTolerance absorbs floating-point rounding when a computed measure meets a threshold: an
+// F1 of exactly 3/4 computes as 0.7499999999999999, which must pass a 0.75 threshold (and is
+// shown as 0.750). It is far below any difference a reason can show.
+const scoreTolerance = 1e-9
+
+// reaches reports whether a computed score reaches a minimum.
+func reaches(score, minimum float64) bool {
+	return score >= minimum-scoreTolerance
+}
+
+// within reports whether a computed measure stays within a maximum.
+func within(measure, maximum float64) bool {
+	return measure <= maximum+scoreTolerance
 }
 
 func clamp01(f float64) float64 {

@@ -102,7 +102,7 @@ func compileExpr(a *config.Assertion) (checkFunc, error) {
 			o.want = fmt.Sprintf("%s >= %s", quote(code), fmtScore(t))
 			o.wantNot = fmt.Sprintf("%s < %s", quote(code), fmtScore(t))
 			o.score = clamp01(f)
-			o.pass = o.score >= t
+			o.pass = reaches(o.score, t)
 			o.got = fmt.Sprintf("%s for %s", fmt3(f), quote(in.Output))
 			return o
 		}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -280,9 +281,9 @@ func (j *judged) check(ctx context.Context, in *Input) outcome {
 		return o
 	}
 	if j.claims {
-		o.pass = v.score >= j.threshold
+		o.pass = reaches(v.score, j.threshold)
 	} else {
-		o.pass = v.pass && v.score >= j.threshold
+		o.pass = v.pass && reaches(v.score, j.threshold)
 	}
 	o.score = v.score
 	o.got = v.describe()
@@ -370,6 +371,9 @@ func callJudge(ctx context.Context, judge provider.Provider, req *provider.Reque
 	}
 	v, err = parseVerdict(resp.Output, threshold)
 	v.cost = resp.Cost
+	if ce := (*conflictError)(nil); errors.As(err, &ce) {
+		return v, fmt.Sprintf("%s; Plumb uses none of them (judge %s answered %s)", ce, label, quote(resp.Output))
+	}
 	if err != nil {
 		return v, fmt.Sprintf("judge %s gave an answer Plumb cannot use (%s): %s", label, err, quote(resp.Output))
 	}
@@ -380,14 +384,21 @@ func callJudge(ctx context.Context, judge provider.Provider, req *provider.Reque
 // maxVerdictCandidates bounds how many '{' positions parseVerdict tries.
 const maxVerdictCandidates = 64
 
-// parseVerdict finds the first JSON object in a judge's answer that carries a score or a pass
-// (the answer may wrap it in prose or a code fence) and reads it. score may be a number or a
-// numeric string in [0, 1]; pass a boolean or "true"/"false"/"yes"/"no"/"pass"/"fail". With
+// maxConflictsShown is how many conflicting verdicts an error reason lists.
+const maxConflictsShown = 4
+
+// parseVerdict reads the verdict in a judge's answer: the JSON objects that carry a score, a
+// pass or claims (the answer may wrap them in prose or a code fence). score may be a number or
+// a numeric string in [0, 1]; pass a boolean or "true"/"false"/"yes"/"no"/"pass"/"fail". With
 // only a score, pass is score >= threshold; with only a pass, the score is 1 or 0. A "claims"
 // list of {"supported": bool} objects, when present, sets the score to the supported fraction,
 // since counting is more reliable than a judge's arithmetic.
+//
+// A judge may quote a verdict-like object from the output it grades before giving its own, so
+// every such object is read: when they agree the last one counts, and when they disagree on
+// pass or score the answer is unusable, since taking either could turn a fail into a pass.
 func parseVerdict(text string, threshold float64) (verdict, error) {
-	var v verdict
+	var found []verdict
 	tries := 0
 	var objErr error
 	for i := 0; i < len(text) && tries < maxVerdictCandidates; i++ {
@@ -401,21 +412,57 @@ func parseVerdict(text string, threshold float64) (verdict, error) {
 		if dec.Decode(&m) != nil {
 			continue
 		}
+		// Skip past the object: the claims inside a verdict are not verdicts of their own.
+		i += int(dec.InputOffset()) - 1
 		m = lowerKeys(m)
 		_, hasScore := m["score"]
 		_, hasPass := m["pass"]
 		_, hasClaims := m["claims"]
 		if !hasScore && !hasPass && !hasClaims {
 			objErr = errors.New("its JSON has no score or pass")
-			i += int(dec.InputOffset()) - 1
 			continue
 		}
-		return readVerdict(m, threshold)
+		// An unreadable verdict-like object makes the answer unusable even when another one
+		// reads well: it may be the judge's real verdict.
+		v, err := readVerdict(m, threshold)
+		if err != nil {
+			return v, err
+		}
+		found = append(found, v)
 	}
-	if objErr != nil {
-		return v, objErr
+	switch {
+	case len(found) > 0:
+		last := found[len(found)-1]
+		for _, v := range found[:len(found)-1] {
+			if v.pass != last.pass || math.Abs(v.score-last.score) > scoreTolerance {
+				return verdict{}, &conflictError{verdicts: found}
+			}
+		}
+		return last, nil
+	case objErr != nil:
+		return verdict{}, objErr
 	}
-	return v, errors.New("no JSON object found")
+	return verdict{}, errors.New("no JSON object found")
+}
+
+// conflictError marks an answer with verdicts that disagree, so that callJudge can say so
+// plainly instead of calling the answer unparsable.
+type conflictError struct{ verdicts []verdict }
+
+func (e *conflictError) Error() string {
+	parts := make([]string, 0, min(len(e.verdicts), maxConflictsShown+1))
+	for i, v := range e.verdicts {
+		if i == maxConflictsShown {
+			parts = append(parts, fmt.Sprintf("and %d more", len(e.verdicts)-maxConflictsShown))
+			break
+		}
+		s := "fail"
+		if v.pass {
+			s = "pass"
+		}
+		parts = append(parts, fmt.Sprintf("%s with score %s", s, fmtScore(v.score)))
+	}
+	return "the judge's answer holds conflicting verdicts: " + strings.Join(parts, ", then ")
 }
 
 func readVerdict(m map[string]any, threshold float64) (verdict, error) {
@@ -465,7 +512,7 @@ func readVerdict(m map[string]any, threshold float64) (verdict, error) {
 	}
 	switch {
 	case hasScore && !hasPass:
-		v.pass = v.score >= threshold
+		v.pass = reaches(v.score, threshold)
 	case hasPass && !hasScore:
 		v.score = boolScore(v.pass)
 	case !hasScore && !hasPass:

@@ -170,7 +170,7 @@ func compileRefusal(a *config.Assertion, env *Env) (checkFunc, error) {
 			o.err = errReason
 			return o
 		}
-		o.pass, o.score, o.got = v.pass && v.score >= t, v.score, v.describe()
+		o.pass, o.score, o.got = v.pass && reaches(v.score, t), v.score, v.describe()
 		return o
 	}, nil
 }

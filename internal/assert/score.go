@@ -37,7 +37,7 @@ func Score(results []report.Assertion, threshold *float64) (passed bool, score f
 		return false, score
 	}
 	if threshold != nil {
-		return score >= *threshold, score
+		return reaches(score, *threshold), score
 	}
 	return !failed, score
 }

@@ -34,7 +34,7 @@ func compileLevenshtein(a *config.Assertion) (checkFunc, error) {
 	return func(_ context.Context, in *Input) outcome {
 		want := tv.with(in.Vars)
 		d := metric.Levenshtein(in.Output, want)
-		pass := float64(d) <= t
+		pass := within(float64(d), t)
 		return outcome{pass: pass, score: boolScore(pass),
 			want:    fmt.Sprintf("edit distance to %s <= %s", quote(want), fmtScore(t)),
 			wantNot: fmt.Sprintf("edit distance to %s > %s", quote(want), fmtScore(t)),
@@ -117,7 +117,7 @@ func compileRouge(base string, a *config.Assertion) (checkFunc, error) {
 func scoreCheck(name string, t float64, score func(*Input) float64) checkFunc {
 	return func(_ context.Context, in *Input) outcome {
 		s := score(in)
-		return outcome{pass: s >= t, score: s,
+		return outcome{pass: reaches(s, t), score: s,
 			want:    fmt.Sprintf("%s >= %s", name, fmtScore(t)),
 			wantNot: fmt.Sprintf("%s < %s", name, fmtScore(t)),
 			got:     fmt.Sprintf("%s for %s", fmt3(s), quote(in.Output))}
@@ -181,7 +181,7 @@ func compileSimilar(a *config.Assertion, env *Env) (checkFunc, error) {
 			}
 			best = max(best, metric.Cosine(out, v))
 		}
-		o.pass, o.score = best >= t, best
+		o.pass, o.score = reaches(best, t), best
 		o.got = fmt.Sprintf("%s for %s", fmt3(best), quote(in.Output))
 		return o
 	}, nil

@@ -45,11 +45,11 @@ Exit codes: 0 no significant regression; 1 B is significantly worse than A at --
 				return err
 			}
 			defer st.Close()
-			a, err := loadRun(cmd, st, args[0])
+			a, err := loadRun(cmd, st, args[0], "")
 			if err != nil {
 				return err
 			}
-			b, err := loadRun(cmd, st, args[1])
+			b, err := loadRun(cmd, st, args[1], "")
 			if err != nil {
 				return err
 			}

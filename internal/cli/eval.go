@@ -183,7 +183,7 @@ func runEval(cmd *cobra.Command, e *env, f *evalFlags) error {
 	defer st.Close()
 
 	if f.resume != "" {
-		prev, err := loadRun(cmd, st, f.resume)
+		prev, err := loadRun(cmd, st, f.resume, eval.SuiteName(suite))
 		if err != nil {
 			return err
 		}
@@ -193,7 +193,7 @@ func runEval(cmd *cobra.Command, e *env, f *evalFlags) error {
 		opt.Resume = prev
 	}
 	if f.filterFailing != "" {
-		prev, err := loadRun(cmd, st, f.filterFailing)
+		prev, err := loadRun(cmd, st, f.filterFailing, eval.SuiteName(suite))
 		if err != nil {
 			return err
 		}
@@ -210,7 +210,7 @@ func runEval(cmd *cobra.Command, e *env, f *evalFlags) error {
 		baseline = suite.Baseline
 	}
 	if baseline != "" {
-		if base, err = loadRun(cmd, st, baseline); err != nil {
+		if base, err = loadRun(cmd, st, baseline, eval.SuiteName(suite)); err != nil {
 			return err
 		}
 	}
@@ -265,6 +265,9 @@ func runEval(cmd *cobra.Command, e *env, f *evalFlags) error {
 		c := eval.Compare(base, rep, f.alpha)
 		fmt.Fprintln(e.stdout)
 		writeComparison(e.stdout, c, 10)
+		if c.Matched == 0 {
+			return usageErr("the baseline %s has no sample in common with this run: is it a run of this suite? (%s)", base.Run.ID, base.Run.Suite)
+		}
 		if c.Regressed {
 			ok = false
 		}

@@ -96,7 +96,7 @@ func newShowCmd(e *env) *cobra.Command {
 				return err
 			}
 			defer st.Close()
-			rep, err := loadRun(cmd, st, args[0])
+			rep, err := loadRun(cmd, st, args[0], "")
 			if err != nil {
 				return err
 			}

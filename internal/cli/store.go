@@ -40,9 +40,10 @@ func openStore(cmd *cobra.Command, e *env) (store.Store, error) {
 }
 
 // loadRun resolves a run reference (an id, a unique prefix, "latest", or "latest~N" for
-// the Nth run before the latest) and loads it.
-func loadRun(cmd *cobra.Command, st store.Store, ref string) (*report.Report, error) {
-	id, err := resolveRun(cmd, st, ref)
+// the Nth run before the latest) and loads it. With suite set, "latest" and "latest~N"
+// count only that suite's runs: a baseline must be a run of the same suite.
+func loadRun(cmd *cobra.Command, st store.Store, ref, suite string) (*report.Report, error) {
+	id, err := resolveRun(cmd, st, ref, suite)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, usageErr("no run %q in the store (list them with `plumb runs`)", ref)
 	}
@@ -59,16 +60,17 @@ func loadRun(cmd *cobra.Command, st store.Store, ref string) (*report.Report, er
 	return rep, nil
 }
 
-func resolveRun(cmd *cobra.Command, st store.Store, ref string) (string, error) {
-	back, ok := strings.CutPrefix(ref, "latest~")
-	if !ok {
+func resolveRun(cmd *cobra.Command, st store.Store, ref, suite string) (string, error) {
+	n := 0
+	if back, ok := strings.CutPrefix(ref, "latest~"); ok {
+		var err error
+		if n, err = strconv.Atoi(back); err != nil || n < 0 {
+			return "", fmt.Errorf("%q: write latest~N with N a number, e.g. latest~1 for the run before the latest", ref)
+		}
+	} else if ref != "latest" || suite == "" {
 		return st.ResolveRun(cmd.Context(), ref)
 	}
-	n, err := strconv.Atoi(back)
-	if err != nil || n < 0 {
-		return "", fmt.Errorf("%q: write latest~N with N a number, e.g. latest~1 for the run before the latest", ref)
-	}
-	runs, err := st.ListRuns(cmd.Context(), store.ListOptions{Limit: n + 1})
+	runs, err := st.ListRuns(cmd.Context(), store.ListOptions{Limit: n + 1, Suite: suite})
 	if err != nil {
 		return "", err
 	}

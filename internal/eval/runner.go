@@ -426,7 +426,7 @@ func (e *Engine) newRun() report.Run {
 	s := e.suite
 	now := e.opt.Now().UTC()
 	run := report.Run{
-		ID: NewRunID(now), Suite: suiteName(s), Status: report.StatusIncomplete,
+		ID: NewRunID(now), Suite: SuiteName(s), Status: report.StatusIncomplete,
 		StartedAt: now, ConfigHash: s.Hash, Description: s.Description,
 	}
 	pv := &run.Provenance
@@ -448,8 +448,8 @@ func (e *Engine) newRun() report.Run {
 	return run
 }
 
-// suiteName names a run's suite: its description, else its config file as given.
-func suiteName(s *config.Suite) string {
+// SuiteName names a run's suite: its description, else its config file as given.
+func SuiteName(s *config.Suite) string {
 	if s.Description != "" {
 		return s.Description
 	}
