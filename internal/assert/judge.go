@@ -187,6 +187,9 @@ type judged struct {
 	// claims: the score is the fraction of supported claims and the pass is score >=
 	// threshold; the judge's own pass is ignored (context-faithfulness).
 	claims bool
+	// subject is the rubric or reference that the reason quotes, filled in per sample: want
+	// and wantNot then hold a %s for it.
+	subject *text
 }
 
 // compileJudged compiles llm-rubric, factuality, context-faithfulness and answer-relevance.
@@ -212,16 +215,17 @@ func compileJudged(base string, a *config.Assertion, env *Env) (checkFunc, error
 		if strings.TrimSpace(j.rubric.raw) == "" {
 			return nil, errAt(a, "llm-rubric rubric is empty", "write what a good answer does")
 		}
-		j.want = fmt.Sprintf("the judge to pass the rubric %s", quote(j.rubric.raw))
-		j.wantNot = fmt.Sprintf("the judge to fail the rubric %s", quote(j.rubric.raw))
+		j.subject = &j.rubric
+		j.want, j.wantNot = "the judge to pass the rubric %s", "the judge to fail the rubric %s"
 	case "factuality":
 		ref, err := valueString(a, "the reference answer")
 		if err != nil {
 			return nil, err
 		}
 		j.reference = newText(ref)
-		j.want = "the judge to find the output consistent with the reference " + quote(ref)
-		j.wantNot = "the judge to find the output inconsistent with the reference " + quote(ref)
+		j.subject = &j.reference
+		j.want = "the judge to find the output consistent with the reference %s"
+		j.wantNot = "the judge to find the output inconsistent with the reference %s"
 	case "context-faithfulness":
 		def = defaultFaithfulness
 		j.claims = true
@@ -253,16 +257,30 @@ func compileJudged(base string, a *config.Assertion, env *Env) (checkFunc, error
 	if j.tmpl, err = judgePrompt(base, a, env); err != nil {
 		return nil, err
 	}
+	// config.question and config.context fill placeholders: one the prompt lacks would be
+	// silently ignored. context-faithfulness reads its context whatever the prompt says.
+	for _, key := range []string{"question", "context"} {
+		if _, set := cfg(a, key); set && !j.tmpl.uses(key) && (key != "context" || !j.claims) {
+			return nil, errAt(a, fmt.Sprintf("config.%s has no effect: the judge prompt for %s does not use {{%s}}", key, typeName(a), key),
+				fmt.Sprintf("put {{%s}} in rubricPrompt, or remove config.%s", key, key))
+		}
+	}
 	return j.check, nil
 }
 
 // check grades one sample.
 func (j *judged) check(ctx context.Context, in *Input) outcome {
 	o := outcome{want: j.want, wantNot: j.wantNot}
+	rubric, reference := j.rubric.with(in.Vars), j.reference.with(in.Vars)
+	if j.subject != nil {
+		// The reason quotes what the judge was given, not the template it came from.
+		shown := quote(j.subject.with(in.Vars))
+		o.want, o.wantNot = fmt.Sprintf(j.want, shown), fmt.Sprintf(j.wantNot, shown)
+	}
 	vals := map[string]string{
 		"output":    fence("output", in.Output),
-		"rubric":    j.rubric.with(in.Vars),
-		"reference": fence("reference", j.reference.with(in.Vars)),
+		"rubric":    rubric,
+		"reference": fence("reference", reference),
 		"question":  fence("question", j.questionText(in)),
 	}
 	if j.tmpl.uses("context") || j.base == "context-faithfulness" {
@@ -286,7 +304,11 @@ func (j *judged) check(ctx context.Context, in *Input) outcome {
 		o.pass = v.pass && reaches(v.score, j.threshold)
 	}
 	o.score = v.score
-	o.got = v.describe()
+	if j.claims {
+		o.got = v.describeClaims()
+	} else {
+		o.got = v.describe()
+	}
 	return o
 }
 
@@ -307,9 +329,10 @@ func (j *judged) questionText(in *Input) string {
 }
 
 // varText is a test variable as text: strings as they are, lists joined by lines (a list of
-// retrieved passages), anything else as JSON.
+// retrieved passages), anything else as JSON. A dotted name ("user.name") that is not a var
+// of its own reaches into nested maps, as in prompts.
 func varText(vars map[string]any, name string) (string, bool) {
-	v, ok := vars[name]
+	v, ok := lookupVar(vars, name)
 	if !ok || v == nil {
 		return "", false
 	}
@@ -332,6 +355,31 @@ func varText(vars map[string]any, name string) (string, bool) {
 	return string(b), err == nil
 }
 
+// lookupVar finds a var by name, or by a dotted path through nested maps. A key that itself
+// holds dots wins over the path, as in the prompt renderer.
+func lookupVar(vars map[string]any, name string) (any, bool) {
+	if v, ok := vars[name]; ok {
+		return v, true
+	}
+	if !strings.Contains(name, ".") {
+		return nil, false
+	}
+	var cur any = vars
+	for _, part := range strings.Split(name, ".") {
+		var ok bool
+		switch m := cur.(type) {
+		case map[string]any:
+			cur, ok = m[part]
+		case map[any]any:
+			cur, ok = m[part]
+		}
+		if !ok {
+			return nil, false
+		}
+	}
+	return cur, true
+}
+
 // verdict is a judge's parsed answer.
 type verdict struct {
 	score  float64
@@ -341,6 +389,19 @@ type verdict struct {
 	cost   float64 // what the judge call cost, also when its answer was unusable
 	claims int     // how many claims the judge listed; 0 when it listed none
 	unsup  int     // how many of them it found unsupported
+}
+
+// describeClaims is a context-faithfulness verdict: the claims count decides, so the judge's
+// own pass, which the assertion ignores, is not shown to contradict it.
+func (v verdict) describeClaims() string {
+	out := fmt.Sprintf("judge %s: score %s (no claims listed)", v.judge, fmt3(v.score))
+	if v.claims > 0 {
+		out = fmt.Sprintf("judge %s: %d of %d %s supported (score %s)", v.judge, v.claims-v.unsup, v.claims, plural(v.claims, "claim"), fmt3(v.score))
+	}
+	if v.reason != "" {
+		out += ": " + strconv.Quote(shorten(oneLine(v.reason), maxJudgeReason))
+	}
+	return out
 }
 
 func (v verdict) describe() string {

@@ -48,7 +48,8 @@ type LoadOptions struct {
 //	embedding           the embedding provider for `similar`
 //	gates               acceptance criteria: [{metric, min | max, confidence}]
 //	baseline            a run id to compare each run against
-//	cassette            replay cassette path, relative to the config's folder
+//	cassette            replay cassette path, relative to the config's folder, or
+//	                    {path, live_when_env: [NAME, ...]}: run live when one of those is set
 //	prices              model -> {input, output, cached}: USD per million tokens
 //	judge_prompts       assertion type -> judge prompt template (text or file://)
 //	evaluateOptions     promptfoo: maxConcurrency (= concurrency), repeat; showProgressBar is ignored
@@ -379,12 +380,7 @@ func (l *loader) section(s *Suite, k, v *node, providersKey, concurrencySet, rep
 	case "baseline":
 		s.Baseline, _ = l.str(v, "baseline")
 	case "cassette":
-		if p, ok := l.str(v, "cassette"); ok {
-			if rel, isRef := fileRef(p); isRef {
-				p = rel
-			}
-			s.Cassette = l.display(p)
-		}
+		l.cassette(s, v)
 	case "prices":
 		s.Prices = l.prices(v)
 	case "judge_prompts":
@@ -449,6 +445,77 @@ func (l *loader) evaluateOptions(s *Suite, v *node, concurrencySet, repeatSet **
 			l.unknownKey(k, "key in evaluateOptions", known)
 		}
 	})
+}
+
+// cassetteKeys are the keys of `cassette:` written as a map.
+var cassetteKeys = []string{"path", "live_when_env"}
+
+// cassette reads `cassette: PATH` or `cassette: {path: PATH, live_when_env: [NAME, ...]}`.
+// live_when_env names the environment variables that mean "call the real providers": the CLI
+// replays unless one of them is set and non-empty, so the same suite replays in CI and runs
+// live on a machine that has a key.
+func (l *loader) cassette(s *Suite, v *node) {
+	var pathNode *node
+	switch v.kind {
+	case mapKind:
+		l.eachKey(v, "cassette", func(k, val *node) {
+			switch k.text {
+			case "path":
+				pathNode = val
+			case "live_when_env":
+				s.CassetteLiveEnv = l.envNames(val, "cassette.live_when_env")
+			default:
+				l.unknownKey(k, "key in cassette", cassetteKeys)
+			}
+		})
+		if pathNode == nil {
+			l.fail(v.pos, "add `path: cassette.json` (relative to the config's folder)", "the cassette has no path")
+			return
+		}
+	case listKind, nullKind:
+		l.fail(v.pos, "write a path, e.g. `cassette: cassette.json`, or a map with `path:` and `live_when_env:`",
+			"cassette must be a path or a map, not %s", v.kind)
+		return
+	default:
+		pathNode = v
+	}
+	p, ok := l.str(pathNode, "the cassette path")
+	if !ok {
+		return
+	}
+	if rel, isRef := fileRef(p); isRef {
+		p = rel
+	}
+	if strings.TrimSpace(p) == "" {
+		l.fail(pathNode.pos, "write the cassette file's path, e.g. cassette.json", "the cassette path is empty")
+		return
+	}
+	s.Cassette = l.display(p)
+}
+
+// envNames reads a list (or one) of environment variable names. A value that is not a name is
+// never echoed: it may be a secret pasted in the wrong place.
+func (l *loader) envNames(v *node, what string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, it := range l.strOrList(v, what) {
+		name, ok := l.str(it, what)
+		if !ok {
+			continue
+		}
+		if !envNameRe.MatchString(name) {
+			l.fail(it.pos, "write the variable's name, such as OPENAI_API_KEY: letters, digits and _, not starting with a digit (no $, no {{env.}})",
+				"%s: each item must be the name of an environment variable", what)
+			continue
+		}
+		if seen[name] {
+			l.fail(it.pos, "remove the repeat", "%s lists %s twice", what, name)
+			continue
+		}
+		seen[name] = true
+		out = append(out, name)
+	}
+	return out
 }
 
 // prices reads `prices: {MODEL: {input, output, cached}}`.

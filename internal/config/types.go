@@ -69,16 +69,17 @@ type Suite struct {
 	Providers []ProviderSpec
 	Tests     []Test
 
-	Repeat       int           // samples per test; default 1
-	Concurrency  int           // parallel calls; default 4
-	Judge        *ProviderSpec // provider for model-graded assertions; nil when none is configured
-	Embedder     *ProviderSpec // provider for `similar`; nil when none is configured
-	Gates        []Gate
-	Baseline     string                    // a run id to compare against after each run
-	Cassette     string                    // replay cassette path (resolved), "" when none
-	Prices       map[string]provider.Price // model -> price, overriding the defaults
-	JudgePrompts map[string]string         // assertion type -> prompt template overriding the shipped one
-	OutputPaths  []string                  // promptfoo's outputPath: report files to write, as written
+	Repeat          int           // samples per test; default 1
+	Concurrency     int           // parallel calls; default 4
+	Judge           *ProviderSpec // provider for model-graded assertions; nil when none is configured
+	Embedder        *ProviderSpec // provider for `similar`; nil when none is configured
+	Gates           []Gate
+	Baseline        string                    // a run id to compare against after each run
+	Cassette        string                    // replay cassette path (resolved), "" when none
+	CassetteLiveEnv []string                  // env var names: any set and non-empty means call the real providers, not the cassette
+	Prices          map[string]provider.Price // model -> price, overriding the defaults
+	JudgePrompts    map[string]string         // assertion type -> prompt template overriding the shipped one
+	OutputPaths     []string                  // promptfoo's outputPath: report files to write, as written
 
 	// Compat is "plumb" or "promptfoo": which dialect the file was read as.
 	Compat string

@@ -56,6 +56,7 @@ type Engine struct {
 	opt       Options
 	providers []provider.Provider
 	limiters  []*rate.Limiter
+	breakers  []*breaker
 	checkers  [][]assert.Checker // per test, per assertion
 }
 
@@ -95,6 +96,7 @@ func Prepare(s *config.Suite, opt Options) (*Engine, error) {
 			lim = rate.NewLimiter(rate.Limit(float64(spec.Config.RPM)/60), 1)
 		}
 		e.limiters = append(e.limiters, lim)
+		e.breakers = append(e.breakers, &breaker{})
 	}
 	buildEmbedder := func(spec *config.ProviderSpec) (provider.Embedder, error) {
 		emb, err := provider.NewEmbedder(spec.Config, popt)
@@ -390,12 +392,16 @@ func (e *Engine) call(ctx context.Context, i int, cfg *provider.Config, p provid
 			return r, true, nil
 		}
 	}
+	if err := e.breakers[i].allow(p.Label()); err != nil {
+		return nil, false, err
+	}
 	if lim := e.limiters[i]; lim != nil {
 		if err := lim.Wait(ctx); err != nil {
 			return nil, false, err
 		}
 	}
 	r, err := p.Call(ctx, req)
+	e.breakers[i].record(err)
 	if err != nil {
 		return nil, false, err
 	}
@@ -403,6 +409,39 @@ func (e *Engine) call(ctx context.Context, i int, cfg *provider.Config, p provid
 		_ = e.opt.Cache.Put(key, r) // a cache that cannot be written only costs a later call
 	}
 	return r, false, nil
+}
+
+// breakerTrips is how many calls in a row may fail to reach a provider (refused connection,
+// unknown host, timeout — each after the provider's own retries) before the rest of the run
+// stops calling it. A dead endpoint then costs a run seconds, not a retry budget per sample.
+const breakerTrips = 3
+
+// breaker stops calling a provider that cannot be reached.
+type breaker struct {
+	mu      sync.Mutex
+	streak  int
+	lastErr string
+}
+
+func (b *breaker) allow(label string) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.streak < breakerTrips {
+		return nil
+	}
+	return fmt.Errorf("not called: provider %s could not be reached %d times in a row (last: %s)", label, b.streak, b.lastErr)
+}
+
+func (b *breaker) record(err error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var pe *provider.Error
+	if err == nil || !errors.As(err, &pe) || (pe.Kind != provider.KindConnection && pe.Kind != provider.KindTimeout) {
+		b.streak = 0 // an answer, or an error that shows the provider is there
+		return
+	}
+	b.streak++
+	b.lastErr = err.Error()
 }
 
 // buildRequest renders a prompt for one test.

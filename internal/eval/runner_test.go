@@ -197,3 +197,23 @@ func TestPrepareReportsEveryAssertionError(t *testing.T) {
 		t.Errorf("errors = %q", errs.Error())
 	}
 }
+
+func TestUnreachableProviderFailsFast(t *testing.T) {
+	s := suite("http://127.0.0.1:1/v1", 200) // nothing listens on port 1
+	eng, err := Prepare(s, Options{Getenv: getenv, Concurrency: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	began := time.Now()
+	rep, _ := eng.Run(context.Background())
+	if d := time.Since(began); d > 5*time.Second {
+		t.Errorf("200 samples against a dead endpoint took %v; the run should give up on it quickly", d)
+	}
+	if rep.Summary.Errors != 200 {
+		t.Fatalf("errors = %d, want 200", rep.Summary.Errors)
+	}
+	last := rep.Results[199].Error
+	if !strings.Contains(last, "could not be reached") || !strings.Contains(last, "127.0.0.1:1") {
+		t.Errorf("later samples should say why they were not called: %q", last)
+	}
+}
