@@ -479,7 +479,7 @@ func (l *loader) cassette(s *Suite, v *node) {
 	default:
 		pathNode = v
 	}
-	p, ok := l.str(pathNode, "the cassette path")
+	p, ok := l.str(pathNode, "cassette.path")
 	if !ok {
 		return
 	}

@@ -645,14 +645,18 @@ func isSecretHeader(name string) bool {
 	return k == "authorization" || k == "proxy-authorization" || k == "cookie" || isSecretName(k)
 }
 
-// jsonPathRe matches the JSON paths Plumb extracts outputs with: json.a.b[0].c, a.b,
-// json["a"].
-var jsonPathRe = regexp.MustCompile(`^(json|[A-Za-z_$][A-Za-z0-9_$]*)(\.[A-Za-z_$][A-Za-z0-9_$]*|\[\d+\]|\["[^"]*"\]|\['[^']*'\])*$`)
+// outputPathRe matches what transformResponse may be: a plain JSON path, in promptfoo's form
+// (json.choices[0].message.content, json["a"].b) or the http provider's (choices.0.message.content,
+// $.data[0].text). Anything else (calls, operators, arrow functions) is JavaScript.
+var outputPathRe = regexp.MustCompile(`^(\$|[\w$-]+)?(\.[\w$-]+|\[\s*(\d+|"[^"]*"|'[^']*')\s*\])*$`)
 
-var pathPartRe = regexp.MustCompile(`\.([A-Za-z_$][A-Za-z0-9_$]*)|\[(\d+)\]|\["([^"]*)"\]|\['([^']*)'\]`)
+// plainStepRe matches a path step that needs no brackets in the stored dotted form.
+var plainStepRe = regexp.MustCompile(`^[\w$-]+$`)
 
-// transformResponse reads promptfoo's transformResponse when it is a plain JSON path, and
-// stores it as a dotted path ("choices.0.message.content").
+// transformResponse reads promptfoo's transformResponse when it is a plain JSON path, split by
+// provider.ParseOutputPath (what the http provider runs), and stores it in the provider's
+// dotted form ("choices.0.message.content"). promptfoo's leading `json` names the answer
+// itself, so it is dropped; `$.json.x` keeps it as a key.
 func (b *providerBuilder) transformResponse(v *node) {
 	s, ok := b.l.str(v, "transformResponse")
 	if !ok {
@@ -660,30 +664,50 @@ func (b *providerBuilder) transformResponse(v *node) {
 		return
 	}
 	s = strings.TrimSpace(s)
-	if !jsonPathRe.MatchString(s) {
-		b.fail(v.pos, "use a JSON path such as json.choices[0].message.content",
+	if s == "" || !outputPathRe.MatchString(s) {
+		b.fail(v.pos, "use a JSON path such as json.choices[0].message.content (or choices.0.message.content)",
 			"transformResponse: only a JSON path is supported, not JavaScript")
 		return
 	}
-	var parts []string
-	head, rest := s, ""
-	if i := strings.IndexAny(s, ".["); i >= 0 {
-		head, rest = s[:i], s[i:]
+	steps, err := provider.ParseOutputPath(s)
+	if err != nil {
+		b.fail(v.pos, "use a JSON path such as json.choices[0].message.content (or choices.0.message.content)", "transformResponse: %v", err)
+		return
 	}
-	if head != "json" {
-		parts = append(parts, head)
+	if len(steps) > 0 && steps[0] == "json" && !strings.HasPrefix(s, "$") {
+		steps = steps[1:]
 	}
-	for _, m := range pathPartRe.FindAllStringSubmatch(rest, -1) {
-		for _, g := range m[1:] {
-			if g != "" {
-				parts = append(parts, g)
-				break
-			}
-		}
+	path, ok := joinOutputPath(steps)
+	if !ok {
+		b.fail(v.pos, "rename the key, or return the answer under a simpler key", "transformResponse: a key holding both quote characters or a ] cannot be followed")
+		return
 	}
 	if b.once("output path", v.pos) {
-		b.cfg.OutputPath = strings.Join(parts, ".")
+		b.cfg.OutputPath = path
 	}
+}
+
+// joinOutputPath writes path steps in the form provider.ParseOutputPath reads back: dotted,
+// with brackets for keys that hold other characters. ok is false when a key cannot be
+// written so that it reads back the same.
+func joinOutputPath(steps []string) (string, bool) {
+	var b strings.Builder
+	for i, st := range steps {
+		switch {
+		case plainStepRe.MatchString(st) && (i > 0 || !strings.HasPrefix(st, "$")):
+			if i > 0 {
+				b.WriteByte('.')
+			}
+			b.WriteString(st)
+		case !strings.Contains(st, `"`):
+			b.WriteString(`["` + st + `"]`)
+		default:
+			b.WriteString(`['` + st + `']`)
+		}
+	}
+	out := b.String()
+	back, err := provider.ParseOutputPath(out)
+	return out, err == nil && slices.Equal(back, steps)
 }
 
 // finish checks the provider as a whole and fills its defaults. Checks that depend only on a

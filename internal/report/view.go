@@ -232,6 +232,10 @@ func gateRows(r *Report) []gateRow {
 // gates alone decide; without, every sample must pass.
 func verdict(r *Report) (pass bool, line string) {
 	s := &r.Summary
+	if r.Run.Status == StatusIncomplete {
+		return false, fmt.Sprintf("INCOMPLETE: the run stopped after %d %s; no verdict (resume it with plumb eval --resume %s)",
+			s.Cases, plural(s.Cases, "sample", "samples"), r.Run.ID)
+	}
 	if n := len(s.Gates); n > 0 {
 		failed := 0
 		for _, g := range s.Gates {
