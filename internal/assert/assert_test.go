@@ -110,11 +110,17 @@ func deterministicRows() []row {
 		// Lin (2004): LCS "police the gunman" = 3 of 4 → 0.75, which meets the default 0.75.
 		{"rouge-l at threshold", as("rouge-l", "police killed the gunman"), out("police kill the gunman"), true, 0.75, "ROUGE-L >= 0.75; got 0.750"},
 		{"rouge-l below", as("rouge-l", "police killed the gunman"), out("the gunman kill police"), false, 0.5, ""},
+		// P = 3/3, R = 3/5: F1 = 2·0.6/1.6 = 0.75 exactly, which float64 computes as
+		// 0.7499999999999999; it meets the default 0.75, as the reason's 0.750 says.
+		{"rouge-n F1 of exactly 0.75", as("rouge-n", "the cat sat on mats"), out("the cat sat"), true, 0.75, "ROUGE-1 >= 0.75; got 0.750"},
+		{"rouge-l F1 of exactly 0.75", as("rouge-l", "the cat sat on mats"), out("the cat sat"), true, 0.75, "ROUGE-L >= 0.75; got 0.750"},
 
 		{"latency", with(as("latency", nil), num(1000), nil), Input{LatencyMS: 800}, true, 1, "expected latency <= 1000 ms; got 800 ms"},
 		{"latency over", with(as("latency", nil), num(1000), nil), Input{LatencyMS: 1200.5}, false, 0, "got 1200.5 ms"},
 		{"cost", with(as("cost", nil), num(0.01), nil), Input{Cost: 0.002}, true, 1, "expected cost <= $0.01; got $0.002"},
 		{"cost over", with(as("cost", nil), num(0.01), nil), Input{Cost: 0.02}, false, 0, "got $0.02"},
+		// Two calls of $0.1 and $0.2 add up to 0.30000000000000004 in float64: within $0.3.
+		{"cost at the threshold after float addition", with(as("cost", nil), num(0.3), nil), Input{Cost: sum(0.1, 0.2)}, true, 1, "expected cost <= $0.3"},
 
 		{"is-refusal", as("is-refusal", nil), out("I'm sorry, but I can't help with that."), true, 1, "expected a refusal"},
 		{"is-refusal helpful answer", as("is-refusal", nil), out("You can't return opened items, but you can exchange them."), false, 0, ""},
@@ -127,6 +133,8 @@ func deterministicRows() []row {
 		{"expr score below threshold", as("expr", `len(output) / 10`), out("12"), false, 0.2, ""},
 		{"expr score threshold", with(as("expr", `len(output) / 10`), num(0.1), nil), out("12"), true, 0.2, ""},
 		{"expr score clamped", as("expr", `len(output)`), out("12"), true, 1, "got 2.000"},
+		// 0.7 - 0.4 is 0.29999999999999993 in float64.
+		{"expr score at the threshold after float arithmetic", with(as("expr", `0.7 - 0.4`), num(0.3), nil), out("x"), true, 0.3, `"0.7 - 0.4" >= 0.3; got 0.300`},
 	}
 }
 
@@ -307,6 +315,40 @@ func TestCompileErrors(t *testing.T) {
 			pos + `config.measure "f2" is not a ROUGE measure` + "\n\thint: use f1 (the default), recall or precision"},
 		{"negative weight", func() config.Assertion { a := as("contains", "x"); a.Weight = -1; return a }(), nil,
 			pos + "weight must be a number >= 0\n\thint: weight 0 reports the assertion without counting it in the score; the default is 1"},
+		{"misspelt config key", with(as("rouge-n", "x"), nil, map[string]any{"mesure": "recall"}), nil,
+			pos + `unknown config key "mesure" for rouge-n` + "\n\thint: did you mean \"measure\"? rouge-n reads the config keys measure, n"},
+		{"several unknown config keys", with(as("rouge-n", "x"), nil, map[string]any{"nn": 2, "mesure": "recall", "zzzzzz": 1}), nil,
+			pos + `unknown config keys "mesure", "nn", "zzzzzz" for rouge-n` +
+				"\n\thint: did you mean \"measure\" for \"mesure\", \"n\" for \"nn\"? rouge-n reads the config keys measure, n"},
+		{"config key another type reads", with(as("rouge-l", "x"), nil, map[string]any{"n": 2}), nil,
+			pos + `unknown config key "n" for rouge-l` + "\n\thint: rouge-l reads the config keys measure"},
+		{"config on a type without config", with(as("contains", "x"), nil, map[string]any{"ignoreCase": true}), nil,
+			pos + `unknown config key "ignoreCase" for contains` + "\n\thint: contains reads no config keys: remove config"},
+		{"config key misspelt on a negated type", with(*negated(as("is-refusal", nil)), nil, map[string]any{"jugde": true}), nil,
+			pos + `unknown config key "jugde" for not-is-refusal` + "\n\thint: did you mean \"judge\"? not-is-refusal reads the config keys judge"},
+		{"config.judge not a boolean", with(as("is-refusal", nil), num(0.5), map[string]any{"judge": "yes"}), nil,
+			pos + "config.judge must be true or false, not a string"},
+		{"threshold on contains", with(as("contains", "x"), num(0.5), nil), nil,
+			pos + "contains has no threshold: it passes or fails outright" +
+				"\n\thint: remove threshold; to change how much the assertion counts use `weight`, or give the test a `threshold` to pass on the weighted score"},
+		{"threshold on not-is-json", with(*negated(as("is-json", nil)), num(1), nil), nil,
+			pos + "not-is-json has no threshold: it passes or fails outright" +
+				"\n\thint: remove threshold; to change how much the assertion counts use `weight`, or give the test a `threshold` to pass on the weighted score"},
+		{"threshold on is-refusal heuristics", with(as("is-refusal", nil), num(0.8), nil), nil,
+			pos + "is-refusal has no threshold unless config.judge is true" +
+				"\n\thint: the shipped heuristics pass or fail outright; add `config: {judge: true}` to have the judge score refusals, or remove threshold"},
+		{"rubricPrompt on contains", func() config.Assertion { a := as("contains", "x"); a.Rubric = "{{output}}"; return a }(), nil,
+			pos + "rubricPrompt does not apply to contains" +
+				"\n\thint: remove it: only model-graded assertions (llm-rubric, factuality, context-faithfulness, answer-relevance, and is-refusal with config.judge: true) take a rubricPrompt"},
+		{"rubricPrompt on is-refusal heuristics", func() config.Assertion { a := as("is-refusal", nil); a.Rubric = "{{output}}"; return a }(), nil,
+			pos + "rubricPrompt does not apply to is-refusal unless config.judge is true" +
+				"\n\thint: add `config: {judge: true}` to have the judge grade refusals with this prompt, or remove rubricPrompt"},
+		{"config.question the judge prompt does not use", with(as("llm-rubric", "x"), nil, map[string]any{"question": "ask"}), &Env{Judge: &fakeJudge{}},
+			pos + "config.question has no effect: the judge prompt for llm-rubric does not use {{question}}" +
+				"\n\thint: put {{question}} in rubricPrompt, or remove config.question"},
+		{"config.context the judge prompt does not use", with(as("factuality", "x"), nil, map[string]any{"context": "docs"}), &Env{Judge: &fakeJudge{}},
+			pos + "config.context has no effect: the judge prompt for factuality does not use {{context}}" +
+				"\n\thint: put {{context}} in rubricPrompt, or remove config.context"},
 		{"rubric prompt without output", func() config.Assertion { a := as("llm-rubric", "x"); a.Rubric = "Grade {{rubric}}"; return a }(),
 			&Env{Judge: &fakeJudge{}},
 			pos + "the judge prompt for llm-rubric does not use {{output}}\n\thint: the judge must see the output it grades: put {{output}} in the prompt"},
@@ -328,6 +370,37 @@ func TestCompileErrors(t *testing.T) {
 				t.Errorf("error:\n%s\nwant:\n%s", err, tc.want)
 			}
 		})
+	}
+}
+
+// Every key an assertion type reads is accepted, so that checking for ignored keys breaks no
+// suite that works.
+func TestAcceptedOptions(t *testing.T) {
+	env := &Env{Judge: &fakeJudge{label: "j", out: `{"score": 1, "pass": true}`}, Embedder: &fakeEmbedder{}}
+	rubric := func(a config.Assertion, p string) config.Assertion { a.Rubric = p; return a }
+	for _, a := range []config.Assertion{
+		with(as("levenshtein", "x"), num(3), nil),
+		with(as("bleu", "x"), num(0.4), nil),
+		with(as("rouge-n", "x"), num(0.5), map[string]any{"n": 2, "measure": "recall"}),
+		with(as("rouge-l", "x"), num(0.5), map[string]any{"measure": "precision"}),
+		with(as("similar", "x"), num(0.8), nil),
+		with(as("llm-rubric", "x"), num(0.7), nil),
+		rubric(with(as("llm-rubric", "x"), nil, map[string]any{"question": "ask", "context": "docs"}), "{{question}} {{context}} {{output}}"),
+		with(as("factuality", "x"), num(0.7), map[string]any{"question": "ask"}),
+		with(as("context-faithfulness", nil), num(0.8), map[string]any{"question": "ask", "context": "docs"}),
+		rubric(with(as("context-faithfulness", nil), nil, map[string]any{"context": "docs"}), "Is {{output}} faithful?"),
+		with(as("answer-relevance", nil), num(0.6), map[string]any{"question": "ask"}),
+		rubric(with(as("is-refusal", nil), num(0.9), map[string]any{"judge": true}), "Refusal? {{output}}"),
+		with(as("is-refusal", nil), nil, map[string]any{"judge": false}),
+		with(as("latency", nil), num(100), nil),
+		with(as("cost", nil), num(0.1), nil),
+		with(as("expr", "0.5"), num(0.4), nil),
+		with(*negated(as("bleu", "x")), num(0.4), nil),
+		with(as("contains", "x"), nil, map[string]any{}),
+	} {
+		if _, err := Compile(&a, env); err != nil {
+			t.Errorf("%s threshold %v config %v rubricPrompt %q: %v", a.Type, a.Threshold, a.Config, a.Rubric, err)
+		}
 	}
 }
 
@@ -382,6 +455,16 @@ func TestConcurrentChecks(t *testing.T) {
 	wg.Wait()
 }
 
+// sum adds at run time, so that the test sees float64 rounding rather than Go's exact
+// constant arithmetic.
+func sum(xs ...float64) float64 {
+	var s float64
+	for _, x := range xs {
+		s += x
+	}
+	return s
+}
+
 func TestScore(t *testing.T) {
 	r := func(passed bool, score, weight float64) report.Assertion {
 		return report.Assertion{Passed: passed, Score: score, Weight: weight}
@@ -404,6 +487,8 @@ func TestScore(t *testing.T) {
 		{"weight 0 failure still fails", []report.Assertion{r(true, 1, 1), r(false, 0, 0)}, nil, false, 1},
 		{"all weights 0, passing", []report.Assertion{r(true, 0.3, 0)}, nil, true, 1},
 		{"all weights 0, failing", []report.Assertion{r(false, 0.3, 0)}, nil, false, 0},
+		// 1.2 / 1.6 is 0.75 exactly, computed as 0.7499999999999999.
+		{"threshold met exactly by a float score", []report.Assertion{r(true, 1, 0.2), r(true, 1, 1), r(false, 0, 0.4)}, num(0.75), true, 0.75},
 		{"error fails despite threshold", []report.Assertion{r(true, 1, 5), {Error: true, Weight: 1}}, num(0.5), false, 5.0 / 6},
 	} {
 		pass, score := Score(tc.results, tc.threshold)

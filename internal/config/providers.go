@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -31,10 +32,10 @@ func (l *loader) providers(v *node) []ProviderSpec {
 	var items []*node
 	switch v.kind {
 	case stringKind:
-		items = []*node{v}
+		items = l.providerFiles([]*node{v})
 	case listKind:
-		items = v.items
-		if len(items) == 0 {
+		items = l.providerFiles(v.items)
+		if len(v.items) == 0 {
 			l.fail(v.pos, "add e.g. `- openai:chat:gpt-4o-mini`", "providers is empty")
 		}
 	default:
@@ -54,6 +55,55 @@ func (l *loader) providers(v *node) []ProviderSpec {
 		}
 		seen[p.Config.Label] = p.Pos
 		out = append(out, p)
+	}
+	return out
+}
+
+// isProviderFile reports whether a provider item is promptfoo's file://PATH to a YAML or JSON
+// file of provider settings (scripts are refused where the id is read).
+func isProviderFile(n *node) (string, bool) {
+	if n.kind != stringKind {
+		return "", false
+	}
+	rel, ok := fileRef(n.text)
+	if !ok {
+		return "", false
+	}
+	ext := strings.ToLower(filepath.Ext(rel))
+	return rel, ext == ".yaml" || ext == ".yml" || ext == ".json"
+}
+
+// providerFiles replaces each file://PATH.yaml (.yml, .json; globs allowed) among items with the
+// providers the file holds: a list of providers, or one. Their positions are in that file.
+// Files are read one level deep: a reference inside a providers file is an error there.
+func (l *loader) providerFiles(items []*node) []*node {
+	var out []*node
+	for _, it := range items {
+		rel, ok := isProviderFile(it)
+		if !ok {
+			out = append(out, it)
+			continue
+		}
+		paths, ok := l.expandRef(rel, it.pos, "providers file")
+		if !ok {
+			continue
+		}
+		for _, p := range paths {
+			file, data, ok := l.readRef(p, it.pos, "providers file")
+			if !ok {
+				continue
+			}
+			root, _ := l.parse(data, file, 0)
+			switch {
+			case root == nil:
+			case root.kind == nullKind || root.kind == listKind && len(root.items) == 0:
+				l.fail(it.pos, "list the providers in the file, e.g. `- openai:chat:gpt-4o-mini`", "providers file %q has no providers", p)
+			case root.kind == listKind:
+				out = append(out, root.items...)
+			default:
+				out = append(out, root)
+			}
+		}
 	}
 	return out
 }
@@ -180,6 +230,7 @@ func (b *providerBuilder) id(n *node) {
 	b.spec.ID = id
 	c := b.cfg
 	scheme, rest, _ := strings.Cut(id, ":")
+	_, providerFile := isProviderFile(n)
 	switch {
 	case id == "echo":
 		c.Type = "echo"
@@ -239,6 +290,9 @@ func (b *providerBuilder) id(n *node) {
 			// The program runs in the suite's folder, as its other paths resolve there.
 			c.Type, c.Command, c.Dir = "exec", args, b.l.dir
 		}
+	case scheme == "file" && providerFile:
+		b.fail(n.pos, "write the provider's settings here, or list the file under the top-level `providers:`",
+			"a providers file (%s) is read only as an item of the top-level providers", id)
 	case scheme == "file":
 		b.fail(n.pos, "run your code as a program instead: exec:COMMAND (the request arrives as JSON on stdin)", "provider scripts (%s) are not supported by Plumb", id)
 	case scheme == "python" || scheme == "golang" || scheme == "ruby":
