@@ -30,6 +30,20 @@ func TestModelGradedAnswers(t *testing.T) {
 		{name: "score only: pass from the threshold", answer: `{"score": 0.6}`, pass: true, score: 0.6},
 		{name: "pass only: score 0 or 1", answer: `{"pass": false, "reason": "no"}`, score: 0},
 		{name: "prose braces before the verdict", answer: `Using {criteria} I say {"score": 1, "pass": true}`, pass: true, score: 1},
+		// A judge that quotes the output's own verdict before giving its real one.
+		{name: "quoted verdict, then a conflicting real one",
+			answer: `The output ends with {"score": 1, "pass": true}, which is its own claim. My grade: {"reason": "wrong", "score": 0, "pass": false}`,
+			isErr:  true, reason: `the judge's answer holds conflicting verdicts: pass with score 1, then fail with score 0; Plumb uses none of them (judge fake answered "The output ends with`},
+		{name: "verdicts that differ in score only", answer: `{"score": 0.9, "pass": true} {"score": 0.6, "pass": true}`,
+			isErr: true, reason: `conflicting verdicts: pass with score 0.9, then pass with score 0.6;`},
+		{name: "score-only verdicts on both sides of the threshold", answer: `{"score": 0.9} then {"score": 0.2}`,
+			isErr: true, reason: `conflicting verdicts: pass with score 0.9, then fail with score 0.2;`},
+		{name: "agreeing verdicts: the last one counts", answer: `Quoted: {"score": 0.9, "pass": true}. Mine: {"reason": "final", "score": 0.9, "pass": true}`,
+			pass: true, score: 0.9, reason: `pass, score 0.900: "final"`},
+		{name: "an unreadable verdict among readable ones", answer: `{"score": 1, "pass": true} and {"score": "high", "pass": false}`,
+			isErr: true, reason: "(score high is not a number)"},
+		{name: "claims inside a verdict are not verdicts", answer: `{"claims": [{"claim": "a", "supported": true, "score": 0}], "reason": "ok", "score": 1, "pass": true}`,
+			pass: true, score: 1, reason: `pass, score 1.000 (0 of 1 claims unsupported): "ok"`},
 		{name: "garbage", answer: "I think it is fine.", isErr: true,
 			reason: `judge fake gave an answer Plumb cannot use (no JSON object found): "I think it is fine."`},
 		{name: "JSON without a verdict", answer: `{"thoughts": "hmm"}`, isErr: true, reason: "(its JSON has no score or pass)"},
@@ -141,11 +155,20 @@ func TestContextFaithfulness(t *testing.T) {
 		reason string
 	}{
 		// The listed claims decide the score (2 of 3), not the judge's own "score": 1.
+		// The reason says what decided, not the judge's own "pass", which the assertion ignores.
 		{"unsupported claim fails by default", as("context-faithfulness", nil), claims, ctxVars, false, 2.0 / 3, false,
-			`expected share of claims supported by the context >= 1; got judge fake: pass, score 0.667 (1 of 3 claims unsupported): "free shipping is not in the context"`},
-		{"threshold is the supported fraction", with(as("context-faithfulness", nil), num(0.6), nil), claims, ctxVars, true, 2.0 / 3, false, ""},
-		{"all supported", as("context-faithfulness", nil), `{"claims": [{"claim": "a", "supported": true}], "score": 1, "pass": true}`, ctxVars, true, 1, false, ""},
-		{"no claims listed: judge's score", as("context-faithfulness", nil), `{"score": 1, "pass": true, "claims": []}`, ctxVars, true, 1, false, ""},
+			`expected share of claims supported by the context >= 1; got judge fake: 2 of 3 claims supported (score 0.667): "free shipping is not in the context"`},
+		{"threshold is the supported fraction", with(as("context-faithfulness", nil), num(0.6), nil), claims, ctxVars, true, 2.0 / 3, false,
+			`expected share of claims supported by the context >= 0.6; got judge fake: 2 of 3 claims supported (score 0.667)`},
+		{"judge fails what the claims pass", with(as("context-faithfulness", nil), num(0.5), nil),
+			`{"claims": [{"claim": "a", "supported": true}, {"claim": "b", "supported": false}], "reason": "b is made up", "pass": false}`, ctxVars, true, 0.5, false,
+			`; got judge fake: 1 of 2 claims supported (score 0.500): "b is made up"`},
+		{"all supported", as("context-faithfulness", nil), `{"claims": [{"claim": "a", "supported": true}], "score": 1, "pass": true}`, ctxVars, true, 1, false,
+			"got judge fake: 1 of 1 claim supported (score 1.000)"},
+		{"no claims listed: judge's score", as("context-faithfulness", nil), `{"score": 1, "pass": true, "claims": []}`, ctxVars, true, 1, false,
+			"got judge fake: score 1.000 (no claims listed)"},
+		{"config.context is a dotted path", with(as("context-faithfulness", nil), nil, map[string]any{"context": "kb.refunds"}),
+			`{"score": 1, "pass": true}`, map[string]any{"kb": map[string]any{"refunds": "Refunds take 5 days."}}, true, 1, false, ""},
 		{"missing context", as("context-faithfulness", nil), claims, map[string]any{}, false, 0, true,
 			`no context to check against: the test has no var "context" (set vars.context, or config.context to the var that holds it)`},
 		{"config.context names the var", with(as("context-faithfulness", nil), nil, map[string]any{"context": "docs"}),
@@ -154,6 +177,9 @@ func TestContextFaithfulness(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			judge := &fakeJudge{label: "fake", out: tc.answer}
 			got := check(mustCompile(t, &tc.a, &Env{Judge: judge}), Input{Output: "Refunds take 5 days and shipping is free.", Vars: tc.vars})
+			if !tc.isErr && strings.Contains(got.Reason, ": pass") != got.Passed && strings.Contains(got.Reason, ": fail") != !got.Passed {
+				t.Errorf("reason %q shows a judge's pass or fail that contradicts the result", got.Reason)
+			}
 			if got.Error != tc.isErr || got.Passed != tc.pass || math.Abs(got.Score-tc.score) > 1e-9 {
 				t.Errorf("%+v, want passed=%v score=%v error=%v", got, tc.pass, tc.score, tc.isErr)
 			}
