@@ -177,8 +177,8 @@ func TestContextFaithfulness(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			judge := &fakeJudge{label: "fake", out: tc.answer}
 			got := check(mustCompile(t, &tc.a, &Env{Judge: judge}), Input{Output: "Refunds take 5 days and shipping is free.", Vars: tc.vars})
-			if !tc.isErr && strings.Contains(got.Reason, ": pass") != got.Passed && strings.Contains(got.Reason, ": fail") != !got.Passed {
-				t.Errorf("reason %q shows a judge's pass or fail that contradicts the result", got.Reason)
+			if strings.Contains(got.Reason, "judge fake: pass") || strings.Contains(got.Reason, "judge fake: fail") {
+				t.Errorf("reason %q shows the judge's own pass or fail, which the assertion ignores", got.Reason)
 			}
 			if got.Error != tc.isErr || got.Passed != tc.pass || math.Abs(got.Score-tc.score) > 1e-9 {
 				t.Errorf("%+v, want passed=%v score=%v error=%v", got, tc.pass, tc.score, tc.isErr)

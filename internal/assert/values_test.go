@@ -9,7 +9,9 @@ import (
 )
 
 func TestValueVars(t *testing.T) {
-	vars := map[string]any{"expected": "Paris", "code": "AB", "n": uint64(42), "bad": "(", "ref": "the cat sat on the mat"}
+	vars := map[string]any{"expected": "Paris", "code": "AB", "n": uint64(42), "bad": "(", "ref": "the cat sat on the mat",
+		"user": map[string]any{"name": "Ada", "address": map[any]any{"city": "Lyon"}, "tags": []any{"vip"}},
+		"a.b":  "literal key"}
 	for _, tc := range []struct {
 		name   string
 		a      config.Assertion
@@ -33,6 +35,14 @@ func TestValueVars(t *testing.T) {
 		{"rouge-n", as("rouge-n", "{{ref}}"), "the cat sat on the mat", true, false, ""},
 		{"rouge-l", as("rouge-l", "{{ref}}"), "the cat sat on the mat", true, false, ""},
 		{"unknown var stays visible", as("contains", "{{nope}}"), "anything", false, false, `expected output to contain "{{nope}}"`},
+		// Dotted names reach into nested maps, as they do in prompts.
+		{"dotted var", as("equals", "{{user.name}}"), "Ada", true, false, `expected output to equal "Ada"`},
+		{"dotted var with spaces", as("contains", "Hi {{ user.name }}"), "Hi Ada!", true, false, `"Hi Ada"`},
+		{"dotted var two levels deep", as("icontains", "{{user.address.city}}"), "lyon", true, false, `"Lyon"`},
+		{"dotted var holding a list", as("contains", "{{user.tags}}"), "vip", true, false, ""},
+		{"a key with a dot wins over the path", as("equals", "{{a.b}}"), "literal key", true, false, ""},
+		{"dotted var missing", as("contains", "{{user.email}}"), "Ada", false, false, `"{{user.email}}"`},
+		{"dotted var through a string", as("contains", "{{expected.x}}"), "Paris", false, false, `"{{expected.x}}"`},
 	} {
 		a := tc.a
 		got := check(mustCompile(t, &a, nil), Input{Output: tc.out, Vars: vars})
@@ -67,10 +77,28 @@ func TestValueVars(t *testing.T) {
 	if p := judge.lastPrompt(); !strings.Contains(p, "```reference\nParis is the capital.\n```") {
 		t.Errorf("factuality reference not filled in:\n%s", p)
 	}
-	l := as("llm-rubric", "Mentions {{expected}}")
-	check(mustCompile(t, &l, &Env{Judge: judge}), Input{Output: "Paris", Vars: vars})
-	if p := judge.lastPrompt(); !strings.Contains(p, "Rubric:\nMentions Paris\n") {
+	// The reason quotes the reference as the judge saw it, not the template.
+	if got := check(mustCompile(t, &f, &Env{Judge: judge}), Input{Output: "Paris", Vars: vars}); !strings.HasPrefix(got.Reason,
+		`expected the judge to find the output consistent with the reference "Paris is the capital." with score >= 0.5; got `) {
+		t.Errorf("factuality reason: %q", got.Reason)
+	}
+	nf := negated(f)
+	nf.Threshold = num(0.9)
+	if got := check(mustCompile(t, nf, &Env{Judge: judge}), Input{Output: "Paris", Vars: vars}); !strings.HasPrefix(got.Reason,
+		`expected the judge to find the output inconsistent with the reference "Paris is the capital."; got `) {
+		t.Errorf("not-factuality reason: %q", got.Reason)
+	}
+	l := as("llm-rubric", "Mentions {{expected}} and {{user.name}}")
+	got := check(mustCompile(t, &l, &Env{Judge: judge}), Input{Output: "Paris", Vars: vars})
+	if p := judge.lastPrompt(); !strings.Contains(p, "Rubric:\nMentions Paris and Ada\n") {
 		t.Errorf("rubric not filled in:\n%s", p)
+	}
+	if !strings.HasPrefix(got.Reason, `expected the judge to pass the rubric "Mentions Paris and Ada" with score >= 0.5; got judge j: pass`) {
+		t.Errorf("llm-rubric reason: %q", got.Reason)
+	}
+	if got := check(mustCompile(t, negated(l), &Env{Judge: judge}), Input{Output: "Paris", Vars: vars}); !strings.HasPrefix(got.Reason,
+		`expected the judge to fail the rubric "Mentions Paris and Ada"; got `) {
+		t.Errorf("not-llm-rubric reason: %q", got.Reason)
 	}
 }
 

@@ -102,15 +102,12 @@ func runEval(cmd *cobra.Command, e *env, f *evalFlags) error {
 	if f.concurrency < 0 || f.repeat < 0 {
 		return usageErr("-j and --repeat must be positive")
 	}
-	for _, out := range f.outputs {
-		if err := checkOutputPath(out); err != nil {
-			return err
-		}
-	}
 	keep, err := parseFilters(f.filters)
 	if err != nil {
 		return err
 	}
+	noOtherFilter := len(f.filters) == 0
+	var failingFrom string // the run --filter-failing reruns
 	path, err := findConfig(f.config)
 	if err != nil {
 		return err
@@ -124,12 +121,16 @@ func runEval(cmd *cobra.Command, e *env, f *evalFlags) error {
 		return err
 	}
 
-	// promptfoo's outputPath: report files the suite asks for, written like -o.
-	for _, out := range suite.OutputPaths {
+	// promptfoo's outputPath: report files the suite asks for, written like -o. Every report
+	// file is checked before the run, so that a typo in a path does not waste a run.
+	f.outputs = append(f.outputs, suite.OutputPaths...)
+	for _, out := range f.outputs {
 		if err := checkOutputPath(out); err != nil {
 			return err
 		}
-		f.outputs = append(f.outputs, out)
+		if err := checkWritable(out); err != nil {
+			return usageErr("-o %s: cannot write there: %v", out, unwrapPathError(err))
+		}
 	}
 
 	// Stop cleanly on Ctrl-C or SIGTERM: samples in flight are dropped, the rest is stored
@@ -198,6 +199,7 @@ func runEval(cmd *cobra.Command, e *env, f *evalFlags) error {
 			return err
 		}
 		failing := failingTests(prev)
+		failingFrom = prev.Run.ID
 		base := opt.Keep
 		opt.Keep = func(t *config.Test) bool {
 			return failing[eval.TestIdentity(t.Description, t.Vars)] && (base == nil || base(t))
@@ -227,6 +229,10 @@ func runEval(cmd *cobra.Command, e *env, f *evalFlags) error {
 		return usageErr("%v", err)
 	}
 	if len(rep.Results) == 0 && rep.Run.Status == report.StatusComplete {
+		if f.filterFailing != "" && noOtherFilter {
+			fmt.Fprintf(e.stdout, "Nothing to rerun: no test failed in run %s.\n", failingFrom)
+			return nil
+		}
 		return usageErr("no test matched the filters: nothing was run")
 	}
 
@@ -241,9 +247,10 @@ func runEval(cmd *cobra.Command, e *env, f *evalFlags) error {
 			return fmt.Errorf("write the cassette: %w", err)
 		}
 	}
+	var writeErrs []error
 	for _, out := range f.outputs {
 		if err := report.Write(out, rep); err != nil {
-			return fmt.Errorf("write %s: %w", out, err)
+			writeErrs = append(writeErrs, fmt.Errorf("write %s: %w", out, unwrapPathError(err)))
 		}
 	}
 	report.WriteSummary(e.stdout, rep, e.isTerminal && e.getenv("NO_COLOR") == "")
@@ -251,6 +258,9 @@ func runEval(cmd *cobra.Command, e *env, f *evalFlags) error {
 		fmt.Fprintf(e.stdout, "Wrote %s\n", out)
 	}
 	writeErrorDigest(e.stderr, rep)
+	if len(writeErrs) > 0 {
+		return &exitError{code: ExitUsage, err: fmt.Errorf("the run is stored as %s, but %w", rep.Run.ID, errors.Join(writeErrs...))}
+	}
 
 	if rep.Run.Status == report.StatusIncomplete {
 		fmt.Fprintf(e.stderr, "plumb: interrupted after %d samples; continue with: plumb eval --resume %s\n", len(rep.Results), rep.Run.ID)
@@ -302,6 +312,20 @@ func unwrapPathError(err error) error {
 	return err
 }
 
+// checkWritable makes path's folder and checks that a file can be created there.
+func checkWritable(path string) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, ".plumb-check-*")
+	if err != nil {
+		return err
+	}
+	f.Close()
+	return os.Remove(f.Name())
+}
+
 func checkOutputPath(path string) error {
 	ext := strings.ToLower(filepath.Ext(path))
 	for _, f := range report.Formats() {
@@ -341,7 +365,7 @@ func parseFilters(filters []string) (func(*config.Test) bool, error) {
 			if p.k == "segment" && t.Segment == p.v {
 				continue
 			}
-			if v, ok := t.Metadata[p.k]; !ok || fmt.Sprint(v) != p.v {
+			if !metadataHas(t.Metadata[p.k], p.v) {
 				return false
 			}
 		}
@@ -434,10 +458,32 @@ func redactArgs(args []string) []string {
 	return out
 }
 
+// redactDSN keeps what identifies a store (scheme, user, host, database) and drops what may
+// hold a secret: the password, and every query parameter (password=, sslkey=, ...).
 func redactDSN(dsn string) string {
 	u, err := url.Parse(dsn)
-	if err != nil || u.User == nil {
-		return dsn
+	if err != nil {
+		return "(redacted)"
 	}
-	return u.Redacted()
+	if u.User != nil {
+		u.User = url.User(u.User.Username())
+	}
+	u.RawQuery, u.Fragment = "", ""
+	return u.String()
+}
+
+// metadataHas reports whether a metadata value is v, or is a list holding v.
+func metadataHas(value any, v string) bool {
+	switch x := value.(type) {
+	case nil:
+		return false
+	case []any:
+		for _, it := range x {
+			if fmt.Sprint(it) == v {
+				return true
+			}
+		}
+		return false
+	}
+	return fmt.Sprint(value) == v
 }

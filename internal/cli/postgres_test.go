@@ -58,3 +58,13 @@ tests:
 		t.Fatalf("a bad --db should be bad input (exit 2), got %d:\n%s", code, out)
 	}
 }
+
+func TestRedactArgs(t *testing.T) {
+	got := redactArgs([]string{"eval", "--db", "postgres://u:s3cret@h:5432/db?sslmode=disable&password=PLANTED", "--db=postgres://u:s3cret@h/db", "-o", "x.json"})
+	want := []string{"eval", "--db", "postgres://u@h:5432/db", "--db=postgres://u@h/db", "-o", "x.json"}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("arg %d = %q, want %q", i, got[i], want[i])
+		}
+	}
+}

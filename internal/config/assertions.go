@@ -170,7 +170,7 @@ func (l *loader) assertion(n *node) (Assertion, bool) {
 			switch {
 			case !sok:
 				ok = false
-			case slices.Contains(builtinMetrics, s) || s == "judge_cost_total":
+			case slices.Contains(builtinMetrics, s):
 				// A named metric is a mean score; sharing a built-in's name would hide one.
 				l.fail(v.pos, "choose another name, e.g. "+s+"_score", "metric name %q is a built-in metric", s)
 				ok = false
@@ -229,6 +229,7 @@ func (l *loader) assertion(n *node) (Assertion, bool) {
 		if p, pok := l.provider(providerNode, role); pok {
 			a.Provider = &p
 		} else {
+			l.badProvider[a.Pos] = true
 			ok = false
 		}
 	}

@@ -9,13 +9,18 @@ import (
 // builtinMetrics are the metrics every run computes, usable in gates besides the `metric:`
 // names of the suite's assertions.
 var builtinMetrics = []string{
-	"pass_rate", "accuracy", "hallucination_rate", "refusal_rate", "latency_p50_ms",
-	"latency_p95_ms", "latency_p99_ms", "cost_total", "cost_per_case", "tokens_total",
-	"judge_cost_total",
+	"pass_rate", "accuracy", "hallucination_rate", "refusal_rate", "pass_at_k", "pass_hat_k",
+	"latency_p50_ms", "latency_p95_ms", "latency_p99_ms", "cost_total", "cost_per_case",
+	"tokens_total", "judge_cost_total",
 }
 
-// rateMetrics are fractions between 0 and 1 with a Wilson interval.
-var rateMetrics = map[string]bool{"pass_rate": true, "accuracy": true, "hallucination_rate": true, "refusal_rate": true}
+// rateMetrics are fractions between 0 and 1 with a Wilson interval. pass_at_k and pass_hat_k
+// are rates over prompt × provider × test groups: the share where at least one repeat passed,
+// and where every repeat passed.
+var rateMetrics = map[string]bool{
+	"pass_rate": true, "accuracy": true, "hallucination_rate": true, "refusal_rate": true,
+	"pass_at_k": true, "pass_hat_k": true,
+}
 
 // noIntervalMetrics have no confidence interval (quantiles and totals), so a gate on them
 // cannot take `confidence`.
@@ -107,12 +112,26 @@ func (l *loader) checkGates(gates []Gate, named map[string]bool) {
 		if g.Confidence > 0 && noIntervalMetrics[g.Metric] {
 			l.fail(g.Pos, "remove `confidence`: it applies to rates and mean scores", "%s has no confidence interval", g.Metric)
 		}
-		if rateMetrics[g.Metric] {
-			for _, b := range []*float64{g.Min, g.Max} {
-				if b != nil && (*b < 0 || *b > 1) {
-					l.fail(g.Pos, fmt.Sprintf("write %g for %g%%", *b/100, *b), "%s is a fraction between 0 and 1", g.Metric)
-				}
-			}
+		// Rates and named metrics (mean scores) lie in [0, 1]: a bound outside can never
+		// decide anything, and a bound above 1 is usually a percentage.
+		switch {
+		case rateMetrics[g.Metric]:
+			l.checkUnitBounds(g, "%s is a fraction between 0 and 1", "rates")
+		case !builtin:
+			l.checkUnitBounds(g, "%s is a mean score between 0 and 1", "mean scores")
+		}
+	}
+}
+
+// checkUnitBounds reports a gate bound outside [0, 1]; msg holds the metric's name.
+func (l *loader) checkUnitBounds(g Gate, msg, what string) {
+	for _, b := range []*float64{g.Min, g.Max} {
+		switch {
+		case b == nil:
+		case *b > 1:
+			l.fail(g.Pos, fmt.Sprintf("write %g for %g%%", *b/100, *b), msg, g.Metric)
+		case *b < 0:
+			l.fail(g.Pos, what+" are never negative: write a bound between 0 and 1", msg, g.Metric)
 		}
 	}
 }

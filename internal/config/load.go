@@ -67,6 +67,9 @@ func Load(path string, opt LoadOptions) (*Suite, error) {
 		dir:    filepath.Dir(path),
 		files:  map[string]int{},
 		hash:   sha256.New(),
+
+		promptOpen:  map[string]bool{},
+		badProvider: map[Pos]bool{},
 	}
 	s := &Suite{
 		Path:        path,
@@ -120,6 +123,12 @@ type loader struct {
 	// testsIncomplete is set when a tests file could not be read: the metric names its
 	// assertions define are unknown, so gates on named metrics are not checked.
 	testsIncomplete bool
+	// promptOpen holds the prompts files being read, so that one listing itself is an
+	// error instead of an endless loop.
+	promptOpen map[string]bool
+	// badProvider holds the assertions whose own provider was wrong: that error is theirs,
+	// not also "no judge configured".
+	badProvider map[Pos]bool
 }
 
 // fail records an error at pos.
@@ -354,14 +363,14 @@ func (l *loader) section(s *Suite, k, v *node, providersKey, concurrencySet, rep
 	case "defaultTest":
 		l.defaultTest = l.defaultTestValue(v)
 	case "repeat":
-		if n, ok := l.posInt(v, "repeat", 1); ok {
+		if n, ok := l.posInt(v, "repeat", 1, hintRepeat); ok {
 			if *repeatSet != nil {
 				l.fail(v.pos, "keep one of them", "repeat is set twice (also at line %d)", (*repeatSet).pos.Line)
 			}
 			s.Repeat, *repeatSet = n, v
 		}
 	case "concurrency":
-		if n, ok := l.posInt(v, "concurrency", 1); ok {
+		if n, ok := l.posInt(v, "concurrency", 1, hintConcurrency); ok {
 			if *concurrencySet != nil {
 				l.fail(v.pos, "keep one of them", "concurrency is set twice (also at line %d)", (*concurrencySet).pos.Line)
 			}
@@ -420,14 +429,14 @@ func (l *loader) evaluateOptions(s *Suite, v *node, concurrencySet, repeatSet **
 	l.eachKey(v, "evaluateOptions", func(k, val *node) {
 		switch k.text {
 		case "maxConcurrency":
-			if n, ok := l.posInt(val, "evaluateOptions.maxConcurrency", 1); ok {
+			if n, ok := l.posInt(val, "evaluateOptions.maxConcurrency", 1, hintConcurrency); ok {
 				if *concurrencySet != nil {
 					l.fail(val.pos, "keep one of them", "concurrency is set twice (also at line %d)", (*concurrencySet).pos.Line)
 				}
 				s.Concurrency, *concurrencySet = n, val
 			}
 		case "repeat":
-			if n, ok := l.posInt(val, "evaluateOptions.repeat", 1); ok {
+			if n, ok := l.posInt(val, "evaluateOptions.repeat", 1, hintRepeat); ok {
 				if *repeatSet != nil {
 					l.fail(val.pos, "keep one of them", "repeat is set twice (also at line %d)", (*repeatSet).pos.Line)
 				}

@@ -68,8 +68,11 @@ func (l *loader) promptItem(n *node, label string) []Prompt {
 		if rel, ok := fileRef(n.text); ok {
 			return l.promptFiles(rel, n.pos, label)
 		}
-		if msgs, ok := l.jsonChat(n); ok {
-			return l.makePrompt(label, "", msgs, nil, n.pos, func(int, int) Pos { return n.pos })
+		if msgs, contents, isChat := l.jsonChat(n); isChat {
+			if msgs == nil {
+				return nil
+			}
+			return l.makePrompt(label, "", msgs, nil, n.pos, func(i, off int) Pos { return contents[i].posAt(off) })
 		}
 		return l.makePrompt(label, n.text, nil, nil, n.pos, func(_, off int) Pos { return n.posAt(off) })
 	case mapKind:
@@ -140,8 +143,11 @@ func (l *loader) promptItem(n *node, label string) []Prompt {
 		return nil
 	}
 	if content.kind == stringKind {
-		if msgs, ok := l.jsonChat(content); ok {
-			return l.makePrompt(label, "", msgs, nil, n.pos, func(int, int) Pos { return content.pos })
+		if msgs, contents, isChat := l.jsonChat(content); isChat {
+			if msgs == nil {
+				return nil
+			}
+			return l.makePrompt(label, "", msgs, nil, n.pos, func(i, off int) Pos { return contents[i].posAt(off) })
 		}
 	}
 	return l.makePrompt(label, text, nil, nil, n.pos, func(_, off int) Pos { return content.posAt(off) })
@@ -172,6 +178,10 @@ func (l *loader) promptFiles(rel string, pos Pos, label string) []Prompt {
 	}
 	var out []Prompt
 	for _, p := range paths {
+		if l.promptOpen[l.display(p)] {
+			l.fail(pos, "remove the reference: a prompts file cannot list itself, directly or through another file", "prompt file %q includes itself", p)
+			continue
+		}
 		file, data, ok := l.readRef(p, pos, "prompt file")
 		if !ok {
 			continue
@@ -196,26 +206,38 @@ func (l *loader) promptFiles(rel string, pos Pos, label string) []Prompt {
 				out = append(out, l.makePrompt(cname, c.text, nil, &p, pos, func(_, o int) Pos { return textPos(file, text, off+o) })...)
 			}
 		case ".json":
-			var msgs []provider.Message
-			if isChatJSON(data, &msgs) {
-				// Parse again as YAML (JSON is YAML) for the positions of the contents.
-				root, _ := parseYAML(data, file, 0)
-				if root != nil {
-					if msgs2, contents, ok := l.messageNodes(root, "a .json chat prompt"); ok && len(msgs2) == len(msgs) {
-						out = append(out, l.makePrompt(name, "", msgs, &p, pos, func(i, o int) Pos { return contents[i].posAt(o) })...)
-						continue
-					}
+			// A byte order mark is no part of the JSON; positions still count it.
+			body := strings.TrimPrefix(text, "\ufeff")
+			skip := len(text) - len(body)
+			root, isJSON := l.jsonNodes(body, func(o int) (Pos, bool) { return textPos(file, text, skip+o), true })
+			switch {
+			case isJSON && root == nil:
+				// a JSON mistake, reported
+			case isJSON && looksLikeChat(root):
+				if msgs, contents, ok := l.messageNodes(root, "a .json chat prompt"); ok {
+					out = append(out, l.makePrompt(name, "", msgs, &p, pos, func(i, o int) Pos { return contents[i].posAt(o) })...)
 				}
-				out = append(out, l.makePrompt(name, "", msgs, &p, pos, func(int, int) Pos { return Pos{File: file} })...)
-				continue
+			default:
+				out = append(out, l.makePrompt(name, text, nil, &p, pos, func(_, o int) Pos { return textPos(file, text, o) })...)
 			}
-			out = append(out, l.makePrompt(name, text, nil, &p, pos, func(_, o int) Pos { return textPos(file, text, o) })...)
 		case ".yaml", ".yml":
 			root, _ := l.parse(data, file, 0)
 			if root == nil {
 				continue
 			}
-			msgs, contents, ok := l.messageNodes(root, "a .yaml prompt file (a chat message list)")
+			if isPromptList(root) {
+				l.promptOpen[file] = true
+				for i, it := range root.items {
+					itemLabel := label
+					if label != "" && len(root.items) > 1 {
+						itemLabel = fmt.Sprintf("%s#%d", label, i+1)
+					}
+					out = append(out, l.promptItem(it, itemLabel)...)
+				}
+				delete(l.promptOpen, file)
+				continue
+			}
+			msgs, contents, ok := l.messageNodes(root, "a .yaml prompt file (a chat message list, or a list of prompts)")
 			if ok {
 				out = append(out, l.makePrompt(name, "", msgs, &p, pos, func(i, o int) Pos { return contents[i].posAt(o) })...)
 			}
@@ -351,36 +373,113 @@ func (l *loader) messages(n *node, what string) ([]provider.Message, bool) {
 	return msgs, ok
 }
 
-// jsonChat reports whether a string is a JSON chat message list (promptfoo's convention for
-// chat prompts written inline).
-func (l *loader) jsonChat(n *node) ([]provider.Message, bool) {
-	t := strings.TrimSpace(n.text)
-	if !strings.HasPrefix(t, "[") {
-		return nil, false
+// jsonChat reads an inline prompt that is a JSON chat message list (promptfoo's convention for
+// chat prompts written inline). isChat is false for text, JSON or not; when it is true and
+// msgs is nil, the chat had mistakes, reported at their places inside the string.
+func (l *loader) jsonChat(n *node) (msgs []provider.Message, contents []*node, isChat bool) {
+	if !strings.HasPrefix(strings.TrimSpace(n.text), "[") {
+		return nil, nil, false
 	}
-	var msgs []provider.Message
-	if isChatJSON([]byte(t), &msgs) {
-		return msgs, true
+	// Columns inside the string map onto the file only for a single-line scalar whose
+	// characters are those of the file (no escapes).
+	exact := n.col0 > 0 && !n.literal && !strings.Contains(n.text, "\n")
+	root, isJSON := l.jsonNodes(n.text, func(off int) (Pos, bool) { return n.posAt(off), exact })
+	switch {
+	case !isJSON:
+		return nil, nil, false
+	case root == nil:
+		return nil, nil, true
+	case !looksLikeChat(root):
+		return nil, nil, false
 	}
-	return nil, false
+	msgs, contents, ok := l.messageNodes(root, "the chat prompt")
+	if !ok {
+		return nil, nil, true
+	}
+	return msgs, contents, true
 }
 
-// isChatJSON reports whether data is a JSON list of {role, content} messages with known roles
-// and text content.
-func isChatJSON(data []byte, out *[]provider.Message) bool {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	var msgs []provider.Message
-	if err := dec.Decode(&msgs); err != nil || dec.More() || len(msgs) == 0 {
+// looksLikeChat reports whether a JSON or YAML prompt is meant as a chat: a list holding a map
+// with a `role` or `content` key. Such a list is checked as a chat, so that a misspelled role
+// or an extra key is an error rather than a silent text prompt.
+func looksLikeChat(root *node) bool {
+	if root.kind != listKind {
 		return false
 	}
-	for _, m := range msgs {
-		if !slices.Contains(roles, m.Role) {
+	for _, it := range root.items {
+		if it.kind == mapKind && (it.get("role") != nil || it.get("content") != nil) {
+			return true
+		}
+	}
+	return false
+}
+
+// isPromptList reports whether a YAML prompts file holds a list of prompts (strings, or maps
+// with promptfoo's raw/text/label/id or messages) rather than one chat.
+func isPromptList(root *node) bool {
+	if root.kind != listKind || len(root.items) == 0 || looksLikeChat(root) {
+		return false
+	}
+	for _, it := range root.items {
+		switch it.kind {
+		case stringKind:
+		case mapKind:
+			if !slices.ContainsFunc(promptKeys, func(k string) bool { return it.get(k) != nil }) {
+				return false
+			}
+		default:
 			return false
 		}
 	}
-	*out = msgs
 	return true
+}
+
+// jsonNodes parses a JSON prompt into nodes placed by at, which maps a byte offset of data to a
+// position in the file (exact when the file's columns follow data's characters). isJSON is
+// false when data is not JSON (the prompt is text); when it is JSON with a mistake encoding/json
+// would let pass (a duplicate key), the mistake is reported and root is nil.
+func (l *loader) jsonNodes(data string, at func(off int) (Pos, bool)) (root *node, isJSON bool) {
+	// The scanner counts columns in characters from the start of data on one line; starts
+	// maps such a column back to a byte offset.
+	starts := make([]int, 0, len(data)+1)
+	for i := range data {
+		starts = append(starts, i)
+	}
+	starts = append(starts, len(data))
+	place := func(p Pos) (Pos, bool) {
+		return at(starts[min(max(p.Col-1, 0), len(starts)-1)])
+	}
+	root, err := parseJSONLine([]byte(data), "", 0)
+	if err != nil {
+		if !json.Valid([]byte(data)) {
+			return nil, false
+		}
+		err.Pos, _ = place(err.Pos)
+		l.errs = append(l.errs, err)
+		return nil, true
+	}
+	var walk func(n *node)
+	walk = func(n *node) {
+		p, exact := place(n.pos)
+		n.pos = p
+		if n.col0 > 0 {
+			n.col0 = 0
+			if exact && p.Col > 0 {
+				n.col0 = p.Col + 1 // after the opening quote
+			}
+		}
+		for _, k := range n.keys {
+			walk(k)
+		}
+		for _, v := range n.vals {
+			walk(v)
+		}
+		for _, it := range n.items {
+			walk(it)
+		}
+	}
+	walk(root)
+	return root, true
 }
 
 // makePrompt builds a Prompt from text or messages, finding its variables. file is the path

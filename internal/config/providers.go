@@ -339,18 +339,18 @@ func (b *providerBuilder) fields(n *node) {
 				b.cfg.Stream = f
 			}
 		case "timeout_ms":
-			if ms, ok := l.posInt(v, "timeout_ms", 1); ok && b.once("timeout", v.pos) {
+			if ms, ok := l.posInt(v, "timeout_ms", 1, hintTimeout); ok && b.once("timeout", v.pos) {
 				b.cfg.Timeout = time.Duration(ms) * time.Millisecond
 			}
 		case "max_retries":
-			if r, ok := l.posInt(v, "max_retries", 0); ok {
+			if r, ok := l.posInt(v, "max_retries", 0, hintRetries); ok {
 				b.cfg.MaxRetries = r
 				if r == 0 {
 					b.cfg.MaxRetries = -1 // provider.Config: 0 is the default, negative is none
 				}
 			}
 		case "rpm":
-			if r, ok := l.posInt(v, "rpm", 0); ok {
+			if r, ok := l.posInt(v, "rpm", 0, hintRPM); ok {
 				b.cfg.RPM = r
 			}
 		case "price":
@@ -428,7 +428,7 @@ func (b *providerBuilder) config(n *node) {
 		case "headers":
 			b.headers(v)
 		case "timeout":
-			if ms, ok := l.posInt(v, "timeout", 1); ok && b.once("timeout", v.pos) {
+			if ms, ok := l.posInt(v, "timeout", 1, hintTimeout); ok && b.once("timeout", v.pos) {
 				b.cfg.Timeout = time.Duration(ms) * time.Millisecond
 			}
 		case "url":
@@ -533,7 +533,7 @@ func (b *providerBuilder) param(name string, v *node) {
 			p.TopP = &f
 		}
 	case "max_tokens":
-		if n, ok := l.posInt(v, name, 1); ok {
+		if n, ok := l.posInt(v, name, 1, hintMaxTokens); ok {
 			p.MaxTokens = &n
 		} else {
 			b.ok = false

@@ -3,6 +3,7 @@ package config
 import (
 	"bytes"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -18,6 +19,10 @@ type rawTest struct {
 	noExpand *bool         // options.disableVarExpansion
 	csv      *csvSource    // set for tests read from a CSV file
 	varsBad  bool          // vars could not be read: its missing variables are not reported
+	// judgeBad and embedderBad say options.provider was given but wrong: its assertions are
+	// not reported again as lacking a judge or an embedding provider.
+	judgeBad, embedderBad bool
+	repeatAt              *node // where repeat or options.repeat was set, to refuse the other
 }
 
 // csvSource is the CSV file a test came from, so that a missing variable is reported once,
@@ -79,6 +84,12 @@ func (l *loader) testRefs(n *node) []*rawTest {
 		rel = n.text
 	}
 	ext := strings.ToLower(filepath.Ext(rel))
+	if l.isDir(rel) {
+		l.fail(n.pos, "reference the files in it with a glob: "+folderGlobs(l.display(rel), rel),
+			"tests file %q is a folder", rel)
+		l.testsIncomplete = true
+		return nil
+	}
 	switch ext {
 	case ".yaml", ".yml", ".json", ".jsonl", ".csv":
 	case ".js", ".ts", ".mjs", ".cjs", ".py":
@@ -129,6 +140,46 @@ func (l *loader) testRefs(n *node) []*rawTest {
 		out = append(out, got...)
 	}
 	return out
+}
+
+// isDir reports whether a config-relative path names a folder: it ends in a slash, or a
+// folder of that name exists.
+func (l *loader) isDir(rel string) bool {
+	if strings.HasSuffix(rel, "/") || strings.HasSuffix(rel, string(filepath.Separator)) {
+		return true
+	}
+	if strings.ContainsAny(rel, "*?[") {
+		return false
+	}
+	fi, err := os.Stat(l.display(rel))
+	return err == nil && fi.IsDir()
+}
+
+// testsExts are the tests file types, in the order a folder's glob is suggested.
+var testsExts = []string{".yaml", ".yml", ".json", ".jsonl", ".csv"}
+
+// folderGlobs suggests the globs that reference the tests files in a folder: one per tests
+// file type it holds, or *.yaml when it holds none (or cannot be read).
+func folderGlobs(dir, rel string) string {
+	base := "file://" + strings.TrimRight(rel, "/"+string(filepath.Separator)) + "/*"
+	have := map[string]bool{}
+	if entries, err := os.ReadDir(dir); err == nil {
+		for _, e := range entries {
+			if !e.IsDir() {
+				have[strings.ToLower(filepath.Ext(e.Name()))] = true
+			}
+		}
+	}
+	var globs []string
+	for _, ext := range testsExts {
+		if have[ext] {
+			globs = append(globs, base+ext)
+		}
+	}
+	if len(globs) == 0 {
+		globs = []string{base + ".yaml"}
+	}
+	return strings.Join(globs, ", ")
 }
 
 // docTests reads a YAML or JSON tests file: a list of tests (or a single test).
@@ -255,9 +306,7 @@ func (l *loader) test(n *node, isDefault bool) *rawTest {
 				t.Segment = s
 			}
 		case "repeat":
-			if r, ok := l.posInt(v, "repeat", 1); ok {
-				t.Repeat = r
-			}
+			l.testRepeat(rt, v, "repeat")
 		case "options":
 			l.testOptions(rt, v)
 		case "provider":
@@ -340,9 +389,7 @@ func (l *loader) testOptions(rt *rawTest, v *node) {
 		case "rubricPrompt":
 			rt.rubric, _ = l.rubric(val)
 		case "repeat":
-			if r, ok := l.posInt(val, "options.repeat", 1); ok {
-				rt.t.Repeat = r
-			}
+			l.testRepeat(rt, val, "options.repeat")
 		case "disableVarExpansion":
 			if b, ok := l.boolean(val, "options.disableVarExpansion"); ok {
 				rt.noExpand = &b
@@ -359,6 +406,20 @@ func (l *loader) testOptions(rt *rawTest, v *node) {
 	})
 }
 
+// testRepeat reads a test's `repeat` or `options.repeat`, which mean the same: setting both
+// is an error, as for any setting given twice.
+func (l *loader) testRepeat(rt *rawTest, v *node, what string) {
+	r, ok := l.posInt(v, what, 1, hintRepeat)
+	if !ok {
+		return
+	}
+	if rt.repeatAt != nil {
+		l.fail(v.pos, "keep one of them: `repeat:` and `options.repeat:` mean the same", "the test's repeat is set twice (also at line %d)", rt.repeatAt.pos.Line)
+		return
+	}
+	rt.t.Repeat, rt.repeatAt = r, v
+}
+
 // gradingProvider reads options.provider: a provider (the judge), or promptfoo's
 // {text: PROVIDER, embedding: PROVIDER}.
 func (l *loader) gradingProvider(rt *rawTest, v *node) {
@@ -368,10 +429,14 @@ func (l *loader) gradingProvider(rt *rawTest, v *node) {
 			case "text":
 				if p, ok := l.provider(v.vals[i], roleJudge); ok {
 					rt.judge = &p
+				} else {
+					rt.judgeBad = true
 				}
 			case "embedding":
 				if p, ok := l.provider(v.vals[i], roleEmbedding); ok {
 					rt.embedder = &p
+				} else {
+					rt.embedderBad = true
 				}
 			default:
 				l.unknownKey(k, "key in options.provider", []string{"text", "embedding"})
@@ -381,6 +446,8 @@ func (l *loader) gradingProvider(rt *rawTest, v *node) {
 	}
 	if p, ok := l.provider(v, roleJudge); ok {
 		rt.judge = &p
+	} else {
+		rt.judgeBad = true
 	}
 }
 
@@ -446,7 +513,8 @@ func (l *loader) finalize(s *Suite) []*rawTest {
 // assertions: options.provider grades its model-graded assertions (and embeds for
 // `similar`), options.rubricPrompt is their rubric, unless an assertion sets its own.
 func merge(d, t *rawTest) *rawTest {
-	m := &rawTest{t: t.t, varOrder: t.varOrder, judge: t.judge, embedder: t.embedder, rubric: t.rubric, noExpand: t.noExpand, csv: t.csv, varsBad: t.varsBad}
+	m := &rawTest{t: t.t, varOrder: t.varOrder, judge: t.judge, embedder: t.embedder, rubric: t.rubric, noExpand: t.noExpand, csv: t.csv, varsBad: t.varsBad,
+		judgeBad: t.judgeBad, embedderBad: t.embedderBad}
 	if d != nil {
 		m.t.Vars = map[string]any{}
 		for k, v := range d.t.Vars {
@@ -481,11 +549,11 @@ func merge(d, t *rawTest) *rawTest {
 		if m.t.Repeat == 0 {
 			m.t.Repeat = d.t.Repeat
 		}
-		if m.judge == nil {
-			m.judge = d.judge
+		if m.judge == nil && !m.judgeBad {
+			m.judge, m.judgeBad = d.judge, d.judgeBad
 		}
-		if m.embedder == nil {
-			m.embedder = d.embedder
+		if m.embedder == nil && !m.embedderBad {
+			m.embedder, m.embedderBad = d.embedder, d.embedderBad
 		}
 		if m.rubric == "" {
 			m.rubric = d.rubric

@@ -75,11 +75,29 @@ func (l *loader) checkVars(s *Suite, rt *rawTest) {
 	}
 }
 
+// envVarHint answers {{env.NAME}} in a prompt: promptfoo reads the environment there, Plumb
+// does not, so that a secret in the environment can never be sent inside a prompt.
+func envVarHint(name string) (string, bool) {
+	rest, ok := strings.CutPrefix(name, "env.")
+	if !ok {
+		return "", false
+	}
+	return fmt.Sprintf("environment variables are not available in prompts (Plumb keeps secrets out of prompts): pass the value as a var, e.g. {{%s}} with %s in the test's vars or defaultTest.vars", rest, rest), true
+}
+
 // missingVar reports a variable a test lacks: for a CSV file once, as a missing column.
 func (l *loader) missingVar(rt *rawTest, name, why string) {
+	envHint, isEnv := envVarHint(name)
 	if rt.csv != nil {
-		l.fail(rt.csv.header, fmt.Sprintf("add a %q column to the CSV, or set it in defaultTest.vars", name),
-			"the CSV has no column %q (%s)", name, why)
+		hint := fmt.Sprintf("add a %q column to the CSV, or set it in defaultTest.vars", name)
+		if isEnv {
+			hint = envHint
+		}
+		l.fail(rt.csv.header, hint, "the CSV has no column %q (%s)", name, why)
+		return
+	}
+	if isEnv {
+		l.fail(rt.t.Pos, envHint, "variable %q (%s) is not defined in this test", name, why)
 		return
 	}
 	hint := "add it to the test's vars or to defaultTest.vars"
@@ -97,10 +115,12 @@ func (l *loader) missingVar(rt *rawTest, name, why string) {
 // checkAssertionNeeds reports an assertion that lacks the provider or the var it needs.
 func (l *loader) checkAssertionNeeds(s *Suite, rt *rawTest, a *Assertion) {
 	switch {
-	case needsJudge(a) && a.Provider == nil && s.Judge == nil && !l.bad["judge"]:
+	case l.badProvider[a.Pos]:
+		// its own provider was wrong: reported there
+	case needsJudge(a) && a.Provider == nil && s.Judge == nil && !l.bad["judge"] && !rt.judgeBad:
 		l.fail(a.Pos, "add `judge: PROVIDER` at the top level (e.g. judge: openai:chat:gpt-4o-mini), `provider:` on the assertion, or defaultTest.options.provider; Plumb never picks a judge for you",
 			"no judge provider configured: %s needs one", a.Type)
-	case a.Base == "similar" && a.Provider == nil && s.Embedder == nil && !l.bad["embedding"]:
+	case a.Base == "similar" && a.Provider == nil && s.Embedder == nil && !l.bad["embedding"] && !rt.embedderBad:
 		l.fail(a.Pos, "add `embedding: openai:embedding:text-embedding-3-small` at the top level, or `provider:` on the assertion",
 			"no embedding provider configured: %s needs one", a.Type)
 	}

@@ -1,7 +1,10 @@
 package config
 
 import (
+	"fmt"
 	"math"
+	"strconv"
+	"strings"
 )
 
 // Hints for values of the wrong shape.
@@ -11,6 +14,16 @@ const (
 	hintInt    = "write a whole number such as 3, without quotes"
 	hintMap    = "write `key: value` lines indented below it"
 	hintList   = "write one item per line, each starting with `- `"
+)
+
+// Hints for whole numbers below their field's minimum: what the bound means there.
+const (
+	hintRepeat      = "use 1 or more: the number of samples of each test"
+	hintConcurrency = "use 1 or more: 1 makes one provider call at a time"
+	hintTimeout     = "give the timeout in milliseconds, 1 or more, e.g. 30000"
+	hintRetries     = "use 0 for no retries, or the number of retries after the first attempt"
+	hintRPM         = "use 0 (or leave it out) for no limit, or the requests allowed per minute"
+	hintMaxTokens   = "use 1 or more, or leave it out for the provider's default"
 )
 
 // The helpers below read one value of an expected shape, report a wrong shape at the value's
@@ -46,28 +59,33 @@ func (l *loader) num(n *node, what string) (float64, bool) {
 
 // integer reads a whole number.
 func (l *loader) integer(n *node, what string) (int, bool) {
-	if n.kind == intKind {
+	switch n.kind {
+	case intKind:
 		return n.value.(int), true
-	}
-	if n.kind == floatKind {
+	case floatKind:
 		if f := n.value.(float64); f == math.Trunc(f) && math.Abs(f) < 1<<53 {
 			return int(f), true
 		}
-		l.fail(n.pos, hintInt, "%s must be a whole number", what)
+		l.fail(n.pos, "write a whole number such as 3", "%s must be a whole number", what)
 		return 0, false
+	case stringKind:
+		if _, err := strconv.Atoi(strings.TrimSpace(n.text)); err == nil {
+			l.fail(n.pos, fmt.Sprintf("write %s without quotes", strings.TrimSpace(n.text)), "%s must be a whole number, not a string", what)
+			return 0, false
+		}
 	}
 	l.fail(n.pos, hintInt, "%s must be a whole number, not %s", what, n.kind)
 	return 0, false
 }
 
-// posInt reads a whole number >= lo.
-func (l *loader) posInt(n *node, what string, lo int) (int, bool) {
+// posInt reads a whole number >= lo; hint says what the bound means for this field.
+func (l *loader) posInt(n *node, what string, lo int, hint string) (int, bool) {
 	v, ok := l.integer(n, what)
 	if !ok {
 		return 0, false
 	}
 	if v < lo {
-		l.fail(n.pos, hintInt, "%s must be at least %d", what, lo)
+		l.fail(n.pos, hint, "%s must be at least %d", what, lo)
 		return 0, false
 	}
 	return v, true

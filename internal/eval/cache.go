@@ -31,11 +31,11 @@ type cacheEntry struct {
 }
 
 // cacheKey hashes everything that can change a provider's answer to req.
-func cacheKey(cfg *provider.Config, baseURL string, req *provider.Request) string {
+func cacheKey(cfg *provider.Config, baseURL, program string, req *provider.Request) string {
 	// Header values are templates such as "Bearer {{env.KEY}}" (literal secrets are refused
 	// when the suite loads), so hashing them never hashes a key.
 	k := struct {
-		Type, Model, BaseURL, URL, Method, OutputPath, Dir string
+		Type, Model, BaseURL, URL, Method, OutputPath, Dir, Program string
 		Command                                            []string
 		Headers                                            map[string]string
 		Body                                               any
@@ -45,7 +45,7 @@ func cacheKey(cfg *provider.Config, baseURL string, req *provider.Request) strin
 		Prompt                                             string
 		Vars                                               map[string]any
 		Repeat                                             int
-	}{cfg.Type, cfg.Model, baseURL, cfg.URL, cfg.Method, cfg.OutputPath, cfg.Dir, cfg.Command, cfg.Headers,
+	}{cfg.Type, cfg.Model, baseURL, cfg.URL, cfg.Method, cfg.OutputPath, cfg.Dir, program, cfg.Command, cfg.Headers,
 		cfg.Body, cfg.Params, cfg.Stream, req.Messages, req.Prompt, req.Vars, req.Repeat}
 	b, _ := json.Marshal(k) // every field is JSON-safe: it came from YAML or JSON
 	sum := sha256.Sum256(b)
@@ -54,6 +54,36 @@ func cacheKey(cfg *provider.Config, baseURL string, req *provider.Request) strin
 
 func (c *Cache) path(key string) string {
 	return filepath.Join(c.dir, key[:2], key[2:]+".json")
+}
+
+// maxProgramFile bounds the files programHash reads: a script, not a model's weights.
+const maxProgramFile = 16 << 20
+
+// programHash hashes the files an exec provider's command names (its script, say), so that
+// editing the application under test invalidates its cached answers, as promptfoo does.
+// Arguments that are not readable regular files are left out.
+func programHash(cfg *provider.Config) string {
+	if cfg.Type != "exec" {
+		return ""
+	}
+	h := sha256.New()
+	for _, arg := range cfg.Command {
+		path := arg
+		if !filepath.IsAbs(path) && cfg.Dir != "" {
+			path = filepath.Join(cfg.Dir, path)
+		}
+		fi, err := os.Stat(path)
+		if err != nil || !fi.Mode().IsRegular() || fi.Size() > maxProgramFile {
+			continue
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			continue
+		}
+		h.Write([]byte(arg))
+		h.Write(b)
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // Get returns the cached answer for key, if any. A corrupt entry counts as a miss.

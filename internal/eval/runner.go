@@ -57,6 +57,7 @@ type Engine struct {
 	providers []provider.Provider
 	limiters  []*rate.Limiter
 	breakers  []*breaker
+	programs  []string // per provider: a hash of the files an exec provider runs, for the cache
 	checkers  [][]assert.Checker // per test, per assertion
 }
 
@@ -72,14 +73,27 @@ func Prepare(s *config.Suite, opt Options) (*Engine, error) {
 	applyPrices(s)
 	e := &Engine{suite: s, opt: opt}
 	var errs config.Errors
-	popt := provider.Options{Getenv: opt.Getenv}
+	// One HTTP client for every provider of the run, so that connections are reused across
+	// them; and one provider per distinct configuration, since a grader named per test
+	// (defaultTest.options.provider) would otherwise be built once per test.
+	popt := provider.Options{Getenv: opt.Getenv, HTTPClient: provider.NewHTTPClient()}
+	built := map[string]provider.Provider{}
 	build := func(spec *config.ProviderSpec) (provider.Provider, error) {
+		key, kerr := json.Marshal(spec.Config)
+		if kerr == nil {
+			if p, ok := built[string(key)]; ok {
+				return p, nil
+			}
+		}
 		p, err := provider.New(spec.Config, popt)
 		if err != nil {
 			return nil, &config.Error{Pos: spec.Pos, Msg: err.Error()}
 		}
 		if opt.Cassette != nil {
 			p = opt.Cassette.Wrap(p, spec.Config)
+		}
+		if kerr == nil {
+			built[string(key)] = p
 		}
 		return p, nil
 	}
@@ -97,6 +111,7 @@ func Prepare(s *config.Suite, opt Options) (*Engine, error) {
 		}
 		e.limiters = append(e.limiters, lim)
 		e.breakers = append(e.breakers, &breaker{})
+		e.programs = append(e.programs, programHash(&spec.Config))
 	}
 	buildEmbedder := func(spec *config.ProviderSpec) (provider.Embedder, error) {
 		emb, err := provider.NewEmbedder(spec.Config, popt)
@@ -382,7 +397,7 @@ func (e *Engine) sample(ctx context.Context, j job) (report.Result, bool) {
 func (e *Engine) call(ctx context.Context, i int, cfg *provider.Config, p provider.Provider, req *provider.Request) (*provider.Response, bool, error) {
 	var key string
 	if e.opt.Cache != nil {
-		key = cacheKey(cfg, provider.BaseURL(*cfg, e.opt.Getenv), req)
+		key = cacheKey(cfg, provider.BaseURL(*cfg, e.opt.Getenv), e.programs[i], req)
 		if r, ok := e.opt.Cache.Get(key); ok {
 			// The answer is what it was; its cost is what the current price says.
 			r.Cost = 0

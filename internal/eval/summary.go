@@ -63,33 +63,50 @@ func Summarize(results []report.Result, gates []config.Gate) report.Summary {
 		tokens += r.Tokens.Total
 		if r.Error == "" {
 			latencies = append(latencies, r.LatencyMS)
-			ref.add(r.Refusal)
 		}
-		var hasAcc, accOK, hasHal, halFail = false, true, false, false
+		// Per sample: is it accurate, does it hallucinate, does it refuse? An assertion that
+		// could not be evaluated (a judge that failed) tells nothing either way, so it is left
+		// out rather than counted as a wrong answer or a hallucination.
+		var acc1, hal1, ref1 verdictOf
 		for _, a := range r.Assertions {
+			if a.Error {
+				s.AssertionErrors++
+				continue
+			}
 			base, negated := baseType(a.Type)
 			if !nonAccuracyTypes[base] {
-				hasAcc = true
-				accOK = accOK && a.Passed
+				acc1.add(a.Passed)
 			}
 			if hallucinationTypes[base] && !negated {
-				hasHal = true
-				halFail = halFail || !a.Passed
+				hal1.add(!a.Passed)
+			}
+			if base == "is-refusal" {
+				ref1.add(a.Passed != negated) // not-is-refusal passes on an answer that is no refusal
 			}
 			if a.Metric != "" {
 				named[a.Metric] = append(named[a.Metric], a.Score)
 			}
+		}
+		for _, a := range r.Assertions {
 			judgeCost += a.Cost
 		}
-		if r.Error != "" {
-			// A sample that never got an answer cannot count as correct.
-			hasAcc, accOK = true, false
+		switch {
+		case r.Error != "":
+			acc.add(false) // a sample that never got an answer cannot count as correct
+		case acc1.seen:
+			acc.add(acc1.all)
 		}
-		if hasAcc {
-			acc.add(accOK)
+		if hal1.seen {
+			hal.add(hal1.any)
 		}
-		if hasHal {
-			hal.add(halFail)
+		if r.Error == "" {
+			// The suite's own refusal check decides when there is one (it may use a judge, or
+			// read another language); the shipped heuristics otherwise.
+			if ref1.seen {
+				ref.add(ref1.any)
+			} else {
+				ref.add(r.Refusal)
+			}
 		}
 	}
 	s.PassRate = share(s.Passed, s.Cases)
@@ -144,6 +161,17 @@ func GatesPassed(s *report.Summary) bool {
 		}
 	}
 	return true
+}
+
+// verdictOf folds a sample's assertions on one question.
+type verdictOf struct{ seen, any, all bool }
+
+func (v *verdictOf) add(hit bool) {
+	if !v.seen {
+		v.seen, v.all = true, true
+	}
+	v.any = v.any || hit
+	v.all = v.all && hit
 }
 
 type counter struct{ k, n int }

@@ -153,3 +153,25 @@ func TestConfidenceGateOnAMeanScoreNeedsEvidenceToo(t *testing.T) {
 		}
 	}
 }
+
+func TestJudgeFailuresAreNotHallucinationsAndRefusalsFollowTheSuite(t *testing.T) {
+	rs := []report.Result{
+		// The judge failed: the sample fails, but it is not a hallucination nor inaccurate.
+		{Output: "Paris", Assertions: []report.Assertion{{Type: "context-faithfulness", Error: true}}},
+		{Output: "Paris", Passed: true, Assertions: []report.Assertion{{Type: "context-faithfulness", Passed: true, Score: 1}}},
+		// A German refusal the heuristics miss but the suite's judged is-refusal confirms.
+		{Output: "Das kann ich nicht tun.", Passed: true, Assertions: []report.Assertion{{Type: "is-refusal", Passed: true, Score: 1}}},
+		// not-is-refusal that passed: an answer, not a refusal, whatever the heuristics say.
+		{Output: "I can't stress enough how easy it is.", Refusal: true, Passed: true, Assertions: []report.Assertion{{Type: "not-is-refusal", Passed: true, Score: 1}}},
+	}
+	s := Summarize(rs, nil)
+	if m := s.Metrics["hallucination_rate"]; m.N != 1 || m.Value != 0 {
+		t.Errorf("hallucination_rate = %v over %d, want 0 over 1: a failed judge is no evidence", m.Value, m.N)
+	}
+	if m := s.Metrics["refusal_rate"]; m.N != 4 || m.Value != 0.25 {
+		t.Errorf("refusal_rate = %v over %d, want 0.25 over 4 (the suite's own verdicts)", m.Value, m.N)
+	}
+	if s.AssertionErrors != 1 {
+		t.Errorf("assertion errors = %d, want 1", s.AssertionErrors)
+	}
+}

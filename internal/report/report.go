@@ -63,12 +63,15 @@ type ProviderRef struct {
 
 // Summary aggregates the results into the numbers a decision is made on.
 type Summary struct {
-	Cases      int        `json:"cases"` // samples: prompt × provider × test × repeat
-	Passed     int        `json:"passed"`
-	Failed     int        `json:"failed"`
-	Errors     int        `json:"errors"`
-	PassRate   float64    `json:"pass_rate"`
-	PassRateCI [2]float64 `json:"pass_rate_ci"`
+	Cases  int `json:"cases"` // samples: prompt × provider × test × repeat
+	Passed int `json:"passed"`
+	Failed int `json:"failed"`
+	Errors int `json:"errors"` // samples whose provider call failed
+	// AssertionErrors counts assertions that could not be evaluated (a failed or unparsable
+	// judge): their samples failed, but they say nothing about accuracy or hallucination.
+	AssertionErrors int        `json:"assertion_errors"`
+	PassRate        float64    `json:"pass_rate"`
+	PassRateCI      [2]float64 `json:"pass_rate_ci"`
 	// Metrics holds the built-in metrics (accuracy, hallucination_rate, refusal_rate,
 	// latency_p50_ms, latency_p95_ms, latency_p99_ms, cost_total, cost_per_case, tokens_total)
 	// and every named metric of the suite.

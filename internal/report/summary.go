@@ -43,9 +43,14 @@ func WriteSummary(w io.Writer, r *Report, color bool) {
 		head += " · " + d
 	}
 	fmt.Fprintln(&b, st.bold(head))
-	fmt.Fprintf(&b, "%d %s: %d passed, %d failed, %d %s · pass rate %s [%s, %s]\n\n",
+	fmt.Fprintf(&b, "%d %s: %d passed, %d failed, %d %s · pass rate %s [%s, %s]\n",
 		s.Cases, plural(s.Cases, "case", "cases"), s.Passed, s.Failed, s.Errors, plural(s.Errors, "error", "errors"),
 		fmtPct(s.PassRate), fmtPct(s.PassRateCI[0]), fmtPct(s.PassRateCI[1]))
+	if s.AssertionErrors > 0 {
+		fmt.Fprintf(&b, "%d %s could not be evaluated (a judge failed or gave no usable verdict): those samples failed\n",
+			s.AssertionErrors, plural(s.AssertionErrors, "assertion", "assertions"))
+	}
+	b.WriteString("\n")
 
 	if groups := groupRows(r.Results); len(groups) > 0 {
 		tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
