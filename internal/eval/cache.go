@@ -36,15 +36,15 @@ func cacheKey(cfg *provider.Config, baseURL, program string, req *provider.Reque
 	// when the suite loads), so hashing them never hashes a key.
 	k := struct {
 		Type, Model, BaseURL, URL, Method, OutputPath, Dir, Program string
-		Command                                            []string
-		Headers                                            map[string]string
-		Body                                               any
-		Params                                             provider.Params
-		Stream                                             bool
-		Messages                                           []provider.Message
-		Prompt                                             string
-		Vars                                               map[string]any
-		Repeat                                             int
+		Command                                                     []string
+		Headers                                                     map[string]string
+		Body                                                        any
+		Params                                                      provider.Params
+		Stream                                                      bool
+		Messages                                                    []provider.Message
+		Prompt                                                      string
+		Vars                                                        map[string]any
+		Repeat                                                      int
 	}{cfg.Type, cfg.Model, baseURL, cfg.URL, cfg.Method, cfg.OutputPath, cfg.Dir, program, cfg.Command, cfg.Headers,
 		cfg.Body, cfg.Params, cfg.Stream, req.Messages, req.Prompt, req.Vars, req.Repeat}
 	b, _ := json.Marshal(k) // every field is JSON-safe: it came from YAML or JSON

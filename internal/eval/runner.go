@@ -57,7 +57,7 @@ type Engine struct {
 	providers []provider.Provider
 	limiters  []*rate.Limiter
 	breakers  []*breaker
-	programs  []string // per provider: a hash of the files an exec provider runs, for the cache
+	programs  []string           // per provider: a hash of the files an exec provider runs, for the cache
 	checkers  [][]assert.Checker // per test, per assertion
 }
 
