@@ -467,6 +467,7 @@ func (l *loader) cassette(s *Suite, v *node) {
 	var pathNode *node
 	switch v.kind {
 	case mapKind:
+		unknown := false
 		l.eachKey(v, "cassette", func(k, val *node) {
 			switch k.text {
 			case "path":
@@ -475,9 +476,13 @@ func (l *loader) cassette(s *Suite, v *node) {
 				s.CassetteLiveEnv = l.envNames(val, "cassette.live_when_env")
 			default:
 				l.unknownKey(k, "key in cassette", cassetteKeys)
+				unknown = true
 			}
 		})
 		if pathNode == nil {
+			if unknown {
+				return // most likely the path under a misspelled key: reported there
+			}
 			l.fail(v.pos, "add `path: cassette.json` (relative to the config's folder)", "the cassette has no path")
 			return
 		}

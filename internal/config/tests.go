@@ -409,15 +409,14 @@ func (l *loader) testOptions(rt *rawTest, v *node) {
 // testRepeat reads a test's `repeat` or `options.repeat`, which mean the same: setting both
 // is an error, as for any setting given twice.
 func (l *loader) testRepeat(rt *rawTest, v *node, what string) {
-	r, ok := l.posInt(v, what, 1, hintRepeat)
-	if !ok {
-		return
-	}
 	if rt.repeatAt != nil {
 		l.fail(v.pos, "keep one of them: `repeat:` and `options.repeat:` mean the same", "the test's repeat is set twice (also at line %d)", rt.repeatAt.pos.Line)
 		return
 	}
-	rt.t.Repeat, rt.repeatAt = r, v
+	rt.repeatAt = v
+	if r, ok := l.posInt(v, what, 1, hintRepeat); ok {
+		rt.t.Repeat = r
+	}
 }
 
 // gradingProvider reads options.provider: a provider (the judge), or promptfoo's

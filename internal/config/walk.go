@@ -11,7 +11,7 @@ import (
 const (
 	hintString = "write a single value (quote it if it contains a colon)"
 	hintNumber = "write a number such as 0.9, without quotes"
-	hintInt    = "write a whole number such as 3, without quotes"
+	hintInt    = "write a whole number such as 3"
 	hintMap    = "write `key: value` lines indented below it"
 	hintList   = "write one item per line, each starting with `- `"
 )
@@ -66,7 +66,7 @@ func (l *loader) integer(n *node, what string) (int, bool) {
 		if f := n.value.(float64); f == math.Trunc(f) && math.Abs(f) < 1<<53 {
 			return int(f), true
 		}
-		l.fail(n.pos, "write a whole number such as 3", "%s must be a whole number", what)
+		l.fail(n.pos, hintInt, "%s must be a whole number", what)
 		return 0, false
 	case stringKind:
 		if _, err := strconv.Atoi(strings.TrimSpace(n.text)); err == nil {

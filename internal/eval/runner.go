@@ -493,8 +493,21 @@ func (e *Engine) newRun() report.Run {
 		pv.Prompts = append(pv.Prompts, report.PromptRef{Label: p.Label, Hash: p.Hash, Text: p.Text})
 	}
 	for _, p := range s.Providers {
-		pv.Providers = append(pv.Providers, report.ProviderRef{Label: p.Config.Label, Type: p.Config.Type,
-			Model: p.Config.Model, Params: paramsMap(p.Config.Params)})
+		ref := report.ProviderRef{Label: p.Config.Label, Type: p.Config.Type,
+			Model: p.Config.Model, Params: paramsMap(p.Config.Params)}
+		if u := provider.BaseURL(p.Config, e.opt.Getenv); u != "" {
+			ref.BaseURL = provider.PublicURL(u)
+		} else if p.Config.URL != "" {
+			ref.BaseURL = provider.PublicURL(p.Config.URL)
+		}
+		pv.Providers = append(pv.Providers, ref)
+	}
+	pv.Mode = "live"
+	if c := e.opt.Cassette; c != nil {
+		pv.Mode, pv.Cassette = "replay", c.Path()
+		if c.Recording() {
+			pv.Mode = "record"
+		}
 	}
 	if e.opt.Provenance != nil {
 		e.opt.Provenance(pv)

@@ -24,6 +24,10 @@ const (
 	MetricCostPerCase       = "cost_per_case"
 	MetricTokensTotal       = "tokens_total"
 	MetricJudgeCostTotal    = "judge_cost_total"
+	// Over tests (prompt × provider × test) run more than once: the share where at least
+	// one repeat passed (pass@k) and where every repeat passed (pass^k).
+	MetricPassAtK  = "pass_at_k"
+	MetricPassHatK = "pass_hat_k"
 )
 
 // ci95 is the confidence of every interval shown in reports; gates choose their own.
@@ -139,6 +143,17 @@ func Summarize(results []report.Result, gates []config.Gate) report.Summary {
 		s.Metrics[name] = meanMetric(scores, name != MetricCostPerCase)
 	}
 	s.Tests, s.Flaky = testStats(results)
+	var atK, hatK counter
+	for _, t := range s.Tests {
+		if t.Samples > 1 {
+			atK.add(t.PassAtK)
+			hatK.add(t.PassHatK)
+		}
+	}
+	if atK.n > 0 {
+		s.Metrics[MetricPassAtK] = rateMetric(atK.k, atK.n)
+		s.Metrics[MetricPassHatK] = rateMetric(hatK.k, hatK.n)
+	}
 	s.Gates = decideGates(s.Metrics, named, gates)
 	return s
 }

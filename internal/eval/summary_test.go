@@ -125,6 +125,9 @@ func TestFlakyTestsAndPassAtK(t *testing.T) {
 	if len(s.Tests) != 2 || !s.Tests[1].PassHatK {
 		t.Errorf("tests = %+v", s.Tests)
 	}
+	if at, hat := s.Metrics["pass_at_k"], s.Metrics["pass_hat_k"]; at.Value != 1 || hat.Value != 0.5 || at.N != 2 || at.Kind != "rate" {
+		t.Errorf("pass@k = %+v, pass^k = %+v; want 100%% and 50%% over 2 tests", at, hat)
+	}
 }
 
 func TestConfidenceGateOnAMeanScoreNeedsEvidenceToo(t *testing.T) {

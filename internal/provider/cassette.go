@@ -107,6 +107,9 @@ func jsonErrorAt(data []byte, err error) string {
 // Path is the cassette's file.
 func (c *Cassette) Path() string { return c.path }
 
+// Recording reports whether the cassette records (rather than replays) answers.
+func (c *Cassette) Recording() bool { return c.mode == CassetteRecord }
+
 // Len is the number of recorded answers.
 func (c *Cassette) Len() int {
 	c.mu.Lock()

@@ -222,6 +222,10 @@ func scrub(s string, secrets []string) string {
 }
 
 // publicURL is a base URL fit for a message: no user info, no query string, no fragment.
+// PublicURL is raw without what may hold a secret (user info, query, fragment), fit for a
+// message or a run's provenance.
+func PublicURL(raw string) string { return publicURL(raw) }
+
 func publicURL(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" {

@@ -33,17 +33,21 @@ type Run struct {
 
 // Provenance is everything needed to tell what produced a run.
 type Provenance struct {
-	PlumbVersion string        `json:"plumb_version"`
-	ConfigPath   string        `json:"config_path,omitempty"`
-	GitCommit    string        `json:"git_commit,omitempty"`
-	GitDirty     bool          `json:"git_dirty,omitempty"`
-	User         string        `json:"user,omitempty"`
-	Host         string        `json:"host,omitempty"`
-	Args         []string      `json:"args,omitempty"`
-	Repeat       int           `json:"repeat"`
-	Prompts      []PromptRef   `json:"prompts"`
-	Providers    []ProviderRef `json:"providers"`
-	ResumedFrom  string        `json:"resumed_from,omitempty"`
+	PlumbVersion string   `json:"plumb_version"`
+	ConfigPath   string   `json:"config_path,omitempty"`
+	GitCommit    string   `json:"git_commit,omitempty"`
+	GitDirty     bool     `json:"git_dirty,omitempty"`
+	User         string   `json:"user,omitempty"`
+	Host         string   `json:"host,omitempty"`
+	Args         []string `json:"args,omitempty"`
+	Repeat       int      `json:"repeat"`
+	// Mode says where the answers came from: "live" (the providers were called), "replay"
+	// (a cassette) or "record" (called, and written to a cassette).
+	Mode        string        `json:"mode"`
+	Cassette    string        `json:"cassette,omitempty"`
+	Prompts     []PromptRef   `json:"prompts"`
+	Providers   []ProviderRef `json:"providers"`
+	ResumedFrom string        `json:"resumed_from,omitempty"`
 }
 
 // PromptRef names a prompt and pins its exact content by hash.
@@ -55,10 +59,11 @@ type PromptRef struct {
 
 // ProviderRef names a provider as configured (never with a secret).
 type ProviderRef struct {
-	Label  string         `json:"label"` // the id used in results
-	Type   string         `json:"type"`  // openai, anthropic, exec, http, ...
-	Model  string         `json:"model,omitempty"`
-	Params map[string]any `json:"params,omitempty"`
+	Label   string         `json:"label"` // the id used in results
+	Type    string         `json:"type"`  // openai, anthropic, exec, http, ...
+	Model   string         `json:"model,omitempty"`
+	BaseURL string         `json:"base_url,omitempty"` // the endpoint called, without credentials
+	Params  map[string]any `json:"params,omitempty"`
 }
 
 // Summary aggregates the results into the numbers a decision is made on.

@@ -73,6 +73,10 @@ func WriteSummary(w io.Writer, r *Report, color bool) {
 	}
 	fmt.Fprintf(tw, "Latency\tp50 %s · p95 %s · p99 %s\n",
 		metricValue(r, "latency_p50_ms"), metricValue(r, "latency_p95_ms"), metricValue(r, "latency_p99_ms"))
+	if _, ok := s.Metrics["pass_at_k"]; ok {
+		fmt.Fprintf(tw, "Repeats\tpass@k %s · pass^k %s · %d flaky\n",
+			metricLine(r, "pass_at_k"), metricValue(r, "pass_hat_k"), len(s.Flaky))
+	}
 	cost := fmt.Sprintf("%s total · %s per case", metricValue(r, "cost_total"), metricValue(r, "cost_per_case"))
 	if m, ok := s.Metrics["judge_cost_total"]; ok && m.Value > 0 {
 		cost += fmt.Sprintf(" · judge %s", metricValue(r, "judge_cost_total"))
