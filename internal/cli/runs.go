@@ -25,6 +25,9 @@ func newRunsCmd(e *env) *cobra.Command {
 			if opt.Limit < 0 {
 				return usageErr("--limit must be positive")
 			}
+			if opt.Status != "" && opt.Status != report.StatusComplete && opt.Status != report.StatusIncomplete {
+				return usageErr("--status %q: use %s or %s", opt.Status, report.StatusComplete, report.StatusIncomplete)
+			}
 			st, err := openStore(cmd, e)
 			if err != nil {
 				return err

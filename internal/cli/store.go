@@ -25,14 +25,17 @@ func dbDSN(cmd *cobra.Command, e *env) string {
 	return defaultDB
 }
 
-// openStore opens the store, bringing its schema up to date: the CLI owns its embedded
-// database, so a new version simply migrates it.
+// openStore opens the store. The embedded SQLite database belongs to this user, so a new
+// version of plumb simply brings its schema up to date; a shared PostgreSQL database is
+// migrated only by `plumb migrate`, so that one user's upgrade does not change the schema
+// under everyone else's older binaries. (A new, empty database is set up either way.)
 func openStore(cmd *cobra.Command, e *env) (store.Store, error) {
 	dsn := dbDSN(cmd, e)
-	if _, _, err := store.ParseDSN(dsn); err != nil {
+	driver, _, err := store.ParseDSN(dsn)
+	if err != nil {
 		return nil, usageErr("--db: %v", err)
 	}
-	st, err := store.Open(cmd.Context(), dsn, store.OpenOptions{Migrate: true})
+	st, err := store.Open(cmd.Context(), dsn, store.OpenOptions{Migrate: driver == store.DriverSQLite})
 	if err != nil {
 		return nil, fmt.Errorf("open the store: %w", err)
 	}

@@ -519,6 +519,131 @@ tests:
 				}
 			},
 		},
+		{
+			name: "cassette as a map: the path and the variables that mean run live",
+			files: map[string]string{"plumb.yaml": `prompts: "{{q}}"
+providers: [echo]
+tests: [{vars: {q: hi}}]
+cassette:
+  path: file://cassettes/support.json
+  live_when_env: [OPENAI_API_KEY, OLLAMA_BASE_URL]
+`},
+			check: func(t *testing.T, s *Suite) {
+				if want := filepath.Join(s.Dir, "cassettes", "support.json"); s.Cassette != want {
+					t.Errorf("Cassette = %q, want %q", s.Cassette, want)
+				}
+				if want := []string{"OPENAI_API_KEY", "OLLAMA_BASE_URL"}; !slices.Equal(s.CassetteLiveEnv, want) {
+					t.Errorf("CassetteLiveEnv = %q, want %q", s.CassetteLiveEnv, want)
+				}
+			},
+		},
+		{
+			name: "cassette map with one variable name as a string",
+			files: map[string]string{"plumb.yaml": "prompts: x\nproviders: [echo]\ntests: [{}]\ncassette: {path: c.json, live_when_env: OPENAI_API_KEY}\n"},
+			check: func(t *testing.T, s *Suite) {
+				if s.Cassette != filepath.Join(s.Dir, "c.json") || !slices.Equal(s.CassetteLiveEnv, []string{"OPENAI_API_KEY"}) {
+					t.Errorf("Cassette, CassetteLiveEnv = %q, %q", s.Cassette, s.CassetteLiveEnv)
+				}
+			},
+		},
+		{
+			name: "cassette as a path never runs live on its own",
+			files: map[string]string{"plumb.yaml": "prompts: x\nproviders: [echo]\ntests: [{}]\ncassette: c.json\n"},
+			check: func(t *testing.T, s *Suite) {
+				if s.Cassette != filepath.Join(s.Dir, "c.json") || s.CassetteLiveEnv != nil {
+					t.Errorf("Cassette, CassetteLiveEnv = %q, %q", s.Cassette, s.CassetteLiveEnv)
+				}
+			},
+		},
+		{
+			name: "JSON prompts: chats inline, under raw and in files; other JSON is text",
+			files: map[string]string{
+				"plumb.yaml": `prompts:
+  - '[{"role": "system", "content": "Be brief."}, {"role": "user", "content": "{{q}}"}]'
+  - {label: raw-chat, raw: '[{"role": "user", "content": "raw {{q}}"}]'}
+  - '[{"q": "{{q}}"}]'
+  - '["{{q}}", "b"]'
+  - file://records.json
+providers: [echo]
+tests: [{vars: {q: hi}}]
+`,
+				"records.json": "\ufeff[{\"question\": \"{{q}}\", \"answer\": \"\"}]",
+			},
+			check: func(t *testing.T, s *Suite) {
+				var got []string
+				for _, p := range s.Prompts {
+					got = append(got, fmt.Sprintf("%s chat=%v: %s", p.Label, p.Messages != nil, p.Text))
+				}
+				eqLines(t, "prompts", got, []string{
+					`Be brief. chat=true: [{"role":"system","content":"Be brief."},{"role":"user","content":"{{q}}"}]`,
+					`raw-chat chat=true: [{"role":"user","content":"raw {{q}}"}]`,
+					`[{"q": "{{q}}"}] chat=false: [{"q": "{{q}}"}]`,
+					`["{{q}}", "b"] chat=false: ["{{q}}", "b"]`,
+					"records.json chat=false: \ufeff[{\"question\": \"{{q}}\", \"answer\": \"\"}]",
+				})
+			},
+		},
+		{
+			name: "promptfoo split files: a YAML list of prompts, providers from a file",
+			files: map[string]string{
+				"promptfooconfig.yaml": `prompts:
+  - file://prompts.yaml
+  - id: file://more.yaml
+    label: more
+providers: file://providers.yaml
+tests: [{vars: {q: hi}}]
+`,
+				"prompts.yaml": `- "Answer: {{q}}"
+- {label: formal, raw: "Dear customer, {{q}}"}
+- id: file://p.txt
+- label: chatty
+  messages: [{role: user, content: "{{q}}"}]
+`,
+				"more.yaml":      "- One {{q}}\n- Two {{q}}\n",
+				"p.txt":          "From a file: {{q}}",
+				"providers.yaml": "- openai:chat:gpt-4o-mini\n- id: anthropic:messages:claude-3-5-haiku-latest\n  label: haiku\n",
+			},
+			check: func(t *testing.T, s *Suite) {
+				var got []string
+				for _, p := range s.Prompts {
+					got = append(got, fmt.Sprintf("%s: %s", p.Label, p.Text))
+				}
+				eqLines(t, "prompts", got, []string{
+					"Answer: {{q}}: Answer: {{q}}",
+					"formal: Dear customer, {{q}}",
+					"p.txt: From a file: {{q}}",
+					`chatty: [{"role":"user","content":"{{q}}"}]`,
+					"more#1: One {{q}}",
+					"more#2: Two {{q}}",
+				})
+				got = nil
+				for _, p := range s.Providers {
+					got = append(got, fmt.Sprintf("%s %s %s:%d:%d", p.Config.Label, p.Config.Model, filepath.Base(p.Pos.File), p.Pos.Line, p.Pos.Col))
+				}
+				eqLines(t, "providers", got, []string{
+					"openai:chat:gpt-4o-mini gpt-4o-mini providers.yaml:1:3",
+					"haiku claude-3-5-haiku-latest providers.yaml:2:3",
+				})
+			},
+		},
+		{
+			name: "pass_at_k and pass_hat_k are built-in rates a gate may use with confidence",
+			files: map[string]string{"plumb.yaml": `prompts: x
+providers: [echo]
+tests: [{assert: [{type: contains, value: x, metric: tone}]}]
+gates:
+  - {metric: pass_at_k, min: 0.95, confidence: 0.9}
+  - {metric: pass_hat_k, min: 0.8}
+  - {metric: tone, min: 1}
+`},
+			check: func(t *testing.T, s *Suite) {
+				var got []string
+				for _, g := range s.Gates {
+					got = append(got, fmt.Sprintf("%s min=%g confidence=%g", g.Metric, *g.Min, g.Confidence))
+				}
+				eqLines(t, "gates", got, []string{"pass_at_k min=0.95 confidence=0.9", "pass_hat_k min=0.8 confidence=0", "tone min=1 confidence=0"})
+			},
+		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s, errText := load(t, tc.files, tc.env)
@@ -530,7 +655,44 @@ tests:
 	}
 }
 
-// TestLoadHash checks that the suite hash covers the config and every file it reads, and
+// TestTransformResponse checks the JSON paths transformResponse accepts and the dotted form the
+// http provider receives: it must read back, through provider.ParseOutputPath, to the same steps.
+func TestTransformResponse(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"json.choices[0].message.content", "choices.0.message.content"},
+		{"choices.0.message.content", "choices.0.message.content"},
+		{"$.choices[0].message.content", "choices.0.message.content"},
+		{"$.data[0].text", "data.0.text"},
+		{"output", "output"},
+		{".output", "output"},
+		{`json["data"].items[2].text`, "data.items.2.text"},
+		{`json['generated-text']`, "generated-text"},
+		{`json["a.b"].c`, `["a.b"].c`},
+		{`json["it's"]`, `["it's"]`},
+		{`$["$ref"].x`, `["$ref"].x`},
+		{"json", ""},
+		{"$", ""},
+		{"$.json.answer", "json.answer"},
+		{" json.results[ 1 ].text ", "results.1.text"},
+	} {
+		t.Run(tc.in, func(t *testing.T) {
+			s, errText := load(t, map[string]string{"plumb.yaml": fmt.Sprintf(
+				"prompts: x\nproviders:\n  - id: https://api.example.com/run\n    config: {transformResponse: %q}\ntests: [{}]\n", tc.in)}, nil)
+			if errText != "" {
+				t.Fatalf("Load failed:\n%s", errText)
+			}
+			got := s.Providers[0].Config.OutputPath
+			if got != tc.want {
+				t.Errorf("OutputPath = %q, want %q", got, tc.want)
+			}
+			if _, err := provider.ParseOutputPath(got); err != nil {
+				t.Errorf("the http provider cannot read %q: %v", got, err)
+			}
+		})
+	}
+}
+
+// TestLoadHash checks// TestLoadHash checks that the suite hash covers the config and every file it reads, and
 // nothing else.
 func TestLoadHash(t *testing.T) {
 	dir := t.TempDir()

@@ -209,7 +209,7 @@ func checkSchema(ctx context.Context, s Store, opt OpenOptions) error {
 		// without asking; that keeps the first `plumb eval` on a new machine zero-setup.
 		return s.Migrate(ctx)
 	default:
-		return fmt.Errorf("%w: it is at version %d, this plumb needs version %d: run `plumb migrate` or pass --migrate", ErrSchemaOutdated, cur, latest)
+		return fmt.Errorf("%w: it is at version %d, this plumb needs version %d: run `plumb migrate` (with the same --db)", ErrSchemaOutdated, cur, latest)
 	}
 }
 

@@ -448,7 +448,7 @@ func TestOutdatedSchema(t *testing.T) {
 		if !errors.Is(err, ErrSchemaOutdated) {
 			t.Fatalf("Open on an outdated schema: err = %v, want ErrSchemaOutdated", err)
 		}
-		for _, want := range []string{"run `plumb migrate` or pass --migrate", fmt.Sprintf("version %d", latest-1), fmt.Sprintf("version %d", latest)} {
+		for _, want := range []string{"run `plumb migrate` (with the same --db)", fmt.Sprintf("version %d", latest-1), fmt.Sprintf("version %d", latest)} {
 			if !strings.Contains(err.Error(), want) {
 				t.Errorf("error %q does not say %q", err, want)
 			}
