@@ -39,8 +39,10 @@ type LoadOptions struct {
 //	description         text shown in reports
 //	prompts             a string or a list; each item is inline text, file://PATH (globs
 //	                    allowed), {raw|text, label, id} or {label, messages: [{role, content}]}
-//	providers           a string or a list of providers (alias: targets)
-//	tests               a list of tests and file:// references (.yaml, .yml, .json, .jsonl, .csv)
+//	providers           a string or a list of providers and file:// references to .yaml,
+//	                    .yml or .json files holding providers (alias: targets)
+//	tests               a list of tests and file:// references (.yaml, .yml, .json, .jsonl, .csv;
+//	                    globs allowed; a folder is an error suggesting a glob)
 //	defaultTest         a test (or file://) merged into every test
 //	repeat              samples per test (integer >= 1; default 1)
 //	concurrency         parallel calls (integer >= 1; default 4)

@@ -538,7 +538,7 @@ cassette:
 			},
 		},
 		{
-			name: "cassette map with one variable name as a string",
+			name:  "cassette map with one variable name as a string",
 			files: map[string]string{"plumb.yaml": "prompts: x\nproviders: [echo]\ntests: [{}]\ncassette: {path: c.json, live_when_env: OPENAI_API_KEY}\n"},
 			check: func(t *testing.T, s *Suite) {
 				if s.Cassette != filepath.Join(s.Dir, "c.json") || !slices.Equal(s.CassetteLiveEnv, []string{"OPENAI_API_KEY"}) {
@@ -547,7 +547,7 @@ cassette:
 			},
 		},
 		{
-			name: "cassette as a path never runs live on its own",
+			name:  "cassette as a path never runs live on its own",
 			files: map[string]string{"plumb.yaml": "prompts: x\nproviders: [echo]\ntests: [{}]\ncassette: c.json\n"},
 			check: func(t *testing.T, s *Suite) {
 				if s.Cassette != filepath.Join(s.Dir, "c.json") || s.CassetteLiveEnv != nil {

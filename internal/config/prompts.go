@@ -20,13 +20,14 @@ import (
 //   - a string or a list of items;
 //   - an item is inline text; file://PATH (.txt and .md are text, a .txt file splits into
 //     several prompts at lines holding only `---`; .json is a chat message list or text;
-//     .yaml/.yml is a chat message list; globs expand in sorted order; paths are relative to
-//     the config's folder); {raw | text, label, id} (promptfoo); {label, messages: [{role,
-//     content}]} (a chat); {id: file://PATH, label};
+//     .yaml/.yml is a chat message list or a list of prompt items; globs expand in sorted
+//     order; paths are relative to the config's folder); {raw | text, label, id} (promptfoo);
+//     {label, messages: [{role, content}]} (a chat); {id: file://PATH, label};
 //   - promptfoo's older map form {PROMPT_OR_FILE: LABEL}.
 //
-// Inline text that parses as a JSON message list is a chat (promptfoo's convention). A label
-// defaults to the file path or the text's first line shortened to 40 characters.
+// JSON text (inline or a .json file) that is a list holding an object with a `role` or
+// `content` key is a chat (promptfoo's convention), checked like any chat. A label defaults
+// to the file path or the text's first line shortened to 40 characters.
 func (l *loader) prompts(v *node) []Prompt {
 	var out []Prompt
 	switch v.kind {

@@ -26,7 +26,8 @@ const supportedIDs = "openai:chat:MODEL, openai:MODEL, openai:embedding:MODEL, a
 	"anthropic:MODEL, exec:COMMAND, http(s)://URL, echo; an OpenAI-compatible server (Ollama, vLLM, " +
 	"Azure OpenAI, Groq, Together, LM Studio...) is openai:chat:MODEL with config.apiBaseUrl set to its URL"
 
-// providers reads `providers` (or `targets`): a provider or a list of them. Labels must be
+// providers reads `providers` (or `targets`): a provider or a list of them, where
+// file://PATH.yaml (.yml, .json) stands for the providers that file holds. Labels must be
 // distinct: results are keyed by them.
 func (l *loader) providers(v *node) []ProviderSpec {
 	var items []*node
@@ -160,8 +161,8 @@ type providerBuilder struct {
 //
 // config keys (promptfoo's names): apiBaseUrl, apiHost (a host: https://HOST/v1), apiKeyEnvar,
 // temperature, max_tokens, top_p, seed, stop, headers, timeout (ms), url, method, body,
-// transformResponse (a JSON path such as json.choices[0].message.content; JavaScript is
-// refused), passthrough (extra request-body fields), cost (USD per token), and the body
+// transformResponse (a JSON path such as json.choices[0].message.content or
+// choices.0.message.content; JavaScript is refused), passthrough (extra request-body fields), cost (USD per token), and the body
 // parameters frequency_penalty, presence_penalty, response_format, max_completion_tokens,
 // reasoning_effort, top_k. An API key written in the file is refused: keys come from the
 // environment only (apiKey: '{{env.NAME}}' is read as apiKeyEnvar: NAME).
