@@ -160,7 +160,21 @@ func runEval(cmd *cobra.Command, e *env, f *evalFlags) error {
 	if f.record && cassettePath == "" {
 		return usageErr("--record needs a cassette: add `cassette: cassette.json` to %s or pass --cassette FILE", path)
 	}
-	if cassettePath != "" && !f.live {
+	live := f.live
+	if !live && !f.record && f.cassette == "" {
+		// The suite may ask to call the providers whenever credentials are at hand
+		// (cassette: {path, live_when_env: [OPENAI_API_KEY]}), and replay otherwise.
+		for _, name := range suite.CassetteLiveEnv {
+			if e.getenv(name) != "" {
+				live = true
+				if !f.noProgress {
+					fmt.Fprintf(e.stderr, "plumb: $%s is set: calling the providers instead of replaying %s\n", name, cassettePath)
+				}
+				break
+			}
+		}
+	}
+	if cassettePath != "" && !live {
 		mode := provider.CassetteReplay
 		if f.record {
 			mode = provider.CassetteRecord
@@ -170,7 +184,7 @@ func runEval(cmd *cobra.Command, e *env, f *evalFlags) error {
 			return usageErr("%v", err)
 		}
 		opt.Cassette = cas
-		if mode == provider.CassetteReplay && !f.noProgress && liveConfigured(e) {
+		if mode == provider.CassetteReplay && !f.noProgress && len(suite.CassetteLiveEnv) == 0 && liveConfigured(e) {
 			fmt.Fprintf(e.stderr, "plumb: replaying provider answers from %s; pass --live to call the providers\n", cassettePath)
 		}
 	} else if !f.noCache {

@@ -444,7 +444,7 @@ func (b *breaker) allow(label string) error {
 	if b.streak < breakerTrips {
 		return nil
 	}
-	return fmt.Errorf("not called: provider %s could not be reached %d times in a row (last: %s)", label, b.streak, b.lastErr)
+	return fmt.Errorf("not called: provider %s could not be reached %d or more times in a row (%s)", label, breakerTrips, b.lastErr)
 }
 
 func (b *breaker) record(err error) {
