@@ -161,7 +161,7 @@ var testsExts = []string{".yaml", ".yml", ".json", ".jsonl", ".csv"}
 // folderGlobs suggests the globs that reference the tests files in a folder: one per tests
 // file type it holds, or *.yaml when it holds none (or cannot be read).
 func folderGlobs(dir, rel string) string {
-	base := "file://" + strings.TrimRight(rel, "/"+string(filepath.Separator)) + "/*"
+	base := "file://" + strings.TrimRight(filepath.ToSlash(rel), "/") + "/*"
 	have := map[string]bool{}
 	if entries, err := os.ReadDir(dir); err == nil {
 		for _, e := range entries {
