@@ -25,9 +25,11 @@ func newCompareCmd(e *env) *cobra.Command {
 alone when each run has one prompt and one provider, as when comparing two models or two
 prompt versions), and report regressions (passed in A, failed in B) and improvements.
 
-The verdict uses McNemar's exact test on the paired pass/fail outcomes and a paired
-bootstrap (10,000 resamples, fixed seed) on the scores. Cost per case and p95 latency
-deltas are shown beside them.
+The verdict uses McNemar's exact test on the paired pass/fail outcomes and, when scores are
+graded rather than pass/fail, a sign-flip permutation test on the paired score differences
+(each at half the significance level). The mean score difference is shown with a paired
+bootstrap interval (10,000 resamples, fixed seed), and cost per case and p95 latency deltas
+beside them. docs/statistics.md has the details.
 
 RUN is a run id, a unique prefix of one, 'latest', or 'latest~N' (the Nth run before
 the latest).

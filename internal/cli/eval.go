@@ -60,8 +60,8 @@ The run is stored (see --db) with its provenance; list runs with 'plumb runs', p
 'plumb show', compare two with 'plumb compare'.
 
 When the suite names a cassette, provider calls are replayed from it (no network, no API
-key); --record calls the real providers and writes their answers to the cassette; --live
-ignores the cassette.
+key), unless one of the variables in its live_when_env is set; --record calls the real
+providers and writes their answers to the cassette; --live ignores the cassette.
 
 Exit codes: 0 every gate passed (without gates: every assertion passed); 1 the run completed
 but a gate or assertion failed, was interrupted, or regressed against the baseline; 2 bad

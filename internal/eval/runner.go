@@ -399,8 +399,8 @@ func (e *Engine) call(ctx context.Context, i int, cfg *provider.Config, p provid
 	if e.opt.Cache != nil {
 		key = cacheKey(cfg, provider.BaseURL(*cfg, e.opt.Getenv), e.programs[i], req)
 		if r, ok := e.opt.Cache.Get(key); ok {
-			// The answer is what it was; its cost is what the current price says.
-			r.Cost = 0
+			// The answer is what it was; its cost is what the current price says (or, for a
+			// program that reports its own cost, what it reported).
 			if p := provider.PriceOf(cfg); p != nil {
 				r.Cost = provider.Cost(*p, r.Usage)
 			}
@@ -426,22 +426,25 @@ func (e *Engine) call(ctx context.Context, i int, cfg *provider.Config, p provid
 	return r, false, nil
 }
 
-// breakerTrips is how many calls in a row may fail to reach a provider (refused connection,
-// unknown host, timeout — each after the provider's own retries) before the rest of the run
-// stops calling it. A dead endpoint then costs a run seconds, not a retry budget per sample.
+// breakerTrips is how many calls in a row may fail to reach a provider that has not answered
+// once in this run (refused connection, unknown host, timeout — each after the provider's
+// own retries) before the rest of the run stops calling it. A dead endpoint then costs a run
+// seconds, not a retry budget per sample; a provider that answered before is only flaky, and
+// keeps being called.
 const breakerTrips = 3
 
 // breaker stops calling a provider that cannot be reached.
 type breaker struct {
-	mu      sync.Mutex
-	streak  int
-	lastErr string
+	mu       sync.Mutex
+	streak   int
+	answered bool // the provider answered once in this run: it is reachable, if flaky
+	lastErr  string
 }
 
 func (b *breaker) allow(label string) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.streak < breakerTrips {
+	if b.answered || b.streak < breakerTrips {
 		return nil
 	}
 	return fmt.Errorf("not called: provider %s could not be reached %d or more times in a row (%s)", label, breakerTrips, b.lastErr)
@@ -453,6 +456,7 @@ func (b *breaker) record(err error) {
 	var pe *provider.Error
 	if err == nil || !errors.As(err, &pe) || (pe.Kind != provider.KindConnection && pe.Kind != provider.KindTimeout) {
 		b.streak = 0 // an answer, or an error that shows the provider is there
+		b.answered = true
 		return
 	}
 	b.streak++
@@ -495,10 +499,12 @@ func (e *Engine) newRun() report.Run {
 	for _, p := range s.Providers {
 		ref := report.ProviderRef{Label: p.Config.Label, Type: p.Config.Type,
 			Model: p.Config.Model, Params: paramsMap(p.Config.Params)}
-		if u := provider.BaseURL(p.Config, e.opt.Getenv); u != "" {
-			ref.BaseURL = provider.PublicURL(u)
-		} else if p.Config.URL != "" {
-			ref.BaseURL = provider.PublicURL(p.Config.URL)
+		if e.opt.Cassette == nil { // a replayed run called no endpoint
+			if u := provider.BaseURL(p.Config, e.opt.Getenv); u != "" {
+				ref.BaseURL = provider.PublicURL(u)
+			} else if p.Config.URL != "" {
+				ref.BaseURL = provider.PublicURL(p.Config.URL)
+			}
 		}
 		pv.Providers = append(pv.Providers, ref)
 	}
@@ -520,7 +526,7 @@ func SuiteName(s *config.Suite) string {
 	if s.Description != "" {
 		return s.Description
 	}
-	return filepath.ToSlash(s.Path)
+	return filepath.ToSlash(filepath.Clean(s.Path))
 }
 
 // paramsMap lists the generation parameters that were set, for the provenance record.

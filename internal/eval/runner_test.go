@@ -217,3 +217,36 @@ func TestUnreachableProviderFailsFast(t *testing.T) {
 		t.Errorf("later samples should say why they were not called: %q", last)
 	}
 }
+
+// hangAfterFirst makes the fake server hang on the five calls after the first answer.
+type hangAfterFirst struct{ srv *fakellm.Server }
+
+func (h hangAfterFirst) Start(int) {}
+func (h hangAfterFirst) Done(_ *report.Result, _, done int, _ float64) {
+	if done == 1 {
+		h.srv.Enqueue(fakellm.Fault{Hang: true, Times: 5})
+	}
+}
+func (h hangAfterFirst) Finish() {}
+
+func TestFlakyProviderIsNotCutOff(t *testing.T) {
+	srv := start(t, fakellm.Options{})
+	s := suite(srv.URL, 10)
+	s.Providers[0].Config.Timeout = 100 * time.Millisecond
+	s.Providers[0].Config.MaxRetries = -1
+	eng, err := Prepare(s, Options{Getenv: getenv, Concurrency: 1, Progress: hangAfterFirst{srv}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, _ := eng.Run(context.Background())
+	// A provider that answered once is reachable: five timeouts in a row do not stop the run
+	// from calling it, and the four calls after them are answered.
+	if rep.Summary.Passed != 5 || rep.Summary.Errors != 5 {
+		t.Errorf("passed %d, errors %d; want 5 and 5", rep.Summary.Passed, rep.Summary.Errors)
+	}
+	for _, r := range rep.Results {
+		if strings.Contains(r.Error, "not called") {
+			t.Fatalf("a provider that answered was cut off: %s", r.Error)
+		}
+	}
+}
