@@ -262,13 +262,16 @@ func runEval(cmd *cobra.Command, e *env, f *evalFlags) error {
 		}
 	}
 	var writeErrs []error
+	var wrote []string
 	for _, out := range f.outputs {
 		if err := report.Write(out, rep); err != nil {
 			writeErrs = append(writeErrs, fmt.Errorf("write %s: %w", out, unwrapPathError(err)))
+			continue
 		}
+		wrote = append(wrote, out)
 	}
 	report.WriteSummary(e.stdout, rep, e.isTerminal && e.getenv("NO_COLOR") == "")
-	for _, out := range f.outputs {
+	for _, out := range wrote {
 		fmt.Fprintf(e.stdout, "Wrote %s\n", out)
 	}
 	writeErrorDigest(e.stderr, rep)
