@@ -153,41 +153,10 @@ func runEval(cmd *cobra.Command, e *env, f *evalFlags) error {
 		<-provDone
 		p.User, p.Host, p.GitCommit, p.GitDirty = found.User, found.Host, found.GitCommit, found.GitDirty
 	}
-	cassettePath := suite.Cassette
-	if f.cassette != "" {
-		cassettePath = f.cassette
+	if opt.Cassette, err = openCassette(e, f, suite, path); err != nil {
+		return err
 	}
-	if f.record && cassettePath == "" {
-		return usageErr("--record needs a cassette: add `cassette: cassette.json` to %s or pass --cassette FILE", path)
-	}
-	live := f.live
-	if !live && !f.record && f.cassette == "" {
-		// The suite may ask to call the providers whenever credentials are at hand
-		// (cassette: {path, live_when_env: [OPENAI_API_KEY]}), and replay otherwise.
-		for _, name := range suite.CassetteLiveEnv {
-			if e.getenv(name) != "" {
-				live = true
-				if !f.noProgress {
-					fmt.Fprintf(e.stderr, "plumb: $%s is set: calling the providers instead of replaying %s\n", name, cassettePath)
-				}
-				break
-			}
-		}
-	}
-	if cassettePath != "" && !live {
-		mode := provider.CassetteReplay
-		if f.record {
-			mode = provider.CassetteRecord
-		}
-		cas, err := provider.OpenCassette(cassettePath, mode)
-		if err != nil {
-			return usageErr("%v", err)
-		}
-		opt.Cassette = cas
-		if mode == provider.CassetteReplay && !f.noProgress && len(suite.CassetteLiveEnv) == 0 && liveConfigured(e) {
-			fmt.Fprintf(e.stderr, "plumb: replaying provider answers from %s; pass --live to call the providers\n", cassettePath)
-		}
-	} else if !f.noCache {
+	if opt.Cassette == nil && !f.noCache {
 		opt.Cache = eval.NewCache(cacheDir(e))
 	}
 
@@ -303,6 +272,45 @@ func runEval(cmd *cobra.Command, e *env, f *evalFlags) error {
 		return errFailed
 	}
 	return nil
+}
+
+// openCassette opens the cassette the run replays from or records into, or returns nil for a
+// live run: no cassette, --live, or one of the suite's live_when_env variables set.
+func openCassette(e *env, f *evalFlags, suite *config.Suite, path string) (*provider.Cassette, error) {
+	cassettePath := suite.Cassette
+	if f.cassette != "" {
+		cassettePath = f.cassette
+	}
+	if f.record && cassettePath == "" {
+		return nil, usageErr("--record needs a cassette: add `cassette: cassette.json` to %s or pass --cassette FILE", path)
+	}
+	if cassettePath == "" || f.live {
+		return nil, nil
+	}
+	if !f.record && f.cassette == "" {
+		// The suite may ask to call the providers whenever credentials are at hand
+		// (cassette: {path, live_when_env: [OPENAI_API_KEY]}), and replay otherwise.
+		for _, name := range suite.CassetteLiveEnv {
+			if e.getenv(name) != "" {
+				if !f.noProgress {
+					fmt.Fprintf(e.stderr, "plumb: $%s is set: calling the providers instead of replaying %s\n", name, cassettePath)
+				}
+				return nil, nil
+			}
+		}
+	}
+	mode := provider.CassetteReplay
+	if f.record {
+		mode = provider.CassetteRecord
+	}
+	cas, err := provider.OpenCassette(cassettePath, mode)
+	if err != nil {
+		return nil, usageErr("%v", err)
+	}
+	if mode == provider.CassetteReplay && !f.noProgress && len(suite.CassetteLiveEnv) == 0 && liveConfigured(e) {
+		fmt.Fprintf(e.stderr, "plumb: replaying provider answers from %s; pass --live to call the providers\n", cassettePath)
+	}
+	return cas, nil
 }
 
 // findConfig returns the suite file to load.
