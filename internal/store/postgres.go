@@ -26,10 +26,12 @@ const pgConnectTimeout = 5 * time.Second
 type postgresStore struct {
 	pool *pgxpool.Pool
 	migs []migration
+	// accounts serves projects, users, keys, the audit log and result pages.
+	accounts
 }
 
 // openPostgres connects to the database at url.
-func openPostgres(ctx context.Context, url string, migs []migration) (*postgresStore, error) {
+func openPostgres(ctx context.Context, url string, migs []migration, now func() time.Time) (*postgresStore, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		// pgx redacts the password in its parse errors.
@@ -47,7 +49,7 @@ func openPostgres(ctx context.Context, url string, migs []migration) (*postgresS
 		return nil, fmt.Errorf("cannot connect to PostgreSQL at %s:%d (database %q): %w",
 			cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.Database, err)
 	}
-	return &postgresStore{pool: pool, migs: migs}, nil
+	return &postgresStore{pool: pool, migs: migs, accounts: accounts{db: pgDB{pool: pool}, now: now}}, nil
 }
 
 // Close implements Store.
@@ -60,6 +62,20 @@ func (s *postgresStore) Close() error {
 // that two sessions saving the same new id queue on its row lock instead of one failing on
 // the primary key.
 func (s *postgresStore) SaveRun(ctx context.Context, r *report.Report) error {
+	return s.saveRun(ctx, "", r)
+}
+
+// SaveRunIn implements Store.
+func (s *postgresStore) SaveRunIn(ctx context.Context, projectID string, r *report.Report) error {
+	if projectID == "" {
+		return fmt.Errorf("save run: %w: no project", ErrInvalid)
+	}
+	return s.saveRun(ctx, projectID, r)
+}
+
+// saveRun saves r in projectID, or, when projectID is "", as SaveRun does: a new run in the
+// default project, an existing one in its own.
+func (s *postgresStore) saveRun(ctx context.Context, projectID string, r *report.Report) error {
 	run, results, err := encodeReport(r)
 	if err != nil {
 		return err
@@ -69,22 +85,21 @@ func (s *postgresStore) SaveRun(ctx context.Context, r *report.Report) error {
 		return fmt.Errorf("save run %s: %w", run.id, err)
 	}
 	defer tx.Rollback(ctx)
-	if _, err := tx.Exec(ctx, `
-		INSERT INTO runs (id, suite, status, started_at, finished_at, config_hash, run, summary,
-			cases, passed, failed, errors, pass_rate, gates_passed, gates_total)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
-		ON CONFLICT (id) DO UPDATE SET
-			suite = excluded.suite, status = excluded.status, started_at = excluded.started_at,
-			finished_at = excluded.finished_at, config_hash = excluded.config_hash,
-			run = excluded.run, summary = excluded.summary, cases = excluded.cases,
-			passed = excluded.passed, failed = excluded.failed, errors = excluded.errors,
-			pass_rate = excluded.pass_rate, gates_passed = excluded.gates_passed,
-			gates_total = excluded.gates_total`,
-		run.id, run.suite, run.status, run.startedAt, run.finishedAt, run.configHash, run.run,
+	args := []any{run.id, run.suite, run.status, run.startedAt, run.finishedAt, run.configHash, run.run,
 		run.summary, run.cases, run.passed, run.failed, run.errors, run.passRate, run.gatesPassed,
-		run.gatesTotal,
-	); err != nil {
+		run.gatesTotal}
+	if projectID != "" {
+		args = append(args, projectID)
+	}
+	tag, err := tx.Exec(ctx, upsertRunSQL(projectID != "", func(n int) string { return fmt.Sprintf("$%d", n) }), args...)
+	if err != nil {
+		if projectID != "" && isPgCode(err, pgForeignKeyViolation) {
+			return fmt.Errorf("save run %s: project %q %w", run.id, projectID, ErrNotFound)
+		}
 		return fmt.Errorf("save run %s: %w", run.id, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return runConflict(run.id)
 	}
 	if _, err := tx.Exec(ctx, `DELETE FROM results WHERE run_id = $1`, run.id); err != nil {
 		return fmt.Errorf("save run %s: replace results: %w", run.id, err)
@@ -99,6 +114,19 @@ func (s *postgresStore) SaveRun(ctx context.Context, r *report.Report) error {
 		return fmt.Errorf("save run %s: %w", run.id, err)
 	}
 	return nil
+}
+
+// RunProject implements Store.
+func (s *postgresStore) RunProject(ctx context.Context, runID string) (string, error) {
+	var p string
+	err := s.pool.QueryRow(ctx, `SELECT project_id FROM runs WHERE id = $1`, runID).Scan(&p)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", notFound(runID)
+	}
+	if err != nil {
+		return "", fmt.Errorf("get run %s: %w", runID, err)
+	}
+	return p, nil
 }
 
 // GetRun implements Store.

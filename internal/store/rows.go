@@ -194,6 +194,10 @@ func listQuery(opt ListOptions, placeholder func(n int) string) (string, []any) 
 		args = append(args, opt.Status)
 		where = append(where, "status = "+placeholder(len(args)))
 	}
+	if opt.Project != "" {
+		args = append(args, opt.Project)
+		where = append(where, "project_id = "+placeholder(len(args)))
+	}
 	q := "SELECT id, run, cases, passed, failed, errors, pass_rate, gates_passed, gates_total FROM runs"
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
@@ -204,4 +208,40 @@ func listQuery(opt ListOptions, placeholder func(n int) string) (string, []any) 
 		q += " LIMIT " + placeholder(len(args))
 	}
 	return q, args
+}
+
+// upsertRunSQL is the statement that saves a run row; placeholder renders the n-th bound
+// parameter. Without a project the run's project column is left alone: a new run takes the
+// column default (the default project) and a re-saved one stays where it is. With a
+// project, the 16th parameter, a run of the same id is replaced only within that project,
+// so a run of another project affects no row, which the caller reports as a conflict.
+func upsertRunSQL(inProject bool, placeholder func(n int) string) string {
+	cols := "id, suite, status, started_at, finished_at, config_hash, run, summary, " +
+		"cases, passed, failed, errors, pass_rate, gates_passed, gates_total"
+	n := 15
+	if inProject {
+		cols += ", project_id"
+		n = 16
+	}
+	ps := make([]string, n)
+	for i := range ps {
+		ps[i] = placeholder(i + 1)
+	}
+	q := "INSERT INTO runs (" + cols + ") VALUES (" + strings.Join(ps, ", ") + `)
+		ON CONFLICT (id) DO UPDATE SET
+			suite = excluded.suite, status = excluded.status, started_at = excluded.started_at,
+			finished_at = excluded.finished_at, config_hash = excluded.config_hash,
+			run = excluded.run, summary = excluded.summary, cases = excluded.cases,
+			passed = excluded.passed, failed = excluded.failed, errors = excluded.errors,
+			pass_rate = excluded.pass_rate, gates_passed = excluded.gates_passed,
+			gates_total = excluded.gates_total`
+	if inProject {
+		q += " WHERE runs.project_id = excluded.project_id"
+	}
+	return q
+}
+
+// runConflict says that a run id is taken by another project.
+func runConflict(id string) error {
+	return fmt.Errorf("save run %s: run %q %w in another project", id, id, ErrConflict)
 }

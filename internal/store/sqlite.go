@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"github.com/plumbhq/plumb/internal/report"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // sqliteBatch is how many results one INSERT statement carries. Per-statement overhead
@@ -32,10 +34,13 @@ type sqliteStore struct {
 	writer *sql.DB
 	reader *sql.DB
 	migs   []migration
+	// accounts serves projects, users, keys, the audit log and result pages, through the
+	// writer for changes and the reader pool for queries.
+	accounts
 }
 
 // openSQLite opens (creating if needed) the database file at path.
-func openSQLite(ctx context.Context, path string, migs []migration) (*sqliteStore, error) {
+func openSQLite(ctx context.Context, path string, migs []migration, now func() time.Time) (*sqliteStore, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite database %s: %w", path, err)
@@ -73,7 +78,9 @@ func openSQLite(ctx context.Context, path string, migs []migration) (*sqliteStor
 	}
 	reader.SetMaxOpenConns(sqliteReaders)
 	reader.SetMaxIdleConns(sqliteReaders)
-	return &sqliteStore{path: path, writer: writer, reader: reader, migs: migs}, nil
+	s := &sqliteStore{path: path, writer: writer, reader: reader, migs: migs}
+	s.accounts = accounts{db: sqliteDB{writer: writer, reader: reader}, now: now}
+	return s, nil
 }
 
 // sqliteDSN builds a modernc.org/sqlite DSN. The "file:" URI form keeps a "?" or "#" in
@@ -90,6 +97,20 @@ func (s *sqliteStore) Close() error {
 
 // SaveRun implements Store.
 func (s *sqliteStore) SaveRun(ctx context.Context, r *report.Report) error {
+	return s.saveRun(ctx, "", r)
+}
+
+// SaveRunIn implements Store.
+func (s *sqliteStore) SaveRunIn(ctx context.Context, projectID string, r *report.Report) error {
+	if projectID == "" {
+		return fmt.Errorf("save run: %w: no project", ErrInvalid)
+	}
+	return s.saveRun(ctx, projectID, r)
+}
+
+// saveRun saves r in projectID, or, when projectID is "", as SaveRun does: a new run in the
+// default project, an existing one in its own.
+func (s *sqliteStore) saveRun(ctx context.Context, projectID string, r *report.Report) error {
 	run, results, err := encodeReport(r)
 	if err != nil {
 		return err
@@ -99,22 +120,23 @@ func (s *sqliteStore) SaveRun(ctx context.Context, r *report.Report) error {
 		return fmt.Errorf("save run %s: %w", run.id, err)
 	}
 	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, `
-		INSERT INTO runs (id, suite, status, started_at, finished_at, config_hash, run, summary,
-			cases, passed, failed, errors, pass_rate, gates_passed, gates_total)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (id) DO UPDATE SET
-			suite = excluded.suite, status = excluded.status, started_at = excluded.started_at,
-			finished_at = excluded.finished_at, config_hash = excluded.config_hash,
-			run = excluded.run, summary = excluded.summary, cases = excluded.cases,
-			passed = excluded.passed, failed = excluded.failed, errors = excluded.errors,
-			pass_rate = excluded.pass_rate, gates_passed = excluded.gates_passed,
-			gates_total = excluded.gates_total`,
-		run.id, run.suite, run.status, run.startedAt.Format(sqliteTimeFormat),
+	args := []any{run.id, run.suite, run.status, run.startedAt.Format(sqliteTimeFormat),
 		run.finishedAt.Format(sqliteTimeFormat), run.configHash, string(run.run), string(run.summary),
-		run.cases, run.passed, run.failed, run.errors, run.passRate, run.gatesPassed, run.gatesTotal,
-	); err != nil {
+		run.cases, run.passed, run.failed, run.errors, run.passRate, run.gatesPassed, run.gatesTotal}
+	if projectID != "" {
+		args = append(args, projectID)
+	}
+	res, err := tx.ExecContext(ctx, upsertRunSQL(projectID != "", func(n int) string { return "?" }), args...)
+	if err != nil {
+		if projectID != "" && isSQLiteConstraint(err, sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY) {
+			return fmt.Errorf("save run %s: project %q %w", run.id, projectID, ErrNotFound)
+		}
 		return fmt.Errorf("save run %s: %w", run.id, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("save run %s: %w", run.id, err)
+	} else if n == 0 {
+		return runConflict(run.id)
 	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM results WHERE run_id = ?`, run.id); err != nil {
 		return fmt.Errorf("save run %s: replace results: %w", run.id, err)
@@ -126,6 +148,19 @@ func (s *sqliteStore) SaveRun(ctx context.Context, r *report.Report) error {
 		return fmt.Errorf("save run %s: %w", run.id, err)
 	}
 	return nil
+}
+
+// RunProject implements Store.
+func (s *sqliteStore) RunProject(ctx context.Context, runID string) (string, error) {
+	var p string
+	err := s.reader.QueryRowContext(ctx, `SELECT project_id FROM runs WHERE id = ?`, runID).Scan(&p)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", notFound(runID)
+	}
+	if err != nil {
+		return "", fmt.Errorf("get run %s: %w", runID, err)
+	}
+	return p, nil
 }
 
 // insertSQLiteResults inserts results in multi-row statements of sqliteBatch rows.
@@ -365,8 +400,27 @@ func (s *sqliteStore) Migrate(ctx context.Context) error {
 	return err
 }
 
-func (s *sqliteStore) applyMigration(ctx context.Context, m migration) error {
-	tx, err := s.writer.BeginTx(ctx, nil)
+// applyMigration runs one migration with foreign keys off, as SQLite's procedure for
+// rebuilding a table requires (the pragma is a no-op inside a transaction, hence the pinned
+// connection), and checks every foreign key before committing.
+func (s *sqliteStore) applyMigration(ctx context.Context, m migration) (err error) {
+	conn, err := s.writer.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `PRAGMA foreign_keys = OFF`); err != nil {
+		return err
+	}
+	defer func() {
+		// Never hand the pool a connection without foreign keys: cascading deletes of
+		// results depend on them. Discard it if they cannot be turned back on.
+		if _, ferr := conn.ExecContext(context.WithoutCancel(ctx), `PRAGMA foreign_keys = ON`); ferr != nil {
+			conn.Raw(func(any) error { return driver.ErrBadConn })
+			err = errors.Join(err, ferr)
+		}
+	}()
+	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
@@ -388,10 +442,34 @@ func (s *sqliteStore) applyMigration(ctx context.Context, m migration) error {
 	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
 		return err
 	}
+	if err := sqliteForeignKeyCheck(ctx, tx); err != nil {
+		return err
+	}
 	if _, err := tx.ExecContext(ctx,
 		`INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
 		m.version, m.name, time.Now().UTC().Format(sqliteTimeFormat)); err != nil {
 		return err
 	}
 	return tx.Commit()
+}
+
+// sqliteForeignKeyCheck fails if any row breaks a foreign key, which a migration run with
+// foreign keys off could otherwise leave behind unnoticed.
+func sqliteForeignKeyCheck(ctx context.Context, tx *sql.Tx) error {
+	rows, err := tx.QueryContext(ctx, `PRAGMA foreign_key_check`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	if rows.Next() {
+		var table string
+		var rowid sql.NullInt64
+		var parent string
+		var fkid int
+		if err := rows.Scan(&table, &rowid, &parent, &fkid); err != nil {
+			return err
+		}
+		return fmt.Errorf("foreign key check failed: a row of %s refers to a missing row of %s", table, parent)
+	}
+	return rows.Err()
 }

@@ -7,7 +7,13 @@
 // columns that lists and filters need (suite, status, times, counts; provider, segment,
 // pass/fail, ...), indexed for paging, and the exact JSON of the run header, the summary and
 // every result, which is what GetRun returns. A report therefore round-trips through
-// SaveRun and GetRun to the identical JSON report.
+// SaveRun and GetRun to the identical JSON report. Results are also read in pages
+// (ListResults), by keyset on their position, so that a 100,000-result run is never loaded
+// whole to show one screen of it.
+//
+// Since schema version 2 the store also keeps what `plumb serve` needs (Accounts, AuditLog):
+// projects, which every run belongs to (the CLI's runs to the default project), users,
+// memberships, sessions and API keys (as hashes only), and an append-only audit log.
 package store
 
 import (
@@ -17,6 +23,7 @@ import (
 	"io/fs"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/plumbhq/plumb/internal/report"
 )
@@ -40,13 +47,33 @@ type Store interface {
 	Migrate(ctx context.Context) error
 	// Close releases the database connections.
 	Close() error
+
+	// SaveRunIn is SaveRun for a run uploaded into a project: a new run is stored in
+	// projectID, a run of the same id in projectID is replaced, and a run of the same id in
+	// another project is left alone and the call fails with ErrConflict. A missing project
+	// is ErrNotFound.
+	SaveRunIn(ctx context.Context, projectID string, r *report.Report) error
+	// RunProject returns the id of the project a run belongs to, or ErrNotFound: what an
+	// access check needs before GetRun, DeleteRun or ListResults.
+	RunProject(ctx context.Context, runID string) (string, error)
+	// ListResults returns one page of a run's results matching f, in report order, and the
+	// cursor of the next page ("" after the last one). cursor is "" for the first page or
+	// a value ListResults returned; limit <= 0 means DefaultPageSize and is capped at
+	// MaxPageSize. A missing run is ErrNotFound; a malformed cursor is ErrInvalid.
+	ListResults(ctx context.Context, runID string, f ResultFilter, cursor string, limit int) (page []report.Result, next string, err error)
+	// CountResults is how many of a run's results match f (0 for a missing run).
+	CountResults(ctx context.Context, runID string, f ResultFilter) (int, error)
+
+	Accounts
+	AuditLog
 }
 
 // ListOptions filters and bounds ListRuns. Zero values mean "no filter" and "no limit".
 type ListOptions struct {
-	Limit  int    // at most this many runs; <= 0 means all
-	Suite  string // only runs of this suite
-	Status string // only runs with this status (report.StatusComplete, report.StatusIncomplete)
+	Limit   int    // at most this many runs; <= 0 means all
+	Project string // only runs of the project with this id
+	Suite   string // only runs of this suite
+	Status  string // only runs with this status (report.StatusComplete, report.StatusIncomplete)
 }
 
 // RunInfo is one line of a run list: the run header and its headline numbers.
@@ -95,6 +122,9 @@ type OpenOptions struct {
 	// `plumb migrate --status` can report it; only SchemaStatus and Migrate are meaningful on
 	// a store opened this way with an outdated schema.
 	SkipSchemaCheck bool
+	// Now is the clock for the times the store records (created_at, last_used_at, audit
+	// times) and compares (session and key expiry); nil means time.Now.
+	Now func() time.Time
 }
 
 // Driver names returned by ParseDSN.
@@ -175,10 +205,14 @@ func open(ctx context.Context, dsn string, opt OpenOptions, migs fs.FS) (Store, 
 		return nil, err
 	}
 	var s Store
+	now := opt.Now
+	if now == nil {
+		now = time.Now
+	}
 	if driver == DriverSQLite {
-		s, err = openSQLite(ctx, target, ms)
+		s, err = openSQLite(ctx, target, ms, now)
 	} else {
-		s, err = openPostgres(ctx, target, ms)
+		s, err = openPostgres(ctx, target, ms, now)
 	}
 	if err != nil {
 		return nil, err

@@ -1,0 +1,156 @@
+package store
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/plumbhq/plumb/internal/report"
+)
+
+// ResultFilter selects results of a run for ListResults and CountResults. Zero values mean
+// "no filter"; set filters combine with AND.
+type ResultFilter struct {
+	FailedOnly bool   `json:"failed_only,omitempty"` // only results that did not pass
+	ErrorsOnly bool   `json:"errors_only,omitempty"` // only results whose call or an assertion errored
+	Test       *int   `json:"test,omitempty"`        // only results of this test index
+	Provider   string `json:"provider,omitempty"`    // only results of this provider label
+	Prompt     string `json:"prompt,omitempty"`      // only results of this prompt label
+	Segment    string `json:"segment,omitempty"`     // only results of this segment
+}
+
+// Cursor kinds, so that a cursor of one list is refused by another.
+const (
+	resultCursor = "r"
+	auditCursor  = "a"
+)
+
+// encodeCursor makes an opaque cursor: the position after which the next page starts.
+func encodeCursor(kind string, pos int64) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(kind + ":" + strconv.FormatInt(pos, 10)))
+}
+
+// decodeCursor reads a cursor of this kind; "" is the start, 0.
+func decodeCursor(kind, cursor string) (int64, error) {
+	if cursor == "" {
+		return 0, nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(cursor)
+	k, num, ok := strings.Cut(string(b), ":")
+	pos, perr := strconv.ParseInt(num, 10, 64)
+	if err != nil || !ok || k != kind || perr != nil || pos < 0 {
+		return 0, invalid("cursor %q is not one this list returned: start again without a cursor", cursor)
+	}
+	return pos, nil
+}
+
+// resultWhere is the condition of a run's results matching f, with ? placeholders. The
+// failed and errored predicates are written exactly as the partial indexes of 0001 are,
+// which is what lets the planners use them.
+func resultWhere(driver, runID string, f ResultFilter) (string, []any) {
+	where := []string{"run_id = ?"}
+	args := []any{runID}
+	if f.FailedOnly {
+		if driver == DriverPostgres {
+			where = append(where, "NOT passed")
+		} else {
+			where = append(where, "passed = 0")
+		}
+	}
+	if f.ErrorsOnly {
+		if driver == DriverPostgres {
+			where = append(where, "has_error")
+		} else {
+			where = append(where, "has_error = 1")
+		}
+	}
+	if f.Test != nil {
+		where, args = append(where, "test_index = ?"), append(args, *f.Test)
+	}
+	if f.Provider != "" {
+		where, args = append(where, "provider = ?"), append(args, text(f.Provider))
+	}
+	if f.Prompt != "" {
+		where, args = append(where, "prompt = ?"), append(args, text(f.Prompt))
+	}
+	if f.Segment != "" {
+		where, args = append(where, "segment = ?"), append(args, text(f.Segment))
+	}
+	return strings.Join(where, " AND "), args
+}
+
+// resultsPageQuery is ListResults' query: a range scan after the cursor, in idx order,
+// fetching one row more than the page to know whether another page follows. The cursor is
+// the idx of the page's last row; "idx > ?" is always present (-1 for the first page) so
+// that every page is the same statement.
+func resultsPageQuery(driver, runID string, f ResultFilter, after int64, limit int) (string, []any) {
+	where, args := resultWhere(driver, runID, f)
+	return "SELECT idx, data FROM results WHERE " + where + " AND idx > ? ORDER BY idx LIMIT ?",
+		append(args, after, limit+1)
+}
+
+// ListResults implements Store.
+func (a *accounts) ListResults(ctx context.Context, runID string, f ResultFilter, cursor string, limit int) ([]report.Result, string, error) {
+	after := int64(-1)
+	if cursor != "" {
+		pos, err := decodeCursor(resultCursor, cursor)
+		if err != nil {
+			return nil, "", err
+		}
+		after = pos
+	}
+	var one int
+	err := a.db.queryRow(ctx, `SELECT 1 FROM runs WHERE id = ?`, runID).Scan(&one)
+	if errors.Is(err, errNoRows) {
+		return nil, "", notFound(runID)
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("list results of run %s: %w", runID, err)
+	}
+	n := pageSize(limit)
+	q, args := resultsPageQuery(a.db.driver(), runID, f, after, n)
+	rows, err := a.db.query(ctx, q, args...)
+	if err != nil {
+		return nil, "", fmt.Errorf("list results of run %s: %w", runID, err)
+	}
+	defer rows.Close()
+	page := make([]report.Result, 0, n)
+	var last int64
+	more := false
+	for rows.Next() {
+		if len(page) == n {
+			more = true
+			break
+		}
+		var idx int64
+		var data []byte
+		if err := rows.Scan(&idx, &data); err != nil {
+			return nil, "", fmt.Errorf("list results of run %s: %w", runID, err)
+		}
+		page = append(page, report.Result{})
+		if err := decodeResult(data, &page[len(page)-1]); err != nil {
+			return nil, "", fmt.Errorf("run %s: result %d: %w", runID, idx, err)
+		}
+		last = idx
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", fmt.Errorf("list results of run %s: %w", runID, err)
+	}
+	if !more {
+		return page, "", nil
+	}
+	return page, encodeCursor(resultCursor, last), nil
+}
+
+// CountResults implements Store.
+func (a *accounts) CountResults(ctx context.Context, runID string, f ResultFilter) (int, error) {
+	where, args := resultWhere(a.db.driver(), runID, f)
+	var n int
+	if err := a.db.queryRow(ctx, "SELECT count(*) FROM results WHERE "+where, args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count results of run %s: %w", runID, err)
+	}
+	return n, nil
+}
