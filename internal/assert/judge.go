@@ -21,11 +21,20 @@ import (
 //go:embed prompts/*.txt
 var shippedPrompts embed.FS
 
-// Default pass thresholds of model-graded scores.
+// Pass rules of model-graded scores. llm-rubric and factuality have no default threshold: the
+// judge's pass decides unless the assertion sets one, as promptfoo's llm-rubric does.
 const (
-	defaultJudged = 0.5
+	// defaultRelevance is answer-relevance's threshold when none is set; promptfoo's
+	// answer-relevance has the same default.
+	defaultRelevance = 0.5
+	// defaultRefusal is the judged is-refusal's threshold when none is set.
+	defaultRefusal = 0.5
 	// A faithful answer has every claim supported: one unsupported claim is a hallucination.
 	defaultFaithfulness = 1.0
+	// scoreOnlyPass is the pass mark of an answer that gives a score in 0..1 but no pass, when
+	// no threshold is set. promptfoo treats a missing pass as true; Plumb will not turn a
+	// score of 0 into a pass.
+	scoreOnlyPass = 0.5
 )
 
 // maxJudgeReason is how much of a judge's explanation a reason keeps.
@@ -174,11 +183,13 @@ func fence(label, s string) string {
 
 // judged is what a model-graded type adds to the shared judge machinery.
 type judged struct {
-	base      string
-	judge     provider.Provider
-	tmpl      judgeTemplate
-	threshold float64
-	rubric    text   // llm-rubric: the value
+	base  string
+	judge provider.Provider
+	tmpl  judgeTemplate
+	// threshold, when set, is compared with the judge's score as it gave it (a rubric may ask
+	// for 1-5); nil leaves the verdict to the judge's pass.
+	threshold *float64
+	rubric    text   // llm-rubric: the value; empty when a custom judge prompt holds the rubric
 	reference text   // factuality: the value
 	question  string // var naming the question (config.question); "" tries question, query, the prompt
 	context   string // var holding the context (config.context, default "context")
@@ -196,13 +207,21 @@ type judged struct {
 func compileJudged(base string, a *config.Assertion, env *Env) (checkFunc, error) {
 	j := &judged{base: base}
 	var err error
-	def := defaultJudged
+	// def is the threshold when none is set, if hasDef; without one the judge's pass alone
+	// decides. unit keeps a set threshold in [0, 1]: llm-rubric and factuality compare it with
+	// the judge's own scale, so any non-negative number goes; the others score on 0..1.
+	def, hasDef, unit := 0.0, false, true
 	switch base {
 	case "llm-rubric":
+		unit = false
 		switch v := a.Value.(type) {
 		case nil:
-			return nil, errAt(a, "llm-rubric needs a value: the rubric the judge grades against",
-				`e.g. value: "Apologises and offers a refund"`)
+			// A custom judge prompt may hold the instructions itself (promptfoo's
+			// custom-grading-prompt example); the shipped one grades against the value.
+			if a.Rubric == "" && env.JudgePrompts[base] == "" {
+				return nil, errAt(a, "llm-rubric needs a value: the rubric the judge grades against",
+					`e.g. value: "Apologises and offers a refund"; or give a rubricPrompt that holds the grading instructions`)
+			}
 		case string:
 			j.rubric = newText(v)
 		default:
@@ -212,12 +231,17 @@ func compileJudged(base string, a *config.Assertion, env *Env) (checkFunc, error
 			}
 			j.rubric = newText(string(b))
 		}
-		if strings.TrimSpace(j.rubric.raw) == "" {
+		if a.Value != nil && strings.TrimSpace(j.rubric.raw) == "" {
 			return nil, errAt(a, "llm-rubric rubric is empty", "write what a good answer does")
 		}
-		j.subject = &j.rubric
-		j.want, j.wantNot = "the judge to pass the rubric %s", "the judge to fail the rubric %s"
+		if a.Value != nil {
+			j.subject = &j.rubric
+			j.want, j.wantNot = "the judge to pass the rubric %s", "the judge to fail the rubric %s"
+		} else {
+			j.want, j.wantNot = "the judge to pass the output by its judge prompt", "the judge to fail the output by its judge prompt"
+		}
 	case "factuality":
+		unit = false
 		ref, err := valueString(a, "the reference answer")
 		if err != nil {
 			return nil, err
@@ -227,20 +251,26 @@ func compileJudged(base string, a *config.Assertion, env *Env) (checkFunc, error
 		j.want = "the judge to find the output consistent with the reference %s"
 		j.wantNot = "the judge to find the output inconsistent with the reference %s"
 	case "context-faithfulness":
-		def = defaultFaithfulness
+		def, hasDef = defaultFaithfulness, true
 		j.claims = true
 	case "answer-relevance":
+		def, hasDef = defaultRelevance, true
 		j.want = "the judge to find the output relevant to the question"
 		j.wantNot = "the judge to find the output irrelevant to the question"
 	}
-	if j.threshold, err = threshold(a, def, true); err != nil {
+	t, err := threshold(a, def, unit)
+	if err != nil {
 		return nil, err
 	}
-	if j.claims {
-		j.want = fmt.Sprintf("share of claims supported by the context >= %s", fmtScore(j.threshold))
-		j.wantNot = fmt.Sprintf("share of claims supported by the context < %s", fmtScore(j.threshold))
-	} else {
-		j.want += fmt.Sprintf(" with score >= %s", fmtScore(j.threshold))
+	if a.Threshold != nil || hasDef {
+		j.threshold = &t
+	}
+	switch {
+	case j.claims:
+		j.want = fmt.Sprintf("share of claims supported by the context >= %s", fmtScore(t))
+		j.wantNot = fmt.Sprintf("share of claims supported by the context < %s", fmtScore(t))
+	case j.threshold != nil:
+		j.want += fmt.Sprintf(" with score >= %s", fmtScore(t))
 	}
 	if j.question, err = cfgString(a, "question"); err != nil {
 		return nil, err
@@ -257,6 +287,11 @@ func compileJudged(base string, a *config.Assertion, env *Env) (checkFunc, error
 	if j.tmpl, err = judgePrompt(base, a, env); err != nil {
 		return nil, err
 	}
+	if base == "llm-rubric" && a.Value == nil && j.tmpl.uses("rubric") {
+		// promptfoo would send an empty rubric: the judge would grade against nothing.
+		return nil, errAt(a, "llm-rubric has no value, but its judge prompt uses {{rubric}}",
+			"add `value:` with the rubric, or write the grading instructions into the prompt in place of {{rubric}}")
+	}
 	// config.question and config.context fill placeholders: one the prompt lacks would be
 	// silently ignored. context-faithfulness reads its context whatever the prompt says.
 	for _, key := range []string{"question", "context"} {
@@ -271,17 +306,22 @@ func compileJudged(base string, a *config.Assertion, env *Env) (checkFunc, error
 // check grades one sample.
 func (j *judged) check(ctx context.Context, in *Input) outcome {
 	o := outcome{want: j.want, wantNot: j.wantNot}
-	rubric, reference := j.rubric.with(in.Vars), j.reference.with(in.Vars)
 	if j.subject != nil {
 		// The reason quotes what the judge was given, not the template it came from.
 		shown := quote(j.subject.with(in.Vars))
 		o.want, o.wantNot = fmt.Sprintf(j.want, shown), fmt.Sprintf(j.wantNot, shown)
 	}
+	// The placeholders of the type; each wins over a test var of the same name, so that a var
+	// called "output" cannot hide the output from the judge.
 	vals := map[string]string{
-		"output":    fence("output", in.Output),
-		"rubric":    rubric,
-		"reference": fence("reference", reference),
-		"question":  fence("question", j.questionText(in)),
+		"output":   fence("output", in.Output),
+		"question": fence("question", j.questionText(in)),
+	}
+	switch j.base {
+	case "llm-rubric":
+		vals["rubric"] = j.rubric.with(in.Vars)
+	case "factuality":
+		vals["reference"] = fence("reference", j.reference.with(in.Vars))
 	}
 	if j.tmpl.uses("context") || j.base == "context-faithfulness" {
 		c, ok := varText(in.Vars, j.context)
@@ -291,7 +331,7 @@ func (j *judged) check(ctx context.Context, in *Input) outcome {
 		}
 		vals["context"] = fence("context", c)
 	}
-	req := j.tmpl.request(func(n string) (string, bool) { v, ok := vals[n]; return v, ok })
+	req := j.tmpl.request(judgeLookup(vals, in.Vars))
 	v, errReason := callJudge(ctx, j.judge, req, j.threshold)
 	o.cost = v.cost
 	if errReason != "" {
@@ -299,18 +339,35 @@ func (j *judged) check(ctx context.Context, in *Input) outcome {
 		return o
 	}
 	if j.claims {
-		o.pass = reaches(v.score, j.threshold)
-	} else {
-		o.pass = v.pass && reaches(v.score, j.threshold)
-	}
-	o.score = v.score
-	if j.claims {
+		if v.claims == 0 && !inUnit(v.raw) {
+			// The threshold is a share of claims: a score on another scale means nothing here.
+			o.err = fmt.Sprintf("judge %s listed no claims and gave score %s, outside 0..1: context-faithfulness scores the share of supported claims",
+				v.judge, fmtScore(v.raw))
+			return o
+		}
+		o.pass = reaches(v.score, *j.threshold)
 		o.got = v.describeClaims()
 	} else {
+		o.pass = v.pass && (j.threshold == nil || reaches(v.raw, *j.threshold))
 		o.got = v.describe()
 	}
+	o.score = v.score
 	return o
 }
+
+// judgeLookup fills a judge prompt's placeholders: the type's own values first, then the
+// test's vars, as promptfoo fills a rubricPrompt. Names that are neither stay as written.
+func judgeLookup(vals map[string]string, vars map[string]any) func(string) (string, bool) {
+	return func(n string) (string, bool) {
+		if v, ok := vals[n]; ok {
+			return v, true
+		}
+		return varText(vars, n)
+	}
+}
+
+// inUnit reports whether a score lies in [0, 1].
+func inUnit(f float64) bool { return f >= 0 && f <= 1 }
 
 // questionText is what the output should answer: the var named by config.question, else
 // vars.question, vars.query, or the rendered prompt.
@@ -382,7 +439,8 @@ func lookupVar(vars map[string]any, name string) (any, bool) {
 
 // verdict is a judge's parsed answer.
 type verdict struct {
-	score  float64
+	raw    float64 // the score as the judge gave it, which a rubric may put on another scale
+	score  float64 // raw clamped into 0..1, as reports and means need; or the supported share
 	pass   bool
 	reason string
 	judge  string
@@ -410,6 +468,9 @@ func (v verdict) describe() string {
 		s = "pass"
 	}
 	out := fmt.Sprintf("judge %s: %s, score %s", v.judge, s, fmt3(v.score))
+	if v.raw != v.score && v.claims == 0 {
+		out = fmt.Sprintf("judge %s: %s, score %s (outside 0..1, recorded as %s)", v.judge, s, fmtScore(v.raw), fmtScore(v.score))
+	}
 	if v.claims > 0 {
 		out += fmt.Sprintf(" (%d of %d claims unsupported)", v.unsup, v.claims)
 	}
@@ -419,9 +480,10 @@ func (v verdict) describe() string {
 	return out
 }
 
-// callJudge asks the judge and parses its answer. errReason is set when there is no usable
-// verdict (a failed call, an unparsable answer): the caller reports an error, never a pass.
-func callJudge(ctx context.Context, judge provider.Provider, req *provider.Request, threshold float64) (v verdict, errReason string) {
+// callJudge asks the judge and parses its answer; threshold is the assertion's, nil when it
+// has none. errReason is set when there is no usable verdict (a failed call, an unparsable
+// answer): the caller reports an error, never a pass.
+func callJudge(ctx context.Context, judge provider.Provider, req *provider.Request, threshold *float64) (v verdict, errReason string) {
 	resp, err := judge.Call(ctx, req)
 	label := judge.Label()
 	if err != nil {
@@ -450,15 +512,17 @@ const maxConflictsShown = 4
 
 // parseVerdict reads the verdict in a judge's answer: the JSON objects that carry a score, a
 // pass or claims (the answer may wrap them in prose or a code fence). score may be a number or
-// a numeric string in [0, 1]; pass a boolean or "true"/"false"/"yes"/"no"/"pass"/"fail". With
-// only a score, pass is score >= threshold; with only a pass, the score is 1 or 0. A "claims"
-// list of {"supported": bool} objects, when present, sets the score to the supported fraction,
-// since counting is more reliable than a judge's arithmetic.
+// a numeric string, on any scale (a rubric may ask for 1-5): it is recorded clamped into
+// [0, 1]. pass is a boolean or a word truth knows ("yes", "fail", ...). With only a pass, the
+// score is 1 or 0. With only a score, pass is score >= threshold, or with no threshold score
+// >= scoreOnlyPass; a score outside [0, 1] with neither a pass nor a threshold is unusable. A
+// "claims" list of {"supported": bool} objects, when present, sets the score to the supported
+// fraction, since counting is more reliable than a judge's arithmetic.
 //
 // A judge may quote a verdict-like object from the output it grades before giving its own, so
 // every such object is read: when they agree the last one counts, and when they disagree on
 // pass or score the answer is unusable, since taking either could turn a fail into a pass.
-func parseVerdict(text string, threshold float64) (verdict, error) {
+func parseVerdict(text string, threshold *float64) (verdict, error) {
 	var found []verdict
 	tries := 0
 	var objErr error
@@ -495,7 +559,7 @@ func parseVerdict(text string, threshold float64) (verdict, error) {
 	case len(found) > 0:
 		last := found[len(found)-1]
 		for _, v := range found[:len(found)-1] {
-			if v.pass != last.pass || math.Abs(v.score-last.score) > scoreTolerance {
+			if v.pass != last.pass || math.Abs(v.raw-last.raw) > scoreTolerance {
 				return verdict{}, &conflictError{verdicts: found}
 			}
 		}
@@ -521,12 +585,12 @@ func (e *conflictError) Error() string {
 		if v.pass {
 			s = "pass"
 		}
-		parts = append(parts, fmt.Sprintf("%s with score %s", s, fmtScore(v.score)))
+		parts = append(parts, fmt.Sprintf("%s with score %s", s, fmtScore(v.raw)))
 	}
 	return "the judge's answer holds conflicting verdicts: " + strings.Join(parts, ", then ")
 }
 
-func readVerdict(m map[string]any, threshold float64) (verdict, error) {
+func readVerdict(m map[string]any, threshold *float64) (verdict, error) {
 	var v verdict
 	if r, ok := m["reason"]; ok && r != nil {
 		if s, ok := r.(string); ok {
@@ -542,10 +606,7 @@ func readVerdict(m map[string]any, threshold float64) (verdict, error) {
 		if !ok {
 			return v, fmt.Errorf("score %v is not a number", s)
 		}
-		if f < 0 || f > 1 {
-			return v, fmt.Errorf("score %v is outside 0..1", f)
-		}
-		v.score, hasScore = f, true
+		v.raw, hasScore = f, true
 	}
 	if p, ok := m["pass"]; ok && p != nil {
 		b, ok := truth(p)
@@ -569,29 +630,35 @@ func readVerdict(m map[string]any, threshold float64) (verdict, error) {
 				v.unsup++
 			}
 		}
-		v.score, hasScore = float64(v.claims-v.unsup)/float64(v.claims), true
+		v.raw, hasScore = float64(v.claims-v.unsup)/float64(v.claims), true
 	}
 	switch {
+	case hasScore && !hasPass && threshold != nil:
+		v.pass = reaches(v.raw, *threshold)
+	case hasScore && !hasPass && !inUnit(v.raw):
+		return v, fmt.Errorf("score %s is outside 0..1, with no pass and no threshold to compare it with", fmtScore(v.raw))
 	case hasScore && !hasPass:
-		v.pass = reaches(v.score, threshold)
+		v.pass = reaches(v.raw, scoreOnlyPass)
 	case hasPass && !hasScore:
-		v.score = boolScore(v.pass)
+		v.raw = boolScore(v.pass)
 	case !hasScore && !hasPass:
 		return v, errors.New("its JSON has no score or pass")
 	}
+	v.score = clamp01(v.raw)
 	return v, nil
 }
 
-// truth reads a judge's boolean, which some models write as a string.
+// truth reads a judge's boolean, which some models write as a string. promptfoo reads any
+// string other than true/yes/pass/y as false; Plumb calls one it does not know unusable.
 func truth(v any) (bool, bool) {
 	switch v := v.(type) {
 	case bool:
 		return v, true
 	case string:
 		switch strings.ToLower(strings.TrimSpace(v)) {
-		case "true", "yes", "pass", "passed":
+		case "true", "yes", "y", "pass", "passed":
 			return true, true
-		case "false", "no", "fail", "failed":
+		case "false", "no", "n", "fail", "failed":
 			return false, true
 		}
 	}

@@ -27,8 +27,17 @@ func TestModelGradedAnswers(t *testing.T) {
 			pass: true, score: 0.8, reason: `pass, score 0.800: "ok"`},
 		{name: "judge fails it", answer: `{"reason": "Rude.", "score": 0.1, "pass": false}`, score: 0.1, reason: `fail, score 0.100: "Rude."`},
 		{name: "judge passes but score under the threshold", answer: `{"reason": "meh", "score": 0.6, "pass": true}`, thr: num(0.7), score: 0.6},
-		{name: "score only: pass from the threshold", answer: `{"score": 0.6}`, pass: true, score: 0.6},
+		{name: "judge passes a low score: no default threshold", answer: `{"reason": "meh", "score": 0.3, "pass": true}`,
+			pass: true, score: 0.3, reason: `expected the judge to pass the rubric "Is polite and offers a refund"; got judge fake: pass, score 0.300: "meh"`},
+		{name: "a set threshold is met", answer: `{"score": 0.7, "pass": true}`, thr: num(0.7), pass: true, score: 0.7,
+			reason: `with score >= 0.7; got judge fake: pass, score 0.700`},
+		{name: "a set threshold does not pass what the judge fails", answer: `{"score": 0.9, "pass": false}`, thr: num(0.5), score: 0.9},
+		{name: "score only, no threshold: 0.5 passes", answer: `{"score": 0.6}`, pass: true, score: 0.6},
+		{name: "score only, no threshold: under 0.5 fails", answer: `{"score": 0.2}`, score: 0.2},
+		{name: "score only: pass from a set threshold", answer: `{"score": 0.6}`, thr: num(0.8), score: 0.6},
 		{name: "pass only: score 0 or 1", answer: `{"pass": false, "reason": "no"}`, score: 0},
+		{name: "pass as y", answer: `{"pass": "Y"}`, pass: true, score: 1},
+		{name: "pass that is no verdict", answer: `{"pass": "maybe", "score": 1}`, isErr: true, reason: "(pass maybe is not true or false)"},
 		{name: "prose braces before the verdict", answer: `Using {criteria} I say {"score": 1, "pass": true}`, pass: true, score: 1},
 		// A judge that quotes the output's own verdict before giving its real one.
 		{name: "quoted verdict, then a conflicting real one",
@@ -47,7 +56,21 @@ func TestModelGradedAnswers(t *testing.T) {
 		{name: "garbage", answer: "I think it is fine.", isErr: true,
 			reason: `judge fake gave an answer Plumb cannot use (no JSON object found): "I think it is fine."`},
 		{name: "JSON without a verdict", answer: `{"thoughts": "hmm"}`, isErr: true, reason: "(its JSON has no score or pass)"},
-		{name: "score out of range", answer: `{"score": 8, "pass": true}`, isErr: true, reason: "(score 8 is outside 0..1)"},
+		// A rubric that asks for "Score 1-5" or points: the judge's pass decides, the recorded
+		// score is clamped, the reason shows the score as given.
+		{name: "score above 1 with a pass", answer: `{"reason": "4 of 5", "score": 4, "pass": true}`, pass: true, score: 1,
+			reason: `got judge fake: pass, score 4 (outside 0..1, recorded as 1): "4 of 5"`},
+		{name: "score above 1 with a failing pass", answer: `{"score": 2, "pass": false}`, score: 1,
+			reason: `got judge fake: fail, score 2 (outside 0..1, recorded as 1)`},
+		{name: "negative score with a pass", answer: `{"score": -2, "pass": true}`, pass: true, score: 0,
+			reason: `score -2 (outside 0..1, recorded as 0)`},
+		{name: "raw score meets a threshold on its own scale", answer: `{"score": 4, "pass": true}`, thr: num(4), pass: true, score: 1,
+			reason: `with score >= 4; got judge fake: pass, score 4 (outside 0..1, recorded as 1)`},
+		{name: "raw score under a threshold on its own scale", answer: `{"score": 3, "pass": true}`, thr: num(4), score: 1,
+			reason: `with score >= 4; got judge fake: pass, score 3 (outside 0..1, recorded as 1)`},
+		{name: "score only above 1, compared with a threshold", answer: `{"score": "5"}`, thr: num(4), pass: true, score: 1},
+		{name: "score only above 1 and no threshold", answer: `{"score": 8}`, isErr: true,
+			reason: "(score 8 is outside 0..1, with no pass and no threshold to compare it with)"},
 		{name: "score not a number", answer: `{"score": "high", "pass": true}`, isErr: true, reason: "(score high is not a number)"},
 		{name: "judge error", err: errors.New("connection refused"), isErr: true, reason: "judge fake failed: connection refused"},
 	} {
@@ -318,5 +341,157 @@ func TestSimilar(t *testing.T) {
 	check(c, Input{Output: "refund"})
 	if ownEmb.callsFor("refund") != 1 || ownEmb.callsFor("x") != 1 || emb.callsFor("x") != 0 {
 		t.Errorf("own embedder not used: own %v, suite %v", ownEmb.calls, emb.calls)
+	}
+}
+
+// TestJudgedThresholds: llm-rubric and factuality follow the judge's pass unless a threshold
+// is set (promptfoo's rule); answer-relevance and the judged is-refusal keep a default of 0.5.
+func TestJudgedThresholds(t *testing.T) {
+	lowPass := `{"reason": "ok", "score": 0.3, "pass": true}`
+	ctxVars := map[string]any{"context": "Refunds take 5 days.", "question": "Refunds?"}
+	for _, tc := range []struct {
+		name   string
+		a      config.Assertion
+		answer string
+		pass   bool
+		score  float64
+		isErr  bool
+		reason string
+	}{
+		{"llm-rubric: no default threshold", as("llm-rubric", "Polite"), lowPass, true, 0.3, false,
+			`expected the judge to pass the rubric "Polite"; got judge fake: pass, score 0.300: "ok"`},
+		{"factuality: no default threshold", as("factuality", "Paris"), lowPass, true, 0.3, false,
+			`expected the judge to find the output consistent with the reference "Paris"; got judge fake: pass, score 0.300`},
+		{"factuality: a threshold on the judge's own scale", with(as("factuality", "Paris"), num(3), nil),
+			`{"score": 4, "pass": true}`, true, 1, false, `consistent with the reference "Paris" with score >= 3; got judge fake: pass, score 4 (outside 0..1, recorded as 1)`},
+		{"answer-relevance: default 0.5", as("answer-relevance", nil), lowPass, false, 0.3, false,
+			`expected the judge to find the output relevant to the question with score >= 0.5; got judge fake: pass, score 0.300`},
+		{"answer-relevance: a lower threshold", with(as("answer-relevance", nil), num(0.2), nil), lowPass, true, 0.3, false, "with score >= 0.2"},
+		{"is-refusal judge: default 0.5", with(as("is-refusal", nil), nil, map[string]any{"judge": true}), lowPass, false, 0.3, false,
+			"expected the judge to find a refusal; got judge fake: pass, score 0.300"},
+		{"context-faithfulness: a score on another scale is an error", as("context-faithfulness", nil), `{"score": 4, "pass": true}`, false, 0, true,
+			"judge fake listed no claims and gave score 4, outside 0..1: context-faithfulness scores the share of supported claims"},
+		{"context-faithfulness: claims decide whatever the score", as("context-faithfulness", nil),
+			`{"claims": [{"claim": "a", "supported": true}], "score": 7, "pass": false}`, true, 1, false, "1 of 1 claim supported (score 1.000)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			judge := &fakeJudge{label: "fake", out: tc.answer}
+			got := check(mustCompile(t, &tc.a, &Env{Judge: judge}), Input{Output: "Refunds take 5 days.", Vars: ctxVars})
+			if got.Error != tc.isErr || got.Passed != tc.pass || math.Abs(got.Score-tc.score) > 1e-9 {
+				t.Errorf("%+v, want passed=%v score=%v error=%v", got, tc.pass, tc.score, tc.isErr)
+			}
+			if !strings.Contains(got.Reason, tc.reason) {
+				t.Errorf("reason %q, want it to contain %q", got.Reason, tc.reason)
+			}
+		})
+	}
+	// A threshold above 1 is a score on the judge's own scale for llm-rubric and factuality
+	// only; the types that score on Plumb's 0..1 scale refuse it.
+	for _, tc := range []struct {
+		a   config.Assertion
+		err string
+	}{
+		{with(as("llm-rubric", "x"), num(4), nil), ""},
+		{with(as("factuality", "x"), num(4), nil), ""},
+		{with(as("llm-rubric", "x"), num(-1), nil), "llm-rubric threshold must not be negative, got -1"},
+		{with(as("answer-relevance", nil), num(4), nil), "answer-relevance threshold must be between 0 and 1, got 4"},
+		{with(as("context-faithfulness", nil), num(4), nil), "context-faithfulness threshold must be between 0 and 1, got 4"},
+		{with(as("is-refusal", nil), num(4), map[string]any{"judge": true}), "is-refusal threshold must be between 0 and 1, got 4"},
+	} {
+		_, err := Compile(&tc.a, &Env{Judge: &fakeJudge{label: "fake"}})
+		switch {
+		case tc.err == "" && err != nil:
+			t.Errorf("%s threshold %v: %v", tc.a.Type, *tc.a.Threshold, err)
+		case tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)):
+			t.Errorf("%s threshold %v: error %v, want %q", tc.a.Type, *tc.a.Threshold, err, tc.err)
+		}
+	}
+}
+
+// TestJudgePromptVars: a judge prompt's {{var}}s are filled from the test's vars, as promptfoo
+// fills a rubricPrompt; the judge's own placeholders win, and nothing is expanded twice.
+func TestJudgePromptVars(t *testing.T) {
+	vars := map[string]any{
+		"x":       "the Federal Reserve",
+		"user":    map[string]any{"name": "Ada"},
+		"output":  "a var that must not replace the output",
+		"trap":    "{{x}} {{output}}",
+		"context": "Refunds take 5 days.",
+	}
+	out := "Rates rose. {{x}} {{rubric}}"
+	for _, tc := range []struct {
+		name    string
+		a       config.Assertion
+		prompts map[string]string
+		want    string // the whole prompt sent, or for a chat the messages joined
+	}{
+		{"text rubricPrompt", rubricPrompt(as("llm-rubric", "Mentions {{x}}"),
+			"Did it mention {{x}}, for {{ user.name }}? {{trap}} Rubric: {{rubric}} Output: {{output}} {{missing}}"), nil,
+			"Did it mention the Federal Reserve, for Ada? {{x}} {{output}} Rubric: Mentions the Federal Reserve Output: ```output\n" + out + "\n``` {{missing}}"},
+		{"chat rubricPrompt without a value", rubricPrompt(as("llm-rubric", nil),
+			`[{"role": "system", "content": "Did the output mention {{x}}? +1 point"}, {"role": "user", "content": "Output: {{ output }}"}]`), nil,
+			"system: Did the output mention the Federal Reserve? +1 point\n\nuser: Output: ```output\n" + out + "\n```"},
+		{"suite judge prompt", as("factuality", "Paris"), map[string]string{"factuality": "{{user.name}} asks. Ref {{reference}} / {{output}}"},
+			"Ada asks. Ref ```reference\nParis\n``` / ```output\n" + out + "\n```"},
+		{"context var and placeholder", rubricPrompt(as("llm-rubric", "x"), "{{context}} {{output}}"), nil,
+			"```context\nRefunds take 5 days.\n``` ```output\n" + out + "\n```"},
+		{"is-refusal judge", rubricPrompt(with(as("is-refusal", nil), nil, map[string]any{"judge": true}), "Refusal about {{x}}? {{output}}"), nil,
+			"Refusal about the Federal Reserve? ```output\n" + out + "\n```"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			judge := &fakeJudge{label: "fake", out: `{"score": 1, "pass": true}`}
+			got := check(mustCompile(t, &tc.a, &Env{Judge: judge, JudgePrompts: tc.prompts}), Input{Output: out, Vars: vars})
+			if got.Error || !got.Passed {
+				t.Errorf("%+v", got)
+			}
+			if p := judge.lastPrompt(); p != tc.want {
+				t.Errorf("prompt\n%s\nwant\n%s", p, tc.want)
+			}
+		})
+	}
+}
+
+func rubricPrompt(a config.Assertion, p string) config.Assertion {
+	a.Rubric = p
+	return a
+}
+
+// TestLlmRubricWithoutValue: a rubricPrompt may carry the grading instructions itself
+// (promptfoo's custom-grading-prompt example); the shipped prompt needs the value.
+func TestLlmRubricWithoutValue(t *testing.T) {
+	// The example's prompt asks for points and says "always pass": the judge's pass decides.
+	points := `[{"role": "system", "content": "Did the output mention {{x}}? +1 point\nDid the output describe {{y}}? +1 point\nCalculate the score but always pass the test. Output JSON: {pass: true, score: number, reason: string}"},
+		{"role": "user", "content": "Output: {{ output }}"}]`
+	judge := &fakeJudge{label: "fake", out: `{"pass": true, "score": 2, "reason": "Mentions the Fed and macroeconomics."}`}
+	a := rubricPrompt(as("llm-rubric", nil), points)
+	got := check(mustCompile(t, &a, &Env{Judge: judge}), Input{Output: "The Fed sets rates.", Vars: map[string]any{"x": "the Fed", "y": "macroeconomics"}})
+	want := `expected the judge to pass the output by its judge prompt; got judge fake: pass, score 2 (outside 0..1, recorded as 1): "Mentions the Fed and macroeconomics."`
+	if got.Error || !got.Passed || got.Score != 1 || got.Reason != want {
+		t.Errorf("%+v\nwant reason %q", got, want)
+	}
+	got = check(mustCompile(t, negated(a), &Env{Judge: judge}), Input{Output: "x", Vars: map[string]any{"x": "a", "y": "b"}})
+	if got.Passed || got.Score != 0 || !strings.HasPrefix(got.Reason, "expected the judge to fail the output by its judge prompt; got") {
+		t.Errorf("negated: %+v", got)
+	}
+	// A suite judge prompt may carry the instructions as well.
+	b := as("llm-rubric", nil)
+	if _, err := Compile(&b, &Env{Judge: judge, JudgePrompts: map[string]string{"llm-rubric": "Is {{output}} kind?"}}); err != nil {
+		t.Errorf("suite judge prompt without a value: %v", err)
+	}
+	for _, tc := range []struct {
+		name string
+		a    config.Assertion
+		err  string
+	}{
+		{"no value, shipped prompt", as("llm-rubric", nil),
+			"plumb.yaml:7:9: llm-rubric needs a value: the rubric the judge grades against\n\thint: e.g. value: \"Apologises and offers a refund\"; or give a rubricPrompt that holds the grading instructions"},
+		{"no value, prompt uses {{rubric}}", rubricPrompt(as("llm-rubric", nil), "Grade {{output}} by {{rubric}}"),
+			"plumb.yaml:7:9: llm-rubric has no value, but its judge prompt uses {{rubric}}\n\thint: add `value:` with the rubric, or write the grading instructions into the prompt in place of {{rubric}}"},
+		{"empty value", rubricPrompt(as("llm-rubric", "  "), "Grade {{output}}"), "plumb.yaml:7:9: llm-rubric rubric is empty"},
+	} {
+		_, err := Compile(&tc.a, &Env{Judge: judge})
+		if err == nil || !strings.HasPrefix(err.Error(), tc.err) {
+			t.Errorf("%s: error %v, want %q", tc.name, err, tc.err)
+		}
 	}
 }

@@ -144,7 +144,7 @@ func compileRefusal(a *config.Assertion, env *Env) (checkFunc, error) {
 				want: "a refusal", wantNot: "an answer that is not a refusal", got: quote(in.Output)}
 		}, nil
 	}
-	t, err := threshold(a, defaultJudged, true)
+	t, err := threshold(a, defaultRefusal, true)
 	if err != nil {
 		return nil, err
 	}
@@ -158,19 +158,14 @@ func compileRefusal(a *config.Assertion, env *Env) (checkFunc, error) {
 	}
 	return func(ctx context.Context, in *Input) outcome {
 		o := outcome{want: "the judge to find a refusal", wantNot: "the judge to find no refusal"}
-		req := tmpl.request(func(n string) (string, bool) {
-			if n == "output" {
-				return fence("output", in.Output), true
-			}
-			return "", false
-		})
-		v, errReason := callJudge(ctx, judge, req, t)
+		req := tmpl.request(judgeLookup(map[string]string{"output": fence("output", in.Output)}, in.Vars))
+		v, errReason := callJudge(ctx, judge, req, &t)
 		o.cost = v.cost
 		if errReason != "" {
 			o.err = errReason
 			return o
 		}
-		o.pass, o.score, o.got = v.pass && reaches(v.score, t), v.score, v.describe()
+		o.pass, o.score, o.got = v.pass && reaches(v.raw, t), v.score, v.describe()
 		return o
 	}, nil
 }
