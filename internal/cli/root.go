@@ -145,6 +145,8 @@ regression; 2 bad input (config, flags, files), reported as file:line:col with a
 		newMigrateCmd(e),
 		newCacheCmd(e),
 		newVersionCmd(e),
+		newServeCmd(e),
+		newUserCmd(e),
 	)
 	return root
 }

@@ -1,0 +1,127 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/plumbhq/plumb/internal/server"
+	"github.com/plumbhq/plumb/internal/store"
+)
+
+// shutdownGrace is how long in-flight requests may take to finish after SIGINT or SIGTERM.
+const shutdownGrace = 30 * time.Second
+
+func newServeCmd(e *env) *cobra.Command {
+	var (
+		addr      string
+		migrate   bool
+		logFormat string
+	)
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve the JSON API (and web UI) over the store",
+		Long: `Serve the Plumb API under /api/v1 on one port, over the store named by --db (the
+embedded SQLite database by default, or PostgreSQL so that several instances can run behind
+a load balancer).
+
+The server does not change the database schema unless --migrate is given: run
+` + "`plumb migrate`" + ` after upgrading plumb, or pass --migrate. On an empty database, create the
+first admin with ` + "`plumb user create --email EMAIL --admin`" + `.
+
+SIGINT or SIGTERM stops accepting connections and lets requests in flight finish (up to
+30s) before exiting.`,
+		Example: "  plumb serve --addr 127.0.0.1:8080 --db postgres://plumb@db:5432/plumb",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var h slog.Handler
+			switch logFormat {
+			case "text":
+				h = slog.NewTextHandler(e.stderr, nil)
+			case "json":
+				h = slog.NewJSONHandler(e.stderr, nil)
+			default:
+				return usageErr("--log-format %q: use text or json", logFormat)
+			}
+			log := slog.New(h)
+			dsn := dbDSN(cmd, e)
+			if _, _, err := store.ParseDSN(dsn); err != nil {
+				return usageErr("--db: %v", err)
+			}
+			st, err := store.Open(cmd.Context(), dsn, store.OpenOptions{Migrate: migrate})
+			if errors.Is(err, store.ErrSchemaOutdated) {
+				return usageErr("%v\nrun `plumb migrate` or pass --migrate", err)
+			}
+			if err != nil {
+				return fmt.Errorf("open the store: %w", err)
+			}
+			defer st.Close()
+			ln, err := net.Listen("tcp", addr)
+			if err != nil {
+				return usageErr("--addr %s: %v", addr, err)
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return serve(ctx, ln, st, log)
+		},
+	}
+	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "address to listen on")
+	cmd.Flags().BoolVar(&migrate, "migrate", false, "bring the database schema up to date before serving")
+	cmd.Flags().StringVar(&logFormat, "log-format", "text", "log format: text or json")
+	return cmd
+}
+
+// serve runs the server on ln until ctx ends, then shuts it down gracefully.
+func serve(ctx context.Context, ln net.Listener, st store.Store, log *slog.Logger) error {
+	api := server.New(server.Config{Store: st, Logger: log})
+	srv := &http.Server{
+		Handler:           api.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	go sweepSessions(ctx, st, log)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	log.Info("serving", "addr", "http://"+ln.Addr().String())
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: finishing requests in flight", "grace", shutdownGrace)
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// sweepSessions deletes expired sessions hourly, so that the table does not grow forever.
+func sweepSessions(ctx context.Context, st store.Store, log *slog.Logger) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		if n, err := st.DeleteExpiredSessions(ctx); err != nil && ctx.Err() == nil {
+			log.Warn("delete expired sessions", "err", err)
+		} else if n > 0 {
+			log.Info("deleted expired sessions", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

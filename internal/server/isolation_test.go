@@ -1,0 +1,185 @@
+package server
+
+import (
+	"fmt"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/plumbhq/plumb/internal/store"
+	"github.com/plumbhq/plumb/internal/store/storetest"
+)
+
+// side names one project's resources for building requests.
+type side struct {
+	slug, run, key, member, memberEmail string
+}
+
+func (f *fixture) sides() (a, b side) {
+	return side{f.a.Slug, f.runA1, f.keyAID, f.vera.ID, f.vera.Email},
+		side{f.b.Slug, f.runB, f.keyBID, f.bob.ID, f.bob.Email}
+}
+
+// pathValues says what fills each path parameter of a project route. A route with a
+// parameter missing here fails the test: whoever adds it must say how to reach another
+// project's resource through it.
+var pathValues = map[string]func(s side) string{
+	"project": func(s side) string { return s.slug },
+	"run_id":  func(s side) string { return s.run },
+	"key_id":  func(s side) string { return s.key },
+	"user_id": func(s side) string { return s.member },
+}
+
+// queryRefs are the query parameters that name a resource, filled like path parameters.
+var queryRefs = map[string]func(s side) string{
+	"a": func(s side) string { return s.run },
+	"b": func(s side) string { return s.run },
+}
+
+var param = regexp.MustCompile(`\{([a-z_]+)\}`)
+
+// request builds rt's path and body with the project of in and the resources of res.
+func (f *fixture) request(t *testing.T, rt route, in, res side) (string, any) {
+	t.Helper()
+	path := param.ReplaceAllStringFunc(rt.Path, func(m string) string {
+		name := m[1 : len(m)-1]
+		fill, ok := pathValues[name]
+		if !ok {
+			t.Fatalf("%s %s: path parameter {%s} is unknown to the isolation test: add it to pathValues", rt.Method, rt.Path, name)
+		}
+		if name == "project" {
+			return fill(in)
+		}
+		return url.PathEscape(fill(res))
+	})
+	q := url.Values{}
+	for _, name := range rt.Query {
+		if fill, ok := queryRefs[name]; ok {
+			q.Set(name, fill(res))
+		}
+	}
+	if len(q) > 0 {
+		path += "?" + q.Encode()
+	}
+	var body any
+	switch rt.Body {
+	case "":
+	case "ProjectCreate":
+		body = map[string]any{"slug": "intruder", "name": "Intruder"}
+	case "MemberCreate":
+		// Users are not a project's resource: anyone's email may be added. The project's own
+		// member is used so that the call changes nothing (409 in A, 404 elsewhere).
+		body = map[string]any{"email": in.memberEmail, "role": "viewer"}
+	case "MemberUpdate":
+		body = map[string]any{"role": "admin"}
+	case "KeyCreate":
+		body = map[string]any{"name": "intruder", "role": "admin"}
+	case "Report":
+		body = uploadBody(res.run, 3)(f)
+	default:
+		t.Fatalf("%s %s: body %s is unknown to the isolation test: add a sample", rt.Method, rt.Path, rt.Body)
+	}
+	return path, body
+}
+
+// TestIsolation walks the route table: for every project route, a user and an API key of
+// project A (both admins of A, so that no role stands in the way) get 404 for project B
+// and for B's resources named through A's path; a viewer of A gets 403 for what needs
+// more; nobody unauthenticated gets anything. Afterwards B is exactly as it was.
+func TestIsolation(t *testing.T) {
+	for _, db := range []struct {
+		name string
+		dsn  func(*testing.T) string
+	}{{"sqlite", sqliteDSN}, {"postgres", func(t *testing.T) string { return storetest.FreshPostgres(t) }}} {
+		t.Run(db.name, func(t *testing.T) { testIsolation(t, newFixture(t, db.dsn(t))) })
+	}
+}
+
+func testIsolation(t *testing.T, f *fixture) {
+	// An admin key of A, so that only the project boundary can refuse it.
+	adminKeyA := asAlice(f).do("POST", "/api/v1/projects/alpha/keys", map[string]any{"name": "admin", "role": "admin"}).str("secret")
+	if adminKeyA == "" {
+		t.Fatal("could not create an admin key of A")
+	}
+	callers := []struct {
+		name string
+		c    *client
+	}{{"user of A", asAlice(f)}, {"key of A", f.withKey(adminKeyA)}}
+	sa, sb := f.sides()
+	bRaw := func() string {
+		r := asKeyB(f).do("GET", "/api/v1/projects/beta/runs", nil)
+		m := asKeyB(f).do("GET", "/api/v1/projects/beta/members", nil)
+		k := asKeyB(f).do("GET", "/api/v1/projects/beta/keys", nil)
+		res := asKeyB(f).do("GET", "/api/v1/projects/beta/runs/"+f.runB+"/results?limit=1000", nil)
+		if r.status != 200 || m.status != 200 || k.status != 200 || res.status != 200 {
+			t.Fatalf("B's own key cannot read B: %d %d %d %d", r.status, m.status, k.status, res.status)
+		}
+		return r.raw + m.raw + k.raw + res.raw
+	}
+	bBefore := bRaw()
+	// Identifiers of B that must never show up in an answer to A.
+	bSecrets := []string{f.runB, f.keyBID, f.bob.ID, f.bob.Email, f.b.ID}
+
+	n := 0
+	for _, rt := range f.srv.routes() {
+		if rt.Access == public {
+			continue
+		}
+		path, body := f.request(t, rt, sa, sa)
+		if r := f.anon().do(rt.Method, path, body); r.status != 401 || r.errCode() != "unauthorized" {
+			t.Errorf("%s %s without credentials: %d %s, want 401", rt.Method, rt.Path, r.status, truncate(r.raw))
+		}
+		if rt.Access != project {
+			continue
+		}
+		if !strings.Contains(rt.Path, "{project}") {
+			t.Fatalf("%s %s: a project route without {project}", rt.Method, rt.Path)
+		}
+		n++
+		for _, cl := range callers {
+			// B's project, B's resources.
+			path, body := f.request(t, rt, sb, sb)
+			if r := cl.c.do(rt.Method, path, body); r.status != 404 || r.errCode() != "not_found" {
+				t.Errorf("%s %s %s: %d %s, want 404", cl.name, rt.Method, path, r.status, truncate(r.raw))
+			}
+			// A's project, B's resources: only routes that name a resource.
+			path, body = f.request(t, rt, sa, sb)
+			names := strings.Count(rt.Path, "{") > 1
+			for _, q := range rt.Query {
+				names = names || queryRefs[q] != nil
+			}
+			r := cl.c.do(rt.Method, path, body)
+			switch {
+			case names && (r.status != 404 || r.errCode() != "not_found"):
+				t.Errorf("%s %s %s (B's resource through A): %d %s, want 404", cl.name, rt.Method, path, r.status, truncate(r.raw))
+			case rt.Body == "Report" && r.status != 409:
+				t.Errorf("%s uploading B's run id into A: %d %s, want 409", cl.name, r.status, truncate(r.raw))
+			}
+			sent := path + fmt.Sprint(body)
+			for _, s := range bSecrets {
+				if strings.Contains(r.raw, s) && !strings.Contains(sent, url.PathEscape(s)) && !strings.Contains(sent, s) {
+					t.Errorf("%s %s %s: the answer names B's %q: %s", cl.name, rt.Method, path, s, truncate(r.raw))
+				}
+			}
+		}
+		// Roles within A: a viewer (user and key) is refused what needs more.
+		if rt.Role != store.RoleViewer {
+			path, body := f.request(t, rt, sa, sa)
+			for _, c := range []*client{asVera(f), asViewerKey(f)} {
+				if r := c.do(rt.Method, path, body); r.status != 403 || r.errCode() != "forbidden" {
+					t.Errorf("viewer %s %s: %d %s, want 403", rt.Method, path, r.status, truncate(r.raw))
+				}
+			}
+		}
+	}
+	if n < 10 {
+		t.Errorf("only %d project routes checked: is the route table wired?", n)
+	}
+	if after := bRaw(); after != bBefore {
+		t.Errorf("project B changed:\nbefore %s\nafter  %s", truncate(bBefore), truncate(after))
+	}
+	if r := asKeyB(f).do("GET", "/api/v1/me", nil); r.status != 200 {
+		t.Errorf("B's key no longer works: %d", r.status)
+	}
+}

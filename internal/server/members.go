@@ -1,0 +1,127 @@
+package server
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/plumbhq/plumb/internal/store"
+)
+
+// memberBody is POST /members' body.
+type memberBody struct {
+	Email string     `json:"email"`
+	Role  store.Role `json:"role"`
+}
+
+// memberUpdate is PATCH /members/{user_id}'s body.
+type memberUpdate struct {
+	Role store.Role `json:"role"`
+}
+
+// checkRole validates a role in a body.
+func checkRole(r store.Role) error {
+	if !r.Valid() {
+		return fieldErr("role", "role %q: use viewer, editor or admin", r)
+	}
+	return nil
+}
+
+// listMembers lists a project's members.
+func (s *Server) listMembers(w http.ResponseWriter, r *http.Request, c *call) error {
+	ms, err := s.store.ListMembers(r.Context(), c.project.ID)
+	if err != nil {
+		return err
+	}
+	if ms == nil {
+		ms = []store.Member{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"members": ms})
+	return nil
+}
+
+// addMember gives an existing user a role in the project.
+func (s *Server) addMember(w http.ResponseWriter, r *http.Request, c *call) error {
+	var body memberBody
+	if err := decodeJSON(w, r, s.maxBody, &body); err != nil {
+		return err
+	}
+	if strings.TrimSpace(body.Email) == "" {
+		return fieldErr("email", "email is required")
+	}
+	if err := checkRole(body.Role); err != nil {
+		return err
+	}
+	u, err := s.store.GetUserByEmail(r.Context(), body.Email)
+	if errors.Is(err, store.ErrNotFound) {
+		return errorf(http.StatusNotFound, codeNotFound, "no user has the email %q: create the account first (`plumb user create`)", body.Email)
+	}
+	if err != nil {
+		return err
+	}
+	m, err := s.store.AddMember(r.Context(), store.Member{ProjectID: c.project.ID, UserID: u.ID, Role: body.Role})
+	if errors.Is(err, store.ErrConflict) {
+		return errorf(http.StatusConflict, codeConflict, "%s is already a member of %s: change the role with PATCH", body.Email, c.project.Slug)
+	}
+	if err != nil {
+		return err
+	}
+	m.Email = u.Email
+	if err := s.audit(r, c, c.project.ID, "member.add", "member", u.ID, nil, m); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"member": m})
+	return nil
+}
+
+// membership loads {user_id}'s membership of the caller's project: 404 for a user who is
+// not a member of it, whatever other projects they belong to.
+func (s *Server) membership(r *http.Request, c *call) (store.Member, error) {
+	id := r.PathValue("user_id")
+	m, err := s.store.GetMembership(r.Context(), c.project.ID, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return m, errorf(http.StatusNotFound, codeNotFound, "no member %q in project %s", id, c.project.Slug)
+	}
+	return m, err
+}
+
+// updateMember changes a member's role.
+func (s *Server) updateMember(w http.ResponseWriter, r *http.Request, c *call) error {
+	var body memberUpdate
+	if err := decodeJSON(w, r, s.maxBody, &body); err != nil {
+		return err
+	}
+	if err := checkRole(body.Role); err != nil {
+		return err
+	}
+	before, err := s.membership(r, c)
+	if err != nil {
+		return err
+	}
+	after, err := s.store.UpdateMember(r.Context(), c.project.ID, before.UserID, body.Role)
+	if err != nil {
+		return err
+	}
+	after.Email = before.Email
+	if err := s.audit(r, c, c.project.ID, "member.update", "member", before.UserID, before, after); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"member": after})
+	return nil
+}
+
+// removeMember ends a membership.
+func (s *Server) removeMember(w http.ResponseWriter, r *http.Request, c *call) error {
+	before, err := s.membership(r, c)
+	if err != nil {
+		return err
+	}
+	if err := s.store.RemoveMember(r.Context(), c.project.ID, before.UserID); err != nil {
+		return err
+	}
+	if err := s.audit(r, c, c.project.ID, "member.remove", "member", before.UserID, before, nil); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

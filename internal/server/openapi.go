@@ -1,0 +1,115 @@
+package server
+
+import (
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// pathParam finds the {name} wildcards of a pattern.
+var pathParam = regexp.MustCompile(`\{([a-z_]+)\}`)
+
+// openAPI serves the OpenAPI 3.1 document generated from the route table.
+func (s *Server) openAPI(w http.ResponseWriter, _ *http.Request, _ *call) error {
+	writeJSON(w, http.StatusOK, s.openAPIDoc())
+	return nil
+}
+
+// openAPIDoc builds the document: one operation per route, with its access rule as
+// security requirements and an x-plumb-role extension.
+func (s *Server) openAPIDoc() map[string]any {
+	paths := map[string]map[string]any{}
+	for _, rt := range s.routes() {
+		op := map[string]any{
+			"summary":     rt.Summary,
+			"operationId": operationID(rt),
+		}
+		var params []any
+		for _, m := range pathParam.FindAllStringSubmatch(rt.Path, -1) {
+			params = append(params, map[string]any{"name": m[1], "in": "path", "required": true,
+				"schema": map[string]any{"type": "string"}})
+		}
+		for _, q := range rt.Query {
+			params = append(params, map[string]any{"name": q, "in": "query", "required": false,
+				"schema": map[string]any{"type": "string"}})
+		}
+		if params != nil {
+			op["parameters"] = params
+		}
+		if rt.Body != "" {
+			op["requestBody"] = map[string]any{"required": true, "content": map[string]any{
+				"application/json": map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/" + rt.Body}}}}
+		}
+		ok := map[string]any{"description": http.StatusText(rt.Status)}
+		if rt.Status != http.StatusNoContent && rt.Path != "/healthz" {
+			ok["content"] = map[string]any{"application/json": map[string]any{"schema": map[string]any{"type": "object"}}}
+		}
+		op["responses"] = map[string]any{
+			strconv.Itoa(rt.Status): ok,
+			"default": map[string]any{"description": "An error", "content": map[string]any{
+				"application/json": map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/Error"}}}},
+		}
+		switch rt.Access {
+		case public:
+			op["security"] = []any{}
+		case instanceAdmin:
+			op["x-plumb-access"] = "instance admin"
+		case project:
+			op["x-plumb-access"] = "project"
+			op["x-plumb-role"] = string(rt.Role)
+		default:
+			op["x-plumb-access"] = "authenticated"
+		}
+		if paths[rt.Path] == nil {
+			paths[rt.Path] = map[string]any{}
+		}
+		paths[rt.Path][strings.ToLower(rt.Method)] = op
+	}
+	str := map[string]any{"type": "string"}
+	role := map[string]any{"type": "string", "enum": []string{"viewer", "editor", "admin"}}
+	object := func(required []string, props map[string]any) map[string]any {
+		return map[string]any{"type": "object", "additionalProperties": false, "required": required, "properties": props}
+	}
+	return map[string]any{
+		"openapi": "3.1.0",
+		"info": map[string]any{"title": "Plumb API", "version": "1",
+			"description": "Eval runs, projects, members, API keys and the audit log of a Plumb server. " +
+				"Errors are {\"error\": {\"code\", \"message\", \"field\"}}. Cookie sessions must send " +
+				"X-CSRF-Token on POST, PATCH and DELETE."},
+		"paths": paths,
+		"security": []any{
+			map[string]any{"apiKey": []any{}},
+			map[string]any{"session": []any{}},
+		},
+		"components": map[string]any{
+			"securitySchemes": map[string]any{
+				"apiKey":  map[string]any{"type": "http", "scheme": "bearer", "description": "an API key, plk_ + 32 characters"},
+				"session": map[string]any{"type": "apiKey", "in": "cookie", "name": sessionCookie},
+			},
+			"schemas": map[string]any{
+				"Error": object([]string{"error"}, map[string]any{"error": object([]string{"code", "message"}, map[string]any{
+					"code": map[string]any{"type": "string", "enum": []string{codeBadRequest, codeUnauthorized, codeForbidden,
+						codeCSRF, codeNotFound, codeConflict, codeTooLarge, codeMediaType, codeRateLimited, codeInternal}},
+					"message": str, "field": str,
+				})}),
+				"Login":         object([]string{"email", "password"}, map[string]any{"email": str, "password": str}),
+				"ProjectCreate": object([]string{"slug", "name"}, map[string]any{"slug": str, "name": str}),
+				"MemberCreate":  object([]string{"email", "role"}, map[string]any{"email": str, "role": role}),
+				"MemberUpdate":  object([]string{"role"}, map[string]any{"role": role}),
+				"KeyCreate": object([]string{"name", "role"}, map[string]any{"name": str, "role": role,
+					"expires_at": map[string]any{"type": "string", "format": "date-time"}}),
+				"Report": map[string]any{"type": "object", "required": []string{"run", "summary", "results"},
+					"description": "the JSON report of `plumb eval -o run.json` (docs/reports.md)"},
+			},
+		},
+	}
+}
+
+// operationID names an operation after its method and path: GET
+// /api/v1/projects/{project}/runs is get_projects_project_runs.
+func operationID(rt route) string {
+	p := strings.TrimPrefix(rt.Path, "/api/v1")
+	p = strings.NewReplacer("{", "", "}", "", ".", "_", "-", "_").Replace(p)
+	return strings.ToLower(rt.Method) + strings.ReplaceAll(p, "/", "_")
+}

@@ -1,0 +1,70 @@
+package server
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/plumbhq/plumb/internal/store"
+)
+
+// projectBody is POST /projects' body.
+type projectBody struct {
+	Slug string `json:"slug"`
+	Name string `json:"name"`
+}
+
+// listProjects lists the projects the caller may see.
+func (s *Server) listProjects(w http.ResponseWriter, r *http.Request, c *call) error {
+	var ps []store.Project
+	if c.key != nil {
+		p, err := s.store.GetProject(r.Context(), c.key.ProjectID)
+		if err != nil {
+			return err
+		}
+		ps = []store.Project{p}
+	} else {
+		var err error
+		if ps, err = s.store.ListProjects(r.Context(), c.user.ID); err != nil {
+			return err
+		}
+	}
+	if ps == nil {
+		ps = []store.Project{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"projects": ps})
+	return nil
+}
+
+// createProject creates a project.
+func (s *Server) createProject(w http.ResponseWriter, r *http.Request, c *call) error {
+	var body projectBody
+	if err := decodeJSON(w, r, s.maxBody, &body); err != nil {
+		return err
+	}
+	if body.Slug == "" {
+		return fieldErr("slug", "slug is required: lower-case letters, digits and dashes, e.g. support-bot")
+	}
+	if strings.TrimSpace(body.Name) == "" {
+		return fieldErr("name", "name is required")
+	}
+	p, err := s.store.CreateProject(r.Context(), store.Project{Slug: body.Slug, Name: body.Name})
+	if errors.Is(err, store.ErrInvalid) {
+		field := "name"
+		if strings.Contains(err.Error(), "slug") {
+			field = "slug"
+		}
+		return fieldErr(field, "%v", err)
+	}
+	if errors.Is(err, store.ErrConflict) {
+		return errorf(http.StatusConflict, codeConflict, "a project with slug %q exists: choose another slug", body.Slug)
+	}
+	if err != nil {
+		return err
+	}
+	if err := s.audit(r, c, p.ID, "project.create", "project", p.ID, nil, p); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"project": p})
+	return nil
+}

@@ -1,0 +1,105 @@
+package server
+
+import (
+	"net/http"
+
+	"github.com/plumbhq/plumb/internal/store"
+)
+
+// access is who may call a route, before any role.
+type access int
+
+const (
+	public        access = iota // anyone, unauthenticated
+	authenticated               // any user or API key
+	instanceAdmin               // a user with is_admin
+	project                     // a member or key of the {project} in the path, with at least Role
+)
+
+// handlerFunc is a route's handler: it returns an error instead of writing one, so that
+// writeError is the one place errors become responses.
+type handlerFunc func(w http.ResponseWriter, r *http.Request, c *call) error
+
+// route is one endpoint: the mux, the access check and the OpenAPI document are all built
+// from these.
+type route struct {
+	Method  string
+	Path    string // a ServeMux pattern, which is also an OpenAPI path template
+	Access  access
+	Role    store.Role // minimum project role, for Access == project
+	Handle  handlerFunc
+	Summary string
+	Status  int      // the success status
+	Body    string   // the request body's schema name in the OpenAPI document; "" for none
+	Query   []string // the query parameters
+}
+
+// routes is the route table.
+func (s *Server) routes() []route {
+	const v1 = "/api/v1"
+	const p = v1 + "/projects/{project}"
+	return []route{
+		{Method: "GET", Path: "/healthz", Access: public, Handle: s.healthz, Status: 200,
+			Summary: "Liveness: 200 ok when the server is up"},
+		{Method: "GET", Path: v1 + "/openapi.json", Access: public, Handle: s.openAPI, Status: 200,
+			Summary: "This OpenAPI document"},
+
+		{Method: "POST", Path: v1 + "/session", Access: public, Handle: s.login, Status: 200, Body: "Login",
+			Summary: "Log in with email and password: sets the session cookie and returns the CSRF token"},
+		{Method: "DELETE", Path: v1 + "/session", Access: authenticated, Handle: s.logout, Status: 204,
+			Summary: "Log out: ends the session of the cookie"},
+		{Method: "GET", Path: v1 + "/me", Access: authenticated, Handle: s.me, Status: 200,
+			Summary: "The caller: user or API key, CSRF token (cookie sessions) and projects with roles"},
+
+		{Method: "GET", Path: v1 + "/projects", Access: authenticated, Handle: s.listProjects, Status: 200,
+			Summary: "Projects the caller may see"},
+		{Method: "POST", Path: v1 + "/projects", Access: instanceAdmin, Handle: s.createProject, Status: 201, Body: "ProjectCreate",
+			Summary: "Create a project (instance admins)"},
+
+		{Method: "GET", Path: p + "/members", Access: project, Role: store.RoleViewer, Handle: s.listMembers, Status: 200,
+			Summary: "A project's members and their roles"},
+		{Method: "POST", Path: p + "/members", Access: project, Role: store.RoleAdmin, Handle: s.addMember, Status: 201, Body: "MemberCreate",
+			Summary: "Give a user a role in the project"},
+		{Method: "PATCH", Path: p + "/members/{user_id}", Access: project, Role: store.RoleAdmin, Handle: s.updateMember, Status: 200, Body: "MemberUpdate",
+			Summary: "Change a member's role"},
+		{Method: "DELETE", Path: p + "/members/{user_id}", Access: project, Role: store.RoleAdmin, Handle: s.removeMember, Status: 204,
+			Summary: "Remove a member from the project"},
+
+		{Method: "GET", Path: p + "/keys", Access: project, Role: store.RoleAdmin, Handle: s.listKeys, Status: 200,
+			Summary: "The project's API keys (never their secrets)"},
+		{Method: "POST", Path: p + "/keys", Access: project, Role: store.RoleAdmin, Handle: s.createKey, Status: 201, Body: "KeyCreate",
+			Summary: "Create an API key: the secret is in this response only"},
+		{Method: "DELETE", Path: p + "/keys/{key_id}", Access: project, Role: store.RoleAdmin, Handle: s.revokeKey, Status: 204,
+			Summary: "Revoke an API key"},
+
+		{Method: "POST", Path: p + "/runs", Access: project, Role: store.RoleEditor, Handle: s.uploadRun, Status: 201, Body: "Report",
+			Summary: "Upload a run: the JSON report as `plumb eval -o run.json` writes it"},
+		{Method: "GET", Path: p + "/runs", Access: project, Role: store.RoleViewer, Handle: s.listRuns, Status: 200,
+			Query:   []string{"suite", "status", "limit", "cursor"},
+			Summary: "The project's runs, newest first, a page at a time"},
+		{Method: "GET", Path: p + "/runs/{run_id}", Access: project, Role: store.RoleViewer, Handle: s.getRun, Status: 200,
+			Summary: "A run's header and summary (results are paged separately)"},
+		{Method: "DELETE", Path: p + "/runs/{run_id}", Access: project, Role: store.RoleEditor, Handle: s.deleteRun, Status: 204,
+			Summary: "Delete a run and its results"},
+		{Method: "GET", Path: p + "/runs/{run_id}/results", Access: project, Role: store.RoleViewer, Handle: s.listResults, Status: 200,
+			Query:   []string{"failed", "errors", "test", "provider", "prompt", "segment", "limit", "cursor"},
+			Summary: "A page of a run's results, filtered"},
+		{Method: "GET", Path: p + "/compare", Access: project, Role: store.RoleViewer, Handle: s.compare, Status: 200,
+			Query:   []string{"a", "b", "alpha"},
+			Summary: "Compare two runs case by case, with McNemar's test and a paired bootstrap"},
+
+		{Method: "GET", Path: p + "/audit", Access: project, Role: store.RoleAdmin, Handle: s.listAudit, Status: 200,
+			Query:   []string{"limit", "cursor"},
+			Summary: "The project's audit log, newest first"},
+		{Method: "GET", Path: v1 + "/audit.jsonl", Access: instanceAdmin, Handle: s.exportAudit, Status: 200,
+			Query:   []string{"project"},
+			Summary: "The whole audit log (or one project's) as JSON lines, oldest first"},
+	}
+}
+
+// healthz answers liveness probes.
+func (s *Server) healthz(w http.ResponseWriter, _ *http.Request, _ *call) error {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Write([]byte("ok"))
+	return nil
+}

@@ -1,0 +1,279 @@
+package server
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/plumbhq/plumb/internal/eval"
+	"github.com/plumbhq/plumb/internal/report"
+	"github.com/plumbhq/plumb/internal/store"
+)
+
+// uploadRun stores a JSON report in the project.
+func (s *Server) uploadRun(w http.ResponseWriter, r *http.Request, c *call) error {
+	var rep report.Report
+	if err := decodeJSON(w, r, s.maxUpload, &rep); err != nil {
+		return err
+	}
+	id := rep.Run.ID
+	switch {
+	case strings.TrimSpace(id) == "":
+		return fieldErr("run.id", "run.id is required: upload the report as `plumb eval -o run.json` writes it")
+	case len(id) > 200 || !utf8.ValidString(id) || strings.ContainsRune(id, 0):
+		return fieldErr("run.id", "run.id must be text of at most 200 bytes")
+	case rep.Run.Status != report.StatusComplete && rep.Run.Status != report.StatusIncomplete:
+		return fieldErr("run.status", "run.status %q: use %q or %q", rep.Run.Status, report.StatusComplete, report.StatusIncomplete)
+	}
+	var before any
+	owner, err := s.store.RunProject(r.Context(), id)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+	case err != nil:
+		return err
+	case owner != c.project.ID:
+		return s.runConflict(id)
+	default:
+		old, err := s.store.GetRun(r.Context(), id)
+		if err != nil {
+			return err
+		}
+		before = runInfo(old)
+	}
+	if err := s.store.SaveRunIn(r.Context(), c.project.ID, &rep); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return s.runConflict(id)
+		}
+		return err
+	}
+	info := runInfo(&rep)
+	action := "run.create"
+	if before != nil {
+		action = "run.replace"
+	}
+	if err := s.audit(r, c, c.project.ID, action, "run", id, before, info); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"run": info})
+	return nil
+}
+
+// runConflict is the answer to a run id taken by another project; it says no more than
+// that, since the other project is not the caller's to know.
+func (s *Server) runConflict(id string) error {
+	return errorf(http.StatusConflict, codeConflict, "run id %q is already taken: give the run a new id", id)
+}
+
+// runInfo is a run's list line, computed as the store computes it.
+func runInfo(rep *report.Report) store.RunInfo {
+	ri := store.RunInfo{Run: rep.Run, Cases: rep.Summary.Cases, Passed: rep.Summary.Passed,
+		Failed: rep.Summary.Failed, Errors: rep.Summary.Errors, PassRate: rep.Summary.PassRate,
+		GatesTotal: len(rep.Summary.Gates)}
+	for _, g := range rep.Summary.Gates {
+		if g.Passed {
+			ri.GatesPassed++
+		}
+	}
+	return ri
+}
+
+// listRuns lists the project's runs a page at a time.
+func (s *Server) listRuns(w http.ResponseWriter, r *http.Request, c *call) error {
+	q := r.URL.Query()
+	status := q.Get("status")
+	if status != "" && status != report.StatusComplete && status != report.StatusIncomplete {
+		return errorf(http.StatusBadRequest, codeBadRequest, "status %q: use %s or %s", status, report.StatusComplete, report.StatusIncomplete)
+	}
+	limit, err := queryLimit(q)
+	if err != nil {
+		return err
+	}
+	offset, err := decodeOffset(q.Get("cursor"))
+	if err != nil {
+		return err
+	}
+	// The store lists runs without a cursor; a page is the window after offset. Run lists
+	// are short next to result lists, so this is cheap enough until the store grows keyset
+	// paging of runs.
+	runs, err := s.store.ListRuns(r.Context(), store.ListOptions{Project: c.project.ID, Suite: q.Get("suite"),
+		Status: status, Limit: offset + limit + 1})
+	if err != nil {
+		return err
+	}
+	runs = runs[min(offset, len(runs)):]
+	next := ""
+	if len(runs) > limit {
+		runs = runs[:limit]
+		next = encodeOffset(offset + limit)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"runs": runs, "next_cursor": next})
+	return nil
+}
+
+// encodeOffset and decodeOffset make the run list's opaque cursor.
+func encodeOffset(n int) string {
+	return base64.RawURLEncoding.EncodeToString([]byte("o:" + strconv.Itoa(n)))
+}
+
+func decodeOffset(cursor string) (int, error) {
+	if cursor == "" {
+		return 0, nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(cursor)
+	num, ok := strings.CutPrefix(string(b), "o:")
+	n, nerr := strconv.Atoi(num)
+	if err != nil || !ok || nerr != nil || n < 0 || n > 1_000_000 {
+		return 0, errorf(http.StatusBadRequest, codeBadRequest, "cursor %q is not one this list returned: start again without a cursor", cursor)
+	}
+	return n, nil
+}
+
+// queryLimit reads ?limit: 1 to store.MaxPageSize, default store.DefaultPageSize.
+func queryLimit(q url.Values) (int, error) {
+	v := q.Get("limit")
+	if v == "" {
+		return store.DefaultPageSize, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > store.MaxPageSize {
+		return 0, errorf(http.StatusBadRequest, codeBadRequest, "limit %q: use an integer from 1 to %d", v, store.MaxPageSize)
+	}
+	return n, nil
+}
+
+// queryBool reads a true/false query parameter; absent is false.
+func queryBool(q url.Values, name string) (bool, error) {
+	v := q.Get(name)
+	if v == "" {
+		return false, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, errorf(http.StatusBadRequest, codeBadRequest, "%s %q: use true or false", name, v)
+	}
+	return b, nil
+}
+
+// projectRun checks that a run belongs to the caller's project: a run of another project
+// is 404, exactly like a missing one.
+func (s *Server) projectRun(r *http.Request, c *call, id string) error {
+	owner, err := s.store.RunProject(r.Context(), id)
+	if errors.Is(err, store.ErrNotFound) || err == nil && owner != c.project.ID {
+		return errorf(http.StatusNotFound, codeNotFound, "no run %q in project %s", id, c.project.Slug)
+	}
+	return err
+}
+
+// getRun returns a run's header and summary.
+func (s *Server) getRun(w http.ResponseWriter, r *http.Request, c *call) error {
+	id := r.PathValue("run_id")
+	if err := s.projectRun(r, c, id); err != nil {
+		return err
+	}
+	rep, err := s.store.GetRun(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"run": rep.Run, "summary": rep.Summary})
+	return nil
+}
+
+// deleteRun deletes a run of the project.
+func (s *Server) deleteRun(w http.ResponseWriter, r *http.Request, c *call) error {
+	id := r.PathValue("run_id")
+	if err := s.projectRun(r, c, id); err != nil {
+		return err
+	}
+	rep, err := s.store.GetRun(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	if err := s.store.DeleteRun(r.Context(), id); err != nil {
+		return err
+	}
+	if err := s.audit(r, c, c.project.ID, "run.delete", "run", id, runInfo(rep), nil); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// listResults returns a filtered page of a run's results and the filter's total.
+func (s *Server) listResults(w http.ResponseWriter, r *http.Request, c *call) error {
+	id := r.PathValue("run_id")
+	if err := s.projectRun(r, c, id); err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	var f store.ResultFilter
+	var err error
+	if f.FailedOnly, err = queryBool(q, "failed"); err != nil {
+		return err
+	}
+	if f.ErrorsOnly, err = queryBool(q, "errors"); err != nil {
+		return err
+	}
+	if v := q.Get("test"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return errorf(http.StatusBadRequest, codeBadRequest, "test %q: use a test index, an integer from 0", v)
+		}
+		f.Test = &n
+	}
+	f.Provider, f.Prompt, f.Segment = q.Get("provider"), q.Get("prompt"), q.Get("segment")
+	limit, err := queryLimit(q)
+	if err != nil {
+		return err
+	}
+	page, next, err := s.store.ListResults(r.Context(), id, f, q.Get("cursor"), limit)
+	if errors.Is(err, store.ErrInvalid) {
+		return errorf(http.StatusBadRequest, codeBadRequest, "%v", err)
+	}
+	if err != nil {
+		return err
+	}
+	total, err := s.store.CountResults(r.Context(), id, f)
+	if err != nil {
+		return err
+	}
+	if page == nil {
+		page = []report.Result{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"results": page, "next_cursor": next, "total": total})
+	return nil
+}
+
+// compare compares two runs of the project with the eval engine's statistics.
+func (s *Server) compare(w http.ResponseWriter, r *http.Request, c *call) error {
+	q := r.URL.Query()
+	alpha := 0.05
+	if v := q.Get("alpha"); v != "" {
+		a, err := strconv.ParseFloat(v, 64)
+		if err != nil || !(a > 0 && a < 1) {
+			return errorf(http.StatusBadRequest, codeBadRequest, "alpha %q: use a number between 0 and 1, e.g. 0.05", v)
+		}
+		alpha = a
+	}
+	var reps [2]*report.Report
+	for i, name := range []string{"a", "b"} {
+		id := q.Get(name)
+		if id == "" {
+			return errorf(http.StatusBadRequest, codeBadRequest, "%s is required: compare?a=RUN_ID&b=RUN_ID", name)
+		}
+		if err := s.projectRun(r, c, id); err != nil {
+			return err
+		}
+		rep, err := s.store.GetRun(r.Context(), id)
+		if err != nil {
+			return fmt.Errorf("compare: %w", err)
+		}
+		reps[i] = rep
+	}
+	writeJSON(w, http.StatusOK, eval.Compare(reps[0], reps[1], alpha))
+	return nil
+}

@@ -1,0 +1,148 @@
+package server
+
+import (
+	"errors"
+	"net"
+	"net/http"
+	"strings"
+
+	"github.com/plumbhq/plumb/internal/auth"
+	"github.com/plumbhq/plumb/internal/store"
+)
+
+// loginBody is POST /session's body.
+type loginBody struct {
+	Email    string `json:"email"`
+	Password string `json:"password"`
+}
+
+// login checks a password and starts a session.
+func (s *Server) login(w http.ResponseWriter, r *http.Request, _ *call) error {
+	var body loginBody
+	if err := decodeJSON(w, r, s.maxBody, &body); err != nil {
+		return err
+	}
+	if strings.TrimSpace(body.Email) == "" {
+		return fieldErr("email", "email is required")
+	}
+	if body.Password == "" {
+		return fieldErr("password", "password is required")
+	}
+	if ok, wait := s.limiter.Allow(strings.ToLower(body.Email), clientAddr(r)); !ok {
+		e := errorf(http.StatusTooManyRequests, codeRateLimited, "too many login attempts: wait %s and try again", wait)
+		e.RetryAfter = wait
+		return e
+	}
+	wrong := errorf(http.StatusUnauthorized, codeUnauthorized, "wrong email or password")
+	u, err := s.store.GetUserByEmail(r.Context(), body.Email)
+	if errors.Is(err, store.ErrNotFound) {
+		auth.VerifyPassword(s.dummyHash, body.Password)
+		if n, err := s.store.CountUsers(r.Context()); err == nil && n == 0 {
+			return errorf(http.StatusUnauthorized, codeUnauthorized,
+				"no user exists yet: create the first admin with `plumb user create --email EMAIL --admin` on the server")
+		}
+		return wrong
+	}
+	if err != nil {
+		return err
+	}
+	if err := auth.VerifyPassword(u.PasswordHash, body.Password); err != nil {
+		if errors.Is(err, auth.ErrMismatch) {
+			return wrong
+		}
+		return err
+	}
+	if u.Disabled {
+		return wrong
+	}
+	if auth.NeedsRehash(u.PasswordHash, s.password) {
+		if h, err := auth.HashPassword(body.Password, s.password); err == nil {
+			if _, err := s.store.UpdateUser(r.Context(), u.ID, store.UserUpdate{PasswordHash: &h}); err != nil {
+				s.log.Warn("upgrade password hash", "request_id", requestID(r.Context()), "user_id", u.ID, "err", err)
+			}
+		}
+	}
+	token := auth.NewToken()
+	csrf := csrfToken(token)
+	sess, err := s.store.CreateSession(r.Context(), store.Session{IDHash: store.HashToken(token), UserID: u.ID,
+		ExpiresAt: s.now().Add(s.sessionTTL), CSRFTokenHash: store.HashToken(csrf)})
+	if err != nil {
+		return err
+	}
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: token, Path: "/", Expires: sess.ExpiresAt,
+		MaxAge: int(s.sessionTTL.Seconds()), HttpOnly: true, Secure: isHTTPS(r), SameSite: http.SameSiteLaxMode})
+	writeJSON(w, http.StatusOK, map[string]any{"user": u, "csrf_token": csrf})
+	return nil
+}
+
+// logout ends the cookie's session.
+func (s *Server) logout(w http.ResponseWriter, r *http.Request, c *call) error {
+	if c.session == nil {
+		return errorf(http.StatusBadRequest, codeBadRequest, "an API key has no session to end: revoke the key instead")
+	}
+	if err := s.store.DeleteSession(r.Context(), c.session.IDHash); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1,
+		HttpOnly: true, Secure: isHTTPS(r), SameSite: http.SameSiteLaxMode})
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// projectRole is one entry of GET /me's projects.
+type projectRole struct {
+	Project store.Project `json:"project"`
+	Role    store.Role    `json:"role"`
+}
+
+// me describes the caller.
+func (s *Server) me(w http.ResponseWriter, r *http.Request, c *call) error {
+	out := map[string]any{"user": c.user}
+	projects := []projectRole{}
+	if c.key != nil {
+		out["api_key"] = c.key
+		p, err := s.store.GetProject(r.Context(), c.key.ProjectID)
+		if err != nil {
+			return err
+		}
+		projects = append(projects, projectRole{p, c.key.Role})
+	} else {
+		if c.session != nil {
+			out["csrf_token"] = csrfToken(c.sessionToken)
+		}
+		ps, err := s.store.ListProjects(r.Context(), c.user.ID)
+		if err != nil {
+			return err
+		}
+		for _, p := range ps {
+			role := store.RoleAdmin
+			if !c.user.IsAdmin {
+				m, err := s.store.GetMembership(r.Context(), p.ID, c.user.ID)
+				if err != nil {
+					return err
+				}
+				role = m.Role
+			}
+			projects = append(projects, projectRole{p, role})
+		}
+	}
+	out["projects"] = projects
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// clientAddr is the address login attempts are limited by: the peer's IP. Forwarded
+// headers are not trusted, since any client can set them.
+func clientAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// isHTTPS reports whether the client reached the server over TLS, directly or through a
+// proxy that says so, so that the cookie is marked Secure.
+func isHTTPS(r *http.Request) bool {
+	return r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
+}
