@@ -39,7 +39,7 @@ func (s *Server) uploadRun(w http.ResponseWriter, r *http.Request, c *call) erro
 	case owner != c.project.ID:
 		return s.runConflict(id)
 	default:
-		old, err := s.store.GetRun(r.Context(), id)
+		old, err := s.store.GetRunHeader(r.Context(), id)
 		if err != nil {
 			return err
 		}
@@ -175,7 +175,7 @@ func (s *Server) getRun(w http.ResponseWriter, r *http.Request, c *call) error {
 	if err := s.projectRun(r, c, id); err != nil {
 		return err
 	}
-	rep, err := s.store.GetRun(r.Context(), id)
+	rep, err := s.store.GetRunHeader(r.Context(), id)
 	if err != nil {
 		return err
 	}
@@ -189,7 +189,7 @@ func (s *Server) deleteRun(w http.ResponseWriter, r *http.Request, c *call) erro
 	if err := s.projectRun(r, c, id); err != nil {
 		return err
 	}
-	rep, err := s.store.GetRun(r.Context(), id)
+	rep, err := s.store.GetRunHeader(r.Context(), id)
 	if err != nil {
 		return err
 	}

@@ -130,6 +130,20 @@ func (s *postgresStore) RunProject(ctx context.Context, runID string) (string, e
 }
 
 // GetRun implements Store.
+// GetRunHeader implements Store.
+func (s *postgresStore) GetRunHeader(ctx context.Context, id string) (*report.Report, error) {
+	var run, summary []byte
+	err := s.pool.QueryRow(ctx, `SELECT run, summary FROM runs WHERE id = $1`, id).Scan(&run, &summary)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, notFound(id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get run %s: %w", id, err)
+	}
+	return decodeRun(run, summary)
+}
+
+// GetRun implements Store.
 func (s *postgresStore) GetRun(ctx context.Context, id string) (*report.Report, error) {
 	// One repeatable-read snapshot, so that a concurrent re-save cannot pair this run header
 	// with the results of another version of it.

@@ -212,6 +212,20 @@ func sqliteInsertResults(n int) string {
 }
 
 // GetRun implements Store.
+// GetRunHeader implements Store.
+func (s *sqliteStore) GetRunHeader(ctx context.Context, id string) (*report.Report, error) {
+	var run, summary string
+	err := s.reader.QueryRowContext(ctx, `SELECT run, summary FROM runs WHERE id = ?`, id).Scan(&run, &summary)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound(id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get run %s: %w", id, err)
+	}
+	return decodeRun([]byte(run), []byte(summary))
+}
+
+// GetRun implements Store.
 func (s *sqliteStore) GetRun(ctx context.Context, id string) (*report.Report, error) {
 	// One read transaction, so that a concurrent re-save cannot pair this run header with
 	// the results of another version of it.

@@ -35,6 +35,9 @@ type Store interface {
 	SaveRun(ctx context.Context, r *report.Report) error
 	// GetRun returns the full report, results in their original order, or ErrNotFound.
 	GetRun(ctx context.Context, id string) (*report.Report, error)
+	// GetRunHeader is a run without its results (Results is nil): its header and summary,
+	// read without touching the results table, for pages over runs of any size.
+	GetRunHeader(ctx context.Context, id string) (*report.Report, error)
 	// ListRuns returns the runs matching opt, newest first.
 	ListRuns(ctx context.Context, opt ListOptions) ([]RunInfo, error)
 	// DeleteRun deletes a run and its results, or returns ErrNotFound.

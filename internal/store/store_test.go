@@ -553,3 +553,24 @@ func TestSaveManyResults(t *testing.T) {
 		}
 	})
 }
+
+func TestGetRunHeader(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, driver, dsn string) {
+		s := openStore(t, dsn)
+		ctx := context.Background()
+		rep := sampleReport("r-head", time.Now().UTC(), 5)
+		if err := s.SaveRun(ctx, rep); err != nil {
+			t.Fatal(err)
+		}
+		h, err := s.GetRunHeader(ctx, "r-head")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h.Results != nil || h.Run.ID != "r-head" || h.Summary.Cases != rep.Summary.Cases {
+			t.Errorf("header = %+v with %d results; want the run and summary without results", h.Run, len(h.Results))
+		}
+		if _, err := s.GetRunHeader(ctx, "nope"); !errors.Is(err, ErrNotFound) {
+			t.Errorf("missing run: err = %v, want ErrNotFound", err)
+		}
+	})
+}
