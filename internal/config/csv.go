@@ -21,11 +21,13 @@ var csvSpecials = []string{"__expected", "__description", "__threshold", "__metr
 //
 //	__expected, __expected1..N  an assertion in shorthand: "contains: x", "icontains: x",
 //	                            "regex: x", "not-contains: x", "llm-rubric: x",
-//	                            "similar(0.8): x", "is-json", ...; any other text is `equals`
+//	                            "similar(0.8): x", "is-json", ...; any other text is `equals`;
+//	                            the cell and the value are trimmed, as promptfoo does
 //	__description               the test's description
 //	__threshold                 the test's threshold
 //	__metric                    the metric name of the row's __expected assertions
-//	__metadata:KEY              metadata KEY (KEY[] splits the cell at commas into a list)
+//	__metadata:KEY              metadata KEY (KEY[] splits the cell at commas into a list;
+//	                            \, is a comma inside an item)
 //
 // Errors are reported at file:line.
 func (l *loader) csvTests(file string, data []byte) []*rawTest {
@@ -77,6 +79,9 @@ func (l *loader) csvTests(file string, data []byte) []*rawTest {
 			}
 		case h == "__prefix" || h == "__suffix":
 			l.fail(src.header, "write the text into the prompt itself", "CSV column %s is not supported by Plumb", h)
+			headerOK = false
+		case strings.HasPrefix(h, "__config:"):
+			l.fail(src.header, "give the threshold in the cell instead: TYPE(0.8): value", "CSV column %s is not supported by Plumb", h)
 			headerOK = false
 		case h == "__providerOutput":
 			l.fail(src.header, "run the suite against a provider instead", "CSV column %s is not supported by Plumb", h)
@@ -142,14 +147,14 @@ func (l *loader) csvTests(file string, data []byte) []*rawTest {
 				}
 				test = addKey(test, "threshold", numNode(f, cpos))
 			case "metadata":
-				if cell == "" {
+				if strings.TrimSpace(cell) == "" {
 					continue
 				}
 				v := strNode(cell, cpos)
 				if c.listKey {
 					v = &node{kind: listKind, pos: cpos}
-					for _, part := range strings.Split(cell, ",") {
-						v.items = append(v.items, strNode(strings.TrimSpace(part), cpos))
+					for _, part := range splitMetadataList(cell) {
+						v.items = append(v.items, strNode(part, cpos))
 					}
 				}
 				meta = addKey(meta, c.key, v)
@@ -198,8 +203,11 @@ var csvAssertRe = regexp.MustCompile(`^(not-)?([a-z][a-z0-9-]*)(?:\((\d+(?:\.\d+
 // csvAssertion turns an __expected cell into an assertion node. A cell that names no
 // assertion type is an `equals` of the whole cell.
 func (l *loader) csvAssertion(cell string, pos Pos, metric *node) *node {
+	// promptfoo trims the cell, and then the value after the type: "contains: Paris",
+	// "equals: Paris" and " Paris " all mean "Paris".
+	cell = strings.TrimSpace(cell)
 	typ, value, threshold := "", cell, ""
-	hasValue, plain := true, false
+	hasValue := true
 	switch {
 	case hasAnyPrefix(cell, "javascript:", "fn:", "eval:"):
 		l.checkType("javascript", pos)
@@ -226,7 +234,7 @@ func (l *loader) csvAssertion(cell string, pos Pos, metric *node) *node {
 			}
 		}
 		if m == nil || !isKnownType(m[2]) {
-			typ, plain = "equals", true
+			typ = "equals"
 			break
 		}
 		if !l.checkType(m[2], pos) {
@@ -235,19 +243,21 @@ func (l *loader) csvAssertion(cell string, pos Pos, metric *node) *node {
 		typ, threshold = m[1]+m[2], m[3]
 		value, hasValue = m[4], strings.Contains(cell, ":")
 	}
-	if !plain {
-		// promptfoo keeps the space after the colon; "contains: Paris" and "equals: Paris"
-		// mean "Paris". A plain cell is the expected answer exactly as written.
-		value = strings.TrimSpace(value)
-	}
+	value = strings.TrimSpace(value)
 	a := addKey(&node{kind: mapKind, pos: pos}, "type", strNode(typ, pos))
 	if hasValue {
 		base := strings.TrimPrefix(typ, "not-")
 		var v *node
 		if base == "contains-any" || base == "contains-all" || base == "icontains-any" || base == "icontains-all" {
+			items, err := splitAssertionList(value)
+			if err != "" {
+				l.fail(pos, `quote an item that holds a comma: "Hello, world",other (inside quotes write \" or "" for a quote)`,
+					"%s: %s", typ, err)
+				return nil
+			}
 			v = &node{kind: listKind, pos: pos}
-			for _, part := range strings.Split(value, ",") {
-				v.items = append(v.items, strNode(strings.TrimSpace(part), pos))
+			for _, it := range items {
+				v.items = append(v.items, strNode(it, pos))
 			}
 		} else {
 			v = strNode(value, pos)
@@ -308,4 +318,78 @@ func hasAnySuffix(s string, suffixes ...string) bool {
 		}
 	}
 	return false
+}
+
+// splitMetadataList splits a __metadata:KEY[] cell as promptfoo does: at every comma not
+// preceded by a backslash, each part trimmed, then \, turned into a comma ("a\,b, c" is
+// ["a,b", "c"]).
+func splitMetadataList(cell string) []string {
+	var parts []string
+	start := 0
+	for i := 0; i < len(cell); i++ {
+		if cell[i] == ',' && (i == 0 || cell[i-1] != '\\') {
+			parts = append(parts, cell[start:i])
+			start = i + 1
+		}
+	}
+	parts = append(parts, cell[start:])
+	for i, p := range parts {
+		parts[i] = strings.ReplaceAll(strings.TrimSpace(p), `\,`, ",")
+	}
+	return parts
+}
+
+// splitAssertionList splits the value of a contains-any (-all, icontains-any, -all) shorthand
+// as promptfoo does: items are separated by commas and trimmed, empty items are dropped, and
+// an item in double quotes is kept whole, commas included (\" or "" is a quote inside it, \\
+// a backslash). err says what is wrong with the quoting, "" when nothing is.
+func splitAssertionList(value string) (items []string, err string) {
+	isSpace := func(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v' }
+	i := 0
+	for i < len(value) {
+		for i < len(value) && (isSpace(value[i]) || value[i] == ',') {
+			i++
+		}
+		if i >= len(value) {
+			break
+		}
+		if value[i] != '"' {
+			end := strings.IndexByte(value[i:], ',')
+			if end < 0 {
+				end = len(value) - i
+			}
+			items = append(items, strings.TrimSpace(value[i:i+end]))
+			i += end
+			continue
+		}
+		var b strings.Builder
+		closed := false
+		for i++; i < len(value) && !closed; {
+			switch {
+			case value[i] == '\\' && i+1 < len(value) && (value[i+1] == '"' || value[i+1] == '\\'):
+				b.WriteByte(value[i+1])
+				i += 2
+			case value[i] == '"' && i+1 < len(value) && value[i+1] == '"':
+				b.WriteByte('"')
+				i += 2
+			case value[i] == '"':
+				i++
+				closed = true
+			default:
+				b.WriteByte(value[i])
+				i++
+			}
+		}
+		if !closed {
+			return nil, "unterminated \" in the list of values"
+		}
+		items = append(items, b.String())
+		for i < len(value) && isSpace(value[i]) {
+			i++
+		}
+		if i < len(value) && value[i] != ',' {
+			return nil, "a comma must follow a quoted item"
+		}
+	}
+	return items, ""
 }

@@ -54,6 +54,8 @@ type LoadOptions struct {
 //	                    {path, live_when_env: [NAME, ...]}: run live when one of those is set
 //	prices              model -> {input, output, cached}: USD per million tokens
 //	judge_prompts       assertion type -> judge prompt template (text or file://)
+//	assertionTemplates  promptfoo: name -> assertion, used in assert lists as
+//	                    {$ref: "#/assertionTemplates/NAME"}
 //	evaluateOptions     promptfoo: maxConcurrency (= concurrency), repeat; showProgressBar is ignored
 //	outputPath          promptfoo: report files to write (a string or a list)
 //	sharing, tags, writeLatestResults, $schema   accepted and ignored (they change no result)
@@ -82,6 +84,7 @@ func Load(path string, opt LoadOptions) (*Suite, error) {
 	}
 	if strings.HasPrefix(filepath.Base(path), "promptfooconfig") {
 		s.Compat = "promptfoo"
+		l.promptfoo = true
 	}
 	l.fileIndex(path)
 	data, err := os.ReadFile(path)
@@ -113,6 +116,12 @@ type loader struct {
 	errs   Errors
 	files  map[string]int
 	hash   hash.Hash
+	// promptfoo is set when the suite is read as promptfoo's (Suite.Compat): its OpenAI chat
+	// providers then get promptfoo's default parameters.
+	promptfoo bool
+	// templates are the top-level assertionTemplates by name, read before the tests so that
+	// a $ref may come before the templates in the file.
+	templates map[string]*node
 
 	// Sections that failed to read are not cross-checked, so that one mistake is reported
 	// once rather than as a cascade.
@@ -302,8 +311,8 @@ func fileRef(s string) (string, bool) {
 var topKeys = []string{
 	"description", "prompts", "providers", "targets", "tests", "defaultTest", "repeat",
 	"concurrency", "judge", "embedding", "gates", "baseline", "cassette", "prices",
-	"judge_prompts", "evaluateOptions", "outputPath", "sharing", "tags", "writeLatestResults",
-	"$schema",
+	"judge_prompts", "assertionTemplates", "evaluateOptions", "outputPath", "sharing", "tags",
+	"writeLatestResults", "$schema",
 }
 
 // refusedTop are promptfoo keys Plumb does not support, with what to do instead.
@@ -336,6 +345,12 @@ func (l *loader) top(s *Suite, root *node) {
 	}
 	var concurrencySet, repeatSet *node
 	var providersKey *node
+	if v := root.get("assertionTemplates"); v != nil {
+		// Read first: tests that $ref a template usually come before it in the file.
+		if !l.assertionTemplates(v) {
+			l.markBad("assertionTemplates")
+		}
+	}
 	for i, k := range root.keys {
 		v := root.vals[i]
 		n0 := len(l.errs)
@@ -404,6 +419,8 @@ func (l *loader) section(s *Suite, k, v *node, providersKey, concurrencySet, rep
 				s.OutputPaths = append(s.OutputPaths, p)
 			}
 		}
+	case "assertionTemplates":
+		// read by top before the other keys
 	case "sharing", "tags", "writeLatestResults", "$schema":
 		// promptfoo bookkeeping that changes no result: accepted so that an existing
 		// promptfooconfig.yaml runs unchanged.

@@ -473,14 +473,181 @@ line two} similar two lines >=0.85 metric=correctness; is-json metric=correctnes
 			},
 		},
 		{
-			name: "CSV shorthand values are trimmed, plain expected answers are kept as written",
+			// promptfoo 0.123.1 trims the cell, then the value after the type.
+			name: "CSV __expected cells and shorthand values are trimmed, as promptfoo does",
 			files: map[string]string{"plumb.yaml": "prompts: \"{{q}}\"\nproviders: [echo]\ntests: file://t.csv\n",
-				"t.csv": "q,__expected1,__expected2\na,equals: Paris,\" exactly this \"\n"},
+				"t.csv": "q,__expected1,__expected2,__expected3\na,equals: Paris,\" exactly this \",\"  not-contains:  x \"\n"},
 			check: func(t *testing.T, s *Suite) {
-				as := s.Tests[0].Assert
-				if len(as) != 2 || as[0].Value != "Paris" || as[1].Type != "equals" || as[1].Value != " exactly this " {
-					t.Errorf("assertions = %+v", as)
+				eqLines(t, "tests", summary(s), []string{`#0 "" {q=a} equals Paris; equals exactly this; not-contains x`})
+			},
+		},
+		{
+			name: "CSV lists: quoted contains-any items keep their commas; escaped commas in metadata lists",
+			files: map[string]string{"plumb.yaml": "prompts: \"{{q}}\"\nproviders: [echo]\ntests: file://t.csv\n",
+				"t.csv": "q,__expected,__metadata:tags[]\n" +
+					"a,\"contains-any: \"\"Hello, world\"\",xyz\",\"a\\,b,c\"\n" +
+					"b,\"not-icontains-all: \"\"say \\\"\"hi\\\"\"\"\" , ,plain item\",\" x , ,y \"\n"},
+			check: func(t *testing.T, s *Suite) {
+				var got []string
+				for _, tc := range s.Tests {
+					got = append(got, fmt.Sprintf("%q %q", tc.Assert[0].Value, tc.Metadata["tags"]))
 				}
+				eqLines(t, "values and tags", got, []string{
+					`["Hello, world" "xyz"] ["a,b" "c"]`,
+					`["say \"hi\"" "plain item"] ["x" "" "y"]`,
+				})
+			},
+		},
+		{
+			name: "file:// in response_format, passthrough and params.extra: .json/.yaml parsed (nested references too), other files as text",
+			files: map[string]string{
+				"promptfooconfig.yaml": `prompts: ["{{q}}"]
+providers:
+  - id: openai:chat:gpt-4.1-nano
+    config:
+      response_format: file://schemas/format.json
+      passthrough:
+        metadata: {note: file://note.txt}
+        prediction: file://prediction.yaml
+  - type: openai
+    model: gpt-4o
+    label: plumb-form
+    params:
+      response_format: file://schemas/format.json
+tests: [{vars: {q: hi}}]
+`,
+				"schemas/format.json": `{"type": "json_schema", "json_schema": {"name": "x", "schema": "file://schemas/schema.yaml"}}`,
+				"schemas/schema.yaml": "type: object\nrequired: [answer]\n",
+				"note.txt":            "from a file\n",
+				"prediction.yaml":     "type: content\ncontent: [a, b]\n",
+			},
+			check: func(t *testing.T, s *Suite) {
+				format := map[string]any{"type": "json_schema", "json_schema": map[string]any{"name": "x",
+					"schema": map[string]any{"type": "object", "required": []any{"answer"}}}}
+				want := map[string]any{
+					"response_format": format,
+					"metadata":        map[string]any{"note": "from a file\n"},
+					"prediction":      map[string]any{"type": "content", "content": []any{"a", "b"}},
+				}
+				if got := s.Providers[0].Config.Params.Extra; !reflect.DeepEqual(got, want) {
+					t.Errorf("extra params = %#v\nwant %#v", got, want)
+				}
+				if got := s.Providers[1].Config.Params.Extra; !reflect.DeepEqual(got, map[string]any{"response_format": format}) {
+					t.Errorf("params.extra = %#v", got)
+				}
+			},
+		},
+		{
+			name: "a file:// glob var expands into one test per file, sorted, folders skipped; also in CSV cells",
+			files: map[string]string{
+				"plumb.yaml": `prompts: ["{{article}} / {{lang}}"]
+providers: [echo]
+tests:
+  - vars:
+      article: file://articles/*
+      lang: [en, fr]
+  - vars:
+      article: [file://articles/b.md, file://extra/*.txt]
+      lang: de
+  - vars:
+      article: file://articles/*.md
+      lang: all
+    options: {disableVarExpansion: true}
+  - file://t.csv
+`,
+				"articles/b.md":     "B",
+				"articles/a.md":     "A",
+				"articles/sub/x.md": "in a folder: not matched by articles/*",
+				"extra/c.txt":       "C",
+				"t.csv":             "article,lang\nfile://extra/*.txt,csv\n",
+			},
+			check: func(t *testing.T, s *Suite) {
+				eqLines(t, "tests", summary(s), []string{
+					`#0 "" {article=A, lang=en} `,
+					`#1 "" {article=A, lang=fr} `,
+					`#2 "" {article=B, lang=en} `,
+					`#3 "" {article=B, lang=fr} `,
+					`#4 "" {article=B, lang=de} `,
+					`#5 "" {article=C, lang=de} `,
+					`#6 "" {article=[A B], lang=all} `,
+					`#7 "" {article=C, lang=csv} `,
+				})
+			},
+		},
+		{
+			name: "assertionTemplates: a $ref before the templates, its own keys winning, in defaultTest and tests files",
+			files: map[string]string{
+				"promptfooconfig.yaml": `prompts: ["{{q}}"]
+providers: [echo]
+defaultTest:
+  assert:
+    - $ref: '#/assertionTemplates/short'
+tests:
+  - vars: {q: hi}
+    assert:
+      - $ref: "#/assertionTemplates/containsPirateNoise"
+      - $ref: "#/assertionTemplates/containsPirateNoise"
+        value: yarr
+        metric: pirate
+        config: {b: 2}
+      - $ref: "#/assertionTemplates/a~1b%20c"
+  - file://more.yaml
+assertionTemplates:
+  containsPirateNoise:
+    type: icontains
+    value: arrr
+    weight: 2
+    config: {a: 1, b: 1}
+  short: {$ref: '#/assertionTemplates/wordCount'}
+  wordCount: {type: word-count, value: {max: 50}}
+  a/b c: {type: contains, value: slash}
+`,
+				"more.yaml": "- vars: {q: more}\n  assert: [{$ref: '#/assertionTemplates/containsPirateNoise'}]\n",
+			},
+			check: func(t *testing.T, s *Suite) {
+				eqLines(t, "tests", summary(s), []string{
+					`#0 "" {q=hi} word-count map[max:50]; icontains arrr; icontains yarr metric=pirate; contains slash`,
+					`#1 "" {q=more} word-count map[max:50]; icontains arrr`,
+				})
+				a := s.Tests[0].Assert[2]
+				if a.Weight != 2 || !reflect.DeepEqual(a.Config, map[string]any{"a": 1, "b": 2}) {
+					t.Errorf("merged assertion: weight %g, config %v; want 2 and map[a:1 b:2]", a.Weight, a.Config)
+				}
+				if a.Pos.Line != 10 {
+					t.Errorf("merged assertion at line %d, want 10 (the $ref)", a.Pos.Line)
+				}
+			},
+		},
+		{
+			// promptfoo's custom-grading-prompt example: the rubricPrompt carries the instructions.
+			name: "llm-rubric without a value loads when a rubricPrompt carries the instructions",
+			files: map[string]string{"promptfooconfig.yaml": `prompts: ["Talk about {{topic}}"]
+providers: [echo]
+judge_prompts:
+  llm-rubric: "Grade: {{output}}"
+defaultTest:
+  options:
+    provider: echo
+    rubricPrompt:
+      - role: system
+        content: Did the output mention {{x}}?
+      - role: user
+        content: 'Output: {{ output }}'
+tests:
+  - vars: {topic: economy, x: the Fed}
+    assert:
+      - type: llm-rubric
+      - type: llm-rubric
+        rubricPrompt: "Own: {{output}}"
+  - vars: {topic: economy, x: the Fed}
+    options: {rubricPrompt: "Test's: {{output}}"}
+    assert: [{type: llm-rubric}]
+`},
+			check: func(t *testing.T, s *Suite) {
+				eqLines(t, "tests", summary(s), []string{
+					`#0 "" {topic=economy, x=the Fed} llm-rubric by echo rubric=[{"role":"system","content":"Did the output mention {{x}}?"},{"role":"user","content":"Output: {{ output }}"}]; llm-rubric by echo rubric=Own: {{output}}`,
+					`#1 "" {topic=economy, x=the Fed} llm-rubric by echo rubric=Test's: {{output}}`,
+				})
 			},
 		},
 		{
@@ -708,9 +875,10 @@ func TestLoadHash(t *testing.T) {
 		}
 		return s.Hash
 	}
-	write("plumb.yaml", "prompts: file://p.txt\nproviders: [echo]\ntests: file://t.csv\n")
+	write("plumb.yaml", "prompts: file://p.txt\nproviders: [echo, {id: openai:chat:m, config: {response_format: file://rf.json}}]\ntests: file://t.csv\n")
 	write("p.txt", "Say {{x}}")
 	write("t.csv", "x\n1\n")
+	write("rf.json", `{"type": "json_object"}`)
 	write("other.txt", "unrelated")
 	h1 := hash()
 	if h1 != hash() {
@@ -729,6 +897,12 @@ func TestLoadHash(t *testing.T) {
 	h3 := hash()
 	if h3 == h2 {
 		t.Error("changing the prompt file did not change the hash")
+	}
+	write("rf.json", `{"type": "text"}`)
+	if h4 := hash(); h4 == h3 {
+		t.Error("changing a provider setting file did not change the hash")
+	} else {
+		h3 = h4
 	}
 	// The same files elsewhere (another checkout, another working directory) hash the same.
 	moved := filepath.Join(t.TempDir(), "suite")
@@ -866,4 +1040,149 @@ func FuzzLoad(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestPromptfooDefaults checks the parameters OpenAI chat providers send when a config sets
+// none: promptfoo's (temperature 0, max_tokens 1024, neither for reasoning models) when the
+// suite is read as promptfoo's, nothing when it is Plumb's own. Each line is a provider (or
+// judge) with the temperature and max_tokens it sends; "-" is none.
+func TestPromptfooDefaults(t *testing.T) {
+	suite := `prompts: ["{{q}}"]
+providers:
+  - openai:gpt-4.1
+  - openai:o4-mini
+  - openai:chat:gpt-5-mini
+  - openai:chat:openrouter/openai/o3
+  - {id: openai:chat:gpt-4o, label: warm, config: {temperature: 0.7}}
+  - {id: openai:chat:gpt-4o, label: short, config: {max_tokens: 200}}
+  - {id: openai:chat:gpt-4o, label: omit, config: {omitDefaults: true}}
+  - {id: openai:chat:gpt-4o, label: pass, config: {passthrough: {temperature: 1, max_completion_tokens: 50}}}
+  - {type: openai, model: llama3:8b, label: plumb-form, base_url: "http://localhost:11434/v1"}
+  - anthropic:messages:claude-3-5-haiku-latest
+judge: openai:chat:gpt-4.1-mini
+embedding: openai:embedding:text-embedding-3-small
+defaultTest:
+  options:
+    provider: {text: {id: openai:gpt-4o-mini, label: grader}}
+tests:
+  - vars: {q: hi}
+    assert:
+      - {type: llm-rubric, value: polite, provider: {id: openai:gpt-4o, label: own-judge}}
+`
+	for _, tc := range []struct {
+		file string
+		want []string
+	}{
+		{"promptfooconfig.yaml", []string{
+			"openai:gpt-4.1 0 1024", "openai:o4-mini - -", "openai:chat:gpt-5-mini - -",
+			"openai:chat:openrouter/openai/o3 - -", "warm 0.7 1024", "short 0 200", "omit - -",
+			"pass - -", "plumb-form 0 1024", "anthropic:messages:claude-3-5-haiku-latest - -",
+			"judge openai:chat:gpt-4.1-mini 0 1024", "embedding openai:embedding:text-embedding-3-small - -",
+			"llm-rubric own-judge 0 1024",
+			"defaultTest grader 0 1024",
+		}},
+		{"plumb.yaml", []string{
+			"openai:gpt-4.1 - -", "openai:o4-mini - -", "openai:chat:gpt-5-mini - -",
+			"openai:chat:openrouter/openai/o3 - -", "warm 0.7 -", "short - 200", "omit - -",
+			"pass - -", "plumb-form - -", "anthropic:messages:claude-3-5-haiku-latest - -",
+			"judge openai:chat:gpt-4.1-mini - -", "embedding openai:embedding:text-embedding-3-small - -",
+			"llm-rubric own-judge - -",
+			"defaultTest grader - -",
+		}},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			s, errText := load(t, map[string]string{tc.file: suite}, nil)
+			if errText != "" {
+				t.Fatalf("Load failed:\n%s", errText)
+			}
+			params := func(p *ProviderSpec) string {
+				temp, maxTok := "-", "-"
+				if x := p.Config.Params.Temperature; x != nil {
+					temp = fmt.Sprint(*x)
+				}
+				if x := p.Config.Params.MaxTokens; x != nil {
+					maxTok = fmt.Sprint(*x)
+				}
+				return p.Config.Label + " " + temp + " " + maxTok
+			}
+			var got []string
+			for i := range s.Providers {
+				got = append(got, params(&s.Providers[i]))
+			}
+			got = append(got, "judge "+params(s.Judge), "embedding "+params(s.Embedder))
+			for _, a := range s.Tests[0].Assert {
+				got = append(got, a.Base+" "+params(a.Provider))
+			}
+			// options.provider reaches assertions without their own; read it back from a
+			// suite with one llm-rubric that has none.
+			s2, errText := load(t, map[string]string{tc.file: strings.Replace(suite, ", provider: {id: openai:gpt-4o, label: own-judge}", "", 1)}, nil)
+			if errText != "" {
+				t.Fatalf("Load failed:\n%s", errText)
+			}
+			got = append(got, "defaultTest "+params(s2.Tests[0].Assert[0].Provider))
+			eqLines(t, "temperature and max_tokens", got, tc.want)
+			if tc.file == "promptfooconfig.yaml" {
+				if x := s.Providers[7].Config.Params.Extra; x["temperature"] != 1 || x["max_completion_tokens"] != 50 {
+					t.Errorf("passthrough = %v", x)
+				}
+			}
+		})
+	}
+}
+
+// TestPromptfooReasoningModel checks which models promptfoo 0.123.1 sends neither temperature
+// nor max_tokens to (its OpenAiGenericProvider.isReasoningModel).
+func TestPromptfooReasoningModel(t *testing.T) {
+	for model, want := range map[string]bool{
+		"o1": true, "o1-mini": true, "o3-mini": true, "o4-mini": true, "gpt-5": true, "gpt-5-nano": true,
+		"openrouter/openai/o3": true, "azure/gpt-5-chat": true, "ft:o4-mini:org::abc": true,
+		"gpt-daybreak-blue-latest": true, "gpt-6-astra": true, "gpt-6-astra-mini": true,
+		"gpt-4.1": false, "gpt-4o-mini": false, "ft:gpt-4o-mini:org::abc": false, "llama3:8b": false,
+		"omni-moderation": false, "claude-o1": false, "gpt-daybreak-green-latest": false,
+	} {
+		if got := promptfooReasoningModel(model); got != want {
+			t.Errorf("promptfooReasoningModel(%q) = %v, want %v", model, got, want)
+		}
+	}
+}
+
+// TestSplitAssertionList checks the value lists of contains-any shorthands against promptfoo
+// 0.123.1's parseCommaSeparatedAssertionValues.
+func TestSplitAssertionList(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want []string
+		err  string
+	}{
+		{`a, b ,c`, []string{"a", "b", "c"}, ""},
+		{`"Hello, world",xyz`, []string{"Hello, world", "xyz"}, ""},
+		{` "a, b" , Paris,,`, []string{"a, b", "Paris"}, ""},
+		{`"say \"hi\"", "it""s", "back\\slash"`, []string{`say "hi"`, `it"s`, `back\slash`}, ""},
+		{`" padded "`, []string{" padded "}, ""},
+		{`say "hi" there, x`, []string{`say "hi" there`, "x"}, ""},
+		{``, nil, ""},
+		{`"open, x`, nil, `unterminated " in the list of values`},
+		{`"a" b, c`, nil, "a comma must follow a quoted item"},
+	} {
+		got, err := splitAssertionList(tc.in)
+		if !slices.Equal(got, tc.want) || err != tc.err {
+			t.Errorf("splitAssertionList(%q) = %q, %q; want %q, %q", tc.in, got, err, tc.want, tc.err)
+		}
+	}
+}
+
+// TestSplitMetadataList checks __metadata:KEY[] cells against promptfoo 0.123.1, which splits
+// at commas not preceded by a backslash, trims, then turns \, into a comma.
+func TestSplitMetadataList(t *testing.T) {
+	for in, want := range map[string][]string{
+		`a\,b,c`:                           {"a,b", "c"},
+		`physics,advanced\,theory,quantum`: {"physics", "advanced,theory", "quantum"},
+		` x , ,y `:                         {"x", "", "y"},
+		`one`:                              {"one"},
+		`trailing\,`:                       {"trailing,"},
+	} {
+		if got := splitMetadataList(in); !slices.Equal(got, want) {
+			t.Errorf("splitMetadataList(%q) = %q, want %q", in, got, want)
+		}
+	}
 }

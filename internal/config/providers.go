@@ -121,7 +121,7 @@ var configKeys = []string{
 	"apiBaseUrl", "apiHost", "apiKeyEnvar", "temperature", "max_tokens", "top_p", "seed", "stop",
 	"headers", "timeout", "url", "method", "body", "transformResponse", "passthrough", "cost",
 	"frequency_penalty", "presence_penalty", "response_format", "max_completion_tokens",
-	"reasoning_effort", "top_k",
+	"reasoning_effort", "top_k", "omitDefaults",
 }
 
 // extraParams are request-body parameters passed through as they are (Params.Extra).
@@ -146,6 +146,8 @@ type providerBuilder struct {
 	cfg  *provider.Config
 	set  map[string]Pos
 	ok   bool
+	// omitDefaults is promptfoo's config.omitDefaults: no default temperature or max_tokens.
+	omitDefaults bool
 }
 
 // provider reads one provider:
@@ -164,7 +166,9 @@ type providerBuilder struct {
 // transformResponse (a JSON path such as json.choices[0].message.content or
 // choices.0.message.content; JavaScript is refused), passthrough (extra request-body fields), cost (USD per token), and the body
 // parameters frequency_penalty, presence_penalty, response_format, max_completion_tokens,
-// reasoning_effort, top_k. An API key written in the file is refused: keys come from the
+// reasoning_effort, top_k; file:// values in body parameters are read (see bodyValue);
+// omitDefaults turns off promptfoo's default temperature and max_tokens (see
+// promptfooDefaults). An API key written in the file is refused: keys come from the
 // environment only (apiKey: '{{env.NAME}}' is read as apiKeyEnvar: NAME).
 func (l *loader) provider(n *node, role providerRole) (ProviderSpec, bool) {
 	b := &providerBuilder{l: l, role: role, set: map[string]Pos{}, ok: true}
@@ -468,6 +472,12 @@ func (b *providerBuilder) config(n *node) {
 				}
 				b.cfg.Price = &provider.Price{Input: c * 1e6, Output: c * 1e6}
 			}
+		case "omitDefaults":
+			if f, ok := l.boolean(v, "omitDefaults"); ok {
+				b.omitDefaults = f
+			} else {
+				b.ok = false
+			}
 		case "tools", "tool_choice", "functions", "function_call", "parallel_tool_calls":
 			b.fail(k.pos, "remove it: Plumb evaluates text answers", "%s (tool calling) is not supported by Plumb", k.text)
 		default:
@@ -554,15 +564,82 @@ func (b *providerBuilder) param(name string, v *node) {
 	}
 }
 
-// extra adds one pass-through request-body parameter.
+// extra adds one pass-through request-body parameter. A file:// value in it (response_format:
+// file://schema.json, or deeper) is replaced by the file's content, as promptfoo does.
 func (b *providerBuilder) extra(name string, v *node) {
 	if !b.once(name, v.pos) {
+		return
+	}
+	val, ok := b.l.bodyValue(v, nil)
+	if !ok {
+		b.ok = false
 		return
 	}
 	if b.cfg.Params.Extra == nil {
 		b.cfg.Params.Extra = map[string]any{}
 	}
-	b.cfg.Params.Extra[name] = toAny(v)
+	b.cfg.Params.Extra[name] = val
+}
+
+// bodyValue turns a request-body value into plain Go values, replacing every file://PATH
+// string in it by the file's content: parsed for .json, .yaml and .yml (whose own file://
+// strings are replaced in turn), text for other files. Paths are relative to the config's
+// folder; a file that cannot be read is an error at the string. open holds the files being
+// read, so that one referring back to itself is an error instead of an endless loop.
+func (l *loader) bodyValue(n *node, open []string) (any, bool) {
+	switch n.kind {
+	case mapKind:
+		m := make(map[string]any, len(n.keys))
+		ok := true
+		for i, k := range n.keys {
+			v, vok := l.bodyValue(n.vals[i], open)
+			m[k.text], ok = v, ok && vok
+		}
+		return m, ok
+	case listKind:
+		out := make([]any, len(n.items))
+		ok := true
+		for i, it := range n.items {
+			v, vok := l.bodyValue(it, open)
+			out[i], ok = v, ok && vok
+		}
+		return out, ok
+	case stringKind:
+	default:
+		return toAny(n), true
+	}
+	rel, isRef := fileRef(n.text)
+	if !isRef {
+		return n.text, true
+	}
+	ext := strings.ToLower(filepath.Ext(rel))
+	switch {
+	case ext == ".js" || ext == ".ts" || ext == ".mjs" || ext == ".cjs" || ext == ".py" || strings.Contains(ext, ".py:") || strings.Contains(ext, ".js:"):
+		l.fail(n.pos, "write the value into a .json or .yaml file and reference that", "provider settings from scripts (%s) are not supported by Plumb", rel)
+		return nil, false
+	case strings.ContainsAny(rel, "*?["):
+		l.fail(n.pos, "name one file", "a glob (%s) cannot be a provider setting", rel)
+		return nil, false
+	}
+	file, data, ok := l.readRef(rel, n.pos, "provider setting file")
+	if !ok {
+		return nil, false
+	}
+	if ext != ".json" && ext != ".yaml" && ext != ".yml" {
+		return string(data), true
+	}
+	if slices.Contains(open, file) {
+		l.fail(n.pos, "remove the file:// reference that leads back to it", "provider setting file %q refers back to itself", rel)
+		return nil, false
+	}
+	if ext == ".json" && !l.validJSON(file, data, 0) {
+		return nil, false
+	}
+	root, errs := l.parse(data, file, 0)
+	if root == nil || len(errs) > 0 {
+		return nil, false
+	}
+	return l.bodyValue(root, append(open, file))
 }
 
 var envNameRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
@@ -820,6 +897,58 @@ func (b *providerBuilder) finish(n *node) {
 	if c.Label == "" {
 		c.Label = b.spec.ID
 	}
+	if b.l.promptfoo && c.Type == "openai" && !b.omitDefaults {
+		promptfooDefaults(&c.Params, c.Model)
+	}
+}
+
+// Parameters promptfoo's openai:chat provider sends when the config sets none (its
+// getOpenAiBody: temperature = config.temperature ?? 0, max_tokens = config.max_tokens ?? 1024;
+// its OPENAI_TEMPERATURE and OPENAI_MAX_TOKENS variables are not read).
+const (
+	promptfooTemperature = 0.0
+	promptfooMaxTokens   = 1024
+)
+
+// promptfooDefaults gives an OpenAI chat provider read from a promptfoo config the parameters
+// promptfoo would send, so that an unchanged promptfooconfig.yaml samples the same way:
+// temperature 0 and max_tokens 1024 unless set, and neither for reasoning models, which take
+// neither. A value set through passthrough (or max_completion_tokens) is left alone.
+func promptfooDefaults(p *provider.Params, model string) {
+	if promptfooReasoningModel(model) {
+		return
+	}
+	if _, set := p.Extra["temperature"]; !set && p.Temperature == nil {
+		t := promptfooTemperature
+		p.Temperature = &t
+	}
+	_, set := p.Extra["max_tokens"]
+	_, completion := p.Extra["max_completion_tokens"]
+	if !set && !completion && p.MaxTokens == nil {
+		n := promptfooMaxTokens
+		p.MaxTokens = &n
+	}
+}
+
+var (
+	// ftPrefixRe is a fine-tuned model's "ft:" prefix, at the start or after a "/".
+	ftPrefixRe = regexp.MustCompile(`(^|/)ft:`)
+	// daybreakRe and astraRe are further reasoning models promptfoo 0.123.1 knows by name.
+	daybreakRe = regexp.MustCompile(`(^|/)gpt-daybreak-(?:blue|red)-latest$`)
+	astraRe    = regexp.MustCompile(`(?:^|[/-])gpt-6-astra(?:-|$)`)
+)
+
+// promptfooReasoningModel reports whether promptfoo 0.123.1 treats a chat model as a reasoning
+// model (o1, o3, o4, gpt-5 and their variants, also behind a "vendor/" prefix), for which it
+// sends neither temperature nor max_tokens.
+func promptfooReasoningModel(model string) bool {
+	m := ftPrefixRe.ReplaceAllString(model, "$1")
+	for _, p := range []string{"o1", "o3", "o4", "gpt-5"} {
+		if strings.HasPrefix(m, p) || strings.Contains(m, "/"+p) {
+			return true
+		}
+	}
+	return daybreakRe.MatchString(m) || astraRe.MatchString(m)
 }
 
 // splitCommand splits a command line like a POSIX shell does words: whitespace separates,

@@ -3,6 +3,7 @@ package config
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -282,6 +283,12 @@ func (l *loader) test(n *node, isDefault bool) *rawTest {
 				continue
 			}
 			for _, it := range items {
+				if it.kind == mapKind {
+					var ok bool
+					if it, ok = l.assertRef(it); !ok {
+						continue
+					}
+				}
 				a, _ := l.assertion(it)
 				t.Assert = append(t.Assert, a)
 			}
@@ -320,8 +327,8 @@ func (l *loader) test(n *node, isDefault bool) *rawTest {
 	return rt
 }
 
-// vars reads a test's vars. A file:// value is replaced by the file's text; a list value
-// expands the test into one test per item later.
+// vars reads a test's vars. A file:// value is replaced by the file's text; a list value, or a
+// file:// glob (the texts of its files), expands the test into one test per item later.
 func (l *loader) vars(rt *rawTest, v *node) {
 	if v.kind == nullKind {
 		return
@@ -336,17 +343,56 @@ func (l *loader) vars(rt *rawTest, v *node) {
 	}
 	for i, k := range v.keys {
 		val := v.vals[i]
-		if val.kind == listKind {
-			items := make([]any, len(val.items))
-			for j, it := range val.items {
-				items[j] = l.varValue(it)
+		switch {
+		case val.kind == listKind:
+			items := make([]any, 0, len(val.items))
+			for _, it := range val.items {
+				if files, isGlob := l.varGlob(it); isGlob {
+					items = append(items, files...)
+					continue
+				}
+				items = append(items, l.varValue(it))
 			}
 			rt.t.Vars[k.text] = items
-		} else {
+		default:
+			if files, isGlob := l.varGlob(val); isGlob {
+				// One test per matching file, like a list of values (promptfoo's behaviour).
+				rt.t.Vars[k.text] = files
+				break
+			}
 			rt.t.Vars[k.text] = l.varValue(val)
 		}
 		rt.varOrder = append(rt.varOrder, k.text)
 	}
+}
+
+// varGlob reads a file:// var value holding a glob: the texts of the matching files, in sorted
+// path order (folders skipped). isGlob is false for any other value. A glob that matches no
+// file is an error at the value.
+func (l *loader) varGlob(n *node) (texts []any, isGlob bool) {
+	if n.kind != stringKind {
+		return nil, false
+	}
+	rel, ok := fileRef(n.text)
+	if !ok || !strings.ContainsAny(rel, "*?[") {
+		return nil, false
+	}
+	paths, ok := l.expandRef(rel, n.pos, "var file")
+	if !ok {
+		return []any{}, true
+	}
+	texts = []any{}
+	for _, p := range paths {
+		if fi, err := os.Stat(l.display(p)); err == nil && fi.IsDir() {
+			continue
+		}
+		texts = append(texts, l.varFile(p, n.pos))
+	}
+	if len(texts) == 0 {
+		l.fail(n.pos, fmt.Sprintf("file:// paths are relative to the config's folder; looked for %s", l.display(rel)),
+			"no var file matches %q (it matches only folders)", rel)
+	}
+	return texts, true
 }
 
 // binaryExts are files that cannot be a text var.
@@ -364,16 +410,21 @@ func (l *loader) varValue(n *node) any {
 	if !ok {
 		return n.text
 	}
+	return l.varFile(rel, n.pos)
+}
+
+// varFile reads the text of a var file; pos is the var's value, where errors are reported.
+func (l *loader) varFile(rel string, pos Pos) any {
 	ext := strings.ToLower(filepath.Ext(rel))
 	switch {
 	case ext == ".js" || ext == ".ts" || ext == ".py" || strings.Contains(ext, ".py:") || strings.Contains(ext, ".js:"):
-		l.fail(n.pos, "write the value to a text file and reference that", "vars from scripts (%s) are not supported by Plumb", rel)
+		l.fail(pos, "write the value to a text file and reference that", "vars from scripts (%s) are not supported by Plumb", rel)
 		return nil
 	case binaryExts[ext]:
-		l.fail(n.pos, "Plumb sends text prompts; put the text in a .txt file", "binary file %q cannot be a var", rel)
+		l.fail(pos, "Plumb sends text prompts; put the text in a .txt file", "binary file %q cannot be a var", rel)
 		return nil
 	}
-	_, data, ok := l.readRef(rel, n.pos, "var file")
+	_, data, ok := l.readRef(rel, pos, "var file")
 	if !ok {
 		return nil
 	}
