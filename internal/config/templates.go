@@ -123,7 +123,6 @@ func mergeRef(item, tmpl *node) *node {
 		v := item.vals[i]
 		if tv := tmpl.get(k.text); tv != nil && tv.kind == mapKind && v.kind == mapKind {
 			v = mergeRef(v, tv)
-			v.pos = item.vals[i].pos
 		}
 		out.keys = append(out.keys, k)
 		out.vals = append(out.vals, v)
