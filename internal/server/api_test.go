@@ -20,7 +20,7 @@ type scenario struct {
 	name   string
 	as     func(f *fixture) *client
 	method string
-	path   string // {A} {B} {runA1} {runA2} {runB} {keyB} {carol} {bob} are replaced
+	path   string // {A} {B} {runA1} {runA2} {runB} {keyB} {carol} {bob} {alice} are replaced
 	body   any    // func(f *fixture) any is called
 	status int
 	code   string // the envelope's code; "" for a success
@@ -30,7 +30,7 @@ type scenario struct {
 
 func (f *fixture) expand(s string) string {
 	return strings.NewReplacer("{A}", f.a.Slug, "{B}", f.b.Slug, "{runA1}", f.runA1, "{runA2}", f.runA2,
-		"{runB}", f.runB, "{keyB}", f.keyBID, "{carol}", f.carol.ID, "{bob}", f.bob.ID).Replace(s)
+		"{runB}", f.runB, "{keyB}", f.keyBID, "{carol}", f.carol.ID, "{bob}", f.bob.ID, "{alice}", f.alice.ID).Replace(s)
 }
 
 func runScenarios(t *testing.T, f *fixture, table []scenario) {
@@ -301,6 +301,18 @@ func mainScenarios() []scenario {
 		{name: "promoted member uploads", as: asCarol, method: "POST", path: "/api/v1/projects/{A}/runs", body: uploadBody("run-carol", 0), status: 201},
 		{name: "remove member", as: asAlice, method: "DELETE", path: "/api/v1/projects/{A}/members/{carol}", status: 204},
 		{name: "removed member sees nothing", as: asCarol, method: "GET", path: "/api/v1/projects/{A}/runs", status: 404, code: "not_found"},
+		{name: "demote the last admin", as: asAlice, method: "PATCH", path: "/api/v1/projects/{A}/members/{alice}", body: map[string]any{"role": "editor"}, status: 409, code: "conflict",
+			check: func(t *testing.T, f *fixture, r *response) {
+				if !strings.Contains(r.str("error.message"), "last admin") {
+					t.Errorf("message does not say why: %s", r.raw)
+				}
+			}},
+		{name: "remove the last admin", as: asAdmin, method: "DELETE", path: "/api/v1/projects/{A}/members/{alice}", status: 409, code: "conflict",
+			check: func(t *testing.T, f *fixture, r *response) {
+				if m, err := f.st.GetMembership(context.Background(), f.a.ID, f.alice.ID); err != nil || m.Role != store.RoleAdmin {
+					t.Errorf("alice after the refused removal: %+v, %v", m, err)
+				}
+			}},
 		{name: "remove a non-member", as: asAlice, method: "DELETE", path: "/api/v1/projects/{A}/members/{bob}", status: 404, code: "not_found"},
 
 		// API keys.

@@ -70,7 +70,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.As(err, &ae):
 	case errors.Is(err, store.ErrNotFound):
 		ae = errorf(http.StatusNotFound, codeNotFound, "%v", err)
-	case errors.Is(err, store.ErrConflict):
+	case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrLastAdmin):
 		ae = errorf(http.StatusConflict, codeConflict, "%v", err)
 	case errors.Is(err, store.ErrInvalid):
 		ae = errorf(http.StatusBadRequest, codeBadRequest, "%v", err)

@@ -99,6 +99,9 @@ func (s *Server) updateMember(w http.ResponseWriter, r *http.Request, c *call) e
 		return err
 	}
 	after, err := s.store.UpdateMember(r.Context(), c.project.ID, before.UserID, body.Role)
+	if errors.Is(err, store.ErrLastAdmin) {
+		return lastAdmin(before, c)
+	}
 	if err != nil {
 		return err
 	}
@@ -116,7 +119,9 @@ func (s *Server) removeMember(w http.ResponseWriter, r *http.Request, c *call) e
 	if err != nil {
 		return err
 	}
-	if err := s.store.RemoveMember(r.Context(), c.project.ID, before.UserID); err != nil {
+	if err := s.store.RemoveMember(r.Context(), c.project.ID, before.UserID); errors.Is(err, store.ErrLastAdmin) {
+		return lastAdmin(before, c)
+	} else if err != nil {
 		return err
 	}
 	if err := s.audit(r, c, c.project.ID, "member.remove", "member", before.UserID, before, nil); err != nil {
@@ -124,4 +129,11 @@ func (s *Server) removeMember(w http.ResponseWriter, r *http.Request, c *call) e
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// lastAdmin is the answer to removing or demoting a project's only admin member, which
+// would leave nobody but an instance admin able to manage the project.
+func lastAdmin(m store.Member, c *call) error {
+	return errorf(http.StatusConflict, codeConflict,
+		"%s is the last admin of project %s: make another member admin first, then remove or demote them", m.Email, c.project.Slug)
 }

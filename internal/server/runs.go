@@ -1,13 +1,16 @@
 package server
 
 import (
+	"bytes"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/plumbhq/plumb/internal/eval"
@@ -93,44 +96,59 @@ func (s *Server) listRuns(w http.ResponseWriter, r *http.Request, c *call) error
 	if err != nil {
 		return err
 	}
-	offset, err := decodeOffset(q.Get("cursor"))
+	after, err := decodeRunCursor(q.Get("cursor"))
 	if err != nil {
 		return err
 	}
-	// The store lists runs without a cursor; a page is the window after offset. Run lists
-	// are short next to result lists, so this is cheap enough until the store grows keyset
-	// paging of runs.
+	// One run more than the page says whether another page follows.
 	runs, err := s.store.ListRuns(r.Context(), store.ListOptions{Project: c.project.ID, Suite: q.Get("suite"),
-		Status: status, Limit: offset + limit + 1})
+		Status: status, Limit: limit + 1, After: after})
 	if err != nil {
 		return err
 	}
-	runs = runs[min(offset, len(runs)):]
 	next := ""
 	if len(runs) > limit {
 		runs = runs[:limit]
-		next = encodeOffset(offset + limit)
+		next = encodeRunCursor(runs[limit-1].Key)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"runs": runs, "next_cursor": next})
 	return nil
 }
 
-// encodeOffset and decodeOffset make the run list's opaque cursor.
-func encodeOffset(n int) string {
-	return base64.RawURLEncoding.EncodeToString([]byte("o:" + strconv.Itoa(n)))
+// runCursor is the run list's cursor before base64: the last run's key, with its time in
+// RFC 3339 at full precision so that it names the stored value exactly.
+type runCursor struct {
+	StartedAt string `json:"t"`
+	ID        string `json:"id"`
 }
 
-func decodeOffset(cursor string) (int, error) {
+// encodeRunCursor makes the run list's opaque cursor from the last run's key.
+func encodeRunCursor(k store.RunKey) string {
+	b, _ := json.Marshal(runCursor{StartedAt: k.StartedAt.UTC().Format(time.RFC3339Nano), ID: k.ID})
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// decodeRunCursor reads a cursor encodeRunCursor made; "" is the first page (nil).
+func decodeRunCursor(cursor string) (*store.RunKey, error) {
 	if cursor == "" {
-		return 0, nil
+		return nil, nil
 	}
+	bad := errorf(http.StatusBadRequest, codeBadRequest, "cursor %q is not one this list returned: start again without a cursor", cursor)
 	b, err := base64.RawURLEncoding.DecodeString(cursor)
-	num, ok := strings.CutPrefix(string(b), "o:")
-	n, nerr := strconv.Atoi(num)
-	if err != nil || !ok || nerr != nil || n < 0 || n > 1_000_000 {
-		return 0, errorf(http.StatusBadRequest, codeBadRequest, "cursor %q is not one this list returned: start again without a cursor", cursor)
+	if err != nil {
+		return nil, bad
 	}
-	return n, nil
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	var rc runCursor
+	if err := dec.Decode(&rc); err != nil || dec.More() || rc.ID == "" || !utf8.ValidString(rc.ID) {
+		return nil, bad
+	}
+	t, err := time.Parse(time.RFC3339Nano, rc.StartedAt)
+	if err != nil {
+		return nil, bad
+	}
+	return &store.RunKey{StartedAt: t.UTC(), ID: rc.ID}, nil
 }
 
 // queryLimit reads ?limit: 1 to store.MaxPageSize, default store.DefaultPageSize.

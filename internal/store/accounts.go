@@ -42,9 +42,11 @@ type Accounts interface {
 	// AddMember gives a user a role in a project; an existing membership is ErrConflict, a
 	// missing user or project ErrNotFound.
 	AddMember(ctx context.Context, m Member) (Member, error)
-	// UpdateMember changes a member's role, or returns ErrNotFound.
+	// UpdateMember changes a member's role, or returns ErrNotFound. Demoting the project's
+	// last admin member is ErrLastAdmin.
 	UpdateMember(ctx context.Context, projectID, userID string, role Role) (Member, error)
-	// RemoveMember ends a membership, or returns ErrNotFound.
+	// RemoveMember ends a membership, or returns ErrNotFound. Removing the project's last
+	// admin member is ErrLastAdmin.
 	RemoveMember(ctx context.Context, projectID, userID string) error
 	// ListMembers returns a project's members with their emails, by email.
 	ListMembers(ctx context.Context, projectID string) ([]Member, error)
@@ -217,6 +219,11 @@ type AuditEntry struct {
 // ErrConflict is returned (wrapped, naming the thing) when a unique value is taken: an
 // email, a project slug, a membership, a run id in another project.
 var ErrConflict = errors.New("already exists")
+
+// ErrLastAdmin is returned (wrapped, naming the member) when a change would leave a project
+// without an admin member: nobody but an instance admin could then manage its members and
+// keys.
+var ErrLastAdmin = errors.New("the last admin")
 
 // ErrInvalid is returned (wrapped, saying what is wrong) for a value the store refuses: a
 // bad slug, email, role or hash, or a malformed cursor.

@@ -316,30 +316,76 @@ func (a *accounts) UpdateMember(ctx context.Context, projectID, userID string, r
 	if err := checkRole(role); err != nil {
 		return Member{}, err
 	}
-	n, err := a.db.exec(ctx, `UPDATE members SET role = ? WHERE project_id = ? AND user_id = ?`, string(role), projectID, userID)
-	if err != nil {
-		return Member{}, fmt.Errorf("update member: %w", err)
-	}
-	if n == 0 {
-		return Member{}, memberNotFound(projectID, userID)
-	}
-	return a.GetMembership(ctx, projectID, userID)
+	var out Member
+	err := a.db.inTx(ctx, func(d db) error {
+		if err := keepAnAdmin(ctx, d, projectID, userID, role); err != nil {
+			return err
+		}
+		if _, err := d.exec(ctx, `UPDATE members SET role = ? WHERE project_id = ? AND user_id = ?`, string(role), projectID, userID); err != nil {
+			return fmt.Errorf("update member: %w", err)
+		}
+		m, err := scanMember(d.queryRow(ctx, memberSelect+` WHERE m.project_id = ? AND m.user_id = ?`, projectID, userID))
+		if err != nil {
+			return fmt.Errorf("update member: %w", err)
+		}
+		out = m
+		return nil
+	})
+	return out, err
 }
 
 func memberNotFound(projectID, userID string) error {
 	return fmt.Errorf("membership of user %q in project %q %w", userID, projectID, ErrNotFound)
 }
 
-// RemoveMember implements Accounts.
-func (a *accounts) RemoveMember(ctx context.Context, projectID, userID string) error {
-	n, err := a.db.exec(ctx, `DELETE FROM members WHERE project_id = ? AND user_id = ?`, projectID, userID)
-	if err != nil {
-		return fmt.Errorf("remove member: %w", err)
+// keepAnAdmin checks, inside the transaction d, that giving userID the role role (""
+// for removing the membership) leaves projectID at least one admin member; it also
+// returns ErrNotFound for a missing membership. On PostgreSQL it first locks the project
+// row, so that two admins demoting each other at once are serialised and the second one
+// sees the first one's change; SQLite's write transactions are serialised already.
+func keepAnAdmin(ctx context.Context, d db, projectID, userID string, role Role) error {
+	if d.driver() == DriverPostgres {
+		var id string
+		err := d.queryRow(ctx, `SELECT id FROM projects WHERE id = ? FOR UPDATE`, projectID).Scan(&id)
+		if errors.Is(err, errNoRows) {
+			return memberNotFound(projectID, userID)
+		}
+		if err != nil {
+			return fmt.Errorf("change member: %w", err)
+		}
 	}
-	if n == 0 {
+	var cur string
+	err := d.queryRow(ctx, `SELECT role FROM members WHERE project_id = ? AND user_id = ?`, projectID, userID).Scan(&cur)
+	if errors.Is(err, errNoRows) {
 		return memberNotFound(projectID, userID)
 	}
+	if err != nil {
+		return fmt.Errorf("change member: %w", err)
+	}
+	if Role(cur) != RoleAdmin || role == RoleAdmin {
+		return nil
+	}
+	var admins int
+	if err := d.queryRow(ctx, `SELECT count(*) FROM members WHERE project_id = ? AND role = ?`, projectID, string(RoleAdmin)).Scan(&admins); err != nil {
+		return fmt.Errorf("change member: %w", err)
+	}
+	if admins <= 1 {
+		return fmt.Errorf("user %q is %w of project %q: make another member admin first", userID, ErrLastAdmin, projectID)
+	}
 	return nil
+}
+
+// RemoveMember implements Accounts.
+func (a *accounts) RemoveMember(ctx context.Context, projectID, userID string) error {
+	return a.db.inTx(ctx, func(d db) error {
+		if err := keepAnAdmin(ctx, d, projectID, userID, ""); err != nil {
+			return err
+		}
+		if _, err := d.exec(ctx, `DELETE FROM members WHERE project_id = ? AND user_id = ?`, projectID, userID); err != nil {
+			return fmt.Errorf("remove member: %w", err)
+		}
+		return nil
+	})
 }
 
 // ListMembers implements Accounts.

@@ -196,12 +196,7 @@ func (s *postgresStore) ListRuns(ctx context.Context, opt ListOptions) ([]RunInf
 	defer rows.Close()
 	out := []RunInfo{}
 	for rows.Next() {
-		var rr runRow
-		if err := rows.Scan(&rr.id, &rr.run, &rr.cases, &rr.passed, &rr.failed, &rr.errors,
-			&rr.passRate, &rr.gatesPassed, &rr.gatesTotal); err != nil {
-			return nil, fmt.Errorf("list runs: %w", err)
-		}
-		ri, err := runInfo(&rr)
+		ri, err := scanRunInfo(rows)
 		if err != nil {
 			return nil, err
 		}

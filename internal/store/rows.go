@@ -160,6 +160,23 @@ func decodeRun(run, summary []byte) (*report.Report, error) {
 // trimmed fractions is not: ".5Z" sorts before "Z").
 const sqliteTimeFormat = "2006-01-02T15:04:05.000000000Z"
 
+// scanRunInfo reads one row of listQuery. The key's time is the column's own value, so
+// that a cursor made from it compares equal to the row it came from.
+func scanRunInfo(r rowScanner) (RunInfo, error) {
+	var rr runRow
+	var started timeCol
+	if err := r.Scan(&rr.id, &started, &rr.run, &rr.cases, &rr.passed, &rr.failed, &rr.errors,
+		&rr.passRate, &rr.gatesPassed, &rr.gatesTotal); err != nil {
+		return RunInfo{}, fmt.Errorf("list runs: %w", err)
+	}
+	ri, err := runInfo(&rr)
+	if err != nil {
+		return RunInfo{}, err
+	}
+	ri.Key = RunKey{StartedAt: started.T, ID: rr.id}
+	return ri, nil
+}
+
 // runInfo builds a list line from the stored run JSON and counts.
 func runInfo(rr *runRow) (RunInfo, error) {
 	var ri RunInfo
@@ -181,8 +198,8 @@ func decodeResult(data []byte, r *report.Result) error {
 }
 
 // listQuery builds ListRuns' query; placeholder renders the n-th (from 1) bound parameter in
-// the dialect's syntax. Rows scan as id, run, cases, passed, failed, errors, pass_rate,
-// gates_passed, gates_total.
+// the dialect's syntax. Rows scan as id, started_at, run, cases, passed, failed, errors,
+// pass_rate, gates_passed, gates_total (scanRunInfo).
 func listQuery(opt ListOptions, placeholder func(n int) string) (string, []any) {
 	var where []string
 	var args []any
@@ -198,7 +215,15 @@ func listQuery(opt ListOptions, placeholder func(n int) string) (string, []any) 
 		args = append(args, opt.Project)
 		where = append(where, "project_id = "+placeholder(len(args)))
 	}
-	q := "SELECT id, run, cases, passed, failed, errors, pass_rate, gates_passed, gates_total FROM runs"
+	if opt.After != nil {
+		// The key's time is bound as time.Time; the SQLite store turns it into the stored
+		// text form, which is exact because the key was read from that column.
+		args = append(args, opt.After.StartedAt, opt.After.StartedAt, opt.After.ID)
+		n := len(args)
+		where = append(where, fmt.Sprintf("(started_at < %s OR (started_at = %s AND id < %s))",
+			placeholder(n-2), placeholder(n-1), placeholder(n)))
+	}
+	q := "SELECT id, started_at, run, cases, passed, failed, errors, pass_rate, gates_passed, gates_total FROM runs"
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}

@@ -33,6 +33,10 @@ type db interface {
 	// isUnique and isForeignKey classify constraint violations.
 	isUnique(err error) bool
 	isForeignKey(err error) bool
+	// inTx runs fn in one transaction, committed when fn returns nil; within it, every
+	// statement fn sends through its db (reads included) is part of the transaction. On a
+	// db that is already a transaction, fn joins it.
+	inTx(ctx context.Context, fn func(db) error) error
 }
 
 // rowScanner is one row of a query.
@@ -105,6 +109,54 @@ func (sqliteDB) isForeignKey(err error) bool {
 	return isSQLiteConstraint(err, sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY)
 }
 
+func (d sqliteDB) inTx(ctx context.Context, fn func(db) error) error {
+	// The writer's transactions are IMMEDIATE (_txlock): this one holds the database's
+	// write lock from its first statement, so what fn reads cannot change under it.
+	tx, err := d.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := fn(sqliteTx{tx}); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// sqliteTx is a transaction on the writer connection.
+type sqliteTx struct {
+	tx *sql.Tx
+}
+
+func (t sqliteTx) exec(ctx context.Context, q string, args ...any) (int64, error) {
+	res, err := t.tx.ExecContext(ctx, q, sqliteArgs(args)...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+func (t sqliteTx) queryRow(ctx context.Context, q string, args ...any) rowScanner {
+	return sqliteRow{t.tx.QueryRowContext(ctx, q, sqliteArgs(args)...)}
+}
+
+func (t sqliteTx) writeRow(ctx context.Context, q string, args ...any) rowScanner {
+	return t.queryRow(ctx, q, args...)
+}
+
+func (t sqliteTx) query(ctx context.Context, q string, args ...any) (rowsIter, error) {
+	rows, err := t.tx.QueryContext(ctx, q, sqliteArgs(args)...)
+	if err != nil {
+		return nil, err
+	}
+	return sqliteRows{rows}, nil
+}
+
+func (sqliteTx) driver() string                                    { return DriverSQLite }
+func (sqliteTx) isUnique(err error) bool                           { return sqliteDB{}.isUnique(err) }
+func (sqliteTx) isForeignKey(err error) bool                       { return sqliteDB{}.isForeignKey(err) }
+func (t sqliteTx) inTx(_ context.Context, fn func(db) error) error { return fn(t) }
+
 // isSQLiteConstraint reports whether err is the SQLite extended result code.
 func isSQLiteConstraint(err error, code int) bool {
 	var se *sqlite.Error
@@ -171,6 +223,52 @@ func (d pgDB) query(ctx context.Context, q string, args ...any) (rowsIter, error
 }
 
 func (pgDB) driver() string { return DriverPostgres }
+
+func (d pgDB) inTx(ctx context.Context, fn func(db) error) error {
+	tx, err := d.pool.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(ctx)
+	if err := fn(pgTx{tx}); err != nil {
+		return err
+	}
+	return tx.Commit(ctx)
+}
+
+// pgTx is a transaction on one pooled connection.
+type pgTx struct {
+	tx pgx.Tx
+}
+
+func (t pgTx) exec(ctx context.Context, q string, args ...any) (int64, error) {
+	tag, err := t.tx.Exec(ctx, pgRebind(q), args...)
+	if err != nil {
+		return 0, err
+	}
+	return tag.RowsAffected(), nil
+}
+
+func (t pgTx) queryRow(ctx context.Context, q string, args ...any) rowScanner {
+	return pgRow{t.tx.QueryRow(ctx, pgRebind(q), args...)}
+}
+
+func (t pgTx) writeRow(ctx context.Context, q string, args ...any) rowScanner {
+	return t.queryRow(ctx, q, args...)
+}
+
+func (t pgTx) query(ctx context.Context, q string, args ...any) (rowsIter, error) {
+	rows, err := t.tx.Query(ctx, pgRebind(q), args...)
+	if err != nil {
+		return nil, err
+	}
+	return rows, nil
+}
+
+func (pgTx) driver() string                                    { return DriverPostgres }
+func (pgTx) isUnique(err error) bool                           { return isPgCode(err, pgUniqueViolation) }
+func (pgTx) isForeignKey(err error) bool                       { return isPgCode(err, pgForeignKeyViolation) }
+func (t pgTx) inTx(_ context.Context, fn func(db) error) error { return fn(t) }
 
 // PostgreSQL error codes (SQLSTATE) the store tells apart.
 const (

@@ -271,19 +271,14 @@ func (s *sqliteStore) GetRun(ctx context.Context, id string) (*report.Report, er
 // ListRuns implements Store.
 func (s *sqliteStore) ListRuns(ctx context.Context, opt ListOptions) ([]RunInfo, error) {
 	q, args := listQuery(opt, func(int) string { return "?" })
-	rows, err := s.reader.QueryContext(ctx, q, args...)
+	rows, err := s.reader.QueryContext(ctx, q, sqliteArgs(args)...)
 	if err != nil {
 		return nil, fmt.Errorf("list runs: %w", err)
 	}
 	defer rows.Close()
 	out := []RunInfo{}
 	for rows.Next() {
-		var rr runRow
-		if err := rows.Scan(&rr.id, &rr.run, &rr.cases, &rr.passed, &rr.failed, &rr.errors,
-			&rr.passRate, &rr.gatesPassed, &rr.gatesTotal); err != nil {
-			return nil, fmt.Errorf("list runs: %w", err)
-		}
-		ri, err := runInfo(&rr)
+		ri, err := scanRunInfo(rows)
 		if err != nil {
 			return nil, err
 		}

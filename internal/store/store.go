@@ -77,6 +77,17 @@ type ListOptions struct {
 	Project string // only runs of the project with this id
 	Suite   string // only runs of this suite
 	Status  string // only runs with this status (report.StatusComplete, report.StatusIncomplete)
+	// After, when set, lists only the runs after this one in the list's order (newest
+	// first): a keyset cursor. Give it the Key of the last run of the previous page, never
+	// a key built from a report, whose times may be finer than the database keeps.
+	After *RunKey
+}
+
+// RunKey is a run's position in ListRuns' order: its start time exactly as the database
+// holds it (PostgreSQL keeps microseconds, SQLite the nanoseconds) and its id.
+type RunKey struct {
+	StartedAt time.Time
+	ID        string
 }
 
 // RunInfo is one line of a run list: the run header and its headline numbers.
@@ -89,6 +100,9 @@ type RunInfo struct {
 	PassRate    float64 `json:"pass_rate"`
 	GatesPassed int     `json:"gates_passed"`
 	GatesTotal  int     `json:"gates_total"`
+	// Key is the run's position in the list as stored, set by ListRuns: the After of the
+	// next page. It is not part of the JSON.
+	Key RunKey `json:"-"`
 }
 
 // ErrNotFound is returned (wrapped, naming the run) when a run does not exist.
