@@ -19,6 +19,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/plumbhq/plumb/client"
 	"github.com/plumbhq/plumb/internal/config"
 	"github.com/plumbhq/plumb/internal/eval"
 	"github.com/plumbhq/plumb/internal/provider"
@@ -43,6 +44,8 @@ type evalFlags struct {
 	baseline      string
 	alpha         float64
 	noProgress    bool
+	server        string
+	project       string
 }
 
 func newEvalCmd(e *env) *cobra.Command {
@@ -57,7 +60,8 @@ The suite is read from -c FILE, else from plumb.yaml or promptfooconfig.yaml in 
 directory (promptfoo configs run unchanged for everything both tools support).
 
 The run is stored (see --db) with its provenance; list runs with 'plumb runs', print one with
-'plumb show', compare two with 'plumb compare'.
+'plumb show', compare two with 'plumb compare'. With --server URL the stored run is also
+uploaded to a plumb server's project, with the API key in $PLUMB_API_KEY.
 
 When the suite names a cassette, provider calls are replayed from it (no network, no API
 key), unless one of the variables in its live_when_env is set; --record calls the real
@@ -65,7 +69,7 @@ providers and writes their answers to the cassette; --live ignores the cassette.
 
 Exit codes: 0 every gate passed (without gates: every assertion passed); 1 the run completed
 but a gate or assertion failed, was interrupted, or regressed against the baseline; 2 bad
-input.`,
+input, or the run could not be written to a report file or uploaded to --server.`,
 		Example: `  plumb eval
   plumb eval -c examples/support/plumb.yaml -o report.html -o results.json
   plumb eval --repeat 5 -j 16 --filter segment=enterprise
@@ -89,6 +93,8 @@ input.`,
 	fl.StringVar(&f.baseline, "baseline", "", "compare with RUN after the run and fail on a significant regression (default: the suite's baseline)")
 	fl.Float64Var(&f.alpha, "alpha", 0.05, "significance level for the baseline comparison")
 	fl.BoolVar(&f.noProgress, "no-progress", false, "do not show progress")
+	fl.StringVar(&f.server, "server", "", "also upload the run to the plumb server at URL (API key in $PLUMB_API_KEY)")
+	fl.StringVar(&f.project, "project", "", "the server project to upload to (default: the API key's project)")
 	return cmd
 }
 
@@ -105,6 +111,20 @@ func runEval(cmd *cobra.Command, e *env, f *evalFlags) error {
 	keep, err := parseFilters(f.filters)
 	if err != nil {
 		return err
+	}
+	// The server's key and project are checked before the run, so that a run is not
+	// wasted on an upload that cannot happen.
+	var remote *client.Client
+	if f.project != "" && f.server == "" {
+		return usageErr("--project needs --server: it names the server project to upload to")
+	}
+	if f.server != "" {
+		if remote, err = remoteClient(e, f.server); err != nil {
+			return err
+		}
+		if f.project, err = remoteProject(cmd.Context(), remote, f.project); err != nil {
+			return err
+		}
 	}
 	noOtherFilter := len(f.filters) == 0
 	var failingFrom string // the run --filter-failing reruns
@@ -244,6 +264,18 @@ func runEval(cmd *cobra.Command, e *env, f *evalFlags) error {
 		fmt.Fprintf(e.stdout, "Wrote %s\n", out)
 	}
 	writeErrorDigest(e.stderr, rep)
+	if remote != nil {
+		// The local copy is already safe; an upload failure is reported after the summary
+		// and makes the exit code 2, whatever the verdict, so that CI notices it.
+		upCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
+		info, err := remote.UploadRun(upCtx, f.project, rep)
+		cancel()
+		if err != nil {
+			writeErrs = append(writeErrs, fmt.Errorf("upload to %s (project %s) failed: %w", remote.BaseURL(), f.project, err))
+		} else {
+			fmt.Fprintf(e.stdout, "Uploaded run %s to project %s: %s\n", info.ID, f.project, remote.RunURL(f.project, info.ID))
+		}
+	}
 	if len(writeErrs) > 0 {
 		return &exitError{code: ExitUsage, err: fmt.Errorf("the run is stored as %s, but %w", rep.Run.ID, errors.Join(writeErrs...))}
 	}

@@ -1,0 +1,447 @@
+// Package client is the Go client of the Plumb server's JSON API (/api/v1): upload eval
+// runs, list and read them, page through their results and compare two of them. It is the
+// one public package of the module; the plumb CLI uses it for `eval --server` and
+// `runs --server`.
+//
+//	c, err := client.New("https://plumb.example.com", client.WithAPIKey(os.Getenv("PLUMB_API_KEY")))
+//	info, err := c.UploadRun(ctx, "support", rep)
+//
+// Every failure the server reports is an *Error carrying the envelope's stable code, so
+// callers can switch on Code (CodeNotFound, CodeConflict, ...).
+//
+// The wire types (Report, RunInfo, Comparison, ...) are type aliases of the types the
+// server itself encodes, not copies: a field added to the report format reaches clients in
+// the same commit, and a copy that drifts from the server (and silently drops fields on an
+// upload) cannot happen. An alias of an internal type is fully usable outside the module;
+// only the internal package path cannot be imported by name.
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/plumbhq/plumb/internal/eval"
+	"github.com/plumbhq/plumb/internal/report"
+	"github.com/plumbhq/plumb/internal/store"
+)
+
+// Report is a run with its summary and every result: the JSON report `plumb eval -o run.json` writes.
+type Report = report.Report
+
+// Run is a run's header: id, suite, status, times and provenance.
+type Run = report.Run
+
+// Summary is a run's aggregate numbers: pass rate, metrics with intervals, gate verdicts.
+type Summary = report.Summary
+
+// Result is one sample of a run: one prompt × provider × test × repeat.
+type Result = report.Result
+
+// The report format's nested types, aliased so that a report can be built and read
+// field by field outside this module.
+type (
+	Provenance  = report.Provenance  // what produced a run
+	PromptRef   = report.PromptRef   // a prompt's label and content hash
+	ProviderRef = report.ProviderRef // a provider as configured, without secrets
+	Metric      = report.Metric      // a measured quantity with its interval
+	Gate        = report.Gate        // an acceptance criterion and its verdict
+	TestStat    = report.TestStat    // one test's outcome over its repeats
+	TestRef     = report.TestRef     // the test a result belongs to
+	Tokens      = report.Tokens      // token counts of a result
+	Assertion   = report.Assertion   // one assertion's verdict on a result
+	RunSide     = eval.RunSide       // one run's headline numbers in a Comparison
+	CaseChange  = eval.CaseChange    // a sample whose verdict changed between two runs
+)
+
+// RunInfo is a run's line in a run list.
+type RunInfo = store.RunInfo
+
+// Comparison is the paired comparison of two runs (McNemar's test, paired bootstrap).
+type Comparison = eval.Comparison
+
+// Project is a project of the server, the unit of isolation.
+type Project = store.Project
+
+// User is an account of the server.
+type User = store.User
+
+// APIKey is an API key's public record (never its secret).
+type APIKey = store.APIKey
+
+// Role is a role in a project: viewer, editor or admin.
+type Role = store.Role
+
+// The roles, from least to most powerful.
+const (
+	RoleViewer = store.RoleViewer
+	RoleEditor = store.RoleEditor
+	RoleAdmin  = store.RoleAdmin
+)
+
+// The stable error codes of the API's error envelope.
+const (
+	CodeBadRequest           = "bad_request"
+	CodeUnauthorized         = "unauthorized"
+	CodeForbidden            = "forbidden"
+	CodeCSRF                 = "csrf"
+	CodeNotFound             = "not_found"
+	CodeConflict             = "conflict"
+	CodeTooLarge             = "too_large"
+	CodeUnsupportedMediaType = "unsupported_media_type"
+	CodeRateLimited          = "rate_limited"
+	CodeInternal             = "internal"
+)
+
+// Error is an error answer of the server, decoded from its envelope.
+type Error struct {
+	Status    int    // the HTTP status
+	Code      string // one of the Code constants
+	Message   string // what went wrong and how to fix it, written for people
+	Field     string // the JSON path of the request body's value at fault, if any
+	RequestID string // the server's X-Request-Id, to find the server's log line
+}
+
+func (e *Error) Error() string {
+	msg := fmt.Sprintf("plumb server: %d %s: %s", e.Status, e.Code, e.Message)
+	if e.Field != "" {
+		msg += " (field " + e.Field + ")"
+	}
+	return msg
+}
+
+// Client calls one Plumb server. It is safe for concurrent use.
+type Client struct {
+	base      *url.URL
+	key       string
+	hc        *http.Client
+	userAgent string
+}
+
+// Option configures a Client.
+type Option func(*Client)
+
+// WithAPIKey authenticates every request with an API key (`Authorization: Bearer plk_…`).
+func WithAPIKey(key string) Option { return func(c *Client) { c.key = key } }
+
+// WithHTTPClient sends requests through hc instead of http.DefaultClient (timeouts,
+// proxies, TLS settings).
+func WithHTTPClient(hc *http.Client) Option { return func(c *Client) { c.hc = hc } }
+
+// WithUserAgent sets the User-Agent header, so that server logs tell clients apart.
+func WithUserAgent(ua string) Option { return func(c *Client) { c.userAgent = ua } }
+
+// New returns a client of the server at baseURL (scheme and host, optionally a path
+// prefix, e.g. "https://plumb.example.com" or "http://127.0.0.1:8080/plumb").
+func New(baseURL string, opts ...Option) (*Client, error) {
+	u, err := url.Parse(strings.TrimRight(baseURL, "/"))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("server URL %q: use http://HOST[:PORT] or https://HOST[:PORT]", baseURL)
+	}
+	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return nil, fmt.Errorf("server URL %q: give only scheme, host and path; authenticate with an API key", u.Redacted())
+	}
+	c := &Client{base: u, hc: http.DefaultClient, userAgent: "plumb-go-client"}
+	for _, o := range opts {
+		o(c)
+	}
+	if c.hc == nil {
+		c.hc = http.DefaultClient
+	}
+	return c, nil
+}
+
+// BaseURL returns the server's URL as New was given it, without a trailing slash.
+func (c *Client) BaseURL() string { return c.base.String() }
+
+// RunURL is the API address of a run, to show people where an upload went.
+func (c *Client) RunURL(project, runID string) string {
+	return c.base.String() + projectPath(project) + "/runs/" + url.PathEscape(runID)
+}
+
+func projectPath(project string) string { return "/api/v1/projects/" + url.PathEscape(project) }
+
+// do sends a request and decodes a 2xx JSON answer into out (when not nil); any other
+// answer becomes an *Error.
+func (c *Client) do(ctx context.Context, method, path string, query url.Values, body []byte, out any) error {
+	u := c.base.String() + path
+	if len(query) > 0 {
+		u += "?" + query.Encode()
+	}
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	if err != nil {
+		return err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("Accept", "application/json")
+	if c.userAgent != "" {
+		req.Header.Set("User-Agent", c.userAgent)
+	}
+	if c.key != "" {
+		req.Header.Set("Authorization", "Bearer "+c.key)
+	}
+	res, err := c.hc.Do(req)
+	if err != nil {
+		// *url.Error names the method and URL; the key is in a header, never in either.
+		return err
+	}
+	defer res.Body.Close()
+	if res.StatusCode < 200 || res.StatusCode > 299 {
+		return decodeError(res)
+	}
+	if out == nil || res.StatusCode == http.StatusNoContent {
+		io.Copy(io.Discard, io.LimitReader(res.Body, 1<<16)) // let the connection be reused
+		return nil
+	}
+	if err := json.NewDecoder(res.Body).Decode(out); err != nil {
+		return fmt.Errorf("%s %s: decode the server's answer: %w", method, path, err)
+	}
+	return nil
+}
+
+// decodeError reads the error envelope; an answer without one (a proxy's error page) still
+// becomes an *Error with the status and the start of the body.
+func decodeError(res *http.Response) error {
+	data, _ := io.ReadAll(io.LimitReader(res.Body, 1<<20))
+	e := &Error{Status: res.StatusCode, RequestID: res.Header.Get("X-Request-Id")}
+	var env struct {
+		Error struct {
+			Code    string `json:"code"`
+			Message string `json:"message"`
+			Field   string `json:"field"`
+		} `json:"error"`
+	}
+	if json.Unmarshal(data, &env) == nil && env.Error.Code != "" {
+		e.Code, e.Message, e.Field = env.Error.Code, env.Error.Message, env.Error.Field
+		return e
+	}
+	e.Code = codeForStatus(res.StatusCode)
+	msg := strings.TrimSpace(string(data))
+	if len(msg) > 200 {
+		msg = msg[:200] + "…"
+	}
+	if msg == "" {
+		msg = http.StatusText(res.StatusCode)
+	}
+	e.Message = "unexpected answer (not the API's error envelope): " + msg
+	return e
+}
+
+// codeForStatus guesses the code of an answer that had no envelope.
+func codeForStatus(status int) string {
+	switch status {
+	case http.StatusBadRequest:
+		return CodeBadRequest
+	case http.StatusUnauthorized:
+		return CodeUnauthorized
+	case http.StatusForbidden:
+		return CodeForbidden
+	case http.StatusNotFound:
+		return CodeNotFound
+	case http.StatusConflict:
+		return CodeConflict
+	case http.StatusRequestEntityTooLarge:
+		return CodeTooLarge
+	case http.StatusUnsupportedMediaType:
+		return CodeUnsupportedMediaType
+	case http.StatusTooManyRequests:
+		return CodeRateLimited
+	}
+	return CodeInternal
+}
+
+// IsCode reports whether err is (or wraps) an *Error with code.
+func IsCode(err error, code string) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Code == code
+}
+
+// UploadRun stores rep in project (editor role) and returns its list line. Uploading a run
+// id the project already has replaces that run; an id taken by another project is
+// CodeConflict.
+func (c *Client) UploadRun(ctx context.Context, project string, rep *Report) (RunInfo, error) {
+	var b bytes.Buffer
+	if err := report.WriteJSON(&b, rep); err != nil {
+		return RunInfo{}, fmt.Errorf("encode the report: %w", err)
+	}
+	return c.UploadRunJSON(ctx, project, b.Bytes())
+}
+
+// UploadRunJSON uploads a JSON report exactly as given, e.g. a file `plumb eval -o run.json`
+// wrote.
+func (c *Client) UploadRunJSON(ctx context.Context, project string, reportJSON []byte) (RunInfo, error) {
+	var out struct {
+		Run RunInfo `json:"run"`
+	}
+	err := c.do(ctx, http.MethodPost, projectPath(project)+"/runs", nil, reportJSON, &out)
+	return out.Run, err
+}
+
+// ListRunsOptions filters and pages a run list. Zero values mean no filter, the server's
+// default page size and the first page.
+type ListRunsOptions struct {
+	Suite  string
+	Status string // "complete" or "incomplete"
+	Limit  int    // runs per page, 1 to 1000
+	Cursor string // a RunsPage.NextCursor
+}
+
+// RunsPage is one page of a run list, newest first.
+type RunsPage struct {
+	Runs       []RunInfo `json:"runs"`
+	NextCursor string    `json:"next_cursor"` // "" on the last page
+}
+
+// ListRuns returns one page of the project's runs.
+func (c *Client) ListRuns(ctx context.Context, project string, opt ListRunsOptions) (RunsPage, error) {
+	q := url.Values{}
+	setNonEmpty(q, "suite", opt.Suite)
+	setNonEmpty(q, "status", opt.Status)
+	setNonEmpty(q, "cursor", opt.Cursor)
+	if opt.Limit != 0 {
+		q.Set("limit", strconv.Itoa(opt.Limit))
+	}
+	var page RunsPage
+	err := c.do(ctx, http.MethodGet, projectPath(project)+"/runs", q, nil, &page)
+	return page, err
+}
+
+// Runs iterates over every run of the project matching opt, newest first, fetching a page
+// (opt.Limit runs) at a time from opt.Cursor on. Iteration stops at the first error, which
+// is yielded.
+func (c *Client) Runs(ctx context.Context, project string, opt ListRunsOptions) iter.Seq2[RunInfo, error] {
+	return func(yield func(RunInfo, error) bool) {
+		for {
+			page, err := c.ListRuns(ctx, project, opt)
+			if err != nil {
+				yield(RunInfo{}, err)
+				return
+			}
+			for _, r := range page.Runs {
+				if !yield(r, nil) {
+					return
+				}
+			}
+			if page.NextCursor == "" {
+				return
+			}
+			opt.Cursor = page.NextCursor
+		}
+	}
+}
+
+// RunDetail is a run's header and summary, without its results (see Results).
+type RunDetail struct {
+	Run     Run     `json:"run"`
+	Summary Summary `json:"summary"`
+}
+
+// GetRun returns a run's header and summary. A run of another project is CodeNotFound,
+// like a missing one.
+func (c *Client) GetRun(ctx context.Context, project, runID string) (RunDetail, error) {
+	var out RunDetail
+	err := c.do(ctx, http.MethodGet, projectPath(project)+"/runs/"+url.PathEscape(runID), nil, nil, &out)
+	return out, err
+}
+
+// DeleteRun deletes a run and its results (editor role).
+func (c *Client) DeleteRun(ctx context.Context, project, runID string) error {
+	return c.do(ctx, http.MethodDelete, projectPath(project)+"/runs/"+url.PathEscape(runID), nil, nil, nil)
+}
+
+// ResultsOptions filters and pages a run's results. Zero values mean no filter.
+type ResultsOptions struct {
+	Failed   bool // only failed samples (errors included)
+	Errors   bool // only samples whose provider call failed
+	Test     *int // only this test index
+	Provider string
+	Prompt   string
+	Segment  string
+	Limit    int    // results per page, 1 to 1000
+	Cursor   string // a ResultsPage.NextCursor
+}
+
+// ResultsPage is one page of a run's results.
+type ResultsPage struct {
+	Results    []Result `json:"results"`
+	NextCursor string   `json:"next_cursor"` // "" on the last page
+	Total      int      `json:"total"`       // results matching the filter, over all pages
+}
+
+// Results returns one page of a run's results.
+func (c *Client) Results(ctx context.Context, project, runID string, opt ResultsOptions) (ResultsPage, error) {
+	q := url.Values{}
+	if opt.Failed {
+		q.Set("failed", "true")
+	}
+	if opt.Errors {
+		q.Set("errors", "true")
+	}
+	if opt.Test != nil {
+		q.Set("test", strconv.Itoa(*opt.Test))
+	}
+	setNonEmpty(q, "provider", opt.Provider)
+	setNonEmpty(q, "prompt", opt.Prompt)
+	setNonEmpty(q, "segment", opt.Segment)
+	setNonEmpty(q, "cursor", opt.Cursor)
+	if opt.Limit != 0 {
+		q.Set("limit", strconv.Itoa(opt.Limit))
+	}
+	var page ResultsPage
+	err := c.do(ctx, http.MethodGet, projectPath(project)+"/runs/"+url.PathEscape(runID)+"/results", q, nil, &page)
+	return page, err
+}
+
+// Compare compares run a (the baseline) with run b of the project at significance level
+// alpha (0 means the server's default, 0.05).
+func (c *Client) Compare(ctx context.Context, project, a, b string, alpha float64) (*Comparison, error) {
+	q := url.Values{"a": {a}, "b": {b}}
+	if alpha != 0 {
+		q.Set("alpha", strconv.FormatFloat(alpha, 'g', -1, 64))
+	}
+	var out Comparison
+	if err := c.do(ctx, http.MethodGet, projectPath(project)+"/compare", q, nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// ProjectRole is a project the caller belongs to, with its role there.
+type ProjectRole struct {
+	Project Project `json:"project"`
+	Role    Role    `json:"role"`
+}
+
+// Me is the caller as the server sees it.
+type Me struct {
+	User     *User         `json:"user"`    // nil for an API key
+	APIKey   *APIKey       `json:"api_key"` // nil for a user
+	Projects []ProjectRole `json:"projects"`
+}
+
+// Me returns the caller: for an API key, the key and its one project.
+func (c *Client) Me(ctx context.Context) (Me, error) {
+	var out Me
+	err := c.do(ctx, http.MethodGet, "/api/v1/me", nil, nil, &out)
+	return out, err
+}
+
+func setNonEmpty(q url.Values, k, v string) {
+	if v != "" {
+		q.Set(k, v)
+	}
+}
