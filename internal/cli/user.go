@@ -2,7 +2,6 @@ package cli
 
 import (
 	"bufio"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -55,7 +54,9 @@ With --admin the user administers the whole instance: every project, and creatin
 				return err
 			}
 			defer st.Close()
-			u, err := st.CreateUser(cmd.Context(), store.User{Email: email, PasswordHash: hash, IsAdmin: admin})
+			// The user and its audit entry are written in one transaction.
+			u, err := st.WithAudit(store.Actor{Type: store.ActorSystem}).CreateUser(cmd.Context(),
+				store.User{Email: email, PasswordHash: hash, IsAdmin: admin})
 			switch {
 			case errors.Is(err, store.ErrConflict):
 				return usageErr("a user with the email %q exists", email)
@@ -63,11 +64,6 @@ With --admin the user administers the whole instance: every project, and creatin
 				return usageErr("%v", err)
 			case err != nil:
 				return err
-			}
-			after, _ := json.Marshal(u)
-			if _, err := st.AppendAudit(cmd.Context(), store.AuditEntry{ActorType: store.ActorSystem,
-				Action: "user.create", TargetType: "user", TargetID: u.ID, After: after}); err != nil {
-				return fmt.Errorf("record the new user in the audit log: %w", err)
 			}
 			kind := "user"
 			if admin {

@@ -5,7 +5,6 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
-	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -189,22 +188,10 @@ func (s *Server) projectAccess(r *http.Request, min store.Role, c *call) error {
 	return nil
 }
 
-// audit appends an entry for a change the caller made. before and after are marshalled
-// as they are: callers pass values whose JSON holds no secret (store types mark hashes
-// json:"-").
-func (s *Server) audit(r *http.Request, c *call, projectID, action, targetType, targetID string, before, after any) error {
+// changes is the store as the caller changes it: every change made through it is
+// written in one transaction with its audit entry, naming the caller, so that no change
+// can be stored without its record.
+func (s *Server) changes(c *call) store.Store {
 	typ, id := c.actor()
-	e := store.AuditEntry{ActorType: typ, ActorID: id, ProjectID: projectID, Action: action,
-		TargetType: targetType, TargetID: targetID}
-	var err error
-	if e.Before, err = marshalOrNil(before); err != nil {
-		return err
-	}
-	if e.After, err = marshalOrNil(after); err != nil {
-		return err
-	}
-	if _, err := s.store.AppendAudit(r.Context(), e); err != nil {
-		return fmt.Errorf("audit %s %s: %w", action, targetID, err)
-	}
-	return nil
+	return s.store.WithAudit(store.Actor{Type: typ, ID: id})
 }

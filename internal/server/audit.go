@@ -8,14 +8,6 @@ import (
 	"github.com/plumbhq/plumb/internal/store"
 )
 
-// marshalOrNil is the JSON of an audit entry's before or after; nil stays absent.
-func marshalOrNil(v any) (json.RawMessage, error) {
-	if v == nil {
-		return nil, nil
-	}
-	return json.Marshal(v)
-}
-
 // listAudit returns a page of the project's audit log.
 func (s *Server) listAudit(w http.ResponseWriter, r *http.Request, c *call) error {
 	limit, err := queryLimit(r.URL.Query())

@@ -51,14 +51,11 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request, c *call) erro
 	if c.user != nil {
 		k.CreatedBy = c.user.ID
 	}
-	k, err := s.store.CreateAPIKey(r.Context(), k)
+	k, err := s.changes(c).CreateAPIKey(r.Context(), k)
 	if errors.Is(err, store.ErrInvalid) {
 		return fieldErr("name", "%v", err)
 	}
 	if err != nil {
-		return err
-	}
-	if err := s.audit(r, c, c.project.ID, "key.create", "api_key", k.ID, nil, k); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusCreated, map[string]any{"key": k, "secret": secret})
@@ -68,14 +65,11 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request, c *call) erro
 // revokeKey revokes a key of the project; a key of another project is 404.
 func (s *Server) revokeKey(w http.ResponseWriter, r *http.Request, c *call) error {
 	id := r.PathValue("key_id")
-	k, err := s.store.RevokeAPIKey(r.Context(), c.project.ID, id)
+	_, err := s.changes(c).RevokeAPIKey(r.Context(), c.project.ID, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return errorf(http.StatusNotFound, codeNotFound, "no API key %q in project %s", id, c.project.Slug)
 	}
 	if err != nil {
-		return err
-	}
-	if err := s.audit(r, c, c.project.ID, "key.revoke", "api_key", k.ID, nil, k); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

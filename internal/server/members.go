@@ -59,15 +59,11 @@ func (s *Server) addMember(w http.ResponseWriter, r *http.Request, c *call) erro
 	if err != nil {
 		return err
 	}
-	m, err := s.store.AddMember(r.Context(), store.Member{ProjectID: c.project.ID, UserID: u.ID, Role: body.Role})
+	m, err := s.changes(c).AddMember(r.Context(), store.Member{ProjectID: c.project.ID, UserID: u.ID, Role: body.Role})
 	if errors.Is(err, store.ErrConflict) {
 		return errorf(http.StatusConflict, codeConflict, "%s is already a member of %s: change the role with PATCH", body.Email, c.project.Slug)
 	}
 	if err != nil {
-		return err
-	}
-	m.Email = u.Email
-	if err := s.audit(r, c, c.project.ID, "member.add", "member", u.ID, nil, m); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusCreated, map[string]any{"member": m})
@@ -98,15 +94,11 @@ func (s *Server) updateMember(w http.ResponseWriter, r *http.Request, c *call) e
 	if err != nil {
 		return err
 	}
-	after, err := s.store.UpdateMember(r.Context(), c.project.ID, before.UserID, body.Role)
+	after, err := s.changes(c).UpdateMember(r.Context(), c.project.ID, before.UserID, body.Role)
 	if errors.Is(err, store.ErrLastAdmin) {
 		return lastAdmin(before, c)
 	}
 	if err != nil {
-		return err
-	}
-	after.Email = before.Email
-	if err := s.audit(r, c, c.project.ID, "member.update", "member", before.UserID, before, after); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"member": after})
@@ -119,12 +111,9 @@ func (s *Server) removeMember(w http.ResponseWriter, r *http.Request, c *call) e
 	if err != nil {
 		return err
 	}
-	if err := s.store.RemoveMember(r.Context(), c.project.ID, before.UserID); errors.Is(err, store.ErrLastAdmin) {
+	if err := s.changes(c).RemoveMember(r.Context(), c.project.ID, before.UserID); errors.Is(err, store.ErrLastAdmin) {
 		return lastAdmin(before, c)
 	} else if err != nil {
-		return err
-	}
-	if err := s.audit(r, c, c.project.ID, "member.remove", "member", before.UserID, before, nil); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -48,7 +48,7 @@ func (s *Server) createProject(w http.ResponseWriter, r *http.Request, c *call) 
 	if strings.TrimSpace(body.Name) == "" {
 		return fieldErr("name", "name is required")
 	}
-	p, err := s.store.CreateProject(r.Context(), store.Project{Slug: body.Slug, Name: body.Name})
+	p, err := s.changes(c).CreateProject(r.Context(), store.Project{Slug: body.Slug, Name: body.Name})
 	if errors.Is(err, store.ErrInvalid) {
 		field := "name"
 		if strings.Contains(err.Error(), "slug") {
@@ -60,9 +60,6 @@ func (s *Server) createProject(w http.ResponseWriter, r *http.Request, c *call) 
 		return errorf(http.StatusConflict, codeConflict, "a project with slug %q exists: choose another slug", body.Slug)
 	}
 	if err != nil {
-		return err
-	}
-	if err := s.audit(r, c, p.ID, "project.create", "project", p.ID, nil, p); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusCreated, map[string]any{"project": p})

@@ -33,35 +33,15 @@ func (s *Server) uploadRun(w http.ResponseWriter, r *http.Request, c *call) erro
 	case rep.Run.Status != report.StatusComplete && rep.Run.Status != report.StatusIncomplete:
 		return fieldErr("run.status", "run.status %q: use %q or %q", rep.Run.Status, report.StatusComplete, report.StatusIncomplete)
 	}
-	var before any
-	owner, err := s.store.RunProject(r.Context(), id)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-	case err != nil:
-		return err
-	case owner != c.project.ID:
-		return s.runConflict(id)
-	default:
-		old, err := s.store.GetRunHeader(r.Context(), id)
-		if err != nil {
-			return err
-		}
-		before = runInfo(old)
-	}
-	if err := s.store.SaveRunIn(r.Context(), c.project.ID, &rep); err != nil {
+	// The store refuses a run id of another project (ErrConflict) and records the upload,
+	// as run.create or run.replace, in the same transaction.
+	if err := s.changes(c).SaveRunIn(r.Context(), c.project.ID, &rep); err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			return s.runConflict(id)
 		}
 		return err
 	}
 	info := runInfo(&rep)
-	action := "run.create"
-	if before != nil {
-		action = "run.replace"
-	}
-	if err := s.audit(r, c, c.project.ID, action, "run", id, before, info); err != nil {
-		return err
-	}
 	writeJSON(w, http.StatusCreated, map[string]any{"run": info})
 	return nil
 }
@@ -207,14 +187,7 @@ func (s *Server) deleteRun(w http.ResponseWriter, r *http.Request, c *call) erro
 	if err := s.projectRun(r, c, id); err != nil {
 		return err
 	}
-	rep, err := s.store.GetRunHeader(r.Context(), id)
-	if err != nil {
-		return err
-	}
-	if err := s.store.DeleteRun(r.Context(), id); err != nil {
-		return err
-	}
-	if err := s.audit(r, c, c.project.ID, "run.delete", "run", id, runInfo(rep), nil); err != nil {
+	if err := s.changes(c).DeleteRun(r.Context(), id); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -57,7 +57,9 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, _ *call) error {
 	}
 	if auth.NeedsRehash(u.PasswordHash, s.password) {
 		if h, err := auth.HashPassword(body.Password, s.password); err == nil {
-			if _, err := s.store.UpdateUser(r.Context(), u.ID, store.UserUpdate{PasswordHash: &h}); err != nil {
+			// Audited as the user's own change (user.update; the hash itself is never in the log).
+			upd := s.store.WithAudit(store.Actor{Type: store.ActorUser, ID: u.ID})
+			if _, err := upd.UpdateUser(r.Context(), u.ID, store.UserUpdate{PasswordHash: &h}); err != nil {
 				s.log.Warn("upgrade password hash", "request_id", requestID(r.Context()), "user_id", u.ID, "err", err)
 			}
 		}

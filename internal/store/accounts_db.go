@@ -16,6 +16,9 @@ import (
 type accounts struct {
 	db  db
 	now func() time.Time
+	// actor is set on an audited view (Store.WithAudit): every change then appends its
+	// audit entry in its own transaction.
+	actor *Actor
 }
 
 // stamp is the current time as stored: UTC, to the microsecond that PostgreSQL keeps, so
@@ -121,13 +124,19 @@ func (a *accounts) CreateProject(ctx context.Context, p Project) (Project, error
 		return Project{}, err
 	}
 	out := Project{ID: newID("p"), Slug: p.Slug, Name: p.Name, CreatedAt: a.stamp()}
-	_, err := a.db.exec(ctx, `INSERT INTO projects (id, slug, name, created_at) VALUES (?, ?, ?, ?)`,
-		out.ID, out.Slug, out.Name, out.CreatedAt)
-	if a.db.isUnique(err) {
-		return Project{}, fmt.Errorf("project slug %q %w", p.Slug, ErrConflict)
-	}
+	err := a.db.inTx(ctx, func(d db) error {
+		_, err := d.exec(ctx, `INSERT INTO projects (id, slug, name, created_at) VALUES (?, ?, ?, ?)`,
+			out.ID, out.Slug, out.Name, out.CreatedAt)
+		if d.isUnique(err) {
+			return fmt.Errorf("project slug %q %w", p.Slug, ErrConflict)
+		}
+		if err != nil {
+			return fmt.Errorf("create project %s: %w", p.Slug, err)
+		}
+		return a.record(ctx, d, out.ID, "project.create", "project", out.ID, nil, out)
+	})
 	if err != nil {
-		return Project{}, fmt.Errorf("create project %s: %w", p.Slug, err)
+		return Project{}, err
 	}
 	return out, nil
 }
@@ -197,21 +206,32 @@ func (a *accounts) CreateUser(ctx context.Context, u User) (User, error) {
 	}
 	out := u
 	out.ID, out.CreatedAt = newID("u"), a.stamp()
-	_, err := a.db.exec(ctx, `INSERT INTO users (id, email, email_key, password_hash, is_admin, disabled, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		out.ID, out.Email, emailKey(out.Email), out.PasswordHash, out.IsAdmin, out.Disabled, out.CreatedAt)
-	if a.db.isUnique(err) {
-		return User{}, fmt.Errorf("a user with email %q %w", u.Email, ErrConflict)
-	}
+	err := a.db.inTx(ctx, func(d db) error {
+		_, err := d.exec(ctx, `INSERT INTO users (id, email, email_key, password_hash, is_admin, disabled, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			out.ID, out.Email, emailKey(out.Email), out.PasswordHash, out.IsAdmin, out.Disabled, out.CreatedAt)
+		if d.isUnique(err) {
+			return fmt.Errorf("a user with email %q %w", u.Email, ErrConflict)
+		}
+		if err != nil {
+			return fmt.Errorf("create user: %w", err)
+		}
+		return a.record(ctx, d, "", "user.create", "user", out.ID, nil, out)
+	})
 	if err != nil {
-		return User{}, fmt.Errorf("create user: %w", err)
+		return User{}, err
 	}
 	return out, nil
 }
 
 // GetUser implements Accounts.
 func (a *accounts) GetUser(ctx context.Context, id string) (User, error) {
-	u, err := scanUser(a.db.queryRow(ctx, `SELECT `+userCols+` FROM users WHERE id = ?`, id))
+	return getUser(ctx, a.db, id)
+}
+
+// getUser reads a user through d, which may be a transaction.
+func getUser(ctx context.Context, d db, id string) (User, error) {
+	u, err := scanUser(d.queryRow(ctx, `SELECT `+userCols+` FROM users WHERE id = ?`, id))
 	if errors.Is(err, errNoRows) {
 		return User{}, fmt.Errorf("user %q %w", id, ErrNotFound)
 	}
@@ -249,16 +269,27 @@ func (a *accounts) UpdateUser(ctx context.Context, id string, upd UserUpdate) (U
 	if upd.Disabled != nil {
 		set, args = append(set, "disabled = ?"), append(args, *upd.Disabled)
 	}
-	if len(set) > 0 {
-		n, err := a.db.exec(ctx, "UPDATE users SET "+strings.Join(set, ", ")+" WHERE id = ?", append(args, id)...)
-		if err != nil {
-			return User{}, fmt.Errorf("update user %s: %w", id, err)
-		}
-		if n == 0 {
-			return User{}, fmt.Errorf("user %q %w", id, ErrNotFound)
-		}
+	if len(set) == 0 {
+		return a.GetUser(ctx, id)
 	}
-	return a.GetUser(ctx, id)
+	var out User
+	err := a.db.inTx(ctx, func(d db) error {
+		before, err := getUser(ctx, d, id)
+		if err != nil {
+			return err
+		}
+		if _, err := d.exec(ctx, "UPDATE users SET "+strings.Join(set, ", ")+" WHERE id = ?", append(args, id)...); err != nil {
+			return fmt.Errorf("update user %s: %w", id, err)
+		}
+		if out, err = getUser(ctx, d, id); err != nil {
+			return err
+		}
+		return a.record(ctx, d, "", "user.update", "user", id, before, out)
+	})
+	if err != nil {
+		return User{}, err
+	}
+	return out, nil
 }
 
 // ListUsers implements Accounts.
@@ -298,17 +329,27 @@ func (a *accounts) AddMember(ctx context.Context, m Member) (Member, error) {
 	if err := checkRole(m.Role); err != nil {
 		return Member{}, err
 	}
-	_, err := a.db.exec(ctx, `INSERT INTO members (project_id, user_id, role, created_at) VALUES (?, ?, ?, ?)`,
-		m.ProjectID, m.UserID, string(m.Role), a.stamp())
-	switch {
-	case a.db.isUnique(err):
-		return Member{}, fmt.Errorf("user %q is a member of project %q: membership %w", m.UserID, m.ProjectID, ErrConflict)
-	case a.db.isForeignKey(err):
-		return Member{}, fmt.Errorf("user %q or project %q %w", m.UserID, m.ProjectID, ErrNotFound)
-	case err != nil:
-		return Member{}, fmt.Errorf("add member: %w", err)
+	var out Member
+	err := a.db.inTx(ctx, func(d db) error {
+		_, err := d.exec(ctx, `INSERT INTO members (project_id, user_id, role, created_at) VALUES (?, ?, ?, ?)`,
+			m.ProjectID, m.UserID, string(m.Role), a.stamp())
+		switch {
+		case d.isUnique(err):
+			return fmt.Errorf("user %q is a member of project %q: membership %w", m.UserID, m.ProjectID, ErrConflict)
+		case d.isForeignKey(err):
+			return fmt.Errorf("user %q or project %q %w", m.UserID, m.ProjectID, ErrNotFound)
+		case err != nil:
+			return fmt.Errorf("add member: %w", err)
+		}
+		if out, err = getMembership(ctx, d, m.ProjectID, m.UserID); err != nil {
+			return err
+		}
+		return a.record(ctx, d, m.ProjectID, "member.add", "member", m.UserID, nil, out)
+	})
+	if err != nil {
+		return Member{}, err
 	}
-	return a.GetMembership(ctx, m.ProjectID, m.UserID)
+	return out, nil
 }
 
 // UpdateMember implements Accounts.
@@ -321,17 +362,22 @@ func (a *accounts) UpdateMember(ctx context.Context, projectID, userID string, r
 		if err := keepAnAdmin(ctx, d, projectID, userID, role); err != nil {
 			return err
 		}
+		before, err := getMembership(ctx, d, projectID, userID)
+		if err != nil {
+			return err
+		}
 		if _, err := d.exec(ctx, `UPDATE members SET role = ? WHERE project_id = ? AND user_id = ?`, string(role), projectID, userID); err != nil {
 			return fmt.Errorf("update member: %w", err)
 		}
-		m, err := scanMember(d.queryRow(ctx, memberSelect+` WHERE m.project_id = ? AND m.user_id = ?`, projectID, userID))
-		if err != nil {
-			return fmt.Errorf("update member: %w", err)
+		if out, err = getMembership(ctx, d, projectID, userID); err != nil {
+			return err
 		}
-		out = m
-		return nil
+		return a.record(ctx, d, projectID, "member.update", "member", userID, before, out)
 	})
-	return out, err
+	if err != nil {
+		return Member{}, err
+	}
+	return out, nil
 }
 
 func memberNotFound(projectID, userID string) error {
@@ -381,10 +427,14 @@ func (a *accounts) RemoveMember(ctx context.Context, projectID, userID string) e
 		if err := keepAnAdmin(ctx, d, projectID, userID, ""); err != nil {
 			return err
 		}
+		before, err := getMembership(ctx, d, projectID, userID)
+		if err != nil {
+			return err
+		}
 		if _, err := d.exec(ctx, `DELETE FROM members WHERE project_id = ? AND user_id = ?`, projectID, userID); err != nil {
 			return fmt.Errorf("remove member: %w", err)
 		}
-		return nil
+		return a.record(ctx, d, projectID, "member.remove", "member", userID, before, nil)
 	})
 }
 
@@ -399,7 +449,12 @@ func (a *accounts) ListMembers(ctx context.Context, projectID string) ([]Member,
 
 // GetMembership implements Accounts.
 func (a *accounts) GetMembership(ctx context.Context, projectID, userID string) (Member, error) {
-	m, err := scanMember(a.db.queryRow(ctx, memberSelect+` WHERE m.project_id = ? AND m.user_id = ?`, projectID, userID))
+	return getMembership(ctx, a.db, projectID, userID)
+}
+
+// getMembership reads a membership through d, which may be a transaction.
+func getMembership(ctx context.Context, d db, projectID, userID string) (Member, error) {
+	m, err := scanMember(d.queryRow(ctx, memberSelect+` WHERE m.project_id = ? AND m.user_id = ?`, projectID, userID))
 	if errors.Is(err, errNoRows) {
 		return Member{}, memberNotFound(projectID, userID)
 	}
@@ -537,17 +592,23 @@ func (a *accounts) CreateAPIKey(ctx context.Context, k APIKey) (APIKey, error) {
 		t := storedTime(*k.ExpiresAt)
 		out.ExpiresAt = &t
 	}
-	_, err := a.db.exec(ctx, `INSERT INTO api_keys (id, project_id, name, role, prefix, key_hash, created_by, created_at, expires_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		out.ID, out.ProjectID, out.Name, string(out.Role), out.Prefix, out.KeyHash, nullable(out.CreatedBy),
-		out.CreatedAt, nullTime(out.ExpiresAt))
-	switch {
-	case a.db.isForeignKey(err):
-		return APIKey{}, fmt.Errorf("project %q or user %q %w", k.ProjectID, k.CreatedBy, ErrNotFound)
-	case a.db.isUnique(err):
-		return APIKey{}, fmt.Errorf("API key hash %w", ErrConflict)
-	case err != nil:
-		return APIKey{}, fmt.Errorf("create API key: %w", err)
+	err := a.db.inTx(ctx, func(d db) error {
+		_, err := d.exec(ctx, `INSERT INTO api_keys (id, project_id, name, role, prefix, key_hash, created_by, created_at, expires_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			out.ID, out.ProjectID, out.Name, string(out.Role), out.Prefix, out.KeyHash, nullable(out.CreatedBy),
+			out.CreatedAt, nullTime(out.ExpiresAt))
+		switch {
+		case d.isForeignKey(err):
+			return fmt.Errorf("project %q or user %q %w", k.ProjectID, k.CreatedBy, ErrNotFound)
+		case d.isUnique(err):
+			return fmt.Errorf("API key hash %w", ErrConflict)
+		case err != nil:
+			return fmt.Errorf("create API key: %w", err)
+		}
+		return a.record(ctx, d, out.ProjectID, "key.create", "api_key", out.ID, nil, out)
+	})
+	if err != nil {
+		return APIKey{}, err
 	}
 	return out, nil
 }
@@ -577,19 +638,38 @@ func (a *accounts) ListAPIKeys(ctx context.Context, projectID string) ([]APIKey,
 }
 
 // RevokeAPIKey implements Accounts.
+// Revoking a revoked key changes nothing, so it writes no audit entry.
 func (a *accounts) RevokeAPIKey(ctx context.Context, projectID, id string) (APIKey, error) {
-	if _, err := a.db.exec(ctx, `UPDATE api_keys SET revoked_at = ? WHERE project_id = ? AND id = ? AND revoked_at IS NULL`,
-		a.stamp(), projectID, id); err != nil {
-		return APIKey{}, fmt.Errorf("revoke API key %s: %w", id, err)
+	get := func(d db) (APIKey, error) {
+		k, err := scanAPIKey(d.queryRow(ctx, `SELECT `+apiKeyCols+` FROM api_keys WHERE project_id = ? AND id = ?`, projectID, id))
+		if errors.Is(err, errNoRows) {
+			return APIKey{}, fmt.Errorf("API key %q of project %q %w", id, projectID, ErrNotFound)
+		}
+		if err != nil {
+			return APIKey{}, fmt.Errorf("revoke API key %s: %w", id, err)
+		}
+		return k, nil
 	}
-	k, err := scanAPIKey(a.db.queryRow(ctx, `SELECT `+apiKeyCols+` FROM api_keys WHERE project_id = ? AND id = ?`, projectID, id))
-	if errors.Is(err, errNoRows) {
-		return APIKey{}, fmt.Errorf("API key %q of project %q %w", id, projectID, ErrNotFound)
-	}
+	var out APIKey
+	err := a.db.inTx(ctx, func(d db) error {
+		before, err := get(d)
+		if err != nil {
+			return err
+		}
+		n, err := d.exec(ctx, `UPDATE api_keys SET revoked_at = ? WHERE project_id = ? AND id = ? AND revoked_at IS NULL`,
+			a.stamp(), projectID, id)
+		if err != nil {
+			return fmt.Errorf("revoke API key %s: %w", id, err)
+		}
+		if out, err = get(d); err != nil || n == 0 {
+			return err
+		}
+		return a.record(ctx, d, projectID, "key.revoke", "api_key", id, before, out)
+	})
 	if err != nil {
-		return APIKey{}, fmt.Errorf("revoke API key %s: %w", id, err)
+		return APIKey{}, err
 	}
-	return k, nil
+	return out, nil
 }
 
 // TouchAPIKey implements Accounts.
@@ -636,6 +716,11 @@ func jsonArg(what string, m json.RawMessage) (any, error) {
 
 // AppendAudit implements AuditLog.
 func (a *accounts) AppendAudit(ctx context.Context, e AuditEntry) (AuditEntry, error) {
+	return a.appendAudit(ctx, a.db, e)
+}
+
+// appendAudit appends e through d, which may be the transaction of the change e records.
+func (a *accounts) appendAudit(ctx context.Context, d db, e AuditEntry) (AuditEntry, error) {
 	switch e.ActorType {
 	case ActorUser, ActorAPIKey, ActorSystem:
 	default:
@@ -661,7 +746,7 @@ func (a *accounts) AppendAudit(ctx context.Context, e AuditEntry) (AuditEntry, e
 	q := `INSERT INTO audit_log (at, actor_type, actor_id, project_id, action, target_type, target_id, before, after)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`
 	args := []any{out.At, out.ActorType, out.ActorID, nullable(out.ProjectID), out.Action, out.TargetType, out.TargetID, before, after}
-	if err := a.db.writeRow(ctx, q, args...).Scan(&out.ID); err != nil {
+	if err := d.writeRow(ctx, q, args...).Scan(&out.ID); err != nil {
 		return AuditEntry{}, fmt.Errorf("append audit entry %s: %w", e.Action, err)
 	}
 	return out, nil

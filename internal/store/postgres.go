@@ -85,6 +85,10 @@ func (s *postgresStore) saveRun(ctx context.Context, projectID string, r *report
 		return fmt.Errorf("save run %s: %w", run.id, err)
 	}
 	defer tx.Rollback(ctx)
+	before, err := s.runBefore(ctx, pgTx{tx}, run.id)
+	if err != nil {
+		return err
+	}
 	args := []any{run.id, run.suite, run.status, run.startedAt, run.finishedAt, run.configHash, run.run,
 		run.summary, run.cases, run.passed, run.failed, run.errors, run.passRate, run.gatesPassed,
 		run.gatesTotal}
@@ -109,6 +113,9 @@ func (s *postgresStore) saveRun(ctx context.Context, projectID string, r *report
 			return results[i].values(run.id), nil
 		})); err != nil {
 		return fmt.Errorf("save run %s: insert results: %w", run.id, err)
+	}
+	if err := s.recordRunSave(ctx, pgTx{tx}, &run, before); err != nil {
+		return err
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("save run %s: %w", run.id, err)
@@ -210,14 +217,14 @@ func (s *postgresStore) ListRuns(ctx context.Context, opt ListOptions) ([]RunInf
 
 // DeleteRun implements Store.
 func (s *postgresStore) DeleteRun(ctx context.Context, id string) error {
-	tag, err := s.pool.Exec(ctx, `DELETE FROM runs WHERE id = $1`, id)
-	if err != nil {
-		return fmt.Errorf("delete run %s: %w", id, err)
-	}
-	if tag.RowsAffected() == 0 {
-		return notFound(id)
-	}
-	return nil
+	return s.deleteRun(ctx, id)
+}
+
+// WithAudit implements Store. The view shares this store's connections.
+func (s *postgresStore) WithAudit(actor Actor) Store {
+	v := *s
+	v.accounts.actor = &actor
+	return &v
 }
 
 // ResolveRun implements Store.

@@ -120,6 +120,10 @@ func (s *sqliteStore) saveRun(ctx context.Context, projectID string, r *report.R
 		return fmt.Errorf("save run %s: %w", run.id, err)
 	}
 	defer tx.Rollback()
+	before, err := s.runBefore(ctx, sqliteTx{tx}, run.id)
+	if err != nil {
+		return err
+	}
 	args := []any{run.id, run.suite, run.status, run.startedAt.Format(sqliteTimeFormat),
 		run.finishedAt.Format(sqliteTimeFormat), run.configHash, string(run.run), string(run.summary),
 		run.cases, run.passed, run.failed, run.errors, run.passRate, run.gatesPassed, run.gatesTotal}
@@ -143,6 +147,9 @@ func (s *sqliteStore) saveRun(ctx context.Context, projectID string, r *report.R
 	}
 	if err := insertSQLiteResults(ctx, tx, run.id, results); err != nil {
 		return fmt.Errorf("save run %s: insert results: %w", run.id, err)
+	}
+	if err := s.recordRunSave(ctx, sqliteTx{tx}, &run, before); err != nil {
+		return err
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("save run %s: %w", run.id, err)
@@ -292,16 +299,14 @@ func (s *sqliteStore) ListRuns(ctx context.Context, opt ListOptions) ([]RunInfo,
 
 // DeleteRun implements Store.
 func (s *sqliteStore) DeleteRun(ctx context.Context, id string) error {
-	res, err := s.writer.ExecContext(ctx, `DELETE FROM runs WHERE id = ?`, id)
-	if err != nil {
-		return fmt.Errorf("delete run %s: %w", id, err)
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return fmt.Errorf("delete run %s: %w", id, err)
-	} else if n == 0 {
-		return notFound(id)
-	}
-	return nil
+	return s.deleteRun(ctx, id)
+}
+
+// WithAudit implements Store. The view shares this store's connections.
+func (s *sqliteStore) WithAudit(actor Actor) Store {
+	v := *s
+	v.accounts.actor = &actor
+	return &v
 }
 
 // ResolveRun implements Store.

@@ -67,6 +67,17 @@ type Store interface {
 	// CountResults is how many of a run's results match f (0 for a missing run).
 	CountResults(ctx context.Context, runID string, f ResultFilter) (int, error)
 
+	// WithAudit returns a view of the store whose changes are audited: each change made
+	// through it (SaveRun, SaveRunIn, DeleteRun, CreateProject, CreateUser, UpdateUser,
+	// AddMember, UpdateMember, RemoveMember, CreateAPIKey, RevokeAPIKey) appends its audit
+	// entry, with actor as who made it, in the change's own transaction: the change and its
+	// entry commit or roll back together, and a failed entry fails the change. The store
+	// builds the entry (action, target, before and after, as listed in audited.go) from the
+	// rows it reads and writes inside that transaction. Sessions and key or session touches
+	// are not audited. The view shares the store's connections: close the store, not the
+	// view.
+	WithAudit(actor Actor) Store
+
 	Accounts
 	AuditLog
 }
