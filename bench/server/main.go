@@ -1,0 +1,535 @@
+// Command server is the server benchmark of issue 3: it starts the API of `plumb serve`
+// (internal/server, in-process) on a loopback port over each store — SQLite in a temporary
+// directory, PostgreSQL in a fresh schema that it drops at the end — and measures, through
+// HTTP on loopback:
+//
+//   - the upload of a 10,000-result run (the JSON report as `plumb eval -o` writes it),
+//     the median of several uploads;
+//   - with two 100,000-result runs stored, the p50 / p95 latency of the run page (header and
+//     summary), the filtered results API (failed, provider, segment; the first page and a
+//     page deep in via the cursor) and the compare API between the two runs.
+//
+// With -profile DIR it writes a CPU profile of each measurement (the process is the server
+// and the client; the client only reads the bytes) and times the steps of the compare
+// handler one by one.
+//
+//	go build -o bench/out/plumb-serverbench ./bench/server
+//	bench/out/plumb-serverbench -stores sqlite,postgres [-profile bench/out/server]
+package main
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/plumbhq/plumb/client"
+	"github.com/plumbhq/plumb/internal/auth"
+	"github.com/plumbhq/plumb/internal/eval"
+	"github.com/plumbhq/plumb/internal/report"
+	"github.com/plumbhq/plumb/internal/server"
+	"github.com/plumbhq/plumb/internal/store"
+)
+
+// options are the command's flags.
+type options struct {
+	stores     []string
+	pg         string
+	uploadN    int
+	uploads    int
+	bigN       int
+	requests   int
+	budget     time.Duration
+	profileDir string
+}
+
+func main() {
+	var o options
+	stores := flag.String("stores", "sqlite,postgres", "stores to measure, comma-separated: sqlite, postgres")
+	flag.StringVar(&o.pg, "pg", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable", "the PostgreSQL server (a fresh schema is created in it and dropped)")
+	flag.IntVar(&o.uploadN, "upload-results", 10000, "results in the uploaded run")
+	flag.IntVar(&o.uploads, "uploads", 5, "uploads timed")
+	flag.IntVar(&o.bigN, "big-results", 100000, "results in each of the two stored runs")
+	flag.IntVar(&o.requests, "requests", 300, "requests per page measured")
+	flag.DurationVar(&o.budget, "budget", 20*time.Second, "at most this long per page measured (fewer requests if slower)")
+	flag.StringVar(&o.profileDir, "profile", "", "write a CPU profile per measurement into `DIR`, and time the compare handler's steps")
+	flag.Parse()
+	o.stores = strings.Split(*stores, ",")
+	if err := run(o); err != nil {
+		fmt.Fprintln(os.Stderr, "serverbench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(o options) error {
+	if o.profileDir != "" {
+		if err := os.MkdirAll(o.profileDir, 0o755); err != nil {
+			return err
+		}
+	}
+	fmt.Printf("# server benchmark: %s, %s/%s, %d CPUs, GOMAXPROCS %d, %s\n", time.Now().UTC().Format("2006-01-02 15:04 MST"),
+		runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.Version())
+	fmt.Printf("# upload: %d results × %d uploads; pages: two runs of %d results, %d requests per page (at most %s each)\n",
+		o.uploadN, o.uploads, o.bigN, o.requests, o.budget)
+	fmt.Print("# generating the runs ... ")
+	start := time.Now()
+	t0 := time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)
+	up := makeReport("upload", o.uploadN, 0, t0)
+	var upJSON bytes.Buffer
+	if err := report.WriteJSON(&upJSON, up); err != nil {
+		return err
+	}
+	bigA := makeReport("big-a", o.bigN, 0, t0.Add(time.Hour))
+	bigB := makeReport("big-b", o.bigN, 1, t0.Add(2*time.Hour))
+	fmt.Printf("%s; upload body %.1f MB, %d results\n", time.Since(start).Round(time.Millisecond),
+		float64(upJSON.Len())/1e6, len(up.Results))
+
+	var all []storeResult
+	for _, name := range o.stores {
+		res, err := benchStore(o, strings.TrimSpace(name), upJSON.Bytes(), up.Run.ID, bigA, bigB)
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		all = append(all, res)
+	}
+	printTables(all, o)
+	return nil
+}
+
+// storeResult is what one store measured.
+type storeResult struct {
+	store     string
+	uploads   []time.Duration
+	saveBig   time.Duration // SaveRunIn of one big run, directly
+	pages     []pageResult
+	compSteps []string
+}
+
+// pageResult is one page's latencies.
+type pageResult struct {
+	name  string
+	lat   []time.Duration // sorted
+	bytes int
+}
+
+func (p pageResult) q(f float64) time.Duration {
+	if len(p.lat) == 0 {
+		return 0
+	}
+	i := int(float64(len(p.lat))*f+0.5) - 1
+	return p.lat[max(0, min(i, len(p.lat)-1))]
+}
+
+// env is one running server over one store.
+type env struct {
+	st      store.Store
+	base    string
+	key     string
+	project string
+	projID  string
+	c       *client.Client
+	hc      *http.Client
+}
+
+// openStore opens a fresh store of driver name and returns it with its cleanup.
+func openStore(ctx context.Context, name, pg string) (store.Store, func(), error) {
+	switch name {
+	case "sqlite":
+		dir, err := os.MkdirTemp("", "plumb-serverbench-")
+		if err != nil {
+			return nil, nil, err
+		}
+		st, err := store.Open(ctx, "sqlite:"+filepath.Join(dir, "plumb.db"), store.OpenOptions{Migrate: true})
+		if err != nil {
+			os.RemoveAll(dir)
+			return nil, nil, err
+		}
+		return st, func() { st.Close(); os.RemoveAll(dir) }, nil
+	case "postgres":
+		admin, err := pgx.Connect(ctx, pg)
+		if err != nil {
+			return nil, nil, fmt.Errorf("PostgreSQL is not reachable: %w", err)
+		}
+		var b [6]byte
+		rand.Read(b[:])
+		schema := "plumb_serverbench_" + hex.EncodeToString(b[:])
+		if _, err := admin.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+			admin.Close(ctx)
+			return nil, nil, err
+		}
+		drop := func() {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			if _, err := admin.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
+				fmt.Fprintf(os.Stderr, "serverbench: drop schema %s: %v\n", schema, err)
+			}
+			admin.Close(ctx)
+		}
+		u, err := url.Parse(pg)
+		if err != nil {
+			drop()
+			return nil, nil, err
+		}
+		q := u.Query()
+		q.Set("search_path", schema)
+		u.RawQuery = q.Encode()
+		st, err := store.Open(ctx, u.String(), store.OpenOptions{Migrate: true})
+		if err != nil {
+			drop()
+			return nil, nil, err
+		}
+		return st, func() { st.Close(); drop() }, nil
+	}
+	return nil, nil, fmt.Errorf("unknown store %q: use sqlite or postgres", name)
+}
+
+// setup starts the server over st on a loopback port and creates a user, a project and an
+// editor API key, as internal/server's tests do.
+func setup(ctx context.Context, st store.Store) (*env, func(), error) {
+	cheap := auth.Params{Time: 1, Memory: 64, Threads: 1, SaltLen: 16, KeyLen: 32}
+	srv := server.New(server.Config{Store: st, Password: cheap})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, nil, err
+	}
+	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go hs.Serve(ln)
+	stop := func() { hs.Shutdown(context.Background()) }
+
+	p, err := st.CreateProject(ctx, store.Project{Slug: "support", Name: "Support"})
+	if err != nil {
+		stop()
+		return nil, nil, err
+	}
+	h, err := auth.HashPassword("correct horse battery staple", cheap)
+	if err != nil {
+		stop()
+		return nil, nil, err
+	}
+	u, err := st.CreateUser(ctx, store.User{Email: "bench@example.com", PasswordHash: h})
+	if err != nil {
+		stop()
+		return nil, nil, err
+	}
+	if _, err := st.AddMember(ctx, store.Member{ProjectID: p.ID, UserID: u.ID, Role: store.RoleAdmin}); err != nil {
+		stop()
+		return nil, nil, err
+	}
+	secret, shown := auth.NewAPIKey()
+	if _, err := st.CreateAPIKey(ctx, store.APIKey{ProjectID: p.ID, Name: "bench", Role: store.RoleEditor,
+		Prefix: shown, KeyHash: store.HashToken(secret)}); err != nil {
+		stop()
+		return nil, nil, err
+	}
+	hc := &http.Client{Timeout: 5 * time.Minute}
+	base := "http://" + ln.Addr().String()
+	c, err := client.New(base, client.WithAPIKey(secret), client.WithHTTPClient(hc))
+	if err != nil {
+		stop()
+		return nil, nil, err
+	}
+	return &env{st: st, base: base, key: secret, project: p.Slug, projID: p.ID, c: c, hc: hc}, stop, nil
+}
+
+func benchStore(o options, name string, upJSON []byte, upID string, bigA, bigB *report.Report) (storeResult, error) {
+	ctx := context.Background()
+	res := storeResult{store: name}
+	st, closeStore, err := openStore(ctx, name, o.pg)
+	if err != nil {
+		return res, err
+	}
+	defer closeStore()
+	e, stop, err := setup(ctx, st)
+	if err != nil {
+		return res, err
+	}
+	defer stop()
+	fmt.Printf("\n## %s (server at %s)\n", name, e.base)
+
+	// (1) Uploads: each a new run id, the body otherwise identical.
+	stopProf := profile(o, name, "upload")
+	for i := range o.uploads {
+		body := bytes.Replace(upJSON, []byte(`"id": "`+upID+`"`), []byte(fmt.Sprintf(`"id": "%s-%d"`, upID, i)), 1)
+		if bytes.Equal(body, upJSON) {
+			body = bytes.Replace(upJSON, []byte(`"id":"`+upID+`"`), []byte(fmt.Sprintf(`"id":"%s-%d"`, upID, i)), 1)
+		}
+		start := time.Now()
+		info, err := e.c.UploadRunJSON(ctx, e.project, body)
+		d := time.Since(start)
+		if err != nil {
+			stopProf()
+			return res, fmt.Errorf("upload %d: %w", i, err)
+		}
+		if info.Cases != o.uploadN/combos*combos {
+			stopProf()
+			return res, fmt.Errorf("upload %d: the server counted %d cases", i, info.Cases)
+		}
+		res.uploads = append(res.uploads, d)
+		fmt.Printf("upload %d (%s): %s\n", i+1, info.ID, d.Round(time.Millisecond))
+	}
+	stopProf()
+
+	// (2) The two big runs, stored directly (a 100,000-result report is larger than the
+	// API's 64 MiB upload limit).
+	for i, r := range []*report.Report{bigA, bigB} {
+		start := time.Now()
+		if err := st.SaveRunIn(ctx, e.projID, r); err != nil {
+			return res, fmt.Errorf("store %s: %w", r.Run.ID, err)
+		}
+		d := time.Since(start)
+		if i == 0 {
+			res.saveBig = d
+		}
+		fmt.Printf("SaveRunIn %s (%d results): %s\n", r.Run.ID, len(r.Results), d.Round(time.Millisecond))
+	}
+
+	// Deep cursors: walk each filter with the largest pages to about 80% of its results (a
+	// filter with fewer than 1,250 results has no deep page).
+	runPath := "/api/v1/projects/" + e.project + "/runs/" + bigA.Run.ID
+	filters := []struct {
+		name string
+		opt  client.ResultsOptions
+	}{
+		{"failed=true", client.ResultsOptions{Failed: true}},
+		{"provider=claude", client.ResultsOptions{Provider: "claude"}},
+		{"segment=refunds", client.ResultsOptions{Segment: "refunds"}},
+	}
+	type page struct{ name, path string }
+	pages := []page{{"run page (header + summary)", runPath}}
+	for _, f := range filters {
+		first, err := e.c.Results(ctx, e.project, bigA.Run.ID, f.opt)
+		if err != nil {
+			return res, fmt.Errorf("results %s: %w", f.name, err)
+		}
+		opt := f.opt
+		opt.Limit = store.MaxPageSize
+		seen, cursor := 0, ""
+		for pages := max(1, first.Total*8/10/store.MaxPageSize); pages > 0; pages-- {
+			opt.Cursor = cursor
+			p, err := e.c.Results(ctx, e.project, bigA.Run.ID, opt)
+			if err != nil {
+				return res, fmt.Errorf("results %s: %w", f.name, err)
+			}
+			seen += len(p.Results)
+			cursor = p.NextCursor
+			if cursor == "" {
+				break
+			}
+		}
+		q := f.name
+		pages = append(pages, page{fmt.Sprintf("results %s, page 1 (%d match)", f.name, first.Total), runPath + "/results?" + q})
+		if cursor != "" {
+			pages = append(pages, page{fmt.Sprintf("results %s, page after %d", f.name, seen), runPath + "/results?" + q + "&cursor=" + url.QueryEscape(cursor)})
+		}
+	}
+	pages = append(pages, page{"compare big-a vs big-b", "/api/v1/projects/" + e.project + "/compare?a=" + bigA.Run.ID + "&b=" + bigB.Run.ID})
+
+	for i, p := range pages {
+		stopProf := profile(o, name, fmt.Sprintf("page%d", i))
+		pr, err := measure(e, p.name, p.path, o.requests, o.budget)
+		stopProf()
+		if err != nil {
+			return res, err
+		}
+		res.pages = append(res.pages, pr)
+		fmt.Printf("%-44s n=%-4d p50 %-9s p95 %-9s max %-9s %s\n", p.name, len(pr.lat), ms(pr.q(0.5)), ms(pr.q(0.95)),
+			ms(pr.lat[len(pr.lat)-1]), size(pr.bytes))
+	}
+	if o.profileDir != "" {
+		res.compSteps, err = compareSteps(ctx, st, bigA.Run.ID, bigB.Run.ID)
+		if err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+// measure GETs path n times (after up to 3 unmeasured warm-up requests) or until budget is spent,
+// each time reading the whole body, and returns the sorted latencies: the time from sending
+// the request to the last byte of the answer.
+func measure(e *env, name, path string, n int, budget time.Duration) (pageResult, error) {
+	pr := pageResult{name: name}
+	get := func() (time.Duration, int, error) {
+		req, err := http.NewRequest(http.MethodGet, e.base+path, nil)
+		if err != nil {
+			return 0, 0, err
+		}
+		req.Header.Set("Authorization", "Bearer "+e.key)
+		start := time.Now()
+		resp, err := e.hc.Do(req)
+		if err != nil {
+			return 0, 0, err
+		}
+		nb, err := io.Copy(io.Discard, resp.Body)
+		d := time.Since(start)
+		resp.Body.Close()
+		if err != nil {
+			return 0, 0, err
+		}
+		if resp.StatusCode != http.StatusOK {
+			return 0, 0, fmt.Errorf("GET %s: %s", path, resp.Status)
+		}
+		return d, int(nb), nil
+	}
+	for range 3 {
+		d, _, err := get()
+		if err != nil {
+			return pr, err
+		}
+		if d > budget/20 {
+			break // one warm-up is enough for a page this slow
+		}
+	}
+	deadline := time.Now().Add(budget)
+	for len(pr.lat) < n && (len(pr.lat) < 5 || time.Now().Before(deadline)) {
+		d, nb, err := get()
+		if err != nil {
+			return pr, err
+		}
+		pr.lat, pr.bytes = append(pr.lat, d), nb
+	}
+	slices.Sort(pr.lat)
+	return pr, nil
+}
+
+// profile starts a CPU profile of one measurement when -profile is set; the returned
+// function stops it.
+func profile(o options, storeName, what string) func() {
+	if o.profileDir == "" {
+		return func() {}
+	}
+	f, err := os.Create(filepath.Join(o.profileDir, storeName+"-"+what+".prof"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "serverbench: profile:", err)
+		return func() {}
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		fmt.Fprintln(os.Stderr, "serverbench: profile:", err)
+		return func() {}
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }
+}
+
+// compareSteps times, three times each, what the compare handler does: load both runs
+// whole (store.GetRun), compare them (eval.Compare) and encode the answer.
+func compareSteps(ctx context.Context, st store.Store, a, b string) ([]string, error) {
+	var out []string
+	for range 3 {
+		var ms runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&ms)
+		before := ms.TotalAlloc
+		t0 := time.Now()
+		ra, err := st.GetRun(ctx, a)
+		if err != nil {
+			return nil, err
+		}
+		t1 := time.Now()
+		rb, err := st.GetRun(ctx, b)
+		if err != nil {
+			return nil, err
+		}
+		t2 := time.Now()
+		c := eval.Compare(ra, rb, 0.05)
+		t3 := time.Now()
+		body, err := json.Marshal(c)
+		if err != nil {
+			return nil, err
+		}
+		t4 := time.Now()
+		hdr, err := st.GetRunHeader(ctx, a)
+		if err != nil {
+			return nil, err
+		}
+		t5 := time.Now()
+		runtime.ReadMemStats(&ms)
+		out = append(out, fmt.Sprintf("GetRun(a) %s, GetRun(b) %s, eval.Compare %s (%d regressions, %d improvements listed), JSON %s (%s); allocated %s; GetRunHeader %s (summary.tests %d rows)",
+			ms2(t1.Sub(t0)), ms2(t2.Sub(t1)), ms2(t3.Sub(t2)), len(c.Regressions), len(c.Improvements), ms2(t4.Sub(t3)), size(len(body)),
+			size(int(ms.TotalAlloc-before)), ms2(t5.Sub(t4)), len(hdr.Summary.Tests)))
+	}
+	return out, nil
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) }
+
+func ms2(d time.Duration) string {
+	if d >= time.Second {
+		return fmt.Sprintf("%.2f s", d.Seconds())
+	}
+	return ms(d)
+}
+
+func size(n int) string {
+	switch {
+	case n >= 1e6:
+		return fmt.Sprintf("%.1f MB", float64(n)/1e6)
+	case n >= 1e3:
+		return fmt.Sprintf("%.1f kB", float64(n)/1e3)
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+// printTables prints the figures as Markdown tables, with the issue's targets.
+func printTables(all []storeResult, o options) {
+	fmt.Println("\n## Results")
+	fmt.Printf("\n| measurement | %s |\n|---|", strings.Join(names(all), " | "))
+	for range all {
+		fmt.Print("---|")
+	}
+	fmt.Println()
+	fmt.Printf("| upload of %d results, median of %d (target < 2 s) |", o.uploadN, o.uploads)
+	for _, r := range all {
+		d := slices.Clone(r.uploads)
+		slices.Sort(d)
+		fmt.Printf(" %s %s |", ms2(d[len(d)/2]), verdict(d[len(d)/2] < 2*time.Second))
+	}
+	fmt.Println()
+	for i := range all[0].pages {
+		fmt.Printf("| %s: p50 / p95 (target p95 < 100 ms) |", all[0].pages[i].name)
+		for _, r := range all {
+			p := r.pages[i]
+			fmt.Printf(" %s / %s %s (n=%d, %s) |", ms2(p.q(0.5)), ms2(p.q(0.95)), verdict(p.q(0.95) < 100*time.Millisecond), len(p.lat), size(p.bytes))
+		}
+		fmt.Println()
+	}
+	fmt.Printf("| SaveRunIn of %d results, directly (no target) |", o.bigN)
+	for _, r := range all {
+		fmt.Printf(" %s |", ms2(r.saveBig))
+	}
+	fmt.Println()
+	for _, r := range all {
+		if len(r.compSteps) > 0 {
+			fmt.Printf("\ncompare handler's steps on %s:\n", r.store)
+			for _, s := range r.compSteps {
+				fmt.Println("-", s)
+			}
+		}
+	}
+}
+
+func names(all []storeResult) []string {
+	var n []string
+	for _, r := range all {
+		n = append(n, r.store)
+	}
+	return n
+}
+
+func verdict(ok bool) string { return cmp.Or(map[bool]string{true: "met"}[ok], "**missed**") }
