@@ -4,6 +4,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+
+	"gonum.org/v1/gonum/stat/distuv"
 )
 
 // DefaultResamples is the number of bootstrap resamples used when a caller passes 0 or less.
@@ -12,16 +14,39 @@ const DefaultResamples = 10000
 // DefaultSeed is the seed reports use so that the same results give the same intervals.
 const DefaultSeed = 1
 
+// LargeSample is the sample size from which the bootstrap and the sign-flip test give way to
+// their normal approximations. By then the sampling distribution of a mean is normal to well
+// within the resampling noise (central limit theorem), and resampling would cost
+// n × 10,000 draws — 10^9 for a 100,000-result run — for no better answer.
+const LargeSample = 20000
+
+// normalMean is the mean of xs and its standard error.
+func normalMean(xs []float64) (mean, se float64) {
+	mean = Mean(xs)
+	var ss float64
+	for _, x := range xs {
+		ss += (x - mean) * (x - mean)
+	}
+	n := float64(len(xs))
+	return mean, math.Sqrt(ss/(n-1)) / math.Sqrt(n)
+}
+
 // pcgStream is the fixed second half of the PCG state; only the caller's seed varies, so a
 // seed alone names a reproducible stream.
 const pcgStream = 0x9e3779b97f4a7c15
 
 // BootstrapMean returns the two-sided percentile bootstrap interval for the mean of xs at the
-// given confidence, from resamples resamples drawn with a PCG generator seeded with seed.
-// An empty xs or a confidence outside (0, 1) gives NaN bounds.
+// given confidence, from resamples resamples drawn with a PCG generator seeded with seed
+// (from LargeSample values on, the normal interval mean ± z·SE). An empty xs or a confidence
+// outside (0, 1) gives NaN bounds.
 func BootstrapMean(xs []float64, confidence float64, resamples int, seed uint64) Interval {
 	if len(xs) == 0 || !(confidence > 0 && confidence < 1) {
 		return Interval{math.NaN(), math.NaN()}
+	}
+	if len(xs) >= LargeSample {
+		m, se := normalMean(xs)
+		z := Z(confidence, 2)
+		return Interval{m - z*se, m + z*se}
 	}
 	means := resampleMeans(xs, resamples, seed)
 	alpha := 1 - confidence
@@ -34,6 +59,13 @@ func BootstrapMean(xs []float64, confidence float64, resamples int, seed uint64)
 func BootstrapMeanBound(xs []float64, confidence float64, resamples int, seed uint64, lower bool) float64 {
 	if len(xs) == 0 || !(confidence > 0 && confidence < 1) {
 		return math.NaN()
+	}
+	if len(xs) >= LargeSample {
+		m, se := normalMean(xs)
+		if lower {
+			return m - Z(confidence, 1)*se
+		}
+		return m + Z(confidence, 1)*se
 	}
 	means := resampleMeans(xs, resamples, seed)
 	if lower {
@@ -55,6 +87,17 @@ func PairedBootstrap(a, b []float64, confidence float64, resamples int, seed uin
 	d := make([]float64, len(a))
 	for i := range a {
 		d[i] = b[i] - a[i]
+	}
+	if len(d) >= LargeSample {
+		m, se := normalMean(d)
+		z := Z(confidence, 2)
+		p = 1.0
+		if se > 0 {
+			p = math.Min(1, 2*distuv.UnitNormal.Survival(math.Abs(m)/se))
+		} else if m != 0 {
+			p = 0
+		}
+		return m, Interval{m - z*se, m + z*se}, p
 	}
 	means := resampleMeans(d, resamples, seed)
 	alpha := 1 - confidence

@@ -222,3 +222,32 @@ func TestBootstrapOfIdenticalValues(t *testing.T) {
 		t.Errorf("every pair up by 0.5: diff %v ci %v p %v, want 0.5, [0.5, 0.5], 0", diff, ci, p)
 	}
 }
+
+func TestLargeSamplesUseTheNormalApproximation(t *testing.T) {
+	// 40,000 pass/fail scores at 90%: the bootstrap would cost 4·10^8 draws; the normal
+	// interval is p ± 1.96·√(p(1−p)/n) = 0.9 ± 0.00294.
+	xs := make([]float64, 40000)
+	for i := range xs {
+		if i%10 != 0 {
+			xs[i] = 1
+		}
+	}
+	ci := BootstrapMean(xs, 0.95, DefaultResamples, DefaultSeed)
+	if math.Abs(ci.Lo-0.89706) > 2e-5 || math.Abs(ci.Hi-0.90294) > 2e-5 {
+		t.Errorf("interval = %v, want about [0.89706, 0.90294]", ci)
+	}
+	if b := BootstrapMeanBound(xs, 0.95, DefaultResamples, DefaultSeed, true); math.Abs(b-0.89753) > 2e-5 {
+		t.Errorf("one-sided lower bound = %v, want about 0.89753", b)
+	}
+	ys := append([]float64(nil), xs...)
+	for i := 0; i < 400; i++ { // 400 of the passes fail in B: a drop of 1 point
+		ys[i*10+1] = 0
+	}
+	diff, _, p := PairedBootstrap(xs, ys, 0.95, DefaultResamples, DefaultSeed)
+	if math.Abs(diff+0.01) > 1e-12 || p > 1e-6 {
+		t.Errorf("paired: diff %v p %v; want -0.01 and a tiny p", diff, p)
+	}
+	if p := SignFlipTest(make([]float64, 30000), 0, 1); p != 1 {
+		t.Errorf("no differences: p = %v", p)
+	}
+}
