@@ -12,12 +12,12 @@ import (
 // auditFixture is the state every audited change starts from: project p with alice (admin)
 // and bob (editor), carol in no project, one API key and one run of p.
 type auditFixture struct {
-	st                 Store
-	p                  Project
-	alice, bob, carol  User
-	key                APIKey
-	started            time.Time
-	keyHash, runBefore string
+	st                Store
+	p                 Project
+	alice, bob, carol User
+	key               APIKey
+	started           time.Time
+	keyHash           string
 }
 
 func newAuditFixture(t *testing.T, dsn string) *auditFixture {
