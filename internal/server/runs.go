@@ -167,7 +167,15 @@ func (s *Server) projectRun(r *http.Request, c *call, id string) error {
 	return err
 }
 
-// getRun returns a run's header and summary.
+// runSummary is the run page's summary: the report's summary without its per-test rows
+// (tests and flaky, ~10 MB on a 100,000-result run; paged by listTests), with their counts.
+type runSummary struct {
+	report.Summary
+	TestsCount int `json:"tests_count"`
+	FlakyCount int `json:"flaky_count"`
+}
+
+// getRun returns a run's header and summary, without the summary's per-test rows.
 func (s *Server) getRun(w http.ResponseWriter, r *http.Request, c *call) error {
 	id := r.PathValue("run_id")
 	if err := s.projectRun(r, c, id); err != nil {
@@ -177,7 +185,51 @@ func (s *Server) getRun(w http.ResponseWriter, r *http.Request, c *call) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"run": rep.Run, "summary": rep.Summary})
+	tests, flaky, err := s.store.TestCounts(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	sum := runSummary{Summary: rep.Summary, TestsCount: tests, FlakyCount: flaky}
+	sum.Tests, sum.Flaky = nil, nil
+	writeJSON(w, http.StatusOK, map[string]any{"run": rep.Run, "summary": sum})
+	return nil
+}
+
+// listTests returns a page of a run's per-test rows (summary.tests, or summary.flaky with
+// ?flaky=true) and their total.
+func (s *Server) listTests(w http.ResponseWriter, r *http.Request, c *call) error {
+	id := r.PathValue("run_id")
+	if err := s.projectRun(r, c, id); err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	flaky, err := queryBool(q, "flaky")
+	if err != nil {
+		return err
+	}
+	limit, err := queryLimit(q)
+	if err != nil {
+		return err
+	}
+	page, next, err := s.store.ListTests(r.Context(), id, flaky, q.Get("cursor"), limit)
+	if errors.Is(err, store.ErrInvalid) {
+		return errorf(http.StatusBadRequest, codeBadRequest, "%v", err)
+	}
+	if err != nil {
+		return err
+	}
+	tests, flakyN, err := s.store.TestCounts(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	total := tests
+	if flaky {
+		total = flakyN
+	}
+	if page == nil {
+		page = []report.TestStat{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"tests": page, "next_cursor": next, "total": total})
 	return nil
 }
 

@@ -91,3 +91,74 @@ func TestRunListBadCursor(t *testing.T) {
 		}
 	}
 }
+
+// TestRunPageAndTests: the run page has the summary without its per-test rows, but with
+// their counts, and /tests pages through them (flaky ones with flaky=true) as the report
+// has them.
+func TestRunPageAndTests(t *testing.T) {
+	f := newFixture(t, sqliteDSN(t))
+	ctx := context.Background()
+	rep := sampleReport("tests-run", f.clock.Now().Add(-time.Minute), 0)
+	if err := f.st.SaveRunIn(ctx, f.a.ID, rep); err != nil {
+		t.Fatal(err)
+	}
+	nTests, nFlaky := len(rep.Summary.Tests), len(rep.Summary.Flaky)
+	if nTests != 6 || nFlaky != 1 {
+		t.Fatalf("fixture: %d tests, %d flaky; want 6 and 1", nTests, nFlaky)
+	}
+	r := asVera(f).do("GET", "/api/v1/projects/alpha/runs/tests-run", nil)
+	sum, _ := r.body["summary"].(map[string]any)
+	if r.status != 200 || sum == nil {
+		t.Fatalf("run page: %d %s", r.status, truncate(r.raw))
+	}
+	if _, ok := sum["tests"]; ok {
+		t.Errorf("run page summary has tests: %s", truncate(r.raw))
+	}
+	if _, ok := sum["flaky"]; ok {
+		t.Errorf("run page summary has flaky: %s", truncate(r.raw))
+	}
+	if sum["tests_count"] != float64(nTests) || sum["flaky_count"] != float64(nFlaky) || sum["cases"] != float64(len(rep.Results)) {
+		t.Errorf("run page counts: tests_count %v flaky_count %v cases %v; want %d, %d, %d", sum["tests_count"], sum["flaky_count"], sum["cases"], nTests, nFlaky, len(rep.Results))
+	}
+	for _, tc := range []struct {
+		query string
+		want  int
+	}{{"limit=4", nTests}, {"limit=1&flaky=true", nFlaky}, {"flaky=false", nTests}} {
+		var got []any
+		cursor := ""
+		for pages := 0; ; pages++ {
+			if pages > 10 {
+				t.Fatalf("%s: paging does not end", tc.query)
+			}
+			path := "/api/v1/projects/alpha/runs/tests-run/tests?" + tc.query
+			if cursor != "" {
+				path += "&cursor=" + url.QueryEscape(cursor)
+			}
+			r := asVera(f).do("GET", path, nil)
+			if r.status != 200 || r.body["total"] != float64(tc.want) {
+				t.Fatalf("%s: %d %s", tc.query, r.status, truncate(r.raw))
+			}
+			got = append(got, r.list("tests")...)
+			if cursor = r.str("next_cursor"); cursor == "" {
+				break
+			}
+		}
+		if len(got) != tc.want {
+			t.Errorf("%s: %d rows over the pages, want %d", tc.query, len(got), tc.want)
+			continue
+		}
+		first := got[0].(map[string]any)
+		wantFirst := rep.Summary.Tests[0]
+		if tc.want == nFlaky {
+			wantFirst = rep.Summary.Flaky[0]
+		}
+		if first["provider"] != wantFirst.Provider || first["test"] != float64(wantFirst.Test) {
+			t.Errorf("%s: first row %v, want %+v", tc.query, first, wantFirst)
+		}
+	}
+	for _, q := range []string{"cursor=nope", "flaky=maybe", "limit=0"} {
+		if r := asVera(f).do("GET", "/api/v1/projects/alpha/runs/tests-run/tests?"+q, nil); r.status != 400 {
+			t.Errorf("?%s: %d, want 400", q, r.status)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -91,7 +92,7 @@ func (s *postgresStore) saveRun(ctx context.Context, projectID string, r *report
 	}
 	args := []any{run.id, run.suite, run.status, run.startedAt, run.finishedAt, run.configHash, run.run,
 		run.summary, run.cases, run.passed, run.failed, run.errors, run.passRate, run.gatesPassed,
-		run.gatesTotal}
+		run.gatesTotal, run.testsCount, run.flakyCount}
 	if projectID != "" {
 		args = append(args, projectID)
 	}
@@ -104,6 +105,9 @@ func (s *postgresStore) saveRun(ctx context.Context, projectID string, r *report
 	}
 	if tag.RowsAffected() == 0 {
 		return runConflict(run.id)
+	}
+	if _, err := tx.Exec(ctx, upsertTestsSQL(func(n int) string { return fmt.Sprintf("$%d", n) }), run.id, run.tests); err != nil {
+		return fmt.Errorf("save run %s: tests: %w", run.id, err)
 	}
 	if _, err := tx.Exec(ctx, `DELETE FROM results WHERE run_id = $1`, run.id); err != nil {
 		return fmt.Errorf("save run %s: replace results: %w", run.id, err)
@@ -159,15 +163,15 @@ func (s *postgresStore) GetRun(ctx context.Context, id string) (*report.Report, 
 		return nil, fmt.Errorf("get run %s: %w", id, err)
 	}
 	defer tx.Rollback(ctx)
-	var run, summary []byte
-	err = tx.QueryRow(ctx, `SELECT run, summary FROM runs WHERE id = $1`, id).Scan(&run, &summary)
+	var run, summary, tests []byte
+	err = tx.QueryRow(ctx, strings.Replace(getRunSQL, "?", "$1", 1), id).Scan(&run, &summary, &tests)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, notFound(id)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("get run %s: %w", id, err)
 	}
-	rep, err := decodeRun(run, summary)
+	rep, err := decodeFullRun(run, summary, tests)
 	if err != nil {
 		return nil, err
 	}

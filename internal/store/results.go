@@ -25,6 +25,7 @@ type ResultFilter struct {
 // Cursor kinds, so that a cursor of one list is refused by another.
 const (
 	resultCursor = "r"
+	testCursor   = "t"
 	auditCursor  = "a"
 )
 
@@ -153,4 +154,49 @@ func (a *accounts) CountResults(ctx context.Context, runID string, f ResultFilte
 		return 0, fmt.Errorf("count results of run %s: %w", runID, err)
 	}
 	return n, nil
+}
+
+// TestCounts implements Store.
+func (a *accounts) TestCounts(ctx context.Context, runID string) (tests, flaky int, err error) {
+	err = a.db.queryRow(ctx, `SELECT tests_count, flaky_count FROM runs WHERE id = ?`, runID).Scan(&tests, &flaky)
+	if errors.Is(err, errNoRows) {
+		return 0, 0, notFound(runID)
+	}
+	if err != nil {
+		return 0, 0, fmt.Errorf("count tests of run %s: %w", runID, err)
+	}
+	return tests, flaky, nil
+}
+
+// ListTests implements Store. The rows are one JSON value per run (run_tests), so a page
+// decodes all of them: this keeps the run page small and cheap, not yet the test pages of a huge run
+// (a table of rows, paged by keyset like results, would).
+func (a *accounts) ListTests(ctx context.Context, runID string, flaky bool, cursor string, limit int) ([]report.TestStat, string, error) {
+	after, err := decodeCursor(testCursor, cursor)
+	if err != nil {
+		return nil, "", err
+	}
+	var data []byte
+	err = a.db.queryRow(ctx, `SELECT t.tests FROM runs r LEFT JOIN run_tests t ON t.run_id = r.id WHERE r.id = ?`, runID).Scan(&data)
+	if errors.Is(err, errNoRows) {
+		return nil, "", notFound(runID)
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("list tests of run %s: %w", runID, err)
+	}
+	tr, err := decodeTests(runID, data)
+	if err != nil {
+		return nil, "", err
+	}
+	all := tr.Tests
+	if flaky {
+		all = tr.Flaky
+	}
+	start := min(int(min(after, int64(len(all)))), len(all))
+	end := min(start+pageSize(limit), len(all))
+	page := append([]report.TestStat{}, all[start:end]...)
+	if end == len(all) {
+		return page, "", nil
+	}
+	return page, encodeCursor(testCursor, int64(end)), nil
 }

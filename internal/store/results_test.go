@@ -10,6 +10,7 @@ import (
 	"testing/fstest"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/plumbhq/plumb/internal/report"
 )
 
@@ -346,9 +347,7 @@ func TestMigration0002KeepsRuns(t *testing.T) {
 		saved := map[string]*report.Report{}
 		for i, id := range []string{"before-1", "before-2"} {
 			r := sampleReport(id, base.Add(time.Duration(i)*time.Hour), 6+i)
-			if err := old.SaveRun(ctx, r); err != nil {
-				t.Fatal(err)
-			}
+			saveV1Run(t, old, r)
 			saved[id] = r
 		}
 		old.Close()
@@ -377,6 +376,17 @@ func TestMigration0002KeepsRuns(t *testing.T) {
 		if n, err := s.CountResults(ctx, "before-2", ResultFilter{}); err != nil || n != 7 {
 			t.Errorf("CountResults after migration = %d, %v; want 7", n, err)
 		}
+		// Migration 0003 moved summary.tests and summary.flaky out of the summary.
+		hdr, err := s.GetRunHeader(ctx, "before-2")
+		if err != nil || hdr.Summary.Tests != nil || hdr.Summary.Flaky != nil || hdr.Summary.Cases != 7 {
+			t.Errorf("GetRunHeader after migration 0003 = %+v, %v; want the summary without tests and flaky", hdr, err)
+		}
+		if tc, fc, err := s.TestCounts(ctx, "before-2"); err != nil || tc != 1 || fc != 1 {
+			t.Errorf("TestCounts after migration 0003 = %d, %d, %v; want 1, 1", tc, fc, err)
+		}
+		if page, next, err := s.ListTests(ctx, "before-2", true, "", 10); err != nil || next != "" || len(page) != 1 || page[0].Provider != "gpt" {
+			t.Errorf("ListTests(flaky) after migration 0003 = %+v, %q, %v", page, next, err)
+		}
 		// The rebuilt runs table still cascades deletes to results, and still enforces its
 		// foreign keys.
 		if err := s.DeleteRun(ctx, "before-1"); err != nil {
@@ -396,6 +406,127 @@ func TestMigration0002KeepsRuns(t *testing.T) {
 			if err := ss.writer.QueryRowContext(ctx, "PRAGMA foreign_keys").Scan(&fk); err != nil || fk != 1 {
 				t.Errorf("writer foreign_keys = %d, %v after migrating; want 1", fk, err)
 			}
+		}
+	})
+}
+
+// saveV1Run stores a run as the schema of 0001 and the code of that time did: the whole
+// summary, tests and flaky included, in runs.summary.
+func saveV1Run(t *testing.T, s Store, r *report.Report) {
+	t.Helper()
+	ctx := context.Background()
+	run, results, err := encodeReport(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	summary, err := encodeJSON(r.Summary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const cols = "id, suite, status, started_at, finished_at, config_hash, run, summary, cases, passed, failed, errors, pass_rate, gates_passed, gates_total"
+	switch s := s.(type) {
+	case *sqliteStore:
+		tx, err := s.writer.BeginTx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tx.Rollback()
+		if _, err := tx.ExecContext(ctx, "INSERT INTO runs ("+cols+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+			run.id, run.suite, run.status, run.startedAt.Format(sqliteTimeFormat), run.finishedAt.Format(sqliteTimeFormat),
+			run.configHash, string(run.run), string(summary), run.cases, run.passed, run.failed, run.errors,
+			run.passRate, run.gatesPassed, run.gatesTotal); err != nil {
+			t.Fatal(err)
+		}
+		if err := insertSQLiteResults(ctx, tx, run.id, results); err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.Commit(); err != nil {
+			t.Fatal(err)
+		}
+	case *postgresStore:
+		if _, err := s.pool.Exec(ctx, "INSERT INTO runs ("+cols+") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+			run.id, run.suite, run.status, run.startedAt, run.finishedAt, run.configHash, run.run, summary,
+			run.cases, run.passed, run.failed, run.errors, run.passRate, run.gatesPassed, run.gatesTotal); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.pool.CopyFrom(ctx, pgx.Identifier{"results"}, resultColumns(),
+			pgx.CopyFromSlice(len(results), func(i int) ([]any, error) { return results[i].values(run.id), nil })); err != nil {
+			t.Fatal(err)
+		}
+	default:
+		t.Fatalf("unknown store %T", s)
+	}
+}
+
+// TestListTests pages through a run's per-test rows on both dialects: every row once, in
+// report order; the run header has none of them; a missing run is ErrNotFound and a
+// cursor of another list is ErrInvalid.
+func TestListTests(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, driver, dsn string) {
+		ctx := context.Background()
+		s := openStore(t, dsn)
+		r := sampleReport("tests-1", time.Date(2025, 3, 1, 8, 0, 0, 0, time.UTC), 4)
+		r.Summary.Tests = nil
+		for i := range 7 {
+			r.Summary.Tests = append(r.Summary.Tests, report.TestStat{Test: i, Prompt: "v2", Provider: "gpt", Samples: 3, Passed: i % 4, PassRate: float64(i%4) / 3})
+		}
+		if err := s.SaveRun(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		hdr, err := s.GetRunHeader(ctx, "tests-1")
+		if err != nil || hdr.Summary.Tests != nil || hdr.Summary.Flaky != nil || len(hdr.Summary.Gates) != len(r.Summary.Gates) {
+			t.Fatalf("GetRunHeader = %+v, %v; want the summary without tests and flaky", hdr, err)
+		}
+		if tc, fc, err := s.TestCounts(ctx, "tests-1"); err != nil || tc != 7 || fc != 1 {
+			t.Errorf("TestCounts = %d, %d, %v; want 7, 1", tc, fc, err)
+		}
+		for _, limit := range []int{1, 3, 7, 100} {
+			var got []int
+			cursor := ""
+			for pages := 0; ; pages++ {
+				if pages > 8 {
+					t.Fatalf("limit %d: paging does not end", limit)
+				}
+				page, next, err := s.ListTests(ctx, "tests-1", false, cursor, limit)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, ts := range page {
+					got = append(got, ts.Test)
+				}
+				if cursor = next; cursor == "" {
+					break
+				}
+			}
+			if !slices.Equal(got, []int{0, 1, 2, 3, 4, 5, 6}) {
+				t.Errorf("limit %d: tests %v, want 0..6 once each", limit, got)
+			}
+		}
+		if page, next, err := s.ListTests(ctx, "tests-1", true, "", 0); err != nil || next != "" || len(page) != 1 {
+			t.Errorf("ListTests(flaky) = %v, %q, %v; want the one flaky row", page, next, err)
+		}
+		if _, _, err := s.ListTests(ctx, "missing", false, "", 0); !errors.Is(err, ErrNotFound) {
+			t.Errorf("ListTests(missing run): err = %v, want ErrNotFound", err)
+		}
+		if _, _, err := s.TestCounts(ctx, "missing"); !errors.Is(err, ErrNotFound) {
+			t.Errorf("TestCounts(missing run): err = %v, want ErrNotFound", err)
+		}
+		if _, _, err := s.ListTests(ctx, "tests-1", false, encodeCursor(resultCursor, 2), 0); !errors.Is(err, ErrInvalid) {
+			t.Errorf("ListTests with a results cursor: err = %v, want ErrInvalid", err)
+		}
+		// Replacing the run replaces its rows; deleting it deletes them.
+		r.Summary.Tests = r.Summary.Tests[:2]
+		if err := s.SaveRun(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		if page, _, err := s.ListTests(ctx, "tests-1", false, "", 0); err != nil || len(page) != 2 {
+			t.Errorf("ListTests after re-saving with 2 tests = %d rows, %v", len(page), err)
+		}
+		if err := s.DeleteRun(ctx, "tests-1"); err != nil {
+			t.Fatal(err)
+		}
+		if n := countRows(t, s, "SELECT count(*) FROM run_tests WHERE run_id = ?", "tests-1"); n != 0 {
+			t.Errorf("%d run_tests rows left after DeleteRun", n)
 		}
 	})
 }

@@ -16,7 +16,9 @@ import (
 type runRow struct {
 	id, suite, status, configHash string
 	startedAt, finishedAt         time.Time
-	run, summary                  []byte // exact JSON
+	run, summary                  []byte // exact JSON; summary without tests and flaky
+	tests                         []byte // JSON testRows, for run_tests: the summary's tests and flaky
+	testsCount, flakyCount        int
 	cases, passed, failed, errors int
 	passRate                      float64
 	gatesPassed, gatesTotal       int
@@ -66,9 +68,17 @@ func encodeReport(r *report.Report) (runRow, []resultRow, error) {
 	if err != nil {
 		return runRow{}, nil, fmt.Errorf("save run %s: encode run: %w", r.Run.ID, err)
 	}
-	summary, err := encodeJSON(r.Summary)
+	// The per-test rows are stored apart from the summary: a run of 100,000 results has
+	// ~50,000 of them (~10 MB), which the run page would otherwise decode on every request.
+	head := r.Summary
+	head.Tests, head.Flaky = nil, nil
+	summary, err := encodeJSON(head)
 	if err != nil {
 		return runRow{}, nil, fmt.Errorf("save run %s: encode summary: %w", r.Run.ID, err)
+	}
+	tests, err := encodeJSON(testRows{Tests: r.Summary.Tests, Flaky: r.Summary.Flaky})
+	if err != nil {
+		return runRow{}, nil, fmt.Errorf("save run %s: encode summary tests: %w", r.Run.ID, err)
 	}
 	rr := runRow{
 		id:         r.Run.ID,
@@ -79,6 +89,9 @@ func encodeReport(r *report.Report) (runRow, []resultRow, error) {
 		finishedAt: r.Run.FinishedAt.UTC(),
 		run:        run,
 		summary:    summary,
+		tests:      tests,
+		testsCount: len(r.Summary.Tests),
+		flakyCount: len(r.Summary.Flaky),
 		cases:      r.Summary.Cases,
 		passed:     r.Summary.Passed,
 		failed:     r.Summary.Failed,
@@ -142,7 +155,42 @@ func encodeJSON(v any) ([]byte, error) {
 	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
-// decodeRun rebuilds a report from its stored JSON parts.
+// testRows is the run_tests.tests column: the summary's per-test rows, kept apart from the
+// rest of the summary (migration 0003).
+type testRows struct {
+	Tests []report.TestStat `json:"tests,omitempty"`
+	Flaky []report.TestStat `json:"flaky,omitempty"`
+}
+
+// decodeTests reads the run_tests.tests column; nil (no row) is no rows.
+func decodeTests(id string, tests []byte) (testRows, error) {
+	var tr testRows
+	if len(tests) == 0 {
+		return tr, nil
+	}
+	if err := json.Unmarshal(tests, &tr); err != nil {
+		return tr, fmt.Errorf("stored summary tests of run %s are corrupt: %w", id, err)
+	}
+	return tr, nil
+}
+
+// decodeFullRun is decodeRun with the summary's tests and flaky put back from the run_tests
+// table: the report as it was saved.
+func decodeFullRun(run, summary, tests []byte) (*report.Report, error) {
+	rep, err := decodeRun(run, summary)
+	if err != nil {
+		return nil, err
+	}
+	tr, err := decodeTests(rep.Run.ID, tests)
+	if err != nil {
+		return nil, err
+	}
+	rep.Summary.Tests, rep.Summary.Flaky = tr.Tests, tr.Flaky
+	return rep, nil
+}
+
+// decodeRun rebuilds a report from its stored JSON parts, without the summary's tests and
+// flaky (stored apart).
 func decodeRun(run, summary []byte) (*report.Report, error) {
 	rep := &report.Report{}
 	if err := json.Unmarshal(run, &rep.Run); err != nil {
@@ -238,15 +286,16 @@ func listQuery(opt ListOptions, placeholder func(n int) string) (string, []any) 
 // upsertRunSQL is the statement that saves a run row; placeholder renders the n-th bound
 // parameter. Without a project the run's project column is left alone: a new run takes the
 // column default (the default project) and a re-saved one stays where it is. With a
-// project, the 16th parameter, a run of the same id is replaced only within that project,
+// project, the 18th parameter, a run of the same id is replaced only within that project,
 // so a run of another project affects no row, which the caller reports as a conflict.
 func upsertRunSQL(inProject bool, placeholder func(n int) string) string {
 	cols := "id, suite, status, started_at, finished_at, config_hash, run, summary, " +
-		"cases, passed, failed, errors, pass_rate, gates_passed, gates_total"
-	n := 15
+		"cases, passed, failed, errors, pass_rate, gates_passed, gates_total, " +
+		"tests_count, flaky_count"
+	n := 17
 	if inProject {
 		cols += ", project_id"
-		n = 16
+		n = 18
 	}
 	ps := make([]string, n)
 	for i := range ps {
@@ -259,7 +308,8 @@ func upsertRunSQL(inProject bool, placeholder func(n int) string) string {
 			run = excluded.run, summary = excluded.summary, cases = excluded.cases,
 			passed = excluded.passed, failed = excluded.failed, errors = excluded.errors,
 			pass_rate = excluded.pass_rate, gates_passed = excluded.gates_passed,
-			gates_total = excluded.gates_total`
+			gates_total = excluded.gates_total,
+			tests_count = excluded.tests_count, flaky_count = excluded.flaky_count`
 	if inProject {
 		q += " WHERE runs.project_id = excluded.project_id"
 	}
@@ -270,3 +320,13 @@ func upsertRunSQL(inProject bool, placeholder func(n int) string) string {
 func runConflict(id string) error {
 	return fmt.Errorf("save run %s: run %q %w in another project", id, id, ErrConflict)
 }
+
+// upsertTestsSQL saves a run's run_tests row (after its runs row); placeholder renders the
+// n-th bound parameter: run id, tests.
+func upsertTestsSQL(placeholder func(n int) string) string {
+	return "INSERT INTO run_tests (run_id, tests) VALUES (" + placeholder(1) + ", " + placeholder(2) +
+		") ON CONFLICT (run_id) DO UPDATE SET tests = excluded.tests"
+}
+
+// getRunSQL reads a run's JSON parts, its per-test rows included; ? placeholder.
+const getRunSQL = `SELECT r.run, r.summary, t.tests FROM runs r LEFT JOIN run_tests t ON t.run_id = r.id WHERE r.id = ?`

@@ -126,7 +126,8 @@ func (s *sqliteStore) saveRun(ctx context.Context, projectID string, r *report.R
 	}
 	args := []any{run.id, run.suite, run.status, run.startedAt.Format(sqliteTimeFormat),
 		run.finishedAt.Format(sqliteTimeFormat), run.configHash, string(run.run), string(run.summary),
-		run.cases, run.passed, run.failed, run.errors, run.passRate, run.gatesPassed, run.gatesTotal}
+		run.cases, run.passed, run.failed, run.errors, run.passRate, run.gatesPassed, run.gatesTotal,
+		run.testsCount, run.flakyCount}
 	if projectID != "" {
 		args = append(args, projectID)
 	}
@@ -141,6 +142,9 @@ func (s *sqliteStore) saveRun(ctx context.Context, projectID string, r *report.R
 		return fmt.Errorf("save run %s: %w", run.id, err)
 	} else if n == 0 {
 		return runConflict(run.id)
+	}
+	if _, err := tx.ExecContext(ctx, upsertTestsSQL(func(int) string { return "?" }), run.id, string(run.tests)); err != nil {
+		return fmt.Errorf("save run %s: tests: %w", run.id, err)
 	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM results WHERE run_id = ?`, run.id); err != nil {
 		return fmt.Errorf("save run %s: replace results: %w", run.id, err)
@@ -241,15 +245,15 @@ func (s *sqliteStore) GetRun(ctx context.Context, id string) (*report.Report, er
 		return nil, fmt.Errorf("get run %s: %w", id, err)
 	}
 	defer tx.Rollback()
-	var run, summary string
-	err = tx.QueryRowContext(ctx, `SELECT run, summary FROM runs WHERE id = ?`, id).Scan(&run, &summary)
+	var run, summary, tests []byte
+	err = tx.QueryRowContext(ctx, getRunSQL, id).Scan(&run, &summary, &tests)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound(id)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("get run %s: %w", id, err)
 	}
-	rep, err := decodeRun([]byte(run), []byte(summary))
+	rep, err := decodeFullRun(run, summary, tests)
 	if err != nil {
 		return nil, err
 	}

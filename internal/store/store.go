@@ -35,8 +35,10 @@ type Store interface {
 	SaveRun(ctx context.Context, r *report.Report) error
 	// GetRun returns the full report, results in their original order, or ErrNotFound.
 	GetRun(ctx context.Context, id string) (*report.Report, error)
-	// GetRunHeader is a run without its results (Results is nil): its header and summary,
-	// read without touching the results table, for pages over runs of any size.
+	// GetRunHeader is a run without its results (Results is nil) and without the summary's
+	// per-test rows (Summary.Tests and Summary.Flaky are nil; TestCounts and ListTests have
+	// them): its header and the rest of its summary, read without touching the results, for
+	// pages over runs of any size.
 	GetRunHeader(ctx context.Context, id string) (*report.Report, error)
 	// ListRuns returns the runs matching opt, newest first.
 	ListRuns(ctx context.Context, opt ListOptions) ([]RunInfo, error)
@@ -64,6 +66,14 @@ type Store interface {
 	// a value ListResults returned; limit <= 0 means DefaultPageSize and is capped at
 	// MaxPageSize. A missing run is ErrNotFound; a malformed cursor is ErrInvalid.
 	ListResults(ctx context.Context, runID string, f ResultFilter, cursor string, limit int) (page []report.Result, next string, err error)
+	// TestCounts is how many rows the run's Summary.Tests and Summary.Flaky have, or
+	// ErrNotFound.
+	TestCounts(ctx context.Context, runID string) (tests, flaky int, err error)
+	// ListTests returns one page of the run's Summary.Tests (Summary.Flaky if flaky), in
+	// report order, and the cursor of the next page ("" after the last one); cursor and
+	// limit work as ListResults' do. A missing run is ErrNotFound; a malformed cursor is
+	// ErrInvalid.
+	ListTests(ctx context.Context, runID string, flaky bool, cursor string, limit int) (page []report.TestStat, next string, err error)
 	// CountResults is how many of a run's results match f (0 for a missing run).
 	CountResults(ctx context.Context, runID string, f ResultFilter) (int, error)
 
