@@ -787,3 +787,25 @@ func (a *accounts) ListAudit(ctx context.Context, projectID, cursor string, limi
 	}
 	return page, next, nil
 }
+
+// ListRuns implements Store, once for both dialects.
+func (a *accounts) ListRuns(ctx context.Context, opt ListOptions) ([]RunInfo, error) {
+	q, args := listQuery(opt, func(int) string { return "?" })
+	rows, err := a.db.query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list runs: %w", err)
+	}
+	defer rows.Close()
+	out := []RunInfo{}
+	for rows.Next() {
+		ri, err := scanRunInfo(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ri)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list runs: %w", err)
+	}
+	return out, nil
+}

@@ -197,28 +197,6 @@ func (s *postgresStore) GetRun(ctx context.Context, id string) (*report.Report, 
 	return rep, nil
 }
 
-// ListRuns implements Store.
-func (s *postgresStore) ListRuns(ctx context.Context, opt ListOptions) ([]RunInfo, error) {
-	q, args := listQuery(opt, func(n int) string { return fmt.Sprintf("$%d", n) })
-	rows, err := s.pool.Query(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("list runs: %w", err)
-	}
-	defer rows.Close()
-	out := []RunInfo{}
-	for rows.Next() {
-		ri, err := scanRunInfo(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, ri)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list runs: %w", err)
-	}
-	return out, nil
-}
-
 // DeleteRun implements Store.
 func (s *postgresStore) DeleteRun(ctx context.Context, id string) error {
 	return s.deleteRun(ctx, id)

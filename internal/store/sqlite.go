@@ -279,28 +279,6 @@ func (s *sqliteStore) GetRun(ctx context.Context, id string) (*report.Report, er
 	return rep, nil
 }
 
-// ListRuns implements Store.
-func (s *sqliteStore) ListRuns(ctx context.Context, opt ListOptions) ([]RunInfo, error) {
-	q, args := listQuery(opt, func(int) string { return "?" })
-	rows, err := s.reader.QueryContext(ctx, q, sqliteArgs(args)...)
-	if err != nil {
-		return nil, fmt.Errorf("list runs: %w", err)
-	}
-	defer rows.Close()
-	out := []RunInfo{}
-	for rows.Next() {
-		ri, err := scanRunInfo(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, ri)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list runs: %w", err)
-	}
-	return out, nil
-}
-
 // DeleteRun implements Store.
 func (s *sqliteStore) DeleteRun(ctx context.Context, id string) error {
 	return s.deleteRun(ctx, id)
