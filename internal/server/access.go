@@ -74,7 +74,7 @@ func (s *Server) authorize(r *http.Request, rt route, c *call) error {
 			return errorf(http.StatusForbidden, codeForbidden, "only an instance admin may do this")
 		}
 	case project:
-		return s.projectAccess(r, rt.Role, c)
+		return s.projectAccess(r, r.PathValue("project"), rt.Role, c)
 	}
 	return nil
 }
@@ -150,11 +150,11 @@ func (s *Server) csrfValid(r *http.Request, c *call) bool {
 	return subtle.ConstantTimeCompare([]byte(store.HashToken(got)), []byte(c.session.CSRFTokenHash)) == 1
 }
 
-// projectAccess resolves {project} and the caller's role in it. A project the caller does
+// projectAccess resolves the project ref (an id or slug: the {project} of the path) and the
+// caller's role in it. A project the caller does
 // not belong to is 404, exactly like one that does not exist, so that ids and slugs of
 // other projects cannot be probed; too small a role within one's own project is 403.
-func (s *Server) projectAccess(r *http.Request, min store.Role, c *call) error {
-	ref := r.PathValue("project")
+func (s *Server) projectAccess(r *http.Request, ref string, min store.Role, c *call) error {
 	notFound := errorf(http.StatusNotFound, codeNotFound, "no project %q", ref)
 	p, err := s.store.GetProject(r.Context(), ref)
 	if errors.Is(err, store.ErrNotFound) {

@@ -7,8 +7,6 @@ import (
 	"net/http"
 	"strconv"
 	"time"
-
-	"github.com/plumbhq/plumb/internal/store"
 )
 
 // The stable error codes of the envelope.
@@ -65,27 +63,16 @@ type envelopeError struct {
 // users) are sent as they are; anything else is a bug or an outage: it is logged with the
 // request id and the client gets a generic message with that id.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	status, code, msg := s.ClientError(r, err)
 	var ae *apiError
-	switch {
-	case errors.As(err, &ae):
-	case errors.Is(err, store.ErrNotFound):
-		ae = errorf(http.StatusNotFound, codeNotFound, "%v", err)
-	case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrLastAdmin):
-		ae = errorf(http.StatusConflict, codeConflict, "%v", err)
-	case errors.Is(err, store.ErrInvalid):
-		ae = errorf(http.StatusBadRequest, codeBadRequest, "%v", err)
-	default:
-		ae = errorf(http.StatusInternalServerError, codeInternal, "")
+	if errors.As(err, &ae) && status < 500 {
+		if ae.RetryAfter > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(int(ae.RetryAfter.Round(time.Second)/time.Second)))
+		}
+		writeJSON(w, status, envelope{Error: envelopeError{Code: code, Message: msg, Field: ae.Field}})
+		return
 	}
-	if ae.Status >= 500 {
-		id := requestID(r.Context())
-		s.log.Error("request failed", "request_id", id, "method", r.Method, "path", r.URL.Path, "err", err)
-		ae = errorf(ae.Status, codeInternal, "internal error (request id %s): the server logged the cause", id)
-	}
-	if ae.RetryAfter > 0 {
-		w.Header().Set("Retry-After", strconv.Itoa(int(ae.RetryAfter.Round(time.Second)/time.Second)))
-	}
-	writeJSON(w, ae.Status, envelope{Error: envelopeError{Code: ae.Code, Message: ae.Message, Field: ae.Field}})
+	writeJSON(w, status, envelope{Error: envelopeError{Code: code, Message: msg}})
 }
 
 // writeJSON sends v with status.

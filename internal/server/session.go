@@ -28,35 +28,47 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, _ *call) error {
 	if body.Password == "" {
 		return fieldErr("password", "password is required")
 	}
-	if ok, wait := s.limiter.Allow(strings.ToLower(body.Email), clientAddr(r)); !ok {
-		e := errorf(http.StatusTooManyRequests, codeRateLimited, "too many login attempts: wait %s and try again", wait)
-		e.RetryAfter = wait
-		return e
-	}
-	wrong := errorf(http.StatusUnauthorized, codeUnauthorized, "wrong email or password")
-	u, err := s.store.GetUserByEmail(r.Context(), body.Email)
-	if errors.Is(err, store.ErrNotFound) {
-		auth.VerifyPassword(s.dummyHash, body.Password)
-		if n, err := s.store.CountUsers(r.Context()); err == nil && n == 0 {
-			return errorf(http.StatusUnauthorized, codeUnauthorized,
-				"no user exists yet: create the first admin with `plumb user create --email EMAIL --admin` on the server")
-		}
-		return wrong
-	}
+	u, csrf, err := s.startSession(w, r, body.Email, body.Password)
 	if err != nil {
 		return err
 	}
-	if err := auth.VerifyPassword(u.PasswordHash, body.Password); err != nil {
-		if errors.Is(err, auth.ErrMismatch) {
-			return wrong
+	writeJSON(w, http.StatusOK, map[string]any{"user": u, "csrf_token": csrf})
+	return nil
+}
+
+// startSession checks an email and password, within the login rate limits, and on success
+// sets the session cookie on w and returns the user and the session's CSRF token. It is the
+// one login of the API and the web UI.
+func (s *Server) startSession(w http.ResponseWriter, r *http.Request, email, password string) (store.User, string, error) {
+	if ok, wait := s.limiter.Allow(strings.ToLower(email), clientAddr(r)); !ok {
+		e := errorf(http.StatusTooManyRequests, codeRateLimited, "too many login attempts: wait %s and try again", wait)
+		e.RetryAfter = wait
+		return store.User{}, "", e
+	}
+	wrong := errorf(http.StatusUnauthorized, codeUnauthorized, "wrong email or password")
+	u, err := s.store.GetUserByEmail(r.Context(), email)
+	if errors.Is(err, store.ErrNotFound) {
+		auth.VerifyPassword(s.dummyHash, password)
+		if n, err := s.store.CountUsers(r.Context()); err == nil && n == 0 {
+			return store.User{}, "", errorf(http.StatusUnauthorized, codeUnauthorized,
+				"no user exists yet: create the first admin with `plumb user create --email EMAIL --admin` on the server")
 		}
-		return err
+		return store.User{}, "", wrong
+	}
+	if err != nil {
+		return store.User{}, "", err
+	}
+	if err := auth.VerifyPassword(u.PasswordHash, password); err != nil {
+		if errors.Is(err, auth.ErrMismatch) {
+			return store.User{}, "", wrong
+		}
+		return store.User{}, "", err
 	}
 	if u.Disabled {
-		return wrong
+		return store.User{}, "", wrong
 	}
 	if auth.NeedsRehash(u.PasswordHash, s.password) {
-		if h, err := auth.HashPassword(body.Password, s.password); err == nil {
+		if h, err := auth.HashPassword(password, s.password); err == nil {
 			// Audited as the user's own change (user.update; the hash itself is never in the log).
 			upd := s.store.WithAudit(store.Actor{Type: store.ActorUser, ID: u.ID})
 			if _, err := upd.UpdateUser(r.Context(), u.ID, store.UserUpdate{PasswordHash: &h}); err != nil {
@@ -69,12 +81,11 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, _ *call) error {
 	sess, err := s.store.CreateSession(r.Context(), store.Session{IDHash: store.HashToken(token), UserID: u.ID,
 		ExpiresAt: s.now().Add(s.sessionTTL), CSRFTokenHash: store.HashToken(csrf)})
 	if err != nil {
-		return err
+		return store.User{}, "", err
 	}
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: token, Path: "/", Expires: sess.ExpiresAt,
 		MaxAge: int(s.sessionTTL.Seconds()), HttpOnly: true, Secure: isHTTPS(r), SameSite: http.SameSiteLaxMode})
-	writeJSON(w, http.StatusOK, map[string]any{"user": u, "csrf_token": csrf})
-	return nil
+	return u, csrf, nil
 }
 
 // logout ends the cookie's session.
@@ -82,12 +93,21 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request, c *call) error {
 	if c.session == nil {
 		return errorf(http.StatusBadRequest, codeBadRequest, "an API key has no session to end: revoke the key instead")
 	}
+	if err := s.endSession(w, r, c); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// endSession ends the cookie's session and clears the cookie: the one logout of the API
+// and the web UI.
+func (s *Server) endSession(w http.ResponseWriter, r *http.Request, c *call) error {
 	if err := s.store.DeleteSession(r.Context(), c.session.IDHash); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1,
 		HttpOnly: true, Secure: isHTTPS(r), SameSite: http.SameSiteLaxMode})
-	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 

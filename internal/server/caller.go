@@ -1,0 +1,130 @@
+package server
+
+import (
+	"crypto/subtle"
+	"errors"
+	"net/http"
+
+	"github.com/plumbhq/plumb/internal/store"
+)
+
+// This file is the server's surface for the web UI (package web), which serves pages on
+// the same port with the same authentication, access rules, audit and errors as the API:
+// the UI asks the server, and never decides access on its own.
+
+// Caller is who makes a request: a user with a session cookie, or an API key. After
+// InProject it also names the project and the caller's role in it.
+type Caller struct {
+	User    *store.User   // nil for an API key
+	Key     *store.APIKey // nil for a user
+	Project store.Project // set by InProject
+	Role    store.Role    // set by InProject
+	c       *call
+}
+
+// CSRFToken is the token a cookie session's state-changing requests must carry (in the
+// X-CSRF-Token header, or a form's csrf_token field); "" for an API key.
+func (c *Caller) CSRFToken() string {
+	if c.c.session == nil {
+		return ""
+	}
+	return csrfToken(c.c.sessionToken)
+}
+
+// Authenticate finds the caller of r, as the API does: an API key in Authorization, else
+// the session cookie. The error is 401 when there is neither or it does not work.
+func (s *Server) Authenticate(r *http.Request) (*Caller, error) {
+	c := &call{}
+	if err := s.authenticate(r, c); err != nil {
+		return nil, err
+	}
+	return &Caller{User: c.user, Key: c.key, c: c}, nil
+}
+
+// CheckCSRF reports whether token (a form field, or the X-CSRF-Token header when token is
+// "") is the caller's CSRF token. An API key needs none: browsers do not send it on their
+// own.
+func (s *Server) CheckCSRF(r *http.Request, c *Caller, token string) bool {
+	if c.c.session == nil {
+		return true
+	}
+	if token == "" {
+		return s.csrfValid(r, c.c)
+	}
+	want := csrfToken(c.c.sessionToken)
+	return subtle.ConstantTimeCompare([]byte(token), []byte(want)) == 1
+}
+
+// InProject resolves the project ref (id or slug) and checks that the caller has at least
+// the role min in it, with the API's rules: a project the caller does not belong to is
+// 404, like a missing one; too small a role is 403. On success c.Project and c.Role are set.
+func (s *Server) InProject(r *http.Request, c *Caller, ref string, min store.Role) error {
+	if err := s.projectAccess(r, ref, min, c.c); err != nil {
+		return err
+	}
+	c.Project, c.Role = c.c.project, c.c.role
+	return nil
+}
+
+// RunInProject is nil when the run belongs to c.Project, else a 404 error that does not
+// say whether the run exists elsewhere.
+func (s *Server) RunInProject(r *http.Request, c *Caller, runID string) error {
+	return s.projectRun(r, c.c, runID)
+}
+
+// Changes is the store as c changes it: every change is audited with c as the actor.
+func (s *Server) Changes(c *Caller) store.Store { return s.changes(c.c) }
+
+// Login checks an email and password, within the login rate limits, and sets the session
+// cookie on w.
+func (s *Server) Login(w http.ResponseWriter, r *http.Request, email, password string) (store.User, error) {
+	u, _, err := s.startSession(w, r, email, password)
+	return u, err
+}
+
+// Logout ends c's session and clears the cookie.
+func (s *Server) Logout(w http.ResponseWriter, r *http.Request, c *Caller) error {
+	if c.c.session == nil {
+		return errorf(http.StatusBadRequest, codeBadRequest, "an API key has no session to end")
+	}
+	return s.endSession(w, r, c.c)
+}
+
+// Observe wraps h in the API's request handling: a request id (X-Request-Id), the security
+// headers, an access log line and recovery from a panic. h may replace the
+// Content-Security-Policy before it writes.
+func (s *Server) Observe(h http.Handler) http.Handler { return s.observe(h) }
+
+// ClientError is an error as a user may see it: the HTTP status and a message written for
+// users. An error that is not the client's (a bug, an outage) is logged with the request id
+// and becomes a generic 500 message that names the id.
+func (s *Server) ClientError(r *http.Request, err error) (status int, code, message string) {
+	var ae *apiError
+	switch {
+	case errors.As(err, &ae):
+	case errors.Is(err, store.ErrNotFound):
+		ae = errorf(http.StatusNotFound, codeNotFound, "%v", err)
+	case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrLastAdmin):
+		ae = errorf(http.StatusConflict, codeConflict, "%v", err)
+	case errors.Is(err, store.ErrInvalid):
+		ae = errorf(http.StatusBadRequest, codeBadRequest, "%v", err)
+	default:
+		ae = errorf(http.StatusInternalServerError, codeInternal, "")
+	}
+	if ae.Status >= 500 {
+		id := requestID(r.Context())
+		s.log.Error("request failed", "request_id", id, "method", r.Method, "path", r.URL.Path, "err", err)
+		ae = errorf(ae.Status, codeInternal, "internal error (request id %s): the server logged the cause", id)
+	}
+	return ae.Status, ae.Code, ae.Message
+}
+
+// BadRequest is a 400 error with a message for the user, for the UI's own form checks.
+func BadRequest(format string, a ...any) error {
+	return errorf(http.StatusBadRequest, codeBadRequest, format, a...)
+}
+
+// Forbidden is a 403 error with a message for the user.
+func Forbidden(format string, a ...any) error {
+	return errorf(http.StatusForbidden, codeForbidden, format, a...)
+}
