@@ -4,6 +4,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/plumbhq/plumb/internal/store"
 )
@@ -127,4 +128,30 @@ func BadRequest(format string, a ...any) error {
 // Forbidden is a 403 error with a message for the user.
 func Forbidden(format string, a ...any) error {
 	return errorf(http.StatusForbidden, codeForbidden, format, a...)
+}
+
+// CreateKey makes an API key of c.Project (the caller needs the admin role, checked by
+// InProject) and returns it with its secret, which is shown once and never stored.
+func (s *Server) CreateKey(r *http.Request, c *Caller, name string, role store.Role, expires *time.Time) (store.APIKey, string, error) {
+	return s.newKey(r, c.c, keyBody{Name: name, Role: role, ExpiresAt: expires})
+}
+
+// RevokeKey revokes a key of c.Project; a key of another project is 404.
+func (s *Server) RevokeKey(r *http.Request, c *Caller, id string) error {
+	return s.dropKey(r, c.c, id)
+}
+
+// AddMember gives the user with this email a role in c.Project.
+func (s *Server) AddMember(r *http.Request, c *Caller, email string, role store.Role) (store.Member, error) {
+	return s.newMember(r, c.c, memberBody{Email: email, Role: role})
+}
+
+// UpdateMember gives a member of c.Project another role; the last admin cannot be demoted.
+func (s *Server) UpdateMember(r *http.Request, c *Caller, userID string, role store.Role) (store.Member, error) {
+	return s.changeMember(r, c.c, userID, role)
+}
+
+// RemoveMember ends a membership of c.Project; the last admin cannot be removed.
+func (s *Server) RemoveMember(r *http.Request, c *Caller, userID string) error {
+	return s.dropMember(r, c.c, userID)
 }

@@ -36,14 +36,25 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request, c *call) erro
 	if err := decodeJSON(w, r, s.maxBody, &body); err != nil {
 		return err
 	}
-	if strings.TrimSpace(body.Name) == "" {
-		return fieldErr("name", "name is required: say what the key is for, e.g. \"CI uploads\"")
-	}
-	if err := checkRole(body.Role); err != nil {
+	k, secret, err := s.newKey(r, c, body)
+	if err != nil {
 		return err
 	}
+	writeJSON(w, http.StatusCreated, map[string]any{"key": k, "secret": secret})
+	return nil
+}
+
+// newKey checks and stores a key of the caller's project, and returns it with its secret:
+// the one key creation of the API and the web UI.
+func (s *Server) newKey(r *http.Request, c *call, body keyBody) (store.APIKey, string, error) {
+	if strings.TrimSpace(body.Name) == "" {
+		return store.APIKey{}, "", fieldErr("name", "name is required: say what the key is for, e.g. \"CI uploads\"")
+	}
+	if err := checkRole(body.Role); err != nil {
+		return store.APIKey{}, "", err
+	}
 	if body.ExpiresAt != nil && !body.ExpiresAt.After(s.now()) {
-		return fieldErr("expires_at", "expires_at %s is not in the future", body.ExpiresAt.Format(time.RFC3339))
+		return store.APIKey{}, "", fieldErr("expires_at", "expires_at %s is not in the future", body.ExpiresAt.Format(time.RFC3339))
 	}
 	secret, shown := auth.NewAPIKey()
 	k := store.APIKey{ProjectID: c.project.ID, Name: body.Name, Role: body.Role, Prefix: shown,
@@ -53,25 +64,28 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request, c *call) erro
 	}
 	k, err := s.changes(c).CreateAPIKey(r.Context(), k)
 	if errors.Is(err, store.ErrInvalid) {
-		return fieldErr("name", "%v", err)
+		return store.APIKey{}, "", fieldErr("name", "%v", err)
 	}
 	if err != nil {
-		return err
+		return store.APIKey{}, "", err
 	}
-	writeJSON(w, http.StatusCreated, map[string]any{"key": k, "secret": secret})
-	return nil
+	return k, secret, nil
 }
 
 // revokeKey revokes a key of the project; a key of another project is 404.
 func (s *Server) revokeKey(w http.ResponseWriter, r *http.Request, c *call) error {
-	id := r.PathValue("key_id")
-	_, err := s.changes(c).RevokeAPIKey(r.Context(), c.project.ID, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return errorf(http.StatusNotFound, codeNotFound, "no API key %q in project %s", id, c.project.Slug)
-	}
-	if err != nil {
+	if err := s.dropKey(r, c, r.PathValue("key_id")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// dropKey revokes a key of the caller's project: the one revocation of the API and the UI.
+func (s *Server) dropKey(r *http.Request, c *call, id string) error {
+	_, err := s.changes(c).RevokeAPIKey(r.Context(), c.project.ID, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return errorf(http.StatusNotFound, codeNotFound, "no API key %q in project %s", id, c.project.Slug)
+	}
+	return err
 }

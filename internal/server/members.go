@@ -46,23 +46,7 @@ func (s *Server) addMember(w http.ResponseWriter, r *http.Request, c *call) erro
 	if err := decodeJSON(w, r, s.maxBody, &body); err != nil {
 		return err
 	}
-	if strings.TrimSpace(body.Email) == "" {
-		return fieldErr("email", "email is required")
-	}
-	if err := checkRole(body.Role); err != nil {
-		return err
-	}
-	u, err := s.store.GetUserByEmail(r.Context(), body.Email)
-	if errors.Is(err, store.ErrNotFound) {
-		return errorf(http.StatusNotFound, codeNotFound, "no user has the email %q: create the account first (`plumb user create`)", body.Email)
-	}
-	if err != nil {
-		return err
-	}
-	m, err := s.changes(c).AddMember(r.Context(), store.Member{ProjectID: c.project.ID, UserID: u.ID, Role: body.Role})
-	if errors.Is(err, store.ErrConflict) {
-		return errorf(http.StatusConflict, codeConflict, "%s is already a member of %s: change the role with PATCH", body.Email, c.project.Slug)
-	}
+	m, err := s.newMember(r, c, body)
 	if err != nil {
 		return err
 	}
@@ -70,10 +54,32 @@ func (s *Server) addMember(w http.ResponseWriter, r *http.Request, c *call) erro
 	return nil
 }
 
-// membership loads {user_id}'s membership of the caller's project: 404 for a user who is
-// not a member of it, whatever other projects they belong to.
-func (s *Server) membership(r *http.Request, c *call) (store.Member, error) {
-	id := r.PathValue("user_id")
+// newMember gives the user with body's email body's role in the caller's project: the one
+// way in of the API and the web UI.
+func (s *Server) newMember(r *http.Request, c *call, body memberBody) (store.Member, error) {
+	if strings.TrimSpace(body.Email) == "" {
+		return store.Member{}, fieldErr("email", "email is required")
+	}
+	if err := checkRole(body.Role); err != nil {
+		return store.Member{}, err
+	}
+	u, err := s.store.GetUserByEmail(r.Context(), body.Email)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Member{}, errorf(http.StatusNotFound, codeNotFound, "no user has the email %q: create the account first (`plumb user create`)", body.Email)
+	}
+	if err != nil {
+		return store.Member{}, err
+	}
+	m, err := s.changes(c).AddMember(r.Context(), store.Member{ProjectID: c.project.ID, UserID: u.ID, Role: body.Role})
+	if errors.Is(err, store.ErrConflict) {
+		return store.Member{}, errorf(http.StatusConflict, codeConflict, "%s is already a member of %s: change their role instead", body.Email, c.project.Slug)
+	}
+	return m, err
+}
+
+// membership loads a user's membership of the caller's project: 404 for a user who is not
+// a member of it, whatever other projects they belong to.
+func (s *Server) membership(r *http.Request, c *call, id string) (store.Member, error) {
 	m, err := s.store.GetMembership(r.Context(), c.project.ID, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return m, errorf(http.StatusNotFound, codeNotFound, "no member %q in project %s", id, c.project.Slug)
@@ -87,17 +93,7 @@ func (s *Server) updateMember(w http.ResponseWriter, r *http.Request, c *call) e
 	if err := decodeJSON(w, r, s.maxBody, &body); err != nil {
 		return err
 	}
-	if err := checkRole(body.Role); err != nil {
-		return err
-	}
-	before, err := s.membership(r, c)
-	if err != nil {
-		return err
-	}
-	after, err := s.changes(c).UpdateMember(r.Context(), c.project.ID, before.UserID, body.Role)
-	if errors.Is(err, store.ErrLastAdmin) {
-		return lastAdmin(before, c)
-	}
+	after, err := s.changeMember(r, c, r.PathValue("user_id"), body.Role)
 	if err != nil {
 		return err
 	}
@@ -105,9 +101,34 @@ func (s *Server) updateMember(w http.ResponseWriter, r *http.Request, c *call) e
 	return nil
 }
 
+// changeMember gives a member of the caller's project another role.
+func (s *Server) changeMember(r *http.Request, c *call, userID string, role store.Role) (store.Member, error) {
+	if err := checkRole(role); err != nil {
+		return store.Member{}, err
+	}
+	before, err := s.membership(r, c, userID)
+	if err != nil {
+		return store.Member{}, err
+	}
+	after, err := s.changes(c).UpdateMember(r.Context(), c.project.ID, before.UserID, role)
+	if errors.Is(err, store.ErrLastAdmin) {
+		return store.Member{}, lastAdmin(before, c)
+	}
+	return after, err
+}
+
 // removeMember ends a membership.
 func (s *Server) removeMember(w http.ResponseWriter, r *http.Request, c *call) error {
-	before, err := s.membership(r, c)
+	if err := s.dropMember(r, c, r.PathValue("user_id")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// dropMember ends a membership of the caller's project.
+func (s *Server) dropMember(r *http.Request, c *call, userID string) error {
+	before, err := s.membership(r, c, userID)
 	if err != nil {
 		return err
 	}
@@ -116,7 +137,6 @@ func (s *Server) removeMember(w http.ResponseWriter, r *http.Request, c *call) e
 	} else if err != nil {
 		return err
 	}
-	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 
