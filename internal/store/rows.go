@@ -263,6 +263,24 @@ func listQuery(opt ListOptions, placeholder func(n int) string) (string, []any) 
 		args = append(args, opt.Project)
 		where = append(where, "project_id = "+placeholder(len(args)))
 	}
+	if q := strings.TrimSpace(opt.Search); q != "" {
+		// LIKE with ESCAPE, so that a % or _ typed in a search is literal; lower() on both
+		// sides because PostgreSQL's LIKE is case-sensitive and SQLite's only for ASCII.
+		// ->> reads a JSON field in both dialects (SQLite since 3.38).
+		esc := strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(strings.ToLower(q))
+		var or []string
+		for _, c := range []struct{ expr, pattern string }{
+			{"id", esc + "%"},
+			{"suite", "%" + esc + "%"},
+			{"run->>'description'", "%" + esc + "%"},
+			{"run->'provenance'->>'git_commit'", esc + "%"},
+			{"run->'provenance'->>'user'", "%" + esc + "%"},
+		} {
+			args = append(args, c.pattern)
+			or = append(or, fmt.Sprintf(`lower(COALESCE(%s, '')) LIKE %s ESCAPE '\'`, c.expr, placeholder(len(args))))
+		}
+		where = append(where, "("+strings.Join(or, " OR ")+")")
+	}
 	if opt.After != nil {
 		// The key's time is bound as time.Time; the SQLite store turns it into the stored
 		// text form, which is exact because the key was read from that column.

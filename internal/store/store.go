@@ -98,6 +98,9 @@ type ListOptions struct {
 	Project string // only runs of the project with this id
 	Suite   string // only runs of this suite
 	Status  string // only runs with this status (report.StatusComplete, report.StatusIncomplete)
+	// Search, when set, keeps the runs whose id or git commit starts with it, or whose
+	// suite, description or user contains it, in any letter case.
+	Search string
 	// After, when set, lists only the runs after this one in the list's order (newest
 	// first): a keyset cursor. Give it the Key of the last run of the previous page, never
 	// a key built from a report, whose times may be finer than the database keeps.

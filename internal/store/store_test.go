@@ -161,6 +161,7 @@ func TestListRuns(t *testing.T) {
 		for _, r := range runs {
 			rep := sampleReport(r.id, r.started, 3)
 			rep.Run.Suite, rep.Run.Status = r.suite, r.status
+			rep.Run.Description = map[string]string{"c": "Prompt v2: 50%_off", "b": "Baseline"}[r.id]
 			if r.status == report.StatusIncomplete {
 				rep.Run.FinishedAt = time.Time{}
 			}
@@ -180,6 +181,13 @@ func TestListRuns(t *testing.T) {
 			{"suite and status", ListOptions{Suite: "search", Status: report.StatusIncomplete}, []string{"d"}},
 			{"suite, status and limit", ListOptions{Suite: "support", Status: report.StatusComplete, Limit: 1}, []string{"c"}},
 			{"no match", ListOptions{Suite: "nope"}, []string{}},
+			{"search: suite, any case", ListOptions{Search: "SUPP"}, []string{"c", "a"}},
+			{"search: id prefix only", ListOptions{Search: "d"}, []string{"d"}},
+			{"search: description", ListOptions{Search: "baseline"}, []string{"b"}},
+			{"search: % and _ are literal", ListOptions{Search: "50%_o"}, []string{"c"}},
+			{"search: % alone matches no wildcard", ListOptions{Search: "%"}, []string{"c"}},
+			{"search and suite", ListOptions{Search: "v2", Suite: "search"}, []string{}},
+			{"search: git commit prefix", ListOptions{Search: "4B825D"}, []string{"d", "c", "b", "a"}},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
