@@ -19,12 +19,20 @@ import (
 )
 
 // testServer is a real API server on a loopback port over a SQLite store, with projects
-// "alpha" and "beta" and API keys: an editor and a viewer of alpha, an editor of beta.
+// "alpha" and "beta", API keys (an editor and a viewer of alpha, an editor of beta) and an
+// instance admin, root@example.com, whose password is password.
 type testServer struct {
 	url                  string
 	st                   store.Store
 	keyA, keyAView, keyB string
+	admin                store.User
 }
+
+// password is the fixture users' password.
+const password = "correct horse battery staple"
+
+// cheapHash keeps the tests fast; auth's tests cover the real parameters.
+var cheapHash = auth.Params{Time: 1, Memory: 64, Threads: 1, SaltLen: 16, KeyLen: 32}
 
 func newTestServer(t *testing.T) *testServer {
 	t.Helper()
@@ -34,7 +42,7 @@ func newTestServer(t *testing.T) *testServer {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	srv := server.New(server.Config{Store: st, Password: auth.Params{Time: 1, Memory: 64, Threads: 1, SaltLen: 16, KeyLen: 32}})
+	srv := server.New(server.Config{Store: st, Password: cheapHash, LoginBurst: 100})
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
 	key := func(p store.Project, r store.Role) string {
@@ -53,7 +61,26 @@ func newTestServer(t *testing.T) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &testServer{url: ts.URL, st: st, keyA: key(a, store.RoleEditor), keyAView: key(a, store.RoleViewer), keyB: key(b, store.RoleEditor)}
+	h, err := auth.HashPassword(password, cheapHash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin, err := st.CreateUser(ctx, store.User{Email: "root@example.com", PasswordHash: h, IsAdmin: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &testServer{url: ts.URL, st: st, keyA: key(a, store.RoleEditor), keyAView: key(a, store.RoleViewer),
+		keyB: key(b, store.RoleEditor), admin: admin}
+}
+
+// login is a client logged in as email with pw.
+func (ts *testServer) login(t *testing.T, email, pw string) *Client {
+	t.Helper()
+	c := ts.client(t, "")
+	if _, err := c.Login(context.Background(), email, pw); err != nil {
+		t.Fatalf("login %s: %v", email, err)
+	}
+	return c
 }
 
 func (ts *testServer) client(t *testing.T, key string) *Client {
@@ -154,6 +181,44 @@ func TestRunsLifecycle(t *testing.T) {
 	}
 	if d.Run.ID != "run-2" || d.Run.Suite != "support" || d.Summary.Cases != 12 || d.Summary.Failed != 2 {
 		t.Fatalf("GetRun = %+v / %+v", d.Run, d.Summary)
+	}
+	// 3 tests × 2 providers; run-2's failures are on both repeats, so none is flaky.
+	if d.TestsCount != 6 || d.FlakyCount != 0 || d.Summary.Tests != nil {
+		t.Fatalf("GetRun counts: tests %d, flaky %d, rows %v; want 6, 0 and the rows left to Tests", d.TestsCount, d.FlakyCount, d.Summary.Tests)
+	}
+
+	// Per-test rows, paged, in report order; the failing one is smart's test 0.
+	t1, err := c.Tests(ctx, "alpha", "run-2", false, "", 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(t1.Tests) != 4 || t1.Total != 6 || t1.NextCursor == "" {
+		t.Fatalf("tests page 1: %d rows, total %d, cursor %q; want 4, 6, a cursor", len(t1.Tests), t1.Total, t1.NextCursor)
+	}
+	t2, err := c.Tests(ctx, "alpha", "run-2", false, t1.NextCursor, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(t2.Tests) != 2 || t2.NextCursor != "" {
+		t.Fatalf("tests page 2: %d rows, cursor %q; want 2 and no cursor", len(t2.Tests), t2.NextCursor)
+	}
+	failing := 0
+	for _, row := range append(t1.Tests, t2.Tests...) {
+		if row.PassRate == 0 {
+			failing++
+			if row.Provider != "smart" || row.Test != 0 || row.Samples != 2 {
+				t.Errorf("failing row %+v, want smart's test 0 over 2 samples", row)
+			}
+		}
+	}
+	if failing != 1 {
+		t.Errorf("%d failing rows, want 1", failing)
+	}
+	if fl, err := c.Tests(ctx, "alpha", "run-2", true, "", 0); err != nil || fl.Total != 0 || len(fl.Tests) != 0 {
+		t.Fatalf("flaky rows: %+v, %v; want none", fl, err)
+	}
+	if _, err := c.Tests(ctx, "alpha", "run-2", false, "not-a-cursor", 0); !IsCode(err, CodeBadRequest) {
+		t.Fatalf("Tests with a bad cursor: %v, want bad_request", err)
 	}
 
 	// Results: filtered, and paged through to the filter's total.
@@ -346,5 +411,171 @@ func TestNewRejects(t *testing.T) {
 	}
 	if c, err := New("http://127.0.0.1:8080/plumb/"); err != nil || c.RunURL("p", "r 1") != "http://127.0.0.1:8080/plumb/api/v1/projects/p/runs/r%201" {
 		t.Fatalf("New with a path prefix: %v %v", c, err)
+	}
+}
+
+// TestAccounts administers a server through the client as users: projects, members, API
+// keys, the audit log, users and passwords, with the session and CSRF token kept by the
+// client.
+func TestAccounts(t *testing.T) {
+	ts := newTestServer(t)
+	ctx := context.Background()
+	root := ts.login(t, "root@example.com", password)
+	fail := func(what string, err error, code, field string) {
+		t.Helper()
+		var e *Error
+		if !errors.As(err, &e) || e.Code != code || e.Field != field {
+			t.Fatalf("%s: %v, want %s (field %q)", what, err, code, field)
+		}
+	}
+
+	me, err := root.Me(ctx)
+	if err != nil || me.User == nil || me.User.ID != ts.admin.ID || me.APIKey != nil || len(me.Projects) != 3 {
+		t.Fatalf("Me as root = %+v, %v; want the admin and 3 projects", me, err)
+	}
+
+	// Users.
+	dan, err := root.CreateUser(ctx, NewUser{Email: "dan@example.com", Password: password})
+	if err != nil || dan.Email != "dan@example.com" || dan.IsAdmin || dan.ID == "" {
+		t.Fatalf("CreateUser = %+v, %v", dan, err)
+	}
+	_, err = root.CreateUser(ctx, NewUser{Email: "eve@example.com", Password: "too short"})
+	fail("short password", err, CodeBadRequest, "password")
+	_, err = root.CreateUser(ctx, NewUser{Email: "DAN@example.com", Password: password})
+	fail("taken email", err, CodeConflict, "")
+	eve, err := root.CreateUser(ctx, NewUser{Email: "eve@example.com", Password: password})
+	if err != nil {
+		t.Fatal(err)
+	}
+	users, err := root.Users(ctx)
+	if err != nil || len(users) != 3 || users[0].ID != ts.admin.ID || users[2].ID != eve.ID || users[1].PasswordHash != "" {
+		t.Fatalf("Users = %+v, %v; want root, dan, eve without hashes", users, err)
+	}
+	danC := ts.login(t, "dan@example.com", password)
+	_, err = danC.Users(ctx)
+	fail("Users as a non-admin", err, CodeForbidden, "")
+
+	// Projects and members.
+	p, err := root.CreateProject(ctx, "gamma", "Gamma")
+	if err != nil || p.Slug != "gamma" || p.ID == "" {
+		t.Fatalf("CreateProject = %+v, %v", p, err)
+	}
+	_, err = root.CreateProject(ctx, "gamma", "Again")
+	fail("taken slug", err, CodeConflict, "")
+	_, err = root.CreateProject(ctx, "Not A Slug", "x")
+	fail("bad slug", err, CodeBadRequest, "slug")
+	if m, err := root.AddMember(ctx, "gamma", "dan@example.com", RoleAdmin); err != nil || m.UserID != dan.ID || m.Role != RoleAdmin {
+		t.Fatalf("AddMember dan = %+v, %v", m, err)
+	}
+	_, err = danC.AddMember(ctx, "gamma", "nobody@example.com", RoleViewer)
+	fail("add an unknown user", err, CodeNotFound, "")
+	if _, err := danC.AddMember(ctx, "gamma", "eve@example.com", RoleViewer); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := danC.UpdateMember(ctx, "gamma", eve.ID, RoleEditor); err != nil || m.Role != RoleEditor {
+		t.Fatalf("UpdateMember = %+v, %v", m, err)
+	}
+	ms, err := danC.Members(ctx, "gamma")
+	if err != nil || len(ms) != 2 || ms[0].Email != "dan@example.com" || ms[1].Role != RoleEditor {
+		t.Fatalf("Members = %+v, %v", ms, err)
+	}
+	fail("remove the last admin", danC.RemoveMember(ctx, "gamma", dan.ID), CodeConflict, "")
+	if err := danC.RemoveMember(ctx, "gamma", eve.ID); err != nil {
+		t.Fatal(err)
+	}
+	if ps, err := danC.Projects(ctx); err != nil || len(ps) != 1 || ps[0].Slug != "gamma" {
+		t.Fatalf("Projects as dan = %+v, %v; want gamma", ps, err)
+	}
+
+	// API keys: the secret once, never listed, works until revoked.
+	expires := time.Now().Add(time.Hour)
+	k, secret, err := danC.CreateKey(ctx, "gamma", "CI", RoleEditor, &expires)
+	if err != nil || k.ID == "" || k.Role != RoleEditor || !strings.HasPrefix(secret, "plk_") || k.ExpiresAt == nil {
+		t.Fatalf("CreateKey = %+v %q, %v", k, secret, err)
+	}
+	_, _, err = danC.CreateKey(ctx, "gamma", "bad", "root", nil)
+	fail("key with a bad role", err, CodeBadRequest, "role")
+	keyC := ts.client(t, secret)
+	if _, err := keyC.UploadRun(ctx, "gamma", sampleReport("run-g", time.Now(), 0)); err != nil {
+		t.Fatalf("upload with the new key: %v", err)
+	}
+	if _, err := keyC.Login(ctx, "dan@example.com", password); err == nil {
+		t.Fatal("a client with an API key logged in")
+	}
+	keys, err := danC.Keys(ctx, "gamma")
+	if err != nil || len(keys) != 1 || keys[0].ID != k.ID {
+		t.Fatalf("Keys = %+v, %v", keys, err)
+	}
+	if err := danC.RevokeKey(ctx, "gamma", k.ID); err != nil {
+		t.Fatal(err)
+	}
+	_, err = keyC.Me(ctx)
+	fail("a revoked key", err, CodeUnauthorized, "")
+	_, err = ts.client(t, ts.keyA).Keys(ctx, "gamma")
+	fail("another project's keys", err, CodeNotFound, "")
+
+	// The audit log, newest first, a page at a time.
+	var actions []string
+	cursor := ""
+	for pages := 0; ; pages++ {
+		if pages > 10 {
+			t.Fatal("audit paging does not end")
+		}
+		page, err := danC.Audit(ctx, "gamma", cursor, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range page.Entries {
+			actions = append(actions, e.Action)
+		}
+		if cursor = page.NextCursor; cursor == "" {
+			break
+		}
+	}
+	want := "key.revoke run.create key.create member.remove member.update member.add member.add project.create"
+	if got := strings.Join(actions, " "); got != want {
+		t.Fatalf("gamma's audit log:\n got %s\nwant %s", got, want)
+	}
+
+	// Disabling ends the user's sessions; the last instance admin stays.
+	yes, no := true, false
+	if u, err := root.UpdateUser(ctx, dan.ID, UserUpdate{Disabled: &yes}); err != nil || !u.Disabled {
+		t.Fatalf("disable dan = %+v, %v", u, err)
+	}
+	_, err = danC.Me(ctx)
+	fail("disabled dan's session", err, CodeUnauthorized, "")
+	_, err = ts.client(t, "").Login(ctx, "dan@example.com", password)
+	fail("disabled dan logs in", err, CodeUnauthorized, "")
+	_, err = root.UpdateUser(ctx, ts.admin.ID, UserUpdate{IsAdmin: &no})
+	fail("demote the last admin", err, CodeConflict, "")
+	if _, err := root.UpdateUser(ctx, dan.ID, UserUpdate{Disabled: &no}); err != nil {
+		t.Fatal(err)
+	}
+
+	// Changing one's password ends one's other sessions and keeps this one.
+	other := ts.login(t, "dan@example.com", password)
+	danC = ts.login(t, "dan@example.com", password)
+	fail("wrong current password", danC.ChangePassword(ctx, "not my password", "a new and longer passphrase"), CodeBadRequest, "current_password")
+	if err := danC.ChangePassword(ctx, password, "a new and longer passphrase"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := danC.Me(ctx); err != nil {
+		t.Errorf("the session that changed the password: %v", err)
+	}
+	_, err = other.Me(ctx)
+	fail("dan's other session", err, CodeUnauthorized, "")
+	_, err = ts.client(t, "").Login(ctx, "dan@example.com", password)
+	fail("the old password", err, CodeUnauthorized, "")
+	ts.login(t, "dan@example.com", "a new and longer passphrase")
+	fail("ChangePassword with a key", ts.client(t, ts.keyA).ChangePassword(ctx, password, "whatever it is now"), CodeForbidden, "")
+
+	// Logout ends the session on the server.
+	if err := danC.Logout(ctx); err != nil {
+		t.Fatal(err)
+	}
+	_, err = danC.Me(ctx)
+	fail("after Logout", err, CodeUnauthorized, "")
+	if err := danC.Logout(ctx); err == nil {
+		t.Error("Logout twice succeeded")
 	}
 }

@@ -11,7 +11,8 @@
 //
 // With -profile DIR it writes a CPU profile of each measurement (the process is the server
 // and the client; the client only reads the bytes) and times the steps of the compare
-// handler one by one.
+// handler one by one. -only measures only the pages whose name contains it (with -uploads
+// 0, only those pages: -only compare -uploads 0 re-measures the compare API).
 //
 //	go build -o bench/out/plumb-serverbench ./bench/server
 //	bench/out/plumb-serverbench -stores sqlite,postgres [-profile bench/out/server]
@@ -57,6 +58,7 @@ type options struct {
 	requests   int
 	budget     time.Duration
 	profileDir string
+	only       string
 }
 
 func main() {
@@ -69,6 +71,7 @@ func main() {
 	flag.IntVar(&o.requests, "requests", 300, "requests per page measured")
 	flag.DurationVar(&o.budget, "budget", 20*time.Second, "at most this long per page measured (fewer requests if slower)")
 	flag.StringVar(&o.profileDir, "profile", "", "write a CPU profile per measurement into `DIR`, and time the compare handler's steps")
+	flag.StringVar(&o.only, "only", "", "measure only the pages whose name contains this text")
 	flag.Parse()
 	o.stores = strings.Split(*stores, ",")
 	if err := run(o); err != nil {
@@ -338,9 +341,12 @@ func benchStore(o options, name string, upJSON []byte, upID string, bigA, bigB *
 			pages = append(pages, page{fmt.Sprintf("results %s, page after %d", f.name, seen), runPath + "/results?" + q + "&cursor=" + url.QueryEscape(cursor)})
 		}
 	}
-	pages = append(pages, page{"compare big-a vs big-b", "/api/v1/projects/" + e.project + "/compare?a=" + bigA.Run.ID + "&b=" + bigB.Run.ID})
+	pages = append(pages, page{"compare big-a vs big-b (limit 100)", "/api/v1/projects/" + e.project + "/compare?a=" + bigA.Run.ID + "&b=" + bigB.Run.ID})
 
 	for i, p := range pages {
+		if !strings.Contains(p.name, o.only) {
+			continue
+		}
 		stopProf := profile(o, name, fmt.Sprintf("page%d", i))
 		pr, err := measure(e, p.name, p.path, o.requests, o.budget)
 		stopProf()
@@ -427,8 +433,10 @@ func profile(o options, storeName, what string) func() {
 	return func() { pprof.StopCPUProfile(); f.Close() }
 }
 
-// compareSteps times, three times each, what the compare handler does: load both runs
-// whole (store.GetRun), compare them (eval.Compare) and encode the answer.
+// compareSteps times, three times each, the reads the compare handler makes
+// (store.GetRunHeader and store.PairSamples of both runs), the whole comparison
+// (eval.CompareStored with the API's default limit of 100: those reads again, the pairing
+// and the tests, and store.ResultsAt of the listed changes) and encoding the answer.
 func compareSteps(ctx context.Context, st store.Store, a, b string) ([]string, error) {
 	var out []string
 	for range 3 {
@@ -437,32 +445,35 @@ func compareSteps(ctx context.Context, st store.Store, a, b string) ([]string, e
 		runtime.ReadMemStats(&ms)
 		before := ms.TotalAlloc
 		t0 := time.Now()
-		ra, err := st.GetRun(ctx, a)
-		if err != nil {
-			return nil, err
+		for _, id := range []string{a, b} {
+			if _, err := st.GetRunHeader(ctx, id); err != nil {
+				return nil, err
+			}
 		}
 		t1 := time.Now()
-		rb, err := st.GetRun(ctx, b)
+		sa, err := st.PairSamples(ctx, a)
 		if err != nil {
 			return nil, err
 		}
 		t2 := time.Now()
-		c := eval.Compare(ra, rb, 0.05)
+		if _, err := st.PairSamples(ctx, b); err != nil {
+			return nil, err
+		}
 		t3 := time.Now()
-		body, err := json.Marshal(c)
+		c, err := eval.CompareStored(ctx, st, a, b, 0.05, 100)
 		if err != nil {
 			return nil, err
 		}
 		t4 := time.Now()
-		hdr, err := st.GetRunHeader(ctx, a)
+		body, err := json.Marshal(c)
 		if err != nil {
 			return nil, err
 		}
 		t5 := time.Now()
 		runtime.ReadMemStats(&ms)
-		out = append(out, fmt.Sprintf("GetRun(a) %s, GetRun(b) %s, eval.Compare %s (%d regressions, %d improvements listed), JSON %s (%s); allocated %s; GetRunHeader %s (summary.tests %d rows)",
-			ms2(t1.Sub(t0)), ms2(t2.Sub(t1)), ms2(t3.Sub(t2)), len(c.Regressions), len(c.Improvements), ms2(t4.Sub(t3)), size(len(body)),
-			size(int(ms.TotalAlloc-before)), ms2(t5.Sub(t4)), len(hdr.Summary.Tests)))
+		out = append(out, fmt.Sprintf("GetRunHeader(a, b) %s, PairSamples(a) %s, PairSamples(b) %s (%d samples), eval.CompareStored %s (%d of %d regressions, %d of %d improvements listed), JSON %s (%s); allocated %s",
+			ms2(t1.Sub(t0)), ms2(t2.Sub(t1)), ms2(t3.Sub(t2)), len(sa), ms2(t4.Sub(t3)), len(c.Regressions), c.RegressionsTotal,
+			len(c.Improvements), c.ImprovementsTotal, ms2(t5.Sub(t4)), size(len(body)), size(int(ms.TotalAlloc-before))))
 	}
 	return out, nil
 }
@@ -494,13 +505,15 @@ func printTables(all []storeResult, o options) {
 		fmt.Print("---|")
 	}
 	fmt.Println()
-	fmt.Printf("| upload of %d results, median of %d (target < 2 s) |", o.uploadN, o.uploads)
-	for _, r := range all {
-		d := slices.Clone(r.uploads)
-		slices.Sort(d)
-		fmt.Printf(" %s %s |", ms2(d[len(d)/2]), verdict(d[len(d)/2] < 2*time.Second))
+	if o.uploads > 0 {
+		fmt.Printf("| upload of %d results, median of %d (target < 2 s) |", o.uploadN, o.uploads)
+		for _, r := range all {
+			d := slices.Clone(r.uploads)
+			slices.Sort(d)
+			fmt.Printf(" %s %s |", ms2(d[len(d)/2]), verdict(d[len(d)/2] < 2*time.Second))
+		}
+		fmt.Println()
 	}
-	fmt.Println()
 	for i := range all[0].pages {
 		fmt.Printf("| %s: p50 / p95 (target p95 < 100 ms) |", all[0].pages[i].name)
 		for _, r := range all {

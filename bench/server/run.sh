@@ -11,6 +11,7 @@
 #        REQUESTS  requests per page (default 300), BUDGET at most this long per page (default 20s)
 #        UPLOADS   uploads timed (default 5)
 #        UPLOAD_RESULTS, BIG_RESULTS  run sizes (default 10000 and 100000; smaller for a smoke test)
+#        ONLY      measure only the pages whose name contains this (e.g. ONLY=compare UPLOADS=0)
 #        PROFILE   1 writes a CPU profile per measurement into bench/out/server/, times the
 #                  compare handler's steps, and prints the top of the slowest profiles
 #
@@ -29,6 +30,9 @@ echo "building bench/server ..."
 
 args=(-stores "${STORES:-sqlite,postgres}" -requests "${REQUESTS:-300}" -budget "${BUDGET:-20s}" -uploads "${UPLOADS:-5}"
 	-upload-results "${UPLOAD_RESULTS:-10000}" -big-results "${BIG_RESULTS:-100000}")
+if [[ -n ${ONLY:-} ]]; then
+	args+=(-only "$ONLY")
+fi
 if [[ -n ${PG:-} ]]; then
 	args+=(-pg "$PG")
 fi

@@ -1,6 +1,8 @@
 package eval
 
 import (
+	"encoding/json"
+	"fmt"
 	"math"
 	"testing"
 
@@ -107,5 +109,76 @@ func TestCompareGradedScores(t *testing.T) {
 	c = Compare(graded("A", a[:3]), graded("B", b[:3]), 0.05)
 	if c.Regressed || c.ScoreP != 0.25 {
 		t.Errorf("3 cases: regressed=%v p=%v, want not significant with p 0.25", c.Regressed, c.ScoreP)
+	}
+}
+
+func TestComparePairsDuplicatesInOrder(t *testing.T) {
+	// Two tests with the same description and vars in both runs, and a third copy in b:
+	// the k-th copy in a pairs with the k-th in b, and the third is b's alone.
+	dup := func(id string, passed ...bool) *report.Report {
+		r := &report.Report{Run: report.Run{ID: id}}
+		for i, p := range passed {
+			r.Results = append(r.Results, report.Result{Test: report.TestRef{Index: i, Description: "same", Vars: map[string]any{"q": "x"}},
+				Prompt: "p", Provider: "m", Passed: p, Score: b2f(p), Output: fmt.Sprintf("%s%d", id, i)})
+		}
+		return r
+	}
+	c := Compare(dup("A", true, false), dup("B", false, true, true), 0.05)
+	if c.Matched != 2 || c.OnlyA != 0 || c.OnlyB != 1 || c.PassToFail != 1 || c.FailToPass != 1 {
+		t.Fatalf("matched %d, only a %d, only b %d, pass→fail %d, fail→pass %d; want 2, 0, 1, 1, 1",
+			c.Matched, c.OnlyA, c.OnlyB, c.PassToFail, c.FailToPass)
+	}
+	if c.Regressions[0].OutputA != "A0" || c.Regressions[0].OutputB != "B0" || c.Improvements[0].OutputA != "A1" || c.Improvements[0].OutputB != "B1" {
+		t.Errorf("pairs %+v and %+v, want A0 with B0 and A1 with B1", c.Regressions[0], c.Improvements[0])
+	}
+}
+
+func TestCompareTotalsAlwaysInJSON(t *testing.T) {
+	c := Compare(run("A", []bool{true, true}), run("B", []bool{true, false}), 0.05)
+	var m map[string]any
+	b, _ := json.Marshal(c)
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	if m["regressions_total"] != 1.0 || m["improvements_total"] != 0.0 {
+		t.Errorf("regressions_total %v, improvements_total %v; want 1 and 0 (present when zero)", m["regressions_total"], m["improvements_total"])
+	}
+}
+
+func TestPairByKeyWithinCrowdedBuckets(t *testing.T) {
+	// Keys that share their top 16 bits fall in one bucket of the counting sort: 5 of them
+	// (sorted by insertion) and 40 (sorted by slices.SortStableFunc), each key several times.
+	for _, distinct := range []int{5, 40} {
+		var sa, sb []report.PairSample
+		for i := range 3 * distinct {
+			k := uint64(0xabcd)<<48 | uint64(distinct-i%distinct)*7919 // descending, repeated
+			sa = append(sa, report.PairSample{Key: k, Test: i})
+			if i%3 != 0 {
+				sb = append(sb, report.PairSample{Key: k, Test: i})
+			}
+		}
+		sb = append(sb, report.PairSample{Key: 1, Test: -1}) // in b only
+		partner := pairByKey(sa, sb, func(s *report.PairSample) uint64 { return s.Key })
+		// The k-th sample of b with a key pairs with the k-th of a with that key.
+		seen := map[uint64]int{}
+		for i, s := range sb {
+			var want int32 = -1
+			if s.Test >= 0 {
+				nth := seen[s.Key]
+				seen[s.Key]++
+				for j, x := range sa {
+					if x.Key == s.Key {
+						if nth == 0 {
+							want = int32(j)
+							break
+						}
+						nth--
+					}
+				}
+			}
+			if partner[i] != want {
+				t.Errorf("%d keys: sample %d of b (key %x) paired with %d of a, want %d", distinct, i, s.Key, partner[i], want)
+			}
+		}
 	}
 }

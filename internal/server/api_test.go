@@ -463,6 +463,9 @@ func TestAuditTrail(t *testing.T) {
 		actor, action, target string
 		before, after         bool
 	}{
+		// The steps' two sessions logged in as the table was built (session.go).
+		{"user", "session.login", f.alice.ID, false, true},
+		{"user", "session.login", f.admin.ID, false, true},
 		{"api_key", "run.create", "run-x", false, true},
 		{"api_key", "run.delete", "run-x", true, false},
 		{"user", "member.add", f.carol.ID, false, true},
@@ -480,8 +483,8 @@ func TestAuditTrail(t *testing.T) {
 			t.Errorf("entry %d = %+v, want %+v", i, g, w)
 		}
 	}
-	if !strings.Contains(string(got[3].Before), `"viewer"`) || !strings.Contains(string(got[3].After), `"admin"`) {
-		t.Errorf("member.update before/after: %s → %s", got[3].Before, got[3].After)
+	if !strings.Contains(string(got[5].Before), `"viewer"`) || !strings.Contains(string(got[5].After), `"admin"`) {
+		t.Errorf("member.update before/after: %s → %s", got[5].Before, got[5].After)
 	}
 	if p := asAdmin(f).do("GET", "/api/v1/audit.jsonl?project=beta", nil); p.status != 200 || strings.TrimSpace(p.raw) != "" {
 		t.Errorf("beta's export should be empty: %d %q", p.status, p.raw)

@@ -155,3 +155,18 @@ func (s *Server) UpdateMember(r *http.Request, c *Caller, userID string, role st
 func (s *Server) RemoveMember(r *http.Request, c *Caller, userID string) error {
 	return s.dropMember(r, c.c, userID)
 }
+
+// RunCursor is the run list's opaque cursor after the run at k (store.RunInfo.Key).
+func RunCursor(k store.RunKey) string { return encodeRunCursor(k) }
+
+// ParseRunCursor reads a cursor RunCursor made; "" is the first page (nil). A cursor it
+// did not make is a 400 error.
+func ParseRunCursor(cursor string) (*store.RunKey, error) { return decodeRunCursor(cursor) }
+
+// CreateProject creates a project; only an instance admin may (403 otherwise).
+func (s *Server) CreateProject(r *http.Request, c *Caller, slug, name string) (store.Project, error) {
+	if c.User == nil || !c.User.IsAdmin {
+		return store.Project{}, errorf(http.StatusForbidden, codeForbidden, "only an instance admin may create projects")
+	}
+	return s.newProject(r, c.c, projectBody{Slug: slug, Name: name})
+}

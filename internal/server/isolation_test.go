@@ -77,6 +77,12 @@ func (f *fixture) request(t *testing.T, rt route, in, res side) (string, any) {
 		body = map[string]any{"name": "intruder", "role": "admin"}
 	case "Report":
 		body = uploadBody(res.run, 3)(f)
+	case "UserCreate":
+		body = map[string]any{"email": "intruder@example.com", "password": "intruder password"}
+	case "UserUpdate":
+		body = map[string]any{"disabled": true}
+	case "PasswordChange":
+		body = map[string]any{"current_password": password, "new_password": "intruder password"}
 	default:
 		t.Fatalf("%s %s: body %s is unknown to the isolation test: add a sample", rt.Method, rt.Path, rt.Body)
 	}

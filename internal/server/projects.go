@@ -42,11 +42,22 @@ func (s *Server) createProject(w http.ResponseWriter, r *http.Request, c *call) 
 	if err := decodeJSON(w, r, s.maxBody, &body); err != nil {
 		return err
 	}
+	p, err := s.newProject(r, c, body)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"project": p})
+	return nil
+}
+
+// newProject checks and creates a project: the one creation of the API and the web UI.
+// The caller's access rule (instance admin) is checked before.
+func (s *Server) newProject(r *http.Request, c *call, body projectBody) (store.Project, error) {
 	if body.Slug == "" {
-		return fieldErr("slug", "slug is required: lower-case letters, digits and dashes, e.g. support-bot")
+		return store.Project{}, fieldErr("slug", "slug is required: lower-case letters, digits and dashes, e.g. support-bot")
 	}
 	if strings.TrimSpace(body.Name) == "" {
-		return fieldErr("name", "name is required")
+		return store.Project{}, fieldErr("name", "name is required")
 	}
 	p, err := s.changes(c).CreateProject(r.Context(), store.Project{Slug: body.Slug, Name: body.Name})
 	if errors.Is(err, store.ErrInvalid) {
@@ -54,14 +65,10 @@ func (s *Server) createProject(w http.ResponseWriter, r *http.Request, c *call) 
 		if strings.Contains(err.Error(), "slug") {
 			field = "slug"
 		}
-		return fieldErr(field, "%v", err)
+		return store.Project{}, fieldErr(field, "%v", err)
 	}
 	if errors.Is(err, store.ErrConflict) {
-		return errorf(http.StatusConflict, codeConflict, "a project with slug %q exists: choose another slug", body.Slug)
+		return store.Project{}, errorf(http.StatusConflict, codeConflict, "a project with slug %q exists: choose another slug", body.Slug)
 	}
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusCreated, map[string]any{"project": p})
-	return nil
+	return p, err
 }

@@ -50,6 +50,15 @@ func (s *Server) routes() []route {
 			Summary: "Log out: ends the session of the cookie"},
 		{Method: "GET", Path: v1 + "/me", Access: authenticated, Handle: s.me, Status: 200,
 			Summary: "The caller: user or API key, CSRF token (cookie sessions) and projects with roles"},
+		{Method: "PUT", Path: v1 + "/me/password", Access: authenticated, Handle: s.changePassword, Status: 204, Body: "PasswordChange",
+			Summary: "Change the caller's password (users, not API keys): checks the current one, ends the caller's other sessions"},
+
+		{Method: "GET", Path: v1 + "/users", Access: instanceAdmin, Handle: s.listUsers, Status: 200,
+			Summary: "Every user, oldest first (never a password hash)"},
+		{Method: "POST", Path: v1 + "/users", Access: instanceAdmin, Handle: s.createUser, Status: 201, Body: "UserCreate",
+			Summary: "Create a user (password of at least 12 characters)"},
+		{Method: "PATCH", Path: v1 + "/users/{user_id}", Access: instanceAdmin, Handle: s.updateUser, Status: 200, Body: "UserUpdate",
+			Summary: "Disable, enable, promote or demote a user; disabling ends their sessions; the last enabled instance admin is kept"},
 
 		{Method: "GET", Path: v1 + "/projects", Access: authenticated, Handle: s.listProjects, Status: 200,
 			Summary: "Projects the caller may see"},
@@ -88,7 +97,7 @@ func (s *Server) routes() []route {
 			Query:   []string{"failed", "errors", "test", "provider", "prompt", "segment", "limit", "cursor"},
 			Summary: "A page of a run's results, filtered"},
 		{Method: "GET", Path: p + "/compare", Access: project, Role: store.RoleViewer, Handle: s.compare, Status: 200,
-			Query:   []string{"a", "b", "alpha"},
+			Query:   []string{"a", "b", "alpha", "limit"},
 			Summary: "Compare two runs case by case, with McNemar's test and a paired bootstrap"},
 
 		{Method: "GET", Path: p + "/audit", Access: project, Role: store.RoleAdmin, Handle: s.listAudit, Status: 200,

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -291,6 +292,13 @@ func (s *Server) listResults(w http.ResponseWriter, r *http.Request, c *call) er
 	return nil
 }
 
+// Compare's list limits: how many regressions and improvements an answer lists by default
+// and at most (the totals count all of them).
+const (
+	defaultCompareLimit = 100
+	maxCompareLimit     = 1000
+)
+
 // compare compares two runs of the project with the eval engine's statistics.
 func (s *Server) compare(w http.ResponseWriter, r *http.Request, c *call) error {
 	q := r.URL.Query()
@@ -302,21 +310,42 @@ func (s *Server) compare(w http.ResponseWriter, r *http.Request, c *call) error 
 		}
 		alpha = a
 	}
-	var reps [2]*report.Report
+	limit := defaultCompareLimit
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxCompareLimit {
+			return errorf(http.StatusBadRequest, codeBadRequest, "limit %q: use an integer from 1 to %d (regressions and improvements listed; the totals count all)", v, maxCompareLimit)
+		}
+		limit = n
+	}
+	var ids [2]string
 	for i, name := range []string{"a", "b"} {
-		id := q.Get(name)
-		if id == "" {
+		ids[i] = q.Get(name)
+		if ids[i] == "" {
 			return errorf(http.StatusBadRequest, codeBadRequest, "%s is required: compare?a=RUN_ID&b=RUN_ID", name)
 		}
-		if err := s.projectRun(r, c, id); err != nil {
+		if err := s.projectRun(r, c, ids[i]); err != nil {
 			return err
 		}
-		rep, err := s.store.GetRun(r.Context(), id)
-		if err != nil {
-			return fmt.Errorf("compare: %w", err)
-		}
-		reps[i] = rep
 	}
-	writeJSON(w, http.StatusOK, eval.Compare(reps[0], reps[1], alpha))
+	cmp, err := s.Comparison(r.Context(), ids[0], ids[1], alpha, limit)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, cmp)
 	return nil
+}
+
+// Comparison compares run a (the baseline) with run b at significance level alpha, as
+// `plumb compare` does, listing the first limit regressions and improvements by test
+// (regressions_total and improvements_total count all). It reads each run's stored pairing
+// samples and the listed results only, never a run whole, so that two 100,000-result runs
+// compare in tens of milliseconds. It checks no access: the caller makes sure both runs
+// are the caller's to see. A missing run is store.ErrNotFound.
+func (s *Server) Comparison(ctx context.Context, a, b string, alpha float64, limit int) (*eval.Comparison, error) {
+	cmp, err := eval.CompareStored(ctx, s.store, a, b, alpha, limit)
+	if err != nil {
+		return nil, fmt.Errorf("compare run %s with run %s: %w", a, b, err)
+	}
+	return cmp, nil
 }

@@ -1,10 +1,15 @@
 package server
 
 import (
+	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/plumbhq/plumb/internal/auth"
 	"github.com/plumbhq/plumb/internal/store"
@@ -49,6 +54,7 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, email, pas
 	u, err := s.store.GetUserByEmail(r.Context(), email)
 	if errors.Is(err, store.ErrNotFound) {
 		auth.VerifyPassword(s.dummyHash, password)
+		s.recordFailedLogin(r, email, "", "unknown email")
 		if n, err := s.store.CountUsers(r.Context()); err == nil && n == 0 {
 			return store.User{}, "", errorf(http.StatusUnauthorized, codeUnauthorized,
 				"no user exists yet: create the first admin with `plumb user create --email EMAIL --admin` on the server")
@@ -60,11 +66,13 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, email, pas
 	}
 	if err := auth.VerifyPassword(u.PasswordHash, password); err != nil {
 		if errors.Is(err, auth.ErrMismatch) {
+			s.recordFailedLogin(r, email, u.ID, "wrong password")
 			return store.User{}, "", wrong
 		}
 		return store.User{}, "", err
 	}
 	if u.Disabled {
+		s.recordFailedLogin(r, email, u.ID, "disabled")
 		return store.User{}, "", wrong
 	}
 	if auth.NeedsRehash(u.PasswordHash, s.password) {
@@ -82,6 +90,17 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, email, pas
 		ExpiresAt: s.now().Add(s.sessionTTL), CSRFTokenHash: store.HashToken(csrf)})
 	if err != nil {
 		return store.User{}, "", err
+	}
+	// The session is stored first and taken back if its record cannot be written, so that
+	// no login is without its entry; the cookie is set only once both are.
+	expires := sess.ExpiresAt
+	if _, err := s.store.AppendAudit(r.Context(), store.AuditEntry{ActorType: store.ActorUser, ActorID: u.ID,
+		Action: "session.login", TargetType: "user", TargetID: u.ID,
+		After: sessionJSON(sessionRecord{Email: u.Email, Addr: clientAddr(r), ExpiresAt: &expires})}); err != nil {
+		if err := s.store.DeleteSession(r.Context(), sess.IDHash); err != nil {
+			s.log.Warn("take back an unrecorded session", "request_id", requestID(r.Context()), "user_id", u.ID, "err", err)
+		}
+		return store.User{}, "", fmt.Errorf("record the login of user %s: %w", u.ID, err)
 	}
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: token, Path: "/", Expires: sess.ExpiresAt,
 		MaxAge: int(s.sessionTTL.Seconds()), HttpOnly: true, Secure: isHTTPS(r), SameSite: http.SameSiteLaxMode})
@@ -101,14 +120,67 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request, c *call) error {
 }
 
 // endSession ends the cookie's session and clears the cookie: the one logout of the API
-// and the web UI.
+// and the web UI. The logout is recorded before the session ends, so that a session never
+// ends unrecorded (if ending it then fails, the client is told and may try again).
 func (s *Server) endSession(w http.ResponseWriter, r *http.Request, c *call) error {
+	if _, err := s.store.AppendAudit(r.Context(), store.AuditEntry{ActorType: store.ActorUser, ActorID: c.user.ID,
+		Action: "session.logout", TargetType: "user", TargetID: c.user.ID,
+		Before: sessionJSON(sessionRecord{Email: c.user.Email, Addr: clientAddr(r), ExpiresAt: &c.session.ExpiresAt})}); err != nil {
+		return fmt.Errorf("record the logout of user %s: %w", c.user.ID, err)
+	}
 	if err := s.store.DeleteSession(r.Context(), c.session.IDHash); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1,
 		HttpOnly: true, Secure: isHTTPS(r), SameSite: http.SameSiteLaxMode})
 	return nil
+}
+
+// sessionRecord is the before or after of a session's audit entry: who and from where,
+// never the session's token, its CSRF token or a hash of either.
+type sessionRecord struct {
+	Email     string     `json:"email"`
+	Addr      string     `json:"addr"` // the client's address, as the login limiter sees it
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+	Reason    string     `json:"reason,omitempty"` // why a login failed
+}
+
+// sessionJSON encodes a sessionRecord, which cannot fail.
+func sessionJSON(rec sessionRecord) json.RawMessage {
+	b, _ := json.Marshal(rec)
+	return b
+}
+
+// maxRecordedEmail bounds the email a failed login records: the longest address there
+// is, so that an attacker's megabyte of "email" is not copied into the log.
+const maxRecordedEmail = 254
+
+// recordFailedLogin appends session.login_failed for an attempt the limiter let through
+// (so that the log grows no faster than attempts are allowed): the email as typed,
+// trimmed to printable text of at most maxRecordedEmail bytes, the client's address, why,
+// and the account's id when the email names one. Never the password. A failure to record
+// it is logged, and the login fails as it would anyway.
+func (s *Server) recordFailedLogin(r *http.Request, email, userID, reason string) {
+	email = strings.ToValidUTF8(email, "\uFFFD")
+	email = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return '\uFFFD'
+		}
+		return r
+	}, email)
+	if len(email) > maxRecordedEmail {
+		cut := maxRecordedEmail
+		for cut > 0 && !utf8.RuneStart(email[cut]) {
+			cut--
+		}
+		email = email[:cut] + "…"
+	}
+	// Nobody is authenticated: the system is the actor, and the account (if any) the target.
+	if _, err := s.store.AppendAudit(r.Context(), store.AuditEntry{ActorType: store.ActorSystem,
+		Action: "session.login_failed", TargetType: "user", TargetID: userID,
+		After: sessionJSON(sessionRecord{Email: email, Addr: clientAddr(r), Reason: reason})}); err != nil {
+		s.log.Error("record a failed login", "request_id", requestID(r.Context()), "err", err)
+	}
 }
 
 // projectRole is one entry of GET /me's projects.

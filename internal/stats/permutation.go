@@ -2,7 +2,9 @@ package stats
 
 import (
 	"math"
+	"math/bits"
 	"math/rand/v2"
+	"slices"
 
 	"gonum.org/v1/gonum/stat/distuv"
 )
@@ -67,20 +69,67 @@ func SignFlipTest(d []float64, resamples int, seed uint64) float64 {
 	if resamples <= 0 {
 		resamples = DefaultResamples
 	}
-	rng := rand.New(rand.NewPCG(seed, pcgStream))
+	// Each assignment draws an independent fair sign per difference, 64 signs to a generator
+	// call; equal magnitudes (graded scores take few values) are drawn as a group, as the
+	// number of ones in that many random bits. One generator call per sign made a comparison
+	// of 100,000 pairs with 2,800 changed scores spend 270 ms here.
+	groups := magnitudeGroups(nz)
+	pcg := rand.NewPCG(seed, pcgStream)
+	var buf uint64 // random bits not used yet: the low left bits of buf
+	var left uint
 	hits := 0
 	for range resamples {
 		sum := 0.0
-		for _, x := range nz {
-			if rng.Uint64()&1 == 1 {
-				sum -= x
-			} else {
-				sum += x
+		for _, g := range groups {
+			if g.n == 1 {
+				if left == 0 {
+					buf, left = pcg.Uint64(), 64
+				}
+				if buf&1 == 1 {
+					sum -= g.x
+				} else {
+					sum += g.x
+				}
+				buf >>= 1
+				left--
+				continue
 			}
+			minus := 0
+			for k := uint(g.n); k > 0; {
+				if left == 0 {
+					buf, left = pcg.Uint64(), 64
+				}
+				take := min(k, left)
+				minus += bits.OnesCount64(buf & (1<<take - 1))
+				buf >>= take
+				left -= take
+				k -= take
+			}
+			sum += g.x * float64(g.n-2*minus)
 		}
 		if math.Abs(sum) >= observed-tol {
 			hits++
 		}
 	}
 	return float64(hits+1) / float64(resamples+1)
+}
+
+// magnitudeGroup is one distinct magnitude among the differences and how many have it.
+type magnitudeGroup struct {
+	x float64
+	n int
+}
+
+// magnitudeGroups groups the magnitudes xs (which it sorts) by value.
+func magnitudeGroups(xs []float64) []magnitudeGroup {
+	slices.Sort(xs)
+	var gs []magnitudeGroup
+	for _, x := range xs {
+		if len(gs) > 0 && gs[len(gs)-1].x == x {
+			gs[len(gs)-1].n++
+			continue
+		}
+		gs = append(gs, magnitudeGroup{x, 1})
+	}
+	return gs
 }

@@ -31,9 +31,16 @@ type Accounts interface {
 	// GetUserByEmail returns the user with this email in any letter case, or ErrNotFound.
 	GetUserByEmail(ctx context.Context, email string) (User, error)
 	// UpdateUser changes what upd sets of a user and returns the user, or ErrNotFound.
-	// Callers end the user's sessions (DeleteUserSessions) when disabling or changing the
-	// password.
+	// Disabling a user ends their sessions in the same transaction. A change that would
+	// leave the instance without an enabled instance admin (disabling or demoting the last
+	// one) is ErrLastAdmin: nobody could then create projects or manage users but an
+	// operator at the database. A new password goes through SetPassword; PasswordHash here
+	// is for re-encoding the same password (a login upgrading its hash).
 	UpdateUser(ctx context.Context, id string, upd UserUpdate) (User, error)
+	// SetPassword replaces a user's password hash and ends every session of theirs but
+	// keep (a Session.IDHash; "" ends them all), in one transaction, so that a stolen
+	// session does not outlive the password change. It returns the user, or ErrNotFound.
+	SetPassword(ctx context.Context, id, passwordHash, keep string) (User, error)
 	// ListUsers returns every user, oldest first.
 	ListUsers(ctx context.Context) ([]User, error)
 	// CountUsers is how many users exist: 0 means the first admin is still to be created.

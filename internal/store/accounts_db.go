@@ -274,6 +274,11 @@ func (a *accounts) UpdateUser(ctx context.Context, id string, upd UserUpdate) (U
 	}
 	var out User
 	err := a.db.inTx(ctx, func(d db) error {
+		if upd.IsAdmin != nil && !*upd.IsAdmin || upd.Disabled != nil && *upd.Disabled {
+			if err := keepAnInstanceAdmin(ctx, d, id); err != nil {
+				return err
+			}
+		}
 		before, err := getUser(ctx, d, id)
 		if err != nil {
 			return err
@@ -281,10 +286,70 @@ func (a *accounts) UpdateUser(ctx context.Context, id string, upd UserUpdate) (U
 		if _, err := d.exec(ctx, "UPDATE users SET "+strings.Join(set, ", ")+" WHERE id = ?", append(args, id)...); err != nil {
 			return fmt.Errorf("update user %s: %w", id, err)
 		}
+		if upd.Disabled != nil && *upd.Disabled {
+			if _, err := d.exec(ctx, `DELETE FROM sessions WHERE user_id = ?`, id); err != nil {
+				return fmt.Errorf("end the sessions of user %s: %w", id, err)
+			}
+		}
 		if out, err = getUser(ctx, d, id); err != nil {
 			return err
 		}
 		return a.record(ctx, d, "", "user.update", "user", id, before, out)
+	})
+	if err != nil {
+		return User{}, err
+	}
+	return out, nil
+}
+
+// keepAnInstanceAdmin checks, inside the transaction d, that id is not the only enabled
+// instance admin, before a change that disables or demotes them. On PostgreSQL it locks
+// the enabled admins' rows (in id order, so that two such changes cannot deadlock): of
+// two admins disabling each other at once, the second waits for the first, then sees it
+// gone and is refused. SQLite's write transactions are serialised already.
+func keepAnInstanceAdmin(ctx context.Context, d db, id string) error {
+	q := `SELECT id FROM users WHERE is_admin = ? AND disabled = ? ORDER BY id`
+	if d.driver() == DriverPostgres {
+		q += ` FOR UPDATE`
+	}
+	rows, err := d.query(ctx, q, true, false)
+	if err != nil {
+		return fmt.Errorf("change user %s: %w", id, err)
+	}
+	admins, err := collect(rows, "change user "+id, func(r rowScanner) (string, error) {
+		var s string
+		return s, r.Scan(&s)
+	})
+	if err != nil {
+		return err
+	}
+	if len(admins) == 1 && admins[0] == id {
+		return fmt.Errorf("user %q is %w of the instance (the only enabled instance admin): make another user an instance admin first", id, ErrLastAdmin)
+	}
+	return nil
+}
+
+// SetPassword implements Accounts.
+func (a *accounts) SetPassword(ctx context.Context, id, passwordHash, keep string) (User, error) {
+	if err := checkText("password hash", passwordHash, 1024); err != nil {
+		return User{}, err
+	}
+	var out User
+	err := a.db.inTx(ctx, func(d db) error {
+		before, err := getUser(ctx, d, id)
+		if err != nil {
+			return err
+		}
+		if _, err := d.exec(ctx, `UPDATE users SET password_hash = ? WHERE id = ?`, passwordHash, id); err != nil {
+			return fmt.Errorf("set the password of user %s: %w", id, err)
+		}
+		if _, err := d.exec(ctx, `DELETE FROM sessions WHERE user_id = ? AND id_hash <> ?`, id, keep); err != nil {
+			return fmt.Errorf("end the sessions of user %s: %w", id, err)
+		}
+		if out, err = getUser(ctx, d, id); err != nil {
+			return err
+		}
+		return a.record(ctx, d, "", "user.password", "user", id, before, out)
 	})
 	if err != nil {
 		return User{}, err

@@ -22,6 +22,8 @@ type Actor struct {
 //	run.delete                run      before: RunInfo
 //	project.create            project  after: Project
 //	user.create, user.update  user     before (update) and after: User
+//	user.password             user     before and after: User (the new password is a hash
+//	                                   that is never serialised: the entry says it changed)
 //	member.add, member.update, member.remove  member (target id: the user's id)  Member
 //	key.create, key.revoke    api_key  before (revoke) and after: APIKey
 

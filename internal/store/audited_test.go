@@ -130,6 +130,11 @@ func TestAuditedChanges(t *testing.T) {
 			return err
 		}, "user.update", func(*auditFixture) string { return "" }, func(f *auditFixture) string { return f.bob.ID },
 			"disabled", false, true},
+		{"change a password", func(f *auditFixture, st Store) error {
+			_, err := st.SetPassword(ctx, f.bob.ID, pw, "")
+			return err
+		}, "user.password", func(*auditFixture) string { return "" }, func(f *auditFixture) string { return f.bob.ID },
+			"email", "bob@example.com", "bob@example.com"},
 		{"add a member", func(f *auditFixture, st Store) error {
 			_, err := st.AddMember(ctx, Member{ProjectID: f.p.ID, UserID: f.carol.ID, Role: RoleViewer})
 			return err

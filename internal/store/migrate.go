@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"embed"
 	"fmt"
 	"io/fs"
@@ -23,6 +24,17 @@ type migration struct {
 	version int
 	name    string
 	sql     string
+	// fill, when set, runs after sql in the same transaction: the part of a step that SQL
+	// cannot express (dataStep).
+	fill func(ctx context.Context, d db) error
+}
+
+// dataStep is the Go part of a migration, if it has one.
+func dataStep(version int, name string) func(ctx context.Context, d db) error {
+	if version == 4 && name == "run_pairs" {
+		return backfillPairs
+	}
+	return nil
 }
 
 // loadMigrations reads the *.sql files at the root of fsys. Versions must run 1, 2, 3, ...
@@ -43,7 +55,7 @@ func loadMigrations(fsys fs.FS) ([]migration, error) {
 		if err != nil {
 			return nil, err
 		}
-		ms = append(ms, migration{version: v, name: rest, sql: string(b)})
+		ms = append(ms, migration{version: v, name: rest, sql: string(b), fill: dataStep(v, rest)})
 	}
 	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
 	for i, m := range ms {

@@ -118,6 +118,9 @@ func (s *postgresStore) saveRun(ctx context.Context, projectID string, r *report
 		})); err != nil {
 		return fmt.Errorf("save run %s: insert results: %w", run.id, err)
 	}
+	if _, err := tx.Exec(ctx, pgRebind(savePairsSQL), run.id, run.pairs); err != nil {
+		return fmt.Errorf("save run %s: pairing samples: %w", run.id, err)
+	}
 	if err := s.recordRunSave(ctx, pgTx{tx}, &run, before); err != nil {
 		return err
 	}
@@ -325,6 +328,11 @@ func (s *postgresStore) applyMigration(ctx context.Context, m migration) error {
 	// statement in it.
 	if _, err := tx.Exec(ctx, m.sql); err != nil {
 		return err
+	}
+	if m.fill != nil {
+		if err := m.fill(ctx, pgTx{tx}); err != nil {
+			return err
+		}
 	}
 	if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`, m.version, m.name); err != nil {
 		return err

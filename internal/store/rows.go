@@ -18,6 +18,7 @@ type runRow struct {
 	startedAt, finishedAt         time.Time
 	run, summary                  []byte // exact JSON; summary without tests and flaky
 	tests                         []byte // JSON testRows, for run_tests: the summary's tests and flaky
+	pairs                         []byte // the results' report.PairSample, for run_pairs (pairs.go)
 	testsCount, flakyCount        int
 	cases, passed, failed, errors int
 	passRate                      float64
@@ -105,8 +106,10 @@ func encodeReport(r *report.Report) (runRow, []resultRow, error) {
 		}
 	}
 	rows := make([]resultRow, len(r.Results))
+	samples := make([]report.PairSample, len(r.Results))
 	for i := range r.Results {
 		res := &r.Results[i]
+		samples[i] = res.PairSample()
 		data, err := encodeJSON(res)
 		if err != nil {
 			return runRow{}, nil, fmt.Errorf("save run %s: encode result %d: %w", r.Run.ID, i, err)
@@ -131,6 +134,7 @@ func encodeReport(r *report.Report) (runRow, []resultRow, error) {
 			data:      data,
 		}
 	}
+	rr.pairs = encodePairs(samples)
 	return rr, rows, nil
 }
 

@@ -152,6 +152,9 @@ func (s *sqliteStore) saveRun(ctx context.Context, projectID string, r *report.R
 	if err := insertSQLiteResults(ctx, tx, run.id, results); err != nil {
 		return fmt.Errorf("save run %s: insert results: %w", run.id, err)
 	}
+	if _, err := tx.ExecContext(ctx, savePairsSQL, run.id, run.pairs); err != nil {
+		return fmt.Errorf("save run %s: pairing samples: %w", run.id, err)
+	}
 	if err := s.recordRunSave(ctx, sqliteTx{tx}, &run, before); err != nil {
 		return err
 	}
@@ -437,6 +440,11 @@ func (s *sqliteStore) applyMigration(ctx context.Context, m migration) (err erro
 	}
 	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
 		return err
+	}
+	if m.fill != nil {
+		if err := m.fill(ctx, sqliteTx{tx}); err != nil {
+			return err
+		}
 	}
 	if err := sqliteForeignKeyCheck(ctx, tx); err != nil {
 		return err

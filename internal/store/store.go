@@ -76,6 +76,17 @@ type Store interface {
 	ListTests(ctx context.Context, runID string, flaky bool, cursor string, limit int) (page []report.TestStat, next string, err error)
 	// CountResults is how many of a run's results match f (0 for a missing run).
 	CountResults(ctx context.Context, runID string, f ResultFilter) (int, error)
+	// Breakdown counts a run's results by prompt, provider and segment (none for a
+	// missing run).
+	Breakdown(ctx context.Context, runID string) ([]Group, error)
+	// PairSamples is what comparing the run needs of each result, one report.PairSample per
+	// result in report order, read without its results (SaveRun stores them; migration 0004
+	// computed them for older runs), or ErrNotFound.
+	PairSamples(ctx context.Context, runID string) ([]report.PairSample, error)
+	// ResultsAt returns the run's results at these positions (from 0, in report order), in
+	// the order asked: the few results a comparison lists. A position the run does not have
+	// (or a missing run) is ErrNotFound.
+	ResultsAt(ctx context.Context, runID string, idx []int) ([]report.Result, error)
 
 	// WithAudit returns a view of the store whose changes are audited: each change made
 	// through it (SaveRun, SaveRunIn, DeleteRun, CreateProject, CreateUser, UpdateUser,

@@ -1,0 +1,13 @@
+-- What comparing two runs needs of each result, kept per run in one value: the keys that
+-- pair a sample with the other run's (hashes of its test's description and vars and its
+-- repeat, without and with its prompt and provider), its test index, pass/fail and score, in
+-- report order (report.PairSample; the layout is in internal/store/pairs.go). Comparing two
+-- 100,000-result runs then reads two values of ~2-3 MB instead of 200,000 rows: joining the
+-- results rows in SQL took 200-270 ms on SQLite only to count the pairs.
+--
+-- The keys hash the canonical JSON of each result's vars, which SQL cannot compute: the
+-- store fills this table for the runs already saved, in Go, in this migration's transaction.
+CREATE TABLE run_pairs (
+    run_id  TEXT PRIMARY KEY REFERENCES runs (id) ON DELETE CASCADE,
+    samples BLOB NOT NULL
+) STRICT;
