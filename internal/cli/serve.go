@@ -16,6 +16,7 @@ import (
 
 	"github.com/plumbhq/plumb/internal/server"
 	"github.com/plumbhq/plumb/internal/store"
+	"github.com/plumbhq/plumb/internal/web"
 )
 
 // shutdownGrace is how long in-flight requests may take to finish after SIGINT or SIGTERM.
@@ -83,8 +84,12 @@ SIGINT or SIGTERM stops accepting connections and lets requests in flight finish
 // serve runs the server on ln until ctx ends, then shuts it down gracefully.
 func serve(ctx context.Context, ln net.Listener, st store.Store, log *slog.Logger) error {
 	api := server.New(server.Config{Store: st, Logger: log})
+	ui, err := web.New(web.Config{Server: api, Store: st, Logger: log})
+	if err != nil {
+		return err
+	}
 	srv := &http.Server{
-		Handler:           api.Handler(),
+		Handler:           ui.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),

@@ -1,0 +1,112 @@
+package web
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/plumbhq/plumb/internal/eval"
+	"github.com/plumbhq/plumb/internal/server"
+	"github.com/plumbhq/plumb/internal/store"
+)
+
+// compareChanges is how many regressions and how many improvements the compare page shows.
+const compareChanges = 100
+
+// changeView is one changed case with its outputs split for the side-by-side view.
+type changeView struct {
+	eval.CaseChange
+	Sides sides
+}
+
+// comparePage compares two runs: the statistical verdict first, the headline numbers of
+// each side, the regressions and then the improvements with both outputs side by side and
+// their differences marked, and the cost–quality view of both runs' models. Without a and
+// b it offers the recent runs to pick from.
+func (u *UI) comparePage(w http.ResponseWriter, r *http.Request, c *server.Caller) error {
+	ctx := r.Context()
+	q := r.URL.Query()
+	a, b := q.Get("a"), q.Get("b")
+	recent, err := u.store.ListRuns(ctx, store.ListOptions{Project: c.Project.ID, Limit: 50})
+	if err != nil {
+		return err
+	}
+	data := map[string]any{"Recent": recent, "A": a, "B": b}
+	if a == "" || b == "" {
+		u.render(w, r, http.StatusOK, "compare", &view{Caller: c, Title: "Compare runs", Nav: "compare", Data: data})
+		return nil
+	}
+	alpha := 0.05
+	if v := q.Get("alpha"); v != "" {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || !(f > 0 && f < 1) {
+			return badRequest("alpha %q: use a number between 0 and 1, e.g. 0.05", v)
+		}
+		alpha = f
+	}
+	for _, id := range []string{a, b} {
+		if err := u.srv.RunInProject(r, c, id); err != nil {
+			return err
+		}
+	}
+	cmp, err := u.srv.Comparison(ctx, a, b, alpha, compareChanges)
+	if err != nil {
+		return err
+	}
+	var regressions, improvements []changeView
+	for _, ch := range cmp.Regressions {
+		regressions = append(regressions, changeView{ch, diffWords(ch.OutputA, ch.OutputB)})
+	}
+	for _, ch := range cmp.Improvements {
+		improvements = append(improvements, changeView{ch, diffWords(ch.OutputA, ch.OutputB)})
+	}
+	// The cost–quality view: every prompt × provider of both runs.
+	var entries []entry
+	var rows []qualityRow
+	for _, side := range []struct{ name, id string }{{"A", a}, {"B", b}} {
+		groups, err := u.store.Breakdown(ctx, side.id)
+		if err != nil {
+			return err
+		}
+		for _, g := range mergeSegments(groups) {
+			label := side.name + " · " + g.Provider
+			if g.Prompt != "" {
+				label = side.name + " · " + g.Prompt + " · " + g.Provider
+			}
+			entries = append(entries, entry{Label: label, Cost: ratio2(g.Cost, g.Samples), Passed: g.Passed, N: g.Samples})
+			rows = append(rows, qualityRow{Side: side.name, Group: g})
+		}
+	}
+	data["Cmp"] = cmp
+	data["Regressions"] = regressions
+	data["Improvements"] = improvements
+	data["Quality"] = rows
+	data["Scatter"] = newScatter(entries)
+	u.render(w, r, http.StatusOK, "compare", &view{Caller: c, Title: "Compare runs", Nav: "compare", Data: data})
+	return nil
+}
+
+// qualityRow is one model of the cost–quality table.
+type qualityRow struct {
+	Side string
+	store.Group
+}
+
+// mergeSegments sums a breakdown (ordered by prompt, provider, segment) over segments.
+func mergeSegments(gs []store.Group) []store.Group {
+	var out []store.Group
+	for _, g := range gs {
+		if n := len(out); n > 0 && out[n-1].Prompt == g.Prompt && out[n-1].Provider == g.Provider {
+			o := &out[n-1]
+			o.Samples += g.Samples
+			o.Passed += g.Passed
+			o.Errors += g.Errors
+			o.Cost += g.Cost
+			o.LatencyMS += g.LatencyMS
+			o.Tokens += g.Tokens
+			continue
+		}
+		g.Segment = ""
+		out = append(out, g)
+	}
+	return out
+}
