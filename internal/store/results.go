@@ -15,6 +15,7 @@ import (
 // "no filter"; set filters combine with AND.
 type ResultFilter struct {
 	FailedOnly bool   `json:"failed_only,omitempty"` // only results that did not pass
+	PassedOnly bool   `json:"passed_only,omitempty"` // only results that passed (the majority: no index of its own)
 	ErrorsOnly bool   `json:"errors_only,omitempty"` // only results whose call or an assertion errored
 	Test       *int   `json:"test,omitempty"`        // only results of this test index
 	Provider   string `json:"provider,omitempty"`    // only results of this provider label
@@ -59,6 +60,13 @@ func resultWhere(driver, runID string, f ResultFilter) (string, []any) {
 			where = append(where, "NOT passed")
 		} else {
 			where = append(where, "passed = 0")
+		}
+	}
+	if f.PassedOnly {
+		if driver == DriverPostgres {
+			where = append(where, "passed")
+		} else {
+			where = append(where, "passed = 1")
 		}
 	}
 	if f.ErrorsOnly {

@@ -44,7 +44,7 @@ func matches(f ResultFilter, r *report.Result) bool {
 	for _, a := range r.Assertions {
 		errored = errored || a.Error
 	}
-	return (!f.FailedOnly || !r.Passed) && (!f.ErrorsOnly || errored) &&
+	return (!f.FailedOnly || !r.Passed) && (!f.PassedOnly || r.Passed) && (!f.ErrorsOnly || errored) &&
 		(f.Test == nil || r.Test.Index == *f.Test) && (f.Provider == "" || r.Provider == f.Provider) &&
 		(f.Prompt == "" || r.Prompt == f.Prompt) && (f.Segment == "" || r.Test.Segment == f.Segment)
 }
@@ -70,6 +70,8 @@ func TestListResultsPaging(t *testing.T) {
 		}{
 			{"all", ResultFilter{}},
 			{"failed", ResultFilter{FailedOnly: true}},
+			{"passed", ResultFilter{PassedOnly: true}},
+			{"passed by provider", ResultFilter{PassedOnly: true, Provider: "llama"}},
 			{"errors", ResultFilter{ErrorsOnly: true}},
 			{"failed errors", ResultFilter{FailedOnly: true, ErrorsOnly: true}},
 			{"test 0", ResultFilter{Test: intp(0)}},

@@ -315,7 +315,7 @@ func (u *UI) cases(r *http.Request, runID string, f caseFilter) (caseList, error
 		}
 		return out, nil
 	}
-	// failed-first
+	// failed-first: the failures, then the passes, each in report order
 	failedF := base
 	failedF.FailedOnly = true
 	failed, err := u.store.CountResults(ctx, runID, failedF)
@@ -357,24 +357,13 @@ func (u *UI) cases(r *http.Request, runID string, f caseFilter) (caseList, error
 	if len(out.Results) == 0 {
 		out.Phase = "passed"
 	}
-	// The passes: read all results, as many as the page still needs each time, and keep
-	// the passed ones; the store's cursor after the last one read is where the next page
-	// starts.
-	for len(out.Results) < casePage {
-		page, next, err := u.store.ListResults(ctx, runID, base, cursor, casePage-len(out.Results))
-		if err != nil {
-			return out, err
-		}
-		for _, res := range page {
-			if res.Passed {
-				out.Results = append(out.Results, res)
-			}
-		}
-		cursor = next
-		if next == "" {
-			break
-		}
+	passedF := base
+	passedF.PassedOnly = true
+	page, next, err := u.store.ListResults(ctx, runID, passedF, cursor, casePage-len(out.Results))
+	if err != nil {
+		return out, err
 	}
+	out.Results, cursor = append(out.Results, page...), next
 	if cursor != "" {
 		out.Next = f.query("p:" + cursor)
 	}
