@@ -539,12 +539,20 @@ func (c *Client) Results(ctx context.Context, project, runID string, opt Results
 	return page, err
 }
 
-// Compare compares run a (the baseline) with run b of the project at significance level
-// alpha (0 means the server's default, 0.05).
-func (c *Client) Compare(ctx context.Context, project, a, b string, alpha float64) (*Comparison, error) {
+// CompareOptions tune Compare. Zero values take the server's defaults.
+type CompareOptions struct {
+	Alpha float64 // the significance level; 0 means 0.05
+	Limit int     // at most this many regressions and as many improvements (totals are always given); 0 means 100, at most 1000
+}
+
+// Compare compares run a (the baseline) with run b of the project.
+func (c *Client) Compare(ctx context.Context, project, a, b string, opt CompareOptions) (*Comparison, error) {
 	q := url.Values{"a": {a}, "b": {b}}
-	if alpha != 0 {
-		q.Set("alpha", strconv.FormatFloat(alpha, 'g', -1, 64))
+	if opt.Alpha != 0 {
+		q.Set("alpha", strconv.FormatFloat(opt.Alpha, 'g', -1, 64))
+	}
+	if opt.Limit != 0 {
+		q.Set("limit", strconv.Itoa(opt.Limit))
 	}
 	var out Comparison
 	if err := c.do(ctx, http.MethodGet, projectPath(project)+"/compare", q, nil, &out); err != nil {

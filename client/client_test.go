@@ -255,12 +255,15 @@ func TestRunsLifecycle(t *testing.T) {
 		t.Fatalf("test=0 provider=fast: total %d, %v; want 2", page.Total, err)
 	}
 
-	cmp, err := c.Compare(ctx, "alpha", "run-1", "run-3", 0.05)
+	cmp, err := c.Compare(ctx, "alpha", "run-1", "run-3", CompareOptions{Alpha: 0.05, Limit: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if cmp.Matched != 12 || cmp.PassToFail != 6 || !cmp.Regressed {
 		t.Fatalf("compare run-1 → run-3: matched %d, pass→fail %d, regressed %v; want 12, 6, true", cmp.Matched, cmp.PassToFail, cmp.Regressed)
+	}
+	if len(cmp.Regressions) != 2 || cmp.RegressionsTotal != 6 {
+		t.Fatalf("compare with limit 2: %d regressions of %d, want 2 of 6", len(cmp.Regressions), cmp.RegressionsTotal)
 	}
 
 	me, err := c.Me(ctx)
@@ -316,7 +319,7 @@ func TestErrors(t *testing.T) {
 			404, CodeNotFound, ""},
 		{"other project's results", func() error { _, err := a.Results(ctx, "alpha", "run-b", ResultsOptions{}); return err },
 			404, CodeNotFound, ""},
-		{"compare with another project's run", func() error { _, err := a.Compare(ctx, "alpha", "run-a", "run-b", 0); return err },
+		{"compare with another project's run", func() error { _, err := a.Compare(ctx, "alpha", "run-a", "run-b", CompareOptions{}); return err },
 			404, CodeNotFound, ""},
 		{"delete another project's run", func() error { return a.DeleteRun(ctx, "alpha", "run-b") },
 			404, CodeNotFound, ""},
