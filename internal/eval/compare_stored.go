@@ -110,3 +110,96 @@ func bothRuns(read func(i int) error) error {
 	wg.Wait()
 	return cmp.Or(errs[0], errs[1])
 }
+
+// Combo is one prompt × provider of a run.
+type Combo struct {
+	Prompt   string `json:"prompt"`
+	Provider string `json:"provider"`
+}
+
+// String names the combo as pages show it.
+func (c Combo) String() string { return c.Prompt + " · " + c.Provider }
+
+// StoredCombos is what CompareWithin reads: StoredRuns, and the positions of a combo's
+// results within a run (store.Store is one).
+type StoredCombos interface {
+	StoredRuns
+	// ComboPositions is the positions, in report order, of the run's results of one
+	// prompt × provider.
+	ComboPositions(ctx context.Context, runID string, c Combo) ([]int, error)
+}
+
+// CompareWithin compares two prompts or models within one run, a the baseline: the
+// results of combo a and of combo b pair by test and repeat, exactly as two runs of one
+// prompt × provider each pair (Compare), and are tested the same way. The sides are named
+// by their combos; their pass rates are their results'; cost and latency are left at zero
+// (the run's per-model breakdown has them).
+func CompareWithin(ctx context.Context, runs StoredCombos, run string, a, b Combo, alpha float64, limit int) (*Comparison, error) {
+	head, err := runs.GetRunHeader(ctx, run)
+	if err != nil {
+		return nil, err
+	}
+	all, err := runs.PairSamples(ctx, run)
+	if err != nil {
+		return nil, err
+	}
+	var pos [2][]int
+	var samples [2][]report.PairSample
+	var sides [2]*report.Report
+	for i, c := range []Combo{a, b} {
+		if pos[i], err = runs.ComboPositions(ctx, run, c); err != nil {
+			return nil, err
+		}
+		passed := 0
+		for _, p := range pos[i] {
+			if p >= len(all) {
+				return nil, fmt.Errorf("run %s %w: try again", run, errChanged)
+			}
+			samples[i] = append(samples[i], all[p])
+			if all[p].Passed {
+				passed++
+			}
+		}
+		// A side is the combo's share of the run: one prompt and one provider, so the
+		// samples pair by test and repeat.
+		sides[i] = &report.Report{Run: report.Run{ID: head.Run.ID, Suite: c.String()}}
+		if n := len(pos[i]); n > 0 {
+			sides[i].Summary.PassRate = float64(passed) / float64(n)
+		}
+	}
+	c, regs, imps := comparePaired(sides[0], sides[1], samples[0], samples[1], alpha)
+	limit = max(limit, 0)
+	regs, imps = regs[:min(limit, len(regs))], imps[:min(limit, len(imps))]
+	if len(regs)+len(imps) == 0 {
+		return c, nil
+	}
+	// One read of the listed results of both sides, by their positions in the run.
+	var idx []int
+	for _, p := range append(append([]pairRef{}, regs...), imps...) {
+		idx = append(idx, pos[0][p.a], pos[1][p.b])
+	}
+	rs, err := runs.ResultsAt(ctx, run, idx)
+	if err != nil {
+		return nil, err
+	}
+	if len(rs) != len(idx) {
+		return nil, fmt.Errorf("run %s: %d results read for %d positions", run, len(rs), len(idx))
+	}
+	at := make(map[int]*report.Result, len(idx))
+	for k, p := range idx {
+		r, s := &rs[k], &all[p]
+		if r.Test.Index != s.Test || r.Passed != s.Passed || math.Float64bits(r.Score) != math.Float64bits(s.Score) {
+			return nil, fmt.Errorf("run %s %w: try again", run, errChanged)
+		}
+		at[p] = r
+	}
+	for _, p := range regs {
+		ra, rb := at[pos[0][p.a]], at[pos[1][p.b]]
+		c.Regressions = append(c.Regressions, change(ra, rb, rb))
+	}
+	for _, p := range imps {
+		ra, rb := at[pos[0][p.a]], at[pos[1][p.b]]
+		c.Improvements = append(c.Improvements, change(ra, rb, ra))
+	}
+	return c, nil
+}

@@ -198,3 +198,69 @@ func TestCompareStoredIsCompare(t *testing.T) {
 		})
 	}
 }
+
+// comboStore is the store with ComboPositions, as the server adapts it.
+type comboStore struct{ store.Store }
+
+func (s comboStore) ComboPositions(ctx context.Context, run string, c Combo) ([]int, error) {
+	return s.ResultPositions(ctx, run, store.ResultFilter{Prompt: c.Prompt, Provider: c.Provider})
+}
+
+// TestCompareWithinIsCompare: comparing two prompts × providers of one stored run gives
+// what Compare gives on the run split in two runs of one combo each.
+func TestCompareWithinIsCompare(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "plumb.db"), store.OpenOptions{Migrate: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	run := shapedRun("multi", runShape{tests: []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 3}, prompts: []string{"v1", "v2"},
+		providers: []string{"cheap", "smart"}, repeats: 2, failP: 0.4, seed: 5})
+	graded := shapedRun("graded", runShape{tests: []int{0, 1, 2, 3, 4, 5}, prompts: []string{"v1"},
+		providers: []string{"cheap", "smart"}, repeats: 3, graded: true, failP: 0.3, seed: 6})
+	split := func(r *report.Report, c Combo) *report.Report {
+		out := &report.Report{Run: r.Run}
+		out.Run.Provenance.Prompts = []report.PromptRef{{Label: c.Prompt}}
+		out.Run.Provenance.Providers = []report.ProviderRef{{Label: c.Provider}}
+		for _, res := range r.Results {
+			if res.Prompt == c.Prompt && res.Provider == c.Provider {
+				out.Results = append(out.Results, res)
+			}
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		run  *report.Report
+		a, b Combo
+	}{
+		{run, Combo{"v1", "cheap"}, Combo{"v1", "smart"}},
+		{run, Combo{"v1", "smart"}, Combo{"v2", "smart"}},
+		{run, Combo{"v2", "cheap"}, Combo{"v1", "smart"}},
+		{graded, Combo{"v1", "cheap"}, Combo{"v1", "smart"}},
+		{run, Combo{"v1", "cheap"}, Combo{"v9", "none"}},
+	} {
+		if err := st.SaveRun(ctx, tc.run); err != nil {
+			t.Fatal(err)
+		}
+		want := Compare(split(tc.run, tc.a), split(tc.run, tc.b), 0.05)
+		got, err := CompareWithin(ctx, comboStore{st}, tc.run.Run.ID, tc.a, tc.b, 0.05, 1<<20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The sides differ by design: named by combo, pass rate of the combo, no cost.
+		if got.A.Suite != tc.a.String() || got.B.Samples != len(split(tc.run, tc.b).Results) {
+			t.Errorf("%s vs %s: sides %+v %+v", tc.a, tc.b, got.A, got.B)
+		}
+		g, w := *got, *want
+		g.A, g.B, w.A, w.B = RunSide{}, RunSide{}, RunSide{}, RunSide{}
+		gj, _ := json.Marshal(g)
+		wj, _ := json.Marshal(w)
+		if string(gj) != string(wj) {
+			t.Errorf("%s vs %s in %s: CompareWithin\n%s\nCompare of the split runs\n%s", tc.a, tc.b, tc.run.Run.ID, gj, wj)
+		}
+		if tc.a.Provider == "cheap" && tc.b.Provider == "smart" && tc.run == run && got.Matched != 22 {
+			t.Errorf("matched %d samples, want 11 tests × 2 repeats", got.Matched)
+		}
+	}
+}

@@ -336,6 +336,24 @@ func (s *Server) compare(w http.ResponseWriter, r *http.Request, c *call) error 
 	return nil
 }
 
+// ComparisonWithin compares two prompts or models (combos) within one run, a the
+// baseline (eval.CompareWithin), like Comparison. It checks no access: the caller makes
+// sure the run is the caller's to see.
+func (s *Server) ComparisonWithin(ctx context.Context, run string, a, b eval.Combo, alpha float64, limit int) (*eval.Comparison, error) {
+	cmp, err := eval.CompareWithin(ctx, comboStore{s.store}, run, a, b, alpha, limit)
+	if err != nil {
+		return nil, fmt.Errorf("compare %s with %s in run %s: %w", a, b, run, err)
+	}
+	return cmp, nil
+}
+
+// comboStore gives the store what eval.CompareWithin reads.
+type comboStore struct{ store.Store }
+
+func (s comboStore) ComboPositions(ctx context.Context, run string, c eval.Combo) ([]int, error) {
+	return s.ResultPositions(ctx, run, store.ResultFilter{Prompt: c.Prompt, Provider: c.Provider})
+}
+
 // Comparison compares run a (the baseline) with run b at significance level alpha, as
 // `plumb compare` does, listing the first limit regressions and improvements by test
 // (regressions_total and improvements_total count all). It reads each run's stored pairing

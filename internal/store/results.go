@@ -164,6 +164,29 @@ func (a *accounts) CountResults(ctx context.Context, runID string, f ResultFilte
 	return n, nil
 }
 
+// ResultPositions implements Store: the positions alone, from the filters' indexes where
+// they have one, never the results' JSON.
+func (a *accounts) ResultPositions(ctx context.Context, runID string, f ResultFilter) ([]int, error) {
+	where, args := resultWhere(a.db.driver(), runID, f)
+	rows, err := a.db.query(ctx, "SELECT idx FROM results WHERE "+where+" ORDER BY idx", args...)
+	if err != nil {
+		return nil, fmt.Errorf("positions of results of run %s: %w", runID, err)
+	}
+	defer rows.Close()
+	out := []int{}
+	for rows.Next() {
+		var i int
+		if err := rows.Scan(&i); err != nil {
+			return nil, fmt.Errorf("positions of results of run %s: %w", runID, err)
+		}
+		out = append(out, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("positions of results of run %s: %w", runID, err)
+	}
+	return out, nil
+}
+
 // TestCounts implements Store.
 func (a *accounts) TestCounts(ctx context.Context, runID string) (tests, flaky int, err error) {
 	err = a.db.queryRow(ctx, `SELECT tests_count, flaky_count FROM runs WHERE id = ?`, runID).Scan(&tests, &flaky)

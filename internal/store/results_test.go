@@ -532,3 +532,31 @@ func TestListTests(t *testing.T) {
 		}
 	})
 }
+
+// TestResultPositions: the positions of the results a filter keeps are those of the report,
+// on both databases.
+func TestResultPositions(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, driver, dsn string) {
+		ctx := context.Background()
+		s := openStore(t, dsn)
+		rep := sampleReport("pos", time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC), 40)
+		if err := s.SaveRun(ctx, rep); err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range []ResultFilter{{}, {Provider: "claude"}, {Provider: "gpt", FailedOnly: true}, {Prompt: "v2", Provider: "gpt", PassedOnly: true}, {Provider: "none"}} {
+			want := []int{}
+			for i := range rep.Results {
+				if matches(f, &rep.Results[i]) {
+					want = append(want, i)
+				}
+			}
+			got, err := s.ResultPositions(ctx, "pos", f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("ResultPositions(%+v) = %v, want %v", f, got, want)
+			}
+		}
+	})
+}

@@ -76,6 +76,10 @@ type Store interface {
 	ListTests(ctx context.Context, runID string, flaky bool, cursor string, limit int) (page []report.TestStat, next string, err error)
 	// CountResults is how many of a run's results match f (0 for a missing run).
 	CountResults(ctx context.Context, runID string, f ResultFilter) (int, error)
+	// ResultPositions returns the positions (from 0, in report order) of a run's results
+	// matching f: what comparing two prompts or models within a run pairs, with
+	// PairSamples. A missing run has none.
+	ResultPositions(ctx context.Context, runID string, f ResultFilter) ([]int, error)
 	// Breakdown counts a run's results by prompt, provider and segment (none for a
 	// missing run).
 	Breakdown(ctx context.Context, runID string) ([]Group, error)

@@ -25,6 +25,9 @@ type changeView struct {
 func (u *UI) comparePage(w http.ResponseWriter, r *http.Request, c *server.Caller) error {
 	ctx := r.Context()
 	q := r.URL.Query()
+	if run := q.Get("run"); run != "" {
+		return u.compareWithin(w, r, c, run)
+	}
 	a, b := q.Get("a"), q.Get("b")
 	recent, err := u.store.ListRuns(ctx, store.ListOptions{Project: c.Project.ID, Limit: 50})
 	if err != nil {
@@ -35,13 +38,9 @@ func (u *UI) comparePage(w http.ResponseWriter, r *http.Request, c *server.Calle
 		u.render(w, r, http.StatusOK, "compare", &view{Caller: c, Title: "Compare runs", Nav: "compare", Data: data})
 		return nil
 	}
-	alpha := 0.05
-	if v := q.Get("alpha"); v != "" {
-		f, err := strconv.ParseFloat(v, 64)
-		if err != nil || !(f > 0 && f < 1) {
-			return badRequest("alpha %q: use a number between 0 and 1, e.g. 0.05", v)
-		}
-		alpha = f
+	alpha, err := parseAlpha(q.Get("alpha"))
+	if err != nil {
+		return err
 	}
 	for _, id := range []string{a, b} {
 		if err := u.srv.RunInProject(r, c, id); err != nil {
@@ -52,13 +51,7 @@ func (u *UI) comparePage(w http.ResponseWriter, r *http.Request, c *server.Calle
 	if err != nil {
 		return err
 	}
-	var regressions, improvements []changeView
-	for _, ch := range cmp.Regressions {
-		regressions = append(regressions, changeView{ch, diffWords(ch.OutputA, ch.OutputB)})
-	}
-	for _, ch := range cmp.Improvements {
-		improvements = append(improvements, changeView{ch, diffWords(ch.OutputA, ch.OutputB)})
-	}
+	regressions, improvements := changeViews(cmp)
 	// The cost–quality view: every prompt × provider of both runs.
 	var entries []entry
 	var rows []qualityRow
@@ -82,6 +75,82 @@ func (u *UI) comparePage(w http.ResponseWriter, r *http.Request, c *server.Calle
 	data["Quality"] = rows
 	data["Scatter"] = newScatter(entries)
 	u.render(w, r, http.StatusOK, "compare", &view{Caller: c, Title: "Compare runs", Nav: "compare", Data: data})
+	return nil
+}
+
+// parseAlpha reads the significance level, 0.05 by default.
+func parseAlpha(v string) (float64, error) {
+	if v == "" {
+		return 0.05, nil
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || !(f > 0 && f < 1) {
+		return 0, badRequest("alpha %q: use a number between 0 and 1, e.g. 0.05", v)
+	}
+	return f, nil
+}
+
+// changeViews splits the changed cases' outputs for the side-by-side view.
+func changeViews(cmp *eval.Comparison) (regressions, improvements []changeView) {
+	for _, ch := range cmp.Regressions {
+		regressions = append(regressions, changeView{ch, diffWords(ch.OutputA, ch.OutputB)})
+	}
+	for _, ch := range cmp.Improvements {
+		improvements = append(improvements, changeView{ch, diffWords(ch.OutputA, ch.OutputB)})
+	}
+	return regressions, improvements
+}
+
+// compareWithin compares two prompts or models of one run: ?run=RUN&a=I&b=J, where I and
+// J number the run's prompt × provider rows as its run page lists them (a run does not
+// change, so the numbers are stable).
+func (u *UI) compareWithin(w http.ResponseWriter, r *http.Request, c *server.Caller, run string) error {
+	ctx := r.Context()
+	q := r.URL.Query()
+	if err := u.srv.RunInProject(r, c, run); err != nil {
+		return err
+	}
+	alpha, err := parseAlpha(q.Get("alpha"))
+	if err != nil {
+		return err
+	}
+	groups, err := u.store.Breakdown(ctx, run)
+	if err != nil {
+		return err
+	}
+	combos := mergeSegments(groups)
+	pick := func(name string) (store.Group, error) {
+		i, err := strconv.Atoi(q.Get(name))
+		if err != nil || i < 0 || i >= len(combos) {
+			return store.Group{}, badRequest("%s %q: pick one of the run's %d prompt × model rows (0 to %d) on its run page", name, q.Get(name), len(combos), len(combos)-1)
+		}
+		return combos[i], nil
+	}
+	ga, err := pick("a")
+	if err != nil {
+		return err
+	}
+	gb, err := pick("b")
+	if err != nil {
+		return err
+	}
+	cmp, err := u.srv.ComparisonWithin(ctx, run, eval.Combo{Prompt: ga.Prompt, Provider: ga.Provider},
+		eval.Combo{Prompt: gb.Prompt, Provider: gb.Provider}, alpha, compareChanges)
+	if err != nil {
+		return err
+	}
+	cmp.A.CostPerCase, cmp.B.CostPerCase = ratio2(ga.Cost, ga.Samples), ratio2(gb.Cost, gb.Samples)
+	regressions, improvements := changeViews(cmp)
+	var entries []entry
+	var rows []qualityRow
+	for _, g := range combos {
+		entries = append(entries, entry{Label: g.Prompt + " · " + g.Provider, Cost: ratio2(g.Cost, g.Samples), Passed: g.Passed, N: g.Samples})
+		rows = append(rows, qualityRow{Side: "", Group: g})
+	}
+	u.render(w, r, http.StatusOK, "compare", &view{Caller: c, Title: "Compare models", Nav: "compare", Data: map[string]any{
+		"Within": run, "Cmp": cmp, "Regressions": regressions, "Improvements": improvements,
+		"Quality": rows, "Scatter": newScatter(entries),
+	}})
 	return nil
 }
 

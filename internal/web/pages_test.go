@@ -43,6 +43,7 @@ func TestEveryPageEscapes(t *testing.T) {
 			"/p/alpha/runs/run-a2?view=flaky", "/p/alpha/runs/run-a2?provider=" + url.QueryEscape("smart "+hostile),
 			"/p/alpha/runs/run-a2?cursor=p:", "/p/alpha/compare?a=run-a1&b=run-a2", "/p/alpha/compare?a=run-a2&b=run-a1",
 			"/p/alpha/runs?q=" + url.QueryEscape(hostile), "/login?next=" + url.QueryEscape(hostile),
+			"/p/alpha/compare?run=run-a2&a=0&b=1", "/p/alpha/compare?run=run-a2&a=1&b=0",
 		}
 		var paths []string
 		for _, p := range (&UI{}).table() {
@@ -66,7 +67,7 @@ func TestEveryPageEscapes(t *testing.T) {
 		// proves nothing about them.
 		escaped := "&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;"
 		for _, path := range []string{"/p/alpha", "/p/alpha/runs", "/p/alpha/runs/run-a2", "/p/alpha/runs/run-a2/cases/0",
-			"/p/alpha/compare?a=run-a1&b=run-a2", "/p/alpha/keys", "/p/alpha/audit"} {
+			"/p/alpha/compare?a=run-a1&b=run-a2", "/p/alpha/compare?run=run-a2&a=0&b=1", "/p/alpha/keys", "/p/alpha/audit"} {
 			if body := alice.get(path).body; !strings.Contains(body, escaped) {
 				t.Errorf("GET %s does not show the hostile text escaped", path)
 			}
@@ -182,6 +183,7 @@ func TestEveryPageIsIsolated(t *testing.T) {
 		}
 		// A's admin reaching B's things through A's pages.
 		for _, path := range []string{"/p/alpha/runs/" + f.runB, "/p/alpha/runs/" + f.runB + "/cases/0",
+			"/p/alpha/compare?run=" + f.runB + "&a=0&b=1",
 			"/p/alpha/compare?a=" + f.runA1 + "&b=" + f.runB, "/p/alpha/compare?a=" + f.runB + "&b=" + f.runA1} {
 			if res := alice.get(path); res.status != http.StatusNotFound {
 				t.Errorf("GET %s (B's run through A): %d, want 404", path, res.status)
@@ -372,5 +374,33 @@ func TestMemberAndProjectForms(t *testing.T) {
 	}
 	if strings.Join(actions, ",") != "member.remove,member.update,member.add" {
 		t.Errorf("audited member changes (newest first): %v", actions)
+	}
+}
+
+// TestCompareWithinRun: two models of one run compared case by case from the run page's
+// rows; a row number out of range is a 400 that says what to pick.
+func TestCompareWithinRun(t *testing.T) {
+	f := newFixture(t, "sqlite:"+t.TempDir()+"/p.db")
+	alice := f.as(f.alice)
+	// Rows are by prompt, then provider: 0 is "fast", 1 is "smart …", which fails tests 0
+	// and 1 of run-a2 and errs once on test 2: 5 regressions of 6 pairs, none the other way,
+	// so McNemar's exact p is 2·0.5⁵ = 0.0625: not significant at 0.05.
+	res := alice.get("/p/alpha/compare?run=run-a2&a=0&b=1")
+	if res.status != http.StatusOK {
+		t.Fatalf("compare within: %d\n%s", res.status, res.body)
+	}
+	for _, want := range []string{"no significant difference", "McNemar exact p = 0.0625", "Regressions <span class=\"muted\">(5: passed in A, fail in B)", "6 samples paired"} {
+		if !strings.Contains(res.body, want) {
+			t.Errorf("the within-run comparison lacks %q", want)
+		}
+	}
+	if n := strings.Count(res.body, `<article class="change">`); n != 5 {
+		t.Errorf("%d changed cases shown, want 5", n)
+	}
+	if res := alice.get("/p/alpha/compare?run=run-a2&a=0&b=7"); res.status != http.StatusBadRequest || !strings.Contains(res.body, "0 to 1") {
+		t.Errorf("row out of range: %d, want 400 naming the rows", res.status)
+	}
+	if body := alice.get("/p/alpha/runs/run-a2").body; !strings.Contains(body, `name="run" value="run-a2"`) || !strings.Contains(body, "Compare A → B case by case") {
+		t.Errorf("the run page of a run with two models offers no comparison of them")
 	}
 }
