@@ -91,6 +91,9 @@ func serve(ctx context.Context, ln net.Listener, st store.Store, log *slog.Logge
 	srv := &http.Server{
 		Handler:           ui.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
+		// A request body (a run upload, up to 64 MiB) must arrive within this: a client
+		// trickling bytes cannot hold a connection for ever.
+		ReadTimeout: 5 * time.Minute,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}

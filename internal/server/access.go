@@ -46,6 +46,10 @@ func (c *call) actor() (typ, id string) {
 func (s *Server) endpoint(rt route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c := &call{}
+		if err := CheckInput(r); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
 		if err := s.authorize(r, rt, c); err != nil {
 			s.writeError(w, r, err)
 			return

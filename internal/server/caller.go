@@ -4,7 +4,9 @@ import (
 	"crypto/subtle"
 	"errors"
 	"net/http"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/plumbhq/plumb/internal/store"
 )
@@ -72,9 +74,6 @@ func (s *Server) InProject(r *http.Request, c *Caller, ref string, min store.Rol
 func (s *Server) RunInProject(r *http.Request, c *Caller, runID string) error {
 	return s.projectRun(r, c.c, runID)
 }
-
-// Changes is the store as c changes it: every change is audited with c as the actor.
-func (s *Server) Changes(c *Caller) store.Store { return s.changes(c.c) }
 
 // Login checks an email and password, within the login rate limits, and sets the session
 // cookie on w.
@@ -169,4 +168,25 @@ func (s *Server) CreateProject(r *http.Request, c *Caller, slug, name string) (s
 		return store.Project{}, errorf(http.StatusForbidden, codeForbidden, "only an instance admin may create projects")
 	}
 	return s.newProject(r, c.c, projectBody{Slug: slug, Name: name})
+}
+
+// CheckInput refuses a request whose path or query has a value no store can hold as a key:
+// invalid UTF-8 or a NUL byte (PostgreSQL rejects both in text). They are a client's
+// mistake, to be answered 400 here rather than as a database error.
+func CheckInput(r *http.Request) error {
+	bad := func(v string) bool { return !utf8.ValidString(v) || strings.ContainsRune(v, 0) }
+	if bad(r.URL.Path) {
+		return errorf(http.StatusBadRequest, codeBadRequest, "the path is not valid UTF-8 text or has a NUL byte: check the link")
+	}
+	for k, vs := range r.URL.Query() {
+		if bad(k) {
+			return errorf(http.StatusBadRequest, codeBadRequest, "a query parameter's name is not valid UTF-8 text or has a NUL byte")
+		}
+		for _, v := range vs {
+			if bad(v) {
+				return errorf(http.StatusBadRequest, codeBadRequest, "query parameter %s is not valid UTF-8 text or has a NUL byte", k)
+			}
+		}
+	}
+	return nil
 }

@@ -3,6 +3,7 @@ package web
 import (
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/plumbhq/plumb/internal/eval"
 	"github.com/plumbhq/plumb/internal/server"
@@ -92,18 +93,22 @@ func parseAlpha(v string) (float64, error) {
 
 // changeViews splits the changed cases' outputs for the side-by-side view.
 func changeViews(cmp *eval.Comparison) (regressions, improvements []changeView) {
+	view := func(ch eval.CaseChange) changeView {
+		d := diffWords(ch.OutputA, ch.OutputB)
+		return changeView{ch, sides{A: elide(d.A, 200), B: elide(d.B, 200)}}
+	}
 	for _, ch := range cmp.Regressions {
-		regressions = append(regressions, changeView{ch, diffWords(ch.OutputA, ch.OutputB)})
+		regressions = append(regressions, view(ch))
 	}
 	for _, ch := range cmp.Improvements {
-		improvements = append(improvements, changeView{ch, diffWords(ch.OutputA, ch.OutputB)})
+		improvements = append(improvements, view(ch))
 	}
 	return regressions, improvements
 }
 
-// compareWithin compares two prompts or models of one run: ?run=RUN&a=I&b=J, where I and
-// J number the run's prompt × provider rows as its run page lists them (a run does not
-// change, so the numbers are stable).
+// compareWithin compares two prompts or models of one run: ?run=RUN&a=A&b=B, where A and
+// B name a prompt × provider row of the run as "prompt\x1fprovider" (the run page's picker
+// sends them).
 func (u *UI) compareWithin(w http.ResponseWriter, r *http.Request, c *server.Caller, run string) error {
 	ctx := r.Context()
 	q := r.URL.Query()
@@ -120,11 +125,13 @@ func (u *UI) compareWithin(w http.ResponseWriter, r *http.Request, c *server.Cal
 	}
 	combos := mergeSegments(groups)
 	pick := func(name string) (store.Group, error) {
-		i, err := strconv.Atoi(q.Get(name))
-		if err != nil || i < 0 || i >= len(combos) {
-			return store.Group{}, badRequest("%s %q: pick one of the run's %d prompt × model rows (0 to %d) on its run page", name, q.Get(name), len(combos), len(combos)-1)
+		prompt, provider, _ := strings.Cut(q.Get(name), comboSep)
+		for _, g := range combos {
+			if g.Prompt == prompt && g.Provider == provider {
+				return g, nil
+			}
 		}
-		return combos[i], nil
+		return store.Group{}, badRequest("%s: run %s has no prompt %q with provider %q: pick two of its rows on its run page", name, run, prompt, provider)
 	}
 	ga, err := pick("a")
 	if err != nil {
@@ -153,6 +160,9 @@ func (u *UI) compareWithin(w http.ResponseWriter, r *http.Request, c *server.Cal
 	}})
 	return nil
 }
+
+// comboSep joins a prompt and a provider label in a compare link.
+const comboSep = "\x1f"
 
 // qualityRow is one model of the cost–quality table.
 type qualityRow struct {

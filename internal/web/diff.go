@@ -53,15 +53,53 @@ func diffWords(a, b string) sides {
 }
 
 // spans appends words to out, merging neighbours of the same kind. shared[i] false marks
-// word i changed when mark is set.
+// word i changed when mark is set. Each span's text is built once (not word by word), so
+// long outputs cost linear time.
 func spans(ws []string, shared []bool, mark bool, out []span) []span {
+	var b strings.Builder
+	cur := false
+	flush := func() {
+		if b.Len() == 0 {
+			return
+		}
+		if n := len(out); n > 0 && out[n-1].Changed == cur {
+			out[n-1].Text += b.String()
+		} else {
+			out = append(out, span{Text: b.String(), Changed: cur})
+		}
+		b.Reset()
+	}
 	for i, w := range ws {
 		changed := mark && !shared[i]
-		if n := len(out); n > 0 && out[n-1].Changed == changed {
-			out[n-1].Text += w
+		if changed != cur {
+			flush()
+			cur = changed
+		}
+		b.WriteString(w)
+	}
+	flush()
+	return out
+}
+
+// elide shortens the unchanged spans longer than keep·3 characters to their first and
+// last keep characters around a "[…]" marker, so that a page of changes shows what changed
+// without printing long outputs twice; the case page has them whole.
+func elide(ss []span, keep int) []span {
+	out := make([]span, len(ss))
+	for i, s := range ss {
+		r := []rune(s.Text)
+		if s.Changed || len(r) <= 3*keep {
+			out[i] = s
 			continue
 		}
-		out = append(out, span{Text: w, Changed: changed})
+		head, tail := string(r[:keep]), string(r[len(r)-keep:])
+		switch {
+		case i == 0:
+			head = "" // nothing before: keep only the end that leads to the change
+		case i == len(ss)-1:
+			tail = "" // nothing after: keep only the start that follows the change
+		}
+		out[i] = span{Text: head + " […] " + tail}
 	}
 	return out
 }

@@ -38,11 +38,14 @@ func TestDiffWords(t *testing.T) {
 			t.Errorf("diffWords(%q, …) lost text of A", tt.a)
 		}
 	}
-	// Long outputs fall back to the common start and end, and stay complete.
-	long := strings.Repeat("word ", 5000)
-	got := diffWords(long+"end A", long+"end B")
-	if render(got.A) != long+"end [A]" || render(got.B) != long+"end [B]" {
-		t.Errorf("long outputs: the change at the end is not marked alone")
+	// Outputs whose differing middles exceed maxDiffWords fall back to marking the whole
+	// middle between the common start and end (the word diff would have kept the shared
+	// "c"s), and stay complete.
+	mid := func(w string) string { return strings.Repeat(w+" c ", maxDiffWords) }
+	got := diffWords("start "+mid("a")+"end", "start "+mid("b")+"end")
+	// The common end is the last "c " and "end".
+	if render(got.A) != "start ["+strings.TrimSuffix(mid("a"), "c ")+"]c end" || render(got.B) != "start ["+strings.TrimSuffix(mid("b"), "c ")+"]c end" {
+		t.Errorf("long outputs: the middle is not marked whole between the common ends")
 	}
 }
 
@@ -84,5 +87,19 @@ func TestScatter(t *testing.T) {
 	d := c.Dots[0]
 	if !(d.YHi < d.Y && d.Y < d.YLo) || !strings.Contains(d.Title, "90.0% [82.6%, 94.5%]") {
 		t.Errorf("cheap: %+v", d)
+	}
+}
+
+func TestElide(t *testing.T) {
+	long := strings.Repeat("x", 1000)
+	got := elide([]span{{Text: long}, {Text: "new", Changed: true}, {Text: long}, {Text: "b", Changed: true}, {Text: long}}, 10)
+	want := []span{{Text: " […] " + long[:10]}, {Text: "new", Changed: true}, {Text: long[:10] + " […] " + long[:10]}, {Text: "b", Changed: true}, {Text: long[:10] + " […] "}}
+	if len(got) != len(want) {
+		t.Fatalf("elide: %d spans, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("span %d = %+v, want %+v", i, got[i], want[i])
+		}
 	}
 }

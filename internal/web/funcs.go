@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"html/template"
 	"math"
+	"net/url"
 	"sort"
 	"time"
 	"unicode/utf8"
@@ -31,6 +32,11 @@ var funcs = template.FuncMap{
 	"wilson":   wilsonText,
 	"diff":     diffWords,
 	"gate":     gateValue,
+	// path escapes one path segment: a run id is any text, "/", "?" and "#" included,
+	// which html/template leaves alone in the path of a URL.
+	"path": url.PathEscape,
+	// combo names a prompt × provider in a compare link.
+	"combo": func(prompt, provider string) string { return prompt + comboSep + provider },
 }
 
 // gateValue formats a gate's observed value, interval end or bound in its metric's unit.

@@ -35,6 +35,9 @@ const (
 	hostile   = xssScript + xssImg + `"'><svg onload=alert(1)>`
 )
 
+// hostileRunID is a run id made of URL syntax and markup.
+const hostileRunID = `r/1?x=#y"><svg onload=alert(1)>`
+
 // fixture is the UI and API on a loopback port with two projects: A ("alpha": alice admin,
 // vera viewer) and B ("beta": bob admin), each with runs full of hostile text.
 type fixture struct {
@@ -91,7 +94,9 @@ func newFixture(t *testing.T, dsn string) *fixture {
 		must(err)
 	}
 	secret, shown := auth.NewAPIKey()
-	k, err := st.CreateAPIKey(ctx, store.APIKey{ProjectID: f.b.ID, Name: "B's key", Role: store.RoleEditor, Prefix: shown, KeyHash: store.HashToken(secret)})
+	// B's things are changed through the audit, so that B has a log that A must not see.
+	k, err := st.WithAudit(store.Actor{Type: store.ActorUser, ID: f.bob.ID}).CreateAPIKey(ctx,
+		store.APIKey{ProjectID: f.b.ID, Name: "beta-only key", Role: store.RoleEditor, Prefix: shown, KeyHash: store.HashToken(secret)})
 	must(err)
 	f.keyBID = k.ID
 	_, err = st.WithAudit(store.Actor{Type: store.ActorUser, ID: f.alice.ID}).CreateAPIKey(ctx,
@@ -102,7 +107,10 @@ func newFixture(t *testing.T, dsn string) *fixture {
 	f.runA1, f.runA2, f.runB = "run-a1", "run-a2", "run-b1"
 	must(st.SaveRunIn(ctx, f.a.ID, hostileReport(f.runA1, now.Add(-2*time.Hour), 0)))
 	must(st.SaveRunIn(ctx, f.a.ID, hostileReport(f.runA2, now.Add(-time.Hour), 2)))
-	must(st.SaveRunIn(ctx, f.b.ID, hostileReport(f.runB, now, 1)))
+	must(st.WithAudit(store.Actor{Type: store.ActorUser, ID: f.bob.ID}).SaveRunIn(ctx, f.b.ID, hostileReport(f.runB, now, 1)))
+	// A run id is any text: one made of URL syntax and markup must be linked and shown
+	// safely.
+	must(st.SaveRunIn(ctx, f.a.ID, hostileReport(hostileRunID, now.Add(-3*time.Hour), 1)))
 	return f
 }
 

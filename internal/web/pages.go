@@ -3,6 +3,7 @@ package web
 import (
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/plumbhq/plumb/internal/server"
@@ -89,9 +90,19 @@ func (u *UI) logoutSubmit(w http.ResponseWriter, r *http.Request, c *server.Call
 }
 
 // localPath keeps a "next" page on this server: a path, never another site ("//evil",
-// "https://evil", "/\evil").
+// "https://evil", "/\evil", "/<tab>/evil": browsers drop tabs and newlines from URLs and read
+// a backslash as a slash, so any control character or backslash is refused).
 func localPath(p string) string {
-	if p == "" || p[0] != '/' || strings.HasPrefix(p, "//") || strings.HasPrefix(p, "/\\") || strings.ContainsAny(p, "\r\n") {
+	if p == "" || p[0] != '/' || strings.HasPrefix(p, "//") || strings.ContainsAny(p, "\\") {
+		return "/"
+	}
+	for _, r := range p {
+		if r < 0x20 || r == 0x7f {
+			return "/"
+		}
+	}
+	u, err := url.Parse(p)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || !strings.HasPrefix(u.Path, "/") || strings.HasPrefix(u.Path, "//") {
 		return "/"
 	}
 	return p

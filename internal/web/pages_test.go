@@ -43,7 +43,9 @@ func TestEveryPageEscapes(t *testing.T) {
 			"/p/alpha/runs/run-a2?view=flaky", "/p/alpha/runs/run-a2?provider=" + url.QueryEscape("smart "+hostile),
 			"/p/alpha/runs/run-a2?cursor=p:", "/p/alpha/compare?a=run-a1&b=run-a2", "/p/alpha/compare?a=run-a2&b=run-a1",
 			"/p/alpha/runs?q=" + url.QueryEscape(hostile), "/login?next=" + url.QueryEscape(hostile),
-			"/p/alpha/compare?run=run-a2&a=0&b=1", "/p/alpha/compare?run=run-a2&a=1&b=0",
+			within("run-a2", "fast", "smart "+hostile), within("run-a2", "smart "+hostile, "fast"),
+			"/p/alpha/runs/" + url.PathEscape(hostileRunID), "/p/alpha/runs/" + url.PathEscape(hostileRunID) + "/cases/1",
+			"/p/alpha/compare?a=" + url.QueryEscape(hostileRunID) + "&b=run-a1",
 		}
 		var paths []string
 		for _, p := range (&UI{}).table() {
@@ -67,10 +69,14 @@ func TestEveryPageEscapes(t *testing.T) {
 		// proves nothing about them.
 		escaped := "&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;"
 		for _, path := range []string{"/p/alpha", "/p/alpha/runs", "/p/alpha/runs/run-a2", "/p/alpha/runs/run-a2/cases/0",
-			"/p/alpha/compare?a=run-a1&b=run-a2", "/p/alpha/compare?run=run-a2&a=0&b=1", "/p/alpha/keys", "/p/alpha/audit"} {
+			"/p/alpha/compare?a=run-a1&b=run-a2", within("run-a2", "fast", "smart "+hostile), "/p/alpha/keys", "/p/alpha/audit"} {
 			if body := alice.get(path).body; !strings.Contains(body, escaped) {
 				t.Errorf("GET %s does not show the hostile text escaped", path)
 			}
+		}
+		// The runs list links the hostile run id so that the link opens that run.
+		if body := alice.get("/p/alpha/runs").body; !strings.Contains(body, `href="/p/alpha/runs/`+url.PathEscape(hostileRunID)+`"`) {
+			t.Errorf("the runs list does not link the run %q by its escaped id", hostileRunID)
 		}
 		// A page's error message quotes the user's input: escaped too.
 		res := alice.get("/p/alpha/runs/run-a2?view=" + url.QueryEscape(hostile))
@@ -138,7 +144,7 @@ func TestEveryPageIsIsolated(t *testing.T) {
 			case p.Access == user && !inProject:
 				// Not project pages: the projects list must not list B's projects to A.
 				if p.Method == "GET" {
-					if body := alice.get(concrete(p.Path, "", "", "", "")).body; strings.Contains(body, "/p/beta") {
+					if body := alice.get(concrete(p.Path, "", "", "", "")).body; strings.Contains(body, "/p/beta") || strings.Contains(body, "Beta") {
 						t.Errorf("GET %s as alice lists project beta", p.Path)
 					}
 				}
@@ -181,9 +187,22 @@ func TestEveryPageIsIsolated(t *testing.T) {
 		if pages < 10 {
 			t.Fatalf("only %d project pages in the table", pages)
 		}
+		// A's own pages list nothing of B: not its runs, keys, members, name or log.
+		for _, p := range (&UI{}).table() {
+			if p.Method != "GET" || p.Access == public {
+				continue
+			}
+			path := concrete(p.Path, "alpha", f.runA1, f.alice.ID, "k")
+			body := alice.get(path).body
+			for _, leak := range []string{f.runB, "beta-only key", "bob@example.com", "Beta", f.keyBID, f.b.ID} {
+				if strings.Contains(body, leak) {
+					t.Errorf("GET %s as A's admin shows %q of project B", path, leak)
+				}
+			}
+		}
 		// A's admin reaching B's things through A's pages.
 		for _, path := range []string{"/p/alpha/runs/" + f.runB, "/p/alpha/runs/" + f.runB + "/cases/0",
-			"/p/alpha/compare?run=" + f.runB + "&a=0&b=1",
+			within(f.runB, "fast", "smart "+hostile),
 			"/p/alpha/compare?a=" + f.runA1 + "&b=" + f.runB, "/p/alpha/compare?a=" + f.runB + "&b=" + f.runA1} {
 			if res := alice.get(path); res.status != http.StatusNotFound {
 				t.Errorf("GET %s (B's run through A): %d, want 404", path, res.status)
@@ -241,6 +260,11 @@ func TestLoggedOut(t *testing.T) {
 		"//evil.example/":       "/",
 		"https://evil.example/": "/",
 		`/\evil.example`:        "/",
+		"/\t/evil.example":      "/",
+		"/%09/evil.example":     "/%09/evil.example", // an escaped tab stays in the path: it is a path
+		"/\n/evil.example":      "/",
+		"http:/evil.example":    "/",
+		"/p/alpha?x=//evil":     "/p/alpha?x=//evil",
 	} {
 		b := f.browser()
 		res := b.post("/login", url.Values{"email": {"alice@example.com"}, "password": {password}, "next": {next}})
@@ -301,6 +325,21 @@ func TestFormsNeedCSRFAndOrigin(t *testing.T) {
 	}
 	if res := alice.post("/p/alpha/keys", url.Values{"name": {strings.Repeat("x", 70<<10)}, "role": {"viewer"}}); res.status != http.StatusRequestEntityTooLarge {
 		t.Errorf("a 70 KiB form: %d, want 413", res.status)
+	}
+	// A browser says where a form comes from: another site is refused even with the token.
+	req, _ = http.NewRequest("POST", f.url+"/p/alpha/keys", strings.NewReader(url.Values{"name": {"x"}, "role": {"viewer"}, "csrf_token": {alice.csrf}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Sec-Fetch-Site", "cross-site")
+	if res := alice.do(req); res.status != http.StatusForbidden {
+		t.Errorf("post with Sec-Fetch-Site cross-site: %d, want 403", res.status)
+	}
+	// htmx sends the token as a header rather than a field: that is accepted.
+	req, _ = http.NewRequest("POST", f.url+"/p/alpha/keys", strings.NewReader(url.Values{"name": {"by header"}, "role": {"viewer"}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	req.Header.Set("X-CSRF-Token", alice.csrf)
+	if res := alice.do(req); res.status != http.StatusCreated {
+		t.Errorf("post with the token in X-CSRF-Token: %d, want 201", res.status)
 	}
 	ks, _ := f.st.ListAPIKeys(context.Background(), f.a.ID)
 	for _, k := range ks {
@@ -377,15 +416,20 @@ func TestMemberAndProjectForms(t *testing.T) {
 	}
 }
 
+// within is the compare link of two providers of prompt "v1 "+hostile within a run of A.
+func within(run, a, b string) string {
+	v := url.Values{"run": {run}, "a": {"v1 " + hostile + comboSep + a}, "b": {"v1 " + hostile + comboSep + b}}
+	return "/p/alpha/compare?" + v.Encode()
+}
+
 // TestCompareWithinRun: two models of one run compared case by case from the run page's
-// rows; a row number out of range is a 400 that says what to pick.
+// rows; a model the run does not have is a 400 that says what to pick.
 func TestCompareWithinRun(t *testing.T) {
 	f := newFixture(t, "sqlite:"+t.TempDir()+"/p.db")
 	alice := f.as(f.alice)
-	// Rows are by prompt, then provider: 0 is "fast", 1 is "smart …", which fails tests 0
-	// and 1 of run-a2 and errs once on test 2: 5 regressions of 6 pairs, none the other way,
+	// "smart …" fails tests 0 and 1 of run-a2 and errs once on test 2: 5 regressions of 6 pairs, none the other way,
 	// so McNemar's exact p is 2·0.5⁵ = 0.0625: not significant at 0.05.
-	res := alice.get("/p/alpha/compare?run=run-a2&a=0&b=1")
+	res := alice.get(within("run-a2", "fast", "smart "+hostile))
 	if res.status != http.StatusOK {
 		t.Fatalf("compare within: %d\n%s", res.status, res.body)
 	}
@@ -397,10 +441,47 @@ func TestCompareWithinRun(t *testing.T) {
 	if n := strings.Count(res.body, `<article class="change">`); n != 5 {
 		t.Errorf("%d changed cases shown, want 5", n)
 	}
-	if res := alice.get("/p/alpha/compare?run=run-a2&a=0&b=7"); res.status != http.StatusBadRequest || !strings.Contains(res.body, "0 to 1") {
-		t.Errorf("row out of range: %d, want 400 naming the rows", res.status)
+	if res := alice.get(within("run-a2", "fast", "nope")); res.status != http.StatusBadRequest || !strings.Contains(res.body, "pick two of its rows") {
+		t.Errorf("a model the run does not have: %d, want 400 saying what to pick", res.status)
 	}
 	if body := alice.get("/p/alpha/runs/run-a2").body; !strings.Contains(body, `name="run" value="run-a2"`) || !strings.Contains(body, "Compare A → B case by case") {
 		t.Errorf("the run page of a run with two models offers no comparison of them")
 	}
+}
+
+// TestFragmentsAndBadInput: an htmx filter request gets the case table alone; a session
+// that ended meanwhile sends the whole page to the login page (HX-Redirect), not into the
+// table; bytes no database can hold are a 400, on pages and in the API.
+func TestFragmentsAndBadInput(t *testing.T) {
+	forEachStore(t, func(t *testing.T, f *fixture) {
+		alice := f.as(f.alice)
+		req, _ := http.NewRequest("GET", f.url+"/p/alpha/runs/run-a2?view=failed", nil)
+		req.Header.Set("HX-Request", "true")
+		req.Header.Set("HX-Target", "cases")
+		res := alice.do(req)
+		if res.status != 200 || !strings.HasPrefix(strings.TrimSpace(res.body), `<section id="cases"`) || strings.Contains(res.body, "<html") {
+			t.Errorf("htmx filter request: %d, want the case table alone:\n%.300s", res.status, res.body)
+		}
+		anon := f.browser()
+		req, _ = http.NewRequest("GET", f.url+"/p/alpha/runs/run-a2?view=failed", nil)
+		req.Header.Set("HX-Request", "true")
+		req.Header.Set("HX-Target", "cases")
+		req.Header.Set("HX-Current-URL", f.url+"/p/alpha/runs/run-a2")
+		res = anon.do(req)
+		if res.header.Get("HX-Redirect") != "/login?next="+url.QueryEscape("/p/alpha/runs/run-a2") || strings.Contains(res.body, "<form") {
+			t.Errorf("htmx request without a session: HX-Redirect %q, body %.100q", res.header.Get("HX-Redirect"), res.body)
+		}
+		for _, path := range []string{"/p/alpha/runs?suite=%00", "/p/alpha/runs?q=%ff", "/p/alpha/runs/a%00b", "/p/alpha/runs/%ff",
+			"/p/alpha/compare?a=%00&b=x", "/p/alpha%00", "/api/v1/projects/alpha%00/runs", "/api/v1/projects/alpha/runs?suite=%00"} {
+			if res := alice.get(path); res.status != http.StatusBadRequest {
+				t.Errorf("GET %s: %d, want 400", path, res.status)
+			}
+		}
+		if res := alice.get("/static/"); res.status != http.StatusNotFound {
+			t.Errorf("GET /static/: %d, want 404 (no listing)", res.status)
+		}
+		if res := alice.get("/p/alpha"); res.header.Get("X-Frame-Options") != "DENY" {
+			t.Errorf("pages lack X-Frame-Options: DENY")
+		}
+	})
 }

@@ -19,6 +19,10 @@ const trendRuns = 30
 // casePage is how many cases the run page shows at a time.
 const casePage = 50
 
+// caseResults bounds the results of one test that a case page shows (prompts × providers ×
+// repeats; a test has that many only with thousands of repeats).
+const caseResults = 2000
+
 // suiteRow is one suite of the overview: its latest run.
 type suiteRow struct {
 	Suite  string
@@ -121,20 +125,22 @@ func (u *UI) runsPage(w http.ResponseWriter, r *http.Request, c *server.Caller) 
 	if err != nil {
 		return err
 	}
+	// The links keep the search and filters.
+	nq := url.Values{}
+	for _, k := range []string{"q", "suite", "status"} {
+		if v := q.Get(k); v != "" {
+			nq.Set(k, v)
+		}
+	}
+	first := "?" + nq.Encode()
 	next := ""
 	if len(runs) > casePage {
 		runs = runs[:casePage]
-		nq := url.Values{}
-		for _, k := range []string{"q", "suite", "status"} {
-			if v := q.Get(k); v != "" {
-				nq.Set(k, v)
-			}
-		}
 		nq.Set("cursor", server.RunCursor(runs[len(runs)-1].Key))
 		next = "?" + nq.Encode()
 	}
 	u.render(w, r, http.StatusOK, "runs", &view{Caller: c, Title: "Runs", Nav: "runs", Data: map[string]any{
-		"Runs": runs, "Next": next, "Q": q.Get("q"), "Suite": opt.Suite, "Status": opt.Status, "Paged": q.Get("cursor") != "",
+		"Runs": runs, "Next": next, "First": first, "Q": q.Get("q"), "Suite": opt.Suite, "Status": opt.Status, "Paged": q.Get("cursor") != "",
 	}})
 	return nil
 }
@@ -193,6 +199,17 @@ func (u *UI) runPage(w http.ResponseWriter, r *http.Request, c *server.Caller) e
 	f, err := parseCaseFilter(r.URL.Query())
 	if err != nil {
 		return err
+	}
+	if isFragment(r) {
+		// The filter form and the pager swap the case table alone: read only its page.
+		cases, err := u.cases(r, id, f)
+		if err != nil {
+			return err
+		}
+		u.render(w, r, http.StatusOK, "run", &view{Caller: c, Title: "Run " + id, Nav: "runs", Data: map[string]any{
+			"Run": report.Run{ID: id}, "Filter": f, "Cases": cases,
+		}})
+		return nil
 	}
 	h, err := u.store.GetRunHeader(ctx, id)
 	if err != nil {
@@ -385,13 +402,18 @@ func (u *UI) casePage(w http.ResponseWriter, r *http.Request, c *server.Caller) 
 	rf := store.ResultFilter{Test: &n}
 	var results []report.Result
 	cursor := ""
+	truncated := false
 	for {
 		page, next, err := u.store.ListResults(ctx, id, rf, cursor, store.MaxPageSize)
 		if err != nil {
 			return err
 		}
 		results = append(results, page...)
-		if next == "" || len(results) >= 2*store.MaxPageSize {
+		if next == "" {
+			break
+		}
+		if len(results) >= caseResults {
+			truncated = true
 			break
 		}
 		cursor = next
@@ -425,7 +447,7 @@ func (u *UI) casePage(w http.ResponseWriter, r *http.Request, c *server.Caller) 
 		return err
 	}
 	u.render(w, r, http.StatusOK, "case", &view{Caller: c, Title: "Case " + strconv.Itoa(n), Nav: "runs", Data: map[string]any{
-		"Run": h.Run, "Test": results[0].Test, "Columns": cols, "Truncated": len(results) >= 2*store.MaxPageSize,
+		"Run": h.Run, "Test": results[0].Test, "Columns": cols, "Truncated": truncated,
 	}})
 	return nil
 }

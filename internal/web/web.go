@@ -15,6 +15,8 @@ package web
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"embed"
 	"errors"
 	"fmt"
@@ -43,7 +45,7 @@ const pageCSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-sr
 // Config is what the UI needs.
 type Config struct {
 	Server *server.Server // the API: authentication, access rules, changes
-	Store  store.Store    // for reads; changes go through Server.Changes
+	Store  store.Store    // for reads; every change goes through Server (audited, checked)
 	Logger *slog.Logger   // nil: discard
 	Now    func() time.Time
 }
@@ -55,6 +57,7 @@ type UI struct {
 	log     *slog.Logger
 	now     func() time.Time
 	pages   map[string]*template.Template
+	assets  map[string]string // file name → the first hex digits of its SHA-256, for ?v=
 	handler http.Handler
 }
 
@@ -73,22 +76,28 @@ func New(cfg Config) (*UI, error) {
 	}
 	mux := http.NewServeMux()
 	for _, p := range u.table() {
-		mux.Handle(p.Method+" "+p.Path, u.Observe(u.endpoint(p)))
+		mux.Handle(p.Method+" "+p.Path, u.observe(u.endpoint(p)))
 	}
 	static, err := fs.Sub(assetFS, "assets")
 	if err != nil {
 		return nil, err
 	}
 	files := http.StripPrefix("/static/", http.FileServer(http.FS(static)))
-	mux.Handle("GET /static/", u.Observe(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// The files change only with the binary: let browsers keep them for a day.
-		w.Header().Set("Cache-Control", "public, max-age=86400")
+	mux.Handle("GET /static/", u.observe(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name := strings.TrimPrefix(r.URL.Path, "/static/")
+		if _, ok := u.assets[name]; !ok {
+			u.fail(w, r, nil, notFound("no file %s", r.URL.Path)) // no directory listing either
+			return
+		}
+		// Pages link the files with their content hash (?v=), so a new binary's files
+		// are new URLs: browsers may keep each for a year.
+		w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
 		files.ServeHTTP(w, r)
 	})))
 	api := u.srv.Handler()
 	mux.Handle("/api/", api)
 	mux.Handle("/healthz", api)
-	mux.Handle("/", u.Observe(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	mux.Handle("/", u.observe(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u.fail(w, r, nil, notFound("no page %s: start from the projects page", r.URL.Path))
 	})))
 	u.handler = mux
@@ -98,15 +107,20 @@ func New(cfg Config) (*UI, error) {
 // Handler returns the handler of the whole port: pages, static files and the API.
 func (u *UI) Handler() http.Handler { return u.handler }
 
-// Observe is the server's request handling (request id, access log, recovery), with the
+// observe is the server's request handling (request id, access log, recovery), with the
 // pages' own Content-Security-Policy.
-func (u *UI) Observe(h http.Handler) http.Handler {
+func (u *UI) observe(h http.Handler) http.Handler {
 	return u.srv.Observe(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Security-Policy", pageCSP)
 		// same-origin, not the API's no-referrer: under no-referrer a browser sends
 		// "Origin: null" on our own forms, and sameOrigin could not tell them from a
 		// cross-site post. Other sites still get no referrer.
 		w.Header().Set("Referrer-Policy", "same-origin")
+		w.Header().Set("X-Frame-Options", "DENY") // for browsers without CSP frame-ancestors
+		if err := server.CheckInput(r); err != nil {
+			u.fail(w, r, nil, err)
+			return
+		}
 		h.ServeHTTP(w, r)
 	}))
 }
@@ -165,11 +179,7 @@ func (u *UI) endpoint(p page) http.Handler {
 		}
 		c, err := u.srv.Authenticate(r)
 		if err != nil {
-			if r.Method == http.MethodGet || r.Method == http.MethodHead {
-				http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
-				return
-			}
-			u.fail(w, r, nil, err)
+			u.toLogin(w, r, err)
 			return
 		}
 		if r.Method == http.MethodPost && !u.srv.CheckCSRF(r, c, r.PostFormValue("csrf_token")) {
@@ -186,6 +196,27 @@ func (u *UI) endpoint(p page) http.Handler {
 			u.fail(w, r, c, err)
 		}
 	})
+}
+
+// toLogin sends a visitor without a (working) session to the login page and back: a page
+// load by a redirect; an htmx request (the session ended while the page was open) by
+// HX-Redirect, so that the login page replaces the page rather than landing inside it; a
+// form post gets the error.
+func (u *UI) toLogin(w http.ResponseWriter, r *http.Request, err error) {
+	switch {
+	case r.Header.Get("HX-Request") == "true":
+		next := r.URL.RequestURI()
+		if cu, perr := url.Parse(r.Header.Get("HX-Current-URL")); perr == nil && cu.Path != "" {
+			next = cu.RequestURI()
+		}
+		w.Header().Set("HX-Redirect", "/login?next="+url.QueryEscape(localPath(next)))
+		w.WriteHeader(http.StatusOK)
+	case r.Method == http.MethodGet || r.Method == http.MethodHead:
+		http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+	default:
+		status, _, msg := u.srv.ClientError(r, err)
+		u.render(w, r, status, "error", &view{Title: http.StatusText(status), Data: map[string]any{"Status": status, "Message": msg}})
+	}
 }
 
 // sameOrigin reports whether a POST comes from a page of this server, by the browser's
@@ -231,8 +262,8 @@ func (u *UI) fail(w http.ResponseWriter, r *http.Request, c *server.Caller, err 
 	} else {
 		status, _, msg = u.srv.ClientError(r, err)
 	}
-	if status == http.StatusUnauthorized && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
-		http.Redirect(w, r, "/login", http.StatusSeeOther)
+	if status == http.StatusUnauthorized {
+		u.toLogin(w, r, err)
 		return
 	}
 	u.render(w, r, status, "error", &view{Caller: c, Title: http.StatusText(status), Data: map[string]any{
@@ -290,7 +321,7 @@ func (u *UI) render(w http.ResponseWriter, r *http.Request, status int, name str
 		v.Project, v.Role = &p, v.Caller.Role
 	}
 	entry := "layout"
-	if r.Header.Get("HX-Request") == "true" && r.Header.Get("HX-Target") != "" && t.Lookup("fragment") != nil {
+	if isFragment(r) && t.Lookup("fragment") != nil {
 		entry = "fragment"
 	}
 	var buf bytes.Buffer
@@ -305,6 +336,12 @@ func (u *UI) render(w http.ResponseWriter, r *http.Request, status int, name str
 	w.Write(buf.Bytes())
 }
 
+// isFragment reports whether r is an htmx request for a part of a page (it names the
+// element to swap), rather than a whole page (a link, or a history restore).
+func isFragment(r *http.Request) bool {
+	return r.Header.Get("HX-Request") == "true" && r.Header.Get("HX-Target") != ""
+}
+
 // parseTemplates parses each page template with the layout and the shared partials.
 func (u *UI) parseTemplates() error {
 	shared := []string{"templates/layout.html", "templates/parts.html"}
@@ -312,13 +349,36 @@ func (u *UI) parseTemplates() error {
 	if err != nil {
 		return err
 	}
+	u.assets = map[string]string{}
+	files, err := fs.Glob(assetFS, "assets/*")
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		b, err := assetFS.ReadFile(f)
+		if err != nil {
+			return err
+		}
+		sum := sha256.Sum256(b)
+		u.assets[strings.TrimPrefix(f, "assets/")] = hex.EncodeToString(sum[:6])
+	}
+	fm := template.FuncMap{"asset": func(name string) (string, error) {
+		v, ok := u.assets[name]
+		if !ok {
+			return "", fmt.Errorf("no asset %s", name)
+		}
+		return "/static/" + name + "?v=" + v, nil
+	}}
+	for k, f := range funcs {
+		fm[k] = f
+	}
 	u.pages = map[string]*template.Template{}
 	for _, n := range names {
 		if n == shared[0] || n == shared[1] {
 			continue
 		}
 		name := strings.TrimSuffix(strings.TrimPrefix(n, "templates/"), ".html")
-		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, append(shared, n)...)
+		t, err := template.New(name).Funcs(fm).ParseFS(templateFS, append(shared, n)...)
 		if err != nil {
 			return fmt.Errorf("web: template %s: %w", n, err)
 		}
