@@ -94,8 +94,8 @@ func serve(ctx context.Context, ln net.Listener, st store.Store, log *slog.Logge
 		// A request body (a run upload, up to 64 MiB) must arrive within this: a client
 		// trickling bytes cannot hold a connection for ever.
 		ReadTimeout: 5 * time.Minute,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		IdleTimeout: 2 * time.Minute,
+		ErrorLog:    slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	go sweepSessions(ctx, st, log)
 	errc := make(chan error, 1)
