@@ -1,6 +1,7 @@
 package stats
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -249,5 +250,63 @@ func TestLargeSamplesUseTheNormalApproximation(t *testing.T) {
 	}
 	if p := SignFlipTest(make([]float64, 30000), 0, 1); p != 1 {
 		t.Errorf("no differences: p = %v", p)
+	}
+}
+
+// pairedScores returns n paired scores: pass/fail (about 80% passing) or graded on
+// 0, 0.25, …, 1, with about 5% of the cases scored anew in b, as a compare of two runs sees.
+func pairedScores(n int, graded bool) (a, b []float64) {
+	rng := rand.New(rand.NewPCG(uint64(n), 3))
+	score := func() float64 {
+		if graded {
+			return float64(rng.IntN(5)) / 4
+		}
+		if rng.IntN(5) == 0 {
+			return 0
+		}
+		return 1
+	}
+	a, b = make([]float64, n), make([]float64, n)
+	for i := range a {
+		a[i] = score()
+		b[i] = a[i]
+		if rng.IntN(20) == 0 {
+			b[i] = score()
+		}
+	}
+	return a, b
+}
+
+func BenchmarkPairedBootstrap(b *testing.B) {
+	for _, graded := range []bool{false, true} {
+		for _, n := range []int{1000, 10000, 19000} {
+			kind := "binary"
+			if graded {
+				kind = "graded"
+			}
+			b.Run(fmt.Sprintf("%s/n=%d", kind, n), func(b *testing.B) {
+				xs, ys := pairedScores(n, graded)
+				for b.Loop() {
+					PairedBootstrap(xs, ys, 0.95, DefaultResamples, DefaultSeed)
+				}
+			})
+		}
+	}
+}
+
+func BenchmarkBootstrapMeanFewValues(b *testing.B) {
+	for _, graded := range []bool{false, true} {
+		for _, n := range []int{1000, 10000, 19000} {
+			kind := "binary"
+			if graded {
+				kind = "graded"
+			}
+			b.Run(fmt.Sprintf("%s/n=%d", kind, n), func(b *testing.B) {
+				xs, _ := pairedScores(n, graded)
+				for b.Loop() {
+					BootstrapMean(xs, 0.95, DefaultResamples, DefaultSeed)
+				}
+			})
+		}
 	}
 }
