@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -106,8 +105,16 @@ func (s *postgresStore) saveRun(ctx context.Context, projectID string, r *report
 	if tag.RowsAffected() == 0 {
 		return runConflict(run.id)
 	}
-	if _, err := tx.Exec(ctx, upsertTestsSQL(func(n int) string { return fmt.Sprintf("$%d", n) }), run.id, run.tests); err != nil {
-		return fmt.Errorf("save run %s: tests: %w", run.id, err)
+	if _, err := tx.Exec(ctx, `DELETE FROM test_stats WHERE run_id = $1`, run.id); err != nil {
+		return fmt.Errorf("save run %s: replace summary tests: %w", run.id, err)
+	}
+	if len(run.tests) > 0 {
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"test_stats"}, testStatColumns(),
+			pgx.CopyFromSlice(len(run.tests), func(i int) ([]any, error) {
+				return run.tests[i].values(run.id), nil
+			})); err != nil {
+			return fmt.Errorf("save run %s: insert summary tests: %w", run.id, err)
+		}
 	}
 	if _, err := tx.Exec(ctx, `DELETE FROM results WHERE run_id = $1`, run.id); err != nil {
 		return fmt.Errorf("save run %s: replace results: %w", run.id, err)
@@ -166,16 +173,20 @@ func (s *postgresStore) GetRun(ctx context.Context, id string) (*report.Report, 
 		return nil, fmt.Errorf("get run %s: %w", id, err)
 	}
 	defer tx.Rollback(ctx)
-	var run, summary, tests []byte
-	err = tx.QueryRow(ctx, strings.Replace(getRunSQL, "?", "$1", 1), id).Scan(&run, &summary, &tests)
+	var run, summary []byte
+	var tests, flaky int
+	err = tx.QueryRow(ctx, pgRebind(getRunSQL), id).Scan(&run, &summary, &tests, &flaky)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, notFound(id)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("get run %s: %w", id, err)
 	}
-	rep, err := decodeFullRun(run, summary, tests)
+	rep, err := decodeRun(run, summary)
 	if err != nil {
+		return nil, err
+	}
+	if rep.Summary.Tests, rep.Summary.Flaky, err = readTestStats(ctx, pgTx{tx}, id, tests, flaky); err != nil {
 		return nil, err
 	}
 	rows, err := tx.Query(ctx, `SELECT data FROM results WHERE run_id = $1 ORDER BY idx`, id)

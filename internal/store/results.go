@@ -199,35 +199,108 @@ func (a *accounts) TestCounts(ctx context.Context, runID string) (tests, flaky i
 	return tests, flaky, nil
 }
 
-// ListTests implements Store. The rows are one JSON value per run (run_tests), so a page
-// decodes all of them: this keeps the run page small and cheap, not yet the test pages of a huge run
-// (a table of rows, paged by keyset like results, would).
+// testsPageQuery is ListTests' query: a range scan of test_stats' primary key from the
+// cursor's position, fetching one row more than the page to know whether another follows.
+// The cursor is the position the next page starts at (the number of rows before it), as it
+// was when a page was cut from one JSON value per run, so that cursors handed out then
+// still work.
+func testsPageQuery(runID string, flaky bool, from int64, limit int) (string, []any) {
+	return `SELECT position, data FROM test_stats WHERE run_id = ? AND flaky = ? AND position >= ? ORDER BY position LIMIT ?`,
+		[]any{runID, flaky, from, limit + 1}
+}
+
+// ListTests implements Store: one row per per-test entry (test_stats), read from the
+// cursor's position on, so a page costs the same at the start and the end of a run of any
+// size and decodes only its own rows.
 func (a *accounts) ListTests(ctx context.Context, runID string, flaky bool, cursor string, limit int) ([]report.TestStat, string, error) {
-	after, err := decodeCursor(testCursor, cursor)
+	from, err := decodeCursor(testCursor, cursor)
 	if err != nil {
 		return nil, "", err
 	}
-	var data []byte
-	err = a.db.queryRow(ctx, `SELECT t.tests FROM runs r LEFT JOIN run_tests t ON t.run_id = r.id WHERE r.id = ?`, runID).Scan(&data)
-	if errors.Is(err, errNoRows) {
-		return nil, "", notFound(runID)
-	}
+	n := pageSize(limit)
+	q, args := testsPageQuery(runID, flaky, from, n)
+	rows, err := a.db.query(ctx, q, args...)
 	if err != nil {
 		return nil, "", fmt.Errorf("list tests of run %s: %w", runID, err)
 	}
-	tr, err := decodeTests(runID, data)
-	if err != nil {
-		return nil, "", err
+	defer rows.Close()
+	page := make([]report.TestStat, 0, n)
+	var last int64
+	more := false
+	for rows.Next() {
+		if len(page) == n {
+			more = true
+			break
+		}
+		var data []byte
+		if err := rows.Scan(&last, &data); err != nil {
+			return nil, "", fmt.Errorf("list tests of run %s: %w", runID, err)
+		}
+		page = append(page, report.TestStat{})
+		if err := decodeTestStat(runID, flaky, int(last), data, &page[len(page)-1]); err != nil {
+			return nil, "", err
+		}
 	}
-	all := tr.Tests
-	if flaky {
-		all = tr.Flaky
+	if err := rows.Err(); err != nil {
+		return nil, "", fmt.Errorf("list tests of run %s: %w", runID, err)
 	}
-	start := min(int(min(after, int64(len(all)))), len(all))
-	end := min(start+pageSize(limit), len(all))
-	page := append([]report.TestStat{}, all[start:end]...)
-	if end == len(all) {
+	rows.Close()
+	if len(page) == 0 {
+		// No rows: a run without any, a cursor past the end, or no such run, which is the
+		// one that is an error. A page with rows needs no such check.
+		var one int
+		err := a.db.queryRow(ctx, `SELECT 1 FROM runs WHERE id = ?`, runID).Scan(&one)
+		if errors.Is(err, errNoRows) {
+			return nil, "", notFound(runID)
+		}
+		if err != nil {
+			return nil, "", fmt.Errorf("list tests of run %s: %w", runID, err)
+		}
+	}
+	if !more {
 		return page, "", nil
 	}
-	return page, encodeCursor(testCursor, int64(end)), nil
+	return page, encodeCursor(testCursor, last+1), nil
+}
+
+// readTestStats reads a run's Summary.Tests and Summary.Flaky back from test_stats, in
+// report order, for GetRun; tests and flaky are their counts (runs.tests_count and
+// flaky_count), to size them. No rows is nil, as an empty list was saved (the report's
+// JSON omits both when empty).
+func readTestStats(ctx context.Context, d db, runID string, tests, flaky int) ([]report.TestStat, []report.TestStat, error) {
+	var out [2][]report.TestStat
+	if tests > 0 {
+		out[0] = make([]report.TestStat, 0, tests)
+	}
+	if flaky > 0 {
+		out[1] = make([]report.TestStat, 0, flaky)
+	}
+	rows, err := d.query(ctx, `SELECT flaky, position, data FROM test_stats WHERE run_id = ? ORDER BY flaky, position`, runID)
+	if err != nil {
+		return nil, nil, fmt.Errorf("get run %s: summary tests: %w", runID, err)
+	}
+	defer rows.Close()
+	var data []byte
+	for rows.Next() {
+		var isFlaky bool
+		var position int
+		if err := rows.Scan(&isFlaky, &position, &data); err != nil {
+			return nil, nil, fmt.Errorf("get run %s: summary tests: %w", runID, err)
+		}
+		l := &out[0]
+		if isFlaky {
+			l = &out[1]
+		}
+		if position != len(*l) {
+			return nil, nil, fmt.Errorf("stored summary %s of run %s are corrupt: row %d follows %d rows", testListName(isFlaky), runID, position, len(*l))
+		}
+		*l = append(*l, report.TestStat{})
+		if err := decodeTestStat(runID, isFlaky, position, data, &(*l)[position]); err != nil {
+			return nil, nil, err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, fmt.Errorf("get run %s: summary tests: %w", runID, err)
+	}
+	return out[0], out[1], nil
 }

@@ -527,8 +527,8 @@ func TestListTests(t *testing.T) {
 		if err := s.DeleteRun(ctx, "tests-1"); err != nil {
 			t.Fatal(err)
 		}
-		if n := countRows(t, s, "SELECT count(*) FROM run_tests WHERE run_id = ?", "tests-1"); n != 0 {
-			t.Errorf("%d run_tests rows left after DeleteRun", n)
+		if n := countRows(t, s, "SELECT count(*) FROM test_stats WHERE run_id = ?", "tests-1"); n != 0 {
+			t.Errorf("%d test_stats rows left after DeleteRun", n)
 		}
 	})
 }

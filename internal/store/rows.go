@@ -16,9 +16,9 @@ import (
 type runRow struct {
 	id, suite, status, configHash string
 	startedAt, finishedAt         time.Time
-	run, summary                  []byte // exact JSON; summary without tests and flaky
-	tests                         []byte // JSON testRows, for run_tests: the summary's tests and flaky
-	pairs                         []byte // the results' report.PairSample, for run_pairs (pairs.go)
+	run, summary                  []byte        // exact JSON; summary without tests and flaky
+	tests                         []testStatRow // the summary's tests and flaky, for test_stats
+	pairs                         []byte        // the results' report.PairSample, for run_pairs (pairs.go)
 	testsCount, flakyCount        int
 	cases, passed, failed, errors int
 	passRate                      float64
@@ -53,6 +53,21 @@ func (r *resultRow) values(runID string) []any {
 	}
 }
 
+// testStatRow is one row of the summary's tests or flaky as both dialects store it.
+type testStatRow struct {
+	flaky    bool // a row of Summary.Flaky, not Summary.Tests
+	position int  // in that list, from 0
+	data     []byte
+}
+
+// testStatColumns is the column order of testStatRow.values.
+func testStatColumns() []string { return []string{"run_id", "flaky", "position", "data"} }
+
+// values lists the row's columns in testStatColumns order.
+func (r *testStatRow) values(runID string) []any {
+	return []any{runID, r.flaky, r.position, r.data}
+}
+
 // encodeReport turns a report into rows, checking what the database would otherwise reject
 // with a less helpful message.
 func encodeReport(r *report.Report) (runRow, []resultRow, error) {
@@ -69,17 +84,27 @@ func encodeReport(r *report.Report) (runRow, []resultRow, error) {
 	if err != nil {
 		return runRow{}, nil, fmt.Errorf("save run %s: encode run: %w", r.Run.ID, err)
 	}
-	// The per-test rows are stored apart from the summary: a run of 100,000 results has
-	// ~50,000 of them (~10 MB), which the run page would otherwise decode on every request.
+	// The per-test rows are stored apart from the summary, one row each: a run of 100,000
+	// results has ~50,000 of them (~10 MB), which the run page would otherwise decode on
+	// every request, and which are read a page at a time.
 	head := r.Summary
 	head.Tests, head.Flaky = nil, nil
 	summary, err := encodeJSON(head)
 	if err != nil {
 		return runRow{}, nil, fmt.Errorf("save run %s: encode summary: %w", r.Run.ID, err)
 	}
-	tests, err := encodeJSON(testRows{Tests: r.Summary.Tests, Flaky: r.Summary.Flaky})
-	if err != nil {
-		return runRow{}, nil, fmt.Errorf("save run %s: encode summary tests: %w", r.Run.ID, err)
+	tests := make([]testStatRow, 0, len(r.Summary.Tests)+len(r.Summary.Flaky))
+	for _, l := range []struct {
+		flaky bool
+		rows  []report.TestStat
+	}{{false, r.Summary.Tests}, {true, r.Summary.Flaky}} {
+		for i := range l.rows {
+			data, err := encodeJSON(&l.rows[i])
+			if err != nil {
+				return runRow{}, nil, fmt.Errorf("save run %s: encode summary %s row %d: %w", r.Run.ID, testListName(l.flaky), i, err)
+			}
+			tests = append(tests, testStatRow{flaky: l.flaky, position: i, data: data})
+		}
 	}
 	rr := runRow{
 		id:         r.Run.ID,
@@ -159,38 +184,20 @@ func encodeJSON(v any) ([]byte, error) {
 	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
-// testRows is the run_tests.tests column: the summary's per-test rows, kept apart from the
-// rest of the summary (migration 0003).
-type testRows struct {
-	Tests []report.TestStat `json:"tests,omitempty"`
-	Flaky []report.TestStat `json:"flaky,omitempty"`
+// testListName names a list of per-test rows in messages, as the report's JSON does.
+func testListName(flaky bool) string {
+	if flaky {
+		return "flaky"
+	}
+	return "tests"
 }
 
-// decodeTests reads the run_tests.tests column; nil (no row) is no rows.
-func decodeTests(id string, tests []byte) (testRows, error) {
-	var tr testRows
-	if len(tests) == 0 {
-		return tr, nil
+// decodeTestStat reads one stored row of test_stats.
+func decodeTestStat(runID string, flaky bool, position int, data []byte, ts *report.TestStat) error {
+	if err := json.Unmarshal(data, ts); err != nil {
+		return fmt.Errorf("stored summary %s row %d of run %s is corrupt: %w", testListName(flaky), position, runID, err)
 	}
-	if err := json.Unmarshal(tests, &tr); err != nil {
-		return tr, fmt.Errorf("stored summary tests of run %s are corrupt: %w", id, err)
-	}
-	return tr, nil
-}
-
-// decodeFullRun is decodeRun with the summary's tests and flaky put back from the run_tests
-// table: the report as it was saved.
-func decodeFullRun(run, summary, tests []byte) (*report.Report, error) {
-	rep, err := decodeRun(run, summary)
-	if err != nil {
-		return nil, err
-	}
-	tr, err := decodeTests(rep.Run.ID, tests)
-	if err != nil {
-		return nil, err
-	}
-	rep.Summary.Tests, rep.Summary.Flaky = tr.Tests, tr.Flaky
-	return rep, nil
+	return nil
 }
 
 // decodeRun rebuilds a report from its stored JSON parts, without the summary's tests and
@@ -343,12 +350,5 @@ func runConflict(id string) error {
 	return fmt.Errorf("save run %s: run %q %w in another project", id, id, ErrConflict)
 }
 
-// upsertTestsSQL saves a run's run_tests row (after its runs row); placeholder renders the
-// n-th bound parameter: run id, tests.
-func upsertTestsSQL(placeholder func(n int) string) string {
-	return "INSERT INTO run_tests (run_id, tests) VALUES (" + placeholder(1) + ", " + placeholder(2) +
-		") ON CONFLICT (run_id) DO UPDATE SET tests = excluded.tests"
-}
-
-// getRunSQL reads a run's JSON parts, its per-test rows included; ? placeholder.
-const getRunSQL = `SELECT r.run, r.summary, t.tests FROM runs r LEFT JOIN run_tests t ON t.run_id = r.id WHERE r.id = ?`
+// getRunSQL reads a run's JSON parts and how many per-test rows it has; ? placeholder.
+const getRunSQL = `SELECT run, summary, tests_count, flaky_count FROM runs WHERE id = ?`

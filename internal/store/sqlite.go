@@ -23,6 +23,9 @@ import (
 // 32,766 bound parameters.
 const sqliteBatch = 128
 
+// sqliteTestBatch is sqliteBatch for the summary's per-test rows, which have 4 columns.
+const sqliteTestBatch = 512
+
 // sqliteReaders is the size of the read pool: WAL lets readers run beside the writer.
 const sqliteReaders = 4
 
@@ -143,8 +146,15 @@ func (s *sqliteStore) saveRun(ctx context.Context, projectID string, r *report.R
 	} else if n == 0 {
 		return runConflict(run.id)
 	}
-	if _, err := tx.ExecContext(ctx, upsertTestsSQL(func(int) string { return "?" }), run.id, string(run.tests)); err != nil {
-		return fmt.Errorf("save run %s: tests: %w", run.id, err)
+	if _, err := tx.ExecContext(ctx, `DELETE FROM test_stats WHERE run_id = ?`, run.id); err != nil {
+		return fmt.Errorf("save run %s: replace summary tests: %w", run.id, err)
+	}
+	if err := insertSQLiteRows(ctx, tx, "test_stats", testStatColumns(), sqliteTestBatch, len(run.tests), func(args []any, i int) []any {
+		t := &run.tests[i]
+		// data as a string: a []byte would be a BLOB, which the STRICT TEXT column refuses.
+		return append(args, run.id, t.flaky, t.position, string(t.data))
+	}); err != nil {
+		return fmt.Errorf("save run %s: insert summary tests: %w", run.id, err)
 	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM results WHERE run_id = ?`, run.id); err != nil {
 		return fmt.Errorf("save run %s: replace results: %w", run.id, err)
@@ -179,27 +189,36 @@ func (s *sqliteStore) RunProject(ctx context.Context, runID string) (string, err
 
 // insertSQLiteResults inserts results in multi-row statements of sqliteBatch rows.
 func insertSQLiteResults(ctx context.Context, tx *sql.Tx, runID string, rows []resultRow) error {
+	return insertSQLiteRows(ctx, tx, "results", resultColumns(), sqliteBatch, len(rows), func(args []any, i int) []any {
+		// data is bound as a string: a []byte would be stored as a BLOB, which the
+		// STRICT TEXT column refuses.
+		v := rows[i].values(runID)
+		v[len(v)-1] = string(rows[i].data)
+		return append(args, v...)
+	})
+}
+
+// insertSQLiteRows inserts n rows into table in multi-row statements of batch rows, the
+// full ones through one prepared statement; row appends the values of row i, in cols
+// order, to args.
+func insertSQLiteRows(ctx context.Context, tx *sql.Tx, table string, cols []string, batch, n int, row func(args []any, i int) []any) error {
 	var full *sql.Stmt
-	args := make([]any, 0, sqliteBatch*len(resultColumns()))
-	for start := 0; start < len(rows); start += sqliteBatch {
-		batch := rows[start:min(start+sqliteBatch, len(rows))]
+	args := make([]any, 0, min(batch, n)*len(cols))
+	for start := 0; start < n; start += batch {
+		end := min(start+batch, n)
 		args = args[:0]
-		for i := range batch {
-			// data is bound as a string: a []byte would be stored as a BLOB, which the
-			// STRICT TEXT column refuses.
-			v := batch[i].values(runID)
-			v[len(v)-1] = string(batch[i].data)
-			args = append(args, v...)
+		for i := start; i < end; i++ {
+			args = row(args, i)
 		}
-		if len(batch) < sqliteBatch {
-			if _, err := tx.ExecContext(ctx, sqliteInsertResults(len(batch)), args...); err != nil {
+		if end-start < batch {
+			if _, err := tx.ExecContext(ctx, sqliteInsert(table, cols, end-start), args...); err != nil {
 				return err
 			}
 			continue
 		}
 		if full == nil {
 			var err error
-			if full, err = tx.PrepareContext(ctx, sqliteInsertResults(sqliteBatch)); err != nil {
+			if full, err = tx.PrepareContext(ctx, sqliteInsert(table, cols, batch)); err != nil {
 				return err
 			}
 			defer full.Close()
@@ -211,11 +230,11 @@ func insertSQLiteResults(ctx context.Context, tx *sql.Tx, runID string, rows []r
 	return nil
 }
 
-// sqliteInsertResults is an INSERT of n result rows.
-func sqliteInsertResults(n int) string {
-	row := "(" + strings.Repeat("?, ", len(resultColumns())-1) + "?)"
+// sqliteInsert is an INSERT of n rows of cols into table.
+func sqliteInsert(table string, cols []string, n int) string {
+	row := "(" + strings.Repeat("?, ", len(cols)-1) + "?)"
 	var b strings.Builder
-	b.WriteString("INSERT INTO results (" + strings.Join(resultColumns(), ", ") + ") VALUES ")
+	b.WriteString("INSERT INTO " + table + " (" + strings.Join(cols, ", ") + ") VALUES ")
 	for i := range n {
 		if i > 0 {
 			b.WriteString(", ")
@@ -248,16 +267,20 @@ func (s *sqliteStore) GetRun(ctx context.Context, id string) (*report.Report, er
 		return nil, fmt.Errorf("get run %s: %w", id, err)
 	}
 	defer tx.Rollback()
-	var run, summary, tests []byte
-	err = tx.QueryRowContext(ctx, getRunSQL, id).Scan(&run, &summary, &tests)
+	var run, summary []byte
+	var tests, flaky int
+	err = tx.QueryRowContext(ctx, getRunSQL, id).Scan(&run, &summary, &tests, &flaky)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound(id)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("get run %s: %w", id, err)
 	}
-	rep, err := decodeFullRun(run, summary, tests)
+	rep, err := decodeRun(run, summary)
 	if err != nil {
+		return nil, err
+	}
+	if rep.Summary.Tests, rep.Summary.Flaky, err = readTestStats(ctx, sqliteTx{tx}, id, tests, flaky); err != nil {
 		return nil, err
 	}
 	rows, err := tx.QueryContext(ctx, `SELECT data FROM results WHERE run_id = ? ORDER BY idx`, id)
