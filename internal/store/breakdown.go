@@ -20,13 +20,11 @@ type Group struct {
 }
 
 // Breakdown returns a run's results counted by prompt, provider and segment, ordered by
-// them: one aggregate (booleans summed through CASE, which both dialects read) over the results' columns, never their JSON. A missing run has no
-// groups.
+// them: the few rows of result_groups, counted when the run was saved (migration 0006), so
+// that it costs the same on a run of any size. A missing run has no groups.
 func (a *accounts) Breakdown(ctx context.Context, runID string) ([]Group, error) {
-	rows, err := a.db.query(ctx, `SELECT prompt, provider, segment, COUNT(*),
-		SUM(CASE WHEN passed THEN 1 ELSE 0 END), SUM(CASE WHEN has_error THEN 1 ELSE 0 END),
-		SUM(cost), SUM(latency_ms), SUM(tokens)
-		FROM results WHERE run_id = ? GROUP BY prompt, provider, segment ORDER BY prompt, provider, segment`, runID)
+	rows, err := a.db.query(ctx, `SELECT prompt, provider, segment, samples, passed, errors, cost, latency_ms, tokens
+		FROM result_groups WHERE run_id = ? ORDER BY prompt, provider, segment`, runID)
 	if err != nil {
 		return nil, fmt.Errorf("break down run %s: %w", runID, err)
 	}

@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"math"
+	"strings"
 	"testing"
 	"time"
 )
@@ -67,6 +69,55 @@ func TestBreakdown(t *testing.T) {
 		}
 		if got, err := s.Breakdown(ctx, "missing"); err != nil || len(got) != 0 {
 			t.Errorf("missing run: %v, %v; want no groups", got, err)
+		}
+	})
+}
+
+// TestMigration0006BackfillsGroups: the migration's SQL counts the results stored before it
+// exactly as SaveRun counts them in Go.
+func TestMigration0006BackfillsGroups(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, driver, dsn string) {
+		ctx := context.Background()
+		s := openStore(t, dsn)
+		for i, n := range []int{24, 7, 0} {
+			if err := s.SaveRun(ctx, sampleReport(fmt.Sprintf("g%d", i), time.Date(2025, 6, 1, 12, i, 0, 0, time.UTC), n)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		want := map[string][]Group{}
+		for _, id := range []string{"g0", "g1", "g2"} {
+			g, err := s.Breakdown(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want[id] = g
+		}
+		if len(want["g0"]) == 0 || len(want["g2"]) != 0 {
+			t.Fatalf("groups as saved: %+v", want)
+		}
+		mig, err := migrationFiles.ReadFile("migrations/" + driver + "/0006_result_groups.sql")
+		if err != nil {
+			t.Fatal(err)
+		}
+		backfill := string(mig[strings.Index(string(mig), "INSERT INTO"):])
+		execArgs(t, s, "DELETE FROM result_groups")
+		execArgs(t, s, backfill)
+		for id, w := range want {
+			got, err := s.Breakdown(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(w) {
+				t.Fatalf("run %s: %d groups backfilled, %d saved", id, len(got), len(w))
+			}
+			for i := range w {
+				g, x := got[i], w[i]
+				if g.Prompt != x.Prompt || g.Provider != x.Provider || g.Segment != x.Segment || g.Samples != x.Samples ||
+					g.Passed != x.Passed || g.Errors != x.Errors || g.Tokens != x.Tokens ||
+					math.Abs(g.Cost-x.Cost) > 1e-12 || math.Abs(g.LatencyMS-x.LatencyMS) > 1e-9 {
+					t.Errorf("run %s group %d: backfilled %+v, saved %+v", id, i, g, x)
+				}
+			}
 		}
 	})
 }

@@ -128,6 +128,17 @@ func (s *postgresStore) saveRun(ctx context.Context, projectID string, r *report
 	if _, err := tx.Exec(ctx, pgRebind(savePairsSQL), run.id, run.pairs); err != nil {
 		return fmt.Errorf("save run %s: pairing samples: %w", run.id, err)
 	}
+	if _, err := tx.Exec(ctx, `DELETE FROM result_groups WHERE run_id = $1`, run.id); err != nil {
+		return fmt.Errorf("save run %s: replace result groups: %w", run.id, err)
+	}
+	if len(run.groups) > 0 {
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"result_groups"}, groupColumns(),
+			pgx.CopyFromSlice(len(run.groups), func(i int) ([]any, error) {
+				return groupValues(run.id, &run.groups[i]), nil
+			})); err != nil {
+			return fmt.Errorf("save run %s: insert result groups: %w", run.id, err)
+		}
+	}
 	if err := s.recordRunSave(ctx, pgTx{tx}, &run, before); err != nil {
 		return err
 	}

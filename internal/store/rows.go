@@ -2,9 +2,11 @@ package store
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -19,6 +21,7 @@ type runRow struct {
 	run, summary                  []byte        // exact JSON; summary without tests and flaky
 	tests                         []testStatRow // the summary's tests and flaky, for test_stats
 	pairs                         []byte        // the results' report.PairSample, for run_pairs (pairs.go)
+	groups                        []Group       // the results counted by prompt, provider and segment, for result_groups
 	testsCount, flakyCount        int
 	cases, passed, failed, errors int
 	passRate                      float64
@@ -160,7 +163,50 @@ func encodeReport(r *report.Report) (runRow, []resultRow, error) {
 		}
 	}
 	rr.pairs = encodePairs(samples)
+	rr.groups = groupResults(rows)
 	return rr, rows, nil
+}
+
+// groupResults counts results by prompt, provider and segment, ordered by them: the rows of
+// result_groups (Breakdown).
+func groupResults(rows []resultRow) []Group {
+	index := map[[3]string]int{}
+	var out []Group
+	for i := range rows {
+		r := &rows[i]
+		k := [3]string{r.prompt, r.provider, r.segment}
+		j, ok := index[k]
+		if !ok {
+			j = len(out)
+			index[k] = j
+			out = append(out, Group{Prompt: r.prompt, Provider: r.provider, Segment: r.segment})
+		}
+		g := &out[j]
+		g.Samples++
+		if r.passed {
+			g.Passed++
+		}
+		if r.hasError {
+			g.Errors++
+		}
+		g.Cost += r.cost
+		g.LatencyMS += r.latencyMS
+		g.Tokens += int64(r.tokens)
+	}
+	slices.SortFunc(out, func(a, b Group) int {
+		return cmp.Or(strings.Compare(a.Prompt, b.Prompt), strings.Compare(a.Provider, b.Provider), strings.Compare(a.Segment, b.Segment))
+	})
+	return out
+}
+
+// groupColumns is the column order of groupValues.
+func groupColumns() []string {
+	return []string{"run_id", "prompt", "provider", "segment", "samples", "passed", "errors", "cost", "latency_ms", "tokens"}
+}
+
+// groupValues lists a group's columns in groupColumns order.
+func groupValues(runID string, g *Group) []any {
+	return []any{runID, g.Prompt, g.Provider, g.Segment, g.Samples, g.Passed, g.Errors, g.Cost, g.LatencyMS, g.Tokens}
 }
 
 // text makes a copied column value storable in a text column: PostgreSQL rejects NUL and

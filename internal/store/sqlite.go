@@ -165,6 +165,14 @@ func (s *sqliteStore) saveRun(ctx context.Context, projectID string, r *report.R
 	if _, err := tx.ExecContext(ctx, savePairsSQL, run.id, run.pairs); err != nil {
 		return fmt.Errorf("save run %s: pairing samples: %w", run.id, err)
 	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM result_groups WHERE run_id = ?`, run.id); err != nil {
+		return fmt.Errorf("save run %s: replace result groups: %w", run.id, err)
+	}
+	if err := insertSQLiteRows(ctx, tx, "result_groups", groupColumns(), sqliteTestBatch, len(run.groups), func(args []any, i int) []any {
+		return append(args, groupValues(run.id, &run.groups[i])...)
+	}); err != nil {
+		return fmt.Errorf("save run %s: insert result groups: %w", run.id, err)
+	}
 	if err := s.recordRunSave(ctx, sqliteTx{tx}, &run, before); err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"html"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -41,6 +42,18 @@ func TestCaseTablePages(t *testing.T) {
 		}
 		failing := func(i int) bool { return i%3 == 0 || i == 7 }
 		alice := f.as(f.alice)
+		// 44 multiples of 3 below 130, and case 7: 45 failures, 85 passes.
+		for path, want := range map[string]string{
+			"/p/alpha/runs/big":                  "130 cases, failures first (85 passed)",
+			"/p/alpha/runs/big?view=all":         "130 cases match",
+			"/p/alpha/runs/big?view=failed":      "45 cases match",
+			"/p/alpha/runs/big?view=errors":      "1 case match",
+			"/p/alpha/runs/big?provider=nothing": "0 cases, failures first (0 passed)",
+		} {
+			if body := alice.get(path).body; !strings.Contains(body, want) {
+				t.Errorf("GET %s does not say %q", path, want)
+			}
+		}
 		for _, tc := range []struct {
 			view  string
 			order func() []int

@@ -7,6 +7,7 @@ import (
 	"math"
 	"net/url"
 	"sort"
+	"strconv"
 	"time"
 	"unicode/utf8"
 
@@ -32,6 +33,12 @@ var funcs = template.FuncMap{
 	"wilson":   wilsonText,
 	"diff":     diffWords,
 	"gate":     gateValue,
+	"cases": func(n int) string {
+		if n == 1 {
+			return "1 case"
+		}
+		return strconv.Itoa(n) + " cases"
+	},
 	// path escapes one path segment: a run id is any text, "/", "?" and "#" included,
 	// which html/template leaves alone in the path of a URL.
 	"path": url.PathEscape,

@@ -314,6 +314,18 @@ func (u *UI) cases(r *http.Request, runID string, f caseFilter) (caseList, error
 		return out, nil
 	}
 	base := store.ResultFilter{Provider: f.Provider, Prompt: f.Prompt, Segment: f.Segment}
+	// The totals come from the run's stored counts per prompt × provider × segment, not
+	// from counting its results on every page.
+	groups, err := u.store.Breakdown(ctx, runID)
+	if err != nil {
+		return out, err
+	}
+	all, passed, errored := 0, 0, 0
+	for _, g := range groups {
+		if (f.Provider == "" || g.Provider == f.Provider) && (f.Prompt == "" || g.Prompt == f.Prompt) && (f.Segment == "" || g.Segment == f.Segment) {
+			all, passed, errored = all+g.Samples, passed+g.Passed, errored+g.Errors
+		}
+	}
 	switch f.View {
 	case "all", "failed", "errors":
 		rf := base
@@ -322,11 +334,7 @@ func (u *UI) cases(r *http.Request, runID string, f caseFilter) (caseList, error
 		if err != nil {
 			return out, err
 		}
-		total, err := u.store.CountResults(ctx, runID, rf)
-		if err != nil {
-			return out, err
-		}
-		out.Results, out.Total = page, total
+		out.Results, out.Total = page, map[string]int{"all": all, "failed": all - passed, "errors": errored}[f.View]
 		if next != "" {
 			out.Next = f.query(next)
 		}
@@ -335,15 +343,7 @@ func (u *UI) cases(r *http.Request, runID string, f caseFilter) (caseList, error
 	// failed-first: the failures, then the passes, each in report order
 	failedF := base
 	failedF.FailedOnly = true
-	failed, err := u.store.CountResults(ctx, runID, failedF)
-	if err != nil {
-		return out, err
-	}
-	all, err := u.store.CountResults(ctx, runID, base)
-	if err != nil {
-		return out, err
-	}
-	out.Total, out.PassedN = all, all-failed
+	out.Total, out.PassedN = all, passed
 	phase, cursor, _ := strings.Cut(f.Cursor, ":")
 	if f.Cursor == "" {
 		phase = "f"
