@@ -1,18 +1,26 @@
-// Command server is the server benchmark of issue 3: it starts the API of `plumb serve`
-// (internal/server, in-process) on a loopback port over each store — SQLite in a temporary
-// directory, PostgreSQL in a fresh schema that it drops at the end — and measures, through
-// HTTP on loopback:
+// Command server is the server benchmark of issue 3: it starts `plumb serve`'s handler (the
+// web UI with the API under it, in-process) on a loopback port over each store — SQLite in a
+// temporary directory, PostgreSQL in a fresh schema that it drops at the end — and measures,
+// through HTTP on loopback:
 //
 //   - the upload of a 10,000-result run (the JSON report as `plumb eval -o` writes it),
 //     the median of several uploads;
 //   - with two 100,000-result runs stored, the p50 / p95 latency of the run page (header and
 //     summary), the filtered results API (failed, provider, segment; the first page and a
-//     page deep in via the cursor) and the compare API between the two runs.
+//     page deep in via the cursor) and the compare API between the two runs;
+//   - the same way, the pages of the web UI (internal/web) as a browser gets them after
+//     logging in through the form: the run page of a 100,000-result run in its views, a page
+//     of it reached through its "Next page" links, a case, the compare page of the two runs
+//     and of two models of one run, the overview and the runs list.
+//
+// The server is what `plumb serve` runs: web.New over server.New over store.Open, the API
+// mounted under the UI's handler.
 //
 // With -profile DIR it writes a CPU profile of each measurement (the process is the server
-// and the client; the client only reads the bytes) and times the steps of the compare
-// handler one by one. -only measures only the pages whose name contains it (with -uploads
-// 0, only those pages: -only compare -uploads 0 re-measures the compare API).
+// and the client; the client only reads the bytes) and times one by one the steps of the
+// compare API and the store reads of the UI's run page and of its compare of two models. -pages api or -pages ui measures one kind of page; -only measures
+// only the pages whose name contains it (with -uploads 0, only those pages: -pages api
+// -only compare -uploads 0 re-measures the compare API).
 //
 //	go build -o bench/out/plumb-serverbench ./bench/server
 //	bench/out/plumb-serverbench -stores sqlite,postgres [-profile bench/out/server]
@@ -27,12 +35,15 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"html"
 	"io"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"runtime/pprof"
 	"slices"
@@ -46,6 +57,7 @@ import (
 	"github.com/plumbhq/plumb/internal/report"
 	"github.com/plumbhq/plumb/internal/server"
 	"github.com/plumbhq/plumb/internal/store"
+	"github.com/plumbhq/plumb/internal/web"
 )
 
 // options are the command's flags.
@@ -59,6 +71,7 @@ type options struct {
 	budget     time.Duration
 	profileDir string
 	only       string
+	api, ui    bool // which kinds of page to measure
 }
 
 func main() {
@@ -72,8 +85,20 @@ func main() {
 	flag.DurationVar(&o.budget, "budget", 20*time.Second, "at most this long per page measured (fewer requests if slower)")
 	flag.StringVar(&o.profileDir, "profile", "", "write a CPU profile per measurement into `DIR`, and time the compare handler's steps")
 	flag.StringVar(&o.only, "only", "", "measure only the pages whose name contains this text")
+	kinds := flag.String("pages", "api,ui", "kinds of page to measure, comma-separated: api (the JSON API), ui (the web UI)")
 	flag.Parse()
 	o.stores = strings.Split(*stores, ",")
+	for _, k := range strings.Split(*kinds, ",") {
+		switch strings.TrimSpace(k) {
+		case "api":
+			o.api = true
+		case "ui":
+			o.ui = true
+		default:
+			fmt.Fprintf(os.Stderr, "serverbench: -pages: unknown kind %q: use api, ui or api,ui\n", k)
+			os.Exit(2)
+		}
+	}
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "serverbench:", err)
 		os.Exit(1)
@@ -117,11 +142,13 @@ func run(o options) error {
 
 // storeResult is what one store measured.
 type storeResult struct {
-	store     string
-	uploads   []time.Duration
-	saveBig   time.Duration // SaveRunIn of one big run, directly
-	pages     []pageResult
-	compSteps []string
+	store       string
+	uploads     []time.Duration
+	saveBig     time.Duration // SaveRunIn of one big run, directly
+	pages       []pageResult
+	compSteps   []string
+	runSteps    []string // the UI run page's store reads, with -profile
+	withinSteps []string // the UI's compare of two models of one run, step by step, with -profile
 }
 
 // pageResult is one page's latencies.
@@ -148,7 +175,14 @@ type env struct {
 	projID  string
 	c       *client.Client
 	hc      *http.Client
+	browser *http.Client // the UI's visitor: a cookie jar, redirects not followed
 }
+
+// The benchmark's user, who logs in to the UI through the form.
+const (
+	userEmail    = "bench@example.com"
+	userPassword = "correct horse battery staple"
+)
 
 // openStore opens a fresh store of driver name and returns it with its cleanup.
 func openStore(ctx context.Context, name, pg string) (store.Store, func(), error) {
@@ -202,16 +236,22 @@ func openStore(ctx context.Context, name, pg string) (store.Store, func(), error
 	return nil, nil, fmt.Errorf("unknown store %q: use sqlite or postgres", name)
 }
 
-// setup starts the server over st on a loopback port and creates a user, a project and an
-// editor API key, as internal/server's tests do.
+// setup starts the server over st on a loopback port, as `plumb serve` does (the web UI's
+// handler, with the API under it), and creates a user with a password, a project and an
+// editor API key, as internal/server's and internal/web's tests do.
 func setup(ctx context.Context, st store.Store) (*env, func(), error) {
+	// Cheap argon2 parameters, as in the tests: the benchmark logs in once per store.
 	cheap := auth.Params{Time: 1, Memory: 64, Threads: 1, SaltLen: 16, KeyLen: 32}
 	srv := server.New(server.Config{Store: st, Password: cheap})
+	ui, err := web.New(web.Config{Server: srv, Store: st})
+	if err != nil {
+		return nil, nil, err
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, nil, err
 	}
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	hs := &http.Server{Handler: ui.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	go hs.Serve(ln)
 	stop := func() { hs.Shutdown(context.Background()) }
 
@@ -220,12 +260,12 @@ func setup(ctx context.Context, st store.Store) (*env, func(), error) {
 		stop()
 		return nil, nil, err
 	}
-	h, err := auth.HashPassword("correct horse battery staple", cheap)
+	h, err := auth.HashPassword(userPassword, cheap)
 	if err != nil {
 		stop()
 		return nil, nil, err
 	}
-	u, err := st.CreateUser(ctx, store.User{Email: "bench@example.com", PasswordHash: h})
+	u, err := st.CreateUser(ctx, store.User{Email: userEmail, PasswordHash: h})
 	if err != nil {
 		stop()
 		return nil, nil, err
@@ -247,7 +287,42 @@ func setup(ctx context.Context, st store.Store) (*env, func(), error) {
 		stop()
 		return nil, nil, err
 	}
-	return &env{st: st, base: base, key: secret, project: p.Slug, projID: p.ID, c: c, hc: hc}, stop, nil
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		stop()
+		return nil, nil, err
+	}
+	browser := &http.Client{Timeout: 5 * time.Minute, Jar: jar,
+		// A page that redirects (to the login page, when the session is lost) is an error
+		// to see, not to follow.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	return &env{st: st, base: base, key: secret, project: p.Slug, projID: p.ID, c: c, hc: hc, browser: browser}, stop, nil
+}
+
+// login logs the browser in through the UI's login form, as a person would: the form's
+// fields, the Origin of the page it was on, then the redirect to the page asked for.
+func login(e *env) error {
+	form := url.Values{"email": {userEmail}, "password": {userPassword}, "next": {"/p/" + e.project}}
+	req, err := http.NewRequest(http.MethodPost, e.base+"/login", strings.NewReader(form.Encode()))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", e.base)
+	resp, err := e.browser.Do(req)
+	if err != nil {
+		return err
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/p/"+e.project {
+		return fmt.Errorf("log in through the form: %s (Location %q): %.300s", resp.Status, resp.Header.Get("Location"), body)
+	}
+	u, _ := url.Parse(e.base)
+	if len(e.browser.Jar.Cookies(u)) == 0 {
+		return fmt.Errorf("log in through the form: no session cookie was set")
+	}
+	return nil
 }
 
 func benchStore(o options, name string, upJSON []byte, upID string, bigA, bigB *report.Report) (storeResult, error) {
@@ -266,7 +341,10 @@ func benchStore(o options, name string, upJSON []byte, upID string, bigA, bigB *
 	fmt.Printf("\n## %s (server at %s)\n", name, e.base)
 
 	// (1) Uploads: each a new run id, the body otherwise identical.
-	stopProf := profile(o, name, "upload")
+	stopProf := func() {}
+	if o.uploads > 0 {
+		stopProf = profile(o, name, "upload")
+	}
 	for i := range o.uploads {
 		body := bytes.Replace(upJSON, []byte(`"id": "`+upID+`"`), []byte(fmt.Sprintf(`"id": "%s-%d"`, upID, i)), 1)
 		if bytes.Equal(body, upJSON) {
@@ -302,9 +380,78 @@ func benchStore(o options, name string, upJSON []byte, upID string, bigA, bigB *
 		fmt.Printf("SaveRunIn %s (%d results): %s\n", r.Run.ID, len(r.Results), d.Round(time.Millisecond))
 	}
 
+	var pages []page
+	if o.api {
+		api, err := apiPages(ctx, e, bigA.Run.ID, bigB.Run.ID)
+		if err != nil {
+			return res, err
+		}
+		pages = append(pages, api...)
+	}
+	if o.ui {
+		if err := login(e); err != nil {
+			return res, err
+		}
+		ui, err := uiPages(e, bigA, bigB)
+		if err != nil {
+			return res, err
+		}
+		pages = append(pages, ui...)
+	}
+	for _, p := range pages {
+		if !strings.Contains(p.name, o.only) {
+			continue
+		}
+		stopProf := profile(o, name, p.prof)
+		pr, err := measure(e, p, o.requests, o.budget)
+		stopProf()
+		if err != nil {
+			return res, err
+		}
+		res.pages = append(res.pages, pr)
+		fmt.Printf("%-56s n=%-4d p50 %-9s p95 %-9s max %-9s %s\n", p.name, len(pr.lat), ms(pr.q(0.5)), ms(pr.q(0.95)),
+			ms(pr.lat[len(pr.lat)-1]), size(pr.bytes))
+		if o.profileDir != "" && pr.q(0.95) >= 100*time.Millisecond {
+			// run.sh prints the top of the profiles of the pages that missed.
+			if err := appendLine(filepath.Join(o.profileDir, "missed"), name+"-"+p.prof+".prof"); err != nil {
+				return res, err
+			}
+		}
+	}
+	if o.profileDir != "" {
+		res.compSteps, err = compareSteps(ctx, st, bigA.Run.ID, bigB.Run.ID)
+		if err != nil {
+			return res, err
+		}
+		if o.ui {
+			res.runSteps, err = runPageSteps(ctx, st, bigA.Run.ID)
+			if err != nil {
+				return res, err
+			}
+			res.withinSteps, err = withinSteps(ctx, st, bigA.Run.ID, eval.Combo{Prompt: "v1", Provider: "gpt"}, eval.Combo{Prompt: "v1", Provider: "claude"})
+			if err != nil {
+				return res, err
+			}
+		}
+	}
+	return res, nil
+}
+
+// page is one URL measured.
+type page struct {
+	name   string
+	path   string      // from the server's root, with its query
+	ui     bool        // a page of the UI: asked with the browser's session, not the API key
+	header http.Header // more request headers (htmx's)
+	prof   string      // the CPU profile's name
+}
+
+// apiPages are the API's pages on the first big run: the run, its results filtered three
+// ways (page 1, and a page about 80% deep through the cursor), and the compare of a and b.
+func apiPages(ctx context.Context, e *env, a, b string) ([]page, error) {
 	// Deep cursors: walk each filter with the largest pages to about 80% of its results (a
 	// filter with fewer than 1,250 results has no deep page).
-	runPath := "/api/v1/projects/" + e.project + "/runs/" + bigA.Run.ID
+	runPath := "/api/v1/projects/" + e.project + "/runs/" + a
 	filters := []struct {
 		name string
 		opt  client.ResultsOptions
@@ -313,21 +460,20 @@ func benchStore(o options, name string, upJSON []byte, upID string, bigA, bigB *
 		{"provider=claude", client.ResultsOptions{Provider: "claude"}},
 		{"segment=refunds", client.ResultsOptions{Segment: "refunds"}},
 	}
-	type page struct{ name, path string }
-	pages := []page{{"run page (header + summary)", runPath}}
+	pages := []page{{name: "run page (header + summary)", path: runPath}}
 	for _, f := range filters {
-		first, err := e.c.Results(ctx, e.project, bigA.Run.ID, f.opt)
+		first, err := e.c.Results(ctx, e.project, a, f.opt)
 		if err != nil {
-			return res, fmt.Errorf("results %s: %w", f.name, err)
+			return nil, fmt.Errorf("results %s: %w", f.name, err)
 		}
 		opt := f.opt
 		opt.Limit = store.MaxPageSize
 		seen, cursor := 0, ""
 		for pages := max(1, first.Total*8/10/store.MaxPageSize); pages > 0; pages-- {
 			opt.Cursor = cursor
-			p, err := e.c.Results(ctx, e.project, bigA.Run.ID, opt)
+			p, err := e.c.Results(ctx, e.project, a, opt)
 			if err != nil {
-				return res, fmt.Errorf("results %s: %w", f.name, err)
+				return nil, fmt.Errorf("results %s: %w", f.name, err)
 			}
 			seen += len(p.Results)
 			cursor = p.NextCursor
@@ -336,65 +482,162 @@ func benchStore(o options, name string, upJSON []byte, upID string, bigA, bigB *
 			}
 		}
 		q := f.name
-		pages = append(pages, page{fmt.Sprintf("results %s, page 1 (%d match)", f.name, first.Total), runPath + "/results?" + q})
+		pages = append(pages, page{name: fmt.Sprintf("results %s, page 1 (%d match)", f.name, first.Total), path: runPath + "/results?" + q})
 		if cursor != "" {
-			pages = append(pages, page{fmt.Sprintf("results %s, page after %d", f.name, seen), runPath + "/results?" + q + "&cursor=" + url.QueryEscape(cursor)})
+			pages = append(pages, page{name: fmt.Sprintf("results %s, page after %d", f.name, seen), path: runPath + "/results?" + q + "&cursor=" + url.QueryEscape(cursor)})
 		}
 	}
-	pages = append(pages, page{"compare big-a vs big-b (limit 100)", "/api/v1/projects/" + e.project + "/compare?a=" + bigA.Run.ID + "&b=" + bigB.Run.ID})
-
-	for i, p := range pages {
-		if !strings.Contains(p.name, o.only) {
-			continue
-		}
-		stopProf := profile(o, name, fmt.Sprintf("page%d", i))
-		pr, err := measure(e, p.name, p.path, o.requests, o.budget)
-		stopProf()
-		if err != nil {
-			return res, err
-		}
-		res.pages = append(res.pages, pr)
-		fmt.Printf("%-44s n=%-4d p50 %-9s p95 %-9s max %-9s %s\n", p.name, len(pr.lat), ms(pr.q(0.5)), ms(pr.q(0.95)),
-			ms(pr.lat[len(pr.lat)-1]), size(pr.bytes))
+	pages = append(pages, page{name: "compare big-a vs big-b (limit 100)", path: "/api/v1/projects/" + e.project + "/compare?a=" + a + "&b=" + b})
+	for i := range pages {
+		pages[i].prof = fmt.Sprintf("page%d", i) // run.sh: page0 is the run page, the last the compare
 	}
-	if o.profileDir != "" {
-		res.compSteps, err = compareSteps(ctx, st, bigA.Run.ID, bigB.Run.ID)
-		if err != nil {
-			return res, err
-		}
-	}
-	return res, nil
+	return pages, nil
 }
 
-// measure GETs path n times (after up to 3 unmeasured warm-up requests) or until budget is spent,
-// each time reading the whole body, and returns the sorted latencies: the time from sending
-// the request to the last byte of the answer.
-func measure(e *env, name, path string, n int, budget time.Duration) (pageResult, error) {
-	pr := pageResult{name: name}
-	get := func() (time.Duration, int, error) {
-		req, err := http.NewRequest(http.MethodGet, e.base+path, nil)
-		if err != nil {
-			return 0, 0, err
-		}
-		req.Header.Set("Authorization", "Bearer "+e.key)
-		start := time.Now()
-		resp, err := e.hc.Do(req)
-		if err != nil {
-			return 0, 0, err
-		}
-		nb, err := io.Copy(io.Discard, resp.Body)
-		d := time.Since(start)
-		resp.Body.Close()
-		if err != nil {
-			return 0, 0, err
-		}
-		if resp.StatusCode != http.StatusOK {
-			return 0, 0, fmt.Errorf("GET %s: %s", path, resp.Status)
-		}
-		return d, int(nb), nil
+// nextLinkRE finds the "Next page" link of a run page's case table (and of the other
+// paged lists).
+var nextLinkRE = regexp.MustCompile(`<a href="([^"]*)"[^>]*rel="next"`)
+
+// followNext is the URL of the page after path, from its rel="next" link; "" on the last.
+func followNext(e *env, path string) (string, error) {
+	body, err := fetch(e, page{path: path, ui: true})
+	if err != nil {
+		return "", err
 	}
+	m := nextLinkRE.FindSubmatch(body)
+	if m == nil {
+		return "", nil
+	}
+	next := html.UnescapeString(string(m[1]))
+	if !strings.HasPrefix(next, "/") {
+		return "", fmt.Errorf("GET %s: the next link %q is not a path on this server", path, next)
+	}
+	return next, nil
+}
+
+// uiPages are the UI's pages of the big runs, as the browser gets them: the run page in
+// its views (one of them also as the htmx swap of the filter form), a later page reached
+// through the "Next page" links, the first page of passes in the default view (after the
+// last page of failures), a case, the compare page of the two big runs and of two models
+// of one, the overview and the runs list.
+func uiPages(e *env, a, b *report.Report) ([]page, error) {
+	proj := "/p/" + url.PathEscape(e.project)
+	run := proj + "/runs/" + url.PathEscape(a.Run.ID)
+	failed := 0
+	for _, r := range a.Results {
+		if !r.Passed {
+			failed++
+		}
+	}
+	pages := []page{
+		{name: fmt.Sprintf("UI run page, failures first (%d failed)", failed), path: run},
+		{name: "UI run page, view=all", path: run + "?view=all"},
+		{name: "UI run page, view=failed&provider=claude", path: run + "?view=failed&provider=claude"},
+		{name: "UI run page, view=failed&provider=claude, htmx swap", path: run + "?view=failed&provider=claude",
+			header: http.Header{"Hx-Request": {"true"}, "Hx-Target": {"cases"}}},
+		{name: "UI run page, view=flaky", path: run + "?view=flaky"},
+	}
+	// A later page: five "Next page" links from the first, failures first.
+	const follows = 5
+	path := run
+	for i := range follows {
+		next, err := followNext(e, path)
+		if err != nil {
+			return nil, err
+		}
+		if next == "" {
+			return nil, fmt.Errorf("GET %s: no next page after %d pages", path, i+1)
+		}
+		path = next
+	}
+	pages = append(pages, page{name: fmt.Sprintf("UI run page, failures first, page %d (via Next)", follows+1), path: path})
+	// The first page that lists passes: follow the links to the end of the failures.
+	n := follows + 1
+	for {
+		u, err := url.Parse(path)
+		if err != nil {
+			return nil, err
+		}
+		if strings.HasPrefix(u.Query().Get("cursor"), "p:") {
+			break
+		}
+		next, err := followNext(e, path)
+		if err != nil {
+			return nil, err
+		}
+		if next == "" {
+			return nil, fmt.Errorf("GET %s: the last page, and no page of passes reached", path)
+		}
+		path, n = next, n+1
+	}
+	pages = append(pages, page{name: fmt.Sprintf("UI run page, failures first, page %d (1st of passes)", n), path: path})
+	test := len(a.Results) / combos / 2
+	pages = append(pages,
+		page{name: fmt.Sprintf("UI case page (test %d, %d results)", test, combos), path: fmt.Sprintf("%s/cases/%d", run, test)},
+		page{name: "UI compare page big-a vs big-b", path: proj + "/compare?a=" + url.QueryEscape(a.Run.ID) + "&b=" + url.QueryEscape(b.Run.ID)},
+		// Two models of one run, as the run page's picker sends them ("prompt\x1fprovider").
+		page{name: "UI compare within big-a: v1·gpt vs v1·claude", path: proj + "/compare?" + url.Values{
+			"run": {a.Run.ID}, "a": {"v1\x1fgpt"}, "b": {"v1\x1fclaude"}}.Encode()},
+		page{name: "UI overview", path: proj},
+		page{name: "UI runs list", path: proj + "/runs"},
+	)
+	for i := range pages {
+		pages[i].ui = true
+		pages[i].prof = fmt.Sprintf("ui%d", i)
+	}
+	return pages, nil
+}
+
+// fetch GETs p once, as the API client (with its key) or as the browser (with its
+// session), and returns the body of a 200 answer.
+func fetch(e *env, p page) ([]byte, error) {
+	var body bytes.Buffer
+	_, err := get(e, p, &body)
+	return body.Bytes(), err
+}
+
+// get GETs p once, copies the body to w, and returns the time from sending the request to
+// the last byte of the answer. Anything but 200 is an error: a UI page that redirects has
+// lost its session.
+func get(e *env, p page, w io.Writer) (time.Duration, error) {
+	req, err := http.NewRequest(http.MethodGet, e.base+p.path, nil)
+	if err != nil {
+		return 0, err
+	}
+	hc := e.hc
+	if p.ui {
+		hc = e.browser
+	} else {
+		req.Header.Set("Authorization", "Bearer "+e.key)
+	}
+	for k, v := range p.header {
+		req.Header[k] = v
+	}
+	start := time.Now()
+	resp, err := hc.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	_, err = io.Copy(w, resp.Body)
+	d := time.Since(start)
+	resp.Body.Close()
+	if err != nil {
+		return 0, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("GET %s: %s (Location %q)", p.path, resp.Status, resp.Header.Get("Location"))
+	}
+	return d, nil
+}
+
+// measure GETs p n times (after up to 3 unmeasured warm-up requests) or until budget is
+// spent, each time reading the whole body, and returns the sorted latencies: the time from
+// sending the request to the last byte of the answer.
+func measure(e *env, p page, n int, budget time.Duration) (pageResult, error) {
+	pr := pageResult{name: p.name}
+	var cw countWriter
 	for range 3 {
-		d, _, err := get()
+		d, err := get(e, p, &cw)
 		if err != nil {
 			return pr, err
 		}
@@ -404,14 +647,33 @@ func measure(e *env, name, path string, n int, budget time.Duration) (pageResult
 	}
 	deadline := time.Now().Add(budget)
 	for len(pr.lat) < n && (len(pr.lat) < 5 || time.Now().Before(deadline)) {
-		d, nb, err := get()
+		cw = 0
+		d, err := get(e, p, &cw)
 		if err != nil {
 			return pr, err
 		}
-		pr.lat, pr.bytes = append(pr.lat, d), nb
+		pr.lat, pr.bytes = append(pr.lat, d), int(cw)
 	}
 	slices.Sort(pr.lat)
 	return pr, nil
+}
+
+// countWriter counts the bytes written to it and keeps none.
+type countWriter int
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	*c += countWriter(len(p))
+	return len(p), nil
+}
+
+// appendLine appends line to the file at path.
+func appendLine(path, line string) error {
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(f, line)
+	return cmp.Or(err, f.Close())
 }
 
 // profile starts a CPU profile of one measurement when -profile is set; the returned
@@ -528,6 +790,18 @@ func printTables(all []storeResult, o options) {
 	}
 	fmt.Println()
 	for _, r := range all {
+		if len(r.runSteps) > 0 {
+			fmt.Printf("\nthe UI run page's store reads on %s:\n", r.store)
+			for _, s := range r.runSteps {
+				fmt.Println("-", s)
+			}
+		}
+		if len(r.withinSteps) > 0 {
+			fmt.Printf("\nthe UI's compare within a run, steps on %s:\n", r.store)
+			for _, s := range r.withinSteps {
+				fmt.Println("-", s)
+			}
+		}
 		if len(r.compSteps) > 0 {
 			fmt.Printf("\ncompare handler's steps on %s:\n", r.store)
 			for _, s := range r.compSteps {
