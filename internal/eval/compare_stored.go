@@ -173,32 +173,47 @@ func CompareWithin(ctx context.Context, runs StoredCombos, run string, a, b Comb
 	if len(regs)+len(imps) == 0 {
 		return c, nil
 	}
-	// One read of the listed results of both sides, by their positions in the run.
-	var idx []int
-	for _, p := range append(append([]pairRef{}, regs...), imps...) {
-		idx = append(idx, pos[0][p.a], pos[1][p.b])
-	}
-	rs, err := runs.ResultsAt(ctx, run, idx)
+	// The listed results of both sides, by their positions in the run, read side by side
+	// (decoding their JSON is most of the time left).
+	listed := append(append([]pairRef{}, regs...), imps...)
+	var got [2]map[int]*report.Result
+	err = bothRuns(func(i int) error {
+		idx := make([]int, len(listed))
+		for k, p := range listed {
+			idx[k] = pos[i][[2]int{p.a, p.b}[i]]
+		}
+		rs, err := runs.ResultsAt(ctx, run, idx)
+		if err != nil {
+			return err
+		}
+		if len(rs) != len(idx) {
+			return fmt.Errorf("run %s: %d results read for %d positions", run, len(rs), len(idx))
+		}
+		got[i] = make(map[int]*report.Result, len(idx))
+		for k, p := range idx {
+			r, s := &rs[k], &all[p]
+			if r.Test.Index != s.Test || r.Passed != s.Passed || math.Float64bits(r.Score) != math.Float64bits(s.Score) {
+				return fmt.Errorf("run %s %w: try again", run, errChanged)
+			}
+			got[i][p] = r
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	if len(rs) != len(idx) {
-		return nil, fmt.Errorf("run %s: %d results read for %d positions", run, len(rs), len(idx))
-	}
-	at := make(map[int]*report.Result, len(idx))
-	for k, p := range idx {
-		r, s := &rs[k], &all[p]
-		if r.Test.Index != s.Test || r.Passed != s.Passed || math.Float64bits(r.Score) != math.Float64bits(s.Score) {
-			return nil, fmt.Errorf("run %s %w: try again", run, errChanged)
+	at := func(p int) *report.Result {
+		if r := got[0][p]; r != nil {
+			return r
 		}
-		at[p] = r
+		return got[1][p]
 	}
 	for _, p := range regs {
-		ra, rb := at[pos[0][p.a]], at[pos[1][p.b]]
+		ra, rb := at(pos[0][p.a]), at(pos[1][p.b])
 		c.Regressions = append(c.Regressions, change(ra, rb, rb))
 	}
 	for _, p := range imps {
-		ra, rb := at[pos[0][p.a]], at[pos[1][p.b]]
+		ra, rb := at(pos[0][p.a]), at(pos[1][p.b])
 		c.Improvements = append(c.Improvements, change(ra, rb, ra))
 	}
 	return c, nil

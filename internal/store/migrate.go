@@ -31,8 +31,11 @@ type migration struct {
 
 // dataStep is the Go part of a migration, if it has one.
 func dataStep(version int, name string) func(ctx context.Context, d db) error {
-	if version == 4 && name == "run_pairs" {
+	switch {
+	case version == 4 && name == "run_pairs":
 		return backfillPairs
+	case version == 7 && name == "group_positions":
+		return backfillGroupPositions
 	}
 	return nil
 }

@@ -164,9 +164,13 @@ func (a *accounts) CountResults(ctx context.Context, runID string, f ResultFilte
 	return n, nil
 }
 
-// ResultPositions implements Store: the positions alone, from the filters' indexes where
-// they have one, never the results' JSON.
+// ResultPositions implements Store: for a prompt × provider (and segment), from the
+// positions stored with the run's result groups; otherwise the positions alone, from the
+// filters' indexes where they have one, never the results' JSON.
 func (a *accounts) ResultPositions(ctx context.Context, runID string, f ResultFilter) ([]int, error) {
+	if pos, ok, err := a.groupPositions(ctx, runID, f); ok || err != nil {
+		return pos, err
+	}
 	where, args := resultWhere(a.db.driver(), runID, f)
 	rows, err := a.db.query(ctx, "SELECT idx FROM results WHERE "+where+" ORDER BY idx", args...)
 	if err != nil {

@@ -543,20 +543,45 @@ func TestResultPositions(t *testing.T) {
 		if err := s.SaveRun(ctx, rep); err != nil {
 			t.Fatal(err)
 		}
-		for _, f := range []ResultFilter{{}, {Provider: "claude"}, {Provider: "gpt", FailedOnly: true}, {Prompt: "v2", Provider: "gpt", PassedOnly: true}, {Provider: "none"}} {
-			want := []int{}
-			for i := range rep.Results {
-				if matches(f, &rep.Results[i]) {
-					want = append(want, i)
+		filters := []ResultFilter{{}, {Provider: "claude"}, {Provider: "gpt", FailedOnly: true}, {Prompt: "v2", Provider: "gpt", PassedOnly: true}, {Provider: "none"},
+			// These come from the positions stored with the result groups.
+			{Prompt: "v2", Provider: "gpt"}, {Prompt: "v2", Provider: "claude", Segment: "billing"}, {Prompt: "v2", Provider: "none"}}
+		check := func(stage string) {
+			t.Helper()
+			for _, f := range filters {
+				want := []int{}
+				for i := range rep.Results {
+					if matches(f, &rep.Results[i]) {
+						want = append(want, i)
+					}
+				}
+				got, err := s.ResultPositions(ctx, "pos", f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if fmt.Sprint(got) != fmt.Sprint(want) {
+					t.Errorf("%s: ResultPositions(%+v) = %v, want %v", stage, f, got, want)
 				}
 			}
-			got, err := s.ResultPositions(ctx, "pos", f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if fmt.Sprint(got) != fmt.Sprint(want) {
-				t.Errorf("ResultPositions(%+v) = %v, want %v", f, got, want)
-			}
 		}
+		check("as saved")
+		// Runs saved before migration 0007 have no stored positions: the results answer,
+		// and the migration's Go step fills them in.
+		execArgs(t, s, "UPDATE result_groups SET positions = NULL")
+		check("without stored positions")
+		var d db
+		switch st := s.(type) {
+		case *sqliteStore:
+			d = st.accounts.db
+		case *postgresStore:
+			d = st.accounts.db
+		}
+		if err := backfillGroupPositions(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+		if n := countRows(t, s, "SELECT count(*) FROM result_groups WHERE positions IS NULL AND run_id = ?", "pos"); n != 0 {
+			t.Errorf("%d groups without positions after the backfill", n)
+		}
+		check("backfilled")
 	})
 }

@@ -192,6 +192,7 @@ func groupResults(rows []resultRow) []Group {
 		g.Cost += r.cost
 		g.LatencyMS += r.latencyMS
 		g.Tokens += int64(r.tokens)
+		g.positions = append(g.positions, r.idx)
 	}
 	slices.SortFunc(out, func(a, b Group) int {
 		return cmp.Or(strings.Compare(a.Prompt, b.Prompt), strings.Compare(a.Provider, b.Provider), strings.Compare(a.Segment, b.Segment))
@@ -201,12 +202,12 @@ func groupResults(rows []resultRow) []Group {
 
 // groupColumns is the column order of groupValues.
 func groupColumns() []string {
-	return []string{"run_id", "prompt", "provider", "segment", "samples", "passed", "errors", "cost", "latency_ms", "tokens"}
+	return []string{"run_id", "prompt", "provider", "segment", "samples", "passed", "errors", "cost", "latency_ms", "tokens", "positions"}
 }
 
 // groupValues lists a group's columns in groupColumns order.
 func groupValues(runID string, g *Group) []any {
-	return []any{runID, g.Prompt, g.Provider, g.Segment, g.Samples, g.Passed, g.Errors, g.Cost, g.LatencyMS, g.Tokens}
+	return []any{runID, g.Prompt, g.Provider, g.Segment, g.Samples, g.Passed, g.Errors, g.Cost, g.LatencyMS, g.Tokens, encodePositions(g.positions)}
 }
 
 // text makes a copied column value storable in a text column: PostgreSQL rejects NUL and
