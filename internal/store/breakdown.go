@@ -125,21 +125,8 @@ func (a *accounts) groupPositions(ctx context.Context, runID string, f ResultFil
 // backfillGroupPositions is migration 0007's Go step: the positions of the result groups of
 // runs saved before it, read from their results' indexed columns.
 func backfillGroupPositions(ctx context.Context, d db) error {
-	rows, err := d.query(ctx, `SELECT DISTINCT run_id FROM result_groups WHERE positions IS NULL ORDER BY run_id`)
+	ids, err := runIDs(ctx, d, `SELECT DISTINCT run_id FROM result_groups WHERE positions IS NULL ORDER BY run_id`)
 	if err != nil {
-		return err
-	}
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return err
-		}
-		ids = append(ids, id)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return err
 	}
 	for _, id := range ids {

@@ -173,21 +173,8 @@ func (a *accounts) ResultsAt(ctx context.Context, runID string, idx []int) ([]re
 // backfillPairs is migration 0004's Go step: the pairing samples of every run saved before
 // it, computed from the stored results as SaveRun computes them from the report.
 func backfillPairs(ctx context.Context, d db) error {
-	rows, err := d.query(ctx, `SELECT id FROM runs WHERE NOT EXISTS (SELECT 1 FROM run_pairs p WHERE p.run_id = runs.id) ORDER BY id`)
+	ids, err := runIDs(ctx, d, `SELECT id FROM runs WHERE NOT EXISTS (SELECT 1 FROM run_pairs p WHERE p.run_id = runs.id) ORDER BY id`)
 	if err != nil {
-		return err
-	}
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return err
-		}
-		ids = append(ids, id)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return err
 	}
 	for _, id := range ids {
@@ -200,6 +187,24 @@ func backfillPairs(ctx context.Context, d db) error {
 		}
 	}
 	return nil
+}
+
+// runIDs reads the run ids a migration's Go step works through.
+func runIDs(ctx context.Context, d db, query string) ([]string, error) {
+	rows, err := d.query(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
 }
 
 // storedPairSamples computes a run's pairing samples from its stored results.
