@@ -1,0 +1,192 @@
+package pii
+
+// findPhones reports phone numbers without libphonenumber, by shape. A candidate is a run that
+// starts with '+', '(' or a digit and continues with digit groups joined by single spaces,
+// dashes or dots, with at most one parenthesised group (an area code) among the first two.
+// The whole run is judged; a part of it is never reported, so long numbers do not hide
+// phones inside them.
+//
+//   - International (E.164): '+', a country code not starting with 0, 8 to 15 digits in all.
+//     Base score 0.5.
+//   - National: 9 to 15 digits in at least two groups (or an area code in parentheses),
+//     groups of 2 digits or more except a leading trunk digit ("1-800-555-0199"), the first
+//     group at most 5 digits, dots not mixed with other separators. Base score 0.4.
+//   - Plain national digits (10 or 11, no separator) only next to a phone context word.
+//
+// What it refuses, and why:
+//   - runs glued to letters, to '#', or continuing with ".d", "-d", ":d", "/d" on either side:
+//     identifiers, UUIDs, decimals, times ("12:30"), dates ("2024/05/01");
+//   - 8 digits or fewer without '+': dates (2024-05-01, 01.05.2024) and short codes;
+//   - ISO or day-first dates at the start of the run ("2024-05-01 12...");
+//   - three or more groups of exactly four digits: card numbers and IBAN parts;
+//   - groups of 3, 2 and 4 digits: the shape of a US SSN;
+//   - four dot-separated groups of at most three digits: IPv4-shaped numbers;
+//   - numbers preceded by "order", "invoice", "ref", "id", ... unless a phone word is also near.
+func findPhones(text string) []Finding {
+	var out []Finding
+	for i := 0; i < len(text); i++ {
+		c := text[i]
+		if c != '+' && c != '(' && !isDigit(rune(c)) {
+			continue
+		}
+		if isDigit(rune(c)) && i > 0 && (isDigit(rune(text[i-1])) || text[i-1] == '+') {
+			continue
+		}
+		end, f, ok := phoneAt(text, i)
+		if ok {
+			out = append(out, f)
+		}
+		if end > i {
+			i = end - 1
+		}
+	}
+	return out
+}
+
+// phoneAt parses the run at text[start:] and returns its end and, if it is a phone, the
+// finding.
+func phoneAt(text string, start int) (int, Finding, bool) {
+	i := start
+	plus := text[i] == '+'
+	if plus {
+		i++
+	}
+	var groups []numberGroup
+	var seps []byte
+	paren := false
+	for i < len(text) {
+		g := numberGroup{start: i}
+		switch {
+		case text[i] == '(' && !paren && len(groups) <= 1:
+			j := i + 1
+			for j < len(text) && isDigit(rune(text[j])) {
+				j++
+			}
+			if j == i+1 || j-i-1 > 5 || j >= len(text) || text[j] != ')' {
+				return i + 1, Finding{}, false
+			}
+			paren = true
+			g.end = j + 1
+			i = j + 1
+		case isDigit(rune(text[i])):
+			j := i
+			for j < len(text) && isDigit(rune(text[j])) {
+				j++
+			}
+			g.end = j
+			i = j
+		default:
+			if len(groups) == 0 {
+				return i + 1, Finding{}, false
+			}
+		}
+		if g.end == 0 {
+			break
+		}
+		groups = append(groups, g)
+		if i+1 < len(text) && (text[i] == ' ' || text[i] == '-' || text[i] == '.') &&
+			(isDigit(rune(text[i+1])) || text[i+1] == '(' && !paren) {
+			seps = append(seps, text[i])
+			i++
+			continue
+		}
+		break
+	}
+	if len(groups) == 0 {
+		return i, Finding{}, false
+	}
+	end := groups[len(groups)-1].end
+	if !phoneShape(text, start, end, plus, groups, seps, paren) {
+		return end, Finding{}, false
+	}
+	plain := !plus && !paren && len(groups) == 1
+	if hasContext(text, start, end, phoneAntiContext) && !hasContext(text, start, end, phoneContext) {
+		return end, Finding{}, false
+	}
+	score := phoneScore
+	switch {
+	case plus:
+		score = phoneE164Score
+	case plain:
+		if !hasContext(text, start, end, phoneContext) {
+			return end, Finding{}, false
+		}
+	}
+	return end, Finding{Type: Phone, Start: start, End: end, Text: text[start:end],
+		Score: withContext(text, start, end, score, phoneContext)}, true
+}
+
+func phoneShape(text string, start, end int, plus bool, groups []numberGroup, seps []byte, paren bool) bool {
+	if b := runeBefore(text, start); isWordRune(b) || b == '#' || b == '+' ||
+		(b == '.' || b == '-' || b == ':' || b == '/' || b == ',') && isWordRune(runeBefore(text, start-1)) {
+		return false
+	}
+	if a := runeAfter(text, end); isWordRune(a) ||
+		(a == '.' || a == '-' || a == ':' || a == '/' || a == ',') && isDigit(runeAfter(text, end+1)) {
+		return false
+	}
+	digits := 0
+	sizes := make([]int, len(groups))
+	for k, g := range groups {
+		n := g.end - g.start
+		if text[g.start] == '(' {
+			n -= 2
+		}
+		sizes[k] = n
+		digits += n
+	}
+	if plus {
+		return digits >= 8 && digits <= 15 && text[start+1] != '0'
+	}
+	if len(groups) == 1 && !paren {
+		return digits == 10 || digits == 11
+	}
+	if digits < 9 || digits > 15 || sizes[0] > 5 {
+		return false
+	}
+	for k, n := range sizes {
+		if n < 2 && k != 0 {
+			return false
+		}
+	}
+	hasDot, hasOther := false, false
+	for _, c := range seps {
+		if c == '.' {
+			hasDot = true
+		} else {
+			hasOther = true
+		}
+	}
+	if hasDot && (hasOther || paren) {
+		return false
+	}
+	if hasDot && len(sizes) == 4 && sizes[0] <= 3 && sizes[1] <= 3 && sizes[2] <= 3 && sizes[3] <= 3 {
+		return false
+	}
+	if len(sizes) >= 3 && !paren {
+		d := func(k int) int { // the value of group k
+			v := 0
+			for _, c := range text[groups[k].start:groups[k].end] {
+				v = v*10 + int(c-'0')
+			}
+			return v
+		}
+		if sizes[0] == 4 && sizes[1] == 2 && sizes[2] == 2 && d(0) >= 1900 && d(0) <= 2099 && d(1) >= 1 && d(1) <= 12 {
+			return false
+		}
+		if sizes[0] <= 2 && sizes[1] <= 2 && sizes[2] == 4 && d(1) >= 1 && d(1) <= 12 && d(2) >= 1900 && d(2) <= 2099 {
+			return false
+		}
+		if len(sizes) == 3 && sizes[0] == 3 && sizes[1] == 2 && sizes[2] == 4 {
+			return false // NNN-NN-NNNN is a US SSN's shape, no country's phone plan
+		}
+		fours := true
+		for _, n := range sizes[:len(sizes)-1] {
+			fours = fours && n == 4
+		}
+		if fours {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,284 @@
+// Package pii finds personal data in free text the way Microsoft Presidio does: a pattern
+// proposes a candidate with a base score, a checksum or structural check rejects or confirms
+// it, and context words near it ("card", "iban", "ssn", "phone", ...) raise its score.
+//
+// It knows six types: e-mail addresses, phone numbers, payment card numbers, IBANs, IP
+// addresses and US social security numbers. Each detector's rules are documented on the
+// function that implements it. Findings never overlap: where two candidates share bytes, the
+// one with the higher score (then the checksum-validated one, then the longer one) wins.
+//
+// The package is pure Go and holds no mutable state; a Scanner may be used concurrently.
+package pii
+
+import (
+	"cmp"
+	"slices"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Type names a kind of personal data. Its value is what Replace writes between angle brackets.
+type Type string
+
+// The types of personal data the scanner knows.
+const (
+	Email      Type = "EMAIL"
+	Phone      Type = "PHONE"
+	CreditCard Type = "CREDIT_CARD"
+	IBAN       Type = "IBAN"
+	IPAddress  Type = "IP_ADDRESS"
+	USSSN      Type = "US_SSN"
+)
+
+// AllTypes lists every Type in the order the scanner runs them.
+func AllTypes() []Type {
+	return []Type{Email, Phone, CreditCard, IBAN, IPAddress, USSSN}
+}
+
+// Finding is one piece of personal data found in a text.
+type Finding struct {
+	Type Type
+	// Start and End are byte offsets into the scanned text: Text == text[Start:End].
+	Start, End int
+	Text       string
+	// Score in [0, 1] is the detector's base score, raised when context words are nearby.
+	Score float64
+	// Validated reports that a checksum confirmed the finding (Luhn for cards, mod-97 for
+	// IBANs). Other types have no checksum and are never Validated.
+	Validated bool
+}
+
+// Scanner finds personal data. Its zero value scans for every type and reports every finding.
+type Scanner struct {
+	// Types restricts the scan to these types; empty means all.
+	Types []Type
+	// MinScore drops findings scoring below it, after context has been applied. Presidio's
+	// default threshold is 0; guardrails usually want about 0.5, which drops SSN-shaped
+	// numbers without a context word.
+	MinScore float64
+}
+
+// Scan finds every kind of personal data in text with the default Scanner.
+func Scan(text string) []Finding {
+	return Scanner{}.Scan(text)
+}
+
+// Scan returns the findings in text in order of Start, without overlaps.
+func (s Scanner) Scan(text string) []Finding {
+	var all []Finding
+	for _, t := range AllTypes() {
+		if len(s.Types) > 0 && !slices.Contains(s.Types, t) {
+			continue
+		}
+		var found []Finding
+		switch t {
+		case Email:
+			found = findEmails(text)
+		case Phone:
+			found = findPhones(text)
+		case CreditCard:
+			found = findCards(text)
+		case IBAN:
+			found = findIBANs(text)
+		case IPAddress:
+			found = findIPs(text)
+		case USSSN:
+			found = findSSNs(text)
+		}
+		for _, f := range found {
+			if f.Score >= s.MinScore {
+				all = append(all, f)
+			}
+		}
+	}
+	return resolveOverlaps(all)
+}
+
+// resolveOverlaps keeps, among findings that share bytes, the one a reader would trust most:
+// higher score, then checksum-validated, then longer, then earlier.
+func resolveOverlaps(all []Finding) []Finding {
+	if len(all) < 2 {
+		return all
+	}
+	slices.SortStableFunc(all, func(a, b Finding) int {
+		if c := cmp.Compare(b.Score, a.Score); c != 0 {
+			return c
+		}
+		if a.Validated != b.Validated {
+			if a.Validated {
+				return -1
+			}
+			return 1
+		}
+		if c := cmp.Compare(b.End-b.Start, a.End-a.Start); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Start, b.Start)
+	})
+	// taken marks the bytes already covered, one bit per byte up to the furthest End.
+	maxEnd := 0
+	for _, f := range all {
+		maxEnd = max(maxEnd, f.End)
+	}
+	taken := make([]uint64, maxEnd/64+1)
+	kept := make([]Finding, 0, len(all))
+next:
+	for _, f := range all {
+		for i := f.Start; i < f.End; i++ {
+			if taken[i/64]&(1<<(i%64)) != 0 {
+				continue next
+			}
+		}
+		for i := f.Start; i < f.End; i++ {
+			taken[i/64] |= 1 << (i % 64)
+		}
+		kept = append(kept, f)
+	}
+	slices.SortFunc(kept, func(a, b Finding) int { return cmp.Compare(a.Start, b.Start) })
+	return kept
+}
+
+// Presidio's context enhancer (LemmaContextAwareEnhancer) defaults: a context word adds 0.35
+// to the score and lifts it to at least 0.4.
+const (
+	contextBoost    = 0.35
+	contextMinScore = 0.4
+	// contextBefore and contextAfter are how many words either side of a candidate are
+	// searched for context words. Presidio looks 5 words back; labels also follow a value
+	// ("4111… (visa)"), hence a short look ahead.
+	contextBefore = 5
+	contextAfter  = 2
+)
+
+// withContext returns score raised as Presidio does when one of terms appears among the words
+// around text[start:end]. A term may be several words ("social security"); a word matches a
+// single-word term when equal to it or to its plural.
+func withContext(text string, start, end int, score float64, terms []string) float64 {
+	if hasContext(text, start, end, terms) {
+		return max(min(score+contextBoost, 1), contextMinScore)
+	}
+	return score
+}
+
+func hasContext(text string, start, end int, terms []string) bool {
+	words := wordsBefore(text[:start], contextBefore)
+	words = append(words, wordsAfter(text[end:], contextAfter)...)
+	for _, term := range terms {
+		parts := strings.Fields(term)
+		for i := 0; i+len(parts) <= len(words); i++ {
+			ok := true
+			for j, p := range parts {
+				w := words[i+j]
+				if w != p && w != p+"s" {
+					ok = false
+					break
+				}
+			}
+			if ok {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// isWordRune reports whether r belongs to a word, for context words and for the boundaries
+// of candidates: a number glued to letters ("A4111…", "v1.2.3.4") is an identifier.
+func isWordRune(r rune) bool {
+	return r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r)
+}
+
+// wordsBefore returns up to n lowercase words at the end of s, in reading order.
+func wordsBefore(s string, n int) []string {
+	var words []string
+	end := len(s)
+	for len(words) < n && end > 0 {
+		for end > 0 {
+			r, size := utf8.DecodeLastRuneInString(s[:end])
+			if isWordRune(r) {
+				break
+			}
+			end -= size
+		}
+		start := end
+		for start > 0 {
+			r, size := utf8.DecodeLastRuneInString(s[:start])
+			if !isWordRune(r) {
+				break
+			}
+			start -= size
+		}
+		if start == end {
+			break
+		}
+		words = append(words, strings.ToLower(s[start:end]))
+		end = start
+	}
+	slices.Reverse(words)
+	return words
+}
+
+// wordsAfter returns up to n lowercase words at the start of s.
+func wordsAfter(s string, n int) []string {
+	var words []string
+	start := 0
+	for len(words) < n && start < len(s) {
+		for start < len(s) {
+			r, size := utf8.DecodeRuneInString(s[start:])
+			if isWordRune(r) {
+				break
+			}
+			start += size
+		}
+		end := start
+		for end < len(s) {
+			r, size := utf8.DecodeRuneInString(s[end:])
+			if !isWordRune(r) {
+				break
+			}
+			end += size
+		}
+		if start == end {
+			break
+		}
+		words = append(words, strings.ToLower(s[start:end]))
+		start = end
+	}
+	return words
+}
+
+// runeBefore and runeAfter return the rune adjacent to text[start:end], or -1 at an edge.
+func runeBefore(text string, start int) rune {
+	if start <= 0 {
+		return -1
+	}
+	r, _ := utf8.DecodeLastRuneInString(text[:start])
+	return r
+}
+
+func runeAfter(text string, end int) rune {
+	if end >= len(text) {
+		return -1
+	}
+	r, _ := utf8.DecodeRuneInString(text[end:])
+	return r
+}
+
+// gluedNumber reports whether text[start:end] continues a number or identifier on either side:
+// a word rune next to it, or a '.', ',' or '-' followed by a digit ("3.14159…", "1,234,567").
+func gluedNumber(text string, start, end int) bool {
+	return gluedBefore(text, start) || gluedAfter(text, end)
+}
+
+func gluedBefore(text string, start int) bool {
+	b := runeBefore(text, start)
+	return isWordRune(b) || (b == '.' || b == ',' || b == '-') && isDigit(runeBefore(text, start-1))
+}
+
+func gluedAfter(text string, end int) bool {
+	a := runeAfter(text, end)
+	return isWordRune(a) || (a == '.' || a == ',' || a == '-') && isDigit(runeAfter(text, end+1))
+}
+
+func isDigit(r rune) bool { return r >= '0' && r <= '9' }
