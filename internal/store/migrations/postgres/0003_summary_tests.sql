@@ -11,16 +11,33 @@ CREATE TABLE run_tests (
     tests  json NOT NULL -- {"tests": [...], "flaky": [...]}, keys omitted when empty
 );
 
+-- -> and json_each (like every json function that reads an object) decode all the strings
+-- of the value and fail on a \u0000 anywhere in it, which Go writes for a NUL (a test
+-- description may hold one). So a summary holding one is read with each \u0000 escape
+-- swapped for \/ (an escape Go never writes), and every value taken out of it is swapped
+-- back. Both expressions match an escape only after an even run of backslashes, so that a
+-- backslash written as \\ followed by the text u0000 or / is left as it is.
+CREATE FUNCTION pg_temp.plumb_hide_nul(v json) RETURNS json LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN strpos(v::text, '\u0000') > 0
+                THEN regexp_replace(v::text, '(?<!\\)((?:\\\\)*)\\u0000', '\1\\/', 'g')::json
+                ELSE v END
+$$;
+CREATE FUNCTION pg_temp.plumb_show_nul(v json) RETURNS json LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN v IS NOT NULL AND strpos(v::text, '\/') > 0
+                THEN regexp_replace(v::text, '(?<!\\)((?:\\\\)*)\\/', '\1\\u0000', 'g')::json
+                ELSE v END
+$$;
+
 INSERT INTO run_tests (run_id, tests)
-SELECT id, json_build_object('tests', summary -> 'tests', 'flaky', summary -> 'flaky')
-FROM runs;
+SELECT id, json_build_object('tests', pg_temp.plumb_show_nul(s -> 'tests'), 'flaky', pg_temp.plumb_show_nul(s -> 'flaky'))
+FROM (SELECT id, pg_temp.plumb_hide_nul(summary) AS s FROM runs) r;
 
 -- The summary is rebuilt from its other keys with json (not jsonb) functions, so that each
 -- value keeps its text exactly (jsonb would also refuse a \u0000 in a string).
 UPDATE runs SET
-    tests_count = coalesce(json_array_length(summary -> 'tests'), 0),
-    flaky_count = coalesce(json_array_length(summary -> 'flaky'), 0),
-    summary = coalesce((SELECT json_object_agg(e.key, e.value ORDER BY e.ord)
-                        FROM json_each(summary) WITH ORDINALITY AS e (key, value, ord)
+    tests_count = coalesce(json_array_length(pg_temp.plumb_hide_nul(summary) -> 'tests'), 0),
+    flaky_count = coalesce(json_array_length(pg_temp.plumb_hide_nul(summary) -> 'flaky'), 0),
+    summary = coalesce((SELECT json_object_agg(e.key, pg_temp.plumb_show_nul(e.value) ORDER BY e.ord)
+                        FROM json_each(pg_temp.plumb_hide_nul(summary)) WITH ORDINALITY AS e (key, value, ord)
                         WHERE e.key NOT IN ('tests', 'flaky')), '{}'::json)
-WHERE summary -> 'tests' IS NOT NULL OR summary -> 'flaky' IS NOT NULL;
+WHERE pg_temp.plumb_hide_nul(summary) -> 'tests' IS NOT NULL OR pg_temp.plumb_hide_nul(summary) -> 'flaky' IS NOT NULL;
