@@ -125,7 +125,7 @@ func findIPs(text string) []Finding {
 	if !strings.Contains(text, ":") {
 		return out
 	}
-	for _, m := range ipv6Pattern.FindAllStringIndex(text, -1) {
+	for _, m := range ipv6Candidates(text) {
 		s, e := m[0], m[1]
 		if b := runeBefore(text, s); isWordRune(b) || b == ':' || b == '.' {
 			continue
@@ -138,6 +138,34 @@ func findIPs(text string) []Finding {
 			continue
 		}
 		out = append(out, ipFinding(text, s, e))
+	}
+	return out
+}
+
+// ipv6Candidates is ipv6Pattern.FindAllStringIndex(text, -1), run only on the stretches of
+// hex digits, ':' and '.' that hold a ':' (the pattern's whole alphabet, so no match crosses
+// a stretch's ends): most text has none, and the pattern no longer walks all of it.
+func ipv6Candidates(text string) [][]int {
+	var out [][]int
+	isV6 := func(c byte) bool {
+		return c == ':' || c == '.' || c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
+	}
+	for i := 0; i < len(text); {
+		j := strings.IndexByte(text[i:], ':')
+		if j < 0 {
+			break
+		}
+		l, r := i+j, i+j+1
+		for l > i && isV6(text[l-1]) {
+			l--
+		}
+		for r < len(text) && isV6(text[r]) {
+			r++
+		}
+		for _, m := range ipv6Pattern.FindAllStringIndex(text[l:r], -1) {
+			out = append(out, []int{l + m[0], l + m[1]})
+		}
+		i = r
 	}
 	return out
 }
@@ -315,7 +343,28 @@ var ibanLengths = map[string]int{
 	"SI": 19, "SK": 24, "SM": 27, "TN": 24, "TR": 26, "UA": 29, "VA": 22, "XK": 20,
 }
 
-var ibanPattern = regexp.MustCompile(`[A-Z]{2}[0-9]{2}(?:[A-Z0-9]{11,30}|(?: [A-Z0-9]{4}){2,7}(?: [A-Z0-9]{1,3})?)`)
+var ibanPattern = regexp.MustCompile(`^[A-Z]{2}[0-9]{2}(?:[A-Z0-9]{11,30}|(?: [A-Z0-9]{4}){2,7}(?: [A-Z0-9]{1,3})?)`)
+
+// ibanMatches finds what an unanchored ibanPattern would (leftmost, non-overlapping), trying
+// the anchored pattern only where two capitals and two digits start, on a window as long as
+// its longest match (4 + 7 groups of " XXXX" + " XXX").
+func ibanMatches(text string) [][]int {
+	var out [][]int
+	upper := func(c byte) bool { return c >= 'A' && c <= 'Z' }
+	digit := func(c byte) bool { return c >= '0' && c <= '9' }
+	for s := 0; s+4 <= len(text); s++ {
+		if !upper(text[s]) || !upper(text[s+1]) || !digit(text[s+2]) || !digit(text[s+3]) {
+			continue
+		}
+		m := ibanPattern.FindStringIndex(text[s:min(len(text), s+43)])
+		if m == nil {
+			continue
+		}
+		out = append(out, []int{s, s + m[1]})
+		s += m[1] - 1
+	}
+	return out
+}
 
 // findIBANs reports IBANs: a country code from ibanLengths, two check digits and the BBAN,
 // uppercase, written compact or in groups of four separated by single spaces, exactly as long
@@ -324,7 +373,7 @@ var ibanPattern = regexp.MustCompile(`[A-Z]{2}[0-9]{2}(?:[A-Z0-9]{11,30}|(?: [A-
 // the number mod 97 must be 1) holds. A candidate failing the check is not reported.
 func findIBANs(text string) []Finding {
 	var out []Finding
-	for _, m := range ibanPattern.FindAllStringIndex(text, -1) {
+	for _, m := range ibanMatches(text) {
 		s := m[0]
 		if isWordRune(runeBefore(text, s)) {
 			continue
@@ -373,7 +422,7 @@ func ibanChecksum(iban string) bool {
 	return rem == 1
 }
 
-var ssnPattern = regexp.MustCompile(`([0-9]{3})([- .]?)([0-9]{2})([- .]?)([0-9]{4})`)
+var ssnPattern = regexp.MustCompile(`^([0-9]{3})([- .]?)([0-9]{2})([- .]?)([0-9]{4})`)
 
 // findSSNs reports US social security numbers: NNN-NN-NNNN (base 0.5), NNN NN NNNN or
 // NNN.NN.NNNN (0.3), and nine plain digits only when a context word ("ssn", "social
@@ -384,7 +433,7 @@ var ssnPattern = regexp.MustCompile(`([0-9]{3})([- .]?)([0-9]{2})([- .]?)([0-9]{
 // most 0.5, so a guardrail with MinScore above that only sees labelled numbers.
 func findSSNs(text string) []Finding {
 	var out []Finding
-	for _, m := range ssnPattern.FindAllStringSubmatchIndex(text, -1) {
+	for _, m := range ssnMatches(text) {
 		s, e := m[0], m[1]
 		sep1, sep2 := text[m[4]:m[5]], text[m[8]:m[9]]
 		if sep1 != sep2 || gluedNumber(text, s, e) {
@@ -406,6 +455,30 @@ func findSSNs(text string) []Finding {
 		}
 		out = append(out, Finding{Type: USSSN, Start: s, End: e, Text: text[s:e],
 			Score: withContext(text, s, e, score, ssnContext)})
+	}
+	return out
+}
+
+// ssnMatches finds what an unanchored ssnPattern would (leftmost, non-overlapping), trying
+// the anchored pattern on an 11-byte window at the start of each run of digits: a match
+// starting inside a run is glued to a digit, which findSSNs rejects anyway.
+func ssnMatches(text string) [][]int {
+	var out [][]int
+	for s := 0; s < len(text); s++ {
+		if text[s] < '0' || text[s] > '9' || s > 0 && text[s-1] >= '0' && text[s-1] <= '9' {
+			continue
+		}
+		m := ssnPattern.FindStringSubmatchIndex(text[s:min(len(text), s+11)])
+		if m == nil {
+			continue
+		}
+		for k := range m {
+			if m[k] >= 0 {
+				m[k] += s
+			}
+		}
+		out = append(out, m)
+		s = m[1] - 1
 	}
 	return out
 }
