@@ -147,6 +147,7 @@ regression; 2 bad input (config, flags, files), reported as file:line:col with a
 		newVersionCmd(e),
 		newServeCmd(e),
 		newUserCmd(e),
+		newPromptCmd(e),
 	)
 	return root
 }

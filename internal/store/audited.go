@@ -26,6 +26,11 @@ type Actor struct {
 //	                                   that is never serialised: the entry says it changed)
 //	member.add, member.update, member.remove  member (target id: the user's id)  Member
 //	key.create, key.revoke    api_key  before (revoke) and after: APIKey
+//	prompt.push               prompt   before (a next version): the previous latest, and
+//	                                   after: name, version, content_hash, author, message
+//	                                   (never the content, which prompt_versions keeps)
+//	prompt.label              prompt   before (a move): name, label, version; after: name,
+//	                                   label, version, moved_by, move_id (its history row)
 
 // record appends, inside d (the change's transaction), the audit entry of a change when the
 // store is audited. Its error fails the change, whose transaction then rolls back: a change
