@@ -148,6 +148,7 @@ regression; 2 bad input (config, flags, files), reported as file:line:col with a
 		newServeCmd(e),
 		newUserCmd(e),
 		newPromptCmd(e),
+		newDatasetCmd(e),
 	)
 	return root
 }

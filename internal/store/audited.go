@@ -31,6 +31,10 @@ type Actor struct {
 //	                                   (never the content, which prompt_versions keeps)
 //	prompt.label              prompt   before (a move): name, label, version; after: name,
 //	                                   label, version, moved_by, move_id (its history row)
+//	dataset.create            dataset  after: Dataset
+//	dataset.import            dataset  before (a next version): name, version, item_count;
+//	                                   after: name, version, item_count, added, duplicates,
+//	                                   removed, replace, message (never the items)
 
 // record appends, inside d (the change's transaction), the audit entry of a change when the
 // store is audited. Its error fails the change, whose transaction then rolls back: a change

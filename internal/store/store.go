@@ -107,6 +107,7 @@ type Store interface {
 	Accounts
 	AuditLog
 	Prompts
+	Datasets
 }
 
 // ListOptions filters and bounds ListRuns. Zero values mean "no filter" and "no limit".
