@@ -53,6 +53,7 @@ type fixture struct {
 	keyBID                  string
 	keyAID                  string
 	runA1, runA2, runB      string
+	promptA, promptB        string // a prompt of each project, labelled production
 
 	sessions map[string]*client // logged-in clients by email, so that the limiter is not tripped
 }
@@ -125,6 +126,16 @@ func newFixture(t *testing.T, dsn string) *fixture {
 	f.keyAViewer, _ = key(f.a, store.RoleViewer)
 	f.keyB, f.keyBID = key(f.b, store.RoleAdmin)
 
+	f.promptA, f.promptB = "alpha/triage", "beta-only/answer"
+	for _, pr := range []struct {
+		p    store.Project
+		name string
+	}{{f.a, f.promptA}, {f.b, f.promptB}} {
+		v, _, err := st.PushPrompt(ctx, pr.p.ID, pr.name, store.PromptContent{Template: "Answer {{ question }} for " + pr.p.Slug}, "test", "first")
+		must(err)
+		_, err = st.MovePromptLabel(ctx, pr.p.ID, pr.name, "production", v.Version, "test")
+		must(err)
+	}
 	f.runA1, f.runA2, f.runB = "run-a1", "run-a2", "run-b1"
 	for _, r := range []struct {
 		p  store.Project

@@ -13,12 +13,12 @@ import (
 
 // side names one project's resources for building requests.
 type side struct {
-	slug, run, key, member, memberEmail string
+	slug, run, key, member, memberEmail, prompt string
 }
 
 func (f *fixture) sides() (a, b side) {
-	return side{f.a.Slug, f.runA1, f.keyAID, f.vera.ID, f.vera.Email},
-		side{f.b.Slug, f.runB, f.keyBID, f.bob.ID, f.bob.Email}
+	return side{f.a.Slug, f.runA1, f.keyAID, f.vera.ID, f.vera.Email, f.promptA},
+		side{f.b.Slug, f.runB, f.keyBID, f.bob.ID, f.bob.Email, f.promptB}
 }
 
 // pathValues says what fills each path parameter of a project route. A route with a
@@ -29,6 +29,7 @@ var pathValues = map[string]func(s side) string{
 	"run_id":  func(s side) string { return s.run },
 	"key_id":  func(s side) string { return s.key },
 	"user_id": func(s side) string { return s.member },
+	"name":    func(s side) string { return s.prompt },
 }
 
 // queryRefs are the query parameters that name a resource, filled like path parameters.
@@ -37,19 +38,22 @@ var queryRefs = map[string]func(s side) string{
 	"b": func(s side) string { return s.run },
 }
 
-var param = regexp.MustCompile(`\{([a-z_]+)\}`)
+var param = regexp.MustCompile(`\{([a-z_]+)(?:\.\.\.)?\}`)
 
 // request builds rt's path and body with the project of in and the resources of res.
 func (f *fixture) request(t *testing.T, rt route, in, res side) (string, any) {
 	t.Helper()
 	path := param.ReplaceAllStringFunc(rt.Path, func(m string) string {
-		name := m[1 : len(m)-1]
+		name := strings.TrimSuffix(m[1:len(m)-1], "...")
 		fill, ok := pathValues[name]
 		if !ok {
 			t.Fatalf("%s %s: path parameter {%s} is unknown to the isolation test: add it to pathValues", rt.Method, rt.Path, name)
 		}
 		if name == "project" {
 			return fill(in)
+		}
+		if strings.HasSuffix(m, "...}") {
+			return fill(res) // a rest wildcard: its slashes are part of it
 		}
 		return url.PathEscape(fill(res))
 	})

@@ -100,6 +100,12 @@ func (s *Server) routes() []route {
 			Query:   []string{"a", "b", "alpha", "limit"},
 			Summary: "Compare two runs case by case, with McNemar's test and a paired bootstrap"},
 
+		{Method: "GET", Path: p + "/prompts", Access: project, Role: store.RoleViewer, Handle: s.listPrompts, Status: 200,
+			Summary: "The project's prompts: latest version and labels"},
+		{Method: "GET", Path: p + "/prompts/{name...}", Access: project, Role: store.RoleViewer, Handle: s.getPrompt, Status: 200,
+			Query:   []string{"ref"},
+			Summary: "A prompt's version by label (default production) or number, with its content hash as ETag (304 on If-None-Match) and cache headers for applications"},
+
 		{Method: "GET", Path: p + "/audit", Access: project, Role: store.RoleAdmin, Handle: s.listAudit, Status: 200,
 			Query:   []string{"limit", "cursor"},
 			Summary: "The project's audit log, newest first"},
