@@ -208,6 +208,32 @@ func (c *Client) doJSON(ctx context.Context, method, path string, in, out any) e
 
 // send is do that also returns the answer's cookies, for Login.
 func (c *Client) send(ctx context.Context, method, path string, query url.Values, body []byte, out any) ([]*http.Cookie, error) {
+	req, err := c.request(ctx, method, path, query, body)
+	if err != nil {
+		return nil, err
+	}
+	res, err := c.hc.Do(req)
+	if err != nil {
+		// *url.Error names the method and URL; the key and the session are in headers,
+		// never in either.
+		return nil, err
+	}
+	defer res.Body.Close()
+	if res.StatusCode < 200 || res.StatusCode > 299 {
+		return nil, decodeError(res)
+	}
+	if out == nil || res.StatusCode == http.StatusNoContent {
+		io.Copy(io.Discard, io.LimitReader(res.Body, 1<<16)) // let the connection be reused
+		return res.Cookies(), nil
+	}
+	if err := json.NewDecoder(res.Body).Decode(out); err != nil {
+		return nil, fmt.Errorf("%s %s: decode the server's answer: %w", method, path, err)
+	}
+	return res.Cookies(), nil
+}
+
+// request builds a request to the API with the client's credentials.
+func (c *Client) request(ctx context.Context, method, path string, query url.Values, body []byte) (*http.Request, error) {
 	u := c.base.String() + path
 	if len(query) > 0 {
 		u += "?" + query.Encode()
@@ -235,24 +261,7 @@ func (c *Client) send(ctx context.Context, method, path string, query url.Values
 			req.Header.Set("X-CSRF-Token", csrf)
 		}
 	}
-	res, err := c.hc.Do(req)
-	if err != nil {
-		// *url.Error names the method and URL; the key and the session are in headers,
-		// never in either.
-		return nil, err
-	}
-	defer res.Body.Close()
-	if res.StatusCode < 200 || res.StatusCode > 299 {
-		return nil, decodeError(res)
-	}
-	if out == nil || res.StatusCode == http.StatusNoContent {
-		io.Copy(io.Discard, io.LimitReader(res.Body, 1<<16)) // let the connection be reused
-		return res.Cookies(), nil
-	}
-	if err := json.NewDecoder(res.Body).Decode(out); err != nil {
-		return nil, fmt.Errorf("%s %s: decode the server's answer: %w", method, path, err)
-	}
-	return res.Cookies(), nil
+	return req, nil
 }
 
 // sessionTokens returns the session cookie and CSRF token of Login, "" before it.
