@@ -104,8 +104,12 @@ func (s *Server) authenticate(r *http.Request, c *call) error {
 		if err != nil {
 			return err
 		}
-		if err := s.store.TouchAPIKey(r.Context(), k.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
-			s.log.Warn("record API key use", "request_id", requestID(r.Context()), "key_id", k.ID, "err", err)
+		// Record the use at most once a minute, like a session's: an application polling
+		// with its key would otherwise write on every request.
+		if k.LastUsedAt == nil || s.now().Sub(*k.LastUsedAt) > time.Minute {
+			if err := s.store.TouchAPIKey(r.Context(), k.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+				s.log.Warn("record API key use", "request_id", requestID(r.Context()), "key_id", k.ID, "err", err)
+			}
 		}
 		c.key = &k
 		return nil

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/plumbhq/plumb/internal/store"
 	"github.com/plumbhq/plumb/internal/store/storetest"
@@ -77,5 +78,41 @@ func testPromptFetch(t *testing.T, f *fixture) {
 		if res := app.do("GET", "/api/v1/projects/alpha/prompts", nil); res.status != 200 || !strings.Contains(res.raw, f.promptA) || strings.Contains(res.raw, f.promptB) {
 			t.Errorf("list: %d %s, want A's prompt and not B's", res.status, res.raw)
 		}
+	}
+}
+
+// TestKeyUseRecordedOncePerMinute: a key's last use is recorded on its first request and
+// then at most once a minute, so that polling applications do not write on every request.
+func TestKeyUseRecordedOncePerMinute(t *testing.T) {
+	f := newFixture(t, sqliteDSN(t))
+	ctx := context.Background()
+	lastUsed := func() *time.Time {
+		ks, err := f.st.ListAPIKeys(ctx, f.a.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range ks {
+			if k.ID == f.keyAID {
+				return k.LastUsedAt
+			}
+		}
+		t.Fatal("key not found")
+		return nil
+	}
+	app := f.withKey(f.keyA)
+	app.do("GET", "/api/v1/projects/alpha/runs", nil)
+	first := lastUsed()
+	if first == nil {
+		t.Fatal("first use not recorded")
+	}
+	f.clock.Advance(30 * time.Second)
+	app.do("GET", "/api/v1/projects/alpha/runs", nil)
+	if got := lastUsed(); !got.Equal(*first) {
+		t.Errorf("a use 30 s later was recorded: %v, want still %v", got, first)
+	}
+	f.clock.Advance(31 * time.Second)
+	app.do("GET", "/api/v1/projects/alpha/runs", nil)
+	if got := lastUsed(); !got.After(*first) {
+		t.Errorf("a use 61 s later was not recorded: %v", got)
 	}
 }
