@@ -24,6 +24,7 @@ import (
 	"github.com/plumbhq/plumb/internal/eval"
 	"github.com/plumbhq/plumb/internal/provider"
 	"github.com/plumbhq/plumb/internal/report"
+	"github.com/plumbhq/plumb/internal/store"
 )
 
 // defaultConfigs are looked for, in order, when -c is not given.
@@ -132,7 +133,13 @@ func runEval(cmd *cobra.Command, e *env, f *evalFlags) error {
 	if err != nil {
 		return err
 	}
-	suite, err := config.Load(path, config.LoadOptions{Getenv: e.getenv})
+	stores := &lazyStore{open: func() (store.Store, error) { return openStore(cmd, e) }}
+	defer stores.close()
+	var registry config.Registry = storeRegistry{ctx: cmd.Context(), stores: stores}
+	if remote != nil {
+		registry = remoteRegistry{ctx: cmd.Context(), c: remote, project: f.project}
+	}
+	suite, err := config.Load(path, config.LoadOptions{Getenv: e.getenv, Registry: registry})
 	if err != nil {
 		var ces config.Errors
 		if errors.As(err, &ces) {
@@ -180,11 +187,10 @@ func runEval(cmd *cobra.Command, e *env, f *evalFlags) error {
 		opt.Cache = eval.NewCache(cacheDir(e))
 	}
 
-	st, err := openStore(cmd, e)
+	st, err := stores.get()
 	if err != nil {
 		return err
 	}
-	defer st.Close()
 
 	if f.resume != "" {
 		prev, err := loadRun(cmd, st, f.resume, eval.SuiteName(suite))

@@ -26,6 +26,8 @@ type LoadOptions struct {
 	// Getenv resolves {{env.NAME}} references in provider settings that are not secrets
 	// (base URLs, model names). os.Getenv in production; nil means os.Getenv.
 	Getenv func(string) string
+	// Registry resolves prompt:// and dataset:// references; nil refuses them.
+	Registry Registry
 }
 
 // Load reads the suite at path: Plumb's plumb.yaml or promptfoo's promptfooconfig.yaml
@@ -38,11 +40,13 @@ type LoadOptions struct {
 //
 //	description         text shown in reports
 //	prompts             a string or a list; each item is inline text, file://PATH (globs
-//	                    allowed), {raw|text, label, id} or {label, messages: [{role, content}]}
+//	                    allowed), prompt://NAME[@LABEL|@VERSION] (the prompt registry),
+//	                    {raw|text, label, id} or {label, messages: [{role, content}]}
 //	providers           a string or a list of providers and file:// references to .yaml,
 //	                    .yml or .json files holding providers (alias: targets)
 //	tests               a list of tests and file:// references (.yaml, .yml, .json, .jsonl, .csv;
-//	                    globs allowed; a folder is an error suggesting a glob)
+//	                    globs allowed; a folder is an error suggesting a glob), and
+//	                    dataset://NAME[@VERSION] references (a dataset version's items)
 //	defaultTest         a test (or file://) merged into every test
 //	repeat              samples per test (integer >= 1; default 1)
 //	concurrency         parallel calls (integer >= 1; default 4)
@@ -67,10 +71,11 @@ func Load(path string, opt LoadOptions) (*Suite, error) {
 		opt.Getenv = os.Getenv
 	}
 	l := &loader{
-		getenv: opt.Getenv,
-		dir:    filepath.Dir(path),
-		files:  map[string]int{},
-		hash:   sha256.New(),
+		getenv:   opt.Getenv,
+		registry: opt.Registry,
+		dir:      filepath.Dir(path),
+		files:    map[string]int{},
+		hash:     sha256.New(),
 
 		promptOpen:  map[string]bool{},
 		badProvider: map[Pos]bool{},
@@ -100,6 +105,7 @@ func Load(path string, opt LoadOptions) (*Suite, error) {
 	l.top(s, root)
 	l.validate(s, root)
 	s.Hash = hex.EncodeToString(l.hash.Sum(nil))
+	s.Sources = l.sources
 	if len(l.errs) > 0 {
 		// The partial suite lets the caller look for more mistakes (an invalid regex, say)
 		// so that the user sees every error at once; it must not be run.
@@ -111,11 +117,13 @@ func Load(path string, opt LoadOptions) (*Suite, error) {
 // loader holds the state of one Load: the errors found so far, the files read (in order, for
 // sorting errors and hashing) and what later checks need to know about the walk.
 type loader struct {
-	getenv func(string) string
-	dir    string
-	errs   Errors
-	files  map[string]int
-	hash   hash.Hash
+	getenv   func(string) string
+	registry Registry
+	sources  []Source
+	dir      string
+	errs     Errors
+	files    map[string]int
+	hash     hash.Hash
 	// promptfoo is set when the suite is read as promptfoo's (Suite.Compat): its OpenAI chat
 	// providers then get promptfoo's default parameters.
 	promptfoo bool

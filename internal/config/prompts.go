@@ -69,6 +69,9 @@ func (l *loader) promptItem(n *node, label string) []Prompt {
 		if rel, ok := fileRef(n.text); ok {
 			return l.promptFiles(rel, n.pos, label)
 		}
+		if strings.HasPrefix(n.text, promptScheme) {
+			return l.registryPrompt(n, n.text, label)
+		}
 		if msgs, contents, isChat := l.jsonChat(n); isChat {
 			if msgs == nil {
 				return nil
@@ -112,24 +115,27 @@ func (l *loader) promptItem(n *node, label string) []Prompt {
 		idText, _ = l.str(id, "id")
 	}
 	idRef, idIsFile := fileRef(idText)
+	idIsRegistry := strings.HasPrefix(idText, promptScheme)
 	sources := 0
-	for _, has := range []bool{content != nil, messages != nil, idIsFile} {
+	for _, has := range []bool{content != nil, messages != nil, idIsFile, idIsRegistry} {
 		if has {
 			sources++
 		}
 	}
 	switch {
 	case sources == 0:
-		l.fail(n.pos, "add `raw: TEXT`, `messages: [...]` or `id: file://PATH`", "the prompt has no content")
+		l.fail(n.pos, "add `raw: TEXT`, `messages: [...]`, `id: file://PATH` or `id: prompt://NAME@LABEL`", "the prompt has no content")
 		return nil
 	case sources > 1:
-		l.fail(n.pos, "keep one of them", "the prompt has more than one of `raw`/`text`, `messages` and `id: file://`")
+		l.fail(n.pos, "keep one of them", "the prompt has more than one of `raw`/`text`, `messages` and `id: file://` (or prompt://)")
 		return nil
 	}
 	if label == "" && idText != "" && !idIsFile {
 		label = idText
 	}
 	switch {
+	case idIsRegistry:
+		return l.registryPrompt(id, idText, label)
 	case idIsFile:
 		return l.promptFiles(idRef, id.pos, label)
 	case messages != nil:

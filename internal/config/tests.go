@@ -80,6 +80,9 @@ func (l *loader) tests(v *node) []*rawTest {
 
 // testRefs reads the tests of the file(s) a reference names.
 func (l *loader) testRefs(n *node) []*rawTest {
+	if strings.HasPrefix(n.text, datasetScheme) {
+		return l.datasetTests(n)
+	}
 	rel, _ := fileRef(n.text)
 	if rel == "" {
 		rel = n.text
@@ -102,7 +105,7 @@ func (l *loader) testRefs(n *node) []*rawTest {
 			return nil
 		}
 		if _, isRef := fileRef(n.text); !isRef && ext == "" {
-			l.fail(n.pos, "write a test as a map with `vars:` and `assert:`, or reference a file as file://PATH", "a test must be a map or a file reference, not a string")
+			l.fail(n.pos, "write a test as a map with `vars:` and `assert:`, reference a file as file://PATH, or a dataset as dataset://NAME@VERSION", "a test must be a map or a file reference, not a string")
 			return nil
 		}
 		l.fail(n.pos, "use a .yaml, .yml, .json, .jsonl or .csv file", "unsupported tests file %q", rel)

@@ -83,6 +83,9 @@ type Suite struct {
 
 	// Compat is "plumb" or "promptfoo": which dialect the file was read as.
 	Compat string
+	// Sources are the registry versions that prompt:// and dataset:// references resolved
+	// to, in the order read: what a run records to be re-run on the same versions.
+	Sources []Source
 }
 
 // Prompt is one prompt template.
@@ -93,6 +96,7 @@ type Prompt struct {
 	Vars     []string           // variables the template uses, sorted
 	Hash     string             // sha256 of the template, hex, first 12 chars
 	Pos      Pos
+	Registry string // prompt://NAME@VERSION for a registry prompt, "" otherwise
 }
 
 // ProviderSpec is one configured provider.

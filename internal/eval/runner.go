@@ -494,7 +494,13 @@ func (e *Engine) newRun() report.Run {
 		pv.Repeat = max(s.Repeat, 1)
 	}
 	for _, p := range s.Prompts {
-		pv.Prompts = append(pv.Prompts, report.PromptRef{Label: p.Label, Hash: p.Hash, Text: p.Text})
+		pv.Prompts = append(pv.Prompts, report.PromptRef{Label: p.Label, Hash: p.Hash, Text: p.Text, Registry: p.Registry})
+	}
+	for _, src := range s.Sources {
+		if src.Kind == "dataset" {
+			pv.Datasets = append(pv.Datasets, report.DatasetRef{Ref: src.Ref, Pinned: src.Pinned,
+				Name: src.Name, Version: src.Version, Items: src.Items})
+		}
 	}
 	for _, p := range s.Providers {
 		ref := report.ProviderRef{Label: p.Config.Label, Type: p.Config.Type,

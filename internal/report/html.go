@@ -174,7 +174,14 @@ func provenanceRows(r *Report) []keyValue {
 	}
 	add("resumed from", p.ResumedFrom)
 	for _, pr := range p.Prompts {
+		if pr.Registry != "" {
+			add("prompt "+pr.Label, pr.Hash+" · "+pr.Registry)
+			continue
+		}
 		add("prompt "+pr.Label, pr.Hash)
+	}
+	for _, d := range p.Datasets {
+		add("dataset "+d.Ref, d.Pinned+" · "+strconv.Itoa(d.Items)+" items")
 	}
 	for _, pv := range p.Providers {
 		desc := pv.Type

@@ -48,6 +48,17 @@ type Provenance struct {
 	Prompts     []PromptRef   `json:"prompts"`
 	Providers   []ProviderRef `json:"providers"`
 	ResumedFrom string        `json:"resumed_from,omitempty"`
+	// Datasets are the dataset versions the tests were read from (dataset:// references).
+	Datasets []DatasetRef `json:"datasets,omitempty"`
+}
+
+// DatasetRef is a dataset version a run's tests came from.
+type DatasetRef struct {
+	Ref     string `json:"ref"`    // as the suite wrote it: dataset://NAME or dataset://NAME@VERSION
+	Pinned  string `json:"pinned"` // the exact version read: dataset://NAME@VERSION
+	Name    string `json:"name"`
+	Version int    `json:"version"`
+	Items   int    `json:"items"`
 }
 
 // PromptRef names a prompt and pins its exact content by hash.
@@ -55,6 +66,9 @@ type PromptRef struct {
 	Label string `json:"label"`
 	Hash  string `json:"hash"` // sha256 of the prompt's canonical content, hex, first 12 chars
 	Text  string `json:"text,omitempty"`
+	// Registry is the exact registry version a prompt:// reference resolved to
+	// (prompt://NAME@VERSION); "" for a prompt written in the suite.
+	Registry string `json:"registry,omitempty"`
 }
 
 // ProviderRef names a provider as configured (never with a secret).

@@ -43,6 +43,9 @@ func WriteSummary(w io.Writer, r *Report, color bool) {
 		head += " · " + d
 	}
 	fmt.Fprintln(&b, st.bold(head))
+	if v := Versions(r); len(v) > 0 {
+		fmt.Fprintln(&b, "from "+oneLine(strings.Join(v, " · "), 400))
+	}
 	fmt.Fprintf(&b, "%d %s: %d passed, %d failed, %d %s · pass rate %s [%s, %s]\n",
 		s.Cases, plural(s.Cases, "case", "cases"), s.Passed, s.Failed, s.Errors, plural(s.Errors, "error", "errors"),
 		fmtPct(s.PassRate), fmtPct(s.PassRateCI[0]), fmtPct(s.PassRateCI[1]))
@@ -183,3 +186,23 @@ func (s style) paint(code, text string) string {
 }
 
 func (s style) bold(text string) string { return s.paint(ansiBold, text) }
+
+// Versions lists the registry versions a run read: each registry prompt as
+// "REF = prompt://NAME@VERSION" (or the pinned version alone when the suite pinned it) and
+// each dataset as "dataset://NAME@VERSION (N items)".
+func Versions(r *Report) []string {
+	var out []string
+	for _, p := range r.Run.Provenance.Prompts {
+		switch {
+		case p.Registry == "":
+		case p.Label == p.Registry:
+			out = append(out, p.Registry)
+		default:
+			out = append(out, p.Label+" = "+p.Registry)
+		}
+	}
+	for _, d := range r.Run.Provenance.Datasets {
+		out = append(out, fmt.Sprintf("%s (%d %s)", d.Pinned, d.Items, plural(d.Items, "item", "items")))
+	}
+	return out
+}

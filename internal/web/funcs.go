@@ -44,6 +44,16 @@ var funcs = template.FuncMap{
 	"path": url.PathEscape,
 	// combo names a prompt × provider in a compare link.
 	"combo": func(prompt, provider string) string { return prompt + comboSep + provider },
+	// registryPrompts are a run's prompts that came from the prompt registry.
+	"registryPrompts": func(ps []report.PromptRef) []report.PromptRef {
+		var out []report.PromptRef
+		for _, p := range ps {
+			if p.Registry != "" {
+				out = append(out, p)
+			}
+		}
+		return out
+	},
 }
 
 // gateValue formats a gate's observed value, interval end or bound in its metric's unit.

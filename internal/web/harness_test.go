@@ -147,8 +147,9 @@ func hostileReport(id string, at time.Time, worse int) *report.Report {
 			FinishedAt: at.Add(time.Minute), ConfigHash: "cfg", Description: "desc " + hostile,
 			Provenance: report.Provenance{PlumbVersion: "test", Repeat: 2, Mode: "replay", User: "user " + hostile,
 				GitCommit: "commit" + hostile,
-				Prompts:   []report.PromptRef{{Label: "v1 " + hostile, Hash: "aaaaaaaaaaaa"}},
-				Providers: []report.ProviderRef{{Label: "fast", Type: "openai"}, {Label: "smart " + hostile, Type: "anthropic"}}}},
+				Prompts:   []report.PromptRef{{Label: "v1 " + hostile, Hash: "aaaaaaaaaaaa", Registry: "prompt://v1@3"}},
+				Providers: []report.ProviderRef{{Label: "fast", Type: "openai"}, {Label: "smart " + hostile, Type: "anthropic"}},
+				Datasets:  []report.DatasetRef{{Ref: "dataset://golden", Pinned: "dataset://golden@2", Name: "golden", Version: 2, Items: 5}}}},
 		Summary: eval.Summarize(results, nil),
 		Results: results,
 	}

@@ -74,6 +74,11 @@ func TestEveryPageEscapes(t *testing.T) {
 				t.Errorf("GET %s does not show the hostile text escaped", path)
 			}
 		}
+		// The run page says which registry versions the run read.
+		if body := alice.get("/p/alpha/runs/run-a2").body; !strings.Contains(body, "= <code>prompt://v1@3</code>") ||
+			!strings.Contains(body, "<code>dataset://golden@2</code> (5 items)") {
+			t.Errorf("the run page does not show the registry versions the run read")
+		}
 		// The runs list links the hostile run id so that the link opens that run.
 		if body := alice.get("/p/alpha/runs").body; !strings.Contains(body, `href="/p/alpha/runs/`+url.PathEscape(hostileRunID)+`"`) {
 			t.Errorf("the runs list does not link the run %q by its escaped id", hostileRunID)
