@@ -53,7 +53,9 @@ func TestConsensus(t *testing.T) {
 }
 
 func TestDisagreements(t *testing.T) {
-	l := func(item, who, field, v string) Label { return Label{Item: item, Annotator: who, Field: field, Value: v} }
+	l := func(item, who, field, v string) Label {
+		return Label{Item: item, Annotator: who, Field: field, Value: v}
+	}
 	cat := categorical("topic", "billing", "bug", "other")
 	labels := []Label{
 		l("q3", "ana", "topic", "bug"), l("q3", "ben", "topic", "billing"), l("q3", "cy", "topic", "bug"),
