@@ -33,12 +33,12 @@ statistics.`,
 
 // reviewReport is what review agreement prints as JSON.
 type reviewReport struct {
-	File          string                   `json:"file"`
-	Labels        int                      `json:"labels"`
-	Items         int                      `json:"items"`
-	Annotators    int                      `json:"annotators"`
-	Fields        []review.FieldAgreement  `json:"fields"`
-	Disagreements *[]review.Disagreement   `json:"disagreements,omitempty"`
+	File          string                  `json:"file"`
+	Labels        int                     `json:"labels"`
+	Items         int                     `json:"items"`
+	Annotators    int                     `json:"annotators"`
+	Fields        []review.FieldAgreement `json:"fields"`
+	Disagreements *[]review.Disagreement  `json:"disagreements,omitempty"`
 }
 
 func newReviewAgreementCmd(e *env) *cobra.Command {
