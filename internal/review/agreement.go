@@ -3,6 +3,7 @@ package review
 import (
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -233,6 +234,10 @@ func alpha(f Field, paired [][]vote, n *notes) *Stat {
 		}
 	}
 	a, err := agreement.KrippendorffAlpha(units, metric)
+	if err == nil && (math.IsNaN(a) || math.IsInf(a, 0)) {
+		// Squared differences of numbers near the float64 limit overflow.
+		err = errors.New("the values are too large to square; rescale them")
+	}
 	if err != nil {
 		n.undefined("Krippendorff's α", err)
 		return nil

@@ -1,6 +1,7 @@
 package review
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"strings"
@@ -234,6 +235,18 @@ func TestAgreementUndefined(t *testing.T) {
 	}
 	if fa.Cohen != nil || fa.Fleiss != nil || fa.Alpha == nil || !strings.Contains(fa.Note, "κ is not computed for numeric fields") {
 		t.Errorf("got %+v; want α alone with a note on κ", fa)
+	}
+
+	// Numbers whose squares overflow: no α (a NaN would not even encode as JSON).
+	fa, err = Agreement(Field{Name: "ok", Kind: Numeric}, []Label{l("1", "a", "1e200"), l("1", "b", "-1e200"), l("2", "a", "1e200"), l("2", "b", "1e200")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fa.Alpha != nil || !strings.Contains(fa.Note, "Krippendorff's α could not be computed: the values are too large") {
+		t.Errorf("got %+v; want no α and a note", fa)
+	}
+	if _, err := json.Marshal(fa); err != nil {
+		t.Error(err)
 	}
 }
 
