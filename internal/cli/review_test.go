@@ -3,74 +3,12 @@ package cli
 import (
 	"bytes"
 	"context"
-	"errors"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
-
-	"github.com/rogpeppe/go-internal/testscript"
 )
-
-// runReview is run with `plumb review` in the command tree, whether or not root.go has
-// registered it yet.
-func runReview(ctx context.Context, e *env) int {
-	root := newRoot(e)
-	if c, _, err := root.Find([]string{"review"}); err != nil || c == root {
-		root.AddCommand(newReviewCmd(e))
-	}
-	root.SetArgs(e.args)
-	root.SetIn(e.stdin)
-	root.SetOut(e.stdout)
-	root.SetErr(e.stderr)
-	err := root.ExecuteContext(ctx)
-	if err == nil {
-		return ExitOK
-	}
-	var ee *exitError
-	if errors.As(err, &ee) {
-		if ee.Error() != "" {
-			printError(e.stderr, ee.err)
-		}
-		return ee.code
-	}
-	printError(e.stderr, err)
-	return ExitUsage
-}
-
-// chdirMu serializes the review scripts' in-process runs, which change the process's working
-// directory to the script's so that relative paths and file:line messages read as a user
-// would see them.
-var chdirMu sync.Mutex
-
-// TestReviewScripts runs the scripts in testdata/review, where the command `review ARGS`
-// is `plumb review ARGS` run in-process; `! review` expects exit code 2 (bad input).
-func TestReviewScripts(t *testing.T) {
-	testscript.Run(t, testscript.Params{
-		Dir: "testdata/review",
-		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"review": func(ts *testscript.TestScript, neg bool, args []string) {
-				e := &env{stdin: strings.NewReader(""), stdout: ts.Stdout(), stderr: ts.Stderr(), getenv: ts.Getenv,
-					args: append([]string{"review"}, args...)}
-				chdirMu.Lock()
-				defer chdirMu.Unlock()
-				wd, err := os.Getwd()
-				ts.Check(err)
-				ts.Check(os.Chdir(ts.Getenv("WORK")))
-				code := runReview(context.Background(), e)
-				ts.Check(os.Chdir(wd))
-				switch {
-				case neg && code != ExitUsage:
-					ts.Fatalf("exit code %d, want %d (bad input)", code, ExitUsage)
-				case !neg && code != ExitOK:
-					ts.Fatalf("exit code %d, want 0", code)
-				}
-			},
-		},
-	})
-}
 
 // TestReviewAgreementVectors runs the command on REFERENCE.md §10's Cohen vector written
 // as a CSV file and checks the numbers a user reads.
@@ -94,7 +32,7 @@ func TestReviewAgreementVectors(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out, errOut bytes.Buffer
-	code := runReview(context.Background(), &env{stdout: &out, stderr: &errOut, getenv: func(string) string { return "" },
+	code := run(context.Background(), &env{stdout: &out, stderr: &errOut, getenv: func(string) string { return "" },
 		args: []string{"review", "agreement", path, "--field", "helpful", "--kind", "boolean"}})
 	if code != ExitOK {
 		t.Fatalf("exit %d: %s", code, errOut.String())
