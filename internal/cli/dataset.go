@@ -27,7 +27,8 @@ and near-duplicates reported. It works on the store (--db), in the default proje
 docs/datasets.md for the formats and the column mapping.`,
 	}
 	cmd.AddCommand(newDatasetCreateCmd(e), newDatasetImportCmd(e), newDatasetExportCmd(e),
-		newDatasetListCmd(e), newDatasetShowCmd(e))
+		newDatasetListCmd(e), newDatasetShowCmd(e),
+		newDatasetPolicyCmd(e), newDatasetRevokeCmd(e), newDatasetPurgeCmd(e), newDatasetAuditCmd(e), newDatasetAddFailedCmd(e))
 	return cmd
 }
 

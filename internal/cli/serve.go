@@ -24,9 +24,10 @@ const shutdownGrace = 30 * time.Second
 
 func newServeCmd(e *env) *cobra.Command {
 	var (
-		addr      string
-		migrate   bool
-		logFormat string
+		addr       string
+		migrate    bool
+		logFormat  string
+		purgeEvery time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -38,6 +39,10 @@ a load balancer).
 The server does not change the database schema unless --migrate is given: run
 ` + "`plumb migrate`" + ` after upgrading plumb, or pass --migrate. On an empty database, create the
 first admin with ` + "`plumb user create --email EMAIL --admin`" + `.
+
+Every --purge-every (default 1h; 0 turns it off) the server purges datasets by their
+retention and consent policies, as ` + "`plumb dataset purge`" + ` does, for every project, and logs
+the counts.
 
 SIGINT or SIGTERM stops accepting connections and lets requests in flight finish (up to
 30s) before exiting.`,
@@ -72,12 +77,19 @@ SIGINT or SIGTERM stops accepting connections and lets requests in flight finish
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			if purgeEvery < 0 || (purgeEvery > 0 && purgeEvery < time.Minute) {
+				return usageErr("--purge-every %s: use at least 1m, or 0 to turn the scheduled purge off", purgeEvery)
+			}
+			if purgeEvery > 0 {
+				go purgeDatasets(ctx, st, log, purgeEvery)
+			}
 			return serve(ctx, ln, st, log)
 		},
 	}
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "address to listen on")
 	cmd.Flags().BoolVar(&migrate, "migrate", false, "bring the database schema up to date before serving")
 	cmd.Flags().StringVar(&logFormat, "log-format", "text", "log format: text or json")
+	cmd.Flags().DurationVar(&purgeEvery, "purge-every", time.Hour, "purge datasets by their retention and consent policies this often (0: never)")
 	return cmd
 }
 
@@ -125,6 +137,36 @@ func sweepSessions(ctx context.Context, st store.Store, log *slog.Logger) {
 			log.Warn("delete expired sessions", "err", err)
 		} else if n > 0 {
 			log.Info("deleted expired sessions", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// purgeDatasets applies every dataset's retention and consent policy at start and then
+// every interval, until ctx ends, as the system (audited), logging what it deleted.
+func purgeDatasets(ctx context.Context, st store.Store, log *slog.Logger, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	au := st.WithAudit(store.Actor{Type: store.ActorSystem})
+	for {
+		res, err := au.PurgeDatasets(ctx, "", "", false)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			log.Warn("dataset purge", "err", err)
+		case err == nil:
+			total := 0
+			for _, r := range res {
+				if r.Purged > 0 {
+					total += r.Purged
+					log.Info("dataset purged", "project_id", r.ProjectID, "dataset", r.Dataset, "items", r.Purged,
+						"retention", r.Retention, "revoked", r.Revoked, "versions", r.Versions)
+				}
+			}
+			log.Info("dataset purge done", "datasets", len(res), "items", total)
 		}
 		select {
 		case <-ctx.Done():

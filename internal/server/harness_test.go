@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/plumbhq/plumb/internal/auth"
+	"github.com/plumbhq/plumb/internal/dataset"
 	"github.com/plumbhq/plumb/internal/eval"
 	"github.com/plumbhq/plumb/internal/report"
 	"github.com/plumbhq/plumb/internal/store"
@@ -54,6 +55,7 @@ type fixture struct {
 	keyAID                  string
 	runA1, runA2, runB      string
 	promptA, promptB        string // a prompt of each project, labelled production
+	datasetA, datasetB      string // a dataset of each project, with items
 
 	sessions map[string]*client // logged-in clients by email, so that the limiter is not tripped
 }
@@ -134,6 +136,17 @@ func newFixture(t *testing.T, dsn string) *fixture {
 		v, _, err := st.PushPrompt(ctx, pr.p.ID, pr.name, store.PromptContent{Template: "Answer {{ question }} for " + pr.p.Slug}, "test", "first")
 		must(err)
 		_, err = st.MovePromptLabel(ctx, pr.p.ID, pr.name, "production", v.Version, "test")
+		must(err)
+	}
+	f.datasetA, f.datasetB = "alpha/golden", "beta-only/golden"
+	for _, d := range []struct {
+		p    store.Project
+		name string
+	}{{f.a, f.datasetA}, {f.b, f.datasetB}} {
+		ds, err := st.CreateDataset(ctx, d.p.ID, d.name, "")
+		must(err)
+		_, _, err = st.AddItems(ctx, ds.ID, []dataset.Item{{Vars: map[string]any{"q": "one of " + d.p.Slug}, Expected: "1"},
+			{Vars: map[string]any{"q": "two of " + d.p.Slug}, Expected: "2"}}, "first", false)
 		must(err)
 	}
 	f.runA1, f.runA2, f.runB = "run-a1", "run-a2", "run-b1"

@@ -14,11 +14,12 @@ import (
 // side names one project's resources for building requests.
 type side struct {
 	slug, run, key, member, memberEmail, prompt string
+	dataset                                     string
 }
 
 func (f *fixture) sides() (a, b side) {
-	return side{f.a.Slug, f.runA1, f.keyAID, f.vera.ID, f.vera.Email, f.promptA},
-		side{f.b.Slug, f.runB, f.keyBID, f.bob.ID, f.bob.Email, f.promptB}
+	return side{f.a.Slug, f.runA1, f.keyAID, f.vera.ID, f.vera.Email, f.promptA, f.datasetA},
+		side{f.b.Slug, f.runB, f.keyBID, f.bob.ID, f.bob.Email, f.promptB, f.datasetB}
 }
 
 // pathValues says what fills each path parameter of a project route. A route with a
@@ -30,6 +31,7 @@ var pathValues = map[string]func(s side) string{
 	"key_id":  func(s side) string { return s.key },
 	"user_id": func(s side) string { return s.member },
 	"name":    func(s side) string { return s.prompt },
+	"dataset": func(s side) string { return s.dataset },
 }
 
 // queryRefs are the query parameters that name a resource, filled like path parameters.
@@ -87,6 +89,16 @@ func (f *fixture) request(t *testing.T, rt route, in, res side) (string, any) {
 		body = map[string]any{"disabled": true}
 	case "PasswordChange":
 		body = map[string]any{"current_password": password, "new_password": "intruder password"}
+	case "DatasetCreate":
+		body = map[string]any{"name": "intruder"}
+	case "DatasetFile":
+		body = []map[string]any{{"q": "intruder"}}
+	case "DatasetPolicy":
+		body = map[string]any{"retention_days": 1}
+	case "Revocation":
+		body = map[string]any{"item_ids": []int{1}}
+	case "AddFailed":
+		body = map[string]any{"run": res.run}
 	default:
 		t.Fatalf("%s %s: body %s is unknown to the isolation test: add a sample", rt.Method, rt.Path, rt.Body)
 	}
@@ -122,14 +134,16 @@ func testIsolation(t *testing.T, f *fixture) {
 		m := asKeyB(f).do("GET", "/api/v1/projects/beta/members", nil)
 		k := asKeyB(f).do("GET", "/api/v1/projects/beta/keys", nil)
 		res := asKeyB(f).do("GET", "/api/v1/projects/beta/runs/"+f.runB+"/results?limit=1000", nil)
-		if r.status != 200 || m.status != 200 || k.status != 200 || res.status != 200 {
-			t.Fatalf("B's own key cannot read B: %d %d %d %d", r.status, m.status, k.status, res.status)
+		ds := asKeyB(f).do("GET", "/api/v1/projects/beta/datasets/"+url.PathEscape(f.datasetB), nil)
+		items := asKeyB(f).do("GET", "/api/v1/projects/beta/datasets/"+url.PathEscape(f.datasetB)+"/items", nil)
+		if r.status != 200 || m.status != 200 || k.status != 200 || res.status != 200 || ds.status != 200 || items.status != 200 {
+			t.Fatalf("B's own key cannot read B: %d %d %d %d %d %d", r.status, m.status, k.status, res.status, ds.status, items.status)
 		}
-		return r.raw + m.raw + k.raw + res.raw
+		return r.raw + m.raw + k.raw + res.raw + ds.raw + items.raw
 	}
 	bBefore := bRaw()
 	// Identifiers of B that must never show up in an answer to A.
-	bSecrets := []string{f.runB, f.keyBID, f.bob.ID, f.bob.Email, f.b.ID}
+	bSecrets := []string{f.runB, f.keyBID, f.bob.ID, f.bob.Email, f.b.ID, f.datasetB, "one of beta"}
 
 	n := 0
 	for _, rt := range f.srv.routes() {

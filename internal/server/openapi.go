@@ -40,6 +40,11 @@ func (s *Server) openAPIDoc() map[string]any {
 		if rt.Body != "" {
 			op["requestBody"] = map[string]any{"required": true, "content": map[string]any{
 				"application/json": map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/" + rt.Body}}}}
+			if rt.Body == "DatasetFile" {
+				file := map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/DatasetFile"}}
+				op["requestBody"] = map[string]any{"required": true, "content": map[string]any{
+					"application/x-ndjson": file, "text/csv": file, "application/json": file}}
+			}
 		}
 		ok := map[string]any{"description": http.StatusText(rt.Status)}
 		if rt.Status != http.StatusNoContent && rt.Path != "/healthz" {
@@ -104,6 +109,13 @@ func (s *Server) openAPIDoc() map[string]any {
 				"UserUpdate": object([]string{}, map[string]any{"disabled": map[string]any{"type": "boolean"},
 					"is_admin": map[string]any{"type": "boolean"}}),
 				"PasswordChange": object([]string{"current_password", "new_password"}, map[string]any{"current_password": str, "new_password": str}),
+				"DatasetCreate":  object([]string{"name"}, map[string]any{"name": str, "description": str}),
+				"DatasetFile":    map[string]any{"description": "the items as JSONL, CSV with a header row, or a JSON array of objects (docs/datasets.md)"},
+				"DatasetPolicy": object([]string{}, map[string]any{"retention_days": map[string]any{"type": "integer", "minimum": 0},
+					"drop_revoked": map[string]any{"type": "boolean"}, "subject_field": str}),
+				"Revocation": object([]string{}, map[string]any{"item_ids": map[string]any{"type": "array", "items": map[string]any{"type": "integer"}},
+					"subjects": map[string]any{"type": "array", "items": str}, "reason": str}),
+				"AddFailed": object([]string{"run"}, map[string]any{"run": str, "message": str}),
 				"Report": map[string]any{"type": "object", "required": []string{"run", "summary", "results"},
 					"description": "the JSON report of `plumb eval -o run.json` (docs/reports.md)"},
 			},

@@ -35,6 +35,11 @@ type Actor struct {
 //	dataset.import            dataset  before (a next version): name, version, item_count;
 //	                                   after: name, version, item_count, added, duplicates,
 //	                                   removed, replace, message (never the items)
+//	dataset.policy            dataset  before and after: name and the DatasetPolicy
+//	dataset.revoke            dataset  after: name, item_ids, subject_hashes (SHA-256 of
+//	                                   each subject, never the identifier), reason, matching
+//	dataset.purge             dataset  after: name, purged, retention, revoked, versions,
+//	                                   item_ids, policy (never an item's content)
 
 // record appends, inside d (the change's transaction), the audit entry of a change when the
 // store is audited. Its error fails the change, whose transaction then rolls back: a change

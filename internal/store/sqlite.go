@@ -56,10 +56,11 @@ func openSQLite(ctx context.Context, path string, migs []migration, now func() t
 	}
 	// busy_timeout covers other processes (another plumb on the same file); _txlock=immediate
 	// takes the write lock at BEGIN, so a transaction never fails half-way on lock upgrade.
-	// synchronous=NORMAL is durable across application crashes in WAL mode.
+	// synchronous=NORMAL is durable across application crashes in WAL mode. secure_delete
+	// zeroes deleted content in the file, so that a dataset purge really removes it.
 	writer, err := sql.Open("sqlite", sqliteDSN(abs,
 		"_pragma=busy_timeout(10000)", "_pragma=foreign_keys(1)",
-		"_pragma=journal_mode(WAL)", "_pragma=synchronous(NORMAL)", "_pragma=cache_size(-32000)", "_pragma=temp_store(MEMORY)", "_txlock=immediate"))
+		"_pragma=journal_mode(WAL)", "_pragma=synchronous(NORMAL)", "_pragma=secure_delete(1)", "_pragma=cache_size(-32000)", "_pragma=temp_store(MEMORY)", "_txlock=immediate"))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite database %s: %w", path, err)
 	}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/plumbhq/plumb/internal/auth"
+	"github.com/plumbhq/plumb/internal/dataset"
 	"github.com/plumbhq/plumb/internal/eval"
 	"github.com/plumbhq/plumb/internal/report"
 	"github.com/plumbhq/plumb/internal/server"
@@ -102,6 +103,22 @@ func newFixture(t *testing.T, dsn string) *fixture {
 	_, err = st.WithAudit(store.Actor{Type: store.ActorUser, ID: f.alice.ID}).CreateAPIKey(ctx,
 		store.APIKey{ProjectID: f.a.ID, Name: "key " + hostile, Role: store.RoleViewer, Prefix: "plk_xxxx", KeyHash: store.HashToken("x")})
 	must(err)
+
+	// Datasets: A's "golden" full of hostile text, B's own.
+	for _, d := range []struct {
+		p    store.Project
+		name string
+		text string
+	}{{f.a, "golden", hostile}, {f.b, "beta-only/golden", "beta-only item"}} {
+		ds, err := st.CreateDataset(ctx, d.p.ID, d.name, "desc "+d.text)
+		must(err)
+		_, _, err = st.AddItems(ctx, ds.ID, []dataset.Item{
+			{Vars: map[string]any{"question": d.text + " mail alice@example.com"}, Expected: d.text, Segment: map[string]string{"locale": d.text},
+				Source: d.text, Consent: true, ConsentBasis: d.text},
+			{Vars: map[string]any{"question": "plain"}, Expected: "x", Segment: map[string]string{"locale": "en"}},
+		}, "msg "+d.text, false)
+		must(err)
+	}
 
 	now := time.Now().UTC().Truncate(time.Second)
 	f.runA1, f.runA2, f.runB = "run-a1", "run-a2", "run-b1"

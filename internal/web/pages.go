@@ -34,6 +34,11 @@ func (u *UI) table() []page {
 		{Method: "POST", Path: p + "/keys", Access: project, Role: store.RoleAdmin, Handle: u.keyCreate},
 		{Method: "POST", Path: p + "/keys/{key}/revoke", Access: project, Role: store.RoleAdmin, Handle: u.keyRevoke},
 		{Method: "GET", Path: p + "/audit", Access: project, Role: store.RoleAdmin, Handle: u.auditPage},
+
+		{Method: "GET", Path: p + "/datasets", Access: project, Role: store.RoleViewer, Handle: u.datasetsPage},
+		{Method: "GET", Path: p + "/datasets/{dataset}", Access: project, Role: store.RoleViewer, Handle: u.datasetPage},
+		{Method: "POST", Path: p + "/datasets/{dataset}/policy", Access: project, Role: store.RoleAdmin, Handle: u.datasetPolicySubmit},
+		{Method: "GET", Path: p + "/datasets/{dataset}/audit", Access: project, Role: store.RoleViewer, Handle: u.datasetAuditPage},
 	}
 }
 
