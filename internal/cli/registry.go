@@ -123,7 +123,38 @@ func (r remoteRegistry) Prompt(name, ref string) (config.RegistryPrompt, error) 
 }
 
 func (r remoteRegistry) Dataset(name string, version int) (config.RegistryDataset, error) {
-	return config.RegistryDataset{}, fmt.Errorf("dataset %q: dataset:// references are read from --db; with --server, export the dataset and reference the file", name)
+	ds, _, _, err := r.c.Dataset(r.ctx, r.project, name)
+	if client.IsCode(err, client.CodeNotFound) {
+		return config.RegistryDataset{}, fmt.Errorf("%w: no dataset %q in project %s", config.ErrNotInRegistry, name, r.project)
+	}
+	if err != nil {
+		return config.RegistryDataset{}, err
+	}
+	if version == 0 {
+		version = ds.LatestVersion
+	}
+	if version == 0 {
+		return config.RegistryDataset{}, fmt.Errorf("%w: dataset %q has no version yet", config.ErrNotInRegistry, name)
+	}
+	out := config.RegistryDataset{Name: ds.Name, Version: version}
+	cursor := ""
+	for {
+		page, next, err := r.c.DatasetItems(r.ctx, r.project, name, version, cursor, store.MaxPageSize)
+		if client.IsCode(err, client.CodeNotFound) {
+			return config.RegistryDataset{}, fmt.Errorf("%w: dataset %q has no version %d (latest: %d)",
+				config.ErrNotInRegistry, name, version, ds.LatestVersion)
+		}
+		if err != nil {
+			return config.RegistryDataset{}, err
+		}
+		for _, it := range page {
+			out.Items = append(out.Items, registryItem(it))
+		}
+		if next == "" {
+			return out, nil
+		}
+		cursor = next
+	}
 }
 
 func promptMissing(name, ref string) string {

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/plumbhq/plumb/internal/auth"
+	"github.com/plumbhq/plumb/internal/dataset"
 	"github.com/plumbhq/plumb/internal/server"
 	"github.com/plumbhq/plumb/internal/store"
 )
@@ -112,6 +113,37 @@ tests:
 		t.Fatalf("runs --server --suite: exit %d\n%s%s", code, out, errOut)
 	}
 
+	// prompt:// and dataset:// references read the server project's registry, which the
+	// local store does not have.
+	alpha, err := st.GetProject(ctx, "alpha")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := st.PushPrompt(ctx, alpha.ID, "greet", store.PromptContent{Template: "Say hello to {{name}}"}, "ana", ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.MovePromptLabel(ctx, alpha.ID, "greet", "production", 1, "ana"); err != nil {
+		t.Fatal(err)
+	}
+	ds, err := st.CreateDataset(ctx, alpha.ID, "people", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := st.AddItems(ctx, ds.ID, []dataset.Item{{Vars: map[string]any{"name": "Ada"}, Expected: "contains: Ada"}}, "", false); err != nil {
+		t.Fatal(err)
+	}
+	registryCfg := filepath.Join(dir, "registry.yaml")
+	if err := os.WriteFile(registryCfg, []byte("prompts: [prompt://greet@production]\nproviders: [echo]\ntests: dataset://people@1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut = plumb(editor, evalArgs(registryCfg, "--server", ts.URL)...)
+	if code != 0 || !strings.Contains(out, "from prompt://greet@production = prompt://greet@1 · dataset://people@1 (1 item)") {
+		t.Fatalf("eval --server of registry references: exit %d\n%s%s", code, out, errOut)
+	}
+	if code, out, errOut := plumb(editor, evalArgs(registryCfg)...); code != ExitUsage || !strings.Contains(errOut, `no prompt "greet"`) {
+		t.Fatalf("the local store has no such prompt: exit %d\n%s%s", code, out, errOut)
+	}
+
 	bad := []struct {
 		name    string
 		key     string
@@ -147,7 +179,7 @@ tests:
 			}
 		})
 	}
-	if n := serverRuns(); n != 2 {
-		t.Fatalf("the server has %d runs after the failed uploads, want 2", n)
+	if n := serverRuns(); n != 3 {
+		t.Fatalf("the server has %d runs after the failed uploads, want 3", n)
 	}
 }

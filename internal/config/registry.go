@@ -175,7 +175,7 @@ func (l *loader) datasetTests(n *node) []*rawTest {
 	}
 	var out []*rawTest
 	for _, it := range d.Items {
-		line, err := itemJSON(it, pinned)
+		line, err := itemJSON(it, d.Name)
 		if err != nil {
 			l.fail(Pos{File: pinned, Line: int(it.ID)}, "fix the item in the dataset", "item %d cannot be read: %v", it.ID, err)
 			continue
@@ -202,8 +202,10 @@ func (l *loader) datasetTests(n *node) []*rawTest {
 }
 
 // itemJSON is the test an item becomes, as one JSON line for the JSONL reader.
-func itemJSON(it RegistryItem, pinned string) ([]byte, error) {
-	t := map[string]any{"description": fmt.Sprintf("%s item %d", pinned, it.ID)}
+func itemJSON(it RegistryItem, name string) ([]byte, error) {
+	// The description leaves the version out, so that comparing runs on two versions pairs
+	// each item with itself.
+	t := map[string]any{"description": fmt.Sprintf("%s%s item %d", datasetScheme, name, it.ID)}
 	vars := it.Vars
 	if vars == nil {
 		vars = map[string]any{}
@@ -220,6 +222,11 @@ func itemJSON(it RegistryItem, pinned string) ([]byte, error) {
 	}
 	sort.Strings(keys)
 	meta["dataset_item"] = it.ID
+	if it.Expected != "" {
+		// Kept as metadata too, so that a failed case added back to a dataset
+		// (`plumb dataset add-failed`) keeps its expected answer.
+		meta["expected"] = it.Expected
+	}
 	t["metadata"] = meta
 	switch len(keys) {
 	case 0:

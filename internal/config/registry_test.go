@@ -71,7 +71,7 @@ func TestRegistryReferences(t *testing.T) {
 	}
 	t0 := s.Tests[0]
 	if t0.Vars["question"] != "<script>alert(1)</script>" || t0.Segment != "locale=fr,tier=pro" ||
-		t0.Metadata["ticket"] != "T-1" || t0.Description != "dataset://golden@7 item 3" {
+		t0.Metadata["ticket"] != "T-1" || t0.Description != "dataset://golden item 3" {
 		t.Errorf("test 0 = %+v", t0)
 	}
 	if len(t0.Assert) != 1 || t0.Assert[0].Type != "contains" || t0.Assert[0].Value != "merci" {
