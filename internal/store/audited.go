@@ -35,6 +35,14 @@ type Actor struct {
 //	dataset.import            dataset  before (a next version): name, version, item_count;
 //	                                   after: name, version, item_count, added, duplicates,
 //	                                   removed, replace, message (never the items)
+//	queue.create, queue.update  queue  before (update) and after: Queue
+//	queue.guidelines          queue    before (a next version) and after: queue, version,
+//	                                   author, bytes (never the text)
+//	queue.member.add, queue.member.remove  queue  queue, user_id
+//	queue.adjudicate          queue    before (a change) and after: queue, item, field,
+//	                                   value, note
+//	queue.writeback           queue    after: queue, dataset, version, the new item ids,
+//	                                   missing (with the dataset.import entry it makes)
 
 // record appends, inside d (the change's transaction), the audit entry of a change when the
 // store is audited. Its error fails the change, whose transaction then rolls back: a change

@@ -108,6 +108,7 @@ type Store interface {
 	AuditLog
 	Prompts
 	Datasets
+	Queues
 }
 
 // ListOptions filters and bounds ListRuns. Zero values mean "no filter" and "no limit".
