@@ -14,25 +14,27 @@ import (
 
 // Annotation queues (docs/queues.md): the wire types, aliased like the others.
 type (
-	Queue             = store.Queue             // an annotation queue with its counts
-	QueueSpec         = server.QueueSpec        // what CreateQueue sends
-	QueueUpdate       = store.QueueUpdate       // a change of description, overlap or status
-	QueueItem         = store.QueueItem         // one item to label
-	QueueMember       = store.QueueMember       // an annotator of a queue
-	Guidelines        = store.Guidelines        // one version of a queue's guidelines
-	Annotation        = store.Annotation        // one annotator's labels of one item
-	QueueProgress     = store.QueueProgress     // items complete and each annotator's work
-	Adjudication      = store.Adjudication      // an adjudicated consensus value
-	WriteBackResult   = store.WriteBackResult   // the dataset version a write-back made
-	FieldAgreement    = review.FieldAgreement   // agreement of one rubric field, with readings
-	QueueDisagreement = queue.Disagreement      // an item whose labels differ
-	Panel             = queue.Panel             // the human eval panel of a run
-	Rubric            = review.Rubric           // a queue's questions
-	RubricField       = review.Field            // one question of a rubric
-	JudgeAgreement    = review.JudgeAgreement   // how an LLM judge agrees with the humans
+	Queue             = store.Queue           // an annotation queue with its counts
+	QueueSpec         = server.QueueSpec      // what CreateQueue sends
+	QueueUpdate       = store.QueueUpdate     // a change of description, overlap or status
+	QueueItem         = store.QueueItem       // one item to label
+	QueueMember       = store.QueueMember     // an annotator of a queue
+	Guidelines        = store.Guidelines      // one version of a queue's guidelines
+	Annotation        = store.Annotation      // one annotator's labels of one item
+	QueueProgress     = store.QueueProgress   // items complete and each annotator's work
+	Adjudication      = store.Adjudication    // an adjudicated consensus value
+	WriteBackResult   = store.WriteBackResult // the dataset version a write-back made
+	FieldAgreement    = review.FieldAgreement // agreement of one rubric field, with readings
+	QueueDisagreement = queue.Disagreement    // an item whose labels differ
+	Panel             = queue.Panel           // the human eval panel of a run
+	Rubric            = review.Rubric         // a queue's questions
+	RubricField       = review.Field          // one question of a rubric
+	JudgeAgreement    = review.JudgeAgreement // how an LLM judge agrees with the humans
 )
 
-func queuePath(project, q string) string { return projectPath(project) + "/queues/" + url.PathEscape(q) }
+func queuePath(project, q string) string {
+	return projectPath(project) + "/queues/" + url.PathEscape(q)
+}
 
 // Queues returns a project's annotation queues, by name.
 func (c *Client) Queues(ctx context.Context, project string) ([]Queue, error) {
