@@ -149,6 +149,7 @@ regression; 2 bad input (config, flags, files), reported as file:line:col with a
 		newUserCmd(e),
 		newPromptCmd(e),
 		newDatasetCmd(e),
+		newQueueCmd(e),
 	)
 	return root
 }
