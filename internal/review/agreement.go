@@ -3,6 +3,7 @@ package review
 import (
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -111,7 +112,7 @@ func Agreement(f Field, labels []Label) (FieldAgreement, error) {
 	}
 	fa.Annotators = len(fl.annotators)
 	fa.Labels = fl.labels
-	var notes []string
+	var n notes
 
 	// The items with ≥2 labels, the only ones that say anything about agreement.
 	var paired [][]vote
@@ -141,20 +142,21 @@ func Agreement(f Field, labels []Label) (FieldAgreement, error) {
 	fa.PercentAgreement = sum / float64(len(paired))
 
 	if f.Kind == Numeric {
-		notes = append(notes, "κ is not computed for numeric fields (it would count 3 and 4 as unrelated as 1 and 5): read Krippendorff's α (interval)")
+		n.list = append(n.list, "κ is not computed for numeric fields (it would count 3 and 4 as unrelated as 1 and 5): read Krippendorff's α (interval)")
 	} else {
-		fa.Cohen, notes = cohen(fl, notes)
-		fa.Fleiss, notes = fleiss(paired, notes)
+		fa.Cohen = cohen(fl, &n)
+		fa.Fleiss = fleiss(paired, &n)
 	}
-	fa.Alpha, notes = alpha(f, paired, notes)
-	fa.Note = strings.Join(notes, "; ")
+	fa.Alpha = alpha(f, paired, &n)
+	fa.Note = n.String()
 	return fa, nil
 }
 
 // cohen is Cohen's κ between the field's two annotators, over the items both labelled.
-func cohen(fl fieldLabels, notes []string) (*Stat, []string) {
+func cohen(fl fieldLabels, n *notes) *Stat {
 	if len(fl.annotators) != 2 {
-		return nil, append(notes, fmt.Sprintf("Cohen's κ needs exactly two annotators; this field has %d", len(fl.annotators)))
+		n.list = append(n.list, fmt.Sprintf("Cohen's κ needs exactly two annotators; this field has %d", len(fl.annotators)))
+		return nil
 	}
 	a, b := fl.annotators[0], fl.annotators[1]
 	var va, vb []string
@@ -174,13 +176,14 @@ func cohen(fl fieldLabels, notes []string) (*Stat, []string) {
 	}
 	k, err := agreement.CohenKappa(va, vb)
 	if err != nil {
-		return nil, append(notes, "Cohen's κ "+undefined(err, len(va)))
+		n.undefined("Cohen's κ", err)
+		return nil
 	}
-	return &Stat{Value: k, Reading: string(agreement.LandisKoch(k)), N: len(va)}, notes
+	return &Stat{Value: k, Reading: string(agreement.LandisKoch(k)), N: len(va)}
 }
 
 // fleiss is Fleiss' κ over the items with ≥2 labels when they all have the same number.
-func fleiss(paired [][]vote, notes []string) (*Stat, []string) {
+func fleiss(paired [][]vote, n *notes) *Stat {
 	lo, hi := len(paired[0]), len(paired[0])
 	items := make([][]string, len(paired))
 	for i, vs := range paired {
@@ -190,17 +193,19 @@ func fleiss(paired [][]vote, notes []string) (*Stat, []string) {
 		}
 	}
 	if lo != hi {
-		return nil, append(notes, fmt.Sprintf("Fleiss' κ needs the same number of labels on every item; items have between %d and %d (read Krippendorff's α)", lo, hi))
+		n.list = append(n.list, fmt.Sprintf("Fleiss' κ needs the same number of labels on every item; items have between %d and %d (read Krippendorff's α)", lo, hi))
+		return nil
 	}
 	k, err := agreement.FleissKappaLabels(items)
 	if err != nil {
-		return nil, append(notes, "Fleiss' κ "+undefined(err, len(items)))
+		n.undefined("Fleiss' κ", err)
+		return nil
 	}
-	return &Stat{Value: k, Reading: string(agreement.LandisKoch(k)), N: len(items)}, notes
+	return &Stat{Value: k, Reading: string(agreement.LandisKoch(k)), N: len(items)}
 }
 
 // alpha is Krippendorff's α with the metric the field's kind calls for.
-func alpha(f Field, paired [][]vote, notes []string) (*Stat, []string) {
+func alpha(f Field, paired [][]vote, n *notes) *Stat {
 	metric := agreement.Nominal
 	// Categories are numbered by option; an ordinal field's options are in order, so the
 	// numbers carry the order the ordinal metric needs.
@@ -229,21 +234,46 @@ func alpha(f Field, paired [][]vote, notes []string) (*Stat, []string) {
 		}
 	}
 	a, err := agreement.KrippendorffAlpha(units, metric)
-	if err != nil {
-		return nil, append(notes, "Krippendorff's α "+undefined(err, len(units)))
+	if err == nil && (math.IsNaN(a) || math.IsInf(a, 0)) {
+		// Squared differences of numbers near the float64 limit overflow.
+		err = errors.New("the values are too large to square; rescale them")
 	}
-	return &Stat{Value: a, Reading: string(agreement.ReadAlpha(a)), Metric: metric.String(), N: len(units)}, notes
+	if err != nil {
+		n.undefined("Krippendorff's α", err)
+		return nil
+	}
+	return &Stat{Value: a, Reading: string(agreement.ReadAlpha(a)), Metric: metric.String(), N: len(units)}
 }
 
-// undefined says why a statistic over n items is absent.
-func undefined(err error, n int) string {
+// notes says why statistics are absent.
+type notes struct {
+	list     []string
+	constant []string // statistics undefined because every label is the same value
+}
+
+// undefined records why statistic is undefined.
+func (n *notes) undefined(statistic string, err error) {
 	switch {
 	case errors.Is(err, agreement.ErrNoVariation):
-		return fmt.Sprintf("is undefined: every label on the %d items is the same value, so chance agreement is 1 (add items where annotators use other values)", n)
+		n.constant = append(n.constant, statistic)
 	case errors.Is(err, agreement.ErrNoData):
-		return "is undefined: no item has labels from both annotators"
+		n.list = append(n.list, statistic+" is undefined: no item has labels from both annotators")
+	default:
+		n.list = append(n.list, statistic+" could not be computed: "+err.Error())
 	}
-	return "could not be computed: " + err.Error()
+}
+
+// String is the notes as sentences; statistics undefined for want of variation share one.
+func (n *notes) String() string {
+	list := n.list
+	if c := n.constant; len(c) > 0 {
+		names, verb := c[0], "is"
+		if len(c) > 1 {
+			names, verb = strings.Join(c[:len(c)-1], ", ")+" and "+c[len(c)-1], "are"
+		}
+		list = append(list, fmt.Sprintf("%s %s undefined: every label compared is the same value, so chance agreement is 1 (add items where annotators use other values)", names, verb))
+	}
+	return strings.Join(list, ". ")
 }
 
 // RubricAgreement is Agreement for every non-comment field of the rubric, in rubric order.

@@ -1,6 +1,7 @@
 package review
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"strings"
@@ -214,10 +215,8 @@ func TestAgreementUndefined(t *testing.T) {
 	if fa.PercentAgreement != 1 || fa.Cohen != nil || fa.Fleiss != nil || fa.Alpha != nil {
 		t.Errorf("got %+v; want 100%% agreement and no κ or α", fa)
 	}
-	for _, s := range []string{"Cohen's κ is undefined: every label", "Fleiss' κ is undefined", "Krippendorff's α is undefined"} {
-		if !strings.Contains(fa.Note, s) {
-			t.Errorf("note = %q, want %q", fa.Note, s)
-		}
+	if want := "Cohen's κ, Fleiss' κ and Krippendorff's α are undefined: every label compared is the same value"; !strings.HasPrefix(fa.Note, want) {
+		t.Errorf("note = %q, want %q", fa.Note, want)
 	}
 
 	// Nobody labelled the same item.
@@ -236,6 +235,18 @@ func TestAgreementUndefined(t *testing.T) {
 	}
 	if fa.Cohen != nil || fa.Fleiss != nil || fa.Alpha == nil || !strings.Contains(fa.Note, "κ is not computed for numeric fields") {
 		t.Errorf("got %+v; want α alone with a note on κ", fa)
+	}
+
+	// Numbers whose squares overflow: no α (a NaN would not even encode as JSON).
+	fa, err = Agreement(Field{Name: "ok", Kind: Numeric}, []Label{l("1", "a", "1e200"), l("1", "b", "-1e200"), l("2", "a", "1e200"), l("2", "b", "1e200")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fa.Alpha != nil || !strings.Contains(fa.Note, "Krippendorff's α could not be computed: the values are too large") {
+		t.Errorf("got %+v; want no α and a note", fa)
+	}
+	if _, err := json.Marshal(fa); err != nil {
+		t.Error(err)
 	}
 }
 
