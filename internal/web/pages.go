@@ -13,7 +13,7 @@ import (
 // table is the page table: every page of the UI, with its access rule.
 func (u *UI) table() []page {
 	const p = "/p/{project}"
-	return []page{
+	return append([]page{
 		{Method: "GET", Path: "/login", Access: public, Handle: u.loginPage},
 		{Method: "POST", Path: "/login", Access: public, Handle: u.loginSubmit},
 		{Method: "POST", Path: "/logout", Access: user, Handle: u.logoutSubmit},
@@ -34,7 +34,9 @@ func (u *UI) table() []page {
 		{Method: "POST", Path: p + "/keys", Access: project, Role: store.RoleAdmin, Handle: u.keyCreate},
 		{Method: "POST", Path: p + "/keys/{key}/revoke", Access: project, Role: store.RoleAdmin, Handle: u.keyRevoke},
 		{Method: "GET", Path: p + "/audit", Access: project, Role: store.RoleAdmin, Handle: u.auditPage},
-	}
+	},
+		u.queuePages(p)..., // annotation queues (queues.go)
+	)
 }
 
 // loginPage shows the login form, or, on a server with no user yet, how to create the
