@@ -15,15 +15,20 @@
   function choiceFields() {
     return fields.filter(function (fs) { return fs.querySelector("input[type=radio]") !== null; });
   }
-  function current(kind) {
+  // current is the question keys answer: the one holding the focus, else the first
+  // unanswered one; boolean questions only (y/n) or all others (digits).
+  function current(boolean) {
     var active = document.activeElement && document.activeElement.closest ? document.activeElement.closest("fieldset.field") : null;
-    var list = choiceFields().filter(function (fs) { return !kind || fs.dataset.kind === kind; });
+    var list = choiceFields().filter(function (fs) { return (fs.dataset.kind === "boolean") === boolean; });
     if (active && list.indexOf(active) >= 0) return active;
     for (var i = 0; i < list.length; i++) if (!answered(list[i])) return list[i];
     return list[0] || null;
   }
+  // mark outlines the question in focus, else the first unanswered one.
   function mark() {
-    var c = current();
+    var c = document.activeElement && document.activeElement.closest ? document.activeElement.closest("fieldset.field") : null;
+    var open = choiceFields().filter(function (fs) { return !answered(fs); });
+    if (!c) c = open[0] || null;
     fields.forEach(function (fs) { fs.classList.toggle("active", fs === c); });
   }
   function pick(fs, value, index) {
@@ -48,10 +53,10 @@
     if (typing) return; // keys type text there; Enter in a number input submits by itself
     var k = e.key;
     if (k >= "1" && k <= "9") {
-      var fs = current();
-      if (fs && fs.dataset.kind !== "boolean" && pick(fs, null, Number(k) - 1)) e.preventDefault();
+      var fs = current(false);
+      if (fs && pick(fs, null, Number(k) - 1)) e.preventDefault();
     } else if (k === "y" || k === "n") {
-      var b = current("boolean");
+      var b = current(true);
       if (b && pick(b, k === "y" ? "true" : "false", 0)) e.preventDefault();
     } else if (k === "Enter") {
       e.preventDefault();
@@ -66,4 +71,5 @@
   });
   form.addEventListener("change", mark);
   mark();
+  document.body.dataset.keys = "on"; // the shortcuts are live (tests wait for this)
 })();
