@@ -378,7 +378,10 @@ type Panel struct {
 	// Human is the human verdict by result position ("human" score: 1 pass, 0 fail).
 	Human  map[int]HumanScore      `json:"human"`
 	Judges []review.JudgeAgreement `json:"judges"`
-	Note   string                  `json:"note,omitempty"`
+	// Judged is how many results have a human verdict; HumanPassed how many of them pass.
+	Judged      int    `json:"judged"`
+	HumanPassed int    `json:"human_passed"`
+	Note        string `json:"note,omitempty"`
 }
 
 // HumanScore is the human consensus on one result.
@@ -448,6 +451,12 @@ func RunPanel(ctx context.Context, st store.Store, runID string) (Panel, error) 
 	if len(p.Queues) == 0 {
 		p.Note = `no panel yet: create a queue over this run's results with a "verdict" field`
 		return p, nil
+	}
+	for _, h := range p.Human {
+		p.Judged++
+		if h.Passed {
+			p.HumanPassed++
+		}
 	}
 	if len(p.Human) == 0 {
 		return p, nil

@@ -307,3 +307,56 @@ func (u *UI) labelSkip(w http.ResponseWriter, r *http.Request, c *server.Caller)
 	http.Redirect(w, r, projectURL(c.Project, "/queues/"+q.ID+"/label"), http.StatusSeeOther)
 	return nil
 }
+
+// panelOf is the human eval panel of a run, or nil when no panel queue labels it. A
+// failure to compute it is logged and the run page shown without it.
+func (u *UI) panelOf(r *http.Request, runID string) *queue.Panel {
+	p, err := queue.RunPanel(r.Context(), u.store, runID)
+	if err != nil {
+		u.log.Error("human panel", "run", runID, "err", err)
+		return nil
+	}
+	if len(p.Queues) == 0 {
+		return nil
+	}
+	return &p
+}
+
+// humanKey names a result of one test on the case page.
+func humanKey(prompt, provider string, repeat int) string {
+	return prompt + "|" + provider + "|" + strconv.Itoa(repeat)
+}
+
+// humanOf is the human verdict of each result of a test (humanKey -> verdict), for the
+// case page.
+func (u *UI) humanOf(r *http.Request, runID string, rf store.ResultFilter) map[string]*queue.HumanScore {
+	p := u.panelOf(r, runID)
+	if p == nil || len(p.Human) == 0 {
+		return nil
+	}
+	pos, err := u.store.ResultPositions(r.Context(), runID, rf)
+	if err != nil {
+		u.log.Error("human verdicts", "run", runID, "err", err)
+		return nil
+	}
+	var want []int
+	for _, i := range pos {
+		if _, ok := p.Human[i]; ok {
+			want = append(want, i)
+		}
+	}
+	if len(want) == 0 {
+		return nil
+	}
+	res, err := u.store.ResultsAt(r.Context(), runID, want)
+	if err != nil {
+		u.log.Error("human verdicts", "run", runID, "err", err)
+		return nil
+	}
+	out := map[string]*queue.HumanScore{}
+	for i, re := range res {
+		h := p.Human[want[i]]
+		out[humanKey(re.Prompt, re.Provider, re.Repeat)] = &h
+	}
+	return out
+}

@@ -6,9 +6,11 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/plumbhq/plumb/internal/dataset"
 	"github.com/plumbhq/plumb/internal/queue"
+	"github.com/plumbhq/plumb/internal/report"
 	"github.com/plumbhq/plumb/internal/review"
 	"github.com/plumbhq/plumb/internal/store"
 )
@@ -122,6 +124,62 @@ func TestQueuePages(t *testing.T) {
 		}
 		if body := alice.get("/p/alpha/queues/review").body; !strings.Contains(body, "version 2") || strings.Contains(body, `href="javascript`) || strings.Contains(body, xssImg) {
 			t.Errorf("guidelines v2 rendered unsafely or not at all")
+		}
+	})
+}
+
+// TestPanelPages: a human panel over a run with an LLM judge: the run page shows how the
+// judge agrees with the humans, the case page each result's human verdict.
+func TestPanelPages(t *testing.T) {
+	forEachStore(t, func(t *testing.T, f *fixture) {
+		ctx := context.Background()
+		rep := hostileReport("run-judged", time.Now().Add(-time.Minute), 1)
+		for i := range rep.Results {
+			if rep.Results[i].Error == "" {
+				rep.Results[i].Assertions = append(rep.Results[i].Assertions, report.Assertion{Type: "llm-rubric", Weight: 1, Passed: true, Score: 1})
+			}
+		}
+		if err := f.st.SaveRunIn(ctx, f.a.ID, rep); err != nil {
+			t.Fatal(err)
+		}
+		alice := f.as(f.alice)
+		if res := alice.post("/p/alpha/queues", url.Values{"name": {"judge-check"}, "run": {"run-judged"}, "overlap": {"1"},
+			"annotators": {"alice@example.com"}, "rubric": {"fields:\n  - name: verdict\n    kind: boolean\n"}}); res.status != http.StatusSeeOther {
+			t.Fatalf("create panel: %d %s", res.status, res.body)
+		}
+		if body := alice.get("/p/alpha/runs/run-judged").body; !strings.Contains(body, `id="panel"`) || !strings.Contains(body, "0 result(s) have a human verdict") {
+			t.Errorf("run page before labels lacks the empty panel")
+		}
+		for n := 0; ; n++ {
+			body := alice.get("/p/alpha/queues/judge-check/label").body
+			if strings.Contains(body, `id="done"`) {
+				break
+			}
+			if n == 0 && (!strings.Contains(body, "Automatic scores") || !strings.Contains(body, "llm-rubric")) {
+				t.Error("the panel's label page does not show the output's automatic scores")
+			}
+			i := strings.Index(body, `id="item" data-item="`)
+			item := body[i+len(`id="item" data-item="`):]
+			item = item[:strings.Index(item, `"`)]
+			v := "true"
+			if n%3 == 0 {
+				v = "false" // the humans fail what the judge passed
+			}
+			res := alice.post("/p/alpha/queues/judge-check/items/"+item+"/label", url.Values{"f_verdict": {v}})
+			if res.status != http.StatusSeeOther {
+				t.Fatalf("label: %d %s", res.status, res.body)
+			}
+		}
+		run := alice.get("/p/alpha/runs/run-judged")
+		checkSafe(t, "run page with a panel", run)
+		for _, want := range []string{`id="judges"`, "<td>llm-rubric</td>", "11 result(s) have a human verdict: 7 pass"} {
+			if !strings.Contains(run.body, want) {
+				t.Errorf("run page lacks %q", want)
+			}
+		}
+		cs := alice.get("/p/alpha/runs/run-judged/cases/0")
+		if !strings.Contains(cs.body, "human fail") || !strings.Contains(cs.body, "human pass") {
+			t.Errorf("the case page does not show the human verdicts")
 		}
 	})
 }
