@@ -289,8 +289,8 @@ func newQueueProgressCmd(e *env) *cobra.Command {
 	}
 }
 
-// statText is a statistic with its reading, or "-".
-func statText(s *review.Stat) string {
+// queueStat is a statistic with its reading, or "-".
+func queueStat(s *review.Stat) string {
 	if s == nil {
 		return "-"
 	}
@@ -320,12 +320,12 @@ func newQueueAgreementCmd(e *env) *cobra.Command {
 				tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
 				fmt.Fprintln(tw, "FIELD\tITEMS\tANNOTATORS\tAGREE%\tCOHEN κ\tFLEISS κ\tKRIPPENDORFF α\tNOTE")
 				for _, a := range rv.Agreement {
-					alpha := statText(a.Alpha)
+					alpha := queueStat(a.Alpha)
 					if a.Alpha != nil && a.Alpha.Metric != "" {
 						alpha += " (" + a.Alpha.Metric + ")"
 					}
 					fmt.Fprintf(tw, "%s\t%d\t%d\t%.1f\t%s\t%s\t%s\t%s\n", a.Field, a.Items, a.Annotators, 100*a.PercentAgreement,
-						statText(a.Cohen), statText(a.Fleiss), alpha, a.Note)
+						queueStat(a.Cohen), queueStat(a.Fleiss), alpha, a.Note)
 				}
 				return tw.Flush()
 			})
