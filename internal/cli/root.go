@@ -150,6 +150,7 @@ regression; 2 bad input (config, flags, files), reported as file:line:col with a
 		newPromptCmd(e),
 		newDatasetCmd(e),
 		newReviewCmd(e),
+		newQueueCmd(e),
 	)
 	return root
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/plumbhq/plumb/internal/queue"
 	"github.com/plumbhq/plumb/internal/store"
 )
 
@@ -189,4 +190,46 @@ func CheckInput(r *http.Request) error {
 		}
 	}
 	return nil
+}
+
+// Annotation queues (queues.go), for the UI: the same checks and audit as the API.
+
+// Queue is a queue of c.Project by id or name; another project's is 404.
+func (s *Server) Queue(r *http.Request, c *Caller, ref string) (store.Queue, error) {
+	return s.queueOf(r, c.c, ref)
+}
+
+// CreateQueue makes a queue in c.Project (editor role, checked by InProject).
+func (s *Server) CreateQueue(r *http.Request, c *Caller, sp QueueSpec) (store.Queue, error) {
+	return s.newQueue(r, c.c, sp)
+}
+
+// AddGuidelines stores the next version of q's guidelines.
+func (s *Server) AddGuidelines(r *http.Request, c *Caller, q store.Queue, body string) (store.Guidelines, error) {
+	return s.newGuidelines(r, c.c, q, body)
+}
+
+// AddAnnotator makes the project member with email an annotator of q.
+func (s *Server) AddAnnotator(r *http.Request, c *Caller, q store.Queue, email string) (store.QueueMember, error) {
+	return s.newAnnotator(r, c.c, q, email)
+}
+
+// NextItem leases the caller, who must be an annotator of q (403 otherwise), its next item.
+func (s *Server) NextItem(r *http.Request, c *Caller, q store.Queue) (store.QueueItem, bool, error) {
+	return s.nextItem(r, c.c, q)
+}
+
+// Annotate stores the caller's labels of an item of q, or a skip.
+func (s *Server) Annotate(r *http.Request, c *Caller, q store.Queue, itemID int64, body AnnotationBody, skip bool) (store.Annotation, error) {
+	return s.annotate(r, c.c, q, itemID, body, skip)
+}
+
+// Adjudicate stores a consensus value of an item of q (editor role).
+func (s *Server) Adjudicate(r *http.Request, c *Caller, q store.Queue, itemID int64, body AdjudicationBody) (store.Adjudication, error) {
+	return s.adjudicate(r, c.c, q, itemID, body)
+}
+
+// WriteBack writes q's consensus of field back to its dataset (editor role).
+func (s *Server) WriteBack(r *http.Request, c *Caller, q store.Queue, field, message string) (store.WriteBackResult, error) {
+	return queue.WriteBack(r.Context(), s.changes(c.c), q, field, message)
 }

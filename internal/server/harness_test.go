@@ -56,6 +56,7 @@ type fixture struct {
 	runA1, runA2, runB      string
 	promptA, promptB        string // a prompt of each project, labelled production
 	datasetA, datasetB      string // a dataset of each project, with items
+	queueA, queueB          string // an annotation queue over each project's run (queues_test.go)
 
 	sessions map[string]*client // logged-in clients by email, so that the limiter is not tripped
 }
@@ -157,6 +158,7 @@ func newFixture(t *testing.T, dsn string) *fixture {
 	}{{f.a, f.runA1, 0}, {f.a, f.runA2, time.Hour}, {f.b, f.runB, 2 * time.Hour}} {
 		must(st.SaveRunIn(ctx, r.p.ID, sampleReport(r.id, clk.Now().Add(r.at-24*time.Hour), 1)))
 	}
+	f.queueA, f.queueB = fixtureQueue(t, st, f.a, f.runA1, f.alice), fixtureQueue(t, st, f.b, f.runB, f.bob)
 	return f
 }
 

@@ -14,12 +14,12 @@ import (
 // side names one project's resources for building requests.
 type side struct {
 	slug, run, key, member, memberEmail, prompt string
-	dataset                                     string
+	dataset, queue                              string
 }
 
 func (f *fixture) sides() (a, b side) {
-	return side{f.a.Slug, f.runA1, f.keyAID, f.vera.ID, f.vera.Email, f.promptA, f.datasetA},
-		side{f.b.Slug, f.runB, f.keyBID, f.bob.ID, f.bob.Email, f.promptB, f.datasetB}
+	return side{f.a.Slug, f.runA1, f.keyAID, f.vera.ID, f.vera.Email, f.promptA, f.datasetA, f.queueA},
+		side{f.b.Slug, f.runB, f.keyBID, f.bob.ID, f.bob.Email, f.promptB, f.datasetB, f.queueB}
 }
 
 // pathValues says what fills each path parameter of a project route. A route with a
@@ -32,6 +32,9 @@ var pathValues = map[string]func(s side) string{
 	"user_id": func(s side) string { return s.member },
 	"name":    func(s side) string { return s.prompt },
 	"dataset": func(s side) string { return s.dataset },
+	// Annotation queues: the queue and its first item.
+	"queue_id": func(s side) string { return s.queue },
+	"item_id":  func(s side) string { return "1" },
 }
 
 // queryRefs are the query parameters that name a resource, filled like path parameters.
@@ -99,6 +102,8 @@ func (f *fixture) request(t *testing.T, rt route, in, res side) (string, any) {
 		body = map[string]any{"item_ids": []int{1}}
 	case "AddFailed":
 		body = map[string]any{"run": res.run}
+	case "QueueCreate", "QueueUpdate", "Guidelines", "Annotator", "Annotation", "Adjudication", "WriteBack":
+		body = queueBody(rt.Body, in, res)
 	default:
 		t.Fatalf("%s %s: body %s is unknown to the isolation test: add a sample", rt.Method, rt.Path, rt.Body)
 	}

@@ -76,7 +76,7 @@ func (s *Server) openAPIDoc() map[string]any {
 	object := func(required []string, props map[string]any) map[string]any {
 		return map[string]any{"type": "object", "additionalProperties": false, "required": required, "properties": props}
 	}
-	return map[string]any{
+	doc := map[string]any{
 		"openapi": "3.1.0",
 		"info": map[string]any{"title": "Plumb API", "version": "1",
 			"description": "Eval runs, projects, members, API keys and the audit log of a Plumb server. " +
@@ -121,6 +121,11 @@ func (s *Server) openAPIDoc() map[string]any {
 			},
 		},
 	}
+	schemas := doc["components"].(map[string]any)["schemas"].(map[string]any)
+	for name, schema := range queueSchemas(object) {
+		schemas[name] = schema
+	}
+	return doc
 }
 
 // operationID names an operation after its method and path: GET

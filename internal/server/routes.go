@@ -38,7 +38,7 @@ type route struct {
 func (s *Server) routes() []route {
 	const v1 = "/api/v1"
 	const p = v1 + "/projects/{project}"
-	return []route{
+	return append([]route{
 		{Method: "GET", Path: "/healthz", Access: public, Handle: s.healthz, Status: 200,
 			Summary: "Liveness: 200 ok when the server is up"},
 		{Method: "GET", Path: v1 + "/openapi.json", Access: public, Handle: s.openAPI, Status: 200,
@@ -142,7 +142,9 @@ func (s *Server) routes() []route {
 		{Method: "GET", Path: v1 + "/audit.jsonl", Access: instanceAdmin, Handle: s.exportAudit, Status: 200,
 			Query:   []string{"project"},
 			Summary: "The whole audit log (or one project's) as JSON lines, oldest first"},
-	}
+	},
+		s.queueRoutes(p)..., // annotation queues (queues.go)
+	)
 }
 
 // healthz answers liveness probes.

@@ -40,6 +40,14 @@ type Actor struct {
 //	                                   each subject, never the identifier), reason, matching
 //	dataset.purge             dataset  after: name, purged, retention, revoked, versions,
 //	                                   item_ids, policy (never an item's content)
+//	queue.create, queue.update  queue  before (update) and after: Queue
+//	queue.guidelines          queue    before (a next version) and after: queue, version,
+//	                                   author, bytes (never the text)
+//	queue.member.add, queue.member.remove  queue  queue, user_id
+//	queue.adjudicate          queue    before (a change) and after: queue, item, field,
+//	                                   value, note
+//	queue.writeback           queue    after: queue, dataset, version, the new item ids,
+//	                                   missing (with the dataset.import entry it makes)
 
 // record appends, inside d (the change's transaction), the audit entry of a change when the
 // store is audited. Its error fails the change, whose transaction then rolls back: a change

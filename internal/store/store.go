@@ -110,6 +110,7 @@ type Store interface {
 	Prompts
 	Datasets
 	DatasetPolicies
+	Queues
 }
 
 // ListOptions filters and bounds ListRuns. Zero values mean "no filter" and "no limit".

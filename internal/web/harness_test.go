@@ -128,6 +128,7 @@ func newFixture(t *testing.T, dsn string) *fixture {
 	// A run id is any text: one made of URL syntax and markup must be linked and shown
 	// safely.
 	must(st.SaveRunIn(ctx, f.a.ID, hostileReport(hostileRunID, now.Add(-3*time.Hour), 1)))
+	fixtureQueues(t, f) // queues_test.go
 	return f
 }
 

@@ -13,7 +13,7 @@ import (
 // table is the page table: every page of the UI, with its access rule.
 func (u *UI) table() []page {
 	const p = "/p/{project}"
-	return []page{
+	return append([]page{
 		{Method: "GET", Path: "/login", Access: public, Handle: u.loginPage},
 		{Method: "POST", Path: "/login", Access: public, Handle: u.loginSubmit},
 		{Method: "POST", Path: "/logout", Access: user, Handle: u.logoutSubmit},
@@ -39,7 +39,9 @@ func (u *UI) table() []page {
 		{Method: "GET", Path: p + "/datasets/{dataset}", Access: project, Role: store.RoleViewer, Handle: u.datasetPage},
 		{Method: "POST", Path: p + "/datasets/{dataset}/policy", Access: project, Role: store.RoleAdmin, Handle: u.datasetPolicySubmit},
 		{Method: "GET", Path: p + "/datasets/{dataset}/audit", Access: project, Role: store.RoleViewer, Handle: u.datasetAuditPage},
-	}
+	},
+		u.queuePages(p)..., // annotation queues (queues.go)
+	)
 }
 
 // loginPage shows the login form, or, on a server with no user yet, how to create the

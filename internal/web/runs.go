@@ -260,6 +260,7 @@ func (u *UI) runPage(w http.ResponseWriter, r *http.Request, c *server.Caller) e
 		"Run": h.Run, "Summary": h.Summary, "Metrics": names, "Combos": combos, "Scatter": scatter,
 		"Providers": providers, "Prompts": prompts, "Segments": segments, "Views": caseViews,
 		"Filter": f, "Cases": cases, "Tests": tests, "Flaky": flaky, "Verdict": verdictOf(h),
+		"Panel": u.panelOf(r, id), // human eval panel (queues.go)
 	}})
 	return nil
 }
@@ -448,6 +449,7 @@ func (u *UI) casePage(w http.ResponseWriter, r *http.Request, c *server.Caller) 
 	}
 	u.render(w, r, http.StatusOK, "case", &view{Caller: c, Title: "Case " + strconv.Itoa(n), Nav: "runs", Data: map[string]any{
 		"Run": h.Run, "Test": results[0].Test, "Columns": cols, "Truncated": truncated,
+		"Human": u.humanOf(r, id, rf), // human verdicts (queues.go)
 	}})
 	return nil
 }

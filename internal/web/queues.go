@@ -1,0 +1,362 @@
+package web
+
+import (
+	"bytes"
+	"encoding/json"
+	"html/template"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/yuin/goldmark"
+
+	"github.com/plumbhq/plumb/internal/queue"
+	"github.com/plumbhq/plumb/internal/review"
+	"github.com/plumbhq/plumb/internal/server"
+	"github.com/plumbhq/plumb/internal/store"
+)
+
+// markdownRenderer renders guidelines. goldmark leaves raw HTML out (it writes a comment in
+// its place) and drops dangerous link targets (javascript:, ...) unless told otherwise,
+// which it never is here: guidelines are user text.
+var markdownRenderer = goldmark.New()
+
+// markdown renders guidelines as HTML with raw HTML omitted.
+func markdown(src string) template.HTML {
+	var b bytes.Buffer
+	if err := markdownRenderer.Convert([]byte(src), &b); err != nil {
+		return template.HTML(template.HTMLEscapeString(src))
+	}
+	return template.HTML(b.String()) // #nosec: goldmark without WithUnsafe escapes text and omits raw HTML
+}
+
+// queuePages are the annotation queue pages (docs/queues.md).
+func (u *UI) queuePages(p string) []page {
+	q := p + "/queues/{queue}"
+	return []page{
+		{Method: "GET", Path: p + "/queues", Access: project, Role: store.RoleViewer, Handle: u.queuesPage},
+		{Method: "POST", Path: p + "/queues", Access: project, Role: store.RoleEditor, Handle: u.queueCreate},
+		{Method: "GET", Path: q, Access: project, Role: store.RoleViewer, Handle: u.queuePage},
+		{Method: "POST", Path: q + "/guidelines", Access: project, Role: store.RoleEditor, Handle: u.queueGuidelines},
+		{Method: "POST", Path: q + "/annotators", Access: project, Role: store.RoleEditor, Handle: u.queueAnnotator},
+		{Method: "POST", Path: q + "/items/{item}/adjudicate", Access: project, Role: store.RoleEditor, Handle: u.queueAdjudicate},
+		{Method: "POST", Path: q + "/writeback", Access: project, Role: store.RoleEditor, Handle: u.queueWriteBack},
+		{Method: "GET", Path: q + "/label", Access: project, Role: store.RoleViewer, Handle: u.labelPage},
+		{Method: "POST", Path: q + "/items/{item}/label", Access: project, Role: store.RoleViewer, Handle: u.labelSubmit},
+		{Method: "POST", Path: q + "/items/{item}/skip", Access: project, Role: store.RoleViewer, Handle: u.labelSkip},
+	}
+}
+
+func (u *UI) queuesPage(w http.ResponseWriter, r *http.Request, c *server.Caller) error {
+	qs, err := u.store.ListQueues(r.Context(), c.Project.ID)
+	if err != nil {
+		return err
+	}
+	ds, err := u.store.ListDatasets(r.Context(), c.Project.ID)
+	if err != nil {
+		return err
+	}
+	u.render(w, r, http.StatusOK, "queues", &view{Caller: c, Title: "Queues", Nav: "queues", Data: map[string]any{
+		"Queues": qs, "Datasets": ds, "CanEdit": c.Role.AtLeast(store.RoleEditor),
+	}})
+	return nil
+}
+
+func (u *UI) queueCreate(w http.ResponseWriter, r *http.Request, c *server.Caller) error {
+	overlap := 1
+	if v := strings.TrimSpace(r.PostFormValue("overlap")); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return badRequest("overlap %q: give a whole number of annotators per item", v)
+		}
+		overlap = n
+	}
+	rb, err := review.ParseRubric([]byte(r.PostFormValue("rubric")))
+	if err != nil {
+		return badRequest("rubric: %v", err)
+	}
+	raw, err := json.Marshal(rb)
+	if err != nil {
+		return err
+	}
+	var annotators []string
+	for _, e := range strings.FieldsFunc(r.PostFormValue("annotators"), func(r rune) bool { return r == ',' || r == '\n' || r == ' ' }) {
+		annotators = append(annotators, e)
+	}
+	q, err := u.srv.CreateQueue(r, c, server.QueueSpec{Name: strings.TrimSpace(r.PostFormValue("name")),
+		Dataset: strings.TrimSpace(r.PostFormValue("dataset")), Run: strings.TrimSpace(r.PostFormValue("run")),
+		Rubric: raw, Overlap: overlap, Guidelines: r.PostFormValue("guidelines"), Annotators: annotators})
+	if err != nil {
+		return err
+	}
+	http.Redirect(w, r, projectURL(c.Project, "/queues/"+q.ID), http.StatusSeeOther)
+	return nil
+}
+
+// queueOf is the {queue} of the path, in the caller's project.
+func (u *UI) queueOf(r *http.Request, c *server.Caller) (store.Queue, error) {
+	return u.srv.Queue(r, c, r.PathValue("queue"))
+}
+
+// itemOf is the {item} of the path.
+func itemOf(r *http.Request) (int64, error) {
+	id, err := strconv.ParseInt(r.PathValue("item"), 10, 64)
+	if err != nil || id < 1 {
+		return 0, notFound("no item %q: items are numbered from 1", r.PathValue("item"))
+	}
+	return id, nil
+}
+
+func (u *UI) queuePage(w http.ResponseWriter, r *http.Request, c *server.Caller) error {
+	q, err := u.queueOf(r, c)
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	rb, err := queue.RubricOf(q)
+	if err != nil {
+		return err
+	}
+	prog, err := u.store.QueueProgress(ctx, q.ID)
+	if err != nil {
+		return err
+	}
+	rv, err := queue.Analyze(ctx, u.store, q)
+	if err != nil {
+		return err
+	}
+	g, err := u.store.GetGuidelines(ctx, q.ID, 0)
+	if err != nil {
+		return err
+	}
+	members, err := u.store.QueueMembers(ctx, q.ID)
+	if err != nil {
+		return err
+	}
+	emails := map[string]string{}
+	isAnnotator := false
+	for _, a := range prog.Annotators {
+		emails[a.UserID] = a.Email
+	}
+	for _, m := range members {
+		if c.User != nil && m.UserID == c.User.ID {
+			isAnnotator = true
+		}
+	}
+	type disagreementRow struct {
+		queue.Disagreement
+		Values []string // "email: value", sorted
+		Field  review.Field
+	}
+	var dis []disagreementRow
+	for _, d := range rv.Disagreements {
+		row := disagreementRow{Disagreement: d}
+		for who, v := range d.Values {
+			name := emails[who]
+			if name == "" {
+				name = who
+			}
+			row.Values = append(row.Values, name+": "+v)
+		}
+		sort.Strings(row.Values)
+		row.Field, _ = rb.Field(d.Field)
+		dis = append(dis, row)
+	}
+	u.render(w, r, http.StatusOK, "queue", &view{Caller: c, Title: "Queue " + q.Name, Nav: "queues", Data: map[string]any{
+		"Queue": q, "Rubric": rb, "Progress": prog, "Agreement": rv.Agreement, "Disagreements": dis,
+		"Guidelines": g, "GuidelinesHTML": markdown(g.Body), "Members": members, "IsAnnotator": isAnnotator,
+		"CanEdit": c.Role.AtLeast(store.RoleEditor),
+	}})
+	return nil
+}
+
+func (u *UI) queueGuidelines(w http.ResponseWriter, r *http.Request, c *server.Caller) error {
+	q, err := u.queueOf(r, c)
+	if err != nil {
+		return err
+	}
+	if _, err := u.srv.AddGuidelines(r, c, q, r.PostFormValue("body")); err != nil {
+		return err
+	}
+	http.Redirect(w, r, projectURL(c.Project, "/queues/"+q.ID), http.StatusSeeOther)
+	return nil
+}
+
+func (u *UI) queueAnnotator(w http.ResponseWriter, r *http.Request, c *server.Caller) error {
+	q, err := u.queueOf(r, c)
+	if err != nil {
+		return err
+	}
+	if _, err := u.srv.AddAnnotator(r, c, q, strings.TrimSpace(r.PostFormValue("email"))); err != nil {
+		return err
+	}
+	http.Redirect(w, r, projectURL(c.Project, "/queues/"+q.ID), http.StatusSeeOther)
+	return nil
+}
+
+func (u *UI) queueAdjudicate(w http.ResponseWriter, r *http.Request, c *server.Caller) error {
+	q, err := u.queueOf(r, c)
+	if err != nil {
+		return err
+	}
+	id, err := itemOf(r)
+	if err != nil {
+		return err
+	}
+	if _, err := u.srv.Adjudicate(r, c, q, id, server.AdjudicationBody{Field: r.PostFormValue("field"),
+		Value: r.PostFormValue("value"), Note: r.PostFormValue("note")}); err != nil {
+		return err
+	}
+	http.Redirect(w, r, projectURL(c.Project, "/queues/"+q.ID)+"#disagreements", http.StatusSeeOther)
+	return nil
+}
+
+func (u *UI) queueWriteBack(w http.ResponseWriter, r *http.Request, c *server.Caller) error {
+	q, err := u.queueOf(r, c)
+	if err != nil {
+		return err
+	}
+	res, err := u.srv.WriteBack(r, c, q, strings.TrimSpace(r.PostFormValue("field")), r.PostFormValue("message"))
+	if err != nil {
+		return err
+	}
+	u.render(w, r, http.StatusOK, "writeback", &view{Caller: c, Title: "Written back", Nav: "queues", Data: map[string]any{
+		"Queue": q, "Result": res,
+	}})
+	return nil
+}
+
+// labelPage leases the caller the next item and shows it with the guidelines and the
+// rubric as a form.
+func (u *UI) labelPage(w http.ResponseWriter, r *http.Request, c *server.Caller) error {
+	q, err := u.queueOf(r, c)
+	if err != nil {
+		return err
+	}
+	it, ok, err := u.srv.NextItem(r, c, q)
+	if err != nil {
+		return err
+	}
+	rb, err := queue.RubricOf(q)
+	if err != nil {
+		return err
+	}
+	g, err := u.store.GetGuidelines(r.Context(), q.ID, 0)
+	if err != nil {
+		return err
+	}
+	prog, err := u.store.QueueProgress(r.Context(), q.ID)
+	if err != nil {
+		return err
+	}
+	var mine store.AnnotatorProgress
+	for _, a := range prog.Annotators {
+		if c.User != nil && a.UserID == c.User.ID {
+			mine = a
+		}
+	}
+	u.render(w, r, http.StatusOK, "label", &view{Caller: c, Title: "Label " + q.Name, Nav: "queues", Data: map[string]any{
+		"Queue": q, "Item": it, "Done": !ok, "Rubric": rb, "Guidelines": g, "GuidelinesHTML": markdown(g.Body),
+		"Mine": mine, "Progress": prog, "Error": r.URL.Query().Get("error") != "",
+	}})
+	return nil
+}
+
+func (u *UI) labelSubmit(w http.ResponseWriter, r *http.Request, c *server.Caller) error {
+	q, err := u.queueOf(r, c)
+	if err != nil {
+		return err
+	}
+	id, err := itemOf(r)
+	if err != nil {
+		return err
+	}
+	rb, err := queue.RubricOf(q)
+	if err != nil {
+		return err
+	}
+	values := map[string]string{}
+	for _, f := range rb.Fields {
+		if v := r.PostFormValue("f_" + f.Name); v != "" {
+			values[f.Name] = v
+		}
+	}
+	if len(values) == 0 {
+		return badRequest("answer at least one question before submitting (press ? on the labelling page for the keys)")
+	}
+	if _, err := u.srv.Annotate(r, c, q, id, server.AnnotationBody{Values: values, Comment: r.PostFormValue("comment")}, false); err != nil {
+		return err
+	}
+	http.Redirect(w, r, projectURL(c.Project, "/queues/"+q.ID+"/label"), http.StatusSeeOther)
+	return nil
+}
+
+func (u *UI) labelSkip(w http.ResponseWriter, r *http.Request, c *server.Caller) error {
+	q, err := u.queueOf(r, c)
+	if err != nil {
+		return err
+	}
+	id, err := itemOf(r)
+	if err != nil {
+		return err
+	}
+	if _, err := u.srv.Annotate(r, c, q, id, server.AnnotationBody{}, true); err != nil {
+		return err
+	}
+	http.Redirect(w, r, projectURL(c.Project, "/queues/"+q.ID+"/label"), http.StatusSeeOther)
+	return nil
+}
+
+// panelOf is the human eval panel of a run, or nil when no panel queue labels it. A
+// failure to compute it is logged and the run page shown without it.
+func (u *UI) panelOf(r *http.Request, runID string) *queue.Panel {
+	p, err := queue.RunPanel(r.Context(), u.store, runID)
+	if err != nil {
+		u.log.Error("human panel", "run", runID, "err", err)
+		return nil
+	}
+	if len(p.Queues) == 0 {
+		return nil
+	}
+	return &p
+}
+
+// humanKey names a result of one test on the case page.
+func humanKey(prompt, provider string, repeat int) string {
+	return prompt + "|" + provider + "|" + strconv.Itoa(repeat)
+}
+
+// humanOf is the human verdict of each result of a test (humanKey -> verdict), for the
+// case page.
+func (u *UI) humanOf(r *http.Request, runID string, rf store.ResultFilter) map[string]*queue.HumanScore {
+	p := u.panelOf(r, runID)
+	if p == nil || len(p.Human) == 0 {
+		return nil
+	}
+	pos, err := u.store.ResultPositions(r.Context(), runID, rf)
+	if err != nil {
+		u.log.Error("human verdicts", "run", runID, "err", err)
+		return nil
+	}
+	var want []int
+	for _, i := range pos {
+		if _, ok := p.Human[i]; ok {
+			want = append(want, i)
+		}
+	}
+	if len(want) == 0 {
+		return nil
+	}
+	res, err := u.store.ResultsAt(r.Context(), runID, want)
+	if err != nil {
+		u.log.Error("human verdicts", "run", runID, "err", err)
+		return nil
+	}
+	out := map[string]*queue.HumanScore{}
+	for i, re := range res {
+		h := p.Human[want[i]]
+		out[humanKey(re.Prompt, re.Provider, re.Repeat)] = &h
+	}
+	return out
+}
