@@ -8,7 +8,6 @@ package queue
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -189,7 +188,21 @@ func Submit(ctx context.Context, st store.Store, q store.Queue, itemID int64, an
 	if err != nil {
 		return store.Annotation{}, err
 	}
-	return st.SaveAnnotation(ctx, store.Annotation{QueueID: q.ID, ItemID: itemID, Annotator: annotator, Values: vals, Comment: comment})
+	a, err := st.SaveAnnotation(ctx, store.Annotation{QueueID: q.ID, ItemID: itemID, Annotator: annotator, Values: vals, Comment: comment})
+	if err != nil {
+		return a, err
+	}
+	return a, syncHuman(ctx, st, q, itemID)
+}
+
+// Skip marks an item as seen by the annotator without a label (replacing their labels of
+// it, if any).
+func Skip(ctx context.Context, st store.Store, q store.Queue, itemID int64, annotator string) (store.Annotation, error) {
+	a, err := st.SaveAnnotation(ctx, store.Annotation{QueueID: q.ID, ItemID: itemID, Annotator: annotator, Skipped: true})
+	if err != nil {
+		return a, err
+	}
+	return a, syncHuman(ctx, st, q, itemID)
 }
 
 // itemKey is an item id as review labels name it.
@@ -322,7 +335,11 @@ func Adjudicate(ctx context.Context, st store.Store, q store.Queue, itemID int64
 			}
 		}
 	}
-	return st.Adjudicate(ctx, store.Adjudication{QueueID: q.ID, ItemID: itemID, Field: field, Value: value, Adjudicator: adjudicator, Note: note})
+	a, err := st.Adjudicate(ctx, store.Adjudication{QueueID: q.ID, ItemID: itemID, Field: field, Value: value, Adjudicator: adjudicator, Note: note})
+	if err != nil || field != VerdictField {
+		return a, err
+	}
+	return a, syncHuman(ctx, st, q, itemID)
 }
 
 // WriteBack writes the consensus of one field of every item that has one back to the
@@ -353,14 +370,6 @@ func WriteBack(ctx context.Context, st store.Store, q store.Queue, field, messag
 // VerdictField is the rubric field a human eval panel reads as the human verdict.
 const VerdictField = "verdict"
 
-// judgeTypes are the model-graded assertion types (internal/config's modelGraded, without
-// is-refusal, whose report does not say whether a judge or the heuristics decided).
-var judgeTypes = map[string]bool{"llm-rubric": true, "factuality": true, "context-faithfulness": true, "answer-relevance": true}
-
-// IsJudge reports whether an assertion type (as written, perhaps not- prefixed) is graded
-// by a model.
-func IsJudge(typ string) bool { return judgeTypes[strings.TrimPrefix(typ, "not-")] }
-
 // Passing reports whether a verdict value is a pass: "true" for a boolean field; for a
 // categorical one, pass, yes, good, correct or acceptable.
 func Passing(v string) bool {
@@ -371,94 +380,157 @@ func Passing(v string) bool {
 	return false
 }
 
-// Panel is the human eval panel of a run: the consensus human verdict of each result a
-// panel queue labelled, and how each model-graded assertion agrees with it.
+// IsPanel reports whether q is a human eval panel: a queue over a run's results whose
+// rubric has a boolean or categorical "verdict" field.
+func IsPanel(q store.Queue) bool {
+	if q.Source.Kind != store.SourceRun {
+		return false
+	}
+	r, err := RubricOf(q)
+	if err != nil {
+		return false
+	}
+	_, ok := verdictField(r)
+	return ok
+}
+
+func verdictField(r review.Rubric) (review.Field, bool) {
+	for _, f := range r.Fields {
+		if f.Name == VerdictField && (f.Kind == review.Boolean || f.Kind == review.Categorical) {
+			return f, true
+		}
+	}
+	return review.Field{}, false
+}
+
+// HumanVerdict is the consensus human verdict of one item of a panel queue, or nil when it
+// has none: the adjudicated verdict, else the verdict labels' consensus (review.Consensus).
+func HumanVerdict(q store.Queue, r review.Rubric, anns []store.Annotation, adjs []store.Adjudication, itemID int64) *report.Human {
+	f, ok := verdictField(r)
+	if !ok {
+		return nil
+	}
+	var values []string
+	for _, a := range anns {
+		if a.ItemID == itemID && !a.Skipped && a.Values[VerdictField] != "" {
+			values = append(values, a.Values[VerdictField])
+		}
+	}
+	h := &report.Human{Queue: q.Name, Item: itemID, Labels: len(values)}
+	adjudicated := false
+	for _, a := range adjs {
+		if a.ItemID == itemID && a.Field == VerdictField {
+			h.Verdict, h.Adjudicated, adjudicated = a.Value, true, true
+		}
+	}
+	if !adjudicated {
+		v, ok := review.Consensus(f, values)
+		if len(values) == 0 || !ok {
+			return nil
+		}
+		h.Verdict = v
+	}
+	h.Passed = Passing(h.Verdict)
+	if h.Passed {
+		h.Score = 1
+	}
+	return h
+}
+
+// syncHuman stores the consensus verdict of an item of a panel queue as the human score of
+// its result (or removes it when the item has no consensus): called whenever its labels or
+// adjudications change, so that the run's stored human scores follow its panel.
+func syncHuman(ctx context.Context, st store.Store, q store.Queue, itemID int64) error {
+	if !IsPanel(q) {
+		return nil
+	}
+	r, err := RubricOf(q)
+	if err != nil {
+		return err
+	}
+	anns, err := st.ItemAnnotations(ctx, q.ID, itemID)
+	if err != nil {
+		return err
+	}
+	adjs, err := st.Adjudications(ctx, q.ID)
+	if err != nil {
+		return err
+	}
+	return st.SetHumanScore(ctx, q.ID, itemID, HumanVerdict(q, r, anns, adjs, itemID))
+}
+
+// Publish rewrites the human scores of every item of a panel queue from its labels and
+// adjudications (the same scores labelling writes as it goes): for panels labelled before
+// human scores were stored. It returns how many results have a human score.
+func Publish(ctx context.Context, st store.Store, q store.Queue) (int, error) {
+	if !IsPanel(q) {
+		return 0, invalid("queue %s is not a human eval panel: it needs a run as its source and a boolean or categorical %q field", q.Name, VerdictField)
+	}
+	r, err := RubricOf(q)
+	if err != nil {
+		return 0, err
+	}
+	anns, err := st.Annotations(ctx, q.ID)
+	if err != nil {
+		return 0, err
+	}
+	adjs, err := st.Adjudications(ctx, q.ID)
+	if err != nil {
+		return 0, err
+	}
+	n, cursor := 0, ""
+	for {
+		items, next, err := st.ListQueueItems(ctx, q.ID, cursor, store.MaxPageSize)
+		if err != nil {
+			return 0, err
+		}
+		for _, it := range items {
+			h := HumanVerdict(q, r, anns, adjs, it.ID)
+			if h != nil {
+				n++
+			}
+			if err := st.SetHumanScore(ctx, q.ID, it.ID, h); err != nil {
+				return 0, err
+			}
+		}
+		if next == "" {
+			return n, nil
+		}
+		cursor = next
+	}
+}
+
+// Panel is the human eval panel of a run: its panel queues, the stored human score of each
+// result they judged (by result position), and the human pass rate and judge agreement
+// computed from them (report.Panel).
 type Panel struct {
-	Queues []store.Queue `json:"queues"`
-	// Human is the human verdict by result position ("human" score: 1 pass, 0 fail).
-	Human  map[int]HumanScore      `json:"human"`
-	Judges []review.JudgeAgreement `json:"judges"`
-	// Judged is how many results have a human verdict; HumanPassed how many of them pass.
-	Judged      int    `json:"judged"`
-	HumanPassed int    `json:"human_passed"`
-	Note        string `json:"note,omitempty"`
+	Queues []store.Queue        `json:"queues"`
+	Human  map[int]report.Human `json:"human"`
+	report.HumanPanel
 }
 
-// HumanScore is the human consensus on one result.
-type HumanScore struct {
-	Queue       string  `json:"queue"`
-	Verdict     string  `json:"verdict"`
-	Passed      bool    `json:"passed"`
-	Score       float64 `json:"score"`
-	Adjudicated bool    `json:"adjudicated,omitempty"`
-	Labels      int     `json:"labels"`
-}
-
-// RunPanel reads the human verdicts of a run's panel queues (queues over its results whose
-// rubric has a "verdict" field) and compares every model-graded assertion with them.
+// RunPanel reads the stored human scores of a run and compares every model-graded
+// assertion of the judged results with them.
 func RunPanel(ctx context.Context, st store.Store, runID string) (Panel, error) {
 	qs, err := st.RunQueues(ctx, runID)
 	if err != nil {
 		return Panel{}, err
 	}
-	p := Panel{Queues: []store.Queue{}, Human: map[int]HumanScore{}, Judges: []review.JudgeAgreement{}}
+	p := Panel{Queues: []store.Queue{}, Human: map[int]report.Human{}, HumanPanel: report.HumanPanel{Judges: []review.JudgeAgreement{}}}
 	for _, q := range qs {
-		r, err := RubricOf(q)
-		if err != nil {
-			return Panel{}, err
-		}
-		if !hasVerdict(r) {
-			continue
-		}
-		p.Queues = append(p.Queues, q)
-		rv, err := Analyze(ctx, st, q)
-		if err != nil {
-			return Panel{}, err
-		}
-		anns, err := st.Annotations(ctx, q.ID)
-		if err != nil {
-			return Panel{}, err
-		}
-		count := map[int64]int{}
-		for _, a := range anns {
-			if !a.Skipped && a.Values[VerdictField] != "" {
-				count[a.ItemID]++
-			}
-		}
-		cursor := ""
-		for {
-			items, next, err := st.ListQueueItems(ctx, q.ID, cursor, store.MaxPageSize)
-			if err != nil {
-				return Panel{}, err
-			}
-			for _, it := range items {
-				c, ok := rv.Consensus[it.ID][VerdictField]
-				if !ok {
-					continue
-				}
-				hs := HumanScore{Queue: q.Name, Verdict: c.Value, Passed: Passing(c.Value), Adjudicated: c.Adjudicated, Labels: count[it.ID]}
-				if hs.Passed {
-					hs.Score = 1
-				}
-				p.Human[int(it.SourceID)] = hs
-			}
-			if next == "" {
-				break
-			}
-			cursor = next
+		if IsPanel(q) {
+			p.Queues = append(p.Queues, q)
 		}
 	}
 	if len(p.Queues) == 0 {
 		p.Note = `no panel yet: create a queue over this run's results with a "verdict" field`
 		return p, nil
 	}
-	for _, h := range p.Human {
-		p.Judged++
-		if h.Passed {
-			p.HumanPassed++
-		}
+	if p.Human, err = st.HumanScores(ctx, runID); err != nil {
+		return Panel{}, err
 	}
 	if len(p.Human) == 0 {
+		p.Note = "no result has a human verdict yet: label the panel's items"
 		return p, nil
 	}
 	positions := make([]int, 0, len(p.Human))
@@ -467,49 +539,11 @@ func RunPanel(ctx context.Context, st store.Store, runID string) (Panel, error) 
 	}
 	sort.Ints(positions)
 	results, err := st.ResultsAt(ctx, runID, positions)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
+	if err != nil {
 		return Panel{}, err
 	}
-	human := map[string]bool{}
-	judges := map[string]map[string]bool{}
-	var order []string
-	for i, r := range results {
-		key := strconv.Itoa(positions[i])
-		human[key] = p.Human[positions[i]].Passed
-		seen := map[string]int{}
-		for _, a := range r.Assertions {
-			if !IsJudge(a.Type) || a.Error {
-				continue
-			}
-			name := a.Type
-			if a.Metric != "" {
-				name += " (" + a.Metric + ")"
-			}
-			seen[name]++
-			if seen[name] > 1 {
-				name += " #" + strconv.Itoa(seen[name])
-			}
-			if judges[name] == nil {
-				judges[name] = map[string]bool{}
-				order = append(order, name)
-			}
-			judges[name][key] = a.Passed
-		}
-	}
-	for _, name := range order {
-		p.Judges = append(p.Judges, review.CompareJudge(name, judges[name], human))
-	}
-	if len(order) == 0 {
-		p.Note = "this run has no model-graded assertions (llm-rubric, factuality, context-faithfulness, answer-relevance) to compare with the humans"
+	if hp := report.Panel(results); hp != nil {
+		p.HumanPanel = *hp
 	}
 	return p, nil
-}
-
-func hasVerdict(r review.Rubric) bool {
-	for _, f := range r.Fields {
-		if f.Name == VerdictField && (f.Kind == review.Boolean || f.Kind == review.Categorical) {
-			return true
-		}
-	}
-	return false
 }

@@ -42,6 +42,14 @@ type htmlView struct {
 	Results                                 []htmlResult
 	FailedCount                             int
 	Provenance                              []keyValue
+	Human                                   *htmlHuman
+}
+
+// htmlHuman is the human panel section (human.go).
+type htmlHuman struct {
+	Line   string
+	Judges []judgeRow
+	Note   string
 }
 
 type keyValue struct{ Key, Value string }
@@ -57,6 +65,7 @@ type htmlResult struct {
 	Vars                         []keyValue
 	Output, Error                string
 	Assertions                   []htmlAssertion
+	Human                        string // the human verdict, "" without one
 }
 
 type htmlAssertion struct {
@@ -85,6 +94,9 @@ func newHTMLView(r *Report) *htmlView {
 	if r.Run.Suite != "" {
 		v.Title += ": " + r.Run.Suite
 	}
+	if p := s.Human; p != nil {
+		v.Human = &htmlHuman{Line: humanLine(p), Judges: judgeRows(p), Note: p.Note}
+	}
 
 	repeats := hasRepeats(r)
 	failed := failedResults(r.Results)
@@ -97,6 +109,7 @@ func newHTMLView(r *Report) *htmlView {
 			Provider: res.Provider, Segment: res.Test.Segment, Repeat: res.Repeat,
 			Score: fmtSig(res.Score, 3), Latency: fmtMS(res.LatencyMS), Cost: fmtCost(res.Cost),
 			Tokens: res.Tokens, Cached: res.Cached, Output: visible(res.Output), Error: visible(res.Error),
+			Human: visible(humanVerdict(res.Human)),
 		}
 		hr.Reason = visible(hr.Reason)
 		for _, name := range slices.Sorted(maps.Keys(res.Test.Vars)) {

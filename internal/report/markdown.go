@@ -56,6 +56,8 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 		b.WriteString("\n")
 	}
 
+	writeHumanMarkdown(&b, s.Human)
+
 	if rows := groupRows(r.Results); len(rows) > 0 {
 		b.WriteString("## By prompt × provider\n\n" +
 			"| prompt | provider | cases | passed | failed | errors | pass rate | 95% CI | mean score | p95 latency | cost |\n" +

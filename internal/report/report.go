@@ -100,6 +100,9 @@ type Summary struct {
 	Tests []TestStat `json:"tests,omitempty"`
 	// Flaky lists the tests whose repeats disagree.
 	Flaky []TestStat `json:"flaky,omitempty"`
+	// Human is the human eval panel of the run (human.go), when a panel judged any of its
+	// results: computed from the results' human scores when the run is read, never stored.
+	Human *HumanPanel `json:"human,omitempty"`
 }
 
 // Metric is one measured quantity with its 95% interval when one applies.
@@ -157,6 +160,9 @@ type Result struct {
 	Score      float64     `json:"score"`
 	Refusal    bool        `json:"refusal,omitempty"` // the output reads as a refusal (shipped heuristics)
 	Assertions []Assertion `json:"assertions"`
+	// Human is the consensus human verdict of a human eval panel, when one judged this
+	// result (human.go); the store fills it in from its human scores.
+	Human *Human `json:"human,omitempty"`
 }
 
 // Key identifies the prompt × provider × test this sample belongs to.

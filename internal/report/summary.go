@@ -113,6 +113,8 @@ func WriteSummary(w io.Writer, r *Report, color bool) {
 		}
 	}
 
+	writeHumanSummary(&b, st, s.Human)
+
 	if flaky := flakyRows(r); len(flaky) > 0 {
 		fmt.Fprintf(&b, "\n%s\n", st.bold(fmt.Sprintf("Flaky tests (%d)", len(flaky))))
 		for i, f := range flaky {

@@ -364,7 +364,7 @@ func (s *Server) annotate(r *http.Request, c *call, q store.Queue, itemID int64,
 		return store.Annotation{}, err
 	}
 	if skip {
-		return s.store.SaveAnnotation(r.Context(), store.Annotation{QueueID: q.ID, ItemID: itemID, Annotator: who, Skipped: true})
+		return queue.Skip(r.Context(), s.store, q, itemID, who)
 	}
 	if len(body.Values) == 0 {
 		return store.Annotation{}, fieldErr("values", "values is required: an object of rubric field -> value")

@@ -167,6 +167,9 @@ func (a *accounts) ResultsAt(ctx context.Context, runID string, idx []int) ([]re
 			return nil, fmt.Errorf("run %s: result %d: %w", runID, i, err)
 		}
 	}
+	if err := attachHuman(ctx, a.db, runID, out, idx); err != nil {
+		return nil, err
+	}
 	return out, nil
 }
 

@@ -219,6 +219,9 @@ func (s *postgresStore) GetRun(ctx context.Context, id string) (*report.Report, 
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("get run %s: %w", id, err)
 	}
+	if err := attachRunHuman(ctx, pgTx{tx}, rep); err != nil {
+		return nil, err
+	}
 	return rep, nil
 }
 

@@ -77,6 +77,17 @@ type Queues interface {
 	// one transaction with its audit entries. Items the latest version no longer holds are
 	// listed in WriteBackResult.Missing. A run queue is ErrInvalid.
 	WriteBack(ctx context.Context, queueID string, expected map[int64]string, message string) (WriteBackResult, error)
+
+	// ItemAnnotations returns one item's annotations (skips included), by annotator.
+	ItemAnnotations(ctx context.Context, queueID string, itemID int64) ([]Annotation, error)
+	// SetHumanScore stores the consensus human verdict of a run queue's item as the human
+	// score of the result it holds (nil: the item has no consensus, its score is removed).
+	// ListResults, ResultsAt and GetRun carry it in report.Result.Human. A dataset queue is
+	// ErrInvalid; a missing item ErrNotFound.
+	SetHumanScore(ctx context.Context, queueID string, itemID int64, h *report.Human) error
+	// HumanScores returns a run's human scores by result position. When two panel queues
+	// judged a result, the latest-created queue's verdict counts.
+	HumanScores(ctx context.Context, runID string) (map[int]report.Human, error)
 }
 
 // Queue sources.

@@ -659,6 +659,21 @@ func (a *accounts) Annotations(ctx context.Context, queueID string) ([]Annotatio
 	if err != nil {
 		return nil, fmt.Errorf("annotations of queue %s: %w", queueID, err)
 	}
+	return collectAnnotations(rows, queueID)
+}
+
+// ItemAnnotations implements Queues.
+func (a *accounts) ItemAnnotations(ctx context.Context, queueID string, itemID int64) ([]Annotation, error) {
+	rows, err := a.db.query(ctx, `SELECT item_id, annotator, vals, comment, skipped, guideline_version, created_at, updated_at
+		FROM queue_annotations WHERE queue_id = ? AND item_id = ? ORDER BY annotator`, queueID, itemID)
+	if err != nil {
+		return nil, fmt.Errorf("annotations of item %d of queue %s: %w", itemID, queueID, err)
+	}
+	return collectAnnotations(rows, queueID)
+}
+
+// collectAnnotations reads rows of queue_annotations.
+func collectAnnotations(rows rowsIter, queueID string) ([]Annotation, error) {
 	return collect(rows, "annotations of queue "+queueID, func(r rowScanner) (Annotation, error) {
 		an := Annotation{QueueID: queueID}
 		var vals string

@@ -127,6 +127,7 @@ func (a *accounts) ListResults(ctx context.Context, runID string, f ResultFilter
 	}
 	defer rows.Close()
 	page := make([]report.Result, 0, n)
+	var idxs []int
 	var last int64
 	more := false
 	for rows.Next() {
@@ -144,9 +145,14 @@ func (a *accounts) ListResults(ctx context.Context, runID string, f ResultFilter
 			return nil, "", fmt.Errorf("run %s: result %d: %w", runID, idx, err)
 		}
 		last = idx
+		idxs = append(idxs, int(idx))
 	}
 	if err := rows.Err(); err != nil {
 		return nil, "", fmt.Errorf("list results of run %s: %w", runID, err)
+	}
+	rows.Close()
+	if err := attachHuman(ctx, a.db, runID, page, idxs); err != nil {
+		return nil, "", err
 	}
 	if !more {
 		return page, "", nil

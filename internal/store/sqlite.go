@@ -311,6 +311,9 @@ func (s *sqliteStore) GetRun(ctx context.Context, id string) (*report.Report, er
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("get run %s: %w", id, err)
 	}
+	if err := attachRunHuman(ctx, sqliteTx{tx}, rep); err != nil {
+		return nil, err
+	}
 	return rep, nil
 }
 

@@ -147,7 +147,7 @@ func TestPanelPages(t *testing.T) {
 			"annotators": {"alice@example.com"}, "rubric": {"fields:\n  - name: verdict\n    kind: boolean\n"}}); res.status != http.StatusSeeOther {
 			t.Fatalf("create panel: %d %s", res.status, res.body)
 		}
-		if body := alice.get("/p/alpha/runs/run-judged").body; !strings.Contains(body, `id="panel"`) || !strings.Contains(body, "0 result(s) have a human verdict") {
+		if body := alice.get("/p/alpha/runs/run-judged").body; !strings.Contains(body, `id="panel"`) || !strings.Contains(body, "No result has a human verdict yet") {
 			t.Errorf("run page before labels lacks the empty panel")
 		}
 		for n := 0; ; n++ {
@@ -172,7 +172,8 @@ func TestPanelPages(t *testing.T) {
 		}
 		run := alice.get("/p/alpha/runs/run-judged")
 		checkSafe(t, "run page with a panel", run)
-		for _, want := range []string{`id="judges"`, "<td>llm-rubric</td>", "11 result(s) have a human verdict: 7 pass"} {
+		for _, want := range []string{`id="judges"`, "<td>llm-rubric</td>", "7 of 11 result(s) with a human verdict pass",
+			"[35.4%, 84.8%]" /* Wilson 95% of 7/11, by hand */, `href="/p/alpha/queues/`} {
 			if !strings.Contains(run.body, want) {
 				t.Errorf("run page lacks %q", want)
 			}

@@ -449,7 +449,6 @@ func (u *UI) casePage(w http.ResponseWriter, r *http.Request, c *server.Caller) 
 	}
 	u.render(w, r, http.StatusOK, "case", &view{Caller: c, Title: "Case " + strconv.Itoa(n), Nav: "runs", Data: map[string]any{
 		"Run": h.Run, "Test": results[0].Test, "Columns": cols, "Truncated": truncated,
-		"Human": u.humanOf(r, id, rf), // human verdicts (queues.go)
 	}})
 	return nil
 }
