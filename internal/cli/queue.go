@@ -31,7 +31,7 @@ default project. See docs/queues.md.`,
 	}
 	cmd.AddCommand(newQueueCreateCmd(e), newQueueListCmd(e), newQueueShowCmd(e), newQueueGuidelinesCmd(e),
 		newQueueProgressCmd(e), newQueueAgreementCmd(e), newQueueDisagreementsCmd(e), newQueueAdjudicateCmd(e),
-		newQueueWriteBackCmd(e))
+		newQueueWriteBackCmd(e), newQueuePublishCmd(e))
 	return cmd
 }
 
@@ -441,4 +441,25 @@ func newQueueWriteBackCmd(e *env) *cobra.Command {
 	cmd.Flags().StringVar(&field, "field", "", "the field whose consensus becomes the expected answer")
 	cmd.Flags().StringVarP(&message, "message", "m", "", "the dataset version's message")
 	return cmd
+}
+
+func newQueuePublishCmd(e *env) *cobra.Command {
+	return &cobra.Command{
+		Use:   "publish NAME",
+		Short: "Rewrite a human panel's stored human scores of its run from its labels and adjudications",
+		Long: `A human eval panel (a queue over a run's results with a "verdict" field) stores each result's
+consensus verdict as the result's human score whenever a label or adjudication changes it.
+publish rewrites them all at once: for panels labelled before human scores were stored.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withQueue(cmd, e, args[0], func(st store.Store, q store.Queue) error {
+				n, err := queue.Publish(cmd.Context(), st, q)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(e.stdout, "%s: %d result(s) of run %s have a human score\n", q.Name, n, q.Source.RunID)
+				return nil
+			})
+		},
+	}
 }

@@ -215,6 +215,34 @@ func testQueues(t *testing.T, f *fixture) {
 	if panel.status != 200 || !strings.Contains(panel.raw, `"assertion":"llm-rubric"`) || !strings.Contains(panel.raw, `"n":11`) {
 		t.Errorf("panel: %d %s", panel.status, panel.raw)
 	}
+	// The human verdicts are stored scores of the results: the results API carries them
+	// beside the automatic scores. Position 1 was labelled yes, position 5 no.
+	res := alice.do("GET", "/api/v1/projects/alpha/runs/run-judged/results?limit=10", nil)
+	results, _ := res.body["results"].([]any)
+	if res.status != 200 || len(results) < 6 {
+		t.Fatalf("results: %d %s", res.status, res.raw)
+	}
+	for pos, want := range map[int]float64{1: 1, 5: 0} {
+		h, _ := results[pos].(map[string]any)["human"].(map[string]any)
+		if h == nil || h["score"] != want || h["queue"] != "judge-check" || h["labels"] != 1.0 {
+			t.Errorf("result %d human = %v, want score %v from judge-check with 1 label", pos, h, want)
+		}
+	}
+
+	// A queue name with slashes works in paths when its slash is escaped (%2F).
+	r = alice.do("POST", base, map[string]any{"name": "support/tone", "run": "run-judged",
+		"rubric": map[string]any{"fields": []any{map[string]any{"name": "verdict", "kind": "boolean"}}}})
+	if r.status != 201 {
+		t.Fatalf("queue support/tone: %d %s", r.status, r.raw)
+	}
+	for _, path := range []string{base + "/support%2Ftone", base + "/support%2Ftone/progress", base + "/support%2ftone/guidelines"} {
+		if r := alice.do("GET", path, nil); r.status != 200 {
+			t.Errorf("GET %s: %d %s", path, r.status, r.raw)
+		}
+	}
+	if r := alice.do("GET", base+"/support/tone", nil); r.status != 404 {
+		t.Errorf("GET with an unescaped slash: %d, want 404", r.status)
+	}
 }
 
 // asAdminOf is the instance admin, who is no annotator of anything.
