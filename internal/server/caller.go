@@ -233,3 +233,18 @@ func (s *Server) Adjudicate(r *http.Request, c *Caller, q store.Queue, itemID in
 func (s *Server) WriteBack(r *http.Request, c *Caller, q store.Queue, field, message string) (store.WriteBackResult, error) {
 	return queue.WriteBack(r.Context(), s.changes(c.c), q, field, message)
 }
+
+// SetQueueStatus opens or closes q (editor role); audited as queue.update.
+func (s *Server) SetQueueStatus(r *http.Request, c *Caller, q store.Queue, status string) (store.Queue, error) {
+	return s.changes(c.c).UpdateQueue(r.Context(), q.ID, store.QueueUpdate{Status: &status})
+}
+
+// RemoveAnnotator removes an annotator of q (editor role); their labels stay. Audited as
+// queue.member.remove; a user who is no annotator of q is 404.
+func (s *Server) RemoveAnnotator(r *http.Request, c *Caller, q store.Queue, userID string) error {
+	err := s.changes(c.c).RemoveQueueMember(r.Context(), q.ID, userID)
+	if errors.Is(err, store.ErrNotFound) {
+		return errorf(http.StatusNotFound, codeNotFound, "no annotator %q in queue %s", userID, q.Name)
+	}
+	return err
+}

@@ -14,7 +14,7 @@ import (
 // concrete fills a page pattern's wildcards: project, run, test, user and key.
 func concrete(pattern string, project, run, userID, keyID string) string {
 	p := strings.NewReplacer("{project}", project, "{run}", run, "{test}", "0", "{user}", userID, "{key}", keyID, "{$}", "",
-		"{dataset}", "golden", "{queue}", "review", "{item}", "1").Replace(pattern)
+		"{dataset}", "golden", "{queue}", "review", "{item}", "1", "{version}", "1").Replace(pattern)
 	if strings.HasSuffix(pattern, "/compare") {
 		p += "?a=" + url.QueryEscape(run) + "&b=" + url.QueryEscape(run)
 	}

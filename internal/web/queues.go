@@ -3,6 +3,7 @@ package web
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"html/template"
 	"net/http"
 	"sort"
@@ -45,6 +46,9 @@ func (u *UI) queuePages(p string) []page {
 		{Method: "GET", Path: q + "/label", Access: project, Role: store.RoleViewer, Handle: u.labelPage},
 		{Method: "POST", Path: q + "/items/{item}/label", Access: project, Role: store.RoleViewer, Handle: u.labelSubmit},
 		{Method: "POST", Path: q + "/items/{item}/skip", Access: project, Role: store.RoleViewer, Handle: u.labelSkip},
+		{Method: "POST", Path: q + "/status", Access: project, Role: store.RoleEditor, Handle: u.queueStatus},
+		{Method: "POST", Path: q + "/annotators/{user}/remove", Access: project, Role: store.RoleEditor, Handle: u.queueRemoveAnnotator},
+		{Method: "GET", Path: q + "/guidelines/{version}", Access: project, Role: store.RoleViewer, Handle: u.guidelinesPage},
 	}
 }
 
@@ -163,7 +167,12 @@ func (u *UI) queuePage(w http.ResponseWriter, r *http.Request, c *server.Caller)
 		row.Field, _ = rb.Field(d.Field)
 		dis = append(dis, row)
 	}
+	versions, err := u.store.ListGuidelines(ctx, q.ID)
+	if err != nil {
+		return err
+	}
 	u.render(w, r, http.StatusOK, "queue", &view{Caller: c, Title: "Queue " + q.Name, Nav: "queues", Data: map[string]any{
+		"Versions": versions,
 		"Queue": q, "Rubric": rb, "Progress": prog, "Agreement": rv.Agreement, "Disagreements": dis,
 		"Guidelines": g, "GuidelinesHTML": markdown(g.Body), "Members": members, "IsAnnotator": isAnnotator,
 		"CanEdit": c.Role.AtLeast(store.RoleEditor),
@@ -320,4 +329,94 @@ func (u *UI) panelOf(r *http.Request, runID string) *queue.Panel {
 		return nil
 	}
 	return &p
+}
+
+// queueStatus closes or reopens a queue: a closed queue takes no labels.
+func (u *UI) queueStatus(w http.ResponseWriter, r *http.Request, c *server.Caller) error {
+	q, err := u.queueOf(r, c)
+	if err != nil {
+		return err
+	}
+	status := r.PostFormValue("status")
+	if status != store.QueueOpen && status != store.QueueClosed {
+		return badRequest("status %q: use open or closed", status)
+	}
+	if _, err := u.srv.SetQueueStatus(r, c, q, status); err != nil {
+		return err
+	}
+	http.Redirect(w, r, projectURL(c.Project, "/queues/"+q.ID), http.StatusSeeOther)
+	return nil
+}
+
+// queueRemoveAnnotator removes an annotator; their labels stay.
+func (u *UI) queueRemoveAnnotator(w http.ResponseWriter, r *http.Request, c *server.Caller) error {
+	q, err := u.queueOf(r, c)
+	if err != nil {
+		return err
+	}
+	if err := u.srv.RemoveAnnotator(r, c, q, r.PathValue("user")); err != nil {
+		return err
+	}
+	http.Redirect(w, r, projectURL(c.Project, "/queues/"+q.ID)+"#annotators", http.StatusSeeOther)
+	return nil
+}
+
+// guidelinesPage shows one version of a queue's guidelines, every version with how many
+// annotations were made under it, and the annotations made under this one.
+func (u *UI) guidelinesPage(w http.ResponseWriter, r *http.Request, c *server.Caller) error {
+	q, err := u.queueOf(r, c)
+	if err != nil {
+		return err
+	}
+	v, err := strconv.Atoi(r.PathValue("version"))
+	if err != nil || v < 1 {
+		return notFound("no guidelines version %q: versions are numbered from 1", r.PathValue("version"))
+	}
+	ctx := r.Context()
+	g, err := u.store.GetGuidelines(ctx, q.ID, v)
+	if errors.Is(err, store.ErrNotFound) {
+		return notFound("queue %s has no guidelines version %d", q.Name, v)
+	}
+	if err != nil {
+		return err
+	}
+	all, err := u.store.ListGuidelines(ctx, q.ID)
+	if err != nil {
+		return err
+	}
+	anns, err := u.store.Annotations(ctx, q.ID)
+	if err != nil {
+		return err
+	}
+	prog, err := u.store.QueueProgress(ctx, q.ID)
+	if err != nil {
+		return err
+	}
+	emails := map[string]string{}
+	for _, a := range prog.Annotators {
+		emails[a.UserID] = a.Email
+	}
+	type annRow struct {
+		store.Annotation
+		Email  string
+		Values []string // "field: value", sorted
+	}
+	counts := map[int]int{}
+	var under []annRow
+	for _, a := range anns {
+		counts[a.GuidelineVersion]++
+		if a.GuidelineVersion != v {
+			continue
+		}
+		row := annRow{Annotation: a, Email: emails[a.Annotator]}
+		for f, val := range a.Values {
+			row.Values = append(row.Values, f+": "+val)
+		}
+		sort.Strings(row.Values)
+		under = append(under, row)
+	}
+	u.render(w, r, http.StatusOK, "guidelines", &view{Caller: c, Title: "Guidelines of " + q.Name, Nav: "queues", Data: map[string]any{
+		"Queue": q, "Guidelines": g, "HTML": markdown(g.Body), "Versions": all, "Counts": counts, "Annotations": under,
+	}})
+	return nil
 }
