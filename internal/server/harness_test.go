@@ -133,8 +133,7 @@ func newFixture(t *testing.T, dsn string) *fixture {
 	}{{f.a, f.promptA}, {f.b, f.promptB}} {
 		v, _, err := st.PushPrompt(ctx, pr.p.ID, pr.name, store.PromptContent{Template: "Answer {{ question }} for " + pr.p.Slug}, "test", "first")
 		must(err)
-		_, err = st.MovePromptLabel(ctx, pr.p.ID, pr.name, "production", v.Version, "test")
-		must(err)
+		must(release(st, pr.p.ID, pr.name, v.Version))
 	}
 	f.runA1, f.runA2, f.runB = "run-a1", "run-a2", "run-b1"
 	for _, r := range []struct {
@@ -145,6 +144,18 @@ func newFixture(t *testing.T, dsn string) *fixture {
 		must(st.SaveRunIn(ctx, r.p.ID, sampleReport(r.id, clk.Now().Add(r.at-24*time.Hour), 1)))
 	}
 	return f
+}
+
+// release points production at a version as a team does: a review request approved by
+// someone other than the version's author (the fixtures' "test") and the requester.
+func release(st store.Store, projectID, name string, version int) error {
+	ctx := context.Background()
+	r, err := st.RequestPromptReview(ctx, projectID, name, "production", version, "test", "")
+	if err != nil {
+		return err
+	}
+	_, err = st.DecidePromptReview(ctx, projectID, r.ID, true, "fixture reviewer", "")
+	return err
 }
 
 // withServer is f with a second server of cfg (Store, Now and Password filled in) over

@@ -26,6 +26,11 @@ type promptAuditLabel struct {
 	Version int    `json:"version"`
 	MovedBy string `json:"moved_by,omitempty"`
 	MoveID  int64  `json:"move_id,omitempty"`
+	// Kind is the move's kind (MoveDirect, ...), Reason its reason, ReviewID the approved
+	// request that made it.
+	Kind     string `json:"kind,omitempty"`
+	Reason   string `json:"reason,omitempty"`
+	ReviewID int64  `json:"review_id,omitempty"`
 }
 
 // promptNotFound names the missing prompt.
@@ -290,12 +295,21 @@ func (a *accounts) ListPromptVersions(ctx context.Context, projectID, name strin
 	return vs, nil
 }
 
-// MovePromptLabel implements Prompts.
+// MovePromptLabel implements Prompts. A protected label is refused (ErrProtected): it
+// moves through an approved review, a rollback or, on a laptop, a forced move.
 func (a *accounts) MovePromptLabel(ctx context.Context, projectID, name, label string, version int, actor string) (PromptLabelMove, error) {
+	return a.moveLabelTx(ctx, projectID, name, label, version, actor, MoveDirect, "")
+}
+
+// moveLabelTx checks a move's input and makes it, as kind, in a transaction of its own.
+func (a *accounts) moveLabelTx(ctx context.Context, projectID, name, label string, version int, actor, kind, reason string) (PromptLabelMove, error) {
 	if err := CheckPromptLabel(label); err != nil {
 		return PromptLabelMove{}, err
 	}
 	if err := checkText("actor", actor, 200); err != nil {
+		return PromptLabelMove{}, err
+	}
+	if err := checkOptionalText("reason", reason, 10000); err != nil {
 		return PromptLabelMove{}, err
 	}
 	var out PromptLabelMove
@@ -304,53 +318,90 @@ func (a *accounts) MovePromptLabel(ctx context.Context, projectID, name, label s
 		if err != nil {
 			return err
 		}
-		var n int
-		if err := d.queryRow(ctx, `SELECT count(*) FROM prompt_versions WHERE prompt_id = ? AND version = ?`,
-			promptID, version).Scan(&n); err != nil {
-			return fmt.Errorf("move label %s of prompt %s: %w", label, name, err)
+		switch kind {
+		case MoveDirect:
+			protected, err := protectedLabels(ctx, d, projectID)
+			if err != nil {
+				return err
+			}
+			if slices.Contains(protected, label) {
+				return refuse(ErrProtected, fmt.Sprintf("label %q of prompt %q is protected: it moves only when a review request for the move is approved by another member", label, name))
+			}
+		case MoveForced:
+			var n int
+			if err := d.queryRow(ctx, `SELECT count(*) FROM users`).Scan(&n); err != nil {
+				return fmt.Errorf("move label %s of prompt %s: %w", label, name, err)
+			}
+			if n > 1 {
+				return refuse(ErrNotAllowed, fmt.Sprintf("this store has %d users: a forced move is only for a store of one user or none, where nobody else could review; request a review of the move instead", n))
+			}
 		}
-		if n == 0 {
-			return fmt.Errorf("prompt %q version %d %w", name, version, ErrNotFound)
-		}
-		now := a.stamp()
-		out = PromptLabelMove{Prompt: name, Label: label, ToVersion: version, Actor: actor, At: now}
-		var from int
-		err = d.queryRow(ctx, `SELECT version FROM prompt_labels WHERE prompt_id = ? AND label = ?`, promptID, label).Scan(&from)
-		switch {
-		case errors.Is(err, errNoRows):
-			_, err = d.exec(ctx, `INSERT INTO prompt_labels (prompt_id, label, version, moved_at, moved_by)
-				VALUES (?, ?, ?, ?, ?)`, promptID, label, version, now, actor)
-		case err != nil:
-		case from == version:
-			out.FromVersion = &from
-			return nil
-		default:
-			out.FromVersion = &from
-			_, err = d.exec(ctx, `UPDATE prompt_labels SET version = ?, moved_at = ?, moved_by = ?
-				WHERE prompt_id = ? AND label = ?`, version, now, actor, promptID, label)
-		}
-		if err != nil {
-			return fmt.Errorf("move label %s of prompt %s: %w", label, name, err)
-		}
-		var fromArg any
-		if out.FromVersion != nil {
-			fromArg = *out.FromVersion
-		}
-		if err := d.writeRow(ctx, `INSERT INTO prompt_label_moves (prompt_id, label, from_version, to_version, actor, at)
-			VALUES (?, ?, ?, ?, ?, ?) RETURNING id`, promptID, label, fromArg, version, actor, now).Scan(&out.ID); err != nil {
-			return fmt.Errorf("move label %s of prompt %s: %w", label, name, err)
-		}
-		var before any
-		if out.FromVersion != nil {
-			before = promptAuditLabel{Name: name, Label: label, Version: from}
-		}
-		return a.record(ctx, d, projectID, "prompt.label", "prompt", promptID, before,
-			promptAuditLabel{Name: name, Label: label, Version: version, MovedBy: actor, MoveID: out.ID})
+		out, err = a.moveLabel(ctx, d, projectID, promptID, name, label, version, actor, kind, reason, nil)
+		return err
 	})
 	if err != nil {
 		return PromptLabelMove{}, err
 	}
 	return out, nil
+}
+
+// moveLabel points label at version inside d (whose transaction holds the prompt's lock),
+// records the move as kind in the history and the audit log, and returns it. A label
+// already at version is left alone (ID 0).
+func (a *accounts) moveLabel(ctx context.Context, d db, projectID, promptID, name, label string, version int, actor, kind, reason string, reviewID *int64) (PromptLabelMove, error) {
+	var n int
+	if err := d.queryRow(ctx, `SELECT count(*) FROM prompt_versions WHERE prompt_id = ? AND version = ?`,
+		promptID, version).Scan(&n); err != nil {
+		return PromptLabelMove{}, fmt.Errorf("move label %s of prompt %s: %w", label, name, err)
+	}
+	if n == 0 {
+		return PromptLabelMove{}, fmt.Errorf("prompt %q version %d %w", name, version, ErrNotFound)
+	}
+	now := a.stamp()
+	out := PromptLabelMove{Prompt: name, Label: label, ToVersion: version, Actor: actor, At: now, Kind: kind,
+		Reason: reason, ReviewID: reviewID}
+	var from int
+	err := d.queryRow(ctx, `SELECT version FROM prompt_labels WHERE prompt_id = ? AND label = ?`, promptID, label).Scan(&from)
+	switch {
+	case errors.Is(err, errNoRows):
+		_, err = d.exec(ctx, `INSERT INTO prompt_labels (prompt_id, label, version, moved_at, moved_by)
+			VALUES (?, ?, ?, ?, ?)`, promptID, label, version, now, actor)
+	case err != nil:
+	case from == version:
+		out.FromVersion = &from
+		return out, nil
+	default:
+		out.FromVersion = &from
+		_, err = d.exec(ctx, `UPDATE prompt_labels SET version = ?, moved_at = ?, moved_by = ?
+			WHERE prompt_id = ? AND label = ?`, version, now, actor, promptID, label)
+	}
+	if err != nil {
+		return PromptLabelMove{}, fmt.Errorf("move label %s of prompt %s: %w", label, name, err)
+	}
+	var fromArg, reviewArg any
+	if out.FromVersion != nil {
+		fromArg = *out.FromVersion
+	}
+	if reviewID != nil {
+		reviewArg = *reviewID
+	}
+	if err := d.writeRow(ctx, `INSERT INTO prompt_label_moves (prompt_id, label, from_version, to_version, actor, at, kind, reason, review_id)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`, promptID, label, fromArg, version, actor, now, kind, reason, reviewArg).Scan(&out.ID); err != nil {
+		return PromptLabelMove{}, fmt.Errorf("move label %s of prompt %s: %w", label, name, err)
+	}
+	var before any
+	if out.FromVersion != nil {
+		before = promptAuditLabel{Name: name, Label: label, Version: from}
+	}
+	action := "prompt.label"
+	if kind == MoveRollback {
+		action = "prompt.rollback"
+	}
+	after := promptAuditLabel{Name: name, Label: label, Version: version, MovedBy: actor, MoveID: out.ID, Kind: kind, Reason: reason}
+	if reviewID != nil {
+		after.ReviewID = *reviewID
+	}
+	return out, a.record(ctx, d, projectID, action, "prompt", promptID, before, after)
 }
 
 // PromptLabelHistory implements Prompts.
@@ -359,7 +410,7 @@ func (a *accounts) PromptLabelHistory(ctx context.Context, projectID, name, labe
 	if err != nil {
 		return nil, err
 	}
-	q := `SELECT id, label, from_version, to_version, actor, at FROM prompt_label_moves WHERE prompt_id = ?`
+	q := `SELECT id, label, from_version, to_version, actor, at, kind, reason, review_id FROM prompt_label_moves WHERE prompt_id = ?`
 	args := []any{promptID}
 	if label != "" {
 		q += ` AND label = ?`
@@ -372,9 +423,10 @@ func (a *accounts) PromptLabelHistory(ctx context.Context, projectID, name, labe
 	return collect(rows, "label history of prompt "+name, func(r rowScanner) (PromptLabelMove, error) {
 		m := PromptLabelMove{Prompt: name}
 		var from *int
+		var review *int64
 		var at timeCol
-		err := r.Scan(&m.ID, &m.Label, &from, &m.ToVersion, &m.Actor, &at)
-		m.FromVersion, m.At = from, at.T
+		err := r.Scan(&m.ID, &m.Label, &from, &m.ToVersion, &m.Actor, &at, &m.Kind, &m.Reason, &review)
+		m.FromVersion, m.At, m.ReviewID = from, at.T, review
 		return m, err
 	})
 }

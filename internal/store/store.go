@@ -95,7 +95,9 @@ type Store interface {
 	// WithAudit returns a view of the store whose changes are audited: each change made
 	// through it (SaveRun, SaveRunIn, DeleteRun, CreateProject, CreateUser, UpdateUser,
 	// AddMember, UpdateMember, RemoveMember, CreateAPIKey, RevokeAPIKey, PushPrompt when it
-	// creates a version, MovePromptLabel when it moves the label) appends its audit
+	// creates a version, MovePromptLabel when it moves the label; SetProtectedLabels,
+	// ForceMovePromptLabel, RollbackPromptLabel, RequestPromptReview, CommentPromptReview,
+	// DecidePromptReview) appends its audit
 	// entry, with actor as who made it, in the change's own transaction: the change and its
 	// entry commit or roll back together, and a failed entry fails the change. The store
 	// builds the entry (action, target, before and after, as listed in audited.go) from the
@@ -108,6 +110,7 @@ type Store interface {
 	AuditLog
 	Prompts
 	Datasets
+	PromptReviews
 }
 
 // ListOptions filters and bounds ListRuns. Zero values mean "no filter" and "no limit".
