@@ -249,7 +249,7 @@ params, tools, response format, variables) as JSON. The exit status is 0 either 
 			if err != nil {
 				return err
 			}
-			fmt.Fprint(e.stdout, promptdiff.Versions(name, a, b, 3).Unified())
+			fmt.Fprint(e.stdout, promptdiff.Versions(name, a, b, 3).Unified)
 			return nil
 		},
 	}

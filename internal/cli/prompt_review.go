@@ -135,12 +135,8 @@ from which version to which, how (move, force, review, rollback), by whom, when 
 				if m.ReviewID != nil {
 					how = fmt.Sprintf("review #%d", *m.ReviewID)
 				}
-				why := m.Reason
-				if m.Kind == store.MoveReview {
-					why = ""
-				}
 				fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", m.ID, m.Label, from, m.ToVersion, how, m.Actor,
-					m.At.Local().Format("2006-01-02 15:04"), oneLine(why, 60))
+					m.At.Local().Format("2006-01-02 15:04"), oneLine(m.Reason, 60))
 			}
 			return tw.Flush()
 		},
@@ -309,16 +305,13 @@ func newReviewShowCmd(e *env) *cobra.Command {
 			}
 			fmt.Fprintln(e.stdout)
 			if r.CurrentVersion == nil {
-				fmt.Fprintf(e.stdout, "%s is new: version %d whole:\n", r.Label, r.Version)
-				for _, l := range promptdiff.TextLines(to.Content) {
-					fmt.Fprintln(e.stdout, "+"+l)
-				}
+				fmt.Fprint(e.stdout, promptdiff.Added(r.Prompt, to, 3).Unified)
 			} else {
 				from, err := st.GetPromptVersion(ctx, store.DefaultProjectID, r.Prompt, strconv.Itoa(*r.CurrentVersion))
 				if err != nil {
 					return err
 				}
-				fmt.Fprint(e.stdout, promptdiff.Versions(r.Prompt, from, to, 3).Unified())
+				fmt.Fprint(e.stdout, promptdiff.Versions(r.Prompt, from, to, 3).Unified)
 			}
 			if len(r.Comments) > 0 {
 				fmt.Fprintln(e.stdout)

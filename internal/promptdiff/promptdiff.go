@@ -15,11 +15,15 @@ import (
 
 // Diff is what changed from version A to version B of a prompt.
 type Diff struct {
-	A, B      string `json:"-"`         // NAME@VERSION of each side
-	FromHash  string `json:"from_hash"` // content hashes of A and B
+	A, B      string `json:"-"`    // NAME@VERSION of each side
+	From      int    `json:"from"` // version A (0 for Added: nothing)
+	To        int    `json:"to"`   // version B
+	FromHash  string `json:"from_hash"`
 	ToHash    string `json:"to_hash"`
 	Identical bool   `json:"identical"`
 	Hunks     []Hunk `json:"hunks"`
+	// Unified is the diff as `plumb prompt diff` prints it (Text).
+	Unified string `json:"unified"`
 }
 
 // Hunk is one part of a unified diff of the text or of the params: its "-a,n +b,m" range
@@ -33,29 +37,39 @@ type Hunk struct {
 // Versions diffs version a against version b of the prompt name, with context lines of
 // context around each change (3 is diff's default).
 func Versions(name string, a, b store.PromptVersion, context int) Diff {
-	d := Diff{A: fmt.Sprintf("%s@%d", name, a.Version), B: fmt.Sprintf("%s@%d", name, b.Version),
+	d := Diff{A: fmt.Sprintf("%s@%d", name, a.Version), B: fmt.Sprintf("%s@%d", name, b.Version), From: a.Version, To: b.Version,
 		FromHash: a.ContentHash, ToHash: b.ContentHash, Identical: a.ContentHash == b.ContentHash, Hunks: []Hunk{}}
-	if d.Identical {
-		return d
+	if !d.Identical {
+		d.hunks(TextLines(a.Content), TextLines(b.Content), ParamLines(a.Content), ParamLines(b.Content), context)
 	}
+	d.Unified = d.Text()
+	return d
+}
+
+// Added is the diff that releases version b where nothing was (a label's first move): all
+// of it added.
+func Added(name string, b store.PromptVersion, context int) Diff {
+	d := Diff{A: "(nothing)", B: fmt.Sprintf("%s@%d", name, b.Version), To: b.Version, ToHash: b.ContentHash, Hunks: []Hunk{}}
+	d.hunks(nil, TextLines(b.Content), nil, ParamLines(b.Content), context)
+	d.Unified = d.Text()
+	return d
+}
+
+func (d *Diff) hunks(aText, bText, aParams, bParams []string, context int) {
 	for _, part := range []struct {
 		what string
 		a, b []string
-	}{
-		{"text", TextLines(a.Content), TextLines(b.Content)},
-		{"params", ParamLines(a.Content), ParamLines(b.Content)},
-	} {
+	}{{"text", aText, bText}, {"params", aParams, bParams}} {
 		for _, h := range unifiedHunks(part.a, part.b, context) {
 			h.Part = part.what
 			d.Hunks = append(d.Hunks, h)
 		}
 	}
-	return d
 }
 
-// Unified is the diff as `plumb prompt diff` prints it: a ---/+++ header, then each hunk
-// as "@@ text -1,3 +1,4 @@" (or params) and its lines; or a line saying they are identical.
-func (d Diff) Unified() string {
+// Text is the diff as `plumb prompt diff` prints it: a ---/+++ header, then each hunk as
+// "@@ text -1,3 +1,4 @@" (or params) and its lines; or a line saying they are identical.
+func (d Diff) Text() string {
 	var b strings.Builder
 	if d.Identical {
 		fmt.Fprintf(&b, "%s and %s are identical (sha256:%s)\n", d.A, d.B, short(d.FromHash))

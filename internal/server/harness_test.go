@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -54,6 +55,7 @@ type fixture struct {
 	keyAID                  string
 	runA1, runA2, runB      string
 	promptA, promptB        string // a prompt of each project, labelled production
+	reviewA, reviewB        string // an open review request of each (staging of the prompt)
 
 	sessions map[string]*client // logged-in clients by email, so that the limiter is not tripped
 }
@@ -134,6 +136,15 @@ func newFixture(t *testing.T, dsn string) *fixture {
 		v, _, err := st.PushPrompt(ctx, pr.p.ID, pr.name, store.PromptContent{Template: "Answer {{ question }} for " + pr.p.Slug}, "test", "first")
 		must(err)
 		must(release(st, pr.p.ID, pr.name, v.Version))
+	}
+	for _, pr := range []struct {
+		p    store.Project
+		name string
+		id   *string
+	}{{f.a, f.promptA, &f.reviewA}, {f.b, f.promptB, &f.reviewB}} {
+		r, err := st.RequestPromptReview(ctx, pr.p.ID, pr.name, "staging", 1, "test", "stage it")
+		must(err)
+		*pr.id = strconv.FormatInt(r.ID, 10)
 	}
 	f.runA1, f.runA2, f.runB = "run-a1", "run-a2", "run-b1"
 	for _, r := range []struct {

@@ -166,6 +166,38 @@ func (r PromptReview) Refusal(reviewer string, approve bool) string {
 	return ""
 }
 
+// PromptReviewRights is what a caller may do with a review request, and why not.
+type PromptReviewRights struct {
+	MayApprove     bool   `json:"may_approve"`
+	ApproveRefusal string `json:"approve_refusal,omitempty"`
+	MayReject      bool   `json:"may_reject"`
+	RejectRefusal  string `json:"reject_refusal,omitempty"`
+	MayComment     bool   `json:"may_comment"`
+}
+
+// RightsOf applies the review rules to a caller named reviewer with role in the project:
+// deciding needs a person (not an API key: person false) with at least the editor role,
+// then Refusal's separation of duties; commenting needs the editor role.
+func (r PromptReview) RightsOf(reviewer string, person bool, role Role) PromptReviewRights {
+	out := PromptReviewRights{MayComment: role.AtLeast(RoleEditor)}
+	refusal := func(approve bool) string {
+		verb := "reject"
+		if approve {
+			verb = "approve"
+		}
+		switch {
+		case !person:
+			return "an API key cannot " + verb + ": a release is a person's decision; log in as a member"
+		case !role.AtLeast(RoleEditor):
+			return "deciding a release needs the editor role; you are a " + string(role)
+		}
+		return r.Refusal(reviewer, approve)
+	}
+	out.ApproveRefusal, out.RejectRefusal = refusal(true), refusal(false)
+	out.MayApprove, out.MayReject = out.ApproveRefusal == "", out.RejectRefusal == ""
+	return out
+}
+
 // versionText names a label's version for a message.
 func versionText(v *int) string {
 	if v == nil {

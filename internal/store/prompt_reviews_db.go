@@ -409,7 +409,7 @@ func (a *accounts) DecidePromptReview(ctx context.Context, projectID string, id 
 		var moveID any
 		if approve {
 			status, kind = ReviewApproved, "approve"
-			m, err := a.moveLabel(ctx, d, projectID, promptID, r.Prompt, r.Label, r.Version, reviewer, MoveReview, "review #"+strconv.FormatInt(id, 10), &id)
+			m, err := a.moveLabel(ctx, d, projectID, promptID, r.Prompt, r.Label, r.Version, reviewer, MoveReview, "", &id)
 			if err != nil {
 				return err
 			}
