@@ -34,6 +34,20 @@ func (u *UI) table() []page {
 		{Method: "POST", Path: p + "/keys", Access: project, Role: store.RoleAdmin, Handle: u.keyCreate},
 		{Method: "POST", Path: p + "/keys/{key}/revoke", Access: project, Role: store.RoleAdmin, Handle: u.keyRevoke},
 		{Method: "GET", Path: p + "/audit", Access: project, Role: store.RoleAdmin, Handle: u.auditPage},
+
+		// The prompt registry (prompts.go): prompt names have slashes, so they end the path.
+		{Method: "GET", Path: p + "/prompts", Access: project, Role: store.RoleViewer, Handle: u.promptsPage},
+		{Method: "GET", Path: p + "/prompts/{name...}", Access: project, Role: store.RoleViewer, Handle: u.promptPage},
+		{Method: "GET", Path: p + "/prompt-version/{version}/{name...}", Access: project, Role: store.RoleViewer, Handle: u.promptVersionPage},
+		{Method: "GET", Path: p + "/prompt-diff/{name...}", Access: project, Role: store.RoleViewer, Handle: u.promptDiffPage},
+		{Method: "GET", Path: p + "/prompt-rollback/{name...}", Access: project, Role: store.RoleEditor, Handle: u.promptRollbackConfirm},
+		{Method: "POST", Path: p + "/prompt-rollback/{name...}", Access: project, Role: store.RoleEditor, Handle: u.promptRollback},
+		{Method: "GET", Path: p + "/reviews", Access: project, Role: store.RoleViewer, Handle: u.reviewsPage},
+		{Method: "POST", Path: p + "/reviews", Access: project, Role: store.RoleEditor, Handle: u.reviewCreate},
+		{Method: "GET", Path: p + "/reviews/{review}", Access: project, Role: store.RoleViewer, Handle: u.reviewPage},
+		{Method: "POST", Path: p + "/reviews/{review}/comment", Access: project, Role: store.RoleEditor, Handle: u.reviewComment},
+		{Method: "POST", Path: p + "/reviews/{review}/approve", Access: project, Role: store.RoleEditor, Handle: u.reviewApprove},
+		{Method: "POST", Path: p + "/reviews/{review}/reject", Access: project, Role: store.RoleEditor, Handle: u.reviewReject},
 	}
 }
 
