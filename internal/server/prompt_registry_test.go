@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/plumbhq/plumb/internal/store"
 	"github.com/plumbhq/plumb/internal/store/storetest"
@@ -126,5 +127,60 @@ func testPromptReviewAPI(t *testing.T, f *fixture) {
 	}
 	if !strings.Contains(log.raw, f.carol.ID) || !strings.Contains(log.raw, f.keyAID) {
 		t.Errorf("the audit log does not name carol and the key as actors")
+	}
+}
+
+// TestPromptFetchCache: with a prompt cache (as plumb serve runs), a fetch reuses the
+// version for the TTL, a change made through this server is seen at once, and one made
+// elsewhere (the CLI on the same database, another instance) once the TTL has passed.
+func TestPromptFetchCache(t *testing.T) {
+	f := newFixture(t, sqliteDSN(t)).withServer(Config{PromptCacheTTL: time.Second})
+	ctx := context.Background()
+	if _, err := f.st.AddMember(ctx, store.Member{ProjectID: f.a.ID, UserID: f.carol.ID, Role: store.RoleEditor}); err != nil {
+		t.Fatal(err)
+	}
+	app := asViewerKey(f)
+	path := "/api/v1/projects/alpha/prompts/" + f.promptA
+	version := func() string {
+		t.Helper()
+		r := app.do("GET", path, nil)
+		if r.status != 200 {
+			t.Fatalf("fetch: %d %s", r.status, r.raw)
+		}
+		return fmt.Sprint(r.body["prompt"].(map[string]any)["version"])
+	}
+	if v := version(); v != "1" {
+		t.Fatalf("production = %s, want 1", v)
+	}
+	// Elsewhere: v2 released straight in the store. Not seen until the TTL passes.
+	v2, _, err := f.st.PushPrompt(ctx, f.a.ID, f.promptA, store.PromptContent{Template: "v2 {{ q }}"}, "test", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := release(f.st, f.a.ID, f.promptA, v2.Version); err != nil {
+		t.Fatal(err)
+	}
+	if v := version(); v != "1" {
+		t.Errorf("within the TTL the fetch = %s, want the kept 1", v)
+	}
+	f.clock.Advance(1100 * time.Millisecond)
+	if v := version(); v != "2" {
+		t.Errorf("after the TTL the fetch = %s, want 2", v)
+	}
+	// Through this server: a rollback is seen at once.
+	if r := asKeyA(f).do("POST", "/api/v1/projects/alpha/prompt-rollback/"+f.promptA, map[string]any{"label": "production"}); r.status != 200 {
+		t.Fatalf("rollback: %d %s", r.status, r.raw)
+	}
+	if v := version(); v != "1" {
+		t.Errorf("after a rollback through the server the fetch = %s, want 1 at once", v)
+	}
+	// So is an approval.
+	r := asAlice(f).do("POST", "/api/v1/projects/alpha/prompt-reviews", map[string]any{"prompt": f.promptA, "version": 2})
+	id := fmt.Sprint(r.body["review"].(map[string]any)["id"])
+	if r := asCarol(f).do("POST", "/api/v1/projects/alpha/prompt-reviews/"+id+"/approve", map[string]any{}); r.status != 200 {
+		t.Fatalf("approve: %d %s", r.status, r.raw)
+	}
+	if v := version(); v != "2" {
+		t.Errorf("after an approval through the server the fetch = %s, want 2 at once", v)
 	}
 }

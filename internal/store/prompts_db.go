@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 )
 
 // The audit entries of the prompt registry (see audited.go) hold a version's number and
@@ -171,41 +172,58 @@ func (a *accounts) versionLabels(ctx context.Context, d db, projectID, name stri
 	return labels, err
 }
 
-// GetPromptVersion implements Prompts.
+// GetPromptVersion implements Prompts. The version and its labels are one query, which is
+// what an application's fetch costs; telling a missing prompt from a missing version or
+// label takes a second one, only when nothing was found.
 func (a *accounts) GetPromptVersion(ctx context.Context, projectID, name, ref string) (PromptVersion, error) {
-	promptID, err := findPrompt(ctx, a.db, projectID, name, false)
-	if err != nil {
-		return PromptVersion{}, err
+	labels := `(SELECT group_concat(x.label, ',') FROM prompt_labels x WHERE x.prompt_id = v.prompt_id AND x.version = v.version)`
+	if a.db.driver() == DriverPostgres {
+		labels = `(SELECT string_agg(x.label, ',') FROM prompt_labels x WHERE x.prompt_id = v.prompt_id AND x.version = v.version)`
 	}
-	var v PromptVersion
-	switch n, isNum := promptVersionRef(ref); {
+	cols := `SELECT v.version, v.content_hash, v.content, v.author, v.message, v.created_at, ` + labels
+	var q string
+	args := []any{projectID, name}
+	n, isNum := promptVersionRef(ref)
+	switch {
 	case ref == "" || ref == "latest":
-		v, err = latestVersion(ctx, a.db, promptID, name)
-		if errors.Is(err, errNoRows) {
-			err = fmt.Errorf("prompt %q has no version %w", name, ErrNotFound)
-		}
+		q = cols + ` FROM prompts p JOIN prompt_versions v ON v.prompt_id = p.id
+			WHERE p.project_id = ? AND p.name = ? ORDER BY v.version DESC LIMIT 1`
 	case isNum:
-		v, err = scanPromptVersion(name)(a.db.queryRow(ctx, `SELECT `+promptVersionCols+` FROM prompt_versions
-			WHERE prompt_id = ? AND version = ?`, promptID, n))
-		if errors.Is(err, errNoRows) {
-			err = fmt.Errorf("prompt %q version %d %w", name, n, ErrNotFound)
-		}
+		q = cols + ` FROM prompts p JOIN prompt_versions v ON v.prompt_id = p.id AND v.version = ?
+			WHERE p.project_id = ? AND p.name = ?`
+		args = []any{n, projectID, name}
 	default:
-		v, err = scanPromptVersion(name)(a.db.queryRow(ctx, `SELECT v.version, v.content_hash, v.content, v.author,
-			v.message, v.created_at FROM prompt_labels l JOIN prompt_versions v ON v.prompt_id = l.prompt_id AND v.version = l.version
-			WHERE l.prompt_id = ? AND l.label = ?`, promptID, ref))
-		if errors.Is(err, errNoRows) {
-			err = fmt.Errorf("prompt %q label %q %w", name, ref, ErrNotFound)
-		}
+		q = cols + ` FROM prompts p JOIN prompt_labels l ON l.prompt_id = p.id AND l.label = ?
+			JOIN prompt_versions v ON v.prompt_id = p.id AND v.version = l.version
+			WHERE p.project_id = ? AND p.name = ?`
+		args = []any{ref, projectID, name}
 	}
-	if err != nil {
-		if errors.Is(err, ErrNotFound) {
+	v := PromptVersion{Prompt: name}
+	var content, labelList textCol
+	var at timeCol
+	err := a.db.queryRow(ctx, q, args...).Scan(&v.Version, &v.ContentHash, &content, &v.Author, &v.Message, &at, &labelList)
+	if errors.Is(err, errNoRows) {
+		if _, err := findPrompt(ctx, a.db, projectID, name, false); err != nil {
 			return PromptVersion{}, err
 		}
+		switch {
+		case ref == "" || ref == "latest":
+			return PromptVersion{}, fmt.Errorf("prompt %q has no version %w", name, ErrNotFound)
+		case isNum:
+			return PromptVersion{}, fmt.Errorf("prompt %q version %d %w", name, n, ErrNotFound)
+		}
+		return PromptVersion{}, fmt.Errorf("prompt %q label %q %w", name, ref, ErrNotFound)
+	}
+	if err != nil {
 		return PromptVersion{}, fmt.Errorf("get prompt %s@%s: %w", name, ref, err)
 	}
-	if v.Labels, err = a.versionLabels(ctx, a.db, projectID, name, v.Version); err != nil {
-		return PromptVersion{}, err
+	v.CreatedAt = at.T
+	if v.Content, err = decodeContent(content.S); err != nil {
+		return PromptVersion{}, fmt.Errorf("prompt %s version %d: stored content is corrupt: %w", name, v.Version, err)
+	}
+	if labelList.S != "" {
+		v.Labels = strings.Split(labelList.S, ",")
+		slices.Sort(v.Labels)
 	}
 	return v, nil
 }
