@@ -72,7 +72,7 @@ func run(db string, rate int, duration time.Duration) error {
 	if _, err := st.CreateAPIKey(ctx, store.APIKey{ProjectID: p.ID, Name: "bench", Role: store.RoleViewer, Prefix: shown, KeyHash: store.HashToken(secret)}); err != nil {
 		return err
 	}
-	api := server.New(server.Config{Store: st, PromptCacheTTL: time.Second}) // as plumb serve
+	api := server.New(server.Config{Store: st, CacheTTL: time.Second}) // as plumb serve
 	ui, err := web.New(web.Config{Server: api, Store: st})
 	if err != nil {
 		return err

@@ -236,7 +236,11 @@ func newReviewListCmd(e *env) *cobra.Command {
 				return writeIndentedJSON(e, rs)
 			}
 			if len(rs) == 0 {
-				fmt.Fprintf(e.stdout, "No %s review requests.\n", strings.TrimSuffix(status, "all"))
+				if f.Status == "" {
+					fmt.Fprintln(e.stdout, "No review requests.")
+				} else {
+					fmt.Fprintf(e.stdout, "No %s review requests.\n", f.Status)
+				}
 				return nil
 			}
 			tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)

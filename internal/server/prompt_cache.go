@@ -1,80 +1,102 @@
 package server
 
 import (
+	"context"
 	"sync"
 	"time"
 
 	"github.com/plumbhq/plumb/internal/store"
 )
 
-// fetchCache keeps, for a short time, the prompt versions applications fetch (by project,
-// name and ref), so that a fleet polling its production prompt does not query the store on
-// every request. A change made through this server (a push, a label move, a rollback, an
-// approval) forgets the project's entries at once; a change made elsewhere (another
-// instance, the CLI on the same database) is seen once the entry expires, after at most
-// the TTL.
-type fetchCache struct {
+// ttlCache keeps values for a short time, for the hot path of applications fetching their
+// prompt: the project named in the path and the prompt version asked for, so that a fleet
+// polling its production prompt costs the store one query (its API key) per request. A
+// change made through this server forgets what it changes at once; a change made
+// elsewhere (another instance, the CLI on the same database) is seen once the entry
+// expires, after at most the TTL. Only what was found is kept, so that a caller cannot fill
+// it with misses; past maxCacheEntries it starts again empty.
+type ttlCache[K comparable, V any] struct {
 	ttl time.Duration
 	now func() time.Time
 	mu  sync.Mutex
-	m   map[fetchKey]fetchEntry
+	m   map[K]ttlEntry[V]
 }
 
-type fetchKey struct{ project, name, ref string }
-
-type fetchEntry struct {
-	v     store.PromptVersion
+type ttlEntry[V any] struct {
+	v     V
 	until time.Time
 }
 
-// maxFetchEntries bounds the cache: past it, it starts again empty (a fleet fetches a few
-// prompts; only successful fetches are kept, so a caller cannot fill it with misses).
-const maxFetchEntries = 10000
+const maxCacheEntries = 10000
 
-func newFetchCache(ttl time.Duration, now func() time.Time) *fetchCache {
+// newTTLCache is a cache keeping values for ttl; nil (keeping nothing) when ttl <= 0.
+func newTTLCache[K comparable, V any](ttl time.Duration, now func() time.Time) *ttlCache[K, V] {
 	if ttl <= 0 {
 		return nil
 	}
-	return &fetchCache{ttl: ttl, now: now, m: map[fetchKey]fetchEntry{}}
+	return &ttlCache[K, V]{ttl: ttl, now: now, m: map[K]ttlEntry[V]{}}
 }
 
-// get returns the version kept for k, if it has not expired.
-func (fc *fetchCache) get(k fetchKey) (store.PromptVersion, bool) {
-	if fc == nil {
-		return store.PromptVersion{}, false
+// get returns the value kept for k, if it has not expired.
+func (c *ttlCache[K, V]) get(k K) (V, bool) {
+	var zero V
+	if c == nil {
+		return zero, false
 	}
-	fc.mu.Lock()
-	defer fc.mu.Unlock()
-	e, ok := fc.m[k]
-	if !ok || !fc.now().Before(e.until) {
-		return store.PromptVersion{}, false
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[k]
+	if !ok || !c.now().Before(e.until) {
+		return zero, false
 	}
 	return e.v, true
 }
 
 // put keeps v for k for the TTL.
-func (fc *fetchCache) put(k fetchKey, v store.PromptVersion) {
-	if fc == nil {
+func (c *ttlCache[K, V]) put(k K, v V) {
+	if c == nil {
 		return
 	}
-	fc.mu.Lock()
-	defer fc.mu.Unlock()
-	if len(fc.m) >= maxFetchEntries {
-		clear(fc.m)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.m) >= maxCacheEntries {
+		clear(c.m)
 	}
-	fc.m[k] = fetchEntry{v: v, until: fc.now().Add(fc.ttl)}
+	c.m[k] = ttlEntry[V]{v: v, until: c.now().Add(c.ttl)}
 }
 
-// forget drops a project's entries: its registry has just changed through this server.
-func (fc *fetchCache) forget(projectID string) {
-	if fc == nil {
+// forget drops the entries whose key matches.
+func (c *ttlCache[K, V]) forget(match func(K) bool) {
+	if c == nil {
 		return
 	}
-	fc.mu.Lock()
-	defer fc.mu.Unlock()
-	for k := range fc.m {
-		if k.project == projectID {
-			delete(fc.m, k)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k := range c.m {
+		if match(k) {
+			delete(c.m, k)
 		}
 	}
+}
+
+// fetchKey is a fetched prompt version's key.
+type fetchKey struct{ project, name, ref string }
+
+// forgetPrompts drops a project's fetched prompt versions: its registry has just changed
+// through this server.
+func (s *Server) forgetPrompts(projectID string) {
+	s.prompts.forget(func(k fetchKey) bool { return k.project == projectID })
+}
+
+// project returns the project with this id or slug, kept for the TTL (projects are
+// neither renamed nor deleted), or ErrNotFound.
+func (s *Server) project(ctx context.Context, ref string) (store.Project, error) {
+	if p, ok := s.projects.get(ref); ok {
+		return p, nil
+	}
+	p, err := s.store.GetProject(ctx, ref)
+	if err == nil {
+		s.projects.put(ref, p)
+	}
+	return p, err
 }

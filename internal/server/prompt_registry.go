@@ -56,7 +56,7 @@ func (s *Server) pushPromptVersion(w http.ResponseWriter, r *http.Request, c *ca
 	if err != nil {
 		return err
 	}
-	s.prompts.forget(c.project.ID)
+	s.forgetPrompts(c.project.ID)
 	status := http.StatusCreated
 	if !created {
 		status = http.StatusOK
@@ -132,7 +132,7 @@ func (s *Server) movePromptLabel(w http.ResponseWriter, r *http.Request, c *call
 		return fieldErr("version", "version must be a version number (1, 2, ...)")
 	}
 	m, err := s.changes(c).MovePromptLabel(r.Context(), c.project.ID, name, b.Label, b.Version, c.person())
-	s.prompts.forget(c.project.ID)
+	s.forgetPrompts(c.project.ID)
 	if errors.Is(err, store.ErrProtected) {
 		return errorf(http.StatusConflict, codeConflict, "%v: request the release with POST /api/v1/projects/%s/prompt-reviews {\"prompt\": %q, \"label\": %q, \"version\": %d}, for another member to approve",
 			err, c.project.Slug, name, b.Label, b.Version)
@@ -192,7 +192,7 @@ func (s *Server) rollbackPromptLabel(w http.ResponseWriter, r *http.Request, c *
 }
 
 func (s *Server) rollback(r *http.Request, c *call, name, label, reason string) (store.PromptLabelMove, error) {
-	defer s.prompts.forget(c.project.ID)
+	defer s.forgetPrompts(c.project.ID)
 	return s.changes(c).RollbackPromptLabel(r.Context(), c.project.ID, name, label, c.person(), reason)
 }
 
@@ -383,7 +383,7 @@ func (s *Server) decide(r *http.Request, c *call, id int64, approve bool, commen
 		}
 		return rv, errorf(http.StatusForbidden, codeForbidden, "%s", why)
 	}
-	defer s.prompts.forget(c.project.ID)
+	defer s.forgetPrompts(c.project.ID)
 	return s.changes(c).DecidePromptReview(r.Context(), c.project.ID, id, approve, c.person(), comment)
 }
 

@@ -134,7 +134,7 @@ func testPromptReviewAPI(t *testing.T, f *fixture) {
 // version for the TTL, a change made through this server is seen at once, and one made
 // elsewhere (the CLI on the same database, another instance) once the TTL has passed.
 func TestPromptFetchCache(t *testing.T) {
-	f := newFixture(t, sqliteDSN(t)).withServer(Config{PromptCacheTTL: time.Second})
+	f := newFixture(t, sqliteDSN(t)).withServer(Config{CacheTTL: time.Second})
 	ctx := context.Background()
 	if _, err := f.st.AddMember(ctx, store.Member{ProjectID: f.a.ID, UserID: f.carol.ID, Role: store.RoleEditor}); err != nil {
 		t.Fatal(err)
