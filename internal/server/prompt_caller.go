@@ -42,5 +42,11 @@ func (s *Server) RollbackPromptLabel(r *http.Request, c *Caller, name, label, re
 	return s.rollback(r, c.c, name, label, reason)
 }
 
+// SetProtectedLabels replaces the protected labels of c.Project (admins: checked by
+// InProject), audited as c.
+func (s *Server) SetProtectedLabels(r *http.Request, c *Caller, labels []string) ([]string, error) {
+	return s.changes(c.c).SetProtectedLabels(r.Context(), c.c.project.ID, labels)
+}
+
 // Person is how the registry names c in its records (a user's email, an API key's name).
 func (c *Caller) Person() string { return c.c.person() }

@@ -48,6 +48,7 @@ func (u *UI) table() []page {
 		{Method: "POST", Path: p + "/reviews/{review}/comment", Access: project, Role: store.RoleEditor, Handle: u.reviewComment},
 		{Method: "POST", Path: p + "/reviews/{review}/approve", Access: project, Role: store.RoleEditor, Handle: u.reviewApprove},
 		{Method: "POST", Path: p + "/reviews/{review}/reject", Access: project, Role: store.RoleEditor, Handle: u.reviewReject},
+		{Method: "POST", Path: p + "/prompt-settings", Access: project, Role: store.RoleAdmin, Handle: u.promptSettings},
 	}
 }
 

@@ -55,6 +55,17 @@ func (u *UI) promptsPage(w http.ResponseWriter, r *http.Request, c *server.Calle
 	return nil
 }
 
+// promptSettings replaces the protected labels (admins) from the prompts page's form:
+// labels separated by spaces or commas; none protects nothing.
+func (u *UI) promptSettings(w http.ResponseWriter, r *http.Request, c *server.Caller) error {
+	labels := strings.FieldsFunc(r.PostFormValue("protected"), func(r rune) bool { return r == ',' || r == ' ' || r == '\t' })
+	if _, err := u.srv.SetProtectedLabels(r, c, labels); err != nil {
+		return err
+	}
+	http.Redirect(w, r, "/p/"+c.Project.Slug+"/prompts", http.StatusSeeOther)
+	return nil
+}
+
 // labelRow is a label of a prompt on its page.
 type labelRow struct {
 	Label     string

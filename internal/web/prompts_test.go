@@ -133,6 +133,24 @@ func TestPromptPages(t *testing.T) {
 		page(cb, res.header.Get("Location"), 200, "you requested this release")
 		page(alice, "/p/alpha/reviews?status=all", 200, `href="/p/alpha/reviews/1"`, `href="/p/alpha/reviews/`+openReview+`"`)
 
+		// Admins choose the protected labels; editors may not.
+		if res := cb.post("/p/alpha/prompt-settings", url.Values{"protected": {"production"}}); res.status != http.StatusForbidden {
+			t.Errorf("an editor setting protected labels: %d, want 403", res.status)
+		}
+		page(alice, "/p/alpha/prompts", 200, `id="protected-labels"`, `value="production"`)
+		if strings.Contains(cb.get("/p/alpha/prompts").body, `id="protected-labels"`) {
+			t.Errorf("an editor is offered the protected labels form")
+		}
+		if res := alice.post("/p/alpha/prompt-settings", url.Values{"protected": {"production, staging"}}); res.status != http.StatusSeeOther {
+			t.Fatalf("set protected labels: %d %s", res.status, res.body)
+		}
+		if got, _ := f.st.ProtectedLabels(ctx, f.a.ID); strings.Join(got, " ") != "production staging" {
+			t.Errorf("protected labels = %v, want production staging", got)
+		}
+		if res := alice.post("/p/alpha/prompt-settings", url.Values{"protected": {"latest"}}); res.status != http.StatusBadRequest || !strings.Contains(res.body, "reserved") {
+			t.Errorf("protecting latest: %d, want 400 saying why", res.status)
+		}
+
 		// Bad input and other projects.
 		for path, status := range map[string]int{
 			"/p/alpha/prompts/no/such":                        404,
