@@ -27,7 +27,12 @@ func TestPromptCache(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := ts.st.MovePromptLabel(ctx, alpha.ID, "support/triage", "production", v.Version, "test"); err != nil {
+		// production is protected: released through an approved review, as a team does.
+		r, err := ts.st.RequestPromptReview(ctx, alpha.ID, "support/triage", "production", v.Version, "test", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ts.st.DecidePromptReview(ctx, alpha.ID, r.ID, true, "reviewer", ""); err != nil {
 			t.Fatal(err)
 		}
 		return v.Version

@@ -15,6 +15,7 @@ import (
 	"github.com/goccy/go-yaml"
 	"github.com/spf13/cobra"
 
+	"github.com/plumbhq/plumb/internal/promptdiff"
 	"github.com/plumbhq/plumb/internal/store"
 )
 
@@ -23,13 +24,14 @@ import (
 func newPromptCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "prompt",
-		Short: "Version prompts in the registry: push, get, diff, label and list them",
+		Short: "Version prompts in the registry: push, get, diff, label, review, roll back and list them",
 		Long: `The prompt registry keeps prompts as immutable, numbered versions (template text or
 chat messages, with model, params, tools and response format), and labels such as production
 or staging that point at a version and move. It works on the store (--db), in the default
 project. See docs/prompts.md for the file format.`,
 	}
-	cmd.AddCommand(newPromptPushCmd(e), newPromptGetCmd(e), newPromptDiffCmd(e), newPromptLabelCmd(e), newPromptListCmd(e))
+	cmd.AddCommand(newPromptPushCmd(e), newPromptGetCmd(e), newPromptDiffCmd(e), newPromptLabelCmd(e), newPromptListCmd(e),
+		newPromptRollbackCmd(e), newPromptHistoryCmd(e), newPromptProtectCmd(e), newPromptReviewCmd(e))
 	return cmd
 }
 
@@ -247,71 +249,28 @@ params, tools, response format, variables) as JSON. The exit status is 0 either 
 			if err != nil {
 				return err
 			}
-			an, bn := fmt.Sprintf("%s@%d", name, a.Version), fmt.Sprintf("%s@%d", name, b.Version)
-			if a.ContentHash == b.ContentHash {
-				fmt.Fprintf(e.stdout, "%s and %s are identical (sha256:%s)\n", an, bn, a.ContentHash[:12])
-				return nil
-			}
-			fmt.Fprintf(e.stdout, "--- %s\n+++ %s\n", an, bn)
-			for _, part := range []struct {
-				what string
-				a, b []string
-			}{
-				{"text", promptTextLines(a.Content), promptTextLines(b.Content)},
-				{"params", promptParamLines(a.Content), promptParamLines(b.Content)},
-			} {
-				for _, h := range unifiedHunks(part.a, part.b, 3) {
-					fmt.Fprintf(e.stdout, "@@ %s %s @@\n", part.what, h.header)
-					for _, l := range h.lines {
-						fmt.Fprintln(e.stdout, l)
-					}
-				}
-			}
+			fmt.Fprint(e.stdout, promptdiff.Versions(name, a, b, 3).Unified)
 			return nil
 		},
 	}
 }
 
-// promptTextLines is what the text diff compares: the template's lines, or each message
-// as a [role] line followed by its content's lines.
-func promptTextLines(c store.PromptContent) []string {
-	if c.Template != "" {
-		return strings.Split(strings.TrimSuffix(c.Template, "\n"), "\n")
-	}
-	var out []string
-	for _, m := range c.Messages {
-		out = append(out, "["+m.Role+"]")
-		out = append(out, strings.Split(strings.TrimSuffix(m.Content, "\n"), "\n")...)
-	}
-	return out
-}
-
-// promptParamLines is what the params diff compares: everything but the text, as indented
-// JSON with sorted keys.
-func promptParamLines(c store.PromptContent) []string {
-	c.Template, c.Messages = "", nil
-	var tree map[string]any
-	b, _ := json.Marshal(c)
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	_ = dec.Decode(&tree)
-	var out bytes.Buffer
-	enc := json.NewEncoder(&out)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	_ = enc.Encode(tree) // a decoded JSON tree always encodes
-	return strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
-}
-
 func newPromptLabelCmd(e *env) *cobra.Command {
-	var author string
+	var author, reason string
+	var force bool
 	cmd := &cobra.Command{
-		Use:   "label NAME VERSION LABEL",
-		Short: "Point a label (production, staging, ...) at a version of a prompt",
+		Use:   "label NAME VERSION LABEL [--force [-m REASON]]",
+		Short: "Point a label (staging, ...) at a version; a protected label (production) gets a review request",
 		Long: `Point LABEL at version VERSION of the prompt NAME, creating the label if it is new. Every
-move is kept in the label's history (and the audit log), so a move can be rolled back by
-moving the label back.`,
-		Example: "  plumb prompt label support/triage 4 production",
+move is kept in the label's history (and the audit log): see it with plumb prompt history,
+undo the latest with plumb prompt rollback.
+
+A protected label (production, unless plumb prompt protect says otherwise) does not move
+here: a review request for the move is opened instead, and the label moves when another
+person approves it (plumb prompt review approve ID, or in the web UI). On a store with one
+user or none (a laptop, where nobody else could review), --force moves it at once,
+recorded as forced with the reason given with -m.`,
+		Example: "  plumb prompt label support/triage 4 staging\n  plumb prompt label support/triage 4 production   # opens a review request\n  plumb prompt label support/triage 4 production --force -m \"solo project\"",
 		Args:    cobra.ExactArgs(3),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name, label := args[0], args[2]
@@ -325,29 +284,71 @@ moving the label back.`,
 			if err := store.CheckPromptLabel(label); err != nil {
 				return usageErr("%v", err)
 			}
+			if reason != "" && !force {
+				return usageErr("-m gives the reason of a forced move: add --force, or drop -m")
+			}
 			st, err := openStore(cmd, e)
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			m, err := st.WithAudit(store.Actor{Type: store.ActorSystem}).MovePromptLabel(cmd.Context(),
-				store.DefaultProjectID, name, label, version, promptAuthor(e, author))
+			ctx, who := cmd.Context(), promptAuthor(e, author)
+			au := st.WithAudit(store.Actor{Type: store.ActorSystem})
+			var m store.PromptLabelMove
+			if force {
+				m, err = au.ForceMovePromptLabel(ctx, store.DefaultProjectID, name, label, version, who, reason)
+				if errors.Is(err, store.ErrNotAllowed) {
+					return usageErr("%v: plumb prompt review request %s %d %s", err, name, version, label)
+				}
+			} else {
+				m, err = au.MovePromptLabel(ctx, store.DefaultProjectID, name, label, version, who)
+				if errors.Is(err, store.ErrProtected) {
+					return requestInstead(cmd, e, au, name, label, version, who)
+				}
+			}
 			if err != nil {
 				return promptStoreErr(err, name)
 			}
-			switch {
-			case m.ID == 0:
-				fmt.Fprintf(e.stdout, "%s of %s is already at version %d; nothing changed\n", label, name, version)
-			case m.FromVersion == nil:
-				fmt.Fprintf(e.stdout, "%s of %s now at version %d (new label)\n", label, name, version)
-			default:
-				fmt.Fprintf(e.stdout, "%s of %s moved from version %d to %d\n", label, name, *m.FromVersion, version)
-			}
+			printMove(e, m, "")
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&author, "author", "", "who moves the label (default $USER)")
+	cmd.Flags().BoolVar(&force, "force", false, "move a protected label without a review (only on a store of one user or none)")
+	cmd.Flags().StringVarP(&reason, "message", "m", "", "why a forced move is made, kept in the history")
 	return cmd
+}
+
+// requestInstead opens a review request for a move of a protected label, and says so.
+func requestInstead(cmd *cobra.Command, e *env, st store.Store, name, label string, version int, who string) error {
+	cur, err := st.GetPromptVersion(cmd.Context(), store.DefaultProjectID, name, label)
+	if err == nil && cur.Version == version {
+		fmt.Fprintf(e.stdout, "%s of %s is already at version %d; nothing changed\n", label, name, version)
+		return nil
+	}
+	r, err := st.RequestPromptReview(cmd.Context(), store.DefaultProjectID, name, label, version, who, "")
+	if err != nil {
+		return promptStoreErr(err, name)
+	}
+	fmt.Fprintf(e.stdout, "%s is protected: it did not move. Review request #%d asks to point it at version %d (now at %s).\n",
+		label, r.ID, version, reviewVersion(r.BaseVersion))
+	fmt.Fprintf(e.stdout, "Another person approves it with `plumb prompt review approve %d` (or in the web UI); on a store of one user or none, --force moves it at once.\n", r.ID)
+	return nil
+}
+
+// printMove says what a move did.
+func printMove(e *env, m store.PromptLabelMove, what string) {
+	if what == "" {
+		what = "moved"
+	}
+	switch {
+	case m.ID == 0:
+		fmt.Fprintf(e.stdout, "%s of %s is already at version %d; nothing changed\n", m.Label, m.Prompt, m.ToVersion)
+	case m.FromVersion == nil:
+		fmt.Fprintf(e.stdout, "%s of %s now at version %d (new label)\n", m.Label, m.Prompt, m.ToVersion)
+	default:
+		fmt.Fprintf(e.stdout, "%s of %s %s from version %d to %d\n", m.Label, m.Prompt, what, *m.FromVersion, m.ToVersion)
+	}
 }
 
 func newPromptListCmd(e *env) *cobra.Command {

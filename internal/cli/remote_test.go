@@ -122,7 +122,7 @@ tests:
 	if _, _, err := st.PushPrompt(ctx, alpha.ID, "greet", store.PromptContent{Template: "Say hello to {{name}}"}, "ana", ""); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.MovePromptLabel(ctx, alpha.ID, "greet", "production", 1, "ana"); err != nil {
+	if _, err := st.ForceMovePromptLabel(ctx, alpha.ID, "greet", "production", 1, "ana", "test"); err != nil {
 		t.Fatal(err)
 	}
 	ds, err := st.CreateDataset(ctx, alpha.ID, "people", "")

@@ -95,7 +95,7 @@ SIGINT or SIGTERM stops accepting connections and lets requests in flight finish
 
 // serve runs the server on ln until ctx ends, then shuts it down gracefully.
 func serve(ctx context.Context, ln net.Listener, st store.Store, log *slog.Logger) error {
-	api := server.New(server.Config{Store: st, Logger: log})
+	api := server.New(server.Config{Store: st, Logger: log, CacheTTL: time.Second})
 	ui, err := web.New(web.Config{Server: api, Store: st, Logger: log})
 	if err != nil {
 		return err

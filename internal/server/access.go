@@ -164,7 +164,7 @@ func (s *Server) csrfValid(r *http.Request, c *call) bool {
 // other projects cannot be probed; too small a role within one's own project is 403.
 func (s *Server) projectAccess(r *http.Request, ref string, min store.Role, c *call) error {
 	notFound := errorf(http.StatusNotFound, codeNotFound, "no project %q", ref)
-	p, err := s.store.GetProject(r.Context(), ref)
+	p, err := s.project(r.Context(), ref)
 	if errors.Is(err, store.ErrNotFound) {
 		return notFound
 	}

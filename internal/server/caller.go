@@ -109,6 +109,8 @@ func (s *Server) ClientError(r *http.Request, err error) (status int, code, mess
 		ae = errorf(http.StatusConflict, codeConflict, "%v", err)
 	case errors.Is(err, store.ErrInvalid):
 		ae = errorf(http.StatusBadRequest, codeBadRequest, "%v", err)
+	case errors.Is(err, store.ErrNotAllowed):
+		ae = errorf(http.StatusForbidden, codeForbidden, "%v", err)
 	default:
 		ae = errorf(http.StatusInternalServerError, codeInternal, "")
 	}

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -57,6 +58,7 @@ type fixture struct {
 	promptA, promptB        string // a prompt of each project, labelled production
 	datasetA, datasetB      string // a dataset of each project, with items
 	queueA, queueB          string // an annotation queue over each project's run (queues_test.go)
+	reviewA, reviewB        string // an open review request of each (staging of the prompt)
 
 	sessions map[string]*client // logged-in clients by email, so that the limiter is not tripped
 }
@@ -136,8 +138,16 @@ func newFixture(t *testing.T, dsn string) *fixture {
 	}{{f.a, f.promptA}, {f.b, f.promptB}} {
 		v, _, err := st.PushPrompt(ctx, pr.p.ID, pr.name, store.PromptContent{Template: "Answer {{ question }} for " + pr.p.Slug}, "test", "first")
 		must(err)
-		_, err = st.MovePromptLabel(ctx, pr.p.ID, pr.name, "production", v.Version, "test")
+		must(release(st, pr.p.ID, pr.name, v.Version))
+	}
+	for _, pr := range []struct {
+		p    store.Project
+		name string
+		id   *string
+	}{{f.a, f.promptA, &f.reviewA}, {f.b, f.promptB, &f.reviewB}} {
+		r, err := st.RequestPromptReview(ctx, pr.p.ID, pr.name, "staging", 1, "test", "stage it")
 		must(err)
+		*pr.id = strconv.FormatInt(r.ID, 10)
 	}
 	f.datasetA, f.datasetB = "alpha/golden", "beta-only/golden"
 	for _, d := range []struct {
@@ -160,6 +170,18 @@ func newFixture(t *testing.T, dsn string) *fixture {
 	}
 	f.queueA, f.queueB = fixtureQueue(t, st, f.a, f.runA1, f.alice), fixtureQueue(t, st, f.b, f.runB, f.bob)
 	return f
+}
+
+// release points production at a version as a team does: a review request approved by
+// someone other than the version's author (the fixtures' "test") and the requester.
+func release(st store.Store, projectID, name string, version int) error {
+	ctx := context.Background()
+	r, err := st.RequestPromptReview(ctx, projectID, name, "production", version, "test", "")
+	if err != nil {
+		return err
+	}
+	_, err = st.DecidePromptReview(ctx, projectID, r.ID, true, "fixture reviewer", "")
+	return err
 }
 
 // withServer is f with a second server of cfg (Store, Now and Password filled in) over

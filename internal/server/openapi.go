@@ -21,12 +21,15 @@ func (s *Server) openAPI(w http.ResponseWriter, _ *http.Request, _ *call) error 
 func (s *Server) openAPIDoc() map[string]any {
 	paths := map[string]map[string]any{}
 	for _, rt := range s.routes() {
+		// A rest wildcard ({name...}, a prompt name with slashes) is a plain parameter in
+		// OpenAPI, whose value is sent with its slashes.
+		path := strings.ReplaceAll(rt.Path, "...}", "}")
 		op := map[string]any{
 			"summary":     rt.Summary,
 			"operationId": operationID(rt),
 		}
 		var params []any
-		for _, m := range pathParam.FindAllStringSubmatch(rt.Path, -1) {
+		for _, m := range pathParam.FindAllStringSubmatch(path, -1) {
 			params = append(params, map[string]any{"name": m[1], "in": "path", "required": true,
 				"schema": map[string]any{"type": "string"}})
 		}
@@ -66,10 +69,10 @@ func (s *Server) openAPIDoc() map[string]any {
 		default:
 			op["x-plumb-access"] = "authenticated"
 		}
-		if paths[rt.Path] == nil {
-			paths[rt.Path] = map[string]any{}
+		if paths[path] == nil {
+			paths[path] = map[string]any{}
 		}
-		paths[rt.Path][strings.ToLower(rt.Method)] = op
+		paths[path][strings.ToLower(rt.Method)] = op
 	}
 	str := map[string]any{"type": "string"}
 	role := map[string]any{"type": "string", "enum": []string{"viewer", "editor", "admin"}}
@@ -116,6 +119,18 @@ func (s *Server) openAPIDoc() map[string]any {
 				"Revocation": object([]string{}, map[string]any{"item_ids": map[string]any{"type": "array", "items": map[string]any{"type": "integer"}},
 					"subjects": map[string]any{"type": "array", "items": str}, "reason": str}),
 				"AddFailed": object([]string{"run"}, map[string]any{"run": str, "message": str}),
+				"PromptPush": map[string]any{"type": "object", "additionalProperties": false,
+					"description": "a prompt version as a prompt file has it (docs/prompts.md): template or messages, and model, params, tools, response_format; message says what changed",
+					"properties": map[string]any{"template": str, "messages": map[string]any{"type": "array", "items": object([]string{"role", "content"},
+						map[string]any{"role": map[string]any{"type": "string", "enum": []string{"system", "user", "assistant"}}, "content": str})},
+						"model": str, "params": map[string]any{"type": "object"}, "tools": map[string]any{}, "response_format": map[string]any{},
+						"message": str}},
+				"PromptLabelMove":      object([]string{"label", "version"}, map[string]any{"label": str, "version": map[string]any{"type": "integer", "minimum": 1}}),
+				"PromptRollback":       object([]string{"label"}, map[string]any{"label": str, "reason": str}),
+				"PromptReviewCreate":   object([]string{"prompt", "version"}, map[string]any{"prompt": str, "label": str, "version": map[string]any{"type": "integer", "minimum": 1}, "description": str}),
+				"PromptReviewComment":  object([]string{"body"}, map[string]any{"body": str}),
+				"PromptReviewDecision": object([]string{}, map[string]any{"comment": str}),
+				"PromptSettings":       object([]string{"protected_labels"}, map[string]any{"protected_labels": map[string]any{"type": "array", "items": str}}),
 				"Report": map[string]any{"type": "object", "required": []string{"run", "summary", "results"},
 					"description": "the JSON report of `plumb eval -o run.json` (docs/reports.md)"},
 			},
@@ -131,7 +146,7 @@ func (s *Server) openAPIDoc() map[string]any {
 // operationID names an operation after its method and path: GET
 // /api/v1/projects/{project}/runs is get_projects_project_runs.
 func operationID(rt route) string {
-	p := strings.TrimPrefix(rt.Path, "/api/v1")
+	p := strings.ReplaceAll(strings.TrimPrefix(rt.Path, "/api/v1"), "...", "")
 	p = strings.NewReplacer("{", "", "}", "", ".", "_", "-", "_").Replace(p)
 	return strings.ToLower(rt.Method) + strings.ReplaceAll(p, "/", "_")
 }

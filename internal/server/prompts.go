@@ -39,12 +39,18 @@ func (s *Server) getPrompt(w http.ResponseWriter, r *http.Request, c *call) erro
 	if ref == "" {
 		ref = defaultPromptRef
 	}
-	v, err := s.store.GetPromptVersion(r.Context(), c.project.ID, name, ref)
-	if errors.Is(err, store.ErrNotFound) {
-		return errorf(http.StatusNotFound, codeNotFound, "%v: push it with `plumb prompt push` and point the label at a version (`plumb prompt label NAME VERSION %s`)", err, ref)
-	}
-	if err != nil {
-		return err
+	key := fetchKey{c.project.ID, name, ref}
+	v, ok := s.prompts.get(key)
+	if !ok {
+		var err error
+		v, err = s.store.GetPromptVersion(r.Context(), c.project.ID, name, ref)
+		if errors.Is(err, store.ErrNotFound) {
+			return errorf(http.StatusNotFound, codeNotFound, "%v: push it with `plumb prompt push` and point the label at a version (`plumb prompt label NAME VERSION %s`)", err, ref)
+		}
+		if err != nil {
+			return err
+		}
+		s.prompts.put(key, v)
 	}
 	etag := `"` + v.ContentHash + `"`
 	h := w.Header()

@@ -60,7 +60,7 @@ func testPromptFetch(t *testing.T, f *fixture) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := f.st.MovePromptLabel(ctx, f.a.ID, f.promptA, "production", v2.Version, "test"); err != nil {
+		if err := release(f.st, f.a.ID, f.promptA, v2.Version); err != nil {
 			t.Fatal(err)
 		}
 		if r := conditional(etag); r.StatusCode != 200 || r.Header.Get("ETag") != `"`+v2.ContentHash+`"` {

@@ -36,6 +36,11 @@ type Config struct {
 	SessionTTL time.Duration
 	// MaxBody bounds request bodies, MaxUpload run uploads; zero means 1 MiB and 64 MiB.
 	MaxBody, MaxUpload int64
+	// CacheTTL is how long the hot path of applications fetching their prompt reuses what
+	// it read (the project by id or slug, the prompt version fetched) without asking the
+	// store: changes through this server are seen at once, others after at most this long.
+	// Zero means no reuse. `plumb serve` uses 1 s.
+	CacheTTL time.Duration
 }
 
 // Server serves the API. Build it with New; it is safe for concurrent use.
@@ -49,6 +54,8 @@ type Server struct {
 	maxBody    int64
 	maxUpload  int64
 	handler    http.Handler
+	prompts    *ttlCache[fetchKey, store.PromptVersion] // nil without Config.CacheTTL
+	projects   *ttlCache[string, store.Project]         // by id and by slug
 	// dummyHash is verified against when a login names an unknown email, so that it takes
 	// as long as a wrong password and does not reveal which accounts exist.
 	dummyHash string
@@ -84,6 +91,8 @@ func New(cfg Config) *Server {
 		every = time.Minute / time.Duration(burst)
 	}
 	s.limiter = auth.NewLoginLimiter(burst, every, s.now)
+	s.prompts = newTTLCache[fetchKey, store.PromptVersion](cfg.CacheTTL, s.now)
+	s.projects = newTTLCache[string, store.Project](cfg.CacheTTL, s.now)
 	s.dummyHash, _ = auth.HashPassword(auth.NewToken(), s.password)
 
 	mux := http.NewServeMux()

@@ -31,6 +31,17 @@ type Actor struct {
 //	                                   (never the content, which prompt_versions keeps)
 //	prompt.label              prompt   before (a move): name, label, version; after: name,
 //	                                   label, version, moved_by, move_id (its history row)
+//	prompt.rollback           prompt   as prompt.label, with kind "rollback" and the reason
+//	                                   (prompt.label's after has kind, reason and review_id)
+//	prompt.protect            project  before and after: protected_labels
+//	prompt.review.request     prompt_review  after: id, name, label, version, base_version,
+//	                                   requester, description, status
+//	prompt.review.comment     prompt_review  after: review_id, name, label, version,
+//	                                   comment_id, author, body
+//	prompt.review.approve, prompt.review.reject  prompt_review  before and after: the
+//	                                   request (after: decided_by, comment, move_id); an
+//	                                   approval also writes the prompt.label of its move
+//	prompt.review.supersede   prompt_review  a stale request replaced by a new one
 //	dataset.create            dataset  after: Dataset
 //	dataset.import            dataset  before (a next version): name, version, item_count;
 //	                                   after: name, version, item_count, added, duplicates,

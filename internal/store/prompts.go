@@ -36,7 +36,8 @@ type Prompts interface {
 	// MovePromptLabel points label at a version of a prompt (creating the label) and
 	// records the move in the label's history. A label already at that version is left
 	// alone: the returned move then has ID 0 and FromVersion equal to ToVersion. A missing
-	// prompt or version is ErrNotFound, a bad label ErrInvalid.
+	// prompt or version is ErrNotFound, a bad label ErrInvalid, a protected label
+	// (PromptReviews) ErrProtected.
 	MovePromptLabel(ctx context.Context, projectID, name, label string, version int, actor string) (PromptLabelMove, error)
 	// PromptLabelHistory returns the moves of a prompt's label ("" for every label),
 	// newest first, or ErrNotFound for a missing prompt.
@@ -94,6 +95,11 @@ type PromptLabelMove struct {
 	ToVersion   int       `json:"to_version"`
 	Actor       string    `json:"actor"`
 	At          time.Time `json:"at"`
+	// Kind is how the label moved: MoveDirect, MoveForced, MoveReview (ReviewID is the
+	// approved request) or MoveRollback; Reason is the reason given, if any.
+	Kind     string `json:"kind"`
+	Reason   string `json:"reason,omitempty"`
+	ReviewID *int64 `json:"review_id,omitempty"`
 }
 
 // maxPromptContent bounds a version's canonical JSON: a prompt is text a person reviews,

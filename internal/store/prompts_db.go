@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 )
 
 // The audit entries of the prompt registry (see audited.go) hold a version's number and
@@ -26,6 +27,11 @@ type promptAuditLabel struct {
 	Version int    `json:"version"`
 	MovedBy string `json:"moved_by,omitempty"`
 	MoveID  int64  `json:"move_id,omitempty"`
+	// Kind is the move's kind (MoveDirect, ...), Reason its reason, ReviewID the approved
+	// request that made it.
+	Kind     string `json:"kind,omitempty"`
+	Reason   string `json:"reason,omitempty"`
+	ReviewID int64  `json:"review_id,omitempty"`
 }
 
 // promptNotFound names the missing prompt.
@@ -166,41 +172,58 @@ func (a *accounts) versionLabels(ctx context.Context, d db, projectID, name stri
 	return labels, err
 }
 
-// GetPromptVersion implements Prompts.
+// GetPromptVersion implements Prompts. The version and its labels are one query, which is
+// what an application's fetch costs; telling a missing prompt from a missing version or
+// label takes a second one, only when nothing was found.
 func (a *accounts) GetPromptVersion(ctx context.Context, projectID, name, ref string) (PromptVersion, error) {
-	promptID, err := findPrompt(ctx, a.db, projectID, name, false)
-	if err != nil {
-		return PromptVersion{}, err
+	labels := `(SELECT group_concat(x.label, ',') FROM prompt_labels x WHERE x.prompt_id = v.prompt_id AND x.version = v.version)`
+	if a.db.driver() == DriverPostgres {
+		labels = `(SELECT string_agg(x.label, ',') FROM prompt_labels x WHERE x.prompt_id = v.prompt_id AND x.version = v.version)`
 	}
-	var v PromptVersion
-	switch n, isNum := promptVersionRef(ref); {
+	cols := `SELECT v.version, v.content_hash, v.content, v.author, v.message, v.created_at, ` + labels
+	var q string
+	args := []any{projectID, name}
+	n, isNum := promptVersionRef(ref)
+	switch {
 	case ref == "" || ref == "latest":
-		v, err = latestVersion(ctx, a.db, promptID, name)
-		if errors.Is(err, errNoRows) {
-			err = fmt.Errorf("prompt %q has no version %w", name, ErrNotFound)
-		}
+		q = cols + ` FROM prompts p JOIN prompt_versions v ON v.prompt_id = p.id
+			WHERE p.project_id = ? AND p.name = ? ORDER BY v.version DESC LIMIT 1`
 	case isNum:
-		v, err = scanPromptVersion(name)(a.db.queryRow(ctx, `SELECT `+promptVersionCols+` FROM prompt_versions
-			WHERE prompt_id = ? AND version = ?`, promptID, n))
-		if errors.Is(err, errNoRows) {
-			err = fmt.Errorf("prompt %q version %d %w", name, n, ErrNotFound)
-		}
+		q = cols + ` FROM prompts p JOIN prompt_versions v ON v.prompt_id = p.id AND v.version = ?
+			WHERE p.project_id = ? AND p.name = ?`
+		args = []any{n, projectID, name}
 	default:
-		v, err = scanPromptVersion(name)(a.db.queryRow(ctx, `SELECT v.version, v.content_hash, v.content, v.author,
-			v.message, v.created_at FROM prompt_labels l JOIN prompt_versions v ON v.prompt_id = l.prompt_id AND v.version = l.version
-			WHERE l.prompt_id = ? AND l.label = ?`, promptID, ref))
-		if errors.Is(err, errNoRows) {
-			err = fmt.Errorf("prompt %q label %q %w", name, ref, ErrNotFound)
-		}
+		q = cols + ` FROM prompts p JOIN prompt_labels l ON l.prompt_id = p.id AND l.label = ?
+			JOIN prompt_versions v ON v.prompt_id = p.id AND v.version = l.version
+			WHERE p.project_id = ? AND p.name = ?`
+		args = []any{ref, projectID, name}
 	}
-	if err != nil {
-		if errors.Is(err, ErrNotFound) {
+	v := PromptVersion{Prompt: name}
+	var content, labelList textCol
+	var at timeCol
+	err := a.db.queryRow(ctx, q, args...).Scan(&v.Version, &v.ContentHash, &content, &v.Author, &v.Message, &at, &labelList)
+	if errors.Is(err, errNoRows) {
+		if _, err := findPrompt(ctx, a.db, projectID, name, false); err != nil {
 			return PromptVersion{}, err
 		}
+		switch {
+		case ref == "" || ref == "latest":
+			return PromptVersion{}, fmt.Errorf("prompt %q has no version %w", name, ErrNotFound)
+		case isNum:
+			return PromptVersion{}, fmt.Errorf("prompt %q version %d %w", name, n, ErrNotFound)
+		}
+		return PromptVersion{}, fmt.Errorf("prompt %q label %q %w", name, ref, ErrNotFound)
+	}
+	if err != nil {
 		return PromptVersion{}, fmt.Errorf("get prompt %s@%s: %w", name, ref, err)
 	}
-	if v.Labels, err = a.versionLabels(ctx, a.db, projectID, name, v.Version); err != nil {
-		return PromptVersion{}, err
+	v.CreatedAt = at.T
+	if v.Content, err = decodeContent(content.S); err != nil {
+		return PromptVersion{}, fmt.Errorf("prompt %s version %d: stored content is corrupt: %w", name, v.Version, err)
+	}
+	if labelList.S != "" {
+		v.Labels = strings.Split(labelList.S, ",")
+		slices.Sort(v.Labels)
 	}
 	return v, nil
 }
@@ -290,12 +313,21 @@ func (a *accounts) ListPromptVersions(ctx context.Context, projectID, name strin
 	return vs, nil
 }
 
-// MovePromptLabel implements Prompts.
+// MovePromptLabel implements Prompts. A protected label is refused (ErrProtected): it
+// moves through an approved review, a rollback or, on a laptop, a forced move.
 func (a *accounts) MovePromptLabel(ctx context.Context, projectID, name, label string, version int, actor string) (PromptLabelMove, error) {
+	return a.moveLabelTx(ctx, projectID, name, label, version, actor, MoveDirect, "")
+}
+
+// moveLabelTx checks a move's input and makes it, as kind, in a transaction of its own.
+func (a *accounts) moveLabelTx(ctx context.Context, projectID, name, label string, version int, actor, kind, reason string) (PromptLabelMove, error) {
 	if err := CheckPromptLabel(label); err != nil {
 		return PromptLabelMove{}, err
 	}
 	if err := checkText("actor", actor, 200); err != nil {
+		return PromptLabelMove{}, err
+	}
+	if err := checkOptionalText("reason", reason, 10000); err != nil {
 		return PromptLabelMove{}, err
 	}
 	var out PromptLabelMove
@@ -304,53 +336,90 @@ func (a *accounts) MovePromptLabel(ctx context.Context, projectID, name, label s
 		if err != nil {
 			return err
 		}
-		var n int
-		if err := d.queryRow(ctx, `SELECT count(*) FROM prompt_versions WHERE prompt_id = ? AND version = ?`,
-			promptID, version).Scan(&n); err != nil {
-			return fmt.Errorf("move label %s of prompt %s: %w", label, name, err)
+		switch kind {
+		case MoveDirect:
+			protected, err := protectedLabels(ctx, d, projectID)
+			if err != nil {
+				return err
+			}
+			if slices.Contains(protected, label) {
+				return refuse(ErrProtected, fmt.Sprintf("label %q of prompt %q is protected: it moves only when a review request for the move is approved by another member", label, name))
+			}
+		case MoveForced:
+			var n int
+			if err := d.queryRow(ctx, `SELECT count(*) FROM users`).Scan(&n); err != nil {
+				return fmt.Errorf("move label %s of prompt %s: %w", label, name, err)
+			}
+			if n > 1 {
+				return refuse(ErrNotAllowed, fmt.Sprintf("this store has %d users: a forced move is only for a store of one user or none, where nobody else could review; request a review of the move instead", n))
+			}
 		}
-		if n == 0 {
-			return fmt.Errorf("prompt %q version %d %w", name, version, ErrNotFound)
-		}
-		now := a.stamp()
-		out = PromptLabelMove{Prompt: name, Label: label, ToVersion: version, Actor: actor, At: now}
-		var from int
-		err = d.queryRow(ctx, `SELECT version FROM prompt_labels WHERE prompt_id = ? AND label = ?`, promptID, label).Scan(&from)
-		switch {
-		case errors.Is(err, errNoRows):
-			_, err = d.exec(ctx, `INSERT INTO prompt_labels (prompt_id, label, version, moved_at, moved_by)
-				VALUES (?, ?, ?, ?, ?)`, promptID, label, version, now, actor)
-		case err != nil:
-		case from == version:
-			out.FromVersion = &from
-			return nil
-		default:
-			out.FromVersion = &from
-			_, err = d.exec(ctx, `UPDATE prompt_labels SET version = ?, moved_at = ?, moved_by = ?
-				WHERE prompt_id = ? AND label = ?`, version, now, actor, promptID, label)
-		}
-		if err != nil {
-			return fmt.Errorf("move label %s of prompt %s: %w", label, name, err)
-		}
-		var fromArg any
-		if out.FromVersion != nil {
-			fromArg = *out.FromVersion
-		}
-		if err := d.writeRow(ctx, `INSERT INTO prompt_label_moves (prompt_id, label, from_version, to_version, actor, at)
-			VALUES (?, ?, ?, ?, ?, ?) RETURNING id`, promptID, label, fromArg, version, actor, now).Scan(&out.ID); err != nil {
-			return fmt.Errorf("move label %s of prompt %s: %w", label, name, err)
-		}
-		var before any
-		if out.FromVersion != nil {
-			before = promptAuditLabel{Name: name, Label: label, Version: from}
-		}
-		return a.record(ctx, d, projectID, "prompt.label", "prompt", promptID, before,
-			promptAuditLabel{Name: name, Label: label, Version: version, MovedBy: actor, MoveID: out.ID})
+		out, err = a.moveLabel(ctx, d, projectID, promptID, name, label, version, actor, kind, reason, nil)
+		return err
 	})
 	if err != nil {
 		return PromptLabelMove{}, err
 	}
 	return out, nil
+}
+
+// moveLabel points label at version inside d (whose transaction holds the prompt's lock),
+// records the move as kind in the history and the audit log, and returns it. A label
+// already at version is left alone (ID 0).
+func (a *accounts) moveLabel(ctx context.Context, d db, projectID, promptID, name, label string, version int, actor, kind, reason string, reviewID *int64) (PromptLabelMove, error) {
+	var n int
+	if err := d.queryRow(ctx, `SELECT count(*) FROM prompt_versions WHERE prompt_id = ? AND version = ?`,
+		promptID, version).Scan(&n); err != nil {
+		return PromptLabelMove{}, fmt.Errorf("move label %s of prompt %s: %w", label, name, err)
+	}
+	if n == 0 {
+		return PromptLabelMove{}, fmt.Errorf("prompt %q version %d %w", name, version, ErrNotFound)
+	}
+	now := a.stamp()
+	out := PromptLabelMove{Prompt: name, Label: label, ToVersion: version, Actor: actor, At: now, Kind: kind,
+		Reason: reason, ReviewID: reviewID}
+	var from int
+	err := d.queryRow(ctx, `SELECT version FROM prompt_labels WHERE prompt_id = ? AND label = ?`, promptID, label).Scan(&from)
+	switch {
+	case errors.Is(err, errNoRows):
+		_, err = d.exec(ctx, `INSERT INTO prompt_labels (prompt_id, label, version, moved_at, moved_by)
+			VALUES (?, ?, ?, ?, ?)`, promptID, label, version, now, actor)
+	case err != nil:
+	case from == version:
+		out.FromVersion = &from
+		return out, nil
+	default:
+		out.FromVersion = &from
+		_, err = d.exec(ctx, `UPDATE prompt_labels SET version = ?, moved_at = ?, moved_by = ?
+			WHERE prompt_id = ? AND label = ?`, version, now, actor, promptID, label)
+	}
+	if err != nil {
+		return PromptLabelMove{}, fmt.Errorf("move label %s of prompt %s: %w", label, name, err)
+	}
+	var fromArg, reviewArg any
+	if out.FromVersion != nil {
+		fromArg = *out.FromVersion
+	}
+	if reviewID != nil {
+		reviewArg = *reviewID
+	}
+	if err := d.writeRow(ctx, `INSERT INTO prompt_label_moves (prompt_id, label, from_version, to_version, actor, at, kind, reason, review_id)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`, promptID, label, fromArg, version, actor, now, kind, reason, reviewArg).Scan(&out.ID); err != nil {
+		return PromptLabelMove{}, fmt.Errorf("move label %s of prompt %s: %w", label, name, err)
+	}
+	var before any
+	if out.FromVersion != nil {
+		before = promptAuditLabel{Name: name, Label: label, Version: from}
+	}
+	action := "prompt.label"
+	if kind == MoveRollback {
+		action = "prompt.rollback"
+	}
+	after := promptAuditLabel{Name: name, Label: label, Version: version, MovedBy: actor, MoveID: out.ID, Kind: kind, Reason: reason}
+	if reviewID != nil {
+		after.ReviewID = *reviewID
+	}
+	return out, a.record(ctx, d, projectID, action, "prompt", promptID, before, after)
 }
 
 // PromptLabelHistory implements Prompts.
@@ -359,7 +428,7 @@ func (a *accounts) PromptLabelHistory(ctx context.Context, projectID, name, labe
 	if err != nil {
 		return nil, err
 	}
-	q := `SELECT id, label, from_version, to_version, actor, at FROM prompt_label_moves WHERE prompt_id = ?`
+	q := `SELECT id, label, from_version, to_version, actor, at, kind, reason, review_id FROM prompt_label_moves WHERE prompt_id = ?`
 	args := []any{promptID}
 	if label != "" {
 		q += ` AND label = ?`
@@ -372,9 +441,10 @@ func (a *accounts) PromptLabelHistory(ctx context.Context, projectID, name, labe
 	return collect(rows, "label history of prompt "+name, func(r rowScanner) (PromptLabelMove, error) {
 		m := PromptLabelMove{Prompt: name}
 		var from *int
+		var review *int64
 		var at timeCol
-		err := r.Scan(&m.ID, &m.Label, &from, &m.ToVersion, &m.Actor, &at)
-		m.FromVersion, m.At = from, at.T
+		err := r.Scan(&m.ID, &m.Label, &from, &m.ToVersion, &m.Actor, &at, &m.Kind, &m.Reason, &review)
+		m.FromVersion, m.At, m.ReviewID = from, at.T, review
 		return m, err
 	})
 }

@@ -163,52 +163,52 @@ func TestPromptLabels(t *testing.T) {
 		for i := 1; i <= 3; i++ {
 			mustPush(t, st, DefaultProjectID, "triage", PromptContent{Template: fmt.Sprintf("v%d {{q}}", i)})
 		}
-		m1, err := st.MovePromptLabel(ctx, DefaultProjectID, "triage", "production", 1, "ana")
+		m1, err := st.MovePromptLabel(ctx, DefaultProjectID, "triage", "canary", 1, "ana")
 		if err != nil || m1.ID == 0 || m1.FromVersion != nil || m1.ToVersion != 1 {
 			t.Fatalf("new label = %+v, %v; want a recorded move from nothing to 1", m1, err)
 		}
 		if _, err := st.MovePromptLabel(ctx, DefaultProjectID, "triage", "staging", 3, "bob"); err != nil {
 			t.Fatal(err)
 		}
-		m2, err := st.MovePromptLabel(ctx, DefaultProjectID, "triage", "production", 2, "bob")
+		m2, err := st.MovePromptLabel(ctx, DefaultProjectID, "triage", "canary", 2, "bob")
 		if err != nil || m2.ID <= m1.ID || m2.FromVersion == nil || *m2.FromVersion != 1 || m2.ToVersion != 2 || m2.Actor != "bob" {
 			t.Fatalf("move = %+v, %v; want 1 -> 2 by bob", m2, err)
 		}
 		// Moving a label where it is changes nothing and records nothing.
-		same, err := st.MovePromptLabel(ctx, DefaultProjectID, "triage", "production", 2, "carol")
+		same, err := st.MovePromptLabel(ctx, DefaultProjectID, "triage", "canary", 2, "carol")
 		if err != nil || same.ID != 0 || same.FromVersion == nil || *same.FromVersion != 2 {
 			t.Errorf("no-op move = %+v, %v; want ID 0 from 2", same, err)
 		}
-		if _, err := st.MovePromptLabel(ctx, DefaultProjectID, "triage", "production", 9, "ana"); !errors.Is(err, ErrNotFound) {
+		if _, err := st.MovePromptLabel(ctx, DefaultProjectID, "triage", "canary", 9, "ana"); !errors.Is(err, ErrNotFound) {
 			t.Errorf("move to a missing version = %v, want ErrNotFound", err)
 		}
-		if _, err := st.MovePromptLabel(ctx, DefaultProjectID, "nope", "production", 1, "ana"); !errors.Is(err, ErrNotFound) {
+		if _, err := st.MovePromptLabel(ctx, DefaultProjectID, "nope", "canary", 1, "ana"); !errors.Is(err, ErrNotFound) {
 			t.Errorf("move on a missing prompt = %v, want ErrNotFound", err)
 		}
 
-		v, err := st.GetPromptVersion(ctx, DefaultProjectID, "triage", "production")
-		if err != nil || v.Version != 2 || v.Content.Template != "v2 {{q}}" || !slices.Equal(v.Labels, []string{"production"}) {
-			t.Errorf("@production = v%d %q labels %v, %v; want v2 labelled production", v.Version, v.Content.Template, v.Labels, err)
+		v, err := st.GetPromptVersion(ctx, DefaultProjectID, "triage", "canary")
+		if err != nil || v.Version != 2 || v.Content.Template != "v2 {{q}}" || !slices.Equal(v.Labels, []string{"canary"}) {
+			t.Errorf("@canary = v%d %q labels %v, %v; want v2 labelled canary", v.Version, v.Content.Template, v.Labels, err)
 		}
 		vs, _ := st.ListPromptVersions(ctx, DefaultProjectID, "triage")
 		if len(vs) != 3 || !slices.Equal(vs[0].Labels, []string{"staging"}) || vs[2].Labels != nil {
 			t.Errorf("version labels = %v %v %v", vs[0].Labels, vs[1].Labels, vs[2].Labels)
 		}
 		list, _ := st.ListPrompts(ctx, DefaultProjectID)
-		if len(list) != 1 || list[0].Labels["production"] != 2 || list[0].Labels["staging"] != 3 {
+		if len(list) != 1 || list[0].Labels["canary"] != 2 || list[0].Labels["staging"] != 3 {
 			t.Errorf("ListPrompts labels = %+v", list)
 		}
 
-		hist, err := st.PromptLabelHistory(ctx, DefaultProjectID, "triage", "production")
+		hist, err := st.PromptLabelHistory(ctx, DefaultProjectID, "triage", "canary")
 		if err != nil || len(hist) != 2 || hist[0].ID != m2.ID || hist[1].ID != m1.ID || hist[1].FromVersion != nil {
-			t.Fatalf("production history = %+v, %v; want the 2 moves, newest first", hist, err)
+			t.Fatalf("canary history = %+v, %v; want the 2 moves, newest first", hist, err)
 		}
 		all, err := st.PromptLabelHistory(ctx, DefaultProjectID, "triage", "")
 		if err != nil || len(all) != 3 {
 			t.Errorf("whole history = %d moves, %v; want 3", len(all), err)
 		}
 		// Rolling back is moving the label to the last move's from_version.
-		back, err := st.MovePromptLabel(ctx, DefaultProjectID, "triage", "production", *hist[0].FromVersion, "ana")
+		back, err := st.MovePromptLabel(ctx, DefaultProjectID, "triage", "canary", *hist[0].FromVersion, "ana")
 		if err != nil || back.ToVersion != 1 || *back.FromVersion != 2 {
 			t.Errorf("rollback = %+v, %v", back, err)
 		}
@@ -235,10 +235,10 @@ func TestPromptProjectsIsolated(t *testing.T) {
 			t.Fatalf("versions = %d, %d; want 1 in each project", a.Version, b.Version)
 		}
 		mustPush(t, st, other.ID, "only-other", PromptContent{Template: "x"})
-		if _, err := st.MovePromptLabel(ctx, other.ID, "triage", "production", 1, "ana"); err != nil {
+		if _, err := st.MovePromptLabel(ctx, other.ID, "triage", "canary", 1, "ana"); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := st.GetPromptVersion(ctx, DefaultProjectID, "triage", "production"); !errors.Is(err, ErrNotFound) {
+		if _, err := st.GetPromptVersion(ctx, DefaultProjectID, "triage", "canary"); !errors.Is(err, ErrNotFound) {
 			t.Errorf("the default project sees the other's label: %v", err)
 		}
 		if _, err := st.GetPromptVersion(ctx, DefaultProjectID, "only-other", ""); !errors.Is(err, ErrNotFound) {
@@ -279,7 +279,7 @@ func TestPromptAudit(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, ver := range []int{1, 2, 2} {
-			if _, err := au.MovePromptLabel(ctx, DefaultProjectID, "triage", "production", ver, "ana"); err != nil {
+			if _, err := au.MovePromptLabel(ctx, DefaultProjectID, "triage", "canary", ver, "ana"); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -300,8 +300,8 @@ func TestPromptAudit(t *testing.T) {
 			action        string
 			before, after fields
 		}{
-			{"prompt.label", fields{"version": 1.0, "label": "production"}, fields{"version": 2.0, "moved_by": "ana"}},
-			{"prompt.label", nil, fields{"version": 1.0, "label": "production"}},
+			{"prompt.label", fields{"version": 1.0, "label": "canary"}, fields{"version": 2.0, "moved_by": "ana"}},
+			{"prompt.label", nil, fields{"version": 1.0, "label": "canary"}},
 			{"prompt.push", fields{"version": 1.0, "content_hash": v1.ContentHash}, fields{"version": 2.0, "content_hash": v2.ContentHash, "author": "bob", "message": "shorter"}},
 			{"prompt.push", nil, fields{"version": 1.0, "content_hash": v1.ContentHash, "name": "triage"}},
 		} {
@@ -335,14 +335,14 @@ func TestPromptAudit(t *testing.T) {
 		if _, _, err := bad.PushPrompt(ctx, DefaultProjectID, "fresh", PromptContent{Template: "new"}, "ana", ""); !errors.Is(err, ErrInvalid) {
 			t.Errorf("push of a new prompt with a failing entry = %v, want ErrInvalid", err)
 		}
-		if _, err := bad.MovePromptLabel(ctx, DefaultProjectID, "triage", "production", 1, "ana"); !errors.Is(err, ErrInvalid) {
+		if _, err := bad.MovePromptLabel(ctx, DefaultProjectID, "triage", "canary", 1, "ana"); !errors.Is(err, ErrInvalid) {
 			t.Errorf("move with a failing entry = %v, want ErrInvalid", err)
 		}
 		v, _ := st.GetPromptVersion(ctx, DefaultProjectID, "triage", "")
-		p, _ := st.GetPromptVersion(ctx, DefaultProjectID, "triage", "production")
+		p, _ := st.GetPromptVersion(ctx, DefaultProjectID, "triage", "canary")
 		list, _ := st.ListPrompts(ctx, DefaultProjectID)
 		if v.Version != 2 || p.Version != 2 || len(list) != 1 || len(allAudit(t, st)) != 4 {
-			t.Errorf("failed audited changes left state behind: latest v%d, production v%d, %d prompts", v.Version, p.Version, len(list))
+			t.Errorf("failed audited changes left state behind: latest v%d, canary v%d, %d prompts", v.Version, p.Version, len(list))
 		}
 		// The plain store (the CLI's own, unless it asks for audit) appends nothing.
 		mustPush(t, st, DefaultProjectID, "triage", PromptContent{Template: "v4"})

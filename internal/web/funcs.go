@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -42,6 +43,26 @@ var funcs = template.FuncMap{
 	// path escapes one path segment: a run id is any text, "/", "?" and "#" included,
 	// which html/template leaves alone in the path of a URL.
 	"path": url.PathEscape,
+	// pname escapes a registry prompt's name for a path: each part, keeping its slashes.
+	"pname": promptHref,
+	// ijson is a JSON value indented, for params, tools and response formats.
+	"ijson": func(v any) string {
+		var b strings.Builder
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(false) // the template escapes
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(v); err != nil {
+			return fmt.Sprint(v)
+		}
+		return strings.TrimSuffix(b.String(), "\n")
+	},
+	// deref is an optional version's number (0 for none).
+	"deref": func(v *int) int {
+		if v == nil {
+			return 0
+		}
+		return *v
+	},
 	// combo names a prompt × provider in a compare link.
 	"combo": func(prompt, provider string) string { return prompt + comboSep + provider },
 	// registryPrompts are a run's prompts that came from the prompt registry.

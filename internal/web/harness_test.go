@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -52,6 +53,15 @@ type fixture struct {
 	runB             string
 	keyBID           string
 }
+
+// The registry's fixture: A's prompt promptA has version 1 (a template) and 2 (chat
+// messages), both full of hostile text, production released at 1 by review 1, and review
+// openReview asking for 2, with a hostile description and comment. B has its own prompt
+// and review, which A must never see.
+const (
+	promptA    = "team/triage"
+	openReview = "2"
+)
 
 // forEachStore runs fn on SQLite and on PostgreSQL.
 func forEachStore(t *testing.T, fn func(t *testing.T, f *fixture)) {
@@ -129,6 +139,29 @@ func newFixture(t *testing.T, dsn string) *fixture {
 	// safely.
 	must(st.SaveRunIn(ctx, f.a.ID, hostileReport(hostileRunID, now.Add(-3*time.Hour), 1)))
 	fixtureQueues(t, f) // queues_test.go
+
+	_, _, err = st.PushPrompt(ctx, f.a.ID, promptA, store.PromptContent{Template: "Answer {{ q }}.\n" + hostile + "\nBe brief."}, "writer "+hostile, "first "+hostile)
+	must(err)
+	_, _, err = st.PushPrompt(ctx, f.a.ID, promptA, store.PromptContent{
+		Messages: []store.PromptMessage{{Role: "system", Content: "Answer {{ q }}. " + hostile}, {Role: "user", Content: "{{ q }}"}},
+		Model:    "model " + hostile, Params: map[string]any{"temperature": 0.2, "stop": hostile},
+		Tools: []any{map[string]any{"name": hostile}}, ResponseFormat: map[string]any{"type": hostile}}, "alice@example.com", "chat "+hostile)
+	must(err)
+	r1, err := st.RequestPromptReview(ctx, f.a.ID, promptA, "production", 1, "alice@example.com", "")
+	must(err)
+	_, err = st.DecidePromptReview(ctx, f.a.ID, r1.ID, true, "reviewer "+hostile, "")
+	must(err)
+	r2, err := st.RequestPromptReview(ctx, f.a.ID, promptA, "production", 2, "vera@example.com", "why "+hostile)
+	must(err)
+	if strconv.FormatInt(r2.ID, 10) != openReview {
+		t.Fatalf("the open review of A is #%d, want #%s", r2.ID, openReview)
+	}
+	_, err = st.CommentPromptReview(ctx, f.a.ID, r2.ID, "critic "+hostile, "comment "+hostile)
+	must(err)
+	_, _, err = st.PushPrompt(ctx, f.b.ID, "beta-only/answer", store.PromptContent{Template: "Beta {{ q }}"}, "bob@example.com", "Beta first")
+	must(err)
+	_, err = st.RequestPromptReview(ctx, f.b.ID, "beta-only/answer", "production", 1, "bob@example.com", "Beta release")
+	must(err)
 	return f
 }
 

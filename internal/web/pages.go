@@ -39,6 +39,21 @@ func (u *UI) table() []page {
 		{Method: "GET", Path: p + "/datasets/{dataset}", Access: project, Role: store.RoleViewer, Handle: u.datasetPage},
 		{Method: "POST", Path: p + "/datasets/{dataset}/policy", Access: project, Role: store.RoleAdmin, Handle: u.datasetPolicySubmit},
 		{Method: "GET", Path: p + "/datasets/{dataset}/audit", Access: project, Role: store.RoleViewer, Handle: u.datasetAuditPage},
+
+		// The prompt registry (prompts.go): prompt names have slashes, so they end the path.
+		{Method: "GET", Path: p + "/prompts", Access: project, Role: store.RoleViewer, Handle: u.promptsPage},
+		{Method: "GET", Path: p + "/prompts/{name...}", Access: project, Role: store.RoleViewer, Handle: u.promptPage},
+		{Method: "GET", Path: p + "/prompt-version/{version}/{name...}", Access: project, Role: store.RoleViewer, Handle: u.promptVersionPage},
+		{Method: "GET", Path: p + "/prompt-diff/{name...}", Access: project, Role: store.RoleViewer, Handle: u.promptDiffPage},
+		{Method: "GET", Path: p + "/prompt-rollback/{name...}", Access: project, Role: store.RoleEditor, Handle: u.promptRollbackConfirm},
+		{Method: "POST", Path: p + "/prompt-rollback/{name...}", Access: project, Role: store.RoleEditor, Handle: u.promptRollback},
+		{Method: "GET", Path: p + "/reviews", Access: project, Role: store.RoleViewer, Handle: u.reviewsPage},
+		{Method: "POST", Path: p + "/reviews", Access: project, Role: store.RoleEditor, Handle: u.reviewCreate},
+		{Method: "GET", Path: p + "/reviews/{review}", Access: project, Role: store.RoleViewer, Handle: u.reviewPage},
+		{Method: "POST", Path: p + "/reviews/{review}/comment", Access: project, Role: store.RoleEditor, Handle: u.reviewComment},
+		{Method: "POST", Path: p + "/reviews/{review}/approve", Access: project, Role: store.RoleEditor, Handle: u.reviewApprove},
+		{Method: "POST", Path: p + "/reviews/{review}/reject", Access: project, Role: store.RoleEditor, Handle: u.reviewReject},
+		{Method: "POST", Path: p + "/prompt-settings", Access: project, Role: store.RoleAdmin, Handle: u.promptSettings},
 	},
 		u.queuePages(p)..., // annotation queues (queues.go)
 	)

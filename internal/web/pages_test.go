@@ -14,9 +14,13 @@ import (
 // concrete fills a page pattern's wildcards: project, run, test, user and key.
 func concrete(pattern string, project, run, userID, keyID string) string {
 	p := strings.NewReplacer("{project}", project, "{run}", run, "{test}", "0", "{user}", userID, "{key}", keyID, "{$}", "",
-		"{dataset}", "golden", "{queue}", "review", "{item}", "1", "{version}", "1").Replace(pattern)
+		"{dataset}", "golden", "{queue}", "review", "{item}", "1", "{version}", "1",
+		"{name...}", promptA, "{review}", openReview).Replace(pattern)
 	if strings.HasSuffix(pattern, "/compare") {
 		p += "?a=" + url.QueryEscape(run) + "&b=" + url.QueryEscape(run)
+	}
+	if strings.HasSuffix(pattern, "/prompt-rollback/{name...}") {
+		p += "?label=production"
 	}
 	return p
 }
@@ -70,7 +74,9 @@ func TestEveryPageEscapes(t *testing.T) {
 		// proves nothing about them.
 		escaped := "&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;"
 		for _, path := range []string{"/p/alpha", "/p/alpha/runs", "/p/alpha/runs/run-a2", "/p/alpha/runs/run-a2/cases/0",
-			"/p/alpha/compare?a=run-a1&b=run-a2", within("run-a2", "fast", "smart "+hostile), "/p/alpha/keys", "/p/alpha/audit"} {
+			"/p/alpha/compare?a=run-a1&b=run-a2", within("run-a2", "fast", "smart "+hostile), "/p/alpha/keys", "/p/alpha/audit",
+			"/p/alpha/prompts/" + promptA, "/p/alpha/prompt-version/1/" + promptA, "/p/alpha/prompt-version/2/" + promptA,
+			"/p/alpha/prompt-diff/" + promptA, "/p/alpha/prompt-diff/" + promptA + "?a=2&b=1", "/p/alpha/reviews/" + openReview, "/p/alpha/reviews"} {
 			if body := alice.get(path).body; !strings.Contains(body, escaped) {
 				t.Errorf("GET %s does not show the hostile text escaped", path)
 			}

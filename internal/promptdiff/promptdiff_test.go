@@ -1,4 +1,4 @@
-package cli
+package promptdiff
 
 import (
 	"slices"
@@ -27,7 +27,7 @@ func TestUnifiedHunks(t *testing.T) {
 	} {
 		var got []string
 		for _, h := range unifiedHunks(lines(c.a), lines(c.b), 1) {
-			got = append(got, h.header+"|"+strings.Join(h.lines, "|"))
+			got = append(got, h.Header+"|"+strings.Join(h.Lines, "|"))
 		}
 		if !slices.Equal(got, c.want) {
 			t.Errorf("diff(%q, %q) =\n%q\nwant\n%q", c.a, c.b, got, c.want)
