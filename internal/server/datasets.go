@@ -179,22 +179,14 @@ func (s *Server) importItems(r *http.Request, c *call, ds store.Dataset, data []
 	if err != nil {
 		return ImportResult{}, errorf(http.StatusBadRequest, codeBadRequest, "%v\nnothing was imported", err)
 	}
-	dd, err := dataset.Deduplicate(items)
-	if err != nil {
-		return ImportResult{}, errorf(http.StatusBadRequest, codeBadRequest, "body: %v", err)
-	}
-	v, stats, err := s.changes(c).AddItems(r.Context(), ds.ID, dd.Unique, message, replace)
+	// AddItems drops exact duplicates (the first kept) and finds near-duplicates.
+	v, stats, err := s.changes(c).AddItems(r.Context(), ds.ID, items, message, replace)
 	if err != nil {
 		return ImportResult{}, err
 	}
-	stats.Duplicates += len(dd.Duplicates)
 	res := ImportResult{Read: len(items), Version: v, Stats: stats, NearGroups: [][]int{}}
-	for _, g := range dd.NearGroups {
-		lines := make([]int, len(g))
-		for i, it := range g {
-			lines[i] = it.Line
-		}
-		res.NearGroups = append(res.NearGroups, lines)
+	if stats.NearGroups != nil {
+		res.NearGroups = stats.NearGroups
 	}
 	return res, nil
 }
