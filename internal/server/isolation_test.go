@@ -99,6 +99,8 @@ func (f *fixture) request(t *testing.T, rt route, in, res side) (string, any) {
 		body = map[string]any{"item_ids": []int{1}}
 	case "AddFailed":
 		body = map[string]any{"run": res.run}
+	case "SubjectRevocation":
+		body = map[string]any{"subjects": []string{"intruder"}}
 	default:
 		t.Fatalf("%s %s: body %s is unknown to the isolation test: add a sample", rt.Method, rt.Path, rt.Body)
 	}

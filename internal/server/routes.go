@@ -135,6 +135,8 @@ func (s *Server) routes() []route {
 			Summary: "The audit report of a version: segments, labels, consent, duplicates, masked personal data (format=md for Markdown)"},
 		{Method: "POST", Path: p + "/datasets/{dataset}/failed", Access: project, Role: store.RoleEditor, Handle: s.addFailed, Status: 200, Body: "AddFailed",
 			Summary: "Add the failed cases of a run of the project as the next version"},
+		{Method: "POST", Path: p + "/revocations", Access: project, Role: store.RoleEditor, Handle: s.revokeSubjects, Status: 200, Body: "SubjectRevocation",
+			Summary: "Revoke consent for subjects in every dataset of the project (an erasure request), each by its subject field; the next purge deletes the items"},
 
 		{Method: "GET", Path: p + "/audit", Access: project, Role: store.RoleAdmin, Handle: s.listAudit, Status: 200,
 			Query:   []string{"limit", "cursor"},

@@ -147,6 +147,8 @@ type page struct {
 	Access access
 	Role   store.Role
 	Handle pageFunc
+	// Upload: a multipart form with a file, up to the server's upload limit.
+	Upload bool
 }
 
 // endpoint applies a page's access rule, then its handler. A visitor who is not logged in
@@ -156,11 +158,19 @@ func (u *UI) endpoint(p page) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPost {
 			// Forms are a few fields: a bigger body is refused when the form is parsed.
-			r.Body = http.MaxBytesReader(w, r.Body, maxForm)
-			if err := r.ParseForm(); err != nil {
+			limit, parse := int64(maxForm), r.ParseForm
+			if p.Upload {
+				limit = u.srv.UploadLimit() + maxForm
+				parse = func() error { return r.ParseMultipartForm(8 << 20) }
+			}
+			r.Body = http.MaxBytesReader(w, r.Body, limit)
+			if err := parse(); err != nil {
 				pe := &pageError{status: http.StatusBadRequest, msg: "the form could not be read: reload the page and send it again"}
 				var tooBig *http.MaxBytesError
-				if errors.As(err, &tooBig) {
+				switch {
+				case errors.As(err, &tooBig) && p.Upload:
+					pe = &pageError{status: http.StatusRequestEntityTooLarge, msg: fmt.Sprintf("the file is larger than the upload limit of %d MiB: split it and upload the parts", u.srv.UploadLimit()>>20)}
+				case errors.As(err, &tooBig):
 					pe = &pageError{status: http.StatusRequestEntityTooLarge, msg: "the form is larger than 64 KiB: shorten what you typed and send it again"}
 				}
 				u.fail(w, r, nil, pe)
