@@ -23,6 +23,7 @@ import (
 	"html/template"
 	"io/fs"
 	"log/slog"
+	"mime"
 	"net/http"
 	"net/url"
 	"strings"
@@ -161,7 +162,9 @@ func (u *UI) endpoint(p page) http.Handler {
 			limit, parse := int64(maxForm), r.ParseForm
 			if p.Upload {
 				limit = u.srv.UploadLimit() + maxForm
-				parse = func() error { return r.ParseMultipartForm(8 << 20) }
+				if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "multipart/form-data" {
+					parse = func() error { return r.ParseMultipartForm(8 << 20) }
+				}
 			}
 			r.Body = http.MaxBytesReader(w, r.Body, limit)
 			if err := parse(); err != nil {
