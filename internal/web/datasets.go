@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/plumbhq/plumb/internal/dataset"
 	"github.com/plumbhq/plumb/internal/server"
 	"github.com/plumbhq/plumb/internal/store"
 )
@@ -84,7 +85,13 @@ func (u *UI) datasetPage(w http.ResponseWriter, r *http.Request, c *server.Calle
 	}
 	rows := make([]itemRow, len(items))
 	for i, it := range items {
-		row := itemRow{ID: it.ID, Vars: compactJSON(it.Vars), Expected: it.Expected, Consent: it.Consent, Basis: it.ConsentBasis, Source: it.Source}
+		// As the store keeps them: compactJSON's HTML escaping would show < as \u003c (the
+		// template escapes the text itself).
+		vars, err := dataset.CanonicalJSON(it.Vars)
+		if err != nil {
+			vars = compactJSON(it.Vars)
+		}
+		row := itemRow{ID: it.ID, Vars: vars, Expected: it.Expected, Consent: it.Consent, Basis: it.ConsentBasis, Source: it.Source}
 		for k, v := range it.Segment {
 			row.Segments = append(row.Segments, segment{k, v})
 		}
