@@ -94,6 +94,9 @@ func TestDatasetActions(t *testing.T) {
 		if res := vera.upload(imp, "a.jsonl", `{"q":"x"}`, nil); res.status != http.StatusForbidden {
 			t.Errorf("viewer upload: %d, want 403", res.status)
 		}
+		if res := f.as(f.bob).upload(imp, "a.jsonl", `{"q":"x"}`, nil); res.status != http.StatusNotFound {
+			t.Errorf("upload by another project's member: %d, want 404", res.status)
+		}
 		if res := alice.upload("/p/alpha/datasets/"+url.PathEscape("beta-only/golden")+"/import", "a.jsonl", `{"q":"x"}`, nil); res.status != http.StatusNotFound {
 			t.Errorf("upload into B's dataset: %d, want 404", res.status)
 		}
