@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -107,6 +109,36 @@ func TestRevokeSubjectsAcrossProject(t *testing.T) {
 		}
 		if revokes != 2 {
 			t.Errorf("%d dataset.revoke entries with the subject's hash, want 2 (golden, chats)", revokes)
+		}
+	})
+}
+
+// TestAddItemsManyInParallel: items are prepared on several goroutines; they are stored in
+// the order given, and of two bad items the error names the first.
+func TestAddItemsManyInParallel(t *testing.T) {
+	ctx := context.Background()
+	forEachDriver(t, func(t *testing.T, driver, dsn string) {
+		st := openStore(t, dsn)
+		ds, err := st.CreateDataset(ctx, DefaultProjectID, "many", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		items := make([]dataset.Item, 5000)
+		for i := range items {
+			items[i] = dsItem(fmt.Sprintf("q%d", i), "a")
+		}
+		bad := slices.Clone(items)
+		bad[4000].Expected = "\xff"
+		bad[1200].Source = "\xfe"
+		if _, _, err := st.AddItems(ctx, ds.ID, bad, "", false); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "item 1201:") {
+			t.Fatalf("two bad items = %v, want the first (item 1201) named", err)
+		}
+		if _, _, err := st.AddItems(ctx, ds.ID, items, "", false); err != nil {
+			t.Fatal(err)
+		}
+		got, _, err := st.ListItems(ctx, ds.ID, 0, "4990", 100)
+		if err != nil || len(got) != 10 || got[0].Vars["question"] != "q4990" || got[9].Vars["question"] != "q4999" {
+			t.Fatalf("last items = %+v, %v", got, err)
 		}
 	})
 }
