@@ -190,6 +190,21 @@ func (c *Client) RevokeConsent(ctx context.Context, project, name string, rv Rev
 	return out.Revocation, err
 }
 
+// SubjectRevocation is what a project-wide revocation did to one dataset.
+type SubjectRevocation = store.SubjectRevocation
+
+// RevokeSubjects revokes consent for subjects in every dataset of the project (an erasure
+// request; project editors), each dataset by its subject field; datasets without one come
+// back with Skipped set. The next purge deletes the items.
+func (c *Client) RevokeSubjects(ctx context.Context, project string, subjects []string, reason string) ([]SubjectRevocation, error) {
+	var out struct {
+		Datasets []SubjectRevocation `json:"datasets"`
+	}
+	err := c.doJSON(ctx, http.MethodPost, projectPath(project)+"/revocations",
+		map[string]any{"subjects": subjects, "reason": reason}, &out)
+	return out.Datasets, err
+}
+
 // PurgeDataset applies a dataset's policy (project admins); dryRun only counts.
 func (c *Client) PurgeDataset(ctx context.Context, project, name string, dryRun bool) (PurgeResult, error) {
 	var out struct {

@@ -54,6 +54,13 @@ func TestDatasets(t *testing.T) {
 	if err != nil || rv.Matching != 1 {
 		t.Errorf("RevokeConsent = %+v, %v", rv, err)
 	}
+	all, err := c.RevokeSubjects(ctx, "alpha", []string{"c-1"}, "erasure")
+	if err != nil || len(all) != 1 || all[0].Dataset != name || all[0].Matching != 1 || all[0].Recorded != 0 {
+		t.Errorf("RevokeSubjects = %+v, %v; want the dataset, already revoked, 1 item", all, err)
+	}
+	if _, err := c.RevokeSubjects(ctx, "alpha", nil, ""); !errors.As(err, &apiErr) || apiErr.Status != http.StatusBadRequest {
+		t.Errorf("RevokeSubjects without subjects = %v, want 400", err)
+	}
 	// Policy and purge need a project admin: the editor key is refused.
 	days := 7
 	if _, err := c.SetDatasetPolicy(ctx, "alpha", name, PolicyChange{RetentionDays: &days}); !errors.As(err, &apiErr) || apiErr.Status != http.StatusForbidden {

@@ -137,33 +137,29 @@ consent, consent_basis or ignore.`,
 				}
 				return usageErr("%v", err)
 			}
-			dd, err := dataset.Deduplicate(items)
-			if err != nil {
-				return usageErr("%s: %v", file, err)
-			}
 			return withDataset(cmd, e, name, func(st store.Store, ds store.Dataset) error {
-				v, stats, err := st.WithAudit(store.Actor{Type: store.ActorSystem}).AddItems(cmd.Context(), ds.ID, dd.Unique, message, replace)
+				// AddItems drops exact duplicates (the first kept) and finds near-duplicates.
+				v, stats, err := st.WithAudit(store.Actor{Type: store.ActorSystem}).AddItems(cmd.Context(), ds.ID, items, message, replace)
 				if err != nil {
 					if errors.Is(err, store.ErrInvalid) {
 						return usageErr("%s: %v", file, err)
 					}
 					return err
 				}
-				dups := stats.Duplicates + len(dd.Duplicates)
 				fmt.Fprintf(e.stdout, "read %d items from %s\n", len(items), file)
-				fmt.Fprintf(e.stdout, "added: %d\nduplicates skipped: %d\n", stats.Added, dups)
+				fmt.Fprintf(e.stdout, "added: %d\nduplicates skipped: %d\n", stats.Added, stats.Duplicates)
 				if replace {
 					fmt.Fprintf(e.stdout, "removed: %d\n", stats.Removed)
 				}
-				fmt.Fprintf(e.stdout, "near-duplicate groups: %d\n", len(dd.NearGroups))
-				for i, g := range dd.NearGroups {
+				fmt.Fprintf(e.stdout, "near-duplicate groups: %d\n", len(stats.NearGroups))
+				for i, g := range stats.NearGroups {
 					if i == maxNearGroupsShown {
-						fmt.Fprintf(e.stdout, "  ... and %d more groups\n", len(dd.NearGroups)-i)
+						fmt.Fprintf(e.stdout, "  ... and %d more groups\n", len(stats.NearGroups)-i)
 						break
 					}
 					lines := make([]string, len(g))
-					for j, it := range g {
-						lines[j] = fmt.Sprint(it.Line)
+					for j, line := range g {
+						lines[j] = fmt.Sprint(line)
 					}
 					fmt.Fprintf(e.stdout, "  %s lines %s\n", file, strings.Join(lines, ", "))
 				}

@@ -83,18 +83,24 @@ func newDatasetRevokeCmd(e *env) *cobra.Command {
 	var items []string
 	var subjects []string
 	var reason string
+	var all, purgeNow bool
 	cmd := &cobra.Command{
-		Use:   "revoke NAME [--item ID]... [--subject ID]... [--reason TEXT]",
-		Short: "Revoke consent for items of a dataset, by item id or by subject",
+		Use:   "revoke NAME|--all [--item ID]... [--subject ID]... [--reason TEXT] [--purge-now]",
+		Short: "Revoke consent for items of a dataset, or for a person in every dataset",
 		Long: `Record that consent is revoked for items of NAME: by item id (--item, repeatable, or
 comma-separated), or for every item, present or imported later, whose subject field (see
 plumb dataset policy) holds a subject identifier (--subject). Only a hash of the subject is
 kept. The next purge (plumb dataset purge, or the one plumb serve runs) deletes the items
-when the policy drops revoked items, which it does by default.`,
-		Example: "  plumb dataset revoke support/golden --subject customer-1234 --reason 'erasure request 2026-11-02'",
-		Args:    cobra.ExactArgs(1),
+when the policy drops revoked items, which it does by default.
+
+--all --subject ID revokes the person's consent in every dataset of the project at once (an
+erasure request), each dataset by its own subject field; datasets without a subject field
+are listed as not covered. --purge-now purges right after recording (the datasets revoked
+in, or NAME).`,
+		Example: "  plumb dataset revoke support/golden --subject customer-1234 --reason 'erasure request 2026-11-02'\n" +
+			"  plumb dataset revoke --all --subject customer-1234 --reason 'erasure request' --purge-now",
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			name := args[0]
 			var ids []int64
 			for _, s := range items {
 				for _, part := range strings.Split(s, ",") {
@@ -105,6 +111,21 @@ when the policy drops revoked items, which it does by default.`,
 					ids = append(ids, id)
 				}
 			}
+			if all {
+				switch {
+				case len(args) == 1:
+					return usageErr("give either a dataset NAME or --all, not both")
+				case len(ids) > 0:
+					return usageErr("--item names items of one dataset: drop --all and give the dataset's NAME")
+				case len(subjects) == 0:
+					return usageErr("--all needs --subject IDENTIFIER: the person whose consent is revoked in every dataset")
+				}
+				return revokeAll(cmd, e, subjects, reason, purgeNow)
+			}
+			if len(args) == 0 {
+				return usageErr("name the dataset (plumb dataset revoke NAME ...), or give --all --subject IDENTIFIER for every dataset")
+			}
+			name := args[0]
 			if len(ids) == 0 && len(subjects) == 0 {
 				return usageErr("name what to revoke: --item ID or --subject IDENTIFIER")
 			}
@@ -115,6 +136,9 @@ when the policy drops revoked items, which it does by default.`,
 					return datasetStoreErr(err, name)
 				}
 				fmt.Fprintf(e.stdout, "revocations recorded: %d\nitems now revoked: %d\n", res.Recorded, res.Matching)
+				if purgeNow {
+					return purgeAndPrint(cmd, e, st, ds.ID, false)
+				}
 				if res.DropRevoked {
 					fmt.Fprintf(e.stdout, "the next purge deletes them: `plumb dataset purge %s`\n", name)
 				} else {
@@ -127,7 +151,47 @@ when the policy drops revoked items, which it does by default.`,
 	cmd.Flags().StringArrayVar(&items, "item", nil, "an item id (repeatable, or comma-separated)")
 	cmd.Flags().StringArrayVar(&subjects, "subject", nil, "a subject identifier (repeatable)")
 	cmd.Flags().StringVar(&reason, "reason", "", "why (kept in the revocation and the audit log)")
+	cmd.Flags().BoolVar(&all, "all", false, "revoke the --subject in every dataset of the project")
+	cmd.Flags().BoolVar(&purgeNow, "purge-now", false, "purge right after recording the revocation")
 	return cmd
+}
+
+// revokeAll is `plumb dataset revoke --all`.
+func revokeAll(cmd *cobra.Command, e *env, subjects []string, reason string, purgeNow bool) error {
+	st, err := openStore(cmd, e)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	res, err := st.WithAudit(systemActor).RevokeSubjects(cmd.Context(), store.DefaultProjectID, subjects, reason)
+	if errors.Is(err, store.ErrInvalid) {
+		return usageErr("%v", err)
+	}
+	if err != nil {
+		return err
+	}
+	covered, matching, keep := 0, 0, 0
+	for _, r := range res {
+		if r.Skipped != "" {
+			fmt.Fprintf(e.stdout, "%s: not covered: %s\n", r.Dataset, r.Skipped)
+			continue
+		}
+		covered++
+		matching += r.Matching
+		fmt.Fprintf(e.stdout, "%s: by %s: %d revocations recorded, %d items now revoked\n", r.Dataset, r.SubjectField, r.Recorded, r.Matching)
+		if !r.DropRevoked {
+			keep++
+			fmt.Fprintf(e.stdout, "  the policy of %s keeps revoked items: set `plumb dataset policy %s --drop-revoked` to purge them\n", r.Dataset, r.Dataset)
+		}
+	}
+	fmt.Fprintf(e.stdout, "%d of %d datasets covered, %d items now revoked\n", covered, len(res), matching)
+	if purgeNow {
+		return purgeAndPrint(cmd, e, st, "", false)
+	}
+	if matching > 0 {
+		fmt.Fprintln(e.stdout, "the next purge deletes them: `plumb dataset purge`")
+	}
+	return nil
 }
 
 func newDatasetPurgeCmd(e *env) *cobra.Command {
@@ -154,22 +218,7 @@ counts and item ids, never the items' content. --dry-run only counts.`,
 				}
 				id = ds.ID
 			}
-			res, err := st.WithAudit(systemActor).PurgeDatasets(cmd.Context(), store.DefaultProjectID, id, dryRun)
-			if err != nil {
-				return err
-			}
-			verb := "purged"
-			if dryRun {
-				verb = "would purge"
-			}
-			total := 0
-			for _, r := range res {
-				total += r.Purged
-				fmt.Fprintf(e.stdout, "%s: %s %d items (%d past retention, %d consent revoked) from %d versions\n",
-					r.Dataset, verb, r.Purged, r.Retention, r.Revoked, r.Versions)
-			}
-			fmt.Fprintf(e.stdout, "%d datasets, %d items %s\n", len(res), total, verb)
-			return nil
+			return purgeAndPrint(cmd, e, st, id, dryRun)
 		},
 	}
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "count what would be purged, delete nothing")
@@ -277,4 +326,25 @@ skipped as duplicates. Consent is false: a run does not say where its inputs cam
 	}
 	cmd.Flags().StringVarP(&message, "message", "m", "", "what this version adds (default: failed cases of run RUN)")
 	return cmd
+}
+
+// purgeAndPrint purges one dataset (datasetID) or every dataset of the project ("") and
+// prints the counts.
+func purgeAndPrint(cmd *cobra.Command, e *env, st store.Store, datasetID string, dryRun bool) error {
+	res, err := st.WithAudit(systemActor).PurgeDatasets(cmd.Context(), store.DefaultProjectID, datasetID, dryRun)
+	if err != nil {
+		return err
+	}
+	verb := "purged"
+	if dryRun {
+		verb = "would purge"
+	}
+	total := 0
+	for _, r := range res {
+		total += r.Purged
+		fmt.Fprintf(e.stdout, "%s: %s %d items (%d past retention, %d consent revoked) from %d versions\n",
+			r.Dataset, verb, r.Purged, r.Retention, r.Revoked, r.Versions)
+	}
+	fmt.Fprintf(e.stdout, "%d datasets, %d items %s\n", len(res), total, verb)
+	return nil
 }

@@ -165,7 +165,7 @@ func (s *Server) importDataset(w http.ResponseWriter, r *http.Request, c *call) 
 	if err != nil {
 		return errorf(http.StatusBadRequest, codeBadRequest, "the body could not be read: send it again")
 	}
-	res, err := s.importItems(r, c, ds, data, format, m, q.Get("message"), replace)
+	res, err := s.importItems(r, c, ds, "body", data, format, m, q.Get("message"), replace)
 	if err != nil {
 		return err
 	}
@@ -173,28 +173,21 @@ func (s *Server) importDataset(w http.ResponseWriter, r *http.Request, c *call) 
 	return nil
 }
 
-// importItems parses data and adds its items as the next version of ds.
-func (s *Server) importItems(r *http.Request, c *call, ds store.Dataset, data []byte, format string, m dataset.Mapping, message string, replace bool) (ImportResult, error) {
-	items, err := dataset.Read(bytes.NewReader(data), "body", format, m)
+// importItems parses data (named file in errors) and adds its items as the next version
+// of ds.
+func (s *Server) importItems(r *http.Request, c *call, ds store.Dataset, file string, data []byte, format string, m dataset.Mapping, message string, replace bool) (ImportResult, error) {
+	items, err := dataset.Read(bytes.NewReader(data), file, format, m)
 	if err != nil {
 		return ImportResult{}, errorf(http.StatusBadRequest, codeBadRequest, "%v\nnothing was imported", err)
 	}
-	dd, err := dataset.Deduplicate(items)
-	if err != nil {
-		return ImportResult{}, errorf(http.StatusBadRequest, codeBadRequest, "body: %v", err)
-	}
-	v, stats, err := s.changes(c).AddItems(r.Context(), ds.ID, dd.Unique, message, replace)
+	// AddItems drops exact duplicates (the first kept) and finds near-duplicates.
+	v, stats, err := s.changes(c).AddItems(r.Context(), ds.ID, items, message, replace)
 	if err != nil {
 		return ImportResult{}, err
 	}
-	stats.Duplicates += len(dd.Duplicates)
 	res := ImportResult{Read: len(items), Version: v, Stats: stats, NearGroups: [][]int{}}
-	for _, g := range dd.NearGroups {
-		lines := make([]int, len(g))
-		for i, it := range g {
-			lines[i] = it.Line
-		}
-		res.NearGroups = append(res.NearGroups, lines)
+	if stats.NearGroups != nil {
+		res.NearGroups = stats.NearGroups
 	}
 	return res, nil
 }
@@ -313,6 +306,28 @@ func (s *Server) revokeConsent(w http.ResponseWriter, r *http.Request, c *call) 
 		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"revocation": res})
+	return nil
+}
+
+type subjectRevocationBody struct {
+	Subjects []string `json:"subjects"`
+	Reason   string   `json:"reason"`
+}
+
+// revokeSubjects revokes subjects in every dataset of the project.
+func (s *Server) revokeSubjects(w http.ResponseWriter, r *http.Request, c *call) error {
+	var b subjectRevocationBody
+	if err := decodeJSON(w, r, s.maxBody, &b); err != nil {
+		return err
+	}
+	if len(b.Subjects) == 0 {
+		return fieldErr("subjects", "subjects is required: the identifiers of the people whose consent is revoked")
+	}
+	res, err := s.changes(c).RevokeSubjects(r.Context(), c.project.ID, b.Subjects, b.Reason)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"datasets": res})
 	return nil
 }
 
@@ -440,4 +455,42 @@ func (s *Server) PurgeDataset(r *http.Request, c *Caller, dry bool) (store.Purge
 // query's version, min_share and label.
 func (s *Server) DatasetAudit(r *http.Request, c *Caller) (*dataset.AuditReport, error) {
 	return s.datasetAudit(r, c.c)
+}
+
+// CreateDataset creates an empty dataset in c.Project (audited).
+func (s *Server) CreateDataset(r *http.Request, c *Caller, name, description string) (store.Dataset, error) {
+	if err := store.CheckDatasetName(name); err != nil {
+		return store.Dataset{}, fieldErr("name", "%v", err)
+	}
+	return s.changes(c.c).CreateDataset(r.Context(), c.Project.ID, name, description)
+}
+
+// UploadLimit is the largest dataset file the server imports, in bytes.
+func (s *Server) UploadLimit() int64 { return s.maxUpload }
+
+// ImportUpload imports data (the file named file, in format, read with the mapping rules
+// of mapping as --map writes them) as the next version of ds (audited). Errors name the
+// file's lines.
+func (s *Server) ImportUpload(r *http.Request, c *Caller, ds store.Dataset, file string, data []byte, format, mapping, message string, replace bool) (ImportResult, error) {
+	m, err := dataset.ParseMapping(mapping)
+	if err != nil {
+		return ImportResult{}, errorf(http.StatusBadRequest, codeBadRequest, "mapping: %v", err)
+	}
+	if format == "" {
+		if format, err = dataset.DetectFormat(file); err != nil {
+			return ImportResult{}, errorf(http.StatusBadRequest, codeBadRequest, "%v", err)
+		}
+	} else if err := dataset.CheckFormat(format); err != nil {
+		return ImportResult{}, errorf(http.StatusBadRequest, codeBadRequest, "%v", err)
+	}
+	return s.importItems(r, c.c, ds, file, data, format, m, message, replace)
+}
+
+// RevokeConsent records a revocation in the {dataset} of r's path in c.Project (audited).
+func (s *Server) RevokeConsent(r *http.Request, c *Caller, rv store.Revocation) (store.RevokeResult, error) {
+	ds, err := s.projectDataset(r, c.c)
+	if err != nil {
+		return store.RevokeResult{}, err
+	}
+	return s.changes(c.c).RevokeConsent(r.Context(), ds.ID, rv)
 }

@@ -150,3 +150,50 @@ func testDatasetAPI(t *testing.T, f *fixture) {
 	check(editor.do("POST", ds+"/failed", map[string]any{"run": f.runB}), 404, "B's run")
 	check(editor.do("POST", ds+"/failed", map[string]any{}), 400, "no run")
 }
+
+// TestProjectRevocationAPI: an erasure request through POST .../revocations covers every
+// dataset of the project, by each one's subject field, and the purge deletes the items;
+// a viewer may not, and an empty request says what is missing.
+func TestProjectRevocationAPI(t *testing.T) {
+	for name, dsn := range map[string]func(*testing.T) string{"sqlite": sqliteDSN, "postgres": func(t *testing.T) string { return storetest.FreshPostgres(t) }} {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t, dsn(t))
+			editor, admin, viewer := asKeyA(f), asAlice(f), asViewerKey(f)
+			const base = "/api/v1/projects/alpha/datasets"
+			for _, d := range []struct{ name, field, body string }{
+				{"golden", "", `{"q":"a","metadata":{"subject_id":"cust-9"}}` + "\n" + `{"q":"b","metadata":{"subject_id":"cust-8"}}`},
+				{"chats", "vars.user", `{"q":"c","user":"cust-9"}`},
+			} {
+				if r := editor.do("POST", base, map[string]any{"name": d.name}); r.status != 201 {
+					t.Fatalf("create %s: %d %s", d.name, r.status, r.raw)
+				}
+				if d.field != "" {
+					if r := admin.do("PATCH", base+"/"+d.name+"/policy", map[string]any{"subject_field": d.field}); r.status != 200 {
+						t.Fatalf("policy: %d %s", r.status, r.raw)
+					}
+				}
+				if r := editor.do("POST", base+"/"+d.name+"/import", rawBody{"application/x-ndjson", d.body}); r.status != 200 {
+					t.Fatalf("import: %d %s", r.status, r.raw)
+				}
+			}
+			if r := viewer.do("POST", "/api/v1/projects/alpha/revocations", map[string]any{"subjects": []string{"cust-9"}}); r.status != 403 {
+				t.Errorf("viewer: %d, want 403", r.status)
+			}
+			if r := editor.do("POST", "/api/v1/projects/alpha/revocations", map[string]any{}); r.status != 400 || r.str("error.field") != "subjects" {
+				t.Errorf("no subjects: %d %s", r.status, r.raw)
+			}
+			r := editor.do("POST", "/api/v1/projects/alpha/revocations", map[string]any{"subjects": []string{"cust-9"}, "reason": "erasure"})
+			if r.status != 200 || len(r.list("datasets")) != 3 || strings.Count(r.raw, `"matching":1`) != 2 || strings.Contains(r.raw, "cust-9") {
+				t.Fatalf("revoke: %d %s; want the 3 datasets of alpha, golden and chats covering 1 item each, without the identifier", r.status, r.raw)
+			}
+			for _, name := range []string{"golden", "chats"} {
+				if r := admin.do("POST", base+"/"+name+"/purge", nil); r.status != 200 || !strings.Contains(r.raw, `"purged":1`) {
+					t.Errorf("purge %s: %d %s", name, r.status, r.raw)
+				}
+			}
+			if r := viewer.do("GET", base+"/golden/export", nil); strings.Contains(r.raw, "cust-9") || !strings.Contains(r.raw, "cust-8") {
+				t.Errorf("golden after the purge: %s", r.raw)
+			}
+		})
+	}
+}

@@ -128,6 +128,8 @@ func (f *fixture) request(t *testing.T, rt route, in, res side) (string, any) {
 		body = map[string]any{"comment": "intruder"}
 	case "PromptSettings":
 		body = map[string]any{"protected_labels": []string{}}
+	case "SubjectRevocation":
+		body = map[string]any{"subjects": []string{"intruder"}}
 	default:
 		t.Fatalf("%s %s: body %s is unknown to the isolation test: add a sample", rt.Method, rt.Path, rt.Body)
 	}

@@ -131,6 +131,7 @@ func (s *Server) openAPIDoc() map[string]any {
 				"PromptReviewComment":  object([]string{"body"}, map[string]any{"body": str}),
 				"PromptReviewDecision": object([]string{}, map[string]any{"comment": str}),
 				"PromptSettings":       object([]string{"protected_labels"}, map[string]any{"protected_labels": map[string]any{"type": "array", "items": str}}),
+				"SubjectRevocation":    object([]string{"subjects"}, map[string]any{"subjects": map[string]any{"type": "array", "items": str}, "reason": str}),
 				"Report": map[string]any{"type": "object", "required": []string{"run", "summary", "results"},
 					"description": "the JSON report of `plumb eval -o run.json` (docs/reports.md)"},
 			},

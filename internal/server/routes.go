@@ -167,6 +167,8 @@ func (s *Server) routes() []route {
 			Summary: "The project's protected labels"},
 		{Method: "PUT", Path: p + "/prompt-settings", Access: project, Role: store.RoleAdmin, Handle: s.setPromptSettings, Status: 200, Body: "PromptSettings",
 			Summary: "Replace the project's protected labels ([] protects none)"},
+		{Method: "POST", Path: p + "/revocations", Access: project, Role: store.RoleEditor, Handle: s.revokeSubjects, Status: 200, Body: "SubjectRevocation",
+			Summary: "Revoke consent for subjects in every dataset of the project (an erasure request), each by its subject field; the next purge deletes the items"},
 
 		{Method: "GET", Path: p + "/audit", Access: project, Role: store.RoleAdmin, Handle: s.listAudit, Status: 200,
 			Query:   []string{"limit", "cursor"},

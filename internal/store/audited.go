@@ -49,6 +49,7 @@ type Actor struct {
 //	dataset.policy            dataset  before and after: name and the DatasetPolicy
 //	dataset.revoke            dataset  after: name, item_ids, subject_hashes (SHA-256 of
 //	                                   each subject, never the identifier), reason, matching
+//	                                   (RevokeSubjects: one entry per dataset it covers)
 //	dataset.purge             dataset  after: name, purged, retention, revoked, versions,
 //	                                   item_ids, policy (never an item's content)
 //	queue.create, queue.update  queue  before (update) and after: Queue

@@ -67,6 +67,10 @@ type AddStats struct {
 	Added      int  `json:"added"`      // items in the new version that the previous one lacks
 	Duplicates int  `json:"duplicates"` // items skipped as exact duplicates
 	Removed    int  `json:"removed"`    // (replace) items of the previous version left out
+	// NearGroups are the groups of two or more items given (exact duplicates left out)
+	// whose normalized text is the same (dataset.NearHash), each as the items' Line, in
+	// order: kept, for a person to decide. Whether a version was made or not.
+	NearGroups [][]int `json:"-"`
 }
 
 // CheckDatasetName reports whether name can name a dataset, saying how to fix it if not

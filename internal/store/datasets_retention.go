@@ -31,6 +31,12 @@ type DatasetPolicies interface {
 	// subjects. It does not delete: a purge does (when the policy drops revoked items). An
 	// item id the dataset does not have is ErrInvalid, a missing dataset ErrNotFound.
 	RevokeConsent(ctx context.Context, datasetID string, rv Revocation) (RevokeResult, error)
+	// RevokeSubjects revokes consent for subjects in every dataset of a project at once (a
+	// person's erasure request), in one transaction: each dataset with a subject field
+	// records the revocations (audited as dataset.revoke, with subject hashes only); a
+	// dataset without one is listed as skipped. The next purge deletes the items. A
+	// missing project is ErrNotFound, a bad subject or reason ErrInvalid.
+	RevokeSubjects(ctx context.Context, projectID string, subjects []string, reason string) ([]SubjectRevocation, error)
 	// PurgeDatasets applies the policies: of one dataset (datasetID), of every dataset of a
 	// project (datasetID ""), or of every dataset (projectID and datasetID ""). With dryRun
 	// it only counts. Each dataset is purged in its own transaction with its audit entry
@@ -190,76 +196,161 @@ func (a *accounts) RevokeConsent(ctx context.Context, datasetID string, rv Revoc
 			return RevokeResult{}, err
 		}
 	}
-	var hashes []string
-	for i, s := range rv.Subjects {
-		if strings.TrimSpace(s) == "" || !utf8.ValidString(s) || len(s) > 1000 {
-			return RevokeResult{}, invalid("subject %d is empty or not text of at most 1000 bytes", i+1)
-		}
-		hashes = append(hashes, SubjectHash(s))
+	hashes, err := checkSubjects(rv.Subjects)
+	if err != nil {
+		return RevokeResult{}, err
 	}
 	var out RevokeResult
-	err := a.db.inTx(ctx, func(d db) error {
-		projectID, name, p, err := readPolicy(ctx, d, datasetID)
-		if err != nil {
-			return err
-		}
-		if len(hashes) > 0 && p.SubjectField == "" {
-			return invalid("dataset %s has no subject field, so consent cannot be revoked by subject: set one (e.g. `plumb dataset policy %s --subject-field metadata.subject_id`) or revoke by item id", name, name)
-		}
-		ids := uniqueIDs(rv.ItemIDs)
-		for start := 0; start < len(ids); start += datasetLookupBatch {
-			chunk := ids[start:min(start+datasetLookupBatch, len(ids))]
-			args := []any{datasetID}
-			for _, id := range chunk {
-				args = append(args, id)
-			}
-			var n int
-			if err := d.queryRow(ctx, `SELECT count(*) FROM dataset_items WHERE dataset_id = ? AND id IN (`+placeholders(len(chunk))+`)`,
-				args...).Scan(&n); err != nil {
-				return fmt.Errorf("revoke consent in dataset %s: %w", name, err)
-			}
-			if n != len(chunk) {
-				return invalid("dataset %s has no item with some of the ids %s: see the item ids with `plumb dataset export %s`", name, joinIDs(chunk, 20), name)
-			}
-		}
-		now := a.stamp()
-		add := func(kind, value string) error {
-			// A repeated revocation is kept once, with its first reason and time.
-			var n int
-			if err := d.queryRow(ctx, `SELECT count(*) FROM dataset_revocations WHERE dataset_id = ? AND kind = ? AND value = ?`,
-				datasetID, kind, value).Scan(&n); err != nil {
-				return err
-			}
-			if n > 0 {
-				return nil
-			}
-			if _, err := d.exec(ctx, `INSERT INTO dataset_revocations (dataset_id, kind, value, reason, created_at) VALUES (?, ?, ?, ?, ?)`,
-				datasetID, kind, value, rv.Reason, now); err != nil {
-				return err
-			}
-			out.Recorded++
-			return nil
-		}
-		for _, id := range ids {
-			if err := add("item", strconv.FormatInt(id, 10)); err != nil {
-				return fmt.Errorf("revoke consent in dataset %s: %w", name, err)
-			}
-		}
-		for _, h := range uniqueStrings(hashes) {
-			if err := add("subject", h); err != nil {
-				return fmt.Errorf("revoke consent in dataset %s: %w", name, err)
-			}
-		}
-		revoked, err := revokedItems(ctx, d, datasetID, p)
-		if err != nil {
-			return fmt.Errorf("revoke consent in dataset %s: %w", name, err)
-		}
-		out.Matching, out.DropRevoked = len(revoked), p.DropRevoked
-		return a.record(ctx, d, projectID, "dataset.revoke", "dataset", datasetID, nil,
-			datasetAuditRevoke{Name: name, ItemIDs: ids, SubjectHashes: uniqueStrings(hashes), Reason: rv.Reason, Matching: out.Matching})
+	err = a.db.inTx(ctx, func(d db) error {
+		var err error
+		out, err = a.revokeIn(ctx, d, datasetID, rv, hashes)
+		return err
 	})
 	if err != nil {
 		return RevokeResult{}, err
+	}
+	return out, nil
+}
+
+// checkSubjects checks subject identifiers and returns their hashes.
+func checkSubjects(subjects []string) ([]string, error) {
+	var hashes []string
+	for i, s := range subjects {
+		if strings.TrimSpace(s) == "" || !utf8.ValidString(s) || len(s) > 1000 {
+			return nil, invalid("subject %d is empty or not text of at most 1000 bytes", i+1)
+		}
+		hashes = append(hashes, SubjectHash(s))
+	}
+	return hashes, nil
+}
+
+// revokeIn records a revocation in d (a transaction), hashes being rv.Subjects' hashes.
+func (a *accounts) revokeIn(ctx context.Context, d db, datasetID string, rv Revocation, hashes []string) (RevokeResult, error) {
+	var out RevokeResult
+	projectID, name, p, err := readPolicy(ctx, d, datasetID)
+	if err != nil {
+		return out, err
+	}
+	if len(hashes) > 0 && p.SubjectField == "" {
+		return out, invalid("dataset %s has no subject field, so consent cannot be revoked by subject: set one (e.g. `plumb dataset policy %s --subject-field metadata.subject_id`) or revoke by item id", name, name)
+	}
+	ids := uniqueIDs(rv.ItemIDs)
+	for start := 0; start < len(ids); start += datasetLookupBatch {
+		chunk := ids[start:min(start+datasetLookupBatch, len(ids))]
+		args := []any{datasetID}
+		for _, id := range chunk {
+			args = append(args, id)
+		}
+		var n int
+		if err := d.queryRow(ctx, `SELECT count(*) FROM dataset_items WHERE dataset_id = ? AND id IN (`+placeholders(len(chunk))+`)`,
+			args...).Scan(&n); err != nil {
+			return out, fmt.Errorf("revoke consent in dataset %s: %w", name, err)
+		}
+		if n != len(chunk) {
+			return out, invalid("dataset %s has no item with some of the ids %s: see the item ids with `plumb dataset export %s`", name, joinIDs(chunk, 20), name)
+		}
+	}
+	now := a.stamp()
+	add := func(kind, value string) error {
+		// A repeated revocation is kept once, with its first reason and time.
+		var n int
+		if err := d.queryRow(ctx, `SELECT count(*) FROM dataset_revocations WHERE dataset_id = ? AND kind = ? AND value = ?`,
+			datasetID, kind, value).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return nil
+		}
+		if _, err := d.exec(ctx, `INSERT INTO dataset_revocations (dataset_id, kind, value, reason, created_at) VALUES (?, ?, ?, ?, ?)`,
+			datasetID, kind, value, rv.Reason, now); err != nil {
+			return err
+		}
+		out.Recorded++
+		return nil
+	}
+	for _, id := range ids {
+		if err := add("item", strconv.FormatInt(id, 10)); err != nil {
+			return out, fmt.Errorf("revoke consent in dataset %s: %w", name, err)
+		}
+	}
+	for _, h := range uniqueStrings(hashes) {
+		if err := add("subject", h); err != nil {
+			return out, fmt.Errorf("revoke consent in dataset %s: %w", name, err)
+		}
+	}
+	revoked, err := revokedItems(ctx, d, datasetID, p)
+	if err != nil {
+		return out, fmt.Errorf("revoke consent in dataset %s: %w", name, err)
+	}
+	out.Matching, out.DropRevoked = len(revoked), p.DropRevoked
+	return out, a.record(ctx, d, projectID, "dataset.revoke", "dataset", datasetID, nil,
+		datasetAuditRevoke{Name: name, ItemIDs: ids, SubjectHashes: uniqueStrings(hashes), Reason: rv.Reason, Matching: out.Matching})
+}
+
+// SubjectRevocation is what RevokeSubjects did to one dataset of the project.
+type SubjectRevocation struct {
+	DatasetID string `json:"dataset_id"`
+	Dataset   string `json:"dataset"`
+	// SubjectField is the field the dataset's items name their subject in ("" when the
+	// dataset has none, and so was not covered: Skipped says why).
+	SubjectField string `json:"subject_field"`
+	RevokeResult
+	Skipped string `json:"skipped,omitempty"`
+}
+
+// RevokeSubjects implements DatasetPolicies.
+func (a *accounts) RevokeSubjects(ctx context.Context, projectID string, subjects []string, reason string) ([]SubjectRevocation, error) {
+	if len(subjects) == 0 {
+		return nil, invalid("name the subjects whose consent is revoked")
+	}
+	if len(subjects) > maxRevocation {
+		return nil, invalid("at most %d subjects at once: split the revocation", maxRevocation)
+	}
+	if reason != "" {
+		if err := checkText("reason", reason, 2000); err != nil {
+			return nil, err
+		}
+	}
+	hashes, err := checkSubjects(subjects)
+	if err != nil {
+		return nil, err
+	}
+	out := []SubjectRevocation{}
+	err = a.db.inTx(ctx, func(d db) error {
+		out = out[:0]
+		var n int
+		if err := d.queryRow(ctx, `SELECT count(*) FROM projects WHERE id = ?`, projectID).Scan(&n); err != nil {
+			return fmt.Errorf("revoke consent in project %s: %w", projectID, err)
+		}
+		if n == 0 {
+			return fmt.Errorf("project %q %w", projectID, ErrNotFound)
+		}
+		rows, err := d.query(ctx, `SELECT id, name, subject_field FROM datasets WHERE project_id = ? ORDER BY name`, projectID)
+		if err != nil {
+			return fmt.Errorf("revoke consent in project %s: %w", projectID, err)
+		}
+		list, err := collect(rows, "revoke consent in project "+projectID, func(r rowScanner) (SubjectRevocation, error) {
+			var sr SubjectRevocation
+			return sr, r.Scan(&sr.DatasetID, &sr.Dataset, &sr.SubjectField)
+		})
+		if err != nil {
+			return err
+		}
+		for _, sr := range list {
+			if sr.SubjectField == "" {
+				sr.Skipped = "no subject field: set one with `plumb dataset policy " + sr.Dataset + " --subject-field FIELD`, or revoke its items by id"
+				out = append(out, sr)
+				continue
+			}
+			if sr.RevokeResult, err = a.revokeIn(ctx, d, sr.DatasetID, Revocation{Subjects: subjects, Reason: reason}, hashes); err != nil {
+				return err
+			}
+			out = append(out, sr)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -65,7 +66,7 @@ func TestDatasetVersionsAndDedupe(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if v1.Version != 1 || v1.ItemCount != 2 || stats != (AddStats{Created: true, Added: 2, Duplicates: 1}) {
+		if v1.Version != 1 || v1.ItemCount != 2 || !reflect.DeepEqual(stats, AddStats{Created: true, Added: 2, Duplicates: 1}) {
 			t.Fatalf("v1 = %+v, %+v; want version 1 of 2 items, 1 duplicate", v1, stats)
 		}
 		// The second import repeats a and adds c: a is a duplicate of the version's item.
@@ -73,7 +74,7 @@ func TestDatasetVersionsAndDedupe(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if v2.Version != 2 || v2.ItemCount != 3 || stats != (AddStats{Created: true, Added: 1, Duplicates: 1}) {
+		if v2.Version != 2 || v2.ItemCount != 3 || !reflect.DeepEqual(stats, AddStats{Created: true, Added: 1, Duplicates: 1}) {
 			t.Fatalf("v2 = %+v, %+v; want version 2 of 3 items", v2, stats)
 		}
 		// Nothing new: no empty version.
@@ -85,13 +86,31 @@ func TestDatasetVersionsAndDedupe(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if v3.Version != 3 || v3.ItemCount != 2 || stats != (AddStats{Created: true, Added: 1, Removed: 2}) {
+		if v3.Version != 3 || v3.ItemCount != 2 || !reflect.DeepEqual(stats, AddStats{Created: true, Added: 1, Removed: 2}) {
 			t.Fatalf("v3 = %+v, %+v; want version 3 of 2 items, 2 removed", v3, stats)
 		}
 		// Bringing a back after replace reuses the stored item (same id).
 		v4, stats, err := st.AddItems(ctx, ds.ID, []dataset.Item{full}, "", false)
 		if err != nil || v4.ItemCount != 3 || stats.Added != 1 {
 			t.Fatalf("v4 = %+v, %+v, %v", v4, stats, err)
+		}
+		// Near-duplicates among the items given are grouped by line (an exact copy is not
+		// one of them), kept, and reported even when they are in the dataset already.
+		near := []dataset.Item{dsItem("Where is my refund?", "Soon"), dsItem("e", "E"), dsItem("where is my  refund", "soon."),
+			dsItem("Where is my refund?", "Soon"), dsItem("d", "D")}
+		for i := range near {
+			near[i].Line = i + 1
+		}
+		nds, err := st.CreateDataset(ctx, DefaultProjectID, "support/near", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := st.AddItems(ctx, nds.ID, near[4:], "", false); err != nil {
+			t.Fatal(err)
+		}
+		_, stats, err = st.AddItems(ctx, nds.ID, near, "", false)
+		if err != nil || !reflect.DeepEqual(stats.NearGroups, [][]int{{1, 3}}) || stats.Added != 3 || stats.Duplicates != 2 {
+			t.Fatalf("near-duplicates: %+v, %v; want lines 1 and 3 grouped, 3 added, 2 duplicates", stats, err)
 		}
 
 		for _, c := range []struct {

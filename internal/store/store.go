@@ -96,9 +96,9 @@ type Store interface {
 	// through it (SaveRun, SaveRunIn, DeleteRun, CreateProject, CreateUser, UpdateUser,
 	// AddMember, UpdateMember, RemoveMember, CreateAPIKey, RevokeAPIKey, PushPrompt when it
 	// creates a version, MovePromptLabel when it moves the label, SetDatasetPolicy, RevokeConsent,
-	// PurgeDatasets when it deletes; SetProtectedLabels, ForceMovePromptLabel,
-	// RollbackPromptLabel, RequestPromptReview, CommentPromptReview, DecidePromptReview)
-	// appends its audit
+	// PurgeDatasets when it deletes, RevokeSubjects: one dataset.revoke per dataset;
+	// SetProtectedLabels, ForceMovePromptLabel, RollbackPromptLabel, RequestPromptReview,
+	// CommentPromptReview, DecidePromptReview) appends its audit
 	// entry, with actor as who made it, in the change's own transaction: the change and its
 	// entry commit or roll back together, and a failed entry fails the change. The store
 	// builds the entry (action, target, before and after, as listed in audited.go) from the

@@ -1,11 +1,14 @@
 package web
 
 import (
+	"io"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"strconv"
 	"strings"
 
+	"github.com/plumbhq/plumb/internal/dataset"
 	"github.com/plumbhq/plumb/internal/server"
 	"github.com/plumbhq/plumb/internal/store"
 )
@@ -29,7 +32,9 @@ func (u *UI) datasetsPage(w http.ResponseWriter, r *http.Request, c *server.Call
 	for i, ds := range list {
 		rows[i] = row{ds, datasetURL(c.Project, ds.Name, "")}
 	}
-	u.render(w, r, http.StatusOK, "datasets", &view{Caller: c, Title: "Datasets", Nav: "datasets", Data: map[string]any{"Datasets": rows}})
+	u.render(w, r, http.StatusOK, "datasets", &view{Caller: c, Title: "Datasets", Nav: "datasets", Data: map[string]any{
+		"Datasets": rows, "CanEdit": c.Role.AtLeast(store.RoleEditor), "CreateURL": projectURL(c.Project, "/datasets"),
+	}})
 	return nil
 }
 
@@ -80,16 +85,29 @@ func (u *UI) datasetPage(w http.ResponseWriter, r *http.Request, c *server.Calle
 	}
 	rows := make([]itemRow, len(items))
 	for i, it := range items {
-		row := itemRow{ID: it.ID, Vars: compactJSON(it.Vars), Expected: it.Expected, Consent: it.Consent, Basis: it.ConsentBasis, Source: it.Source}
+		// As the store keeps them: compactJSON's HTML escaping would show < as \u003c (the
+		// template escapes the text itself).
+		vars, err := dataset.CanonicalJSON(it.Vars)
+		if err != nil {
+			vars = compactJSON(it.Vars)
+		}
+		row := itemRow{ID: it.ID, Vars: vars, Expected: it.Expected, Consent: it.Consent, Basis: it.ConsentBasis, Source: it.Source}
 		for k, v := range it.Segment {
 			row.Segments = append(row.Segments, segment{k, v})
 		}
 		rows[i] = row
 	}
+	revoked := int64(0)
+	if v := q.Get("revoked"); v != "" {
+		revoked, _ = strconv.ParseInt(v, 10, 64) // only a number is shown back
+	}
 	u.render(w, r, http.StatusOK, "dataset", &view{Caller: c, Title: ds.Name, Nav: "datasets", Data: map[string]any{
 		"Dataset": ds, "Versions": vs, "Version": shown, "Items": rows, "Next": nextURL, "Policy": p,
 		"URL": base, "AuditURL": datasetURL(c.Project, ds.Name, "/audit"), "PolicyURL": datasetURL(c.Project, ds.Name, "/policy"),
-		"CanAdmin": c.Role.AtLeast(store.RoleAdmin),
+		"ImportURL": datasetURL(c.Project, ds.Name, "/import"), "RevokeURL": datasetURL(c.Project, ds.Name, "/revoke"),
+		"PurgeURL": datasetURL(c.Project, ds.Name, "/purge"), "Revoked": revoked,
+		"CanAdmin": c.Role.AtLeast(store.RoleAdmin), "CanEdit": c.Role.AtLeast(store.RoleEditor),
+		"UploadMiB": u.srv.UploadLimit() >> 20,
 	}})
 	return nil
 }
@@ -129,6 +147,121 @@ func (u *UI) datasetAuditPage(w http.ResponseWriter, r *http.Request, c *server.
 	u.render(w, r, http.StatusOK, "dataset_audit", &view{Caller: c, Title: "Audit of " + ds.Name, Nav: "datasets", Data: map[string]any{
 		"Dataset": ds, "Report": rep, "URL": datasetURL(c.Project, ds.Name, ""),
 		"MinSharePct": 100 * rep.MinShare,
+	}})
+	return nil
+}
+
+// datasetCreate creates a dataset from the datasets page's form and opens it.
+func (u *UI) datasetCreate(w http.ResponseWriter, r *http.Request, c *server.Caller) error {
+	name := strings.TrimSpace(r.PostFormValue("name"))
+	ds, err := u.srv.CreateDataset(r, c, name, strings.TrimSpace(r.PostFormValue("description")))
+	if err != nil {
+		return err
+	}
+	http.Redirect(w, r, datasetURL(c.Project, ds.Name, ""), http.StatusSeeOther)
+	return nil
+}
+
+// datasetImport imports the uploaded file as the next version and shows what it did, or
+// the problems of the file by line (nothing imported).
+func (u *UI) datasetImport(w http.ResponseWriter, r *http.Request, c *server.Caller) error {
+	ds, err := u.srv.DatasetInProject(r, c, r.PathValue("dataset"))
+	if err != nil {
+		return err
+	}
+	f, hdr, err := r.FormFile("file")
+	if err != nil {
+		return badRequest("choose a file to upload (JSONL, CSV with a header row, or a JSON array)")
+	}
+	defer f.Close()
+	data, err := io.ReadAll(f)
+	if err != nil {
+		return badRequest("the file could not be read: upload it again")
+	}
+	file := filepath.Base(strings.ReplaceAll(hdr.Filename, `\`, "/"))
+	format := r.PostFormValue("format")
+	if format == "auto" {
+		format = ""
+	}
+	data2 := map[string]any{"Dataset": ds, "File": file, "URL": datasetURL(c.Project, ds.Name, "")}
+	res, err := u.srv.ImportUpload(r, c, ds, file, data, format, strings.TrimSpace(r.PostFormValue("map")),
+		strings.TrimSpace(r.PostFormValue("message")), r.PostFormValue("replace") == "on")
+	status := http.StatusOK
+	if err != nil {
+		st, _, msg := u.srv.ClientError(r, err)
+		if st >= 500 {
+			return err
+		}
+		status = st
+		data2["Problems"] = strings.Split(strings.TrimSpace(msg), "\n")
+	} else {
+		data2["Result"] = res
+	}
+	u.render(w, r, status, "dataset_import", &view{Caller: c, Title: "Import into " + ds.Name, Nav: "datasets", Data: data2})
+	return nil
+}
+
+// datasetRevoke records the revocation of one item's consent from its row's form.
+func (u *UI) datasetRevoke(w http.ResponseWriter, r *http.Request, c *server.Caller) error {
+	ds, err := u.srv.DatasetInProject(r, c, r.PathValue("dataset"))
+	if err != nil {
+		return err
+	}
+	v := r.PostFormValue("item")
+	id, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || id < 1 {
+		return badRequest("item %q: revoke from an item's row of the dataset page", v)
+	}
+	if _, err := u.srv.RevokeConsent(r, c, store.Revocation{ItemIDs: []int64{id}, Reason: strings.TrimSpace(r.PostFormValue("reason"))}); err != nil {
+		return err
+	}
+	back := datasetURL(c.Project, ds.Name, "") + "?" + url.Values{"revoked": {strconv.FormatInt(id, 10)}}.Encode()
+	if v := r.PostFormValue("version"); v != "" {
+		if n, err := strconv.Atoi(v); err == nil && n > 0 {
+			back += "&version=" + strconv.Itoa(n)
+		}
+	}
+	http.Redirect(w, r, back, http.StatusSeeOther)
+	return nil
+}
+
+// datasetPurgePage previews a purge (a dry run: counts and item ids, never content) with
+// the form that confirms it.
+func (u *UI) datasetPurgePage(w http.ResponseWriter, r *http.Request, c *server.Caller) error {
+	ds, err := u.srv.DatasetInProject(r, c, r.PathValue("dataset"))
+	if err != nil {
+		return err
+	}
+	res, err := u.srv.PurgeDataset(r, c, true)
+	if err != nil {
+		return err
+	}
+	return u.showPurge(w, r, c, ds, res)
+}
+
+// datasetPurgeSubmit purges (audited) and shows what was deleted.
+func (u *UI) datasetPurgeSubmit(w http.ResponseWriter, r *http.Request, c *server.Caller) error {
+	ds, err := u.srv.DatasetInProject(r, c, r.PathValue("dataset"))
+	if err != nil {
+		return err
+	}
+	res, err := u.srv.PurgeDataset(r, c, false)
+	if err != nil {
+		return err
+	}
+	return u.showPurge(w, r, c, ds, res)
+}
+
+func (u *UI) showPurge(w http.ResponseWriter, r *http.Request, c *server.Caller, ds store.Dataset, res store.PurgeResult) error {
+	const shown = 500
+	ids := res.ItemIDs
+	more := 0
+	if len(ids) > shown {
+		ids, more = ids[:shown], len(ids)-shown
+	}
+	u.render(w, r, http.StatusOK, "dataset_purge", &view{Caller: c, Title: "Purge " + ds.Name, Nav: "datasets", Data: map[string]any{
+		"Dataset": ds, "Purge": res, "IDs": ids, "More": more,
+		"URL": datasetURL(c.Project, ds.Name, ""), "PurgeURL": datasetURL(c.Project, ds.Name, "/purge"),
 	}})
 	return nil
 }

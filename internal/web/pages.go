@@ -39,6 +39,11 @@ func (u *UI) table() []page {
 		{Method: "GET", Path: p + "/datasets/{dataset}", Access: project, Role: store.RoleViewer, Handle: u.datasetPage},
 		{Method: "POST", Path: p + "/datasets/{dataset}/policy", Access: project, Role: store.RoleAdmin, Handle: u.datasetPolicySubmit},
 		{Method: "GET", Path: p + "/datasets/{dataset}/audit", Access: project, Role: store.RoleViewer, Handle: u.datasetAuditPage},
+		{Method: "POST", Path: p + "/datasets", Access: project, Role: store.RoleEditor, Handle: u.datasetCreate},
+		{Method: "POST", Path: p + "/datasets/{dataset}/import", Access: project, Role: store.RoleEditor, Handle: u.datasetImport, Upload: true},
+		{Method: "POST", Path: p + "/datasets/{dataset}/revoke", Access: project, Role: store.RoleEditor, Handle: u.datasetRevoke},
+		{Method: "GET", Path: p + "/datasets/{dataset}/purge", Access: project, Role: store.RoleAdmin, Handle: u.datasetPurgePage},
+		{Method: "POST", Path: p + "/datasets/{dataset}/purge", Access: project, Role: store.RoleAdmin, Handle: u.datasetPurgeSubmit},
 
 		// The prompt registry (prompts.go): prompt names have slashes, so they end the path.
 		{Method: "GET", Path: p + "/prompts", Access: project, Role: store.RoleViewer, Handle: u.promptsPage},

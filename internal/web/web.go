@@ -23,6 +23,7 @@ import (
 	"html/template"
 	"io/fs"
 	"log/slog"
+	"mime"
 	"net/http"
 	"net/url"
 	"strings"
@@ -147,6 +148,8 @@ type page struct {
 	Access access
 	Role   store.Role
 	Handle pageFunc
+	// Upload: a multipart form with a file, up to the server's upload limit.
+	Upload bool
 }
 
 // endpoint applies a page's access rule, then its handler. A visitor who is not logged in
@@ -154,16 +157,21 @@ type page struct {
 // from one of our pages (Origin) and carry the session's CSRF token.
 func (u *UI) endpoint(p page) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Forms are a few fields: a bigger body is refused when the form is parsed. An
+		// upload (multipart, up to the upload limit) is read only once the caller is known
+		// to be a member with the page's role, so that nobody else can make the server
+		// read a large body.
+		upload := false
 		if r.Method == http.MethodPost {
-			// Forms are a few fields: a bigger body is refused when the form is parsed.
-			r.Body = http.MaxBytesReader(w, r.Body, maxForm)
-			if err := r.ParseForm(); err != nil {
-				pe := &pageError{status: http.StatusBadRequest, msg: "the form could not be read: reload the page and send it again"}
-				var tooBig *http.MaxBytesError
-				if errors.As(err, &tooBig) {
-					pe = &pageError{status: http.StatusRequestEntityTooLarge, msg: "the form is larger than 64 KiB: shorten what you typed and send it again"}
+			limit := int64(maxForm)
+			if p.Upload {
+				mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+				if upload = mt == "multipart/form-data"; upload {
+					limit = u.srv.UploadLimit() + maxForm
 				}
-				u.fail(w, r, nil, pe)
+			}
+			r.Body = http.MaxBytesReader(w, r.Body, limit)
+			if !upload && !u.parseForm(w, r, r.ParseForm, p.Upload) {
 				return
 			}
 		}
@@ -182,6 +190,17 @@ func (u *UI) endpoint(p page) http.Handler {
 			u.toLogin(w, r, err)
 			return
 		}
+		if upload {
+			if p.Access == project {
+				if err := u.srv.InProject(r, c, r.PathValue("project"), p.Role); err != nil {
+					u.fail(w, r, c, err)
+					return
+				}
+			}
+			if !u.parseForm(w, r, func() error { return r.ParseMultipartForm(8 << 20) }, true) {
+				return
+			}
+		}
 		if r.Method == http.MethodPost && !u.srv.CheckCSRF(r, c, r.PostFormValue("csrf_token")) {
 			u.fail(w, r, c, server.Forbidden("the form is out of date (its CSRF token does not match your session): reload the page and try again"))
 			return
@@ -196,6 +215,24 @@ func (u *UI) endpoint(p page) http.Handler {
 			u.fail(w, r, c, err)
 		}
 	})
+}
+
+// parseForm parses a post's form with parse, or answers the error and returns false.
+func (u *UI) parseForm(w http.ResponseWriter, r *http.Request, parse func() error, upload bool) bool {
+	err := parse()
+	if err == nil {
+		return true
+	}
+	pe := &pageError{status: http.StatusBadRequest, msg: "the form could not be read: reload the page and send it again"}
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig) && upload:
+		pe = &pageError{status: http.StatusRequestEntityTooLarge, msg: fmt.Sprintf("the file is larger than the upload limit of %d MiB: split it and upload the parts", u.srv.UploadLimit()>>20)}
+	case errors.As(err, &tooBig):
+		pe = &pageError{status: http.StatusRequestEntityTooLarge, msg: "the form is larger than 64 KiB: shorten what you typed and send it again"}
+	}
+	u.fail(w, r, nil, pe)
+	return false
 }
 
 // toLogin sends a visitor without a (working) session to the login page and back: a page
