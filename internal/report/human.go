@@ -96,14 +96,6 @@ func Panel(results []Result) *HumanPanel {
 	return p
 }
 
-// kappaLine is a judge's Cohen's κ with its Landis & Koch reading, or why it is absent.
-func kappaLine(j review.JudgeAgreement) string {
-	if j.Kappa == nil {
-		return "κ n/a"
-	}
-	return fmt.Sprintf("κ %.3f %s", j.Kappa.Value, j.Kappa.Reading)
-}
-
 // humanLine is the human pass rate line of the summaries.
 func humanLine(p *HumanPanel) string {
 	return fmt.Sprintf("%s [%s, %s] of %d %s with a human verdict (%d passed)", fmtPct(p.PassRate),

@@ -84,10 +84,7 @@ func (u *UI) queueCreate(w http.ResponseWriter, r *http.Request, c *server.Calle
 	if err != nil {
 		return err
 	}
-	var annotators []string
-	for _, e := range strings.FieldsFunc(r.PostFormValue("annotators"), func(r rune) bool { return r == ',' || r == '\n' || r == ' ' }) {
-		annotators = append(annotators, e)
-	}
+	annotators := strings.FieldsFunc(r.PostFormValue("annotators"), func(r rune) bool { return r == ',' || r == '\n' || r == ' ' })
 	q, err := u.srv.CreateQueue(r, c, server.QueueSpec{Name: strings.TrimSpace(r.PostFormValue("name")),
 		Dataset: strings.TrimSpace(r.PostFormValue("dataset")), Run: strings.TrimSpace(r.PostFormValue("run")),
 		Rubric: raw, Overlap: overlap, Guidelines: r.PostFormValue("guidelines"), Annotators: annotators})
