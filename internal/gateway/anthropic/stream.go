@@ -198,6 +198,9 @@ func messagesStreamToChat(dst io.Writer, flush func(), src io.Reader, model stri
 			case "text_delta":
 				err = emit(chunkDelta{Content: &d.Text}, nil)
 			case "input_json_delta":
+				if d.PartialJSON == "" {
+					break
+				}
 				i, ok := toolIndex[ev.Index]
 				if !ok {
 					return fail("", "bad_upstream_response", malformed("input_json_delta for block %d, which is not a tool_use block", ev.Index))
@@ -309,9 +312,13 @@ type (
 		Message msgResponse `json:"message"`
 	}
 	blockStartEvent struct {
-		Type         string   `json:"type"`
-		Index        int      `json:"index"`
-		ContentBlock msgBlock `json:"content_block"`
+		Type         string `json:"type"`
+		Index        int    `json:"index"`
+		ContentBlock any    `json:"content_block"`
+	}
+	textStart struct {
+		Type string `json:"type"`
+		Text string `json:"text"`
 	}
 	blockDeltaEvent struct {
 		Type  string     `json:"type"`
@@ -371,11 +378,12 @@ func ChatStreamToMessages(dst io.Writer, flush func(), src io.Reader, model stri
 		block = -1
 		return w.event("content_block_stop", indexEvent{Type: "content_block_stop", Index: i})
 	}
-	openBlock := func(b msgBlock) error {
+	openBlock := func(b any) error {
 		if err := closeBlock(); err != nil {
 			return err
 		}
-		block, text = blocks, b.Type == "text"
+		_, text = b.(textStart)
+		block = blocks
 		blocks++
 		return w.event("content_block_start", blockStartEvent{Type: "content_block_start", Index: block, ContentBlock: b})
 	}
@@ -442,7 +450,7 @@ func ChatStreamToMessages(dst io.Writer, flush func(), src io.Reader, model stri
 					continue
 				}
 				if block < 0 || !text {
-					if err := openBlock(msgBlock{Type: "text", Text: ""}); err != nil {
+					if err := openBlock(textStart{Type: "text"}); err != nil {
 						return usage, err
 					}
 				}
