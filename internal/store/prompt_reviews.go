@@ -132,7 +132,7 @@ type PromptReviewComment struct {
 
 // PromptReviewFilter narrows ListPromptReviews. Zero values mean no filter.
 type PromptReviewFilter struct {
-	Status string // one of the Review* statuses
+	Status string // one of the Review* statuses; "" or "all" for every one
 	Prompt string // one prompt's requests
 	Limit  int    // at most this many; <= 0 means DefaultPageSize, capped at MaxPageSize
 	Before int64  // only requests with a smaller id: the next page after the last one seen
