@@ -160,8 +160,12 @@ func (r PromptReview) Refusal(reviewer string, approve bool) string {
 	case samePerson(reviewer, r.Requester):
 		return "you requested this release: a member other than the requester must " + verb + " it"
 	case approve && r.Stale:
-		return "the label " + r.Label + " has moved since this request was opened (it was at " + versionText(r.BaseVersion) +
-			", it is at " + versionText(r.CurrentVersion) + "): request the release again, so that the review sees the current state"
+		where := "it was at " + versionText(r.BaseVersion) + ", it is at " + versionText(r.CurrentVersion)
+		if versionText(r.BaseVersion) == versionText(r.CurrentVersion) {
+			where = "it was at " + versionText(r.BaseVersion) + ", moved and came back to it"
+		}
+		return "the label " + r.Label + " has moved since this request was opened (" + where +
+			"): request the release again, so that the review sees the current state"
 	}
 	return ""
 }
