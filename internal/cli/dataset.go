@@ -271,9 +271,9 @@ func newDatasetListCmd(e *env) *cobra.Command {
 }
 
 func newDatasetShowCmd(e *env) *cobra.Command {
-	var version int
+	var version, items int
 	cmd := &cobra.Command{
-		Use:   "show NAME [--version N]",
+		Use:   "show NAME [--version N] [--items N]",
 		Short: "Show a dataset's versions and the first items of a version",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -297,24 +297,43 @@ func newDatasetShowCmd(e *env) *cobra.Command {
 				if len(vs) == 0 {
 					return nil
 				}
-				page, _, err := st.ListItems(cmd.Context(), ds.ID, version, "", 10)
-				if err != nil {
-					return datasetStoreErr(err, name)
+				if items < 0 {
+					return usageErr("--items %d: give how many items to show, or 0 for all of them", items)
 				}
 				shown := version
 				if shown == 0 {
 					shown = vs[0].Version
 				}
-				fmt.Fprintf(e.stdout, "\nfirst items of version %d:\n", shown)
-				for _, it := range page {
-					vars, _ := dataset.CanonicalJSON(it.Vars)
-					fmt.Fprintf(e.stdout, "  #%d %s -> %q\n", it.ID, clip(vars, 100), clip(it.Expected, 60))
+				if items == 0 {
+					fmt.Fprintf(e.stdout, "\nitems of version %d:\n", shown)
+				} else {
+					fmt.Fprintf(e.stdout, "\nfirst items of version %d:\n", shown)
 				}
-				return nil
+				cursor, left := "", items
+				for {
+					limit := store.MaxPageSize
+					if items > 0 {
+						limit = min(left, store.MaxPageSize)
+					}
+					page, next, err := st.ListItems(cmd.Context(), ds.ID, version, cursor, limit)
+					if err != nil {
+						return datasetStoreErr(err, name)
+					}
+					for _, it := range page {
+						vars, _ := dataset.CanonicalJSON(it.Vars)
+						fmt.Fprintf(e.stdout, "  #%d %s -> %q\n", it.ID, clip(vars, 100), clip(it.Expected, 60))
+					}
+					left -= len(page)
+					if next == "" || (items > 0 && left <= 0) {
+						return nil
+					}
+					cursor = next
+				}
 			})
 		},
 	}
 	cmd.Flags().IntVar(&version, "version", 0, "the version whose items to show (default: the latest)")
+	cmd.Flags().IntVar(&items, "items", 10, "how many items to show, with their ids (0: all of them)")
 	return cmd
 }
 

@@ -114,17 +114,27 @@ func newQueueCreateCmd(e *env) *cobra.Command {
 					return usageErr("--run: %v", err)
 				}
 			}
+			// Annotators are checked before anything is made: a refused one leaves no queue behind.
+			var users []store.User
+			for _, email := range annotators {
+				u, err := st.GetUserByEmail(cmd.Context(), email)
+				if err != nil {
+					return usageErr("--annotator %s: no such user: create it with `plumb user create --email %s`", email, email)
+				}
+				if _, err := st.GetMembership(cmd.Context(), store.DefaultProjectID, u.ID); errors.Is(err, store.ErrNotFound) {
+					return usageErr("--annotator %s: not a member of the default project, where the CLI's queues are: add them on the server's Members page of the project, or with POST /api/v1/projects/default/members {\"email\": %q, \"role\": \"viewer\"}", email, email)
+				} else if err != nil {
+					return err
+				}
+				users = append(users, u)
+			}
 			ch := system(st)
 			q, err := queue.Create(cmd.Context(), ch, store.DefaultProjectID, queue.Spec{Name: name, Description: desc,
 				Dataset: ds, Version: version, Run: run, Rubric: rb, Overlap: overlap, Guidelines: guide, Author: "cli"})
 			if err != nil {
 				return queueStoreErr(err, name)
 			}
-			for _, email := range annotators {
-				u, err := st.GetUserByEmail(cmd.Context(), email)
-				if err != nil {
-					return usageErr("--annotator %s: no such user: create it with `plumb user create --email %s`", email, email)
-				}
+			for _, u := range users {
 				if _, err := ch.AddQueueMember(cmd.Context(), q.ID, u.ID); err != nil {
 					return queueStoreErr(err, name)
 				}

@@ -81,7 +81,10 @@ func TestReadErrors(t *testing.T) {
 		{FormatJSONL, `{"expected":"a","expected_output":"b"}` + "\n", "d:1: both expected and expected_output"},
 		{FormatCSV, "a,b\n1,2\n3\n", "d:3: wrong number of fields"},
 		{FormatCSV, "a,a\n1,2\n", `d:1: columns 1 and 2 are both named "a"`},
-		{FormatJSON, "[\n {\"q\": 1},\n 7\n]", "d:3: the array holds a json.Number"},
+		{FormatJSON, "[\n {\"q\": 1},\n 7\n]", "d:3: the array holds a number"},
+		{FormatJSONL, `{"q":1,"vars":3}` + "\n", `d:1: field vars is a number ("3"), not an object`},
+		{FormatJSON, `[{"q":1,"metadata":"x"}]`, `d:1: field metadata is a text ("x"), not an object`},
+		{FormatCSV, "q,segment\n1,gold\n", `d:2: field segment is a text ("gold"), not an object: give segment as an object`},
 		{FormatJSON, `{"q":1}`, "d:1: a JSON dataset is an array of objects"},
 		{FormatJSONL, `{"q":1,"segment":{"tier":{"x":1}}}` + "\n", "d:1: field segment.tier (segment tier) is an object"},
 	} {

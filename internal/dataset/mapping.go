@@ -166,7 +166,10 @@ func (m Mapping) apply(rec record, seen map[string]bool) (Item, error) {
 				return it, fmt.Errorf("both %s and %s are given: keep one, or map one with --map expected=FIELD", expectedFrom, k)
 			}
 			target, name, expectedFrom = TargetExpected, "", k
-		case (k == TargetVars || k == TargetMetadata || k == TargetSegment) && isObject(v):
+		case k == TargetVars || k == TargetMetadata || k == TargetSegment:
+			if !isObject(v) {
+				return it, fmt.Errorf("field %s is %s (%s), not an object: give %s as an object ({\"%s\": {\"NAME\": ...}}) or as %s.NAME fields, or map it with --map %s.NAME=%s", k, kind(v), quoteValue(v), k, k, k, k, k)
+			}
 			for _, sub := range sortedKeys(v.(map[string]any)) {
 				if err := it.set(k, sub, k+"."+sub, v.(map[string]any)[sub]); err != nil {
 					return it, err
@@ -285,6 +288,14 @@ func kind(v any) string {
 		return "an object"
 	case []any:
 		return "an array"
+	case json.Number, float64, int, int64:
+		return "a number"
+	case string:
+		return "a text"
+	case bool:
+		return "a boolean"
+	case nil:
+		return "null"
 	}
 	return "a " + fmt.Sprintf("%T", v)
 }

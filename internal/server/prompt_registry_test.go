@@ -90,7 +90,8 @@ func testPromptReviewAPI(t *testing.T, f *fixture) {
 	expect("fetch production", asViewerKey(f).do("GET", base+"/prompts/"+name, nil), 200, `"version":2`)
 	expect("approve again", carol.do("POST", base+"/prompt-reviews/"+id+"/approve", map[string]any{}), 409, "is approved")
 	expect("approved list", vera.do("GET", base+"/prompt-reviews?status=approved", nil), 200, `"id":`+id)
-	expect("bad status", vera.do("GET", base+"/prompt-reviews?status=pending", nil), 400, "use open, approved")
+	expect("every status", vera.do("GET", base+"/prompt-reviews?status=all", nil), 200, `"id":`+id)
+	expect("bad status", vera.do("GET", base+"/prompt-reviews?status=pending", nil), 400, "use open, approved", "or all")
 	expect("review of another number", vera.do("GET", base+"/prompt-reviews/99999", nil), 404)
 	expect("review id not a number", vera.do("GET", base+"/prompt-reviews/x", nil), 404)
 

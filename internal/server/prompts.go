@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/plumbhq/plumb/internal/store"
@@ -45,7 +46,10 @@ func (s *Server) getPrompt(w http.ResponseWriter, r *http.Request, c *call) erro
 		var err error
 		v, err = s.store.GetPromptVersion(r.Context(), c.project.ID, name, ref)
 		if errors.Is(err, store.ErrNotFound) {
-			return errorf(http.StatusNotFound, codeNotFound, "%v: push it with `plumb prompt push` and point the label at a version (`plumb prompt label NAME VERSION %s`)", err, ref)
+			if _, num := strconv.Atoi(ref); num == nil {
+				return errorf(http.StatusNotFound, codeNotFound, "%v: GET /api/v1/projects/%s/prompt-versions/%s lists the versions there are", err, c.project.Slug, name)
+			}
+			return errorf(http.StatusNotFound, codeNotFound, "%v: push it with `plumb prompt push` and point the label at a version (`plumb prompt label %s VERSION %s`)", err, name, ref)
 		}
 		if err != nil {
 			return err

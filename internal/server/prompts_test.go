@@ -72,6 +72,9 @@ func testPromptFetch(t *testing.T, f *fixture) {
 		if res := app.do("GET", "/api/v1/projects/alpha/prompts/alpha/triage?ref=staging", nil); res.status != 404 || !strings.Contains(res.raw, "plumb prompt label") {
 			t.Errorf("a label that does not exist: %d %s, want 404 saying how to set it", res.status, res.raw)
 		}
+		if res := app.do("GET", "/api/v1/projects/alpha/prompts/alpha/triage?ref=99", nil); res.status != 404 || !strings.Contains(res.raw, "prompt-versions/alpha/triage") || strings.Contains(res.raw, "plumb prompt label") {
+			t.Errorf("a version that does not exist: %d %s, want 404 pointing at the versions, not at a label", res.status, res.raw)
+		}
 		if res := app.do("GET", "/api/v1/projects/alpha/prompts/alpha/nope", nil); res.status != 404 {
 			t.Errorf("a missing prompt: %d, want 404", res.status)
 		}

@@ -20,7 +20,7 @@ type QueueSpec struct {
 	Dataset     string          `json:"dataset,omitempty"` // name or id
 	Version     int             `json:"version,omitempty"` // 0: the latest
 	Run         string          `json:"run,omitempty"`
-	Rubric      json.RawMessage `json:"rubric"` // {"fields": [...]} (docs/queues.md)
+	Rubric      json.RawMessage `json:"rubric"` // {"fields": [...]}, or a rubric file's YAML or JSON as a string (docs/queues.md)
 	Overlap     int             `json:"overlap,omitempty"`
 	Guidelines  string          `json:"guidelines,omitempty"` // Markdown
 	Annotators  []string        `json:"annotators,omitempty"` // emails of project members
@@ -124,7 +124,12 @@ func (s *Server) newQueue(r *http.Request, c *call, sp QueueSpec) (store.Queue, 
 	if len(sp.Rubric) == 0 {
 		return store.Queue{}, fieldErr("rubric", `rubric is required: {"fields": [{"name": "verdict", "kind": "boolean"}]}`)
 	}
-	rb, err := review.ParseRubric(sp.Rubric)
+	src := []byte(sp.Rubric)
+	var text string
+	if json.Unmarshal(sp.Rubric, &text) == nil {
+		src = []byte(text) // the rubric file's YAML or JSON, as a string
+	}
+	rb, err := review.ParseRubric(src)
 	if err != nil {
 		return store.Queue{}, fieldErr("rubric", "rubric: %v", err)
 	}

@@ -84,6 +84,7 @@ func testQueues(t *testing.T, f *fixture) {
 	}{
 		{map[string]any{"name": "golden-review", "dataset": "golden", "rubric": map[string]any{"fields": []any{map[string]any{"name": "x", "kind": "likert"}}}}, "likert"},
 		{map[string]any{"name": "golden-review", "dataset": "golden", "rubric": rubric, "overlap": 99}, "overlap 99"},
+		{map[string]any{"name": "golden-review", "dataset": "golden", "rubric": "fields:\n  - name: x\n    kind: likert\n"}, "likert"},
 		{map[string]any{"name": "golden-review", "rubric": rubric}, "source"},
 		{map[string]any{"name": "golden-review", "dataset": "golden", "rubric": rubric, "annotators": []string{"carol@example.com"}}, "carol@example.com"},
 	} {
@@ -97,6 +98,11 @@ func testQueues(t *testing.T, f *fixture) {
 		t.Fatalf("create: %d %s", r.status, r.raw)
 	}
 	q := base + "/golden-review"
+	// The rubric may also be given as a rubric file's text (YAML or JSON), as the UI's form does.
+	if r := alice.do("POST", base, map[string]any{"name": "golden-yaml", "dataset": "golden",
+		"rubric": "fields:\n  - name: helpful\n    kind: boolean\n"}); r.status != 201 || !strings.Contains(r.raw, `"helpful"`) {
+		t.Errorf("create with a YAML rubric: %d %s, want 201", r.status, r.raw)
+	}
 	if r := f.withKey(f.keyA).do("POST", q+"/next", nil); r.status != 403 {
 		t.Errorf("a key labels: %d %s, want 403", r.status, r.raw)
 	}

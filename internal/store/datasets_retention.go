@@ -247,7 +247,7 @@ func (a *accounts) revokeIn(ctx context.Context, d db, datasetID string, rv Revo
 			return out, fmt.Errorf("revoke consent in dataset %s: %w", name, err)
 		}
 		if n != len(chunk) {
-			return out, invalid("dataset %s has no item with some of the ids %s: see the item ids with `plumb dataset export %s`", name, joinIDs(chunk, 20), name)
+			return out, invalid("dataset %s has no item with some of the ids %s: list the item ids with `plumb dataset show %s --items 0`", name, joinIDs(chunk, 20), name)
 		}
 	}
 	now := a.stamp()

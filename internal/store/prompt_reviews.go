@@ -132,7 +132,7 @@ type PromptReviewComment struct {
 
 // PromptReviewFilter narrows ListPromptReviews. Zero values mean no filter.
 type PromptReviewFilter struct {
-	Status string // one of the Review* statuses
+	Status string // one of the Review* statuses; "" or "all" for every one
 	Prompt string // one prompt's requests
 	Limit  int    // at most this many; <= 0 means DefaultPageSize, capped at MaxPageSize
 	Before int64  // only requests with a smaller id: the next page after the last one seen
@@ -160,8 +160,12 @@ func (r PromptReview) Refusal(reviewer string, approve bool) string {
 	case samePerson(reviewer, r.Requester):
 		return "you requested this release: a member other than the requester must " + verb + " it"
 	case approve && r.Stale:
-		return "the label " + r.Label + " has moved since this request was opened (it was at " + versionText(r.BaseVersion) +
-			", it is at " + versionText(r.CurrentVersion) + "): request the release again, so that the review sees the current state"
+		where := "it was at " + versionText(r.BaseVersion) + ", it is at " + versionText(r.CurrentVersion)
+		if versionText(r.BaseVersion) == versionText(r.CurrentVersion) {
+			where = "it was at " + versionText(r.BaseVersion) + ", moved and came back to it"
+		}
+		return "the label " + r.Label + " has moved since this request was opened (" + where +
+			"): request the release again, so that the review sees the current state"
 	}
 	return ""
 }

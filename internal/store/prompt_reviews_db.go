@@ -274,9 +274,9 @@ func (a *accounts) RequestPromptReview(ctx context.Context, projectID, name, lab
 func (a *accounts) ListPromptReviews(ctx context.Context, projectID string, f PromptReviewFilter) ([]PromptReview, error) {
 	q := reviewSelect + ` WHERE r.project_id = ?`
 	args := []any{projectID}
-	if f.Status != "" {
+	if f.Status != "" && f.Status != "all" {
 		if !slices.Contains([]string{ReviewOpen, ReviewApproved, ReviewRejected, ReviewSuperseded}, f.Status) {
-			return nil, invalid("review status %q: use open, approved, rejected or superseded", f.Status)
+			return nil, invalid("review status %q: use open, approved, rejected, superseded or all", f.Status)
 		}
 		q += ` AND r.status = ?`
 		args = append(args, f.Status)

@@ -402,3 +402,15 @@ func TestPromptReviewIsolated(t *testing.T) {
 		}
 	})
 }
+
+// TestRefusalMovedBack: a request whose label moved away and back is stale, and its
+// refusal says so rather than "it was at version 2, it is at version 2".
+func TestRefusalMovedBack(t *testing.T) {
+	two := 2
+	r := PromptReview{Label: "production", Version: 3, VersionAuthor: "ana", Requester: "ana", Status: ReviewOpen,
+		Stale: true, BaseVersion: &two, CurrentVersion: &two}
+	got := r.Refusal("bob", true)
+	if !strings.Contains(got, "it was at version 2, moved and came back to it") || strings.Contains(got, "it is at version 2") {
+		t.Errorf("refusal = %q, want it to say the label moved and came back", got)
+	}
+}

@@ -630,6 +630,20 @@ func (a *accounts) SaveAnnotation(ctx context.Context, ann Annotation) (Annotati
 				return fmt.Errorf("item %d of queue %s has its %d labels already: take the next item: %w", it.ID, q.Name, q.Overlap, ErrConflict)
 			}
 		}
+		// A slot another annotator holds a live lease on is theirs: labelling the item
+		// directly (without asking for it) must not take it from under them.
+		if !ann.Skipped && (!exists || wasSkipped) && it.Labels < q.Overlap {
+			var held, others int
+			if err := d.queryRow(ctx, `SELECT
+				(SELECT count(*) FROM queue_leases WHERE queue_id = ? AND item_id = ? AND annotator = ?),
+				(SELECT count(*) FROM queue_leases WHERE queue_id = ? AND item_id = ? AND annotator <> ? AND expires_at > ?)`,
+				q.ID, it.ID, ann.Annotator, q.ID, it.ID, ann.Annotator, a.stamp()).Scan(&held, &others); err != nil {
+				return fmt.Errorf("save labels of item %d: %w", it.ID, err)
+			}
+			if held == 0 && it.Labels+others >= q.Overlap {
+				return fmt.Errorf("item %d of queue %s is being labelled by another annotator (its %d slot(s) are taken or leased): take the next item: %w", it.ID, q.Name, q.Overlap, ErrConflict)
+			}
+		}
 		ann.GuidelineVersion = q.GuidelineVersion
 		now := a.stamp()
 		ann.UpdatedAt, ann.CreatedAt = now, now

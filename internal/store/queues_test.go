@@ -80,6 +80,42 @@ func (f *queueFixture) datasetQueue(t *testing.T, st Store, overlap int) Queue {
 	return q
 }
 
+// TestQueueLeaseHeld: labelling an item directly, without asking for it, cannot take a
+// slot another annotator holds a live lease on; once the lease expires it can.
+func TestQueueLeaseHeld(t *testing.T) {
+	ctx := context.Background()
+	forEachDriver(t, func(t *testing.T, driver, dsn string) {
+		f := newQueueFixture(t, dsn)
+		st := f.st
+		q := f.datasetQueue(t, st, 1)
+		ann, ben := f.ann[0].ID, f.ann[1].ID
+		label := func(who string, item int64) error {
+			_, err := st.SaveAnnotation(ctx, Annotation{QueueID: q.ID, ItemID: item, Annotator: who, Values: map[string]string{"verdict": "true"}})
+			return err
+		}
+		if it, _, err := st.NextQueueItem(ctx, q.ID, ann, 10*time.Minute); err != nil || it.ID != 1 {
+			t.Fatalf("ann's item = %d, %v", it.ID, err)
+		}
+		if err := label(ben, 1); !errors.Is(err, ErrConflict) || !strings.Contains(err.Error(), "another annotator") {
+			t.Errorf("ben labels the item ann holds = %v, want ErrConflict", err)
+		}
+		if err := label(ann, 1); err != nil {
+			t.Errorf("ann labels her item = %v", err)
+		}
+		if it, _, err := st.NextQueueItem(ctx, q.ID, ben, 10*time.Minute); err != nil || it.ID != 2 {
+			t.Fatalf("ben's item = %d, %v", it.ID, err)
+		}
+		f.clk.advance(11 * time.Minute)
+		if err := label(ann, 2); err != nil {
+			t.Errorf("ann labels item 2 after ben's lease expired = %v", err)
+		}
+		p, err := st.QueueProgress(ctx, q.ID)
+		if err != nil || p.Labels != 2 || p.Complete != 2 {
+			t.Errorf("progress = %+v, %v: want 2 labels on 2 complete items (k = 1)", p, err)
+		}
+	})
+}
+
 // TestQueueAssignment: each item goes to k distinct annotators; a lease keeps a slot for
 // its holder until it expires; a full item refuses a new label; an annotator revises their
 // own; skips do not count; progress per annotator.
