@@ -152,6 +152,22 @@ func settleCounts(c *counts, now float64, l Limits, est, actual Usage, admDay fl
 	}
 }
 
+// nothingToSettle reports whether a Settle would change nothing: the estimates were exact
+// and the budget reservation, if any, was made today. now nil (Redis's clock) cannot tell
+// today here, so then only a request without a budget reservation qualifies.
+func nothingToSettle(l Limits, est, actual Usage, admDay float64, now func() time.Time) bool {
+	if l.TPM > 0 && max(actual.Tokens, 0) != max(est.Tokens, 0) {
+		return false
+	}
+	if l.BudgetUSDPerDay <= 0 {
+		return true
+	}
+	if toNano(actual.CostUSD) != toNano(est.CostUSD) || admDay < 0 || now == nil {
+		return false
+	}
+	return admDay == math.Floor(micros(now())/dayUS)
+}
+
 // idle reports whether counts hold nothing that matters at now, so they can be dropped.
 func (c *counts) idle(now float64) bool {
 	return c.rpm <= now && c.tpm <= now && (c.day != math.Floor(now/dayUS) || c.spent == 0)

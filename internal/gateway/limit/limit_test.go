@@ -230,6 +230,19 @@ var scenarios = []struct {
 		},
 	},
 	{
+		name: "an exact estimate settled after midnight is charged to the new day", start: "2026-11-26T23:59:50Z",
+		l: Limits{TPM: 1000, BudgetUSDPerDay: 1},
+		steps: []step{
+			{est: Usage{Tokens: 100, CostUSD: 0.4}, allowed: true, limit: 1, remaining: 0.6},
+			{advance: 20 * time.Second, est: Usage{Tokens: 100, CostUSD: 0.4}, settle: &Usage{Tokens: 100, CostUSD: 0.4}},
+			{est: Usage{CostUSD: 0.7}, reason: "budget", limit: 1, remaining: 0.6, retryAfter: 24*time.Hour - 10*time.Second},
+			// The same, within one day: nothing changes.
+			{est: Usage{Tokens: 100, CostUSD: 0.4}, allowed: true, limit: 1, remaining: 0.2},
+			{est: Usage{Tokens: 100, CostUSD: 0.4}, settle: &Usage{Tokens: 100, CostUSD: 0.4}},
+			{est: Usage{CostUSD: 0.2}, allowed: true, limit: 1, remaining: 0},
+		},
+	},
+	{
 		name: "a failed request settles with zero", start: "2026-11-26T10:00:00Z",
 		l: Limits{TPM: 100, BudgetUSDPerDay: 1},
 		steps: []step{
@@ -577,6 +590,26 @@ func TestMemorySweep(t *testing.T) {
 	m.mu.Unlock()
 	if n != 2 || !paid {
 		t.Errorf("after the sweep %d keys (paid kept: %v), want d and paid", n, paid)
+	}
+}
+
+func BenchmarkAdmitSettleSerial(b *testing.B) {
+	for _, im := range impls() {
+		b.Run(im.name, func(b *testing.B) {
+			lim := im.make(b, nil)
+			l := Limits{RPM: 1e9, TPM: 1e12, BudgetUSDPerDay: 1e6}
+			est, actual := Usage{Tokens: 500, CostUSD: 0.001}, Usage{Tokens: 300, CostUSD: 0.0006}
+			ctx := context.Background()
+			b.ReportAllocs()
+			for b.Loop() {
+				if d, err := lim.Admit(ctx, "bench", l, est); err != nil || !d.Allowed {
+					b.Fatalf("%+v, %v", d, err)
+				}
+				if err := lim.Settle(ctx, "bench", l, est, actual); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
 

@@ -85,12 +85,12 @@ func (r *redisLimiter) Settle(ctx context.Context, key string, l Limits, est, ac
 	if l.TPM <= 0 && l.BudgetUSDPerDay <= 0 {
 		return nil
 	}
-	if l.TPM > 0 && l.BudgetUSDPerDay <= 0 && actual.Tokens == est.Tokens {
-		return nil // nothing to correct
-	}
 	admDay := -1.0
 	if l.BudgetUSDPerDay > 0 {
 		admDay = r.ledger.take(key, est.CostUSD)
+	}
+	if nothingToSettle(l, est, actual, admDay, r.now) {
+		return nil // the reservation was exact: save the round trip
 	}
 	err := script.Run(ctx, r.rdb, []string{r.prefix + key}, r.clock(), "settle",
 		max(l.RPM, 0), max(l.TPM, 0), fnum(toNano(l.BudgetUSDPerDay)),
