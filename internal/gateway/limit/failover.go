@@ -64,7 +64,7 @@ func (f *failover) Settle(ctx context.Context, key string, l Limits, est, actual
 		return f.fallback.Settle(ctx, key, l, est, actual)
 	}
 	err := f.primary.Settle(ctx, key, l, est, actual)
-	if err != nil && ctx.Err() == nil {
+	if err != nil {
 		// The primary keeps the reservation (it errs on the side of the limit); the usage
 		// still counts on this instance.
 		f.onError(err)

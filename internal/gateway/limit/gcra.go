@@ -173,8 +173,26 @@ func (c *counts) idle(now float64) bool {
 	return c.rpm <= now && c.tpm <= now && (c.day != math.Floor(now/dayUS) || c.spent == 0)
 }
 
+// clean makes limits and usage safe to compute with: a negative, NaN or infinite number
+// means no limit (or no usage), never a panic, a NaN comparison or a script error.
+func clean(l Limits, u ...*Usage) Limits {
+	l.RPM, l.TPM = max(l.RPM, 0), max(l.TPM, 0)
+	if !finite(l.BudgetUSDPerDay) || l.BudgetUSDPerDay < 0 {
+		l.BudgetUSDPerDay = 0
+	}
+	for _, x := range u {
+		x.Tokens = max(x.Tokens, 0)
+		if !finite(x.CostUSD) || x.CostUSD < 0 {
+			x.CostUSD = 0
+		}
+	}
+	return l
+}
+
+func finite(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
+
 func toNano(usd float64) float64 {
-	if usd <= 0 || math.IsNaN(usd) {
+	if usd <= 0 || !finite(usd) {
 		return 0
 	}
 	return math.Round(usd * nanoUSD)

@@ -262,6 +262,24 @@ var scenarios = []struct {
 		},
 	},
 	{
+		name: "negative, NaN and infinite numbers are no limit and no usage", start: "2026-11-26T10:00:00Z",
+		l: Limits{RPM: -1, TPM: -5, BudgetUSDPerDay: math.NaN()},
+		steps: []step{
+			{times: 100, est: Usage{Tokens: -5, CostUSD: math.Inf(1)}, allowed: true},
+			{est: Usage{Tokens: -5, CostUSD: math.NaN()}, settle: &Usage{Tokens: -1, CostUSD: math.Inf(-1)}},
+		},
+	},
+	{
+		name: "an infinite or NaN estimate is no estimate", start: "2026-11-26T10:00:00Z",
+		l: Limits{TPM: 10, BudgetUSDPerDay: 1},
+		steps: []step{
+			{est: Usage{Tokens: -5, CostUSD: math.Inf(1)}, allowed: true, limit: 10, remaining: 10},
+			{est: Usage{Tokens: -5, CostUSD: math.NaN()}, allowed: true, limit: 10, remaining: 10},
+			{est: Usage{CostUSD: math.NaN()}, settle: &Usage{Tokens: 10, CostUSD: 1}},
+			{reason: "budget", retryAfter: 14 * time.Hour, limit: 1, remaining: 0},
+		},
+	},
+	{
 		name: "no limits: everything passes", start: "2026-11-26T10:00:00Z",
 		steps: []step{
 			{times: 1000, est: Usage{Tokens: 1e6, CostUSD: 1e3}, allowed: true},
@@ -321,6 +339,31 @@ func checkDecision(t *testing.T, i, n int, s step, d Decision) {
 	}
 	if s.limit != 0 && (d.Limit != s.limit || math.Abs(d.Remaining-s.remaining) > 1e-9) {
 		t.Errorf("step %d: Limit, Remaining = %v, %v; want %v, %v", i, d.Limit, d.Remaining, s.limit, s.remaining)
+	}
+}
+
+// Settle runs even when the request's context has ended: the client going away must not
+// leave a reservation behind.
+func TestSettleAfterCancel(t *testing.T) {
+	for _, im := range impls() {
+		t.Run(im.name, func(t *testing.T) {
+			clk := newClock("2026-11-26T10:00:00Z")
+			lim := im.make(t, clk.Now)
+			l := Limits{TPM: 100, BudgetUSDPerDay: 1}
+			est := Usage{Tokens: 100, CostUSD: 1}
+			ctx, cancel := context.WithCancel(context.Background())
+			if d, err := lim.Admit(ctx, "k", l, est); err != nil || !d.Allowed {
+				t.Fatalf("%+v, %v", d, err)
+			}
+			cancel()
+			if err := lim.Settle(ctx, "k", l, est, Usage{Tokens: 50, CostUSD: 0.5}); err != nil {
+				t.Fatalf("Settle after the request's context ended: %v", err)
+			}
+			d, err := lim.Admit(context.Background(), "k", l, Usage{Tokens: 50, CostUSD: 0.5})
+			if err != nil || !d.Allowed {
+				t.Errorf("after settling half: %+v, %v; want admitted", d, err)
+			}
+		})
 	}
 }
 

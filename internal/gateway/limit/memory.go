@@ -28,7 +28,8 @@ func (m *memory) Admit(ctx context.Context, key string, l Limits, est Usage) (De
 	if err := ctx.Err(); err != nil {
 		return Decision{}, err
 	}
-	if l.RPM <= 0 && l.TPM <= 0 && l.BudgetUSDPerDay <= 0 {
+	l = clean(l, &est)
+	if l.RPM == 0 && l.TPM == 0 && l.BudgetUSDPerDay == 0 {
 		return Decision{Allowed: true}, nil
 	}
 	now := micros(m.now())
@@ -49,6 +50,7 @@ func (m *memory) Admit(ctx context.Context, key string, l Limits, est Usage) (De
 }
 
 func (m *memory) Settle(ctx context.Context, key string, l Limits, est, actual Usage) error {
+	l = clean(l, &est, &actual)
 	if l.TPM <= 0 && l.BudgetUSDPerDay <= 0 {
 		return nil
 	}

@@ -49,6 +49,7 @@ func (r *redisLimiter) clock() string {
 }
 
 func (r *redisLimiter) Admit(ctx context.Context, key string, l Limits, est Usage) (Decision, error) {
+	l = clean(l, &est)
 	if l.RPM <= 0 && l.TPM <= 0 && l.BudgetUSDPerDay <= 0 {
 		return Decision{Allowed: true}, nil
 	}
@@ -81,7 +82,12 @@ func (r *redisLimiter) Admit(ctx context.Context, key string, l Limits, est Usag
 	return decide(dims, ok), nil
 }
 
+// Settle is bookkeeping that must happen even when the request's context has ended (the
+// client went away mid-stream): it ignores ctx's cancellation and keeps its values; the
+// Redis client's own timeouts bound it.
 func (r *redisLimiter) Settle(ctx context.Context, key string, l Limits, est, actual Usage) error {
+	ctx = context.WithoutCancel(ctx)
+	l = clean(l, &est, &actual)
 	if l.TPM <= 0 && l.BudgetUSDPerDay <= 0 {
 		return nil
 	}
