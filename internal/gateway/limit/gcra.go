@@ -242,8 +242,9 @@ func retryAfter(us float64) time.Duration {
 // same key and estimate are interchangeable: which one a Settle takes does not change the
 // totals.
 type ledger struct {
-	mu sync.Mutex
-	m  map[ledgerKey][]float64
+	mu   sync.Mutex
+	m    map[ledgerKey][]float64
+	adds int
 }
 
 type ledgerKey struct {
@@ -259,6 +260,22 @@ func (g *ledger) add(key string, est float64, day float64) {
 	}
 	k := ledgerKey{key, toNano(est)}
 	g.m[k] = append(g.m[k], day)
+	// A request that was admitted and never settled (a caller's bug, or a crash between
+	// the two) must not keep its entry forever: from time to time, forget reservations
+	// older than yesterday, which Settle would charge to today in full anyway.
+	if g.adds++; g.adds%1024 == 0 {
+		for k, days := range g.m {
+			i := 0
+			for i < len(days) && days[i] < day-1 {
+				i++
+			}
+			if i == len(days) {
+				delete(g.m, k)
+			} else if i > 0 {
+				g.m[k] = append([]float64(nil), days[i:]...)
+			}
+		}
+	}
 }
 
 // take removes a reservation and returns its day, or -1 when there is none.

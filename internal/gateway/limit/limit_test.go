@@ -678,3 +678,29 @@ func BenchmarkAdmitSettle(b *testing.B) {
 		})
 	}
 }
+
+// The ledger of budget reservations forgets the ones that were never settled.
+func TestLedgerForgetsOldReservations(t *testing.T) {
+	var g ledger
+	g.add("lost", 0.5, 100) // admitted on day 100, never settled
+	for i := range 2048 {
+		g.add("k", 0.1, 102)
+		if g.take("k", 0.1) != 102 {
+			t.Fatalf("take %d: wrong day", i)
+		}
+	}
+	if d := g.take("lost", 0.5); d != -1 {
+		t.Errorf("a reservation two days old is still there (day %v)", d)
+	}
+	g.add("k", 0.1, 101)
+	g.add("k", 0.1, 102)
+	for range 1024 {
+		g.add("x", 0.2, 102)
+	}
+	if d := g.take("k", 0.1); d != 102 {
+		t.Errorf("take = %v, want today's reservation first", d)
+	}
+	if d := g.take("k", 0.1); d != 101 {
+		t.Errorf("take = %v, want yesterday's reservation, kept", d)
+	}
+}
