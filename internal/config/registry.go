@@ -137,8 +137,8 @@ func (l *loader) registryPrompt(n *node, ref, label string) []Prompt {
 // becomes a test. An item's vars are the test's vars; its expected answer is an assertion
 // written as a CSV __expected cell (promptfoo's shorthand: "contains: x", "grade: ...", or
 // plain text for equals); its metadata and segment fields become the test's metadata, and
-// its segment (one field: its value; several: "field=value" pairs) the test's segment. A
-// problem in an item is reported at dataset://NAME@VERSION:ITEM_ID.
+// its segment fields ("field=value" pairs, sorted) the test's segment. A problem in an item
+// is reported at dataset://NAME@VERSION:ITEM_ID.
 func (l *loader) datasetTests(n *node) []*rawTest {
 	name, at, _ := registryRef(n.text, datasetScheme)
 	if name == "" {
@@ -228,11 +228,9 @@ func itemJSON(it RegistryItem, name string) ([]byte, error) {
 		meta["expected"] = it.Expected
 	}
 	t["metadata"] = meta
-	switch len(keys) {
-	case 0:
-	case 1:
-		t["segment"] = it.Segment[keys[0]]
-	default:
+	// Always field=value, so that the segment says which field it is, and a failed case
+	// added back to a dataset (plumb dataset add-failed) gets its segment fields back.
+	if len(keys) > 0 {
 		parts := make([]string, len(keys))
 		for i, k := range keys {
 			parts[i] = k + "=" + it.Segment[k]
