@@ -448,15 +448,9 @@ func syncHuman(ctx context.Context, st store.Store, q store.Queue, itemID int64)
 	if err != nil {
 		return err
 	}
-	anns, err := st.ItemAnnotations(ctx, q.ID, itemID)
-	if err != nil {
-		return err
-	}
-	adjs, err := st.Adjudications(ctx, q.ID)
-	if err != nil {
-		return err
-	}
-	return st.SetHumanScore(ctx, q.ID, itemID, HumanVerdict(q, r, anns, adjs, itemID))
+	return st.SetHumanScore(ctx, q.ID, itemID, func(anns []store.Annotation, adjs []store.Adjudication) *report.Human {
+		return HumanVerdict(q, r, anns, adjs, itemID)
+	})
 }
 
 // Publish rewrites the human scores of every item of a panel queue from its labels and
@@ -470,14 +464,6 @@ func Publish(ctx context.Context, st store.Store, q store.Queue) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	anns, err := st.Annotations(ctx, q.ID)
-	if err != nil {
-		return 0, err
-	}
-	adjs, err := st.Adjudications(ctx, q.ID)
-	if err != nil {
-		return 0, err
-	}
 	n, cursor := 0, ""
 	for {
 		items, next, err := st.ListQueueItems(ctx, q.ID, cursor, store.MaxPageSize)
@@ -485,11 +471,13 @@ func Publish(ctx context.Context, st store.Store, q store.Queue) (int, error) {
 			return 0, err
 		}
 		for _, it := range items {
-			h := HumanVerdict(q, r, anns, adjs, it.ID)
-			if h != nil {
-				n++
-			}
-			if err := st.SetHumanScore(ctx, q.ID, it.ID, h); err != nil {
+			if err := st.SetHumanScore(ctx, q.ID, it.ID, func(anns []store.Annotation, adjs []store.Adjudication) *report.Human {
+				h := HumanVerdict(q, r, anns, adjs, it.ID)
+				if h != nil {
+					n++
+				}
+				return h
+			}); err != nil {
 				return 0, err
 			}
 		}

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -389,7 +390,7 @@ func TestRunPanel(t *testing.T) {
 
 		// Publish rebuilds the same scores from the labels (for panels labelled before
 		// scores were stored), and refuses a queue that is not a panel.
-		if err := st.SetHumanScore(ctx, q.ID, 1, nil); err != nil {
+		if err := st.SetHumanScore(ctx, q.ID, 1, func([]store.Annotation, []store.Adjudication) *report.Human { return nil }); err != nil {
 			t.Fatal(err)
 		}
 		n, err := Publish(ctx, st, q)
@@ -420,6 +421,68 @@ func TestRunPanel(t *testing.T) {
 		}
 		if hs, _ := st.HumanScores(ctx, "run-panel"); !hs[1].Passed || hs[1].Queue != "panel-2" || hs[1].Verdict != "pass" {
 			t.Errorf("position 1 after the second panel = %+v, want panel-2's pass", hs[1])
+		}
+	})
+}
+
+// TestConcurrentLabelsKeepScores: three annotators label every item of a panel at the same
+// time; each human score is computed inside the transaction that stores it, so the scores
+// left behind are those of the final labels (what Publish recomputes from scratch), never
+// a score computed from an older set of labels.
+func TestConcurrentLabelsKeepScores(t *testing.T) {
+	forEachStore(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		f := newFixture(t, st)
+		if err := st.SaveRunIn(ctx, f.project.ID, panelRun()); err != nil {
+			t.Fatal(err)
+		}
+		q, err := Create(ctx, st, f.project.ID, Spec{Name: "panel", Run: "run-panel", Overlap: 3,
+			Rubric: mustRubric(t, `{"fields":[{"name":"verdict","kind":"boolean"}]}`)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.members(t, q)
+		// Annotator u says yes on item i when (i+u) is even: items get 2-1 or 1-2 splits.
+		var wg sync.WaitGroup
+		errs := make(chan error, 3*q.Items)
+		for u := range f.users {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := int64(1); i <= int64(q.Items); i++ {
+					v := "no"
+					if (int(i)+u)%2 == 0 {
+						v = "yes"
+					}
+					if _, err := Submit(ctx, st, q, i, f.users[u].ID, map[string]string{"verdict": v}, ""); err != nil {
+						errs <- err
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatal(err)
+		}
+		got, err := st.HumanScores(ctx, "run-panel")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Publish(ctx, st, q); err != nil {
+			t.Fatal(err)
+		}
+		want, err := st.HumanScores(ctx, "run-panel")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(want) != q.Items {
+			t.Fatalf("%d scores after Publish, want one per item (%d)", len(want), q.Items)
+		}
+		for pos, w := range want {
+			if g, ok := got[pos]; !ok || g.Passed != w.Passed || g.Labels != 3 {
+				t.Errorf("position %d: stored while labelling %+v, recomputed %+v", pos, g, w)
+			}
 		}
 	})
 }

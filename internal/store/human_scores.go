@@ -8,7 +8,7 @@ import (
 )
 
 // SetHumanScore implements Queues.
-func (a *accounts) SetHumanScore(ctx context.Context, queueID string, itemID int64, h *report.Human) error {
+func (a *accounts) SetHumanScore(ctx context.Context, queueID string, itemID int64, verdict func([]Annotation, []Adjudication) *report.Human) error {
 	return a.db.inTx(ctx, func(d db) error {
 		q, err := lockQueue(ctx, d, queueID)
 		if err != nil {
@@ -21,6 +21,15 @@ func (a *accounts) SetHumanScore(ctx context.Context, queueID string, itemID int
 		if err != nil {
 			return err
 		}
+		anns, err := itemAnnotations(ctx, d, q.ID, itemID)
+		if err != nil {
+			return err
+		}
+		adjs, err := adjudications(ctx, d, q.ID)
+		if err != nil {
+			return err
+		}
+		h := verdict(anns, adjs)
 		if h == nil {
 			if _, err := d.exec(ctx, `DELETE FROM human_scores WHERE queue_id = ? AND item_id = ?`, q.ID, itemID); err != nil {
 				return fmt.Errorf("human score of item %d: %w", itemID, err)

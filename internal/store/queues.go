@@ -81,10 +81,13 @@ type Queues interface {
 	// ItemAnnotations returns one item's annotations (skips included), by annotator.
 	ItemAnnotations(ctx context.Context, queueID string, itemID int64) ([]Annotation, error)
 	// SetHumanScore stores the consensus human verdict of a run queue's item as the human
-	// score of the result it holds (nil: the item has no consensus, its score is removed).
-	// ListResults, ResultsAt and GetRun carry it in report.Result.Human. A dataset queue is
-	// ErrInvalid; a missing item ErrNotFound.
-	SetHumanScore(ctx context.Context, queueID string, itemID int64, h *report.Human) error
+	// score of the result it holds: verdict is given the item's annotations and the queue's
+	// adjudications as they are inside the transaction, with the queue locked, and returns
+	// the verdict (nil: the item has no consensus, its score is removed). Concurrent labels
+	// therefore never leave a score computed from an older set of labels. ListResults,
+	// ResultsAt and GetRun carry it in report.Result.Human. A dataset queue is ErrInvalid; a
+	// missing item ErrNotFound.
+	SetHumanScore(ctx context.Context, queueID string, itemID int64, verdict func([]Annotation, []Adjudication) *report.Human) error
 	// HumanScores returns a run's human scores by result position. When two panel queues
 	// judged a result, the latest-created queue's verdict counts.
 	HumanScores(ctx context.Context, runID string) (map[int]report.Human, error)

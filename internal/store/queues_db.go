@@ -678,7 +678,12 @@ func (a *accounts) Annotations(ctx context.Context, queueID string) ([]Annotatio
 
 // ItemAnnotations implements Queues.
 func (a *accounts) ItemAnnotations(ctx context.Context, queueID string, itemID int64) ([]Annotation, error) {
-	rows, err := a.db.query(ctx, `SELECT item_id, annotator, vals, comment, skipped, guideline_version, created_at, updated_at
+	return itemAnnotations(ctx, a.db, queueID, itemID)
+}
+
+// itemAnnotations reads one item's annotations through d.
+func itemAnnotations(ctx context.Context, d db, queueID string, itemID int64) ([]Annotation, error) {
+	rows, err := d.query(ctx, `SELECT item_id, annotator, vals, comment, skipped, guideline_version, created_at, updated_at
 		FROM queue_annotations WHERE queue_id = ? AND item_id = ? ORDER BY annotator`, queueID, itemID)
 	if err != nil {
 		return nil, fmt.Errorf("annotations of item %d of queue %s: %w", itemID, queueID, err)
@@ -820,7 +825,12 @@ func (a *accounts) Adjudicate(ctx context.Context, adj Adjudication) (Adjudicati
 
 // Adjudications implements Queues.
 func (a *accounts) Adjudications(ctx context.Context, queueID string) ([]Adjudication, error) {
-	rows, err := a.db.query(ctx, `SELECT item_id, field, value, adjudicator, note, created_at FROM queue_adjudications
+	return adjudications(ctx, a.db, queueID)
+}
+
+// adjudications reads a queue's adjudications through d.
+func adjudications(ctx context.Context, d db, queueID string) ([]Adjudication, error) {
+	rows, err := d.query(ctx, `SELECT item_id, field, value, adjudicator, note, created_at FROM queue_adjudications
 		WHERE queue_id = ? ORDER BY item_id, field`, queueID)
 	if err != nil {
 		return nil, fmt.Errorf("adjudications of queue %s: %w", queueID, err)
