@@ -287,3 +287,8 @@ keys:
     tpm: 100000
     budget_usd_per_day: 5
 `
+
+// noLimits drops the key's limits from a config, for tests that make many calls.
+func noLimits(cfg string) string {
+	return strings.NewReplacer("    rpm: 60\n", "", "    tpm: 100000\n", "", "    budget_usd_per_day: 5\n", "").Replace(cfg)
+}
