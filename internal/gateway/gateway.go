@@ -86,6 +86,7 @@ type Gateway struct {
 	mux       *http.ServeMux
 
 	draining atomic.Bool
+	seq      atomic.Uint64
 	inflight sync.WaitGroup
 }
 

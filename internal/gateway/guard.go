@@ -124,7 +124,7 @@ func (c *call) guardInput(ctx context.Context) *apiError {
 	}
 	if changed {
 		set(out)
-		c.raw, _ = json.Marshal(c.fields)
+		c.raw = marshal(c.fields)
 	}
 	return nil
 }
@@ -167,12 +167,11 @@ func (c *call) guardOutput(ctx context.Context, body []byte) ([]byte, *apiError)
 		return body, nil
 	}
 	for j, i := range where {
-		msgs[i]["content"], _ = json.Marshal(out[j])
-		choices[i]["message"], _ = json.Marshal(msgs[i])
+		msgs[i]["content"] = marshal(out[j])
+		choices[i]["message"] = marshal(msgs[i])
 	}
-	resp["choices"], _ = json.Marshal(choices)
-	b, _ := json.Marshal(resp)
-	return b, nil
+	resp["choices"] = marshal(choices)
+	return marshal(resp), nil
 }
 
 // inputTexts finds the texts of a request (the messages' string contents and text parts,
@@ -181,11 +180,11 @@ func inputTexts(endpoint string, fields map[string]json.RawMessage) ([]string, f
 	if endpoint == endpointEmbeddings {
 		var one string
 		if json.Unmarshal(fields["input"], &one) == nil {
-			return []string{one}, func(t []string) { fields["input"], _ = json.Marshal(t[0]) }
+			return []string{one}, func(t []string) { fields["input"] = marshal(t[0]) }
 		}
 		var many []string
 		if json.Unmarshal(fields["input"], &many) == nil {
-			return many, func(t []string) { fields["input"], _ = json.Marshal(t) }
+			return many, func(t []string) { fields["input"] = marshal(t) }
 		}
 		return nil, nil
 	}
@@ -217,16 +216,16 @@ func inputTexts(endpoint string, fields map[string]json.RawMessage) ([]string, f
 	return texts, func(t []string) {
 		for k, l := range locs {
 			if l.part < 0 {
-				msgs[l.msg]["content"], _ = json.Marshal(t[k])
+				msgs[l.msg]["content"] = marshal(t[k])
 			} else {
-				parts[l.msg][l.part]["text"], _ = json.Marshal(t[k])
+				parts[l.msg][l.part]["text"] = marshal(t[k])
 			}
 		}
 		for i := range msgs {
 			if parts[i] != nil {
-				msgs[i]["content"], _ = json.Marshal(parts[i])
+				msgs[i]["content"] = marshal(parts[i])
 			}
 		}
-		fields["messages"], _ = json.Marshal(msgs)
+		fields["messages"] = marshal(msgs)
 	}
 }

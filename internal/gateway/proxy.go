@@ -65,6 +65,7 @@ type call struct {
 	admitted     bool
 
 	answered *target
+	served   bool // an upstream answered (and billed for) the call
 	usage    usage
 	ttft     time.Duration
 	status   int
@@ -81,7 +82,7 @@ func (g *Gateway) serveCall(w http.ResponseWriter, r *http.Request, endpoint str
 	g.inflight.Add(1)
 	defer g.inflight.Done()
 	c := &call{g: g, start: g.now(), endpoint: endpoint, called: map[string]bool{}}
-	traceID := newTraceID(c.start)
+	traceID := g.newTraceID(c.start)
 	w.Header().Set("X-Plumb-Trace-Id", traceID)
 	defer func() { c.finish(traceID) }()
 
@@ -219,7 +220,7 @@ func (c *call) settle() {
 		return
 	}
 	actual := limit.Usage{}
-	if c.answered != nil && !c.cached {
+	if c.served && !c.cached {
 		in, out := c.tokens()
 		actual = limit.Usage{Tokens: in + out, CostUSD: c.cost()}
 	}
@@ -236,7 +237,7 @@ func (c *call) tokens() (in, out int) {
 	if c.usage.reported {
 		return c.usage.PromptTokens, c.usage.CompletionTokens
 	}
-	if c.answered == nil || c.cached {
+	if !c.served || c.cached {
 		return 0, 0
 	}
 	in = len(c.raw) / 4
@@ -244,7 +245,7 @@ func (c *call) tokens() (in, out int) {
 }
 
 func (c *call) cost() float64 {
-	if c.answered == nil || c.cached {
+	if !c.served || c.cached {
 		return 0
 	}
 	in, out := c.tokens()
@@ -340,7 +341,7 @@ func (c *call) run(w http.ResponseWriter, r *http.Request) {
 				} else {
 					c.breakerFailure(t)
 				}
-				c.answered = t
+				c.answered, c.served = t, true
 				if !res.committed {
 					c.writeAnswer(ctx, w, t, res)
 				} else {
@@ -438,10 +439,9 @@ func (c *call) upstreamBody(t *target) []byte {
 			_ = json.Unmarshal(v, &so)
 		}
 		so["include_usage"] = json.RawMessage("true")
-		f["stream_options"], _ = json.Marshal(so)
+		f["stream_options"] = marshal(so)
 	}
-	b, _ := json.Marshal(f)
-	return b
+	return marshal(f)
 }
 
 // attempt makes one call to one target. A plain answer is read whole and returned; a
@@ -712,11 +712,23 @@ func describe(err error) string {
 	return msg
 }
 
-// newTraceID is a time-ordered id: sorting ids sorts calls by start.
-func newTraceID(t time.Time) string {
-	var b [8]byte
+// newTraceID is a time-ordered id: sorting ids sorts calls by start (within one instance,
+// a sequence number orders the calls of one millisecond; random bytes keep the ids of
+// several instances apart).
+func (g *Gateway) newTraceID(t time.Time) string {
+	var b [6]byte
 	_, _ = rand.Read(b[:])
-	return fmt.Sprintf("tr_%012x%s", t.UnixMilli(), hex.EncodeToString(b[:]))
+	return fmt.Sprintf("tr_%012x%06x%s", t.UnixMilli(), g.seq.Add(1)&0xffffff, hex.EncodeToString(b[:]))
+}
+
+// marshal is json.Marshal without HTML escaping: bodies pass through as the client wrote
+// them, not with <, > and & rewritten.
+func marshal(v any) []byte {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 }
 
 // finish counts the call in the metrics and hands its record to the recorder.
