@@ -295,3 +295,22 @@ func TestWeightedBalancing(t *testing.T) {
 		}
 	}
 }
+
+func TestClientGoneIsNotAnUpstreamFailure(t *testing.T) {
+	h := newHarness(t, strings.Replace(twoTargets, "keys:", "breaker: {failures: 1}\nkeys:", 1))
+	h.primary.Enqueue(fakellm.Fault{Hang: true})
+	req, _ := http.NewRequest(http.MethodPost, h.srv.URL+"/v1/chat/completions", strings.NewReader(chat("support-bot", "hi")))
+	req.Header.Set("Authorization", "Bearer "+teamAKey)
+	if _, err := (&http.Client{Timeout: 200 * time.Millisecond}).Do(req); err == nil {
+		t.Fatal("the hanging call answered")
+	}
+	if tr := h.record(1); tr.Status != 499 || tr.ErrorCode != "client_closed" {
+		t.Fatalf("trace = %+v", tr)
+	}
+	if status, _, out := h.call("/v1/chat/completions", teamAKey, chat("support-bot", "hi")); status != 200 || content(t, out) != "echo: hi" {
+		t.Fatalf("the primary was skipped after a client went away: %d %s", status, out)
+	}
+	if h.backup.Count() != 0 {
+		t.Fatal("fell back after the client went away")
+	}
+}

@@ -1,12 +1,16 @@
 package gateway
 
 import (
+	"context"
 	"math"
 	"net/http"
 	"strings"
 	"testing"
 
+	"github.com/plumbhq/plumb/internal/auth"
 	"github.com/plumbhq/plumb/internal/fakellm"
+	"github.com/plumbhq/plumb/internal/gateway/limit"
+	"github.com/plumbhq/plumb/internal/store"
 )
 
 func TestRateLimits(t *testing.T) {
@@ -238,5 +242,37 @@ func TestResponseCache(t *testing.T) {
 	}
 	if m := h.scrape(); !strings.Contains(m, `plumb_gateway_cache_hits_total{key="team-a",route="support-bot"} 1`) {
 		t.Fatalf("metrics:\n%s", grep(m, "cache"))
+	}
+}
+
+// keyStore is a store of project API keys, by hash.
+type keyStore map[string]store.APIKey
+
+func (k keyStore) GetAPIKeyByHash(_ context.Context, hash string) (store.APIKey, error) {
+	if key, ok := k[hash]; ok {
+		return key, nil
+	}
+	return store.APIKey{}, store.ErrNotFound
+}
+
+func TestProjectAPIKeys(t *testing.T) {
+	secret, _ := auth.NewAPIKey()
+	other, _ := auth.NewAPIKey()
+	ks := keyStore{store.HashToken(secret): {ID: "k_1", ProjectID: "p_shop"}}
+	h := newHarness(t, noLimits(twoTargets), harnessOpts{opt: func(o *Options) {
+		o.Keys = ks
+		o.ProjectKeyLimits = limit.Limits{RPM: 1}
+	}})
+	if status, _, out := h.call("/v1/chat/completions", secret, chat("support-bot", "hi")); status != 200 {
+		t.Fatalf("%d %s", status, out)
+	}
+	if tr := h.record(1); tr.Key != "k_1" || tr.ProjectID != "p_shop" {
+		t.Fatalf("trace = %+v", tr)
+	}
+	if status, _, _ := h.call("/v1/chat/completions", secret, chat("support-bot", "hi")); status != 429 {
+		t.Fatalf("the project keys' limit was not applied: %d", status)
+	}
+	if status, _, _ := h.call("/v1/chat/completions", other, chat("support-bot", "hi")); status != 401 {
+		t.Fatalf("an unknown project key got %d", status)
 	}
 }

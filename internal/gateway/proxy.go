@@ -335,6 +335,14 @@ func (c *call) run(w http.ResponseWriter, r *http.Request) {
 			}
 			res := c.attempt(ctx, w, t, min(perAttempt, remaining))
 			last = &res
+			if ctx.Err() != nil {
+				// The client went away: that says nothing about the upstream.
+				if res.committed || res.ok {
+					c.answered, c.served = t, true
+				}
+				c.status, c.code = 499, "client_closed"
+				return
+			}
 			if res.ok || res.committed {
 				if res.ok {
 					t.breaker.success()
