@@ -57,9 +57,10 @@ func (c *call) cacheKey() ([32]byte, bool) {
 	return k, true
 }
 
-// cacheable: the route opted in and the answer is plain (a stream is not replayed).
+// cacheable: the route opted in. A stream is kept whole (when it completed, and up to
+// maxReplayBytes) and replayed as one write.
 func (c *call) cacheable() bool {
-	return c.route.Cache != nil && !c.stream
+	return c.route.Cache != nil
 }
 
 // serveCached answers from the cache when it holds this exact request.
@@ -84,7 +85,12 @@ func (c *call) serveCached(w http.ResponseWriter) bool {
 	}
 	c.cached, c.answered, c.respBody = true, e.target, e.body
 	c.g.metrics.cacheHits.WithLabelValues(c.route.Name, c.key.name).Inc()
-	w.Header().Set("Content-Type", "application/json")
+	if c.stream {
+		w.Header().Set("Content-Type", "text/event-stream")
+		w.Header().Set("Cache-Control", "no-cache")
+	} else {
+		w.Header().Set("Content-Type", "application/json")
+	}
 	w.Header().Set("X-Plumb-Cache", "hit")
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(e.body)

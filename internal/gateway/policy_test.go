@@ -229,18 +229,27 @@ func TestResponseCache(t *testing.T) {
 	if h.primary.Count() != 2 {
 		t.Fatal("an answer crossed projects")
 	}
-	// Streams are not cached; after the TTL the answer is asked again.
-	h.call("/v1/chat/completions", teamAKey, `{"model":"support-bot","stream":true,"messages":[{"role":"user","content":"hi"}],"temperature":0}`)
-	h.call("/v1/chat/completions", teamAKey, `{"model":"support-bot","stream":true,"messages":[{"role":"user","content":"hi"}],"temperature":0}`)
-	if h.primary.Count() != 4 {
-		t.Fatalf("streams: %d upstream calls", h.primary.Count())
+	// A completed stream is replayed whole, as a stream; a cut one is not kept.
+	stream := `{"model":"support-bot","stream":true,"messages":[{"role":"user","content":"hi"}],"temperature":0}`
+	_, _, s1 := h.call("/v1/chat/completions", teamAKey, stream)
+	_, hdr3, s2 := h.call("/v1/chat/completions", teamAKey, stream)
+	if h.primary.Count() != 3 || s1 != s2 || hdr3.Get("X-Plumb-Cache") != "hit" || !strings.HasPrefix(hdr3.Get("Content-Type"), "text/event-stream") || !strings.HasSuffix(s2, "data: [DONE]\n\n") {
+		t.Fatalf("streams: %d upstream calls, replay %q (%q)", h.primary.Count(), s2, hdr3.Get("Content-Type"))
 	}
+	cut := `{"model":"support-bot","stream":true,"messages":[{"role":"user","content":"a b c"}]}`
+	h.primary.Enqueue(fakellm.Fault{CutStream: true})
+	h.call("/v1/chat/completions", teamAKey, cut)
+	h.call("/v1/chat/completions", teamAKey, cut)
+	if h.primary.Count() != 5 {
+		t.Fatalf("a cut stream was cached: %d upstream calls", h.primary.Count())
+	}
+	// After the TTL the answer is asked again.
 	h.advance(61e9)
 	h.call("/v1/chat/completions", teamAKey, a)
-	if h.primary.Count() != 5 {
+	if h.primary.Count() != 6 {
 		t.Fatal("an expired answer was served")
 	}
-	if m := h.scrape(); !strings.Contains(m, `plumb_gateway_cache_hits_total{key="team-a",route="support-bot"} 1`) {
+	if m := h.scrape(); !strings.Contains(m, `plumb_gateway_cache_hits_total{key="team-a",route="support-bot"} 2`) {
 		t.Fatalf("metrics:\n%s", grep(m, "cache"))
 	}
 }

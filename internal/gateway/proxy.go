@@ -543,6 +543,7 @@ func (c *call) attempt(ctx context.Context, w http.ResponseWriter, t *target, d 
 			lw.capture = streamCaptureFull
 		}
 	}
+	lw.replay = c.route.Cache != nil
 	flusher, _ := w.(http.Flusher)
 	flush := func() {
 		if flusher != nil && lw.committed {
@@ -555,6 +556,10 @@ func (c *call) attempt(ctx context.Context, w http.ResponseWriter, t *target, d 
 	if err == nil {
 		if !lw.committed {
 			return result{status: resp.StatusCode, retryable: true, errText: "the upstream's stream was empty"}
+		}
+		if lw.replay && !lw.replayOver {
+			c.answered = t
+			c.storeCached(lw.replayed)
 		}
 		return result{ok: true, committed: true, status: resp.StatusCode}
 	}
@@ -582,7 +587,14 @@ type lazyWriter struct {
 	committed bool
 	capture   int // how many bytes to keep for the trace record
 	captured  []byte
+	// replay keeps the whole stream for the response cache, up to maxReplayBytes.
+	replay     bool
+	replayed   []byte
+	replayOver bool
 }
+
+// maxReplayBytes bounds a stream kept in the response cache.
+const maxReplayBytes = 1 << 20
 
 func (l *lazyWriter) Write(p []byte) (int, error) {
 	if !l.committed {
@@ -591,6 +603,13 @@ func (l *lazyWriter) Write(p []byte) (int, error) {
 	}
 	if n := min(len(p), l.capture-len(l.captured)); n > 0 {
 		l.captured = append(l.captured, p[:n]...)
+	}
+	if l.replay && !l.replayOver {
+		if len(l.replayed)+len(p) > maxReplayBytes {
+			l.replayOver, l.replayed = true, nil
+		} else {
+			l.replayed = append(l.replayed, p...)
+		}
 	}
 	return l.w.Write(p)
 }
