@@ -320,6 +320,10 @@ func (c *call) run(w http.ResponseWriter, r *http.Request) {
 				c.status, c.code = 499, "client_closed"
 				return
 			}
+			remaining := deadline.Sub(g.now())
+			if remaining <= 0 {
+				break
+			}
 			ok, wait := t.breaker.allow(g.now())
 			if !ok {
 				c.attempts = append(c.attempts, store.Attempt{Provider: t.up.Name, Model: t.model, Error: "circuit open"})
@@ -327,10 +331,6 @@ func (c *call) run(w http.ResponseWriter, r *http.Request) {
 				if openWait == 0 || wait < openWait {
 					openWait = wait
 				}
-				break
-			}
-			remaining := deadline.Sub(g.now())
-			if remaining <= 0 {
 				break
 			}
 			res := c.attempt(ctx, w, t, min(perAttempt, remaining))
