@@ -301,3 +301,36 @@ func (h *harness) scrape() string {
 	b, _ := io.ReadAll(resp.Body)
 	return string(b)
 }
+
+func TestStreamMetricsAndMessagesSeam(t *testing.T) {
+	h := newHarness(t, twoTargets)
+	resp := h.post("/v1/chat/completions", teamAKey, `{"model":"support-bot","stream":true,"messages":[{"role":"user","content":"a b"}]}`)
+	readEvents(t, resp.Body)
+	resp.Body.Close()
+	h.record(1)
+	m := h.scrape()
+	for _, want := range []string{
+		`plumb_gateway_ttft_seconds_count{key="team-a",route="support-bot",target="primary/fake-1"} 1`,
+		`plumb_gateway_tokens_total{direction="output",key="team-a",route="support-bot",target="primary/fake-1"} 3`,
+		`plumb_gateway_upstream_attempts_total{outcome="ok",target="primary/fake-1"} 1`,
+	} {
+		if !strings.Contains(m, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	// /v1/messages is the Anthropic seam: authenticated, and refused plainly until the
+	// translation lands.
+	if status, _, _ := h.call("/v1/messages", "", `{}`); status != 401 {
+		t.Fatalf("messages without a key: %d", status)
+	}
+	req, _ := http.NewRequest(http.MethodPost, h.srv.URL+"/v1/messages", strings.NewReader(`{"model":"support-bot"}`))
+	req.Header.Set("x-api-key", teamAKey)
+	r2, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2.Body.Close()
+	if r2.StatusCode != http.StatusNotImplemented {
+		t.Fatalf("messages: %d", r2.StatusCode)
+	}
+}
