@@ -151,6 +151,7 @@ regression; 2 bad input (config, flags, files), reported as file:line:col with a
 		newDatasetCmd(e),
 		newReviewCmd(e),
 		newQueueCmd(e),
+		newGatewayCmd(e),
 	)
 	return root
 }

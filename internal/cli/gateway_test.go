@@ -1,0 +1,123 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/plumbhq/plumb/internal/fakellm"
+)
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestGatewayServesAndDrains runs `plumb gateway`, calls it, then stops it while a call is
+// in flight: the call must still complete and the command exit 0.
+func TestGatewayServesAndDrains(t *testing.T) {
+	up, err := fakellm.Start(fakellm.Options{Latency: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer up.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "gateway.yaml")
+	os.WriteFile(cfg, []byte(`listen: `+addr+`
+providers:
+  - {name: primary, type: openai, base_url: "`+up.URL+`", api_key_env: PRIMARY_API_KEY}
+routes:
+  - name: support-bot
+    targets: [{provider: primary, model: fake-1}]
+keys:
+  - {name: team-a, key_env: TEAM_A_KEY}
+`), 0o600)
+	secrets := map[string]string{"PRIMARY_API_KEY": "sk-upstream-secret-42", "TEAM_A_KEY": "team-a-secret"}
+	var out, errb lockedBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, &env{stdin: strings.NewReader(""), stdout: &out, stderr: &errb,
+			getenv: func(k string) string { return secrets[k] }, args: []string{"gateway", "-c", cfg}})
+	}()
+	base := "http://" + addr
+	for i := 0; ; i++ {
+		resp, err := http.Get(base + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			break
+		}
+		if i > 200 {
+			t.Fatalf("the gateway did not start: %s", errb.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	post := func() (int, string) {
+		req, _ := http.NewRequest(http.MethodPost, base+"/v1/chat/completions",
+			strings.NewReader(`{"model":"support-bot","messages":[{"role":"user","content":"hi"}]}`))
+		req.Header.Set("Authorization", "Bearer team-a-secret")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if status, body := post(); status != 200 || !strings.Contains(body, "echo: hi") {
+		t.Fatalf("call: %d %s", status, body)
+	}
+	inflight := make(chan string, 1)
+	go func() {
+		status, body := post()
+		inflight <- strings.Join([]string{http.StatusText(status), body}, " ")
+	}()
+	time.Sleep(100 * time.Millisecond) // the call is waiting on the upstream
+	cancel()
+	select {
+	case got := <-inflight:
+		if !strings.HasPrefix(got, "OK") || !strings.Contains(got, "echo: hi") {
+			t.Fatalf("the call in flight during shutdown got %s", got)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the call in flight did not finish")
+	}
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, errb.String())
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the gateway did not stop")
+	}
+	if logs := errb.String(); strings.Contains(logs, "sk-upstream-secret-42") || !strings.Contains(logs, "shutting down") {
+		t.Fatalf("logs: %s", logs)
+	}
+}

@@ -1,0 +1,231 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+)
+
+// Stage is where a guard step runs: on the client's input or on the model's output.
+type Stage string
+
+// The stages.
+const (
+	StageInput  Stage = "input"
+	StageOutput Stage = "output"
+)
+
+// Action is a guard step's decision.
+type Action int
+
+// The actions: let the text through, replace it, or refuse the call.
+const (
+	Allow Action = iota
+	Modify
+	Block
+)
+
+// Verdict is a guard step's answer.
+type Verdict struct {
+	Action Action
+	// Texts replace the texts the step was given (Modify), one for one.
+	Texts []string
+	// Reason is what a blocked client is told.
+	Reason string
+}
+
+// Guard is one step of the guard pipeline. Steps run in order; each sees the texts as the
+// steps before it left them; the first Block ends the call. On input the texts are the
+// messages' text (chat) or the inputs (embeddings); on output the choices' content of a
+// plain chat answer. Streamed answers are not checked on output.
+type Guard interface {
+	Name() string
+	Check(ctx context.Context, stage Stage, texts []string) (Verdict, error)
+}
+
+// regexGuard is the configured step: block on a match, or redact the matches.
+type regexGuard struct{ s *GuardStep }
+
+func (r regexGuard) Name() string { return r.s.Name }
+
+func (r regexGuard) Check(_ context.Context, stage Stage, texts []string) (Verdict, error) {
+	if r.s.On != "both" && r.s.On != string(stage) {
+		return Verdict{}, nil
+	}
+	var out []string
+	for i, t := range texts {
+		if !r.s.re.MatchString(t) {
+			continue
+		}
+		if r.s.Action == "block" {
+			msg := r.s.Message
+			if msg == "" {
+				msg = fmt.Sprintf("The %s was blocked by the gateway's guard step %q.", stage, r.s.Name)
+			}
+			return Verdict{Action: Block, Reason: msg}, nil
+		}
+		if out == nil {
+			out = append([]string(nil), texts...)
+		}
+		out[i] = r.s.re.ReplaceAllLiteralString(t, r.s.Replace)
+	}
+	if out != nil {
+		return Verdict{Action: Modify, Texts: out}, nil
+	}
+	return Verdict{}, nil
+}
+
+// runGuards runs the pipeline over texts. It returns the texts as modified, whether any
+// step modified them, and the blocking step's name and reason.
+func (g *Gateway) runGuards(ctx context.Context, stage Stage, texts []string) (out []string, changed bool, step, reason string, err error) {
+	out = texts
+	for _, s := range g.guards {
+		v, err := s.Check(ctx, stage, out)
+		if err != nil {
+			return nil, false, s.Name(), "", fmt.Errorf("guard step %s: %w", s.Name(), err)
+		}
+		switch v.Action {
+		case Block:
+			return nil, false, s.Name(), v.Reason, nil
+		case Modify:
+			if len(v.Texts) != len(out) {
+				return nil, false, s.Name(), "", fmt.Errorf("guard step %s returned %d texts for %d", s.Name(), len(v.Texts), len(out))
+			}
+			out, changed = v.Texts, true
+		}
+	}
+	return out, changed, "", "", nil
+}
+
+func (c *call) guardError(stage Stage, step, reason string, err error) *apiError {
+	if err != nil {
+		c.g.log.Error("gateway: guard step failed", "step", step, "err", err)
+		return &apiError{Status: http.StatusServiceUnavailable, Type: typeServer, Code: "guard_error",
+			Message: fmt.Sprintf("The gateway's guard step %q failed; the call was not made.", step)}
+	}
+	c.blocked = step
+	c.g.metrics.blocked.WithLabelValues(c.route.Name, c.key.name, step, string(stage)).Inc()
+	return &apiError{Status: http.StatusBadRequest, Type: typeInvalidRequest, Code: "content_blocked", Message: reason}
+}
+
+// guardInput runs the pipeline on the request's texts and writes modified texts back.
+func (c *call) guardInput(ctx context.Context) *apiError {
+	if len(c.g.guards) == 0 {
+		return nil
+	}
+	texts, set := inputTexts(c.endpoint, c.fields)
+	if len(texts) == 0 {
+		return nil
+	}
+	out, changed, step, reason, err := c.g.runGuards(ctx, StageInput, texts)
+	if err != nil || step != "" {
+		return c.guardError(StageInput, step, reason, err)
+	}
+	if changed {
+		set(out)
+		c.raw = marshal(c.fields)
+	}
+	return nil
+}
+
+// guardOutput runs the pipeline on a plain chat answer and returns it, modified if a step
+// said so.
+func (c *call) guardOutput(ctx context.Context, body []byte) ([]byte, *apiError) {
+	if len(c.g.guards) == 0 || c.endpoint != endpointChat {
+		return body, nil
+	}
+	var resp map[string]json.RawMessage
+	if json.Unmarshal(body, &resp) != nil {
+		return body, nil
+	}
+	var choices []map[string]json.RawMessage
+	if json.Unmarshal(resp["choices"], &choices) != nil {
+		return body, nil
+	}
+	var texts []string
+	var where []int
+	msgs := make([]map[string]json.RawMessage, len(choices))
+	for i, ch := range choices {
+		if json.Unmarshal(ch["message"], &msgs[i]) != nil {
+			continue
+		}
+		var s string
+		if json.Unmarshal(msgs[i]["content"], &s) == nil {
+			texts = append(texts, s)
+			where = append(where, i)
+		}
+	}
+	if len(texts) == 0 {
+		return body, nil
+	}
+	out, changed, step, reason, err := c.g.runGuards(ctx, StageOutput, texts)
+	if err != nil || step != "" {
+		return nil, c.guardError(StageOutput, step, reason, err)
+	}
+	if !changed {
+		return body, nil
+	}
+	for j, i := range where {
+		msgs[i]["content"] = marshal(out[j])
+		choices[i]["message"] = marshal(msgs[i])
+	}
+	resp["choices"] = marshal(choices)
+	return marshal(resp), nil
+}
+
+// inputTexts finds the texts of a request (the messages' string contents and text parts,
+// or the embedding inputs) and returns a function that writes replacements back.
+func inputTexts(endpoint string, fields map[string]json.RawMessage) ([]string, func([]string)) {
+	if endpoint == endpointEmbeddings {
+		var one string
+		if json.Unmarshal(fields["input"], &one) == nil {
+			return []string{one}, func(t []string) { fields["input"] = marshal(t[0]) }
+		}
+		var many []string
+		if json.Unmarshal(fields["input"], &many) == nil {
+			return many, func(t []string) { fields["input"] = marshal(t) }
+		}
+		return nil, nil
+	}
+	var msgs []map[string]json.RawMessage
+	if json.Unmarshal(fields["messages"], &msgs) != nil {
+		return nil, nil
+	}
+	type loc struct{ msg, part int } // part -1: the content is a string
+	var texts []string
+	var locs []loc
+	parts := make([][]map[string]json.RawMessage, len(msgs))
+	for i, m := range msgs {
+		var s string
+		if json.Unmarshal(m["content"], &s) == nil {
+			texts, locs = append(texts, s), append(locs, loc{i, -1})
+			continue
+		}
+		if json.Unmarshal(m["content"], &parts[i]) != nil {
+			continue
+		}
+		for j, p := range parts[i] {
+			var typ, text string
+			_ = json.Unmarshal(p["type"], &typ)
+			if typ == "text" && json.Unmarshal(p["text"], &text) == nil {
+				texts, locs = append(texts, text), append(locs, loc{i, j})
+			}
+		}
+	}
+	return texts, func(t []string) {
+		for k, l := range locs {
+			if l.part < 0 {
+				msgs[l.msg]["content"] = marshal(t[k])
+			} else {
+				parts[l.msg][l.part]["text"] = marshal(t[k])
+			}
+		}
+		for i := range msgs {
+			if parts[i] != nil {
+				msgs[i]["content"] = marshal(parts[i])
+			}
+		}
+		fields["messages"] = marshal(msgs)
+	}
+}
