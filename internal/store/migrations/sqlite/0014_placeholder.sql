@@ -1,0 +1,3 @@
+-- Placeholder for migration 0014, which another branch adds: versions must run without
+-- gaps, so this branch (gw-trace, 0015) carries an empty step. Delete this file when the
+-- branches are merged; the real 0014 takes its place.
