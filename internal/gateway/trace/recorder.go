@@ -286,3 +286,29 @@ func (r *Recorder) write(batch []store.Trace) []store.Trace {
 		backoff = min(2*backoff, maxRetryBackoff)
 	}
 }
+
+// Retain deletes the records older than days (whole days back from now) at once and then
+// every interval, until ctx ends: the trace log's retention. days <= 0 keeps records for
+// ever (Retain returns at once).
+func Retain(ctx context.Context, st store.Traces, days int, every time.Duration, now func() time.Time, log *slog.Logger) {
+	if days <= 0 || every <= 0 {
+		return
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		before := now().AddDate(0, 0, -days)
+		n, err := st.DeleteTracesBefore(ctx, before)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			log.Warn("trace retention", "err", err)
+		case err == nil:
+			log.Info("trace retention done", "deleted", n, "before", before.UTC().Format(time.RFC3339), "retention_days", days)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -269,4 +270,54 @@ func TestRecorderCloseDeadline(t *testing.T) {
 	if r.Dropped() != 25 {
 		t.Errorf("dropped %d, want the 25 records never written", r.Dropped())
 	}
+}
+
+// TestRetain: the retention job deletes what is older than its days at once, and again on
+// its interval as time passes; 0 days keeps everything.
+func TestRetain(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	st, err := store.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "plumb.db"), store.OpenOptions{Migrate: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var mu sync.Mutex
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	var batch []store.Trace
+	for i := range 10 { // one a day, today back to 9 days ago
+		batch = append(batch, store.Trace{ID: fmt.Sprint("t_", i), StartedAt: now.AddDate(0, 0, -i), Status: 200})
+	}
+	if err := st.SaveTraces(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	count := func() int {
+		page, _, err := st.ListTraces(ctx, store.DefaultProjectID, store.TraceFilter{}, "", 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(page)
+	}
+	log := slog.New(slog.DiscardHandler)
+	Retain(ctx, st, 0, time.Millisecond, clock, log) // returns at once
+	if n := count(); n != 10 {
+		t.Fatalf("0 days deleted records: %d left", n)
+	}
+	go Retain(ctx, st, 7, 10*time.Millisecond, clock, log)
+	waitFor := func(want int) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for count() != want && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
+		if n := count(); n != want {
+			t.Fatalf("%d records left, want %d", n, want)
+		}
+	}
+	waitFor(8) // today and 7 days back at noon: the one exactly 7 days old stays
+	mu.Lock()
+	now = now.AddDate(0, 0, 3)
+	mu.Unlock()
+	waitFor(5)
 }
