@@ -62,7 +62,7 @@ func TestTraces(t *testing.T) {
 	}
 	// Two days (today and yesterday) hold the last 5 minutes whatever the hour.
 	traffic, err := c.Traffic(ctx, "alpha", 2)
-	if err != nil || traffic.Days != 2 || len(traffic.Routes) != 1 {
+	if err != nil || traffic.PeriodDays != 2 || len(traffic.Routes) != 1 || len(traffic.Days) == 0 {
 		t.Fatalf("Traffic: %+v, %v", traffic, err)
 	}
 	if r := traffic.Routes[0]; r.Requests != 5 || r.Errors != 2 || r.P50MS != 3 || r.P99MS != 5 {

@@ -27,10 +27,10 @@ type TracePage struct {
 }
 
 // Traffic is GET /traffic's answer: the project's live traffic from Since (the start of
-// the UTC day Days-1 days before today) to now.
+// the UTC day PeriodDays-1 days before today) to now.
 type Traffic struct {
-	Days  int       `json:"days"`
-	Since time.Time `json:"since"`
+	PeriodDays int       `json:"period_days"`
+	Since      time.Time `json:"since"`
 	store.TrafficStats
 }
 
@@ -133,6 +133,6 @@ func (s *Server) traffic(w http.ResponseWriter, r *http.Request, c *call) error 
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, Traffic{Days: days, Since: since, TrafficStats: st})
+	writeJSON(w, http.StatusOK, Traffic{PeriodDays: days, Since: since, TrafficStats: st})
 	return nil
 }

@@ -107,7 +107,7 @@ func TestTracesAPI(t *testing.T) {
 		t.Fatalf("traffic: %d %s", r.status, r.raw)
 	}
 	routes, _ := r.body["routes"].([]any)
-	if r.body["days"] != float64(1) || len(routes) == 0 {
+	if r.body["period_days"] != float64(1) || len(routes) == 0 {
 		t.Fatalf("traffic?days=1: %s", r.raw)
 	}
 	// Today's live calls only: which of A's fixture calls are today depends on the hour.
@@ -127,8 +127,16 @@ func TestTracesAPI(t *testing.T) {
 	}
 	r = c.do("GET", "/api/v1/projects/alpha/traffic", nil)
 	sb := r.body["routes"].([]any)[0].(map[string]any)
-	if r.body["days"] != float64(DefaultTrafficDays) || sb["route"] != "search" || sb["requests"] != float64(1) {
+	if r.body["period_days"] != float64(DefaultTrafficDays) || sb["route"] != "search" || sb["requests"] != float64(1) {
 		t.Errorf("traffic (7 days): %s", r.raw)
+	}
+	perDay, _ := r.body["days"].([]any)
+	dayTotal := 0
+	for _, d := range perDay {
+		dayTotal += int(d.(map[string]any)["requests"].(float64))
+	}
+	if len(perDay) == 0 || dayTotal != 4 {
+		t.Errorf("traffic days: %v, want the 4 live calls of the week by day", perDay)
 	}
 	keys := r.body["keys"].([]any)
 	if len(keys) != 2 || keys[0].(map[string]any)["key"] != "team-a" {
