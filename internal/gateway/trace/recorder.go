@@ -21,7 +21,7 @@ import (
 // Defaults of Options.
 const (
 	DefaultBufferSize    = 10_000
-	DefaultBatchSize     = 500
+	DefaultBatchSize     = 1000
 	DefaultFlushInterval = time.Second
 	DefaultMaxRetries    = 5
 	DefaultRetryBackoff  = 100 * time.Millisecond
