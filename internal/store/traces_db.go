@@ -297,29 +297,33 @@ func (a *accounts) GetTrace(ctx context.Context, projectID, id string) (Trace, e
 }
 
 // TrafficStats implements Traces. Percentiles are exact, by nearest rank (the smallest
-// latency at or above which p of the calls fall: PostgreSQL's percentile_disc), computed in
-// the database with a window over each route's latencies of the period.
+// latency at or under which p of the calls fall: PostgreSQL's percentile_disc), over every
+// live call of the period: PostgreSQL computes them; on SQLite, which has no percentile
+// function, the period's latencies are read (in the table's order, no lookups) and sorted
+// here.
 func (a *accounts) TrafficStats(ctx context.Context, projectID string, since time.Time) (TrafficStats, error) {
 	st := TrafficStats{Routes: []RouteTraffic{}, Days: []DayTraffic{}, Keys: []KeyTraffic{}}
 	const live = ` FROM traces WHERE project_id = ? AND started_at >= ? AND shadow_of IS NULL`
 	const errs = `sum(CASE WHEN status >= 200 AND status < 300 THEN 0 ELSE 1 END)`
 	from := storedTime(since)
-	cachedSum := "sum(CASE WHEN cached THEN 1 ELSE 0 END)"
-	day := "substr(started_at, 1, 10)"
-	if a.db.driver() == DriverPostgres {
+	pg := a.db.driver() == DriverPostgres
+	cachedSum, day, pcts := "sum(cached)", "substr(started_at, 1, 10)", "0, 0, 0"
+	if pg {
+		cachedSum = "sum(CASE WHEN cached THEN 1 ELSE 0 END)"
 		day = "to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
-	} else {
-		cachedSum = "sum(cached)"
+		pcts = `percentile_disc(0.5) WITHIN GROUP (ORDER BY latency_ms), percentile_disc(0.95) WITHIN GROUP (ORDER BY latency_ms),
+			percentile_disc(0.99) WITHIN GROUP (ORDER BY latency_ms)`
 	}
 	byRoute := map[string]int{}
 	rows, err := a.db.query(ctx, `SELECT route, count(*), `+errs+`, sum(CASE WHEN fallbacks > 0 THEN 1 ELSE 0 END), `+cachedSum+`,
-		CAST(sum(tokens_in) AS bigint), CAST(sum(tokens_out) AS bigint), sum(cost_usd)`+live+` GROUP BY route ORDER BY route`, projectID, from)
+		CAST(sum(tokens_in) AS bigint), CAST(sum(tokens_out) AS bigint), sum(cost_usd), `+pcts+live+` GROUP BY route ORDER BY route`, projectID, from)
 	if err != nil {
 		return st, fmt.Errorf("traffic stats: %w", err)
 	}
 	for rows.Next() {
 		var r RouteTraffic
-		if err := rows.Scan(&r.Route, &r.Requests, &r.Errors, &r.Fallbacks, &r.Cached, &r.TokensIn, &r.TokensOut, &r.CostUSD); err != nil {
+		if err := rows.Scan(&r.Route, &r.Requests, &r.Errors, &r.Fallbacks, &r.Cached, &r.TokensIn, &r.TokensOut, &r.CostUSD,
+			&r.P50MS, &r.P95MS, &r.P99MS); err != nil {
 			rows.Close()
 			return st, fmt.Errorf("traffic stats: %w", err)
 		}
@@ -333,36 +337,41 @@ func (a *accounts) TrafficStats(ctx context.Context, projectID string, since tim
 	if len(st.Routes) == 0 {
 		return st, nil
 	}
-	// Nearest rank of p in n values, in integers: ceil(p*n).
-	rows, err = a.db.query(ctx, `SELECT route, latency_ms, rn, n FROM (
-		SELECT route, latency_ms, row_number() OVER (PARTITION BY route ORDER BY latency_ms) AS rn,
-			count(*) OVER (PARTITION BY route) AS n`+live+`) ranked
-		WHERE rn = (n + 1) / 2 OR rn = (95 * n + 99) / 100 OR rn = (99 * n + 99) / 100`, projectID, from)
-	if err != nil {
-		return st, fmt.Errorf("traffic percentiles: %w", err)
-	}
-	for rows.Next() {
-		var route string
-		var v float64
-		var rn, n int64
-		if err := rows.Scan(&route, &v, &rn, &n); err != nil {
-			rows.Close()
+	if !pg {
+		lat := make([][]float64, len(st.Routes))
+		for i, r := range st.Routes {
+			lat[i] = make([]float64, 0, r.Requests)
+		}
+		rows, err = a.db.query(ctx, `SELECT route, latency_ms`+live, projectID, from)
+		if err != nil {
 			return st, fmt.Errorf("traffic percentiles: %w", err)
 		}
-		r := &st.Routes[byRoute[route]]
-		if rn == (n+1)/2 {
-			r.P50MS = v
+		last, li := "", -1
+		for rows.Next() {
+			var route string
+			var v float64
+			if err := rows.Scan(&route, &v); err != nil {
+				rows.Close()
+				return st, fmt.Errorf("traffic percentiles: %w", err)
+			}
+			if route != last || li < 0 {
+				i, ok := byRoute[route]
+				if !ok {
+					continue // recorded after the sums were read
+				}
+				last, li = route, i
+			}
+			lat[li] = append(lat[li], v)
 		}
-		if rn == (95*n+99)/100 {
-			r.P95MS = v
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return st, fmt.Errorf("traffic percentiles: %w", err)
 		}
-		if rn == (99*n+99)/100 {
-			r.P99MS = v
+		for i := range st.Routes {
+			r := &st.Routes[i]
+			sort.Float64s(lat[i])
+			r.P50MS, r.P95MS, r.P99MS = nearestRank(lat[i], 50), nearestRank(lat[i], 95), nearestRank(lat[i], 99)
 		}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return st, fmt.Errorf("traffic percentiles: %w", err)
 	}
 	rows, err = a.db.query(ctx, `SELECT `+day+` AS d, count(*), `+errs+`, CAST(sum(tokens_in) AS bigint), CAST(sum(tokens_out) AS bigint), sum(cost_usd)`+live+
 		` GROUP BY d ORDER BY d`, projectID, from)
@@ -409,6 +418,17 @@ func (a *accounts) TrafficStats(ctx context.Context, projectID string, since tim
 		return st.Keys[i].Key < st.Keys[j].Key
 	})
 	return st, nil
+}
+
+// nearestRank is the p-th percentile (p in 1..100) of sorted values by nearest rank: the
+// value at rank ceil(p/100 * n) in ascending order.
+func nearestRank(sorted []float64, p int) float64 {
+	n := len(sorted)
+	if n == 0 {
+		return 0
+	}
+	rank := (p*n + 99) / 100 // ceil(p*n/100)
+	return sorted[max(rank, 1)-1]
 }
 
 // traceDeleteBatch is how many records one retention statement deletes, so that a large

@@ -277,3 +277,23 @@ func BenchmarkSaveTraces(b *testing.B) {
 		})
 	}
 }
+
+func TestNearestRank(t *testing.T) {
+	// Published definition (nearest-rank method): for 5, 1, 9, 3, 7 the 50th percentile
+	// is 5, the 95th and 99th 9; for 1..100 the p-th is p; for 1..10 the 95th is 10.
+	odd := []float64{1, 3, 5, 7, 9}
+	hundred := make([]float64, 100)
+	for i := range hundred {
+		hundred[i] = float64(i + 1)
+	}
+	for _, c := range []struct {
+		vals []float64
+		p    int
+		want float64
+	}{{odd, 50, 5}, {odd, 95, 9}, {odd, 99, 9}, {odd, 20, 1}, {odd, 21, 3}, {hundred, 50, 50}, {hundred, 95, 95}, {hundred, 99, 99},
+		{hundred[:10], 95, 10}, {hundred[:10], 50, 5}, {hundred[:2], 50, 1}, {nil, 50, 0}} {
+		if got := nearestRank(c.vals, c.p); got != c.want {
+			t.Errorf("p%d of %v = %v, want %v", c.p, c.vals, got, c.want)
+		}
+	}
+}

@@ -4,8 +4,11 @@
 --
 -- Times are UTC text in the fixed-width format of 0001, so text order is time order.
 
+-- The table is clustered on the list's order (WITHOUT ROWID, keyed by project, start and id):
+-- a page of the list and the traffic sums over a period read consecutive rows, never one
+-- lookup per record.
 CREATE TABLE traces (
-    id         TEXT PRIMARY KEY,
+    id         TEXT NOT NULL UNIQUE,
     project_id TEXT NOT NULL REFERENCES projects (id) ON DELETE CASCADE,
     key        TEXT NOT NULL,
     endpoint   TEXT NOT NULL,
@@ -26,13 +29,13 @@ CREATE TABLE traces (
     ttft_ms    REAL,
     tokens_in  INTEGER NOT NULL,
     tokens_out INTEGER NOT NULL,
-    cost_usd   REAL NOT NULL
-) STRICT, WITHOUT ROWID; -- rows are small and found by id: one b-tree fewer per insert
+    cost_usd   REAL NOT NULL,
+    PRIMARY KEY (project_id, started_at, id)
+) STRICT, WITHOUT ROWID;
 
--- The list (newest first, keyset on started_at, id) and its filters by route and key; the
--- retention job deletes by project and age through traces_list. Each index costs every
--- insert: add one only for a query that needs it.
-CREATE INDEX traces_list ON traces (project_id, started_at, id);
+-- The list's filters by route and key (the list itself, newest first with a keyset on
+-- started_at and id, and the retention job, which deletes by project and age, read the
+-- table's own order). Each index costs every insert: add one only for a query that needs it.
 CREATE INDEX traces_by_route ON traces (project_id, route, started_at, id);
 CREATE INDEX traces_by_key ON traces (project_id, key, started_at, id);
 -- A live call's shadows.
