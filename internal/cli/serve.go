@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/plumbhq/plumb/internal/gateway/trace"
 	"github.com/plumbhq/plumb/internal/server"
 	"github.com/plumbhq/plumb/internal/store"
 	"github.com/plumbhq/plumb/internal/web"
@@ -28,6 +29,7 @@ func newServeCmd(e *env) *cobra.Command {
 		migrate    bool
 		logFormat  string
 		purgeEvery time.Duration
+		traceDays  int
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -42,7 +44,8 @@ first admin with ` + "`plumb user create --email EMAIL --admin`" + `.
 
 Every --purge-every (default 1h; 0 turns it off) the server purges datasets by their
 retention and consent policies, as ` + "`plumb dataset purge`" + ` does, for every project, and logs
-the counts.
+the counts. As often, it deletes the gateway's trace records older than
+--trace-retention-days (default 30; 0 keeps them).
 
 SIGINT or SIGTERM stops accepting connections and lets requests in flight finish (up to
 30s) before exiting.`,
@@ -80,9 +83,13 @@ SIGINT or SIGTERM stops accepting connections and lets requests in flight finish
 			if purgeEvery < 0 || (purgeEvery > 0 && purgeEvery < time.Minute) {
 				return usageErr("--purge-every %s: use at least 1m, or 0 to turn the scheduled purge off", purgeEvery)
 			}
+			if traceDays < 0 || traceDays > store.MaxRetentionDays {
+				return usageErr("--trace-retention-days %d: use a number of days from 1 to %d, or 0 to keep traces for ever", traceDays, store.MaxRetentionDays)
+			}
 			if purgeEvery > 0 {
 				go purgeDatasets(ctx, st, log, purgeEvery)
 			}
+			go trace.Retain(ctx, st, traceDays, purgeEvery, time.Now, log)
 			return serve(ctx, ln, st, log)
 		},
 	}
@@ -90,6 +97,7 @@ SIGINT or SIGTERM stops accepting connections and lets requests in flight finish
 	cmd.Flags().BoolVar(&migrate, "migrate", false, "bring the database schema up to date before serving")
 	cmd.Flags().StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	cmd.Flags().DurationVar(&purgeEvery, "purge-every", time.Hour, "purge datasets by their retention and consent policies this often (0: never)")
+	cmd.Flags().IntVar(&traceDays, "trace-retention-days", 30, "delete gateway trace records older than this many days, every --purge-every (0: keep them)")
 	return cmd
 }
 
