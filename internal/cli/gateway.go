@@ -12,10 +12,13 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
 	"github.com/plumbhq/plumb/internal/gateway"
 	"github.com/plumbhq/plumb/internal/gateway/limit"
+	"github.com/plumbhq/plumb/internal/gateway/trace"
+	"github.com/plumbhq/plumb/internal/store"
 )
 
 func newGatewayCmd(e *env) *cobra.Command {
@@ -69,11 +72,15 @@ in flight, streams included, finish (up to 30s) before exiting.`,
 				fmt.Fprintf(e.stdout, "%s: ok: %d providers, %d routes, %d keys\n", cfgPath, len(cfg.Providers), len(cfg.Routes), len(cfg.Keys))
 				return nil
 			}
-			rec, bodies, closeRec, err := gatewayRecorder(cmd.Context(), cfg, log)
+			st, err := openStore(cmd, e)
 			if err != nil {
 				return err
 			}
-			gw, err := gateway.New(cfg, gateway.Options{Limiter: lim, Recorder: rec, Bodies: bodies, Logger: log})
+			defer st.Close()
+			reg := prometheus.NewRegistry()
+			rec, bodies := gatewayRecorder(st, cfg, reg, log)
+			gw, err := gateway.New(cfg, gateway.Options{Limiter: lim, Recorder: rec, Bodies: bodies, Logger: log,
+				Registry: reg, Keys: st, ProjectKeyLimits: projectKeyLimits(cfg)})
 			if err != nil {
 				return usageErr("%v", err)
 			}
@@ -83,7 +90,7 @@ in flight, streams included, finish (up to 30s) before exiting.`,
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return runGateway(ctx, ln, gw, closeRec, log)
+			return runGateway(ctx, ln, gw, rec.Close, log)
 		},
 	}
 	cmd.Flags().StringVarP(&cfgPath, "config", "c", "", "the gateway config (gateway.yaml)")
@@ -125,16 +132,22 @@ func gatewayLimiter(cfg *gateway.Config) (limit.Limiter, error) {
 	return nil, nil
 }
 
-// gatewayRecorder builds the trace recorder and the body recording of cfg.Bodies.
-//
-// Integration point: the trace package is not in this build yet. Wire it here: open the
-// store (--db), rec := trace.NewRecorder(st, trace.Options{...}); bodies is
-// func(raw []byte) string { return trace.Body(raw, cfg.Bodies.Mode, cfg.Bodies.MaxBytes,
-// cfg.Bodies.RedactPII) }; closeRec is rec.Close, which flushes. Until then calls are not
-// recorded (metrics still count them), and the gateway says so when it starts.
-func gatewayRecorder(_ context.Context, _ *gateway.Config, log *slog.Logger) (rec gateway.Recorder, bodies func([]byte) string, closeRec func(context.Context) error, err error) {
-	log.Warn("trace recording is not in this build: calls are counted in /metrics but not recorded")
-	return nil, nil, nil, nil
+// gatewayRecorder builds the trace recorder, which writes the gateway's records to the
+// store in batches off the request path, and the body recording of cfg.Bodies (secrets
+// always redacted; PII when the config asks).
+func gatewayRecorder(st store.Traces, cfg *gateway.Config, reg prometheus.Registerer, log *slog.Logger) (*trace.Recorder, func([]byte) string) {
+	rec := trace.NewRecorder(st, trace.Options{Registerer: reg, Logger: log})
+	b := cfg.Bodies
+	if b.Mode == "off" {
+		return rec, nil
+	}
+	return rec, func(raw []byte) string { return trace.Body(raw, b.Mode, b.MaxBytes, b.RedactPII) }
+}
+
+// projectKeyLimits are the limits of project API keys, which the config does not list.
+func projectKeyLimits(cfg *gateway.Config) limit.Limits {
+	p := cfg.ProjectKeys
+	return limit.Limits{RPM: p.RPM, TPM: p.TPM, BudgetUSDPerDay: p.BudgetUSDPerDay}
 }
 
 // runGateway serves until ctx ends, then drains: /readyz turns 503, the listener closes,
