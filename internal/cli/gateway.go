@@ -186,3 +186,51 @@ func runGateway(ctx context.Context, ln net.Listener, gw *gateway.Gateway, close
 	log.Info("stopped")
 	return nil
 }
+
+// servedGateway is a gateway that `plumb serve --gateway` runs on its own port beside the
+// server, over the server's store: project API keys get in, and calls are recorded there.
+type servedGateway struct {
+	cfg *gateway.Config
+	gw  *gateway.Gateway
+	rec *trace.Recorder
+	lim limit.Limiter
+	ln  net.Listener
+}
+
+// openServedGateway loads the gateway config at path and builds the gateway over st,
+// listening on the config's address.
+func openServedGateway(path string, e *env, st store.Store, log *slog.Logger) (*servedGateway, error) {
+	cfg, err := gateway.LoadFile(path, e.getenv)
+	if err != nil {
+		return nil, err
+	}
+	lim, err := gatewayLimiter(cfg)
+	if err != nil {
+		return nil, usageErr("%s: %v", path, err)
+	}
+	reg := prometheus.NewRegistry()
+	rec, bodies := gatewayRecorder(st, cfg, reg, log)
+	gw, err := gateway.New(cfg, gateway.Options{Limiter: lim, Recorder: rec, Bodies: bodies, Logger: log,
+		Registry: reg, Keys: st, ProjectKeyLimits: projectKeyLimits(cfg)})
+	if err != nil {
+		rec.Close(context.Background())
+		return nil, usageErr("%v", err)
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		rec.Close(context.Background())
+		return nil, usageErr("%s: listen %s: %v", path, cfg.Listen, err)
+	}
+	return &servedGateway{cfg: cfg, gw: gw, rec: rec, lim: lim, ln: ln}, nil
+}
+
+// routeSLAs are the routes' p95 targets, for the traffic page.
+func (g *servedGateway) routeSLAs() map[string]float64 {
+	out := map[string]float64{}
+	for _, r := range g.cfg.Routes {
+		if r.SLAP95MS > 0 {
+			out[r.Name] = r.SLAP95MS
+		}
+	}
+	return out
+}

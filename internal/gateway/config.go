@@ -67,6 +67,9 @@ type Route struct {
 	Retries int     `yaml:"retries"`
 	Canary  *Canary `yaml:"canary"`
 	Cache   *Cache  `yaml:"cache"`
+	// SLAP95MS is the route's p95 latency target in milliseconds, which the server's
+	// traffic page holds the measured p95 against (0: none).
+	SLAP95MS float64 `yaml:"sla_p95_ms"`
 }
 
 // Target is one provider and model a route may call.
