@@ -63,6 +63,7 @@ type call struct {
 	includeUsage bool
 	est          limit.Usage
 	admitted     bool
+	decision     *limit.Decision // the limiter's answer, when the key has limits
 
 	answered *target
 	served   bool // an upstream answered (and billed for) the call
@@ -100,7 +101,9 @@ func (g *Gateway) serveCall(w http.ResponseWriter, r *http.Request, endpoint str
 		c.fail(w, aerr)
 		return
 	}
-	if aerr := c.admit(r.Context()); aerr != nil {
+	aerr = c.admit(r.Context())
+	c.rateLimitHeaders(w.Header())
+	if aerr != nil {
 		c.fail(w, aerr)
 		return
 	}
@@ -185,6 +188,9 @@ func (c *call) admit(ctx context.Context) *apiError {
 	}
 	c.est = c.estimate()
 	d, err := c.g.limiter.Admit(ctx, c.key.name, c.key.limits, c.est)
+	if err == nil {
+		c.decision = &d
+	}
 	if err != nil {
 		c.g.log.Error("gateway: rate limiter", "key", c.key.name, "err", err)
 		return &apiError{Status: http.StatusServiceUnavailable, Type: typeServer, Code: "limiter_unavailable",
@@ -208,6 +214,24 @@ func (c *call) admit(ctx context.Context) *apiError {
 	}
 	c.admitted = true
 	return nil
+}
+
+// rateLimitHeaders sets OpenAI's x-ratelimit-{limit,remaining}-{requests,tokens} headers
+// for the key's rpm and tpm (remaining after this call when it was admitted).
+func (c *call) rateLimitHeaders(h http.Header) {
+	d := c.decision
+	if d == nil {
+		return
+	}
+	for _, q := range []struct {
+		name string
+		q    limit.Quota
+	}{{"requests", d.Requests}, {"tokens", d.Tokens}} {
+		if q.q.Limit > 0 {
+			h.Set("X-Ratelimit-Limit-"+q.name, strconv.FormatFloat(q.q.Limit, 'f', -1, 64))
+			h.Set("X-Ratelimit-Remaining-"+q.name, strconv.FormatFloat(math.Max(math.Floor(q.q.Remaining), 0), 'f', -1, 64))
+		}
+	}
 }
 
 func roundUp(d time.Duration) time.Duration {
