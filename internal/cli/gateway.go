@@ -33,9 +33,10 @@ func newGatewayCmd(e *env) *cobra.Command {
 		Use:   "gateway -c gateway.yaml",
 		Short: "Run the OpenAI-compatible gateway",
 		Long: `Run the gateway alone: an OpenAI-compatible endpoint (POST /v1/chat/completions, plain
-and streamed, POST /v1/embeddings, GET /v1/models) that authenticates clients by key, routes
+and streamed, POST /v1/embeddings, GET /v1/models; POST /v1/messages for Anthropic clients)
+that authenticates clients by key, routes
 each call by model name to upstream targets with fallback, retries and circuit breaking,
-enforces per-key limits, runs the guard pipeline and serves Prometheus metrics at /metrics,
+enforces per-key limits (in memory, or shared in Redis with redis_url), runs the guard pipeline and serves Prometheus metrics at /metrics,
 with /healthz and /readyz for a load balancer. The config is described in docs/gateway.md.
 
 Secrets come from the environment variables the config names (api_key_env, key_env).

@@ -83,7 +83,9 @@ func TestOpenAIClientAnthropicStream(t *testing.T) {
 		t.Fatalf("%d %v", resp.StatusCode, events)
 	}
 	var text strings.Builder
-	var usage struct{ CompletionTokens int `json:"completion_tokens"` }
+	var usage struct {
+		CompletionTokens int `json:"completion_tokens"`
+	}
 	for _, e := range events[:len(events)-1] {
 		var c struct {
 			Object  string
