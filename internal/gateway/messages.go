@@ -285,11 +285,3 @@ func (c *call) streamErrorEvent(e *apiError) []byte {
 	}
 	return fmt.Appendf(nil, "data: %s\n\n", errorBody(e))
 }
-
-// clientError is an error body in the client's API's shape.
-func (c *call) clientError(status int, openAIBody []byte) []byte {
-	if c.anthropic {
-		return anthropic.ErrorToAnthropic(status, openAIBody)
-	}
-	return openAIBody
-}
