@@ -101,9 +101,7 @@ SIGINT or SIGTERM stops accepting connections and lets requests in flight finish
 					ln.Close()
 					return err
 				}
-				if gw.lim != nil {
-					defer gw.lim.Close()
-				}
+				defer gw.closeLim()
 			}
 			return serve(ctx, ln, st, log, gw)
 		},

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -16,17 +15,6 @@ import (
 	"github.com/plumbhq/plumb/internal/fakellm"
 	"github.com/plumbhq/plumb/internal/store"
 )
-
-// freeAddr is a loopback address nothing listens on.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
 
 // TestServeWithGateway runs `plumb serve --gateway`: the gateway answers on its own port
 // over the server's store, a project API key made on the server gets in (a config key
@@ -52,7 +40,7 @@ func TestServeWithGateway(t *testing.T) {
 	}
 	st.Close()
 
-	srvAddr, gwAddr := freeAddr(t), freeAddr(t)
+	srvAddr, gwAddr := freeAddr(t, "127.0.0.1:0"), freeAddr(t, "127.0.0.1:0")
 	cfg := filepath.Join(dir, "gateway.yaml")
 	if err := os.WriteFile(cfg, []byte(`listen: `+gwAddr+`
 providers:
@@ -60,7 +48,8 @@ providers:
 routes:
   - {name: support-bot, targets: [{provider: primary, model: fake-1}], sla_p95_ms: 800}
 keys:
-  - {name: team-a, key_env: TEAM_A_KEY}
+  - {name: team-a, key_env: TEAM_A_KEY, rpm: 100}
+project_keys: {rpm: 100}
 `), 0o600); err != nil {
 		t.Fatal(err)
 	}
