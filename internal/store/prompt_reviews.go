@@ -56,9 +56,9 @@ var DefaultProtectedLabels = []string{"production"}
 
 // The statuses of a review request.
 const (
-	ReviewOpen       = "open"
-	ReviewApproved   = "approved"
-	ReviewRejected   = "rejected"
+	ReviewOpen     = "open"
+	ReviewApproved = "approved"
+	ReviewRejected = "rejected"
 	// ReviewSuperseded: a stale request replaced by a new request for the same move, or one
 	// whose move was made by other means (a forced or direct move, a rollback, another
 	// approval), with a note in its thread saying how.
