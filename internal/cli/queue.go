@@ -360,20 +360,12 @@ func newQueueDisagreementsCmd(e *env) *cobra.Command {
 					fmt.Fprintln(e.stdout, "no disagreements")
 					return nil
 				}
-				emails := map[string]string{}
-				ms, err := st.QueueProgress(cmd.Context(), q.ID)
-				if err != nil {
-					return err
-				}
-				for _, a := range ms.Annotators {
-					emails[a.UserID] = a.Email
-				}
 				tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
 				fmt.Fprintln(tw, "ITEM\tFIELD\tVALUES\tCONSENSUS\tADJUDICATED")
 				for _, d := range rv.Disagreements {
 					var vs []string
 					for who, v := range d.Values {
-						vs = append(vs, emails[who]+"="+v)
+						vs = append(vs, who+"="+v)
 					}
 					sort.Strings(vs)
 					adj := "-"
