@@ -157,11 +157,7 @@ consent, consent_basis or ignore.`,
 						fmt.Fprintf(e.stdout, "  ... and %d more groups\n", len(stats.NearGroups)-i)
 						break
 					}
-					lines := make([]string, len(g))
-					for j, line := range g {
-						lines[j] = fmt.Sprint(line)
-					}
-					fmt.Fprintf(e.stdout, "  %s lines %s\n", file, strings.Join(lines, ", "))
+					fmt.Fprintf(e.stdout, "  %s %s\n", file, dataset.Places(items, g))
 				}
 				if stats.Created {
 					fmt.Fprintf(e.stdout, "%s version %d: %d items\n", name, v.Version, v.ItemCount)

@@ -114,6 +114,7 @@ type record struct {
 	keys   []string
 	values map[string]any
 	line   int
+	record int // the element's number in a JSON array, from 1 (0 in JSONL and CSV)
 }
 
 // lookup finds a field: a key of the record, else a dotted path into nested objects. It
@@ -141,7 +142,7 @@ func (rec record) lookup(field string) (any, string, bool) {
 
 // apply builds an item from a record; seen collects the fields the rules found.
 func (m Mapping) apply(rec record, seen map[string]bool) (Item, error) {
-	it := Item{Vars: map[string]any{}, Line: rec.line}
+	it := Item{Vars: map[string]any{}, Line: rec.line, Record: rec.record}
 	used := map[string]bool{}
 	for _, r := range m.Rules {
 		v, key, ok := rec.lookup(r.Field)

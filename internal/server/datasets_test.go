@@ -47,6 +47,9 @@ func testDatasetAPI(t *testing.T, f *fixture) {
 	if !strings.Contains(r.raw, `"read":4`) || !strings.Contains(r.raw, `"added":4`) || !strings.Contains(r.raw, `"near_duplicate_lines":[[3,4]]`) {
 		t.Errorf("import answer = %s", r.raw)
 	}
+	if !strings.Contains(r.raw, `"near_duplicate_records":[[3,4]]`) || !strings.Contains(r.raw, `"near_duplicates":["lines 3, 4"]`) {
+		t.Errorf("import answer = %s, want the group by record and in words", r.raw)
+	}
 	// A bad line is named, and nothing is imported.
 	r = check(editor.do("POST", ds+"/import", rawBody{"application/x-ndjson", `{"question":"ok"}` + "\n{not json\n"}), 400, "bad line")
 	if !strings.Contains(r.str("error.message"), "body:2:") {
@@ -195,5 +198,29 @@ func TestProjectRevocationAPI(t *testing.T) {
 				t.Errorf("golden after the purge: %s", r.raw)
 			}
 		})
+	}
+}
+
+// TestDatasetImportOneLineJSON: a one-line JSON array names its records, not "lines 1, 1",
+// in the import's answer and in its errors.
+func TestDatasetImportOneLineJSON(t *testing.T) {
+	f := newFixture(t, sqliteDSN(t))
+	editor := asKeyA(f)
+	const base = "/api/v1/projects/alpha/datasets"
+	check := func(r *response, status int, what string) *response {
+		t.Helper()
+		if r.status != status {
+			t.Fatalf("%s: %d %s, want %d", what, r.status, truncate(r.raw), status)
+		}
+		return r
+	}
+	check(editor.do("POST", base, map[string]any{"name": "oneline"}), 201, "create oneline")
+	r := check(editor.do("POST", base+"/oneline/import", rawBody{"application/json", `[{"q":"Hello there"},{"q":"hello, THERE!"}]`}), 200, "import a one-line JSON array")
+	if !strings.Contains(r.raw, `"near_duplicate_records":[[1,2]]`) || !strings.Contains(r.raw, `"near_duplicates":["records 1, 2"]`) {
+		t.Errorf("one-line JSON import = %s, want records 1, 2", r.raw)
+	}
+	r = check(editor.do("POST", base+"/oneline/import", rawBody{"application/json", `[{"q":"a"},{"q":"b","consent":"maybe"}]`}), 400, "a bad record of a one-line JSON array")
+	if !strings.Contains(r.raw, "body:1: record 2: field consent") {
+		t.Errorf("bad record = %s, want body:1: record 2", r.raw)
 	}
 }
