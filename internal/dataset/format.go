@@ -127,7 +127,7 @@ func Read(r io.Reader, name, format string, m Mapping) ([]Item, error) {
 		}
 	}
 	if len(missing) > 0 {
-		return nil, fmt.Errorf("%s: no record has the field named by --map %s: check the spelling against the file's fields", name, strings.Join(missing, ","))
+		return nil, fmt.Errorf("%s: no record has the field named by %s: check the spelling against the file's fields", name, m.with(strings.Join(missing, ",")))
 	}
 	return items, nil
 }

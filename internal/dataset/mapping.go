@@ -29,6 +29,17 @@ const mappingForms = "expected=FIELD, vars.NAME=FIELD, metadata.NAME=FIELD, segm
 // default whose target the mapping already sets makes the field a var instead.
 type Mapping struct {
 	Rules []Rule
+	// Via is how the user writes rules, for messages, up to the rule: "--map " (the CLI's
+	// flag, when empty), "the query parameter map=" (the API).
+	Via string
+}
+
+// with is a rule as the user writes it, for a message: "--map expected=FIELD".
+func (m Mapping) with(rule string) string {
+	if m.Via == "" {
+		return "--map " + rule
+	}
+	return m.Via + rule
 }
 
 // Rule sends one field of a record (Field: a name, or a dotted path into nested JSON
@@ -164,12 +175,12 @@ func (m Mapping) apply(rec record, seen map[string]bool) (Item, error) {
 		switch prefix, rest, _ := strings.Cut(k, "."); {
 		case k == "expected" || k == "expected_output":
 			if expectedFrom != "" {
-				return it, fmt.Errorf("both %s and %s are given: keep one, or map one with --map expected=FIELD", expectedFrom, k)
+				return it, fmt.Errorf("both %s and %s are given: keep one, or map one with %s", expectedFrom, k, m.with("expected=FIELD"))
 			}
 			target, name, expectedFrom = TargetExpected, "", k
 		case k == TargetVars || k == TargetMetadata || k == TargetSegment:
 			if !isObject(v) {
-				return it, fmt.Errorf("field %s is %s (%s), not an object: give %s as an object ({\"%s\": {\"NAME\": ...}}) or as %s.NAME fields, or map it with --map %s.NAME=%s", k, kind(v), quoteValue(v), k, k, k, k, k)
+				return it, fmt.Errorf("field %s is %s (%s), not an object: give %s as an object ({\"%s\": {\"NAME\": ...}}) or as %s.NAME fields, or map it with %s", k, kind(v), quoteValue(v), k, k, k, m.with(k+".NAME="+k))
 			}
 			for _, sub := range sortedKeys(v.(map[string]any)) {
 				if err := it.set(k, sub, k+"."+sub, v.(map[string]any)[sub]); err != nil {

@@ -156,8 +156,9 @@ func (s *Server) importDataset(w http.ResponseWriter, r *http.Request, c *call) 
 	q := r.URL.Query()
 	m, err := dataset.ParseMapping(q.Get("map"))
 	if err != nil {
-		return errorf(http.StatusBadRequest, codeBadRequest, "map: %v", err)
+		return errorf(http.StatusBadRequest, codeBadRequest, "the query parameter map: %v", err)
 	}
+	m.Via = "the query parameter map="
 	replace, err := queryBool(q, "replace")
 	if err != nil {
 		return err
@@ -486,6 +487,7 @@ func (s *Server) ImportUpload(r *http.Request, c *Caller, ds store.Dataset, file
 	if err != nil {
 		return ImportResult{}, errorf(http.StatusBadRequest, codeBadRequest, "mapping: %v", err)
 	}
+	m.Via = "the mapping "
 	if format == "" {
 		if format, err = dataset.DetectFormat(file); err != nil {
 			return ImportResult{}, errorf(http.StatusBadRequest, codeBadRequest, "%v", err)

@@ -224,3 +224,25 @@ func TestDatasetImportOneLineJSON(t *testing.T) {
 		t.Errorf("bad record = %s, want body:1: record 2", r.raw)
 	}
 }
+
+// TestDatasetImportMapHint: an import through the API that needs a mapping says to use the
+// query parameter map, not the CLI's --map.
+func TestDatasetImportMapHint(t *testing.T) {
+	f := newFixture(t, sqliteDSN(t))
+	editor := asKeyA(f)
+	const base = "/api/v1/projects/alpha/datasets"
+	if r := editor.do("POST", base, map[string]any{"name": "hints"}); r.status != 201 {
+		t.Fatalf("create: %d %s", r.status, r.raw)
+	}
+	for _, c := range []struct{ query, body, want string }{
+		{"", `{"expected":"a","expected_output":"b"}`, "the query parameter map=expected=FIELD"},
+		{"", `{"q":"x","metadata":"y"}`, "the query parameter map=metadata.NAME=metadata"},
+		{"&map=expected=answr", `{"q":"x","answer":"y"}`, "the query parameter map=expected=answr"},
+	} {
+		r := editor.do("POST", base+"/hints/import?format=jsonl"+c.query, rawBody{"application/x-ndjson", c.body + "\n"})
+		msg := r.str("error.message")
+		if r.status != 400 || !strings.Contains(msg, c.want) || strings.Contains(msg, "--map") {
+			t.Errorf("import %s%s: %d %q, want 400 saying %q and not --map", c.body, c.query, r.status, msg, c.want)
+		}
+	}
+}
