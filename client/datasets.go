@@ -49,6 +49,11 @@ type ImportResult struct {
 	Version    DatasetVersion `json:"version"`
 	Stats      AddStats       `json:"stats"`
 	NearGroups [][]int        `json:"near_duplicate_lines"` // lines of the file, per group
+	// NearRecords are the groups' record numbers in the file, from 1 (a JSON array's
+	// elements, JSONL's items, CSV's data rows), and NearText says each for people
+	// ("records 1, 2" for a JSON array, "lines 2, 3" for JSONL and CSV).
+	NearRecords [][]int  `json:"near_duplicate_records"`
+	NearText    []string `json:"near_duplicates"`
 }
 
 // AddStats is what adding items to a dataset did.

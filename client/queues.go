@@ -163,7 +163,8 @@ func (c *Client) Agreement(ctx context.Context, project, q string) ([]FieldAgree
 	return out.Agreement, err
 }
 
-// Disagreements returns the items whose labels differ, for adjudication.
+// Disagreements returns the items whose labels differ, for adjudication. Values are keyed
+// by annotator email; UserIDs maps each email to its user id.
 func (c *Client) Disagreements(ctx context.Context, project, q string) ([]QueueDisagreement, error) {
 	var out struct {
 		Disagreements []QueueDisagreement `json:"disagreements"`

@@ -133,7 +133,7 @@ consent, consent_basis or ignore.`,
 			if err != nil {
 				var es dataset.Errors
 				if errors.As(err, &es) && len(es) > 1 {
-					return usageErr("%v\n%d problems in %s; nothing was imported", err, len(es), file)
+					return usageErr("%v\n%s in %s; nothing was imported", err, count(len(es), "problem"), file)
 				}
 				return usageErr("%v", err)
 			}
@@ -146,7 +146,7 @@ consent, consent_basis or ignore.`,
 					}
 					return err
 				}
-				fmt.Fprintf(e.stdout, "read %d items from %s\n", len(items), file)
+				fmt.Fprintf(e.stdout, "read %s from %s\n", count(len(items), "item"), file)
 				fmt.Fprintf(e.stdout, "added: %d\nduplicates skipped: %d\n", stats.Added, stats.Duplicates)
 				if replace {
 					fmt.Fprintf(e.stdout, "removed: %d\n", stats.Removed)
@@ -157,14 +157,10 @@ consent, consent_basis or ignore.`,
 						fmt.Fprintf(e.stdout, "  ... and %d more groups\n", len(stats.NearGroups)-i)
 						break
 					}
-					lines := make([]string, len(g))
-					for j, line := range g {
-						lines[j] = fmt.Sprint(line)
-					}
-					fmt.Fprintf(e.stdout, "  %s lines %s\n", file, strings.Join(lines, ", "))
+					fmt.Fprintf(e.stdout, "  %s %s\n", file, dataset.Places(items, g))
 				}
 				if stats.Created {
-					fmt.Fprintf(e.stdout, "%s version %d: %d items\n", name, v.Version, v.ItemCount)
+					fmt.Fprintf(e.stdout, "%s version %d: %s\n", name, v.Version, count(v.ItemCount, "item"))
 				} else {
 					fmt.Fprintf(e.stdout, "%s version %d unchanged: nothing new in %s\n", name, v.Version, file)
 				}
@@ -229,7 +225,7 @@ func newDatasetExportCmd(e *env) *cobra.Command {
 					return fmt.Errorf("export %s: %w", name, err)
 				}
 				if out != "" {
-					fmt.Fprintf(e.stdout, "wrote %d items to %s\n", len(items), out)
+					fmt.Fprintf(e.stdout, "wrote %s to %s\n", count(len(items), "item"), out)
 				}
 				return nil
 			})

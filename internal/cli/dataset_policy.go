@@ -70,7 +70,7 @@ revocation by subject off). Purges run with plumb dataset purge, and in plumb se
 func printPolicy(e *env, p store.DatasetPolicy) {
 	keep := "for ever"
 	if p.RetentionDays > 0 {
-		keep = fmt.Sprintf("%d days", p.RetentionDays)
+		keep = count(p.RetentionDays, "day")
 	}
 	subject := p.SubjectField
 	if subject == "" {
@@ -178,13 +178,13 @@ func revokeAll(cmd *cobra.Command, e *env, subjects []string, reason string, pur
 		}
 		covered++
 		matching += r.Matching
-		fmt.Fprintf(e.stdout, "%s: by %s: %d revocations recorded, %d items now revoked\n", r.Dataset, r.SubjectField, r.Recorded, r.Matching)
+		fmt.Fprintf(e.stdout, "%s: by %s: %s recorded, %s now revoked\n", r.Dataset, r.SubjectField, count(r.Recorded, "revocation"), count(r.Matching, "item"))
 		if !r.DropRevoked {
 			keep++
 			fmt.Fprintf(e.stdout, "  the policy of %s keeps revoked items: set `plumb dataset policy %s --drop-revoked` to purge them\n", r.Dataset, r.Dataset)
 		}
 	}
-	fmt.Fprintf(e.stdout, "%d of %d datasets covered, %d items now revoked\n", covered, len(res), matching)
+	fmt.Fprintf(e.stdout, "%d of %s covered, %s now revoked\n", covered, count(len(res), "dataset"), count(matching, "item"))
 	if purgeNow {
 		return purgeAndPrint(cmd, e, st, "", false)
 	}
@@ -316,7 +316,7 @@ skipped as duplicates. Consent is false: a run does not say where its inputs cam
 				}
 				fmt.Fprintf(e.stdout, "failed cases: %d\nadded: %d\nduplicates skipped: %d\n", n, stats.Added, stats.Duplicates)
 				if stats.Created {
-					fmt.Fprintf(e.stdout, "%s version %d: %d items\n", name, v.Version, v.ItemCount)
+					fmt.Fprintf(e.stdout, "%s version %d: %s\n", name, v.Version, count(v.ItemCount, "item"))
 				} else {
 					fmt.Fprintf(e.stdout, "%s version %d unchanged: every failed case is in it already\n", name, v.Version)
 				}
@@ -342,9 +342,9 @@ func purgeAndPrint(cmd *cobra.Command, e *env, st store.Store, datasetID string,
 	total := 0
 	for _, r := range res {
 		total += r.Purged
-		fmt.Fprintf(e.stdout, "%s: %s %d items (%d past retention, %d consent revoked) from %d versions\n",
-			r.Dataset, verb, r.Purged, r.Retention, r.Revoked, r.Versions)
+		fmt.Fprintf(e.stdout, "%s: %s %s (%d past retention, %d consent revoked) from %s\n",
+			r.Dataset, verb, count(r.Purged, "item"), r.Retention, r.Revoked, count(r.Versions, "version"))
 	}
-	fmt.Fprintf(e.stdout, "%d datasets, %d items %s\n", len(res), total, verb)
+	fmt.Fprintf(e.stdout, "%s, %s %s\n", count(len(res), "dataset"), count(total, "item"), verb)
 	return nil
 }

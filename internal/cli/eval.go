@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
-	"os/user"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -174,7 +173,7 @@ func runEval(cmd *cobra.Command, e *env, f *evalFlags) error {
 	provDone := make(chan struct{})
 	go func() {
 		defer close(provDone)
-		fillProvenance(&found, suite.Dir)
+		fillProvenance(&found, suite.Dir, localUser(e))
 	}()
 	opt.Provenance = func(p *report.Provenance) {
 		<-provDone
@@ -453,11 +452,10 @@ func cacheDir(e *env) string {
 	return filepath.Join(".plumb", "cache")
 }
 
-// fillProvenance records who ran the suite, where, and at which commit.
-func fillProvenance(p *report.Provenance, dir string) {
-	if u, err := user.Current(); err == nil {
-		p.User = u.Username
-	}
+// fillProvenance records who ran the suite (user, as localUser decides), where, and at
+// which commit.
+func fillProvenance(p *report.Provenance, dir, user string) {
+	p.User = user
 	p.Host, _ = os.Hostname()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()

@@ -2,20 +2,26 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
+	"strings"
+	"sync"
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 
 	"github.com/plumbhq/plumb/internal/gateway"
 	"github.com/plumbhq/plumb/internal/gateway/limit"
+	"github.com/plumbhq/plumb/internal/gateway/trace"
+	"github.com/plumbhq/plumb/internal/store"
 )
 
 func newGatewayCmd(e *env) *cobra.Command {
@@ -29,9 +35,10 @@ func newGatewayCmd(e *env) *cobra.Command {
 		Use:   "gateway -c gateway.yaml",
 		Short: "Run the OpenAI-compatible gateway",
 		Long: `Run the gateway alone: an OpenAI-compatible endpoint (POST /v1/chat/completions, plain
-and streamed, POST /v1/embeddings, GET /v1/models) that authenticates clients by key, routes
+and streamed, POST /v1/embeddings, GET /v1/models; POST /v1/messages for Anthropic clients)
+that authenticates clients by key, routes
 each call by model name to upstream targets with fallback, retries and circuit breaking,
-enforces per-key limits, runs the guard pipeline and serves Prometheus metrics at /metrics,
+enforces per-key limits (in memory, or shared in Redis with redis_url), runs the guard pipeline and serves Prometheus metrics at /metrics,
 with /healthz and /readyz for a load balancer. The config is described in docs/gateway.md.
 
 Secrets come from the environment variables the config names (api_key_env, key_env).
@@ -55,25 +62,27 @@ in flight, streams included, finish (up to 30s) before exiting.`,
 			if listen != "" {
 				cfg.Listen = listen
 			}
-			lim, err := gatewayLimiter(cfg)
+			reg := prometheus.NewRegistry()
+			lim, closeLim, err := gatewayLimiter(cfg, reg, log)
 			if err != nil {
 				return usageErr("%s: %v", cfgPath, err)
 			}
-			if lim != nil {
-				defer lim.Close()
-			}
+			defer closeLim()
 			if check {
-				if _, err := gateway.New(cfg, gateway.Options{Limiter: lim}); err != nil {
+				if _, err := gateway.New(cfg, gateway.Options{Limiter: lim, Registry: reg}); err != nil {
 					return usageErr("%v", err)
 				}
 				fmt.Fprintf(e.stdout, "%s: ok: %d providers, %d routes, %d keys\n", cfgPath, len(cfg.Providers), len(cfg.Routes), len(cfg.Keys))
 				return nil
 			}
-			rec, bodies, closeRec, err := gatewayRecorder(cmd.Context(), cfg, log)
+			st, err := openStore(cmd, e)
 			if err != nil {
 				return err
 			}
-			gw, err := gateway.New(cfg, gateway.Options{Limiter: lim, Recorder: rec, Bodies: bodies, Logger: log})
+			defer st.Close()
+			rec, bodies := gatewayRecorder(st, cfg, reg, log)
+			gw, err := gateway.New(cfg, gateway.Options{Limiter: lim, Recorder: rec, Bodies: bodies, Logger: log,
+				Registry: reg, Keys: st, ProjectKeyLimits: projectKeyLimits(cfg)})
 			if err != nil {
 				return usageErr("%v", err)
 			}
@@ -83,7 +92,7 @@ in flight, streams included, finish (up to 30s) before exiting.`,
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return runGateway(ctx, ln, gw, closeRec, log)
+			return runGateway(ctx, ln, gw, rec.Close, log)
 		},
 	}
 	cmd.Flags().StringVarP(&cfgPath, "config", "c", "", "the gateway config (gateway.yaml)")
@@ -103,38 +112,89 @@ func newLogger(e *env, format string) (*slog.Logger, error) {
 	return nil, usageErr("--log-format %q: use text or json", format)
 }
 
-// gatewayLimiter builds the per-key limiter: in memory for one instance, in Redis (shared
-// by every instance) when the config sets redis_url.
-//
-// Integration point: the limit package's implementations are not in this build yet. Wire
-// them here:
-//
-//	if cfg.RedisURL != "" { opt, err := redis.ParseURL(cfg.RedisURL); ...; return limit.NewRedis(redis.NewClient(opt), "plumb:gw:", time.Now), nil }
-//	return limit.NewMemory(time.Now), nil
-//
-// Until then a config whose keys set limits is refused rather than run without them.
-func gatewayLimiter(cfg *gateway.Config) (limit.Limiter, error) {
-	if cfg.RedisURL != "" {
-		return nil, errors.New("redis_url: this build of plumb has no Redis limiter yet")
+// gatewayLimiter builds the per-key limiter: in memory for one instance; with redis_url, in
+// Redis, shared by every instance on that Redis, failing open to per-instance limits in
+// memory while Redis cannot be reached (each failure counted in
+// plumb_gateway_limiter_redis_errors_total and logged at most every 10 s). closeLim closes
+// the limiter and its Redis client.
+func gatewayLimiter(cfg *gateway.Config, reg prometheus.Registerer, log *slog.Logger) (lim limit.Limiter, closeLim func(), err error) {
+	if cfg.RedisURL == "" {
+		lim = limit.NewMemory(nil)
+		return lim, func() { _ = lim.Close() }, nil
 	}
-	for _, k := range cfg.Keys {
-		if k.RPM > 0 || k.TPM > 0 || k.BudgetUSDPerDay > 0 {
-			return nil, fmt.Errorf("key %q sets rpm, tpm or budget_usd_per_day, but this build of plumb has no per-key limiter yet: remove the limits to run without them", k.Name)
+	opt, err := redis.ParseURL(cfg.RedisURL)
+	if err != nil {
+		// The URL may hold a password: name the key, not the value.
+		return nil, nil, fmt.Errorf("redis_url: %v", redactURL(err, cfg.RedisURL))
+	}
+	// A limiter that waits on a dead Redis delays every call: fail fast, then fall back.
+	opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout, opt.MaxRetries = time.Second, 500*time.Millisecond, 500*time.Millisecond, 1
+	// go-redis logs failed dials on its own to stderr; the failover below logs them once
+	// every 10 s in the gateway's log format instead.
+	redis.SetLogger(discardRedisLog{})
+	rdb := redis.NewClient(opt)
+	errs := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "plumb_gateway_limiter_redis_errors_total",
+		Help: "Limiter calls Redis failed, answered from this instance's in-memory limits instead.",
+	})
+	if err := reg.Register(errs); err != nil {
+		_ = rdb.Close()
+		return nil, nil, err
+	}
+	var mu sync.Mutex
+	var last time.Time
+	var suppressed int
+	onError := func(err error) {
+		errs.Inc()
+		mu.Lock()
+		defer mu.Unlock()
+		if time.Since(last) < 10*time.Second {
+			suppressed++
+			return
 		}
+		log.Warn("gateway: Redis is unreachable: enforcing limits per instance, in memory, until it answers", "err", err, "suppressed", suppressed)
+		last, suppressed = time.Now(), 0
 	}
-	return nil, nil
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		log.Warn("gateway: Redis does not answer; limits are per instance until it does", "err", err)
+	}
+	lim = limit.NewFailover(limit.NewRedis(rdb, "", nil), limit.NewMemory(nil), onError)
+	return lim, func() { _ = lim.Close(); _ = rdb.Close() }, nil
 }
 
-// gatewayRecorder builds the trace recorder and the body recording of cfg.Bodies.
-//
-// Integration point: the trace package is not in this build yet. Wire it here: open the
-// store (--db), rec := trace.NewRecorder(st, trace.Options{...}); bodies is
-// func(raw []byte) string { return trace.Body(raw, cfg.Bodies.Mode, cfg.Bodies.MaxBytes,
-// cfg.Bodies.RedactPII) }; closeRec is rec.Close, which flushes. Until then calls are not
-// recorded (metrics still count them), and the gateway says so when it starts.
-func gatewayRecorder(_ context.Context, _ *gateway.Config, log *slog.Logger) (rec gateway.Recorder, bodies func([]byte) string, closeRec func(context.Context) error, err error) {
-	log.Warn("trace recording is not in this build: calls are counted in /metrics but not recorded")
-	return nil, nil, nil, nil
+type discardRedisLog struct{}
+
+func (discardRedisLog) Printf(context.Context, string, ...any) {}
+
+// redactURL is err's message with the URL's password, if any, left out.
+func redactURL(err error, raw string) string {
+	msg := err.Error()
+	if u, perr := url.Parse(raw); perr == nil && u.User != nil {
+		if p, ok := u.User.Password(); ok && p != "" {
+			msg = strings.ReplaceAll(msg, p, "xxxxx")
+		}
+	}
+	return msg
+}
+
+// gatewayRecorder builds the trace recorder, which writes the gateway's records to the
+// store in batches off the request path, and the body recording of cfg.Bodies (secrets
+// always redacted; PII when the config asks).
+func gatewayRecorder(st store.Traces, cfg *gateway.Config, reg prometheus.Registerer, log *slog.Logger) (*trace.Recorder, func([]byte) string) {
+	rec := trace.NewRecorder(st, trace.Options{Registerer: reg, Logger: log})
+	b := cfg.Bodies
+	if b.Mode == "off" {
+		return rec, nil
+	}
+	return rec, func(raw []byte) string { return trace.Body(raw, b.Mode, b.MaxBytes, b.RedactPII) }
+}
+
+// projectKeyLimits are the limits of project API keys, which the config does not list.
+func projectKeyLimits(cfg *gateway.Config) limit.Limits {
+	p := cfg.ProjectKeys
+	return limit.Limits{RPM: p.RPM, TPM: p.TPM, BudgetUSDPerDay: p.BudgetUSDPerDay}
 }
 
 // runGateway serves until ctx ends, then drains: /readyz turns 503, the listener closes,
@@ -172,4 +232,55 @@ func runGateway(ctx context.Context, ln net.Listener, gw *gateway.Gateway, close
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// servedGateway is a gateway that `plumb serve --gateway` runs on its own port beside the
+// server, over the server's store: project API keys get in, and calls are recorded there.
+type servedGateway struct {
+	cfg *gateway.Config
+	gw  *gateway.Gateway
+	rec *trace.Recorder
+	ln  net.Listener
+	// closeLim releases the limiter (and its Redis connection) after the gateway stopped.
+	closeLim func()
+}
+
+// openServedGateway loads the gateway config at path and builds the gateway over st,
+// listening on the config's address.
+func openServedGateway(path string, e *env, st store.Store, log *slog.Logger) (*servedGateway, error) {
+	cfg, err := gateway.LoadFile(path, e.getenv)
+	if err != nil {
+		return nil, err
+	}
+	reg := prometheus.NewRegistry()
+	lim, closeLim, err := gatewayLimiter(cfg, reg, log)
+	if err != nil {
+		return nil, usageErr("%s: %v", path, err)
+	}
+	rec, bodies := gatewayRecorder(st, cfg, reg, log)
+	gw, err := gateway.New(cfg, gateway.Options{Limiter: lim, Recorder: rec, Bodies: bodies, Logger: log,
+		Registry: reg, Keys: st, ProjectKeyLimits: projectKeyLimits(cfg)})
+	if err != nil {
+		rec.Close(context.Background())
+		closeLim()
+		return nil, usageErr("%v", err)
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		rec.Close(context.Background())
+		closeLim()
+		return nil, usageErr("%s: listen %s: %v", path, cfg.Listen, err)
+	}
+	return &servedGateway{cfg: cfg, gw: gw, rec: rec, closeLim: closeLim, ln: ln}, nil
+}
+
+// routeSLAs are the routes' p95 targets, for the traffic page.
+func (g *servedGateway) routeSLAs() map[string]float64 {
+	out := map[string]float64{}
+	for _, r := range g.cfg.Routes {
+		if r.SLAP95MS > 0 {
+			out[r.Name] = r.SLAP95MS
+		}
+	}
+	return out
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/plumbhq/plumb/internal/fakellm"
+	"github.com/plumbhq/plumb/internal/store"
 )
 
 type lockedBuffer struct {
@@ -58,7 +59,8 @@ routes:
 keys:
   - {name: team-a, key_env: TEAM_A_KEY}
 `), 0o600)
-	secrets := map[string]string{"PRIMARY_API_KEY": "sk-upstream-secret-42", "TEAM_A_KEY": "team-a-secret"}
+	db := "sqlite:" + filepath.Join(dir, "plumb.db")
+	secrets := map[string]string{"PRIMARY_API_KEY": "sk-upstream-secret-42", "TEAM_A_KEY": "team-a-secret", "PLUMB_DB": db}
 	var out, errb lockedBuffer
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -119,5 +121,31 @@ keys:
 	}
 	if logs := errb.String(); strings.Contains(logs, "sk-upstream-secret-42") || !strings.Contains(logs, "shutting down") {
 		t.Fatalf("logs: %s", logs)
+	}
+	// Both calls are in the trace log: the recorder flushed on shutdown.
+	st, err := store.Open(context.Background(), db, store.OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	traces, _, err := st.ListTraces(context.Background(), store.DefaultProjectID, store.TraceFilter{}, "", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(traces) != 2 {
+		t.Fatalf("%d traces stored, want the 2 calls", len(traces))
+	}
+	for _, tr := range traces {
+		if tr.Route != "support-bot" || tr.Key != "team-a" || tr.Status != 200 || tr.Provider != "primary" {
+			t.Errorf("trace %+v, want support-bot by team-a answered 200 by primary", tr)
+		}
+		full, err := st.GetTrace(context.Background(), store.DefaultProjectID, tr.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(full.RequestBody, `"content":"hi"`) || !strings.Contains(full.ResponseBody, "echo: hi") ||
+			strings.Contains(full.RequestBody+full.ResponseBody, "sk-upstream-secret-42") {
+			t.Errorf("trace bodies: %q / %q", full.RequestBody, full.ResponseBody)
+		}
 	}
 }

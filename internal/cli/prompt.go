@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/user"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -35,12 +36,25 @@ project. See docs/prompts.md for the file format.`,
 	return cmd
 }
 
-// promptAuthor is who pushes or moves: --author, else the login name, else "local".
+// promptAuthor is who pushes or moves: --author, else the local user (localUser).
 func promptAuthor(e *env, flag string) string {
-	for _, s := range []string{flag, e.getenv("USER"), e.getenv("USERNAME")} {
+	if strings.TrimSpace(flag) != "" {
+		return flag
+	}
+	return localUser(e)
+}
+
+// localUser is the one answer to "who is running plumb here", for the authors the registry
+// records and a run's provenance alike: $USER, else $USERNAME (Windows), else the
+// account's name from the system (a container's root has no $USER), else "local".
+func localUser(e *env) string {
+	for _, s := range []string{e.getenv("USER"), e.getenv("USERNAME")} {
 		if strings.TrimSpace(s) != "" {
 			return s
 		}
+	}
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return u.Username
 	}
 	return "local"
 }

@@ -295,10 +295,11 @@ func newReviewShowCmd(e *env) *cobra.Command {
 			if asJSON {
 				return writeIndentedJSON(e, r)
 			}
-			fmt.Fprintf(e.stdout, "review #%d: %s of %s → version %d (by %s)\n", r.ID, r.Label, r.Prompt, r.Version, r.VersionAuthor)
+			fmt.Fprintf(e.stdout, "review #%d: %s of %s → version %d\n", r.ID, r.Label, r.Prompt, r.Version)
+			fmt.Fprintf(e.stdout, "version author: %s\n", r.VersionAuthor)
+			fmt.Fprintf(e.stdout, "requester: %s, at %s\n", r.Requester, r.CreatedAt.Local().Format("2006-01-02 15:04"))
 			fmt.Fprintf(e.stdout, "status: %s\n", reviewStatus(r))
-			fmt.Fprintf(e.stdout, "requested by %s at %s; the label was at %s, it is at %s\n", r.Requester,
-				r.CreatedAt.Local().Format("2006-01-02 15:04"), reviewVersion(r.BaseVersion), reviewVersion(r.CurrentVersion))
+			fmt.Fprintf(e.stdout, "the label was at %s when requested, it is at %s\n", reviewVersion(r.BaseVersion), reviewVersion(r.CurrentVersion))
 			if r.Description != "" {
 				fmt.Fprintf(e.stdout, "\n%s\n", r.Description)
 			}

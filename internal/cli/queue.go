@@ -139,7 +139,7 @@ func newQueueCreateCmd(e *env) *cobra.Command {
 					return queueStoreErr(err, name)
 				}
 			}
-			fmt.Fprintf(e.stdout, "queue %s created: %d items, each for %d annotator(s)\n", q.Name, q.Items, q.Overlap)
+			fmt.Fprintf(e.stdout, "queue %s created: %s, each for %s\n", q.Name, count(q.Items, "item"), count(q.Overlap, "annotator"))
 			return nil
 		},
 	}
@@ -207,8 +207,8 @@ func newQueueShowCmd(e *env) *cobra.Command {
 					return err
 				}
 				w := e.stdout
-				fmt.Fprintf(w, "queue %s (%s)\nsource: %s\nitems: %d, each for %d annotator(s); %d complete, %d of %d labels\nguidelines: ",
-					q.Name, q.Status, sourceText(q.Source), q.Items, q.Overlap, p.Complete, p.Labels, p.Wanted)
+				fmt.Fprintf(w, "queue %s (%s)\nsource: %s\nitems: %d, each for %s; %d complete, %d of %s\nguidelines: ",
+					q.Name, q.Status, sourceText(q.Source), q.Items, count(q.Overlap, "annotator"), p.Complete, p.Labels, count(p.Wanted, "label"))
 				if q.GuidelineVersion == 0 {
 					fmt.Fprintln(w, "none yet")
 				} else {
@@ -284,7 +284,7 @@ func newQueueProgressCmd(e *env) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(e.stdout, "%d of %d items complete; %d of %d labels\n", p.Complete, p.Items, p.Labels, p.Wanted)
+				fmt.Fprintf(e.stdout, "%d of %s complete; %d of %s\n", p.Complete, count(p.Items, "item"), p.Labels, count(p.Wanted, "label"))
 				if len(p.Annotators) == 0 {
 					return nil
 				}
@@ -360,20 +360,12 @@ func newQueueDisagreementsCmd(e *env) *cobra.Command {
 					fmt.Fprintln(e.stdout, "no disagreements")
 					return nil
 				}
-				emails := map[string]string{}
-				ms, err := st.QueueProgress(cmd.Context(), q.ID)
-				if err != nil {
-					return err
-				}
-				for _, a := range ms.Annotators {
-					emails[a.UserID] = a.Email
-				}
 				tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
 				fmt.Fprintln(tw, "ITEM\tFIELD\tVALUES\tCONSENSUS\tADJUDICATED")
 				for _, d := range rv.Disagreements {
 					var vs []string
 					for who, v := range d.Values {
-						vs = append(vs, emails[who]+"="+v)
+						vs = append(vs, who+"="+v)
 					}
 					sort.Strings(vs)
 					adj := "-"

@@ -85,7 +85,7 @@ consensus where there is one (a strict majority; the median for ordinal and nume
 			if err != nil {
 				var es review.LineErrors
 				if errors.As(err, &es) && len(es) > 1 {
-					return usageErr("%v\n%d problems in %s; nothing was computed", err, len(es), file)
+					return usageErr("%v\n%s in %s; nothing was computed", err, count(len(es), "problem"), file)
 				}
 				return usageErr("%v", err)
 			}
@@ -241,7 +241,7 @@ func consensusText(d review.Disagreement, quote func(string) string) string {
 }
 
 func writeReviewText(w io.Writer, rep reviewReport) error {
-	fmt.Fprintf(w, "%s: %d labels, %d items, %d annotators\n\n", rep.File, rep.Labels, rep.Items, rep.Annotators)
+	fmt.Fprintf(w, "%s: %s, %s, %s\n\n", rep.File, count(rep.Labels, "label"), count(rep.Items, "item"), count(rep.Annotators, "annotator"))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "FIELD\tKIND\tITEMS\tANNOTATORS\tAGREEMENT\tCOHEN κ\tFLEISS κ\tKRIPPENDORFF α")
 	for _, fa := range rep.Fields {
@@ -265,7 +265,7 @@ func writeReviewText(w io.Writer, rep reviewReport) error {
 		fmt.Fprintln(w, "\nno disagreements: every item labelled more than once got the same value")
 		return nil
 	}
-	fmt.Fprintf(w, "\n%d disagreements to adjudicate:\n", len(ds))
+	fmt.Fprintf(w, "\n%s to adjudicate:\n", count(len(ds), "disagreement"))
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "ITEM\tFIELD\tVALUES\tCONSENSUS")
 	for _, d := range ds {
@@ -294,7 +294,7 @@ func mdCell(s string) string {
 }
 
 func writeReviewMarkdown(w io.Writer, rep reviewReport) {
-	fmt.Fprintf(w, "## Agreement: %s\n\n%d labels, %d items, %d annotators.\n\n", mdCell(rep.File), rep.Labels, rep.Items, rep.Annotators)
+	fmt.Fprintf(w, "## Agreement: %s\n\n%s, %s, %s.\n\n", mdCell(rep.File), count(rep.Labels, "label"), count(rep.Items, "item"), count(rep.Annotators, "annotator"))
 	fmt.Fprintln(w, "| field | kind | items | annotators | agreement | Cohen's κ | Fleiss' κ | Krippendorff's α |")
 	fmt.Fprintln(w, "|---|---|---:|---:|---:|---|---|---|")
 	for _, fa := range rep.Fields {

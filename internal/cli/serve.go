@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/plumbhq/plumb/internal/gateway/trace"
 	"github.com/plumbhq/plumb/internal/server"
 	"github.com/plumbhq/plumb/internal/store"
 	"github.com/plumbhq/plumb/internal/web"
@@ -28,6 +29,8 @@ func newServeCmd(e *env) *cobra.Command {
 		migrate    bool
 		logFormat  string
 		purgeEvery time.Duration
+		traceDays  int
+		gwPath     string
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -42,11 +45,16 @@ first admin with ` + "`plumb user create --email EMAIL --admin`" + `.
 
 Every --purge-every (default 1h; 0 turns it off) the server purges datasets by their
 retention and consent policies, as ` + "`plumb dataset purge`" + ` does, for every project, and logs
-the counts.
+the counts. As often, it deletes the gateway's trace records older than
+--trace-retention-days (default 30; 0 keeps them).
+
+With --gateway gateway.yaml the gateway (docs/gateway.md) also runs, on the config's own
+listen address, over the same store: the projects' API keys get in, every call is recorded
+where the traffic and traces pages read it, and the routes' sla_p95_ms are shown there.
 
 SIGINT or SIGTERM stops accepting connections and lets requests in flight finish (up to
 30s) before exiting.`,
-		Example: "  plumb serve --addr 127.0.0.1:8080 --db postgres://plumb@db:5432/plumb",
+		Example: "  plumb serve --addr 127.0.0.1:8080 --db postgres://plumb@db:5432/plumb\n  plumb serve --gateway gateway.yaml",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var h slog.Handler
@@ -80,23 +88,45 @@ SIGINT or SIGTERM stops accepting connections and lets requests in flight finish
 			if purgeEvery < 0 || (purgeEvery > 0 && purgeEvery < time.Minute) {
 				return usageErr("--purge-every %s: use at least 1m, or 0 to turn the scheduled purge off", purgeEvery)
 			}
+			if traceDays < 0 || traceDays > store.MaxRetentionDays {
+				return usageErr("--trace-retention-days %d: use a number of days from 1 to %d, or 0 to keep traces for ever", traceDays, store.MaxRetentionDays)
+			}
 			if purgeEvery > 0 {
 				go purgeDatasets(ctx, st, log, purgeEvery)
 			}
-			return serve(ctx, ln, st, log)
+			go trace.Retain(ctx, st, traceDays, purgeEvery, time.Now, log)
+			var gw *servedGateway
+			if gwPath != "" {
+				if gw, err = openServedGateway(gwPath, e, st, log); err != nil {
+					ln.Close()
+					return err
+				}
+				defer gw.closeLim()
+			}
+			return serve(ctx, ln, st, log, gw)
 		},
 	}
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "address to listen on")
 	cmd.Flags().BoolVar(&migrate, "migrate", false, "bring the database schema up to date before serving")
 	cmd.Flags().StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	cmd.Flags().DurationVar(&purgeEvery, "purge-every", time.Hour, "purge datasets by their retention and consent policies this often (0: never)")
+	cmd.Flags().StringVar(&gwPath, "gateway", "", "also run the gateway of this config (gateway.yaml) on its own listen address, over this store")
+	cmd.Flags().IntVar(&traceDays, "trace-retention-days", 30, "delete gateway trace records older than this many days, every --purge-every (0: keep them)")
 	return cmd
 }
 
 // serve runs the server on ln until ctx ends, then shuts it down gracefully.
-func serve(ctx context.Context, ln net.Listener, st store.Store, log *slog.Logger) error {
+func serve(ctx context.Context, ln net.Listener, st store.Store, log *slog.Logger, gw *servedGateway) error {
 	api := server.New(server.Config{Store: st, Logger: log, CacheTTL: time.Second})
-	ui, err := web.New(web.Config{Server: api, Store: st, Logger: log})
+	wc := web.Config{Server: api, Store: st, Logger: log}
+	gwDone := make(chan error, 1)
+	if gw != nil {
+		wc.RouteSLAs = gw.routeSLAs()
+		go func() { gwDone <- runGateway(ctx, gw.ln, gw.gw, gw.rec.Close, log) }()
+	} else {
+		gwDone <- nil
+	}
+	ui, err := web.New(wc)
 	if err != nil {
 		return err
 	}
@@ -123,6 +153,10 @@ func serve(ctx context.Context, ln net.Listener, st store.Store, log *slog.Logge
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
+	}
+	// The gateway drains its calls and flushes its trace records on the same signal.
+	if err := <-gwDone; err != nil {
+		return fmt.Errorf("gateway: %w", err)
 	}
 	log.Info("stopped")
 	return nil

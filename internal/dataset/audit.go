@@ -274,27 +274,27 @@ func (r *AuditReport) flag() {
 		var kinds []string
 		for _, t := range pii.AllTypes() {
 			if n := r.PIITypes[t]; n > 0 {
-				kinds = append(kinds, fmt.Sprintf("%s in %d fields", t, n))
+				kinds = append(kinds, fmt.Sprintf("%s in %s", t, count(n, "field")))
 			}
 		}
-		r.Flags = append(r.Flags, fmt.Sprintf("%d items contain personal data (%s)", r.PIIItems, strings.Join(kinds, ", ")))
+		r.Flags = append(r.Flags, fmt.Sprintf("%s personal data (%s)", verbCount(r.PIIItems, "item", "contains", "contain"), strings.Join(kinds, ", ")))
 	}
 	if n := r.WithoutConsent.Count; n > 0 {
-		r.Flags = append(r.Flags, fmt.Sprintf("%d of %d items have no consent", n, r.Items))
+		r.Flags = append(r.Flags, fmt.Sprintf("%d of %s %s no consent", n, count(r.Items, "item"), plural(n, "has", "have")))
 	}
 	for _, sf := range r.Segments {
 		for _, v := range sf.Values {
 			if v.Under {
-				r.Flags = append(r.Flags, fmt.Sprintf("segment %s=%s holds %d items (%.1f%%), under %.1f%%", sf.Field,
-					showValue(v.Value), v.Items, 100*v.Share, 100*r.MinShare))
+				r.Flags = append(r.Flags, fmt.Sprintf("segment %s=%s holds %s (%.1f%%), under %.1f%%", sf.Field,
+					showValue(v.Value), count(v.Items, "item"), 100*v.Share, 100*r.MinShare))
 			}
 		}
 	}
 	if n := len(r.ExactDuplicates); n > 0 {
-		r.Flags = append(r.Flags, fmt.Sprintf("%d groups of exact duplicates", n))
+		r.Flags = append(r.Flags, fmt.Sprintf("%s of exact duplicates", count(n, "group")))
 	}
 	if n := len(r.NearDuplicates); n > 0 {
-		r.Flags = append(r.Flags, fmt.Sprintf("%d groups of near-duplicates", n))
+		r.Flags = append(r.Flags, fmt.Sprintf("%s of near-duplicates", count(n, "group")))
 	}
 }
 
@@ -431,7 +431,7 @@ func (r *AuditReport) Markdown() string {
 			title += " version " + strconv.Itoa(r.Version)
 		}
 	}
-	fmt.Fprintf(&b, "# %s\n\n%d items. Segments under %.1f%% of the items are flagged. Labels: %s.\n\n", title, r.Items, 100*r.MinShare, mdText(r.LabelField))
+	fmt.Fprintf(&b, "# %s\n\n%s. Segments under %.1f%% of the items are flagged. Labels: %s.\n\n", title, count(r.Items, "item"), 100*r.MinShare, mdText(r.LabelField))
 	b.WriteString("## Flags\n\n")
 	if len(r.Flags) == 0 {
 		b.WriteString("Nothing to flag.\n")
@@ -457,19 +457,19 @@ func (r *AuditReport) Markdown() string {
 			fmt.Fprintf(&b, "| %s | %d | %s | %s |\n", mdCell(showValue(v.Value)), v.Items, share, mdCell(strings.Join(ls, "; ")))
 		}
 	}
-	fmt.Fprintf(&b, "\n## Consent\n\n%d items without consent", r.WithoutConsent.Count)
+	fmt.Fprintf(&b, "\n## Consent\n\n%s without consent", count(r.WithoutConsent.Count, "item"))
 	if len(r.WithoutConsent.IDs) > 0 {
 		fmt.Fprintf(&b, ": %s", idList(r.WithoutConsent.IDs))
 	}
 	b.WriteString(".\n\n## Duplicates\n\n")
-	fmt.Fprintf(&b, "%d groups of exact duplicates, %d groups of near-duplicates.\n", len(r.ExactDuplicates), len(r.NearDuplicates))
+	fmt.Fprintf(&b, "%s of exact duplicates, %s of near-duplicates.\n", count(len(r.ExactDuplicates), "group"), count(len(r.NearDuplicates), "group"))
 	for _, g := range r.ExactDuplicates {
 		fmt.Fprintf(&b, "- exact: items %s\n", idList(g))
 	}
 	for _, g := range r.NearDuplicates {
 		fmt.Fprintf(&b, "- near: items %s\n", idList(g))
 	}
-	fmt.Fprintf(&b, "\n## Personal data\n\n%d items contain personal data.\n", r.PIIItems)
+	fmt.Fprintf(&b, "\n## Personal data\n\n%s personal data.\n", verbCount(r.PIIItems, "item", "contains", "contain"))
 	if len(r.PII) > 0 {
 		b.WriteString("\n| item | field | types | excerpt (masked) |\n|---|---|---|---|\n")
 		for _, p := range r.PII {
@@ -503,3 +503,22 @@ func mdText(s string) string { return mdEscaper.Replace(s) }
 
 // mdCell is mdText for a table cell.
 func mdCell(s string) string { return mdText(s) }
+
+// plural is one for n = 1, else many.
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// count is n with its noun, singular for one: "1 item", "3 items" (internal/report and
+// internal/cli keep their own copies: a package for one function would be a util package).
+func count(n int, noun string) string {
+	return fmt.Sprintf("%d %s", n, plural(n, noun, noun+"s"))
+}
+
+// verbCount is count followed by the verb that agrees with it: "1 item contains".
+func verbCount(n int, noun, one, many string) string {
+	return count(n, noun) + " " + plural(n, one, many)
+}

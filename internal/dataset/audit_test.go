@@ -111,13 +111,14 @@ func TestAudit(t *testing.T) {
 		}
 	}
 	wantFlags := []string{
-		"2 items contain personal data (EMAIL in 1 fields, CREDIT_CARD in 1 fields)",
+		"2 items contain personal data (EMAIL in 1 field, CREDIT_CARD in 1 field)",
 		"3 of 20 items have no consent",
-		"segment locale=de holds 1 items (5.0%), under 10.0%",
-		"1 groups of exact duplicates",
-		"1 groups of near-duplicates",
+		"segment locale=de holds 1 item (5.0%), under 10.0%",
+		"1 group of exact duplicates",
+		"1 group of near-duplicates",
 	}
 	if !reflect.DeepEqual(r.Flags, wantFlags) {
+		// Counts of one read in the singular, verbs agreeing: "1 item contains".
 		t.Errorf("flags =\n%q\nwant\n%q", r.Flags, wantFlags)
 	}
 	for _, want := range []string{"| de | 1 | 5.0% (under) |", "- exact: items #7, #8", "3 items without consent: #3, #6, #20"} {
@@ -185,5 +186,17 @@ func TestFromFailed(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("FromFailed =\n%+v\nwant\n%+v", got, want)
+	}
+}
+
+// TestCountPhrases: the audit's counts agree in number.
+func TestCountPhrases(t *testing.T) {
+	for _, c := range []struct{ got, want string }{
+		{count(1, "field"), "1 field"}, {count(0, "item"), "0 items"}, {count(2, "group"), "2 groups"},
+		{verbCount(1, "item", "contains", "contain"), "1 item contains"}, {verbCount(3, "item", "contains", "contain"), "3 items contain"},
+	} {
+		if c.got != c.want {
+			t.Errorf("%q, want %q", c.got, c.want)
+		}
 	}
 }

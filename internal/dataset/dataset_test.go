@@ -38,7 +38,7 @@ func TestDefaultMapping(t *testing.T) {
 			t.Fatalf("%s: %d items", c.format, len(items))
 		}
 		got := items[0]
-		got.Line = 0
+		got.Line, got.Record = 0, 0
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("%s:\n got %+v\nwant %+v", c.format, got, want)
 		}
@@ -81,9 +81,13 @@ func TestReadErrors(t *testing.T) {
 		{FormatJSONL, `{"expected":"a","expected_output":"b"}` + "\n", "d:1: both expected and expected_output"},
 		{FormatCSV, "a,b\n1,2\n3\n", "d:3: wrong number of fields"},
 		{FormatCSV, "a,a\n1,2\n", `d:1: columns 1 and 2 are both named "a"`},
-		{FormatJSON, "[\n {\"q\": 1},\n 7\n]", "d:3: the array holds a number"},
+		{FormatJSON, "[\n {\"q\": 1},\n 7\n]", "d:3: record 2: the array holds a number"},
 		{FormatJSONL, `{"q":1,"vars":3}` + "\n", `d:1: field vars is a number ("3"), not an object`},
-		{FormatJSON, `[{"q":1,"metadata":"x"}]`, `d:1: field metadata is a text ("x"), not an object`},
+		{FormatJSON, `[{"q":1,"metadata":"x"}]`, `d:1: record 1: field metadata is a text ("x"), not an object`},
+		// A one-line array: the record says which element, the column where JSON breaks.
+		{FormatJSON, `[{"q":"Hello there"},{"q":"hi","consent":"maybe"}]`, `d:1: record 2: field consent (consent) is "maybe"`},
+		{FormatJSON, `[{"q":"Hello there"},{"q":"hi",}]`, `d:1:32: record 2: invalid JSON`},
+		{FormatJSON, "[\n  {\"q\": 1},\n  {\"q\": x}\n]", `d:3:9: record 2: invalid JSON`},
 		{FormatCSV, "q,segment\n1,gold\n", `d:2: field segment is a text ("gold"), not an object: give segment as an object`},
 		{FormatJSON, `{"q":1}`, "d:1: a JSON dataset is an array of objects"},
 		{FormatJSONL, `{"q":1,"segment":{"tier":{"x":1}}}` + "\n", "d:1: field segment.tier (segment tier) is an object"},
@@ -99,6 +103,28 @@ func TestReadErrors(t *testing.T) {
 	var es Errors
 	if !errors.As(err, &es) || len(es) != maxErrors {
 		t.Errorf("100 bad lines: %d errors, want %d", len(es), maxErrors)
+	}
+}
+
+// TestPlaces: near-duplicates of a one-line JSON array are named by record, those of JSONL
+// by line.
+func TestPlaces(t *testing.T) {
+	items, err := read(t, "d.json", FormatJSON, "", `[{"q":"Hello there"},{"q":"hello, THERE!"}]`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := Places(items, []int{1, 2}); got != "records 1, 2" {
+		t.Errorf("JSON array: %q, want records 1, 2", got)
+	}
+	items, err = read(t, "d.jsonl", FormatJSONL, "", "{\"q\":\"a\"}\n\n{\"q\":\"A\"}\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := Places(items, []int{1, 2}); got != "lines 1, 3" {
+		t.Errorf("JSONL: %q, want lines 1, 3", got)
+	}
+	if got := Places(nil, []int{1, 2}); got != "items 1, 2" {
+		t.Errorf("no file: %q, want items 1, 2", got)
 	}
 }
 
@@ -129,7 +155,7 @@ func TestRoundTrip(t *testing.T) {
 			t.Fatalf("%s: %d items back, want %d", c.format, len(got), len(c.items))
 		}
 		for i := range got {
-			got[i].Line = 0
+			got[i].Line, got[i].Record = 0, 0
 			want := c.items[i]
 			if !reflect.DeepEqual(got[i], want) {
 				t.Errorf("%s item %d:\n got %+v\nwant %+v", c.format, i, got[i], want)

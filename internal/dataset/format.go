@@ -42,14 +42,25 @@ func CheckFormat(f string) error {
 	return nil
 }
 
-// LineError is a problem with one record of a file.
+// LineError is a problem with one record of a file. In a JSON array, whose records may
+// share a line, Record numbers the element (from 1) and Col the column of a syntax error.
 type LineError struct {
-	File string
-	Line int
-	Msg  string // what is wrong and how to fix it
+	File   string
+	Line   int
+	Col    int    // 0 when not known
+	Record int    // 0 outside a JSON array
+	Msg    string // what is wrong and how to fix it
 }
 
-func (e *LineError) Error() string { return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg) }
+func (e *LineError) Error() string {
+	switch {
+	case e.Col > 0:
+		return fmt.Sprintf("%s:%d:%d: %s", e.File, e.Line, e.Col, e.Msg)
+	case e.Record > 0:
+		return fmt.Sprintf("%s:%d: record %d: %s", e.File, e.Line, e.Record, e.Msg)
+	}
+	return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
+}
 
 // Errors are the problems Read found, in file order; at most maxErrors are kept.
 type Errors []*LineError
@@ -82,15 +93,19 @@ func Read(r io.Reader, name, format string, m Mapping) ([]Item, error) {
 			err = checkItem(it)
 		}
 		if err != nil {
-			errs = append(errs, &LineError{File: name, Line: rec.line, Msg: err.Error()})
+			errs = append(errs, &LineError{File: name, Line: rec.line, Record: rec.record, Msg: err.Error()})
 			return len(errs) < maxErrors
 		}
 		items = append(items, it)
 		return true
 	}
-	fail := func(line int, format string, args ...any) bool {
-		errs = append(errs, &LineError{File: name, Line: line, Msg: fmt.Sprintf(format, args...)})
+	failAt := func(at LineError, format string, args ...any) bool {
+		at.File, at.Msg = name, fmt.Sprintf(format, args...)
+		errs = append(errs, &at)
 		return len(errs) < maxErrors
+	}
+	fail := func(line int, format string, args ...any) bool {
+		return failAt(LineError{Line: line}, format, args...)
 	}
 	switch format {
 	case FormatJSONL:
@@ -98,7 +113,7 @@ func Read(r io.Reader, name, format string, m Mapping) ([]Item, error) {
 	case FormatCSV:
 		readCSV(r, add, fail)
 	case FormatJSON:
-		readJSON(r, add, fail)
+		readJSON(r, add, failAt)
 	default:
 		return nil, CheckFormat(format)
 	}
@@ -112,7 +127,7 @@ func Read(r io.Reader, name, format string, m Mapping) ([]Item, error) {
 		}
 	}
 	if len(missing) > 0 {
-		return nil, fmt.Errorf("%s: no record has the field named by --map %s: check the spelling against the file's fields", name, strings.Join(missing, ","))
+		return nil, fmt.Errorf("%s: no record has the field named by %s: check the spelling against the file's fields", name, m.with(strings.Join(missing, ",")))
 	}
 	return items, nil
 }
@@ -241,40 +256,55 @@ func csvMsg(err error) string {
 	return err.Error()
 }
 
-func readJSON(r io.Reader, add func(record) bool, fail func(int, string, ...any) bool) {
+func readJSON(r io.Reader, add func(record) bool, fail func(LineError, string, ...any) bool) {
 	data, err := io.ReadAll(r)
 	if err != nil {
-		fail(0, "%v", err)
+		fail(LineError{}, "%v", err)
 		return
 	}
-	lineAt := func(off int64) int { return 1 + bytes.Count(data[:off], []byte("\n")) }
+	// at is where offset off is: its line and column, and the record n (0: none).
+	at := func(off int64, n int, col bool) LineError {
+		e := LineError{Line: 1 + bytes.Count(data[:off], []byte("\n")), Record: n}
+		if col {
+			e.Col = int(off) - bytes.LastIndexByte(data[:off], '\n')
+		}
+		return e
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	if tok, err := dec.Token(); err != nil || tok != json.Delim('[') {
-		fail(lineAt(dec.InputOffset()), "a JSON dataset is an array of objects, [{...}, {...}]: for one object per line, name the file .jsonl")
+		fail(at(dec.InputOffset(), 0, false), "a JSON dataset is an array of objects, [{...}, {...}]: for one object per line, name the file .jsonl")
 		return
 	}
-	for dec.More() {
+	for n := 1; dec.More(); n++ {
 		start := dec.InputOffset()
 		for start < int64(len(data)) && strings.IndexByte(" \t\r\n,", data[start]) >= 0 {
 			start++
 		}
 		var v any
 		if err := dec.Decode(&v); err != nil {
-			fail(lineAt(dec.InputOffset()), "invalid JSON (%v): fix the file", err)
+			// The stream decoder's offsets are not the file's: decode the element alone,
+			// whose SyntaxError counts the bad byte from the element's start.
+			off := int64(len(data))
+			var se *json.SyntaxError
+			if errors.As(json.NewDecoder(bytes.NewReader(data[start:])).Decode(new(any)), &se) && se.Offset > 0 {
+				off = min(start+se.Offset-1, int64(len(data)))
+			}
+			fail(at(off, 0, true), "record %d: invalid JSON (%v): fix the file", n, err)
 			return
 		}
 		obj, ok := v.(map[string]any)
 		if !ok {
-			fail(lineAt(start), "the array holds %s: each element must be an object", kind(v))
+			fail(at(start, n, false), "the array holds %s: each element must be an object", kind(v))
 			return
 		}
-		if !add(record{keys: sortedKeys(obj), values: obj, line: lineAt(start)}) {
+		pos := at(start, n, false)
+		if !add(record{keys: sortedKeys(obj), values: obj, line: pos.Line, record: n}) {
 			return
 		}
 	}
 	if _, err := dec.Token(); err != nil {
-		fail(lineAt(dec.InputOffset()), "invalid JSON (%v): close the array with ]", err)
+		fail(at(dec.InputOffset(), 0, true), "invalid JSON (%v): close the array with ]", err)
 	}
 }
 

@@ -39,6 +39,41 @@ type Item struct {
 	CreatedAt   time.Time `json:"created_at,omitzero"`
 	// Line is where the item starts in the file it was read from (0 if not read from one).
 	Line int `json:"-"`
+	// Record is the item's element number in a JSON array, from 1 (0 in JSONL and CSV,
+	// where Line alone says where it is): a one-line array has all its items on line 1.
+	Record int `json:"-"`
+}
+
+// Where names the item's place in its file for a message: "record 2" in a JSON array,
+// "line 3" in JSONL or CSV, "" when it was not read from a file.
+func (it Item) Where() string {
+	switch {
+	case it.Record > 0:
+		return fmt.Sprintf("record %d", it.Record)
+	case it.Line > 0:
+		return fmt.Sprintf("line %d", it.Line)
+	}
+	return ""
+}
+
+// Places names some of items (by their numbers in items, from 1) for a message: "records
+// 1, 2" when they were read from a JSON array, "lines 2, 3" from JSONL or CSV, "items 1, 2"
+// when they were not read from a file.
+func Places(items []Item, numbers []int) string {
+	unit, out := "items", make([]string, len(numbers))
+	for i, n := range numbers {
+		out[i] = fmt.Sprint(n)
+		if n < 1 || n > len(items) {
+			continue
+		}
+		switch it := items[n-1]; {
+		case it.Record > 0:
+			unit, out[i] = "records", fmt.Sprint(it.Record)
+		case it.Line > 0:
+			unit, out[i] = "lines", fmt.Sprint(it.Line)
+		}
+	}
+	return unit + " " + strings.Join(out, ", ")
 }
 
 // ContentHash is the hex SHA-256 of the canonical JSON of {"expected": expected, "vars":
@@ -182,7 +217,7 @@ func Deduplicate(items []Item) (Dedupe, error) {
 	for _, it := range items {
 		h, err := ContentHash(it.Vars, it.Expected)
 		if err != nil {
-			return Dedupe{}, fmt.Errorf("line %d: %w", it.Line, err)
+			return Dedupe{}, fmt.Errorf("%s: %w", it.Where(), err)
 		}
 		if i, ok := first[h]; ok {
 			d.Duplicates = append(d.Duplicates, Duplicate{Item: it, Of: d.Unique[i]})

@@ -29,6 +29,17 @@ const mappingForms = "expected=FIELD, vars.NAME=FIELD, metadata.NAME=FIELD, segm
 // default whose target the mapping already sets makes the field a var instead.
 type Mapping struct {
 	Rules []Rule
+	// Via is how the user writes rules, for messages, up to the rule: "--map " (the CLI's
+	// flag, when empty), "the query parameter map=" (the API).
+	Via string
+}
+
+// with is a rule as the user writes it, for a message: "--map expected=FIELD".
+func (m Mapping) with(rule string) string {
+	if m.Via == "" {
+		return "--map " + rule
+	}
+	return m.Via + rule
 }
 
 // Rule sends one field of a record (Field: a name, or a dotted path into nested JSON
@@ -114,6 +125,7 @@ type record struct {
 	keys   []string
 	values map[string]any
 	line   int
+	record int // the element's number in a JSON array, from 1 (0 in JSONL and CSV)
 }
 
 // lookup finds a field: a key of the record, else a dotted path into nested objects. It
@@ -141,7 +153,7 @@ func (rec record) lookup(field string) (any, string, bool) {
 
 // apply builds an item from a record; seen collects the fields the rules found.
 func (m Mapping) apply(rec record, seen map[string]bool) (Item, error) {
-	it := Item{Vars: map[string]any{}, Line: rec.line}
+	it := Item{Vars: map[string]any{}, Line: rec.line, Record: rec.record}
 	used := map[string]bool{}
 	for _, r := range m.Rules {
 		v, key, ok := rec.lookup(r.Field)
@@ -163,12 +175,12 @@ func (m Mapping) apply(rec record, seen map[string]bool) (Item, error) {
 		switch prefix, rest, _ := strings.Cut(k, "."); {
 		case k == "expected" || k == "expected_output":
 			if expectedFrom != "" {
-				return it, fmt.Errorf("both %s and %s are given: keep one, or map one with --map expected=FIELD", expectedFrom, k)
+				return it, fmt.Errorf("both %s and %s are given: keep one, or map one with %s", expectedFrom, k, m.with("expected=FIELD"))
 			}
 			target, name, expectedFrom = TargetExpected, "", k
 		case k == TargetVars || k == TargetMetadata || k == TargetSegment:
 			if !isObject(v) {
-				return it, fmt.Errorf("field %s is %s (%s), not an object: give %s as an object ({\"%s\": {\"NAME\": ...}}) or as %s.NAME fields, or map it with --map %s.NAME=%s", k, kind(v), quoteValue(v), k, k, k, k, k)
+				return it, fmt.Errorf("field %s is %s (%s), not an object: give %s as an object ({\"%s\": {\"NAME\": ...}}) or as %s.NAME fields, or map it with %s", k, kind(v), quoteValue(v), k, k, k, m.with(k+".NAME="+k))
 			}
 			for _, sub := range sortedKeys(v.(map[string]any)) {
 				if err := it.set(k, sub, k+"."+sub, v.(map[string]any)[sub]); err != nil {

@@ -37,7 +37,11 @@ func newResponseCache(now func() time.Time) *responseCache {
 // (keys sorted, numbers as written), so that the same request written differently hits.
 func (c *call) cacheKey() ([32]byte, bool) {
 	var v any
-	dec := json.NewDecoder(bytes.NewReader(c.raw))
+	raw := c.raw
+	if c.anthropic {
+		raw = c.nativeRaw // the client's own request (raw may be a stub of it)
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	if dec.Decode(&v) != nil {
 		return [32]byte{}, false
@@ -49,7 +53,7 @@ func (c *call) cacheKey() ([32]byte, bool) {
 	h := sha256.New()
 	h.Write([]byte(c.key.project))
 	h.Write([]byte{0})
-	h.Write([]byte(c.endpoint))
+	h.Write([]byte(c.endpointName()))
 	h.Write([]byte{0})
 	h.Write(canon)
 	var k [32]byte

@@ -30,6 +30,9 @@ type Config struct {
 	Bodies  Bodies           `yaml:"bodies"`
 	// MaxBodyBytes bounds a client's request body.
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// ProjectKeys are the limits of every project API key (the store's keys, which the
+	// config does not list), each key counted on its own.
+	ProjectKeys KeyLimits `yaml:"project_keys"`
 
 	// File is where the config was read from; positions of its values for later errors.
 	File string    `yaml:"-"`
@@ -64,6 +67,9 @@ type Route struct {
 	Retries int     `yaml:"retries"`
 	Canary  *Canary `yaml:"canary"`
 	Cache   *Cache  `yaml:"cache"`
+	// SLAP95MS is the route's p95 latency target in milliseconds, which the server's
+	// traffic page holds the measured p95 against (0: none).
+	SLAP95MS float64 `yaml:"sla_p95_ms"`
 }
 
 // Target is one provider and model a route may call.
@@ -98,6 +104,13 @@ type Key struct {
 	Routes []string `yaml:"routes"`
 
 	secret string
+}
+
+// KeyLimits are per-key limits; zero means no limit of that kind.
+type KeyLimits struct {
+	RPM             int     `yaml:"rpm"`
+	TPM             int     `yaml:"tpm"`
+	BudgetUSDPerDay float64 `yaml:"budget_usd_per_day"`
 }
 
 // GuardStep is a configured guard step: a regular expression that blocks or redacts.

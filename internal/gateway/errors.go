@@ -45,11 +45,16 @@ func errorBody(e *apiError) []byte {
 
 // writeError answers with e in OpenAI's error shape.
 func writeError(w http.ResponseWriter, e *apiError) {
+	writeErrorBody(w, e, errorBody(e))
+}
+
+// writeErrorBody answers with e's status and Retry-After, and body.
+func writeErrorBody(w http.ResponseWriter, e *apiError, body []byte) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	if e.RetryAfter > 0 {
 		h.Set("Retry-After", strconv.Itoa(int((e.RetryAfter+time.Second-1)/time.Second)))
 	}
 	w.WriteHeader(e.Status)
-	_, _ = w.Write(errorBody(e))
+	_, _ = w.Write(body)
 }

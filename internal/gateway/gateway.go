@@ -286,19 +286,6 @@ func (g *Gateway) serveModels(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"object": "list", "data": data})
 }
 
-// serveMessages is the Anthropic Messages endpoint. The translation package plugs in here:
-// MessagesToChat turns the request into a chat call served by serveCall, and
-// ChatResponseToMessages / ChatStreamToMessages turn the answer back.
-func (g *Gateway) serveMessages(w http.ResponseWriter, r *http.Request) {
-	if _, aerr := g.authenticate(r); aerr != nil {
-		writeError(w, aerr)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusNotImplemented)
-	_, _ = w.Write([]byte(`{"type":"error","error":{"type":"not_found_error","message":"POST /v1/messages is not available in this build yet: use POST /v1/chat/completions"}}`))
-}
-
 func newTransport() *http.Transport {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConns = 1024

@@ -125,6 +125,7 @@ func (c *call) guardInput(ctx context.Context) *apiError {
 	if changed {
 		set(out)
 		c.raw = marshal(c.fields)
+		c.guarded = true
 	}
 	return nil
 }

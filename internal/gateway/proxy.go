@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/plumbhq/plumb/internal/gateway/anthropic"
 	"github.com/plumbhq/plumb/internal/gateway/limit"
 	"github.com/plumbhq/plumb/internal/provider"
 	"github.com/plumbhq/plumb/internal/store"
@@ -27,6 +28,7 @@ import (
 const (
 	endpointChat       = "chat.completions"
 	endpointEmbeddings = "embeddings"
+	endpointMessages   = "messages"
 )
 
 const (
@@ -42,11 +44,11 @@ const (
 )
 
 func (g *Gateway) serveChat(w http.ResponseWriter, r *http.Request) {
-	g.serveCall(w, r, endpointChat)
+	g.serveCall(w, r, endpointChat, false)
 }
 
 func (g *Gateway) serveEmbeddings(w http.ResponseWriter, r *http.Request) {
-	g.serveCall(w, r, endpointEmbeddings)
+	g.serveCall(w, r, endpointEmbeddings, false)
 }
 
 // call is one client request on its way through the gateway.
@@ -59,10 +61,20 @@ type call struct {
 	fields   map[string]json.RawMessage
 	raw      []byte
 	stream   bool
+	// anthropic: the client speaks Anthropic's Messages API (POST /v1/messages). Its
+	// request is translated into raw and fields; native keeps it as sent.
+	anthropic bool
+	native    map[string]json.RawMessage
+	nativeRaw []byte
+	guarded   bool // a guard step rewrote the input
+	// untranslatable: the Anthropic request has what OpenAI cannot express; it may only
+	// pass through to Anthropic targets.
+	untranslatable *apiError
 	// includeUsage is what the client asked for; the gateway always asks the upstream.
 	includeUsage bool
 	est          limit.Usage
 	admitted     bool
+	decision     *limit.Decision // the limiter's answer, when the key has limits
 
 	answered *target
 	served   bool // an upstream answered (and billed for) the call
@@ -78,10 +90,10 @@ type call struct {
 	respBody []byte
 }
 
-func (g *Gateway) serveCall(w http.ResponseWriter, r *http.Request, endpoint string) {
+func (g *Gateway) serveCall(w http.ResponseWriter, r *http.Request, endpoint string, anthropicClient bool) {
 	g.inflight.Add(1)
 	defer g.inflight.Done()
-	c := &call{g: g, start: g.now(), endpoint: endpoint, called: map[string]bool{}}
+	c := &call{g: g, start: g.now(), endpoint: endpoint, anthropic: anthropicClient, called: map[string]bool{}}
 	traceID := g.newTraceID(c.start)
 	w.Header().Set("X-Plumb-Trace-Id", traceID)
 	defer func() { c.finish(traceID) }()
@@ -100,7 +112,9 @@ func (g *Gateway) serveCall(w http.ResponseWriter, r *http.Request, endpoint str
 		c.fail(w, aerr)
 		return
 	}
-	if aerr := c.admit(r.Context()); aerr != nil {
+	aerr = c.admit(r.Context())
+	c.rateLimitHeaders(w.Header())
+	if aerr != nil {
 		c.fail(w, aerr)
 		return
 	}
@@ -123,7 +137,12 @@ func (c *call) read(w http.ResponseWriter, r *http.Request) *apiError {
 		return &apiError{Status: http.StatusBadRequest, Type: typeInvalidRequest, Code: "invalid_body", Message: "The request body could not be read."}
 	}
 	c.raw = raw
-	if err := json.Unmarshal(raw, &c.fields); err != nil || c.fields == nil {
+	if c.anthropic {
+		if aerr := c.readMessages(); aerr != nil {
+			return aerr
+		}
+	}
+	if err := json.Unmarshal(c.raw, &c.fields); err != nil || c.fields == nil {
 		return &apiError{Status: http.StatusBadRequest, Type: typeInvalidRequest, Code: "invalid_json",
 			Message: "We could not parse the JSON body of your request: send a JSON object, e.g. {\"model\": \"...\", \"messages\": [...]}."}
 	}
@@ -144,6 +163,9 @@ func (c *call) read(w http.ResponseWriter, r *http.Request) *apiError {
 			Message: fmt.Sprintf("The model `%s` does not exist or you do not have access to it. This gateway's models: %s.", model, strings.Join(names, ", "))}
 	}
 	c.route = rt
+	if aerr := c.checkNative(); aerr != nil {
+		return aerr
+	}
 	if c.endpoint == endpointChat {
 		if s, ok := c.fields["stream"]; ok {
 			_ = json.Unmarshal(s, &c.stream)
@@ -185,6 +207,9 @@ func (c *call) admit(ctx context.Context) *apiError {
 	}
 	c.est = c.estimate()
 	d, err := c.g.limiter.Admit(ctx, c.key.name, c.key.limits, c.est)
+	if err == nil {
+		c.decision = &d
+	}
 	if err != nil {
 		c.g.log.Error("gateway: rate limiter", "key", c.key.name, "err", err)
 		return &apiError{Status: http.StatusServiceUnavailable, Type: typeServer, Code: "limiter_unavailable",
@@ -208,6 +233,24 @@ func (c *call) admit(ctx context.Context) *apiError {
 	}
 	c.admitted = true
 	return nil
+}
+
+// rateLimitHeaders sets OpenAI's x-ratelimit-{limit,remaining}-{requests,tokens} headers
+// for the key's rpm and tpm (remaining after this call when it was admitted).
+func (c *call) rateLimitHeaders(h http.Header) {
+	d := c.decision
+	if d == nil {
+		return
+	}
+	for _, q := range []struct {
+		name string
+		q    limit.Quota
+	}{{"requests", d.Requests}, {"tokens", d.Tokens}} {
+		if q.q.Limit > 0 {
+			h.Set("X-Ratelimit-Limit-"+q.name, strconv.FormatFloat(q.q.Limit, 'f', -1, 64))
+			h.Set("X-Ratelimit-Remaining-"+q.name, strconv.FormatFloat(math.Max(math.Floor(q.q.Remaining), 0), 'f', -1, 64))
+		}
+	}
 }
 
 func roundUp(d time.Duration) time.Duration {
@@ -285,6 +328,7 @@ func (c *call) plan() []*target {
 // result is the outcome of one attempt.
 type result struct {
 	ok         bool
+	translated bool // body is already an OpenAI error (a request the target's API cannot express)
 	committed  bool // the answer (or part of a stream) reached the client
 	status     int  // the upstream's status; 0 when it was not reached
 	errText    string
@@ -293,6 +337,7 @@ type result struct {
 	credential bool // the upstream refused the gateway's own key
 	retryAfter time.Duration
 	body       []byte // a plain answer, or the upstream's error body
+	native     []byte // a plain answer passed through untranslated, as the upstream wrote it
 	header     http.Header
 }
 
@@ -488,8 +533,11 @@ func (c *call) attempt(ctx context.Context, w http.ResponseWriter, t *target, d 
 		}
 		return result{retryable: true, errText: describe(err)}
 	}
-	req, err := t.up.dialect.request(actx, t.up.Provider, c.endpoint, c.upstreamBody(t))
+	req, err := c.upstreamRequest(actx, t)
 	if err != nil {
+		if res, ok := translationRefused(err); ok {
+			return res
+		}
 		return result{retryable: true, errText: "cannot build the request: " + describe(err)}
 	}
 	resp, err := g.client.Do(req)
@@ -522,11 +570,11 @@ func (c *call) attempt(ctx context.Context, w http.ResponseWriter, t *target, d 
 		if !json.Valid(body) {
 			return result{status: resp.StatusCode, retryable: true, errText: "the upstream's answer is not valid JSON"}
 		}
-		out, err := t.up.dialect.plain(c.endpoint, body, t.model)
+		out, native, err := c.plainAnswer(t, body)
 		if err != nil {
 			return result{status: resp.StatusCode, retryable: true, errText: describe(err)}
 		}
-		return result{ok: true, status: resp.StatusCode, body: out, header: resp.Header}
+		return result{ok: true, status: resp.StatusCode, body: out, native: native, header: resp.Header}
 	}
 	lw := &lazyWriter{w: w, onCommit: func() {
 		timer.Stop() // the route's timeout bounds the time to the first event only
@@ -550,7 +598,7 @@ func (c *call) attempt(ctx context.Context, w http.ResponseWriter, t *target, d 
 			flusher.Flush()
 		}
 	}
-	u, err := t.up.dialect.stream(lw, flush, resp.Body, t.model, c.includeUsage)
+	u, err := c.streamToClient(lw, flush, resp.Body, t)
 	c.usage = u
 	c.respBody = lw.captured
 	if err == nil {
@@ -570,14 +618,22 @@ func (c *call) attempt(ctx context.Context, w http.ResponseWriter, t *target, d 
 	}
 	// Too late to fall back: tell the client in the stream, as OpenAI does.
 	c.code = "upstream_stream_cut"
-	if ctx.Err() == nil {
-		_, _ = w.Write([]byte("data: "))
-		_, _ = w.Write(errorBody(&apiError{Type: typeServer, Code: c.code,
+	var told errReported
+	if ctx.Err() == nil && !errors.As(err, &told) {
+		_, _ = w.Write(c.streamErrorEvent(&apiError{Type: typeServer, Code: c.code,
 			Message: "The upstream's stream broke off: " + describe(err) + ". The answer is incomplete."}))
-		_, _ = w.Write([]byte("\n\n"))
 		flush()
 	}
 	return result{committed: true, status: resp.StatusCode, errText: "stream cut: " + describe(err)}
+}
+
+// endpointName is the endpoint as records and cache keys name it: "messages" for an
+// Anthropic client.
+func (c *call) endpointName() string {
+	if c.anthropic {
+		return endpointMessages
+	}
+	return c.endpoint
 }
 
 // lazyWriter commits the response on its first write.
@@ -625,6 +681,11 @@ func (c *call) writeAnswer(ctx context.Context, w http.ResponseWriter, t *target
 	} else {
 		body = out
 	}
+	body, err := c.clientAnswer(body, res.native, !bytes.Equal(body, res.body))
+	if err != nil {
+		c.fail(w, &apiError{Status: http.StatusBadGateway, Type: typeServer, Code: "upstream_error", Message: describe(err)})
+		return
+	}
 	c.respBody = body
 	c.storeCached(body)
 	w.Header().Set("Content-Type", "application/json")
@@ -636,9 +697,15 @@ func (c *call) writeAnswer(ctx context.Context, w http.ResponseWriter, t *target
 // passError passes an upstream's refusal of the request (a 4xx) to the client, in OpenAI's
 // error shape and with the upstream's key scrubbed from it.
 func (c *call) passError(w http.ResponseWriter, t *target, res result) {
-	body := t.up.dialect.errorBody(res.status, res.body)
+	body := res.body
+	if !res.translated && !c.passThrough(t) {
+		body = t.up.dialect.errorBody(res.status, res.body)
+	}
 	if !json.Valid(body) {
 		body = errorBody(&apiError{Type: typeInvalidRequest, Message: strings.TrimSpace(string(body))})
+	}
+	if c.anthropic && (res.translated || !c.passThrough(t)) {
+		body = anthropic.ErrorToAnthropic(res.status, body)
 	}
 	body = scrub(body, t.up.apiKey)
 	c.status, c.code = res.status, errorCode(body)
@@ -677,6 +744,10 @@ func (c *call) fail(w http.ResponseWriter, e *apiError) {
 	c.status, c.code = e.Status, e.Code
 	if c.code == "" {
 		c.code = e.Type
+	}
+	if c.anthropic {
+		writeErrorBody(w, e, anthropic.ErrorToAnthropic(e.Status, errorBody(e)))
+		return
 	}
 	writeError(w, e)
 }
@@ -797,7 +868,7 @@ func (c *call) finish(id string) {
 		return
 	}
 	tr := store.Trace{
-		ID: id, Key: keyName, Endpoint: c.endpoint, Route: routeName,
+		ID: id, Key: keyName, Endpoint: c.endpointName(), Route: routeName,
 		Attempts: c.attempts, Stream: c.stream, Cached: c.cached, Canary: c.canary,
 		Status: c.status, ErrorCode: c.code, Blocked: c.blocked, StartedAt: c.start.UTC(),
 		LatencyMS: float64(latency.Microseconds()) / 1000, TokensIn: in, TokensOut: out, CostUSD: cost,
@@ -816,8 +887,12 @@ func (c *call) finish(id string) {
 		tr.TTFTMS = &ms
 	}
 	if g.opt.Bodies != nil && g.cfg.Bodies.Mode != "off" {
-		if len(c.raw) > 0 {
-			tr.RequestBody = g.opt.Bodies(c.raw)
+		req := c.raw
+		if c.anthropic && c.nativeRaw != nil {
+			req = c.nativeRaw // as the client sent it
+		}
+		if len(req) > 0 {
+			tr.RequestBody = g.opt.Bodies(req)
 		}
 		if len(c.respBody) > 0 {
 			tr.ResponseBody = g.opt.Bodies(c.respBody)

@@ -318,19 +318,9 @@ func TestStreamMetricsAndMessagesSeam(t *testing.T) {
 			t.Errorf("metrics lack %s", want)
 		}
 	}
-	// /v1/messages is the Anthropic seam: authenticated, and refused plainly until the
-	// translation lands.
-	if status, _, _ := h.call("/v1/messages", "", `{}`); status != 401 {
-		t.Fatalf("messages without a key: %d", status)
-	}
-	req, _ := http.NewRequest(http.MethodPost, h.srv.URL+"/v1/messages", strings.NewReader(`{"model":"support-bot"}`))
-	req.Header.Set("x-api-key", teamAKey)
-	r2, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r2.Body.Close()
-	if r2.StatusCode != http.StatusNotImplemented {
-		t.Fatalf("messages: %d", r2.StatusCode)
+	// /v1/messages authenticates like the other endpoints and answers in Anthropic's shape.
+	status, _, out := h.call("/v1/messages", "", `{}`)
+	if status != 401 || !strings.Contains(out, `"type":"error"`) || !strings.Contains(out, `"authentication_error"`) {
+		t.Fatalf("messages without a key: %d %s", status, out)
 	}
 }

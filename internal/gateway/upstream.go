@@ -30,11 +30,7 @@ func newDialect(typ string) (dialect, error) {
 	case TypeOpenAI:
 		return openAIDialect{}, nil
 	case TypeAnthropic:
-		// The translation package (internal/gateway/anthropic) plugs in here: an
-		// anthropicDialect whose request calls anthropic.ChatToMessages and sets x-api-key
-		// and anthropic-version, plain calls MessagesResponseToChat, stream calls
-		// MessagesStreamToChat and errorBody calls ErrorToOpenAI.
-		return nil, fmt.Errorf("provider type %q is not available in this build yet: use an OpenAI-compatible endpoint", typ)
+		return anthropicDialect{}, nil
 	}
 	return nil, fmt.Errorf("unknown provider type %q", typ)
 }

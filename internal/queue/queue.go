@@ -240,9 +240,12 @@ type Consensus struct {
 }
 
 // Disagreement is an item whose labels of a field differ, with its adjudication if any.
+// Values is keyed by the annotators' emails, as progress and the UI name them; UserIDs
+// gives each email's user id.
 type Disagreement struct {
 	ItemID int64 `json:"item_id"`
 	review.Disagreement
+	UserIDs     map[string]string   `json:"user_ids"` // email -> user id
 	Adjudicated *store.Adjudication `json:"adjudicated,omitempty"`
 }
 
@@ -262,6 +265,15 @@ func Analyze(ctx context.Context, st store.Store, q store.Queue) (Review, error)
 		return Review{}, err
 	}
 	ls := labels(anns)
+	// Annotators are named by email (a deleted user by their id), as in progress.
+	prog, err := st.QueueProgress(ctx, q.ID)
+	if err != nil {
+		return Review{}, err
+	}
+	email := map[string]string{}
+	for _, a := range prog.Annotators {
+		email[a.UserID] = a.Email
+	}
 	out := Review{Disagreements: []Disagreement{}, Consensus: map[int64]map[string]Consensus{}}
 	if out.Agreement, err = review.RubricAgreement(r, ls); err != nil {
 		return Review{}, err
@@ -293,7 +305,16 @@ func Analyze(ctx context.Context, st store.Store, q store.Queue) (Review, error)
 		}
 		for _, d := range review.Disagreements(f, ls) {
 			id, _ := strconv.ParseInt(d.Item, 10, 64)
-			out.Disagreements = append(out.Disagreements, Disagreement{ItemID: id, Disagreement: d, Adjudicated: adjOf[d.Item+"\x00"+f.Name]})
+			byEmail, ids := make(map[string]string, len(d.Values)), make(map[string]string, len(d.Values))
+			for who, v := range d.Values {
+				name := email[who]
+				if name == "" {
+					name = who
+				}
+				byEmail[name], ids[name] = v, who
+			}
+			d.Values = byEmail
+			out.Disagreements = append(out.Disagreements, Disagreement{ItemID: id, Disagreement: d, UserIDs: ids, Adjudicated: adjOf[d.Item+"\x00"+f.Name]})
 		}
 		for item, fields := range byItem {
 			if vs := fields[f.Name]; len(vs) > 0 {

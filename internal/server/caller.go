@@ -108,7 +108,7 @@ func (s *Server) ClientError(r *http.Request, err error) (status int, code, mess
 	case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrLastAdmin):
 		ae = errorf(http.StatusConflict, codeConflict, "%v", err)
 	case errors.Is(err, store.ErrInvalid):
-		ae = errorf(http.StatusBadRequest, codeBadRequest, "%v", err)
+		ae = errorf(http.StatusBadRequest, codeBadRequest, "%s", withoutSentinel(err.Error(), store.ErrInvalid))
 	case errors.Is(err, store.ErrNotAllowed):
 		ae = errorf(http.StatusForbidden, codeForbidden, "%v", err)
 	default:
@@ -120,6 +120,17 @@ func (s *Server) ClientError(r *http.Request, err error) (status int, code, mess
 		ae = errorf(ae.Status, codeInternal, "internal error (request id %s): the server logged the cause", id)
 	}
 	return ae.Status, ae.Code, ae.Message
+}
+
+// withoutSentinel drops the text of sentinel (wrapped as "sentinel: message", possibly after
+// some context) from msg: "invalid: label ..." reads "label ...", "prompt x: invalid: line
+// 1 ..." reads "prompt x: line 1 ...". The status and code already say the kind.
+func withoutSentinel(msg string, sentinel error) string {
+	p := sentinel.Error() + ": "
+	if rest, ok := strings.CutPrefix(msg, p); ok {
+		return rest
+	}
+	return strings.Replace(msg, ": "+p, ": ", 1)
 }
 
 // BadRequest is a 400 error with a message for the user, for the UI's own form checks.

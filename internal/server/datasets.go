@@ -131,12 +131,17 @@ func importFormat(r *http.Request) (string, error) {
 		"say the body's format with ?format=jsonl|csv|json or Content-Type application/x-ndjson, text/csv or application/json")
 }
 
-// ImportResult is what an import did.
+// ImportResult is what an import did. Each near-duplicate group is given three ways: the
+// records' numbers in the body (from 1: a JSON array's elements, JSONL's items, CSV's data
+// rows), the lines where they start, and a phrase for people ("records 1, 2" for a JSON
+// array, "lines 2, 3" for JSONL and CSV, whose lines say where).
 type ImportResult struct {
-	Read       int                  `json:"read"`
-	Version    store.DatasetVersion `json:"version"`
-	Stats      store.AddStats       `json:"stats"`
-	NearGroups [][]int              `json:"near_duplicate_lines"` // lines of the body, per group
+	Read        int                  `json:"read"`
+	Version     store.DatasetVersion `json:"version"`
+	Stats       store.AddStats       `json:"stats"`
+	NearGroups  [][]int              `json:"near_duplicate_lines"`   // lines of the body, per group
+	NearRecords [][]int              `json:"near_duplicate_records"` // records of the body, per group
+	NearText    []string             `json:"near_duplicates"`        // "records 1, 2", per group
 }
 
 func (s *Server) importDataset(w http.ResponseWriter, r *http.Request, c *call) error {
@@ -151,8 +156,9 @@ func (s *Server) importDataset(w http.ResponseWriter, r *http.Request, c *call) 
 	q := r.URL.Query()
 	m, err := dataset.ParseMapping(q.Get("map"))
 	if err != nil {
-		return errorf(http.StatusBadRequest, codeBadRequest, "map: %v", err)
+		return errorf(http.StatusBadRequest, codeBadRequest, "the query parameter map: %v", err)
 	}
+	m.Via = "the query parameter map="
 	replace, err := queryBool(q, "replace")
 	if err != nil {
 		return err
@@ -185,9 +191,14 @@ func (s *Server) importItems(r *http.Request, c *call, ds store.Dataset, file st
 	if err != nil {
 		return ImportResult{}, err
 	}
-	res := ImportResult{Read: len(items), Version: v, Stats: stats, NearGroups: [][]int{}}
-	if stats.NearGroups != nil {
-		res.NearGroups = stats.NearGroups
+	res := ImportResult{Read: len(items), Version: v, Stats: stats, NearGroups: [][]int{}, NearRecords: [][]int{}, NearText: []string{}}
+	for _, g := range stats.NearGroups {
+		lines := make([]int, len(g))
+		for i, n := range g {
+			lines[i] = items[n-1].Line
+		}
+		res.NearGroups, res.NearRecords = append(res.NearGroups, lines), append(res.NearRecords, g)
+		res.NearText = append(res.NearText, dataset.Places(items, g))
 	}
 	return res, nil
 }
@@ -476,6 +487,7 @@ func (s *Server) ImportUpload(r *http.Request, c *Caller, ds store.Dataset, file
 	if err != nil {
 		return ImportResult{}, errorf(http.StatusBadRequest, codeBadRequest, "mapping: %v", err)
 	}
+	m.Via = "the mapping "
 	if format == "" {
 		if format, err = dataset.DetectFormat(file); err != nil {
 			return ImportResult{}, errorf(http.StatusBadRequest, codeBadRequest, "%v", err)

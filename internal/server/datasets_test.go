@@ -47,6 +47,9 @@ func testDatasetAPI(t *testing.T, f *fixture) {
 	if !strings.Contains(r.raw, `"read":4`) || !strings.Contains(r.raw, `"added":4`) || !strings.Contains(r.raw, `"near_duplicate_lines":[[3,4]]`) {
 		t.Errorf("import answer = %s", r.raw)
 	}
+	if !strings.Contains(r.raw, `"near_duplicate_records":[[3,4]]`) || !strings.Contains(r.raw, `"near_duplicates":["lines 3, 4"]`) {
+		t.Errorf("import answer = %s, want the group by record and in words", r.raw)
+	}
 	// A bad line is named, and nothing is imported.
 	r = check(editor.do("POST", ds+"/import", rawBody{"application/x-ndjson", `{"question":"ok"}` + "\n{not json\n"}), 400, "bad line")
 	if !strings.Contains(r.str("error.message"), "body:2:") {
@@ -195,5 +198,51 @@ func TestProjectRevocationAPI(t *testing.T) {
 				t.Errorf("golden after the purge: %s", r.raw)
 			}
 		})
+	}
+}
+
+// TestDatasetImportOneLineJSON: a one-line JSON array names its records, not "lines 1, 1",
+// in the import's answer and in its errors.
+func TestDatasetImportOneLineJSON(t *testing.T) {
+	f := newFixture(t, sqliteDSN(t))
+	editor := asKeyA(f)
+	const base = "/api/v1/projects/alpha/datasets"
+	check := func(r *response, status int, what string) *response {
+		t.Helper()
+		if r.status != status {
+			t.Fatalf("%s: %d %s, want %d", what, r.status, truncate(r.raw), status)
+		}
+		return r
+	}
+	check(editor.do("POST", base, map[string]any{"name": "oneline"}), 201, "create oneline")
+	r := check(editor.do("POST", base+"/oneline/import", rawBody{"application/json", `[{"q":"Hello there"},{"q":"hello, THERE!"}]`}), 200, "import a one-line JSON array")
+	if !strings.Contains(r.raw, `"near_duplicate_records":[[1,2]]`) || !strings.Contains(r.raw, `"near_duplicates":["records 1, 2"]`) {
+		t.Errorf("one-line JSON import = %s, want records 1, 2", r.raw)
+	}
+	r = check(editor.do("POST", base+"/oneline/import", rawBody{"application/json", `[{"q":"a"},{"q":"b","consent":"maybe"}]`}), 400, "a bad record of a one-line JSON array")
+	if !strings.Contains(r.raw, "body:1: record 2: field consent") {
+		t.Errorf("bad record = %s, want body:1: record 2", r.raw)
+	}
+}
+
+// TestDatasetImportMapHint: an import through the API that needs a mapping says to use the
+// query parameter map, not the CLI's --map.
+func TestDatasetImportMapHint(t *testing.T) {
+	f := newFixture(t, sqliteDSN(t))
+	editor := asKeyA(f)
+	const base = "/api/v1/projects/alpha/datasets"
+	if r := editor.do("POST", base, map[string]any{"name": "hints"}); r.status != 201 {
+		t.Fatalf("create: %d %s", r.status, r.raw)
+	}
+	for _, c := range []struct{ query, body, want string }{
+		{"", `{"expected":"a","expected_output":"b"}`, "the query parameter map=expected=FIELD"},
+		{"", `{"q":"x","metadata":"y"}`, "the query parameter map=metadata.NAME=metadata"},
+		{"&map=expected=answr", `{"q":"x","answer":"y"}`, "the query parameter map=expected=answr"},
+	} {
+		r := editor.do("POST", base+"/hints/import?format=jsonl"+c.query, rawBody{"application/x-ndjson", c.body + "\n"})
+		msg := r.str("error.message")
+		if r.status != 400 || !strings.Contains(msg, c.want) || strings.Contains(msg, "--map") {
+			t.Errorf("import %s%s: %d %q, want 400 saying %q and not --map", c.body, c.query, r.status, msg, c.want)
+		}
 	}
 }

@@ -169,6 +169,7 @@ func newFixture(t *testing.T, dsn string) *fixture {
 		must(st.SaveRunIn(ctx, r.p.ID, sampleReport(r.id, clk.Now().Add(r.at-24*time.Hour), 1)))
 	}
 	f.queueA, f.queueB = fixtureQueue(t, st, f.a, f.runA1, f.alice), fixtureQueue(t, st, f.b, f.runB, f.bob)
+	must(fixtureTraces(st, clk.Now(), f.a, f.b)) // traces_test.go
 	return f
 }
 

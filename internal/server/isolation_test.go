@@ -36,6 +36,7 @@ var pathValues = map[string]func(s side) string{
 	"queue_id":  func(s side) string { return s.queue },
 	"item_id":   func(s side) string { return "1" },
 	"review_id": func(s side) string { return s.review },
+	"trace_id":  func(s side) string { return fixtureTraceID(s.slug) }, // traces_test.go
 }
 
 // createsByName are the routes whose path names what they create: pushing a version of

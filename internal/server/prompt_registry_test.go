@@ -102,13 +102,15 @@ func testPromptReviewAPI(t *testing.T, f *fixture) {
 	expect("history", vera.do("GET", base+"/prompt-labels/"+name+"?label=production", nil), 200, `"kind":"rollback"`, `"kind":"review","review_id":`+id)
 	expect("rollback of a label never set", alice.do("POST", base+"/prompt-rollback/"+name, map[string]any{"label": "nightly"}), 404, "nothing to roll back")
 
-	// A request whose label moved since it was opened cannot be approved.
+	// A request whose move a rollback made is superseded, with a note saying so; it cannot
+	// be approved any more. (A request whose label moved elsewhere is stale: the store's
+	// TestPromptReviewStale.)
 	r = alice.do("POST", base+"/prompt-reviews", map[string]any{"prompt": name, "version": 2})
 	expect("re-request", r, 201)
-	stale := fmt.Sprint(r.body["review"].(map[string]any)["id"])
+	made := fmt.Sprint(r.body["review"].(map[string]any)["id"])
 	expect("rollback again", key.do("POST", base+"/prompt-rollback/"+name, map[string]any{"label": "production"}), 200, `"to_version":2`)
-	expect("approve a stale request", carol.do("POST", base+"/prompt-reviews/"+stale+"/approve", map[string]any{}), 409, "request the release again")
-	expect("stale shows", vera.do("GET", base+"/prompt-reviews/"+stale, nil), 200, `"stale":true`)
+	expect("approve a superseded request", carol.do("POST", base+"/prompt-reviews/"+made+"/approve", map[string]any{}), 409, "superseded")
+	expect("superseded shows", vera.do("GET", base+"/prompt-reviews/"+made, nil), 200, `"status":"superseded"`, "by a rollback")
 
 	// Protected labels: admins set them.
 	expect("settings", vera.do("GET", base+"/prompt-settings", nil), 200, `{"protected_labels":["production"]}`)

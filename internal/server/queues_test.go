@@ -161,6 +161,14 @@ func testQueues(t *testing.T, f *fixture) {
 	if l := dis.list("disagreements"); len(l) != 1 || l[0].(map[string]any)["item_id"].(float64) != 1 {
 		t.Fatalf("disagreements: %s", dis.raw)
 	}
+	// Annotators are named by email, as /progress names them, with their user ids beside.
+	d0 := dis.list("disagreements")[0].(map[string]any)
+	vals, _ := d0["values"].(map[string]any)
+	ids, _ := d0["user_ids"].(map[string]any)
+	if len(vals) != 2 || vals["alice@example.com"] != "A" || vals["vera@example.com"] != "X" ||
+		ids["alice@example.com"] == nil || !strings.Contains(prog.raw, fmt.Sprint(ids["alice@example.com"])) {
+		t.Errorf("disagreement values = %v, user ids %v; want keyed by email, ids as in progress %s", vals, ids, prog.raw)
+	}
 	if r := vera.do("PUT", q+"/items/1/adjudication", map[string]any{"field": "answer", "value": "X"}); r.status != 403 {
 		t.Errorf("a viewer adjudicates: %d", r.status)
 	}

@@ -176,6 +176,16 @@ func (s *Server) routes() []route {
 		{Method: "GET", Path: v1 + "/audit.jsonl", Access: instanceAdmin, Handle: s.exportAudit, Status: 200,
 			Query:   []string{"project"},
 			Summary: "The whole audit log (or one project's) as JSON lines, oldest first"},
+
+		// The gateway's trace log (traces.go).
+		{Method: "GET", Path: p + "/traces", Access: project, Role: store.RoleViewer, Handle: s.listTraces, Status: 200,
+			Query:   []string{"route", "key", "status", "shadow", "since", "until", "limit", "cursor"},
+			Summary: "The gateway's calls of the project, newest first, without their bodies: filters route, key, status (ok, error), shadow (true: shadow calls instead of live ones), since and until (RFC 3339 or YYYY-MM-DD)"},
+		{Method: "GET", Path: p + "/traces/{trace_id}", Access: project, Role: store.RoleViewer, Handle: s.getTrace, Status: 200,
+			Summary: "One gateway call with its attempts and its request and response bodies (as recorded: redacted, maybe truncated)"},
+		{Method: "GET", Path: p + "/traffic", Access: project, Role: store.RoleViewer, Handle: s.traffic, Status: 200,
+			Query:   []string{"days"},
+			Summary: "The project's live gateway traffic over the last days (default 7, today included): per route (requests, errors, fallbacks, p50/p95/p99 latency, tokens, cost), per UTC day and per key"},
 	},
 		s.queueRoutes(p)..., // annotation queues (queues.go)
 	)

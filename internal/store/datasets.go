@@ -68,8 +68,9 @@ type AddStats struct {
 	Duplicates int  `json:"duplicates"` // items skipped as exact duplicates
 	Removed    int  `json:"removed"`    // (replace) items of the previous version left out
 	// NearGroups are the groups of two or more items given (exact duplicates left out)
-	// whose normalized text is the same (dataset.NearHash), each as the items' Line, in
-	// order: kept, for a person to decide. Whether a version was made or not.
+	// whose normalized text is the same (dataset.NearHash), each as the items' numbers in
+	// the list given, from 1 (a file's records, in order), in order: kept, for a person to
+	// decide. Whether a version was made or not.
 	NearGroups [][]int `json:"-"`
 }
 

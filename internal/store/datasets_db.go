@@ -120,8 +120,8 @@ type itemRow struct {
 // prepareItem checks an item and computes its stored columns.
 func prepareItem(it dataset.Item, n int) (itemRow, error) {
 	where := func() string {
-		if it.Line > 0 {
-			return fmt.Sprintf("item %d (line %d)", n, it.Line)
+		if w := it.Where(); w != "" && it.Record != n {
+			return fmt.Sprintf("item %d (%s)", n, w)
 		}
 		return fmt.Sprintf("item %d", n)
 	}
@@ -170,7 +170,7 @@ func (a *accounts) AddItems(ctx context.Context, datasetID string, items []datas
 	seen := make(map[string]bool, len(prepared))
 	near := map[string][]int{}
 	var nearOrder []string
-	for _, r := range prepared {
+	for i, r := range prepared {
 		if seen[r.contentHash] {
 			st.Duplicates++
 			continue
@@ -180,7 +180,7 @@ func (a *accounts) AddItems(ctx context.Context, datasetID string, items []datas
 		if _, ok := near[r.nearHash]; !ok {
 			nearOrder = append(nearOrder, r.nearHash)
 		}
-		near[r.nearHash] = append(near[r.nearHash], r.it.Line)
+		near[r.nearHash] = append(near[r.nearHash], i+1)
 	}
 	for _, h := range nearOrder {
 		if g := near[h]; len(g) > 1 {

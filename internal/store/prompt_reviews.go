@@ -56,10 +56,13 @@ var DefaultProtectedLabels = []string{"production"}
 
 // The statuses of a review request.
 const (
-	ReviewOpen       = "open"
-	ReviewApproved   = "approved"
-	ReviewRejected   = "rejected"
-	ReviewSuperseded = "superseded" // a stale request replaced by a new request for the same move
+	ReviewOpen     = "open"
+	ReviewApproved = "approved"
+	ReviewRejected = "rejected"
+	// ReviewSuperseded: a stale request replaced by a new request for the same move, or one
+	// whose move was made by other means (a forced or direct move, a rollback, another
+	// approval), with a note in its thread saying how.
+	ReviewSuperseded = "superseded"
 )
 
 // The kinds of label move a history keeps.

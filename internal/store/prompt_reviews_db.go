@@ -270,6 +270,61 @@ func (a *accounts) RequestPromptReview(ctx context.Context, projectID, name, lab
 	return out, nil
 }
 
+// closeMadeReviews supersedes, inside d, the open review requests whose move m has just
+// made by other means (a forced or direct move, a rollback, the approval of another
+// request): left open they would read as stale forever, although what they asked for is
+// done. Each gets a note in its thread saying how the label moved, and an audit entry.
+func (a *accounts) closeMadeReviews(ctx context.Context, d db, projectID, promptID string, m PromptLabelMove) error {
+	rows, err := d.query(ctx, `SELECT id FROM prompt_reviews WHERE prompt_id = ? AND label = ? AND version = ? AND status = ?`,
+		promptID, m.Label, m.ToVersion, ReviewOpen)
+	if err != nil {
+		return fmt.Errorf("close review requests of label %s: %w", m.Label, err)
+	}
+	ids, err := collect(rows, "close review requests", func(r rowScanner) (int64, error) {
+		var id int64
+		return id, r.Scan(&id)
+	})
+	if err != nil {
+		return err
+	}
+	how := map[string]string{MoveDirect: "a direct move", MoveForced: "a forced move", MoveRollback: "a rollback"}[m.Kind]
+	if m.Kind == MoveReview && m.ReviewID != nil {
+		how = "the approval of review request #" + strconv.FormatInt(*m.ReviewID, 10)
+	}
+	if how == "" {
+		how = "a " + m.Kind
+	}
+	note := fmt.Sprintf("Superseded: label %s of prompt %s was moved to version %d by %s by %s (move #%d)",
+		m.Label, m.Prompt, m.ToVersion, how, m.Actor, m.ID)
+	if m.Reason != "" {
+		note += ", reason: " + m.Reason
+	}
+	note += "; this request has nothing left to release."
+	for _, id := range ids {
+		if m.ReviewID != nil && *m.ReviewID == id {
+			continue
+		}
+		r, err := getReview(ctx, d, projectID, id)
+		if err != nil {
+			return err
+		}
+		if _, err := d.exec(ctx, `UPDATE prompt_reviews SET status = ?, decided_by = ?, decided_at = ?, move_id = ? WHERE id = ?`,
+			ReviewSuperseded, m.Actor, m.At, m.ID, id); err != nil {
+			return fmt.Errorf("supersede review request #%d: %w", id, err)
+		}
+		if _, err := a.addComment(ctx, d, id, "comment", m.Actor, note); err != nil {
+			return err
+		}
+		before := auditReview(r)
+		after := before
+		after.Status, after.DecidedBy, after.Comment, after.MoveID = ReviewSuperseded, m.Actor, note, m.ID
+		if err := a.record(ctx, d, projectID, "prompt.review.supersede", "prompt_review", strconv.FormatInt(id, 10), before, after); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // ListPromptReviews implements PromptReviews.
 func (a *accounts) ListPromptReviews(ctx context.Context, projectID string, f PromptReviewFilter) ([]PromptReview, error) {
 	q := reviewSelect + ` WHERE r.project_id = ?`

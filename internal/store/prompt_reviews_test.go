@@ -414,3 +414,89 @@ func TestRefusalMovedBack(t *testing.T) {
 		t.Errorf("refusal = %q, want it to say the label moved and came back", got)
 	}
 }
+
+// TestPromptReviewMadeElsewhere: an open request whose move is made by other means (a
+// forced move, a rollback, the approval of another request) is superseded, with a note in
+// its thread and an audit entry saying how the label moved, instead of staying open and
+// stale for ever. Requests for other versions stay open.
+func TestPromptReviewMadeElsewhere(t *testing.T) {
+	ctx := context.Background()
+	forEachDriver(t, func(t *testing.T, driver, dsn string) {
+		st := openStore(t, dsn)
+		au := st.WithAudit(Actor{Type: ActorSystem})
+		pushAs(t, st, DefaultProjectID, "ana", "v1 {{q}}")
+		pushAs(t, st, DefaultProjectID, "ana", "v2 {{q}}")
+		check := func(id int64, how string) {
+			t.Helper()
+			r, err := st.GetPromptReview(ctx, DefaultProjectID, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Status != ReviewSuperseded || r.Stale || r.MoveID == nil {
+				t.Fatalf("request #%d after %s: status %q stale %v move %v; want superseded by the move", id, how, r.Status, r.Stale, r.MoveID)
+			}
+			if n := len(r.Comments); n == 0 || !strings.Contains(r.Comments[n-1].Body, how) {
+				t.Errorf("request #%d's thread = %+v, want a note saying %q", id, r.Comments, how)
+			}
+			var found bool
+			for _, e := range allAudit(t, st) {
+				if e.Action == "prompt.review.supersede" && e.TargetID == fmt.Sprint(id) {
+					found = strings.Contains(string(e.After), how) && strings.Contains(string(e.After), `"status":"superseded"`)
+				}
+			}
+			if !found {
+				t.Errorf("no prompt.review.supersede audit entry for #%d saying %q", id, how)
+			}
+		}
+
+		// A forced move.
+		r1, err := au.RequestPromptReview(ctx, DefaultProjectID, "triage", "production", 1, "ana", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		other, err := au.RequestPromptReview(ctx, DefaultProjectID, "triage", "production", 2, "ana", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := au.ForceMovePromptLabel(ctx, DefaultProjectID, "triage", "production", 1, "ana", "hotfix"); err != nil {
+			t.Fatal(err)
+		}
+		check(r1.ID, "a forced move")
+		if r, _ := st.GetPromptReview(ctx, DefaultProjectID, other.ID); r.Status != ReviewOpen || !r.Stale {
+			t.Errorf("the request for version 2 = %q stale %v, want still open (stale)", r.Status, r.Stale)
+		}
+
+		// The approval of another request: the stale one for version 2 is replaced by a new
+		// one (superseded as before), whose approval moves the label.
+		r2, err := au.RequestPromptReview(ctx, DefaultProjectID, "triage", "production", 2, "ana", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := au.DecidePromptReview(ctx, DefaultProjectID, r2.ID, true, "bob", ""); err != nil {
+			t.Fatal(err)
+		}
+		if r, _ := st.GetPromptReview(ctx, DefaultProjectID, r2.ID); r.Status != ReviewApproved {
+			t.Errorf("the approved request = %q", r.Status)
+		}
+
+		// A rollback to version 1 makes an open request for version 1.
+		r3, err := au.RequestPromptReview(ctx, DefaultProjectID, "triage", "production", 1, "ana", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := au.RollbackPromptLabel(ctx, DefaultProjectID, "triage", "production", "carol", "rude"); err != nil {
+			t.Fatal(err)
+		}
+		check(r3.ID, "a rollback")
+
+		// The approval of a request on staging (unprotected, moved directly).
+		r4, err := au.RequestPromptReview(ctx, DefaultProjectID, "triage", "staging", 2, "ana", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := au.MovePromptLabel(ctx, DefaultProjectID, "triage", "staging", 2, "dan"); err != nil {
+			t.Fatal(err)
+		}
+		check(r4.ID, "a direct move")
+	})
+}

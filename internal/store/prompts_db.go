@@ -419,7 +419,10 @@ func (a *accounts) moveLabel(ctx context.Context, d db, projectID, promptID, nam
 	if reviewID != nil {
 		after.ReviewID = *reviewID
 	}
-	return out, a.record(ctx, d, projectID, action, "prompt", promptID, before, after)
+	if err := a.record(ctx, d, projectID, action, "prompt", promptID, before, after); err != nil {
+		return PromptLabelMove{}, err
+	}
+	return out, a.closeMadeReviews(ctx, d, projectID, promptID, out)
 }
 
 // PromptLabelHistory implements Prompts.

@@ -114,6 +114,7 @@ type Store interface {
 	DatasetPolicies
 	Queues
 	PromptReviews
+	Traces
 }
 
 // ListOptions filters and bounds ListRuns. Zero values mean "no filter" and "no limit".

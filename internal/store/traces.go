@@ -10,7 +10,9 @@ import (
 // gateway's recorder, never on a request's path.
 type Traces interface {
 	// SaveTraces inserts a batch of records in one transaction. A record whose project
-	// does not exist is stored in the default project.
+	// does not exist is stored in the default project; a record without an id gets one
+	// (NewTraceID). The batch's records are updated with the id and project stored. An id
+	// already stored is ErrConflict.
 	SaveTraces(ctx context.Context, batch []Trace) error
 	// ListTraces returns one page of a project's records matching f, newest first, and the
 	// cursor of the next page ("" after the last); cursor and limit work as ListResults'
@@ -21,6 +23,9 @@ type Traces interface {
 	// TrafficStats sums a project's records since a time, per route and per day: what the
 	// traffic page shows.
 	TrafficStats(ctx context.Context, projectID string, since time.Time) (TrafficStats, error)
+	// DeleteTracesBefore deletes every project's records (and their bodies) that started
+	// before a time: the retention job. It returns how many it deleted.
+	DeleteTracesBefore(ctx context.Context, before time.Time) (int64, error)
 }
 
 // Trace is one call through the gateway.

@@ -59,6 +59,11 @@ func (u *UI) table() []page {
 		{Method: "POST", Path: p + "/reviews/{review}/approve", Access: project, Role: store.RoleEditor, Handle: u.reviewApprove},
 		{Method: "POST", Path: p + "/reviews/{review}/reject", Access: project, Role: store.RoleEditor, Handle: u.reviewReject},
 		{Method: "POST", Path: p + "/prompt-settings", Access: project, Role: store.RoleAdmin, Handle: u.promptSettings},
+
+		// The gateway's traffic and trace log (traces.go).
+		{Method: "GET", Path: p + "/traffic", Access: project, Role: store.RoleViewer, Handle: u.trafficPage},
+		{Method: "GET", Path: p + "/traces", Access: project, Role: store.RoleViewer, Handle: u.tracesPage},
+		{Method: "GET", Path: p + "/traces/{trace}", Access: project, Role: store.RoleViewer, Handle: u.tracePageView},
 	},
 		u.queuePages(p)..., // annotation queues (queues.go)
 	)

@@ -200,28 +200,50 @@ func (u *UI) promptDiffPage(w http.ResponseWriter, r *http.Request, c *server.Ca
 		a, b = strconv.Itoa(versions[1].Version), strconv.Itoa(versions[0].Version)
 	}
 	data := map[string]any{"Name": name, "Versions": versions, "A": a, "B": b}
-	if a != "" && b != "" {
-		va, err := u.store.GetPromptVersion(ctx, c.Project.ID, name, a)
-		if err != nil {
-			return notFoundAsBadRequest(err)
+	if a != "" || b != "" {
+		// One given: b defaults to the newest version, a to the version before b.
+		if b == "" {
+			b = "latest"
 		}
-		vb, err := u.store.GetPromptVersion(ctx, c.Project.ID, name, b)
+		vb, err := u.diffVersion(r, c, name, "b", b)
 		if err != nil {
-			return notFoundAsBadRequest(err)
+			return err
 		}
+		if a == "" {
+			if vb.Version < 2 {
+				return badRequest("a is missing and version %d of %s is its first: give a, the version to compare b with", vb.Version, name)
+			}
+			a = strconv.Itoa(vb.Version - 1)
+		}
+		va, err := u.diffVersion(r, c, name, "a", a)
+		if err != nil {
+			return err
+		}
+		data["A"], data["B"] = strconv.Itoa(va.Version), strconv.Itoa(vb.Version)
 		data["Diff"] = newPromptDiffView(promptdiff.Versions(name, va, vb, 3), &va.Content, vb.Content)
 	}
 	u.render(w, r, http.StatusOK, "prompt_diff", &view{Caller: c, Title: "Diff of " + name, Nav: "prompts", Data: data})
 	return nil
 }
 
-// notFoundAsBadRequest: a version picked in a form that does not exist is the form's
-// mistake (400), not a missing page.
-func notFoundAsBadRequest(err error) error {
-	if errors.Is(err, store.ErrNotFound) {
-		return badRequest("%v: pick a version or label the prompt has", err)
+// diffVersion reads the version the query parameter param names (a number, a label or
+// latest): one that cannot name a version is 400, one the prompt does not have 404, each
+// naming the parameter.
+func (u *UI) diffVersion(r *http.Request, c *server.Caller, name, param, ref string) (store.PromptVersion, error) {
+	if ref != "latest" {
+		if ref[0] >= '0' && ref[0] <= '9' {
+			if n, err := strconv.Atoi(ref); err != nil || n < 1 {
+				return store.PromptVersion{}, badRequest("%s=%s is not a version: give a version number (1, 2, ...) or a label", param, ref)
+			}
+		} else if err := store.CheckPromptLabel(ref); err != nil {
+			return store.PromptVersion{}, badRequest("%s=%s is neither a version number nor a label: give a version number (1, 2, ...) or a label such as production", param, ref)
+		}
 	}
-	return err
+	v, err := u.store.GetPromptVersion(r.Context(), c.Project.ID, name, ref)
+	if errors.Is(err, store.ErrNotFound) {
+		return v, notFound("%s=%s: prompt %s has no such version or label: pick one from the list", param, ref, name)
+	}
+	return v, err
 }
 
 // promptRollbackConfirm asks to confirm a rollback of ?label=, saying where it goes.

@@ -151,13 +151,35 @@ func TestPromptPages(t *testing.T) {
 			t.Errorf("protecting latest: %d, want 400 saying why", res.status)
 		}
 
+		// A diff's versions: a bad one is 400, a missing one 404, each naming the parameter;
+		// one alone is compared with its neighbour, never "Pick two versions" in silence.
+		for _, c := range []struct {
+			query  string
+			status int
+			want   string
+		}{
+			{"?a=x", 404, "a=x: prompt " + promptA + " has no such version or label"},
+			{"?a=1&b=7", 404, "b=7: prompt"},
+			{"?a=1.5&b=1", 400, "a=1.5 is not a version"},
+			{"?b=0", 400, "b=0 is not a version"},
+			{"?a=%3Cscript%3Ealert(1)%3C/script%3E", 400, "a=&lt;script&gt;alert(1)&lt;/script&gt; is neither a version number nor a label"},
+			{"?b=2", 200, "<del>"},
+		} {
+			path := "/p/alpha/prompt-diff/" + promptA + c.query
+			res := alice.get(path)
+			if res.status != c.status || !strings.Contains(res.body, c.want) || strings.Contains(res.body, "Pick two versions") {
+				t.Errorf("GET %s: %d, want %d saying %q", path, res.status, c.status, c.want)
+			}
+			checkSafe(t, path, res)
+		}
+
 		// Bad input and other projects.
 		for path, status := range map[string]int{
 			"/p/alpha/prompts/no/such":                        404,
 			"/p/alpha/prompts/bad%20name":                     404,
 			"/p/alpha/prompt-version/9/" + promptA:            404,
 			"/p/alpha/prompt-version/x/" + promptA:            404,
-			"/p/alpha/prompt-diff/" + promptA + "?a=9&b=1":    400,
+			"/p/alpha/prompt-diff/" + promptA + "?a=9&b=1":    404,
 			"/p/alpha/reviews/999":                            404,
 			"/p/alpha/reviews/x":                              404,
 			"/p/alpha/reviews?status=bogus":                   400,

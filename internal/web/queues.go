@@ -135,11 +135,7 @@ func (u *UI) queuePage(w http.ResponseWriter, r *http.Request, c *server.Caller)
 	if err != nil {
 		return err
 	}
-	emails := map[string]string{}
 	isAnnotator := false
-	for _, a := range prog.Annotators {
-		emails[a.UserID] = a.Email
-	}
 	for _, m := range members {
 		if c.User != nil && m.UserID == c.User.ID {
 			isAnnotator = true
@@ -154,11 +150,7 @@ func (u *UI) queuePage(w http.ResponseWriter, r *http.Request, c *server.Caller)
 	for _, d := range rv.Disagreements {
 		row := disagreementRow{Disagreement: d}
 		for who, v := range d.Values {
-			name := emails[who]
-			if name == "" {
-				name = who
-			}
-			row.Values = append(row.Values, name+": "+v)
+			row.Values = append(row.Values, who+": "+v)
 		}
 		sort.Strings(row.Values)
 		row.Field, _ = rb.Field(d.Field)

@@ -49,6 +49,9 @@ type Config struct {
 	Store  store.Store    // for reads; every change goes through Server (audited, checked)
 	Logger *slog.Logger   // nil: discard
 	Now    func() time.Time
+	// RouteSLAs are the gateway routes' p95 latency targets in milliseconds (route name ->
+	// ms), which the traffic page holds p95 against; nil shows none.
+	RouteSLAs map[string]float64
 }
 
 // UI serves the pages. Build it with New.
@@ -60,12 +63,13 @@ type UI struct {
 	pages   map[string]*template.Template
 	assets  map[string]string // file name → the first hex digits of its SHA-256, for ?v=
 	handler http.Handler
+	slas    map[string]float64 // Config.RouteSLAs
 }
 
 // New parses the templates (a missing or broken one fails here, not on a request) and
 // builds the handler of the whole port: the pages, /static/, and the API.
 func New(cfg Config) (*UI, error) {
-	u := &UI{srv: cfg.Server, store: cfg.Store, log: cfg.Logger, now: cfg.Now}
+	u := &UI{srv: cfg.Server, store: cfg.Store, log: cfg.Logger, now: cfg.Now, slas: cfg.RouteSLAs}
 	if u.log == nil {
 		u.log = slog.New(slog.DiscardHandler)
 	}

@@ -205,11 +205,13 @@ var reasons = [3]string{"rpm", "tpm", "budget"}
 // tightest limit (least remaining for its size) fills Limit and Remaining.
 func decide(dims [3]dim, ok bool) Decision {
 	d := Decision{Allowed: ok}
+	quotas := [3]*Quota{&d.Requests, &d.Tokens, &d.Budget}
 	pick := -1
 	for i, x := range dims {
 		if !x.on {
 			continue
 		}
+		*quotas[i] = Quota{Limit: x.limit, Remaining: x.remaining}
 		switch {
 		case !ok && x.refused && (pick < 0 || x.retryUS > dims[pick].retryUS):
 			pick = i

@@ -32,7 +32,14 @@ type Decision struct {
 	// Limit and Remaining describe the refusing limit (or, when allowed, the tightest),
 	// for the x-ratelimit-* response headers.
 	Limit, Remaining float64
+	// Requests, Tokens and Budget describe each of the three limits (a zero Limit: the key
+	// has no such limit), for the x-ratelimit-*-requests and -tokens headers OpenAI sends.
+	// Remaining is after this request when it was admitted, before it when refused.
+	Requests, Tokens, Budget Quota
 }
+
+// Quota is one limit and what is left of it.
+type Quota struct{ Limit, Remaining float64 }
 
 // Limiter counts requests, tokens and spend per key. It is safe for concurrent use.
 type Limiter interface {

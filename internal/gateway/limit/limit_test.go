@@ -704,3 +704,25 @@ func TestLedgerForgetsOldReservations(t *testing.T) {
 		t.Errorf("take = %v, want yesterday's reservation, kept", d)
 	}
 }
+
+// Every limit a key has is described in the Decision, for the x-ratelimit-* headers.
+func TestDecisionQuotas(t *testing.T) {
+	for _, im := range impls() {
+		t.Run(im.name, func(t *testing.T) {
+			clk := newClock("2026-11-26T10:00:00Z")
+			lim := im.make(t, clk.Now)
+			l := Limits{RPM: 10, TPM: 1000}
+			d, err := lim.Admit(context.Background(), "k", l, Usage{Tokens: 100})
+			if err != nil || !d.Allowed {
+				t.Fatalf("Admit = %+v, %v", d, err)
+			}
+			if d.Requests != (Quota{Limit: 10, Remaining: 9}) || d.Tokens != (Quota{Limit: 1000, Remaining: 900}) || d.Budget != (Quota{}) {
+				t.Errorf("quotas = %+v %+v %+v; want 10/9, 1000/900 and none", d.Requests, d.Tokens, d.Budget)
+			}
+			d, _ = lim.Admit(context.Background(), "k", l, Usage{Tokens: 950})
+			if d.Allowed || d.Tokens != (Quota{Limit: 1000, Remaining: 900}) || d.Requests.Limit != 10 {
+				t.Errorf("refusal quotas = %+v %+v; want tokens 1000/900 left before it", d.Requests, d.Tokens)
+			}
+		})
+	}
+}
