@@ -21,8 +21,11 @@
 #        STREAM    0 skips the streamed runs of direct, rproxy and plumb (default 1)
 #        ONLY      a space-separated list of targets to run (direct direct-stream rproxy
 #                  rproxy-stream plumb plumb-stream portkey)
-#        PROFILE   1 adds one uncounted plain run of the gateway with Go's CPU profiler on
-#                  (bench/eval/pprof) and prints where its CPU time goes
+#        BODIES    the gateway's bodies.mode (full, truncated, off; default: the default,
+#                  truncated at 16 KiB), to see what recording bodies costs
+#        PROFILE   1 adds one uncounted plain run of the gateway (bench/gateway/pprof: plumb with
+#                  Go's profiling endpoints) with a CPU profile and a heap profile taken under
+#                  the load, and prints where its CPU time and memory go
 #
 # Everything runs in a network namespace with loopback alone (unshare -n): Portkey binds every
 # interface, and nothing here needs more than loopback. Needs root (or user namespaces), Go,
@@ -38,7 +41,7 @@ PEER=${PEER:-1}
 STREAM=${STREAM:-1}
 PROFILE=${PROFILE:-0}
 PORTKEY_VERSION=${PORTKEY_VERSION:-1.15.2}
-UP_PORT=19001 RP_PORT=19002 GW_PORT=19003 PK_PORT=19004 # free by construction: the namespace is new
+UP_PORT=19001 RP_PORT=19002 GW_PORT=19003 PK_PORT=19004 PPROF_PORT=19009 # free by construction: the namespace is new
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 out=$root/bench/out/gateway
@@ -72,7 +75,7 @@ if [[ -z ${PLUMB_GWBENCH_INNER:-} ]]; then
 		go build -o "$out/upstream" ./bench/gateway/upstream &&
 		go build -o "$out/rproxy" ./bench/gateway/rproxy)
 	if [[ $PROFILE == 1 ]]; then
-		(cd "$root" && go build -o "$out/plumb-pprof" ./bench/eval/pprof)
+		(cd "$root" && go build -o "$out/plumb-pprof" ./bench/gateway/pprof)
 	fi
 	netns=(unshare -n)
 	if ! "${netns[@]}" true 2>/dev/null; then
@@ -131,6 +134,9 @@ EOF
     tpm: 10000000000
     budget_usd_per_day: 1000000
 EOF
+	fi
+	if [[ -n ${BODIES:-} ]]; then
+		echo "bodies: {mode: $BODIES}" >>"$1"
 	fi
 }
 write_config "$work/gateway.yaml" 1
@@ -226,7 +232,7 @@ start_server() {
 			args+=(--db "sqlite:$db")
 		fi
 		if [[ $t == plumb-prof ]]; then
-			"$out/plumb-pprof" -cpu "$work/gateway-cpu.prof" -- "${args[@]}" >/dev/null 2>"$work/plumb.log" &
+			"$out/plumb-pprof" -http 127.0.0.1:$PPROF_PORT -- "${args[@]}" >/dev/null 2>"$work/plumb.log" &
 		else
 			"$out/plumb" "${args[@]}" >/dev/null 2>"$work/plumb.log" &
 		fi
@@ -390,15 +396,30 @@ non2xx=$(awk '{ n += $7 + $8 } END { print n + 0 }' "$results")
 [[ $non2xx == 0 ]] || echo "WARNING: $non2xx non-2xx answers or socket errors in the runs above (see $work/*.wrk)"
 echo "raw figures: $results (target run req/s p50_ms p99_ms requests non2xx errors rss_mb answered traces dropped sent)"
 
-# 6. Where the gateway's CPU goes (uncounted run).
+# 6. Where the gateway's CPU and memory go (uncounted run): a CPU profile over the middle of
+#    the load, then the heap and the runtime's memory figures near its end.
 if [[ $PROFILE == 1 ]]; then
 	echo
-	echo "profiling one plain run of the gateway ..."
+	echo "profiling one plain run of the gateway (${DURATION}s) ..."
 	start_server plumb-prof prof
 	check_answer plumb
-	wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" -s "$work/plumb.lua" "$url" | grep '^RESULT'
+	wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" -s "$work/plumb.lua" "$url" >"$work/prof.wrk" 2>&1 &
+	wrk_pid=$!
+	pp=http://127.0.0.1:$PPROF_PORT/debug
+	sleep 1
+	curl -s -o "$work/gateway-cpu.prof" "$pp/pprof/profile?seconds=$((DURATION > 4 ? DURATION - 3 : 1))"
+	curl -s -o "$work/gateway-heap.prof" "$pp/pprof/heap"
+	curl -s "$pp/memstats" >"$work/gateway-memstats.json"
+	rss_now=$(awk '/^VmRSS:/ {printf "%.1f", $2 / 1024}' "/proc/$server_pid/status")
+	wait "$wrk_pid"
+	grep '^RESULT' "$work/prof.wrk"
+	echo "under load: RSS $rss_now MB; Go runtime: $(cat "$work/gateway-memstats.json")"
 	stop_server
-	go tool pprof -top -nodecount=35 "$out/plumb-pprof" "$work/gateway-cpu.prof" 2>/dev/null | head -n 45
-	go tool pprof -top -cum -nodecount=40 "$out/plumb-pprof" "$work/gateway-cpu.prof" 2>/dev/null | sed -n '6,50p'
-	echo "profile: $work/gateway-cpu.prof (go tool pprof $out/plumb-pprof $work/gateway-cpu.prof)"
+	echo "--- CPU, flat"
+	go tool pprof -top -nodecount=25 "$out/plumb-pprof" "$work/gateway-cpu.prof" 2>/dev/null | sed -n '4,32p'
+	echo "--- CPU, cumulative"
+	go tool pprof -top -cum -nodecount=45 "$out/plumb-pprof" "$work/gateway-cpu.prof" 2>/dev/null | sed -n '6,52p'
+	echo "--- heap in use near the end of the load"
+	go tool pprof -sample_index=inuse_space -top -nodecount=20 "$out/plumb-pprof" "$work/gateway-heap.prof" 2>/dev/null | sed -n '4,26p'
+	echo "profiles: $work/gateway-cpu.prof, $work/gateway-heap.prof (go tool pprof $out/plumb-pprof FILE)"
 fi
