@@ -43,7 +43,7 @@ PROFILE=${PROFILE:-0}
 PORTKEY_VERSION=${PORTKEY_VERSION:-1.15.2}
 UP_PORT=19001 RP_PORT=19002 GW_PORT=19003 PK_PORT=19004 PPROF_PORT=19009 # free by construction: the namespace is new
 
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+root=${PLUMB_GWBENCH_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 out=$root/bench/out/gateway
 pk_dir=$root/bench/.peer/portkey
 pk_start=$pk_dir/node_modules/@portkey-ai/gateway/build/start-server.js
@@ -85,7 +85,10 @@ if [[ -z ${PLUMB_GWBENCH_INNER:-} ]]; then
 			exit 1
 		fi
 	fi
-	exec env PLUMB_GWBENCH_INNER=1 "${netns[@]}" bash "${BASH_SOURCE[0]}" "$@"
+	# The inner run reads a copy: bash reads a script as it runs, so editing run.sh during a
+	# run would otherwise change the run.
+	cp "${BASH_SOURCE[0]}" "$out/run.sh.running"
+	exec env PLUMB_GWBENCH_INNER=1 PLUMB_GWBENCH_ROOT="$root" "${netns[@]}" bash "$out/run.sh.running" "$@"
 fi
 ip link set lo up
 
@@ -405,15 +408,23 @@ if [[ $PROFILE == 1 ]]; then
 	check_answer plumb
 	wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" -s "$work/plumb.lua" "$url" >"$work/prof.wrk" 2>&1 &
 	wrk_pid=$!
+	# The gateway's resident memory once a second while the load runs.
+	(while kill -0 "$wrk_pid" 2>/dev/null; do
+		awk '/^VmRSS:/ {printf "%.0f ", $2 / 1024}' "/proc/$server_pid/status"
+		sleep 1
+	done) >"$work/prof.rss" 2>/dev/null &
 	pp=http://127.0.0.1:$PPROF_PORT/debug
 	sleep 1
 	curl -s -o "$work/gateway-cpu.prof" "$pp/pprof/profile?seconds=$((DURATION > 4 ? DURATION - 3 : 1))"
 	curl -s -o "$work/gateway-heap.prof" "$pp/pprof/heap"
 	curl -s "$pp/memstats" >"$work/gateway-memstats.json"
-	rss_now=$(awk '/^VmRSS:/ {printf "%.1f", $2 / 1024}' "/proc/$server_pid/status")
+	rollup=$(awk '/^(Rss|Anonymous|Shared_Clean|Private_Clean):/ {printf "%s %.1f MB  ", $1, $2 / 1024}' "/proc/$server_pid/smaps_rollup")
 	wait "$wrk_pid"
+	sleep 1
 	grep '^RESULT' "$work/prof.wrk"
-	echo "under load: RSS $rss_now MB; Go runtime: $(cat "$work/gateway-memstats.json")"
+	echo "RSS each second under load (MB): $(cat "$work/prof.rss")"
+	echo "near the end of the load: $rollup"
+	echo "Go runtime then: $(cat "$work/gateway-memstats.json")"
 	stop_server
 	echo "--- CPU, flat"
 	go tool pprof -top -nodecount=25 "$out/plumb-pprof" "$work/gateway-cpu.prof" 2>/dev/null | sed -n '4,32p'

@@ -20,23 +20,32 @@ const (
 const Redacted = "[REDACTED]"
 
 // secretPatterns find secrets in a body. Each match's group 1, when the pattern has one, is
-// kept (the field name or header), the rest replaced.
-var secretPatterns = []*regexp.Regexp{
+// kept (the field name or header), the rest replaced. need lists strings of which a match
+// always contains one (in lower case when fold: the pattern ignores case), so that a body
+// with none of them skips the pattern: most bodies hold no secret, and running every
+// pattern on every body cost the gateway half its CPU.
+var secretPatterns = []struct {
+	re   *regexp.Regexp
+	fold bool
+	need []string
+}{
 	// JSON fields and query or form parameters that hold a secret, whatever the value.
-	regexp.MustCompile(`(?i)("(?:api[_-]?key|apikey|x-api-key|access[_-]?token|refresh[_-]?token|auth[_-]?token|secret|client[_-]?secret|password|passwd|authorization|token)"\s*:\s*")(?:[^"\\]|\\.)*`),
-	regexp.MustCompile(`(?i)(\b(?:api[_-]?key|apikey|access[_-]?token|password|secret|token)=)[^&\s"']+`),
+	{regexp.MustCompile(`(?i)("(?:api[_-]?key|apikey|x-api-key|access[_-]?token|refresh[_-]?token|auth[_-]?token|secret|client[_-]?secret|password|passwd|authorization|token)"\s*:\s*")(?:[^"\\]|\\.)*`),
+		true, []string{`key"`, `token"`, `secret"`, `password"`, `passwd"`, `authorization"`}},
+	{regexp.MustCompile(`(?i)(\b(?:api[_-]?key|apikey|access[_-]?token|password|secret|token)=)[^&\s"']+`),
+		true, []string{"key=", "token=", "password=", "secret="}},
 	// Provider keys: Anthropic (sk-ant-...), OpenAI (sk-..., sk-proj-...), Plumb (plk_...).
-	regexp.MustCompile(`\bsk-ant-[A-Za-z0-9_-]{8,}`),
-	regexp.MustCompile(`\bsk-[A-Za-z0-9_-]{16,}`),
-	regexp.MustCompile(`\bplk_[A-Za-z0-9_-]{8,}`),
+	{regexp.MustCompile(`\bsk-ant-[A-Za-z0-9_-]{8,}`), false, []string{"sk-ant-"}},
+	{regexp.MustCompile(`\bsk-[A-Za-z0-9_-]{16,}`), false, []string{"sk-"}},
+	{regexp.MustCompile(`\bplk_[A-Za-z0-9_-]{8,}`), false, []string{"plk_"}},
 	// AWS access key ids, and secret access keys where they are named.
-	regexp.MustCompile(`\b(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}\b`),
-	regexp.MustCompile(`(?i)(aws_?secret_?access_?key["']?\s*[:=]\s*["']?)[A-Za-z0-9/+=]{40}`),
+	{regexp.MustCompile(`\b(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}\b`), false, []string{"AKIA", "ASIA", "ABIA", "ACCA"}},
+	{regexp.MustCompile(`(?i)(aws_?secret_?access_?key["']?\s*[:=]\s*["']?)[A-Za-z0-9/+=]{40}`), true, []string{"aws"}},
 	// Other well-known token shapes: GitHub, Slack, Google API keys, JWTs.
-	regexp.MustCompile(`\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{30,}`),
-	regexp.MustCompile(`\bxox[abprs]-[A-Za-z0-9-]{10,}`),
-	regexp.MustCompile(`\bAIza[0-9A-Za-z_-]{35}`),
-	regexp.MustCompile(`\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}`),
+	{regexp.MustCompile(`\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{30,}`), false, []string{"ghp_", "gho_", "ghu_", "ghs_", "ghr_"}},
+	{regexp.MustCompile(`\bxox[abprs]-[A-Za-z0-9-]{10,}`), false, []string{"xox"}},
+	{regexp.MustCompile(`\bAIza[0-9A-Za-z_-]{35}`), false, []string{"AIza"}},
+	{regexp.MustCompile(`\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}`), false, []string{"eyJ"}},
 }
 
 // piiTypes are the personal data Body redacts when asked: what a body may carry about a
@@ -78,19 +87,58 @@ var authScheme = regexp.MustCompile(`(?i)\b(bearer|basic)(\s+)([A-Za-z0-9._~+/=-
 
 // RedactSecrets replaces the secrets Body knows in s by [REDACTED].
 func RedactSecrets(s string) string {
-	s = authScheme.ReplaceAllStringFunc(s, func(m string) string {
-		sub := authScheme.FindStringSubmatch(m)
-		if len(sub[3]) < 20 && !strings.ContainsAny(sub[3], "0123456789") {
-			return m
+	// A pattern runs only where s holds one of the strings its matches need. The case-blind
+	// patterns are checked on s in lower case, which is exact for ASCII alone (Unicode case
+	// folding matches more, e.g. the Kelvin sign for k), so a body with other characters runs
+	// them all. A replacement adds "[REDACTED]", which holds none of those strings, and can
+	// only cut them out, so what s lacks before a replacement it lacks after.
+	ascii := isASCII(s)
+	lower := ""
+	if ascii {
+		lower = strings.ToLower(s)
+	}
+	may := func(fold bool, need []string) bool {
+		if fold && !ascii {
+			return true
 		}
-		return sub[1] + sub[2] + Redacted
-	})
-	for _, re := range secretPatterns {
-		if re.NumSubexp() == 0 {
-			s = re.ReplaceAllLiteralString(s, Redacted)
+		in := s
+		if fold {
+			in = lower
+		}
+		for _, n := range need {
+			if strings.Contains(in, n) {
+				return true
+			}
+		}
+		return false
+	}
+	if may(true, []string{"bearer", "basic"}) {
+		s = authScheme.ReplaceAllStringFunc(s, func(m string) string {
+			sub := authScheme.FindStringSubmatch(m)
+			if len(sub[3]) < 20 && !strings.ContainsAny(sub[3], "0123456789") {
+				return m
+			}
+			return sub[1] + sub[2] + Redacted
+		})
+	}
+	for _, p := range secretPatterns {
+		if !may(p.fold, p.need) {
+			continue
+		}
+		if p.re.NumSubexp() == 0 {
+			s = p.re.ReplaceAllLiteralString(s, Redacted)
 		} else {
-			s = re.ReplaceAllString(s, "${1}"+Redacted)
+			s = p.re.ReplaceAllString(s, "${1}"+Redacted)
 		}
 	}
 	return s
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
