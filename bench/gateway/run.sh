@@ -23,7 +23,7 @@
 #                  rproxy-stream plumb plumb-stream portkey)
 #        BODIES    the gateway's bodies.mode (full, truncated, off; default: the default,
 #                  truncated at 16 KiB), to see what recording bodies costs
-#        PROFILE   1 adds one uncounted plain run of the gateway (bench/gateway/pprof: plumb with
+#        PROFILE   1 (or stream: the streamed calls) adds one uncounted run of the gateway (bench/gateway/pprof: plumb with
 #                  Go's profiling endpoints) with a CPU profile and a heap profile taken under
 #                  the load, and prints where its CPU time and memory go
 #
@@ -401,12 +401,14 @@ echo "raw figures: $results (target run req/s p50_ms p99_ms requests non2xx erro
 
 # 6. Where the gateway's CPU and memory go (uncounted run): a CPU profile over the middle of
 #    the load, then the heap and the runtime's memory figures near its end.
-if [[ $PROFILE == 1 ]]; then
+if [[ $PROFILE == 1 || $PROFILE == stream ]]; then
+	pt=plumb
+	[[ $PROFILE == stream ]] && pt=plumb-stream
 	echo
-	echo "profiling one plain run of the gateway (${DURATION}s) ..."
+	echo "profiling one run of $pt (${DURATION}s) ..."
 	start_server plumb-prof prof
-	check_answer plumb
-	wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" -s "$work/plumb.lua" "$url" >"$work/prof.wrk" 2>&1 &
+	check_answer "$pt"
+	wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" -s "$work/$pt.lua" "$url" >"$work/prof.wrk" 2>&1 &
 	wrk_pid=$!
 	# The gateway's resident memory once a second while the load runs.
 	(while kill -0 "$wrk_pid" 2>/dev/null; do
