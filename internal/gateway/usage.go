@@ -36,27 +36,15 @@ var errStreamCut = errors.New("the upstream's stream ended before [DONE]")
 // hold an unbounded line.
 const maxEventBytes = 8 << 20
 
-// copySSE copies an OpenAI chat completion stream event by event and returns the usage it
-// reported. What it wrote is flushed before any read that may wait on the upstream: events
-// that arrived together go out together, in one write, as a reverse proxy sends them, and
-// none waits for a later one. The gateway always asks the upstream for usage; when the
+// copySSE copies an OpenAI chat completion stream event by event, flushing after each, and
+// returns the usage it reported. The gateway always asks the upstream for usage; when the
 // client did not (includeUsage false), the usage-only final chunk is left out, as the
 // upstream would have done. An event whose data is not JSON ends the copy with an error.
 func copySSE(dst io.Writer, flush func(), src io.Reader, includeUsage bool) (usage, error) {
 	var u usage
 	br := bufio.NewReaderSize(src, 16<<10)
 	var event bytes.Buffer
-	pending := false // written, not yet flushed
-	defer func() {
-		if pending {
-			flush()
-		}
-	}()
 	for {
-		if pending && !nextEventBuffered(br) { // the next read may wait: send what is written
-			flush()
-			pending = false
-		}
 		line, err := br.ReadSlice('\n')
 		if errors.Is(err, bufio.ErrBufferFull) {
 			// A long line: gather it whole.
@@ -80,7 +68,7 @@ func copySSE(dst io.Writer, flush func(), src io.Reader, includeUsage bool) (usa
 				if _, werr := dst.Write(event.Bytes()); werr != nil {
 					return u, werr
 				}
-				pending = true
+				flush()
 			}
 			event.Reset()
 			if done {
@@ -94,15 +82,6 @@ func copySSE(dst io.Writer, flush func(), src io.Reader, includeUsage bool) (usa
 			return u, err
 		}
 	}
-}
-
-// nextEventBuffered reports whether br already holds a blank line (br is read from a line's
-// start), so that reading on up to the end of the event being read, or of the next one,
-// cannot wait on the network.
-func nextEventBuffered(br *bufio.Reader) bool {
-	b, _ := br.Peek(br.Buffered())
-	return bytes.HasPrefix(b, []byte("\n")) || bytes.HasPrefix(b, []byte("\r\n")) ||
-		bytes.Contains(b, []byte("\n\n")) || bytes.Contains(b, []byte("\n\r\n"))
 }
 
 var (
