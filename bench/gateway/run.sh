@@ -382,7 +382,14 @@ if [[ -n ${rps[plumb]:-} ]]; then
 	for s in "" -stream; do
 		if [[ -n ${p99[plumb$s]:-} && -n ${p99[direct$s]:-} ]]; then
 			d=$(awk -v a="${p99[plumb$s]}" -v b="${p99[direct$s]}" 'BEGIN { printf "%.3f", a - b }')
-			echo "| p99 added over direct < 2 ms${s:+ (streaming)} | ${p99[plumb$s]} - ${p99[direct$s]} = $d ms | $(verdict "$(awk -v d="$d" 'BEGIN { print (d < 2) }')") |"
+			# When direct's own p99 moves by more than the target from run to run, the machine's
+			# stalls (other processes on the same cores) swamp what the gateway adds.
+			spread=$(col "direct$s" 5 | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%.1f–%.1f", lo, hi }')
+			v=$(verdict "$(awk -v d="$d" 'BEGIN { print (d < 2) }')")
+			if awk -v r="$spread" 'BEGIN { split(r, x, "–"); exit !(x[2] - x[1] > 2) }'; then
+				v="**not measurable**: direct's p99 ranged $spread ms over its runs"
+			fi
+			echo "| p99 added over direct < 2 ms${s:+ (streaming)} | ${p99[plumb$s]} - ${p99[direct$s]} = $d ms | $v |"
 		fi
 	done
 	rss=$(awk '$1 ~ /^plumb/ { print $9 }' "$results" | sort -g | tail -n 1)
