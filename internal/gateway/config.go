@@ -67,6 +67,8 @@ type Route struct {
 	Retries int     `yaml:"retries"`
 	Canary  *Canary `yaml:"canary"`
 	Cache   *Cache  `yaml:"cache"`
+	// Shadow mirrors calls to a candidate target in the background (shadow.go).
+	Shadow *Shadow `yaml:"shadow"`
 }
 
 // Target is one provider and model a route may call.
@@ -368,6 +370,10 @@ func (l *loader) validate(c *Config, getenv func(string) string) {
 		}
 		if r.Cache != nil && r.Cache.TTLSeconds <= 0 {
 			l.fail(at(path+".cache"), "write cache: {ttl_s: 300}", "the cache needs ttl_s, the seconds an answer is kept")
+		}
+		if r.Shadow != nil {
+			target(path+".shadow", r.Shadow.Provider, r.Shadow.Model)
+			l.validateShadow(c, r, path+".shadow")
 		}
 	}
 	keyNames := map[string]bool{}
