@@ -22,6 +22,8 @@ import (
 const (
 	Confidence = 0.95
 	Alpha      = 0.05
+	// MinPairs is the fewest pairs a "ready" verdict needs.
+	MinPairs = 10
 )
 
 // Rate is k of n, with its Wilson interval.
@@ -167,9 +169,10 @@ func Build(ctx context.Context, route string, since time.Time, pairs []store.Sha
 	return r
 }
 
-// verdict applies the rule: ready when there are pairs, the shadow's error rate is not
-// higher than live's, no assertion is significantly worse on the shadow, and, when the
-// shadow has assertions, at least one pair could be evaluated.
+// verdict applies the rule: ready when there are at least MinPairs pairs, the shadow
+// failed no more of them than live, no assertion is significantly worse on the shadow
+// (McNemar p < Alpha with more live-only passes), and, when the shadow has assertions, at
+// least one pair could be evaluated.
 func (r *Report) verdict(checks int) {
 	if r.BodiesMissing > 0 {
 		r.Notes = append(r.Notes, fmt.Sprintf("%d pairs have no recorded answer: agreement and assertions need bodies; set bodies.mode to truncated or full in the gateway config", r.BodiesMissing))
@@ -190,6 +193,8 @@ func (r *Report) verdict(checks int) {
 		r.Verdict = fmt.Sprintf("not ready: the shadow failed %d of %d calls, live %d", r.Shadow.Errors.K, r.N, r.Live.Errors.K)
 	case len(worse) > 0:
 		r.Verdict = "not ready: the shadow is significantly worse on " + strings.Join(worse, ", ")
+	case r.N < MinPairs:
+		r.Verdict = fmt.Sprintf("not enough data: %d pairs; a ready verdict needs at least %d", r.N, MinPairs)
 	case checks > 0 && r.Evaluated == 0:
 		r.Verdict = "cannot tell: no pair's answers could be read from the recorded bodies"
 	default:

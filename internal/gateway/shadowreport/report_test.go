@@ -130,11 +130,11 @@ func TestReportVerdicts(t *testing.T) {
 		t.Errorf("empty: %q", r.Verdict)
 	}
 	var cut []store.ShadowPair
-	for i := 1; i <= 3; i++ {
+	for i := 1; i <= MinPairs; i++ {
 		cut = append(cut, pair(i, `{"choices":[{"message":{"content":"refu… [truncated: 10 of 20 bytes cut]`, answer("refund"), 200))
 	}
 	r = Build(context.Background(), "support-bot", time.Now(), cut, checks(t))
-	if r.Ready || r.BodiesTruncated != 3 || !strings.HasPrefix(r.Verdict, "cannot tell") || !strings.Contains(strings.Join(r.Notes, " "), "max_bytes") {
+	if r.Ready || r.BodiesTruncated != MinPairs || !strings.HasPrefix(r.Verdict, "cannot tell") || !strings.Contains(strings.Join(r.Notes, " "), "max_bytes") {
 		t.Errorf("truncated: %q %v", r.Verdict, r.Notes)
 	}
 }
