@@ -99,6 +99,7 @@ in flight, streams included, finish (up to 30s) before exiting.`,
 	cmd.Flags().StringVar(&listen, "listen", "", "address to listen on (default: the config's listen)")
 	cmd.Flags().StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	cmd.Flags().BoolVar(&check, "check", false, "check the config and exit")
+	cmd.AddCommand(newGatewayShadowReportCmd(e)) // gateway_shadow.go
 	return cmd
 }
 

@@ -70,6 +70,8 @@ type Route struct {
 	// SLAP95MS is the route's p95 latency target in milliseconds, which the server's
 	// traffic page holds the measured p95 against (0: none).
 	SLAP95MS float64 `yaml:"sla_p95_ms"`
+	// Shadow mirrors calls to a candidate target in the background (shadow.go).
+	Shadow *Shadow `yaml:"shadow"`
 }
 
 // Target is one provider and model a route may call.
@@ -371,6 +373,10 @@ func (l *loader) validate(c *Config, getenv func(string) string) {
 		}
 		if r.Cache != nil && r.Cache.TTLSeconds <= 0 {
 			l.fail(at(path+".cache"), "write cache: {ttl_s: 300}", "the cache needs ttl_s, the seconds an answer is kept")
+		}
+		if r.Shadow != nil {
+			target(path+".shadow", r.Shadow.Provider, r.Shadow.Model)
+			l.validateShadow(c, r, path+".shadow")
 		}
 	}
 	keyNames := map[string]bool{}

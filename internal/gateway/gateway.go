@@ -84,6 +84,7 @@ type Gateway struct {
 	registry  *prometheus.Registry
 	cache     *responseCache
 	mux       *http.ServeMux
+	shadow    *shadowing // shadow traffic (shadow.go)
 
 	draining atomic.Bool
 	seq      atomic.Uint64
@@ -211,6 +212,10 @@ func New(cfg *Config, opt Options) (*Gateway, error) {
 	}
 	var err error
 	if g.metrics, err = newMetrics(g.registry, breakers); err != nil {
+		return nil, err
+	}
+	// Shadow traffic (shadow.go).
+	if g.shadow, err = newShadowing(g, mkTarget); err != nil {
 		return nil, err
 	}
 	g.cache = newResponseCache(g.now)

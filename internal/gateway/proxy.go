@@ -119,6 +119,7 @@ func (g *Gateway) serveCall(w http.ResponseWriter, r *http.Request, endpoint str
 		return
 	}
 	defer c.settle()
+	c.startShadow(traceID) // shadow.go: in the background, never charged to the key
 	if c.serveCached(w) {
 		return
 	}

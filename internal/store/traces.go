@@ -26,6 +26,10 @@ type Traces interface {
 	// DeleteTracesBefore deletes every project's records (and their bodies) that started
 	// before a time: the retention job. It returns how many it deleted.
 	DeleteTracesBefore(ctx context.Context, before time.Time) (int64, error)
+	// ShadowPairs returns a route's shadow records started since a time, oldest first and
+	// at most limit of them, each with the live record it shadows, bodies included: what
+	// the shadow comparison report reads (traces_shadow.go).
+	ShadowPairs(ctx context.Context, projectID, route string, since time.Time, limit int) ([]ShadowPair, error)
 }
 
 // Trace is one call through the gateway.
