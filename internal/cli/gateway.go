@@ -285,3 +285,13 @@ func (g *servedGateway) routeSLAs() map[string]float64 {
 	}
 	return out
 }
+
+// shadowChecks are a route's shadow assertions, for the server's shadow report.
+func (g *servedGateway) shadowChecks(route string) []gateway.ShadowCheck {
+	for _, r := range g.cfg.Routes {
+		if r.Name == route && r.Shadow != nil {
+			return r.Shadow.Checks()
+		}
+	}
+	return nil
+}

@@ -117,7 +117,11 @@ SIGINT or SIGTERM stops accepting connections and lets requests in flight finish
 
 // serve runs the server on ln until ctx ends, then shuts it down gracefully.
 func serve(ctx context.Context, ln net.Listener, st store.Store, log *slog.Logger, gw *servedGateway) error {
-	api := server.New(server.Config{Store: st, Logger: log, CacheTTL: time.Second})
+	sc := server.Config{Store: st, Logger: log, CacheTTL: time.Second}
+	if gw != nil {
+		sc.ShadowChecks = gw.shadowChecks
+	}
+	api := server.New(sc)
 	wc := web.Config{Server: api, Store: st, Logger: log}
 	gwDone := make(chan error, 1)
 	if gw != nil {
