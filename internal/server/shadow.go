@@ -30,26 +30,38 @@ func ParseShadowSince(v string, now time.Time) (time.Time, error) {
 
 func (s *Server) shadowReport(w http.ResponseWriter, r *http.Request, c *call) error {
 	q := r.URL.Query()
-	route := q.Get("route")
-	if route == "" {
-		return errorf(http.StatusBadRequest, codeBadRequest, "route is required: ?route=NAME, a gateway route with a shadow")
-	}
-	since, err := ParseShadowSince(q.Get("since"), s.now())
+	rep, err := s.buildShadowReport(r, c, q.Get("route"), q.Get("since"))
 	if err != nil {
 		return err
+	}
+	writeJSON(w, http.StatusOK, rep)
+	return nil
+}
+
+// buildShadowReport is the report of c's project for route since (ParseShadowSince's
+// syntax), for the API and the UI alike.
+func (s *Server) buildShadowReport(r *http.Request, c *call, route, sinceText string) (*shadowreport.Report, error) {
+	if route == "" {
+		return nil, errorf(http.StatusBadRequest, codeBadRequest, "route is required: ?route=NAME, a gateway route with a shadow")
+	}
+	since, err := ParseShadowSince(sinceText, s.now())
+	if err != nil {
+		return nil, err
 	}
 	pairs, err := s.store.ShadowPairs(r.Context(), c.project.ID, route, since, 0)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var checks []gateway.ShadowCheck
 	if s.shadowChecks != nil {
 		checks = s.shadowChecks(route)
 	}
 	rep := shadowreport.Build(r.Context(), route, since, pairs, checks)
-	if s.shadowChecks == nil {
+	switch {
+	case s.shadowChecks == nil:
 		rep.Notes = append(rep.Notes, "no assertions: this server was not given the gateway config (plumb gateway shadow-report -c gateway.yaml runs them)")
+	case len(checks) == 0:
+		rep.Notes = append(rep.Notes, "no assertions: the gateway config gives this route's shadow none (add them under shadow.assert)")
 	}
-	writeJSON(w, http.StatusOK, rep)
-	return nil
+	return rep, nil
 }

@@ -30,6 +30,9 @@ type Traces interface {
 	// at most limit of them, each with the live record it shadows, bodies included: what
 	// the shadow comparison report reads (traces_shadow.go).
 	ShadowPairs(ctx context.Context, projectID, route string, since time.Time, limit int) ([]ShadowPair, error)
+	// ShadowRoutes returns the routes of a project with shadow records started since a
+	// time, by name, with how many: the shadow page's route picker (traces_shadow.go).
+	ShadowRoutes(ctx context.Context, projectID string, since time.Time) ([]ShadowRoute, error)
 }
 
 // Trace is one call through the gateway.

@@ -109,3 +109,23 @@ func inChunks(ids []string, fn func(ids []string, args []any, marks string) erro
 	}
 	return nil
 }
+
+// ShadowRoute is a route with shadow records, and how many.
+type ShadowRoute struct {
+	Route string `json:"route"`
+	Calls int    `json:"calls"`
+}
+
+// ShadowRoutes implements Traces.
+func (a *accounts) ShadowRoutes(ctx context.Context, projectID string, since time.Time) ([]ShadowRoute, error) {
+	rows, err := a.db.query(ctx, `SELECT route, count(*) FROM traces WHERE project_id = ? AND shadow_of IS NOT NULL
+		AND started_at >= ? GROUP BY route ORDER BY route`, projectID, storedTime(since))
+	if err != nil {
+		return nil, fmt.Errorf("shadow routes: %w", err)
+	}
+	return collect(rows, "shadow routes", func(s rowScanner) (ShadowRoute, error) {
+		var r ShadowRoute
+		err := s.Scan(&r.Route, &r.Calls)
+		return r, err
+	})
+}

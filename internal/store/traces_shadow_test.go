@@ -65,5 +65,20 @@ func TestShadowPairs(t *testing.T) {
 		if pairs, _ := st.ShadowPairs(ctx, other.ID, "support-bot", t0, 0); len(pairs) != 1 || pairs[0].Live.ID != "olive" {
 			t.Errorf("other project: %+v", pairs)
 		}
+
+		// The routes with shadow records: by name, counted, in the period, of the project.
+		routes, err := st.ShadowRoutes(ctx, p.ID, t0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(routes) != "[{other-bot 1} {support-bot 4}]" {
+			t.Errorf("shadow routes since t0: %v, want other-bot 1, support-bot 4 (3 pairs and the orphan)", routes)
+		}
+		if routes, _ := st.ShadowRoutes(ctx, p.ID, t0.Add(30*time.Minute)); fmt.Sprint(routes) != "[{support-bot 1}]" {
+			t.Errorf("shadow routes since t0+30m: %v, want the orphan's route alone", routes)
+		}
+		if routes, _ := st.ShadowRoutes(ctx, other.ID, t0); fmt.Sprint(routes) != "[{support-bot 1}]" {
+			t.Errorf("other project's shadow routes: %v", routes)
+		}
 	})
 }

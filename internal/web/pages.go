@@ -64,6 +64,7 @@ func (u *UI) table() []page {
 		{Method: "GET", Path: p + "/traffic", Access: project, Role: store.RoleViewer, Handle: u.trafficPage},
 		{Method: "GET", Path: p + "/traces", Access: project, Role: store.RoleViewer, Handle: u.tracesPage},
 		{Method: "GET", Path: p + "/traces/{trace}", Access: project, Role: store.RoleViewer, Handle: u.tracePageView},
+		{Method: "GET", Path: p + "/shadow", Access: project, Role: store.RoleViewer, Handle: u.shadowPage}, // shadow.go
 	},
 		u.queuePages(p)..., // annotation queues (queues.go)
 	)

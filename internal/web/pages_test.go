@@ -22,6 +22,9 @@ func concrete(pattern string, project, run, userID, keyID string) string {
 	if strings.HasSuffix(pattern, "/prompt-rollback/{name...}") {
 		p += "?label=production"
 	}
+	if strings.HasSuffix(pattern, "/shadow") {
+		p += "?route=" + url.QueryEscape(shadowRouteA) + "&since=" + shadowSince
+	}
 	return p
 }
 
