@@ -222,7 +222,6 @@ type Turn struct {
 // and the attempts paired by attack and attempt number: holes closed (succeeded in A, held
 // in B) and holes opened (held in A, succeeded in B), with McNemar's exact p.
 type Comparison struct {
-	A, B   string          `json:"-"`
 	RunA   string          `json:"run_a"`
 	RunB   string          `json:"run_b"`
 	Rows   []CompareRow    `json:"rows"`
