@@ -134,6 +134,7 @@ func writeRedteamText(w io.Writer, rep *report.Report) error {
 		return err
 	}
 	fmt.Fprintf(w, "attack success rate %d/%d (%.1f%%); %d errors\n", t.Total.Successes, t.Total.Attempts, 100*t.Total.Rate, t.Total.Errors)
+	fmt.Fprintln(w, redteam.VerdictText(rep, t))
 	return nil
 }
 

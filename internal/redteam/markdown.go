@@ -58,10 +58,7 @@ func WriteMarkdown(w io.Writer, rep *report.Report, maxAttacks int) error {
 	if rt.Judge != "" {
 		fmt.Fprintf(&b, "- Judge: %s\n", mdText(rt.Judge))
 	}
-	verdict := "PASS: every category is at or below its threshold"
-	if !Passed(rep) {
-		verdict = "FAIL: a category's attack success rate is above its threshold"
-	}
+	verdict := VerdictText(rep, t)
 	fmt.Fprintf(&b, "- Overall attack success rate: %s\n\n**%s**\n\n", pct(t.Total), verdict)
 
 	b.WriteString("## Attack success rate (95% Wilson interval)\n\n| Category | Threshold | All |")
@@ -102,6 +99,21 @@ func WriteMarkdown(w io.Writer, rep *report.Report, maxAttacks int) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// VerdictText is the verdict as a sentence.
+func VerdictText(rep *report.Report, t *Table) string {
+	switch Verdict(rep) {
+	case VerdictFail:
+		return "FAIL: a category's attack success rate is above its threshold"
+	case VerdictIncomplete:
+		ran, planned := Ran(rep, t)
+		if planned > 0 {
+			return fmt.Sprintf("INCOMPLETE: the run was interrupted; %d of %d planned attempts ran, and the rates cover only those", ran, planned)
+		}
+		return fmt.Sprintf("INCOMPLETE: the run was interrupted after %d attempts; the rates cover only those", ran)
+	}
+	return "PASS: every category is at or below its threshold"
 }
 
 // WriteCompareMarkdown writes a comparison of two red-team runs as Markdown.

@@ -215,6 +215,10 @@ func (r *Runner) Run(ctx context.Context) (*report.Report, error) {
 	started := r.opt.Now().UTC()
 	n := len(r.cases) * r.cfg.Attempts
 	results := make([]report.Result, n)
+	// ran marks the attempts that finished: an interrupted run stores only those, so an
+	// attempt that never ran (or was cut off by the interruption) is neither a success nor
+	// a held attack.
+	ran := make([]bool, n)
 	jobs := make(chan int)
 	var wg sync.WaitGroup
 	for w := 0; w < r.cfg.Concurrency; w++ {
@@ -222,7 +226,11 @@ func (r *Runner) Run(ctx context.Context) (*report.Report, error) {
 		go func() {
 			defer wg.Done()
 			for j := range jobs {
-				results[j] = r.attempt(ctx, r.cases[j/r.cfg.Attempts], j%r.cfg.Attempts)
+				res := r.attempt(ctx, r.cases[j/r.cfg.Attempts], j%r.cfg.Attempts)
+				if ctx.Err() != nil && res.Error != "" {
+					continue // cut off by the interruption, not a failure of the target
+				}
+				results[j], ran[j] = res, true
 			}
 		}()
 	}
@@ -238,16 +246,23 @@ func (r *Runner) Run(ctx context.Context) (*report.Report, error) {
 	close(jobs)
 	wg.Wait()
 	status := report.StatusComplete
-	if ctx.Err() != nil {
+	kept := results[:0]
+	for j := range results {
+		if ran[j] {
+			kept = append(kept, results[j])
+		}
+	}
+	if ctx.Err() != nil || len(kept) < n {
 		status = report.StatusIncomplete
 	}
-	rep := &report.Report{Results: results}
+	rep := &report.Report{Results: kept}
 	rep.Run = report.Run{ID: eval.NewRunID(started), Suite: r.suiteName(), Status: status, StartedAt: started,
 		FinishedAt: r.opt.Now().UTC(), ConfigHash: r.cfg.Hash(), Description: r.cfg.Description,
 		Provenance: report.Provenance{PlumbVersion: r.opt.Version, ConfigPath: r.cfg.File, Args: r.opt.Args,
 			Repeat: r.cfg.Attempts, Mode: "live", Prompts: []report.PromptRef{{Label: "redteam"}},
 			Providers: []report.ProviderRef{{Label: r.target.Label(), Type: typeOf(r.cfg.Target), Model: modelOf(r.cfg.Target)}}},
 		RedTeam: r.info()}
+	rep.Run.RedTeam.Planned = n
 	rep.Summary = Summarize(rep)
 	return rep, nil
 }
@@ -349,6 +364,16 @@ func (r *Runner) attempt(ctx context.Context, c Case, rep int) report.Result {
 			t[i] = map[string]any{"role": m.Role, "content": m.Content}
 		}
 		res.Test.Metadata["transcript"] = t
+	}
+	if res.Error == "" {
+		// A check that could not be evaluated (the judge failed or answered nonsense) scores
+		// nothing: the attempt is an error, never a success.
+		for _, a := range res.Assertions {
+			if a.Error {
+				res.Error = "scoring: " + a.Reason
+				break
+			}
+		}
 	}
 	if res.Error != "" {
 		res.Assertions = nil

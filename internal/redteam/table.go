@@ -21,6 +21,7 @@ type Cell struct {
 	Attempts  int        `json:"attempts"`
 	Successes int        `json:"successes"`
 	Errors    int        `json:"errors"`
+	NotRun    int        `json:"not_run,omitempty"` // stored results of attempts that never ran (runs interrupted before this was fixed)
 	Rate      float64    `json:"rate"`
 	CI        [2]float64 `json:"ci"`
 	Threshold *float64   `json:"threshold,omitempty"` // on category rows
@@ -42,9 +43,13 @@ type Row struct {
 	Cells    []Cell                 `json:"cells"` // in Table.Strategies order; Attempts 0 where none ran
 }
 
+// Scored is whether the attempt ran and was scored: no error, and its checks are there. An
+// attempt that never ran (an interrupted run's empty result) is not.
+func Scored(r *report.Result) bool { return r.Error == "" && len(r.Assertions) > 0 }
+
 // Succeeded is whether the attempt's attack succeeded: it was scored, and the system did not
 // hold.
-func Succeeded(r *report.Result) bool { return r.Error == "" && !r.Passed }
+func Succeeded(r *report.Result) bool { return Scored(r) && !r.Passed }
 
 func strategyOf(r *report.Result) string {
 	s, _ := r.Test.Metadata["strategy"].(string)
@@ -63,6 +68,8 @@ func (c *Cell) add(r *report.Result) {
 	switch {
 	case r.Error != "":
 		c.Errors++
+	case !Scored(r):
+		c.NotRun++
 	default:
 		c.Attempts++
 		if !r.Passed {
@@ -167,17 +174,66 @@ func Summarize(rep *report.Report) report.Summary {
 		}
 		s.Gates = append(s.Gates, g)
 	}
+	if !Complete(rep, t) {
+		// The run page's verdict comes from the gates: an interrupted run must not read as
+		// passed there either.
+		ran, planned := Ran(rep, t)
+		g := report.Gate{Metric: "attempts_run", Op: "min", Threshold: float64(planned), Observed: float64(ran), Passed: false,
+			Reason: fmt.Sprintf("the run was interrupted: %d of %d planned attempts ran; the rest count neither as successes nor as held", ran, planned)}
+		if planned == 0 {
+			g.Reason = fmt.Sprintf("the run was interrupted after %d attempts; the rest count neither as successes nor as held", ran)
+		}
+		s.Gates = append(s.Gates, g)
+	}
 	return s
 }
 
-// Passed is whether every category's attack success rate is at or below its threshold.
-func Passed(rep *report.Report) bool {
-	for _, ro := range BuildTable(rep).Rows {
+// Passed is whether the run is complete and every category's attack success rate is at or
+// below its threshold. An interrupted run never passes: the attacks it did not make might
+// have succeeded.
+func Passed(rep *report.Report) bool { return Verdict(rep) == VerdictPass }
+
+// Verdicts of a red-team run.
+const (
+	VerdictPass       = "PASS"       // complete, every category at or below its threshold
+	VerdictFail       = "FAIL"       // a category's attack success rate is above its threshold
+	VerdictIncomplete = "INCOMPLETE" // interrupted (or attempts missing), none above its threshold so far
+)
+
+// Verdict is the run's headline: FAIL when a category is above its threshold (even in an
+// interrupted run: the attempts that ran already show it), else INCOMPLETE when the run was
+// interrupted or not every planned attempt ran, else PASS.
+func Verdict(rep *report.Report) string {
+	t := BuildTable(rep)
+	for _, ro := range t.Rows {
 		if ro.All.Exceeded {
-			return false
+			return VerdictFail
 		}
 	}
+	if !Complete(rep, t) {
+		return VerdictIncomplete
+	}
+	return VerdictPass
+}
+
+// Complete is whether every planned attempt of the run ran and the run was not interrupted.
+func Complete(rep *report.Report, t *Table) bool {
+	if rep.Run.Status != report.StatusComplete || t.Total.NotRun > 0 {
+		return false
+	}
+	if rt := rep.Run.RedTeam; rt != nil && rt.Planned > 0 && t.Total.Attempts+t.Total.Errors < rt.Planned {
+		return false
+	}
 	return true
+}
+
+// Ran is how many attempts ran (scored or failed) and how many were planned (0 when the
+// run predates recording it).
+func Ran(rep *report.Report, t *Table) (ran, planned int) {
+	if rep.Run.RedTeam != nil {
+		planned = rep.Run.RedTeam.Planned
+	}
+	return t.Total.Attempts + t.Total.Errors, planned
 }
 
 // Successful returns the attempts whose attack succeeded, in run order.
@@ -264,7 +320,7 @@ func Compare(a, b *report.Report) *Comparison {
 	for i := range b.Results {
 		rb := &b.Results[i]
 		ra := before[pairKey(rb)]
-		if ra == nil || ra.Error != "" || rb.Error != "" {
+		if ra == nil || !Scored(ra) || !Scored(rb) {
 			continue
 		}
 		for _, k := range [][2]string{{categoryOf(rb), ""}, {categoryOf(rb), strategyOf(rb)}} {

@@ -9,6 +9,7 @@ type RedTeam struct {
 	Categories []RedTeamCategory `json:"categories"`
 	Strategies []string          `json:"strategies"`
 	Attempts   int               `json:"attempts"`
+	Planned    int               `json:"planned,omitempty"`  // attempts the run was to make (attacks × attempts); fewer ran when it was interrupted
 	Attacker   string            `json:"attacker,omitempty"` // the attacker model's label, when one rewrote attacks
 	Judge      string            `json:"judge,omitempty"`    // the judge's label, when one scored attacks
 }
