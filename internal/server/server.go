@@ -67,9 +67,9 @@ type Server struct {
 	handler      http.Handler
 	prompts      *ttlCache[fetchKey, store.PromptVersion] // nil without Config.CacheTTL
 	projects     *ttlCache[string, store.Project]         // by id and by slug
-	toolPolicy *toolpolicy.Policy
-	webhook    *ApprovalWebhook
-	webhooks   sync.WaitGroup
+	toolPolicy   *toolpolicy.Policy
+	webhook      *ApprovalWebhook
+	webhooks     sync.WaitGroup
 	// dummyHash is verified against when a login names an unknown email, so that it takes
 	// as long as a wrong password and does not reveal which accounts exist.
 	dummyHash string
