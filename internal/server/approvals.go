@@ -183,7 +183,7 @@ func (s *Server) decideApproval(w http.ResponseWriter, r *http.Request, c *call)
 	if err := decodeJSON(w, r, s.maxBody, &b); err != nil {
 		return err
 	}
-	a, err := s.DecideApproval(r.Context(), c, id, b)
+	a, err := s.applyDecision(r.Context(), c, id, b)
 	if err != nil {
 		return err
 	}
@@ -191,8 +191,8 @@ func (s *Server) decideApproval(w http.ResponseWriter, r *http.Request, c *call)
 	return nil
 }
 
-// DecideApproval applies the caller's rights and decides; the UI uses it too.
-func (s *Server) DecideApproval(ctx context.Context, c *call, id int64, b ApprovalDecisionBody) (store.Approval, error) {
+// decideApproval applies the caller's rights and decides.
+func (s *Server) applyDecision(ctx context.Context, c *call, id int64, b ApprovalDecisionBody) (store.Approval, error) {
 	a, err := s.store.GetApproval(ctx, c.project.ID, id)
 	if err != nil {
 		return a, err
@@ -356,3 +356,13 @@ func (s *Server) deliver(wh *ApprovalWebhook, body []byte) error {
 
 // WaitWebhooks waits for webhook deliveries in flight (tests, shutdown).
 func (s *Server) WaitWebhooks() { s.webhooks.Wait() }
+
+// DecideApprovalAs decides an approval of c.Project as c (the web UI's forms).
+func (s *Server) DecideApprovalAs(ctx context.Context, c *Caller, id int64, b ApprovalDecisionBody) (store.Approval, error) {
+	return s.applyDecision(ctx, c.c, id, b)
+}
+
+// ApprovalRights is what c may do with an approval.
+func (c *Caller) ApprovalRights(a store.Approval) ApprovalRights {
+	return ApprovalRightsOf(a, c.c.person(), c.c.user != nil, c.c.role)
+}

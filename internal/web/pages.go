@@ -65,7 +65,8 @@ func (u *UI) table() []page {
 		{Method: "GET", Path: p + "/traces", Access: project, Role: store.RoleViewer, Handle: u.tracesPage},
 		{Method: "GET", Path: p + "/traces/{trace}", Access: project, Role: store.RoleViewer, Handle: u.tracePageView},
 	},
-		u.queuePages(p)..., // annotation queues (queues.go)
+		append(u.queuePages(p), // annotation queues (queues.go)
+			u.approvalPages(p)...)..., // tool approvals (approvals.go)
 	)
 }
 
