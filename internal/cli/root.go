@@ -153,6 +153,7 @@ regression; 2 bad input (config, flags, files), reported as file:line:col with a
 		newQueueCmd(e),
 		newGatewayCmd(e),
 		newRedteamCmd(e),
+		newApprovalsCmd(e),
 	)
 	return root
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/plumbhq/plumb/internal/config"
 	"github.com/plumbhq/plumb/internal/store"
+	"github.com/plumbhq/plumb/internal/toolpolicy"
 )
 
 // Config is a gateway.yaml. Every key is documented in docs/gateway.md.
@@ -72,6 +73,8 @@ type Route struct {
 	SLAP95MS float64 `yaml:"sla_p95_ms"`
 	// Shadow mirrors calls to a candidate target in the background (shadow.go).
 	Shadow *Shadow `yaml:"shadow"`
+	// Tools is the route's tool policy (tools.go, docs/approvals.md).
+	Tools *toolpolicy.Policy `yaml:"tools"`
 }
 
 // Target is one provider and model a route may call.
@@ -377,6 +380,14 @@ func (l *loader) validate(c *Config, getenv func(string) string) {
 		if r.Shadow != nil {
 			target(path+".shadow", r.Shadow.Provider, r.Shadow.Model)
 			l.validateShadow(c, r, path+".shadow")
+		}
+		if r.Tools != nil {
+			for _, p := range r.Tools.Check() {
+				l.fail(at(path+".tools."+p.Path), p.Hint, "%s", p.Msg)
+			}
+			if r.Cache != nil && !r.Tools.Empty() {
+				l.fail(at(path+".cache"), "remove cache: from this route, or its tools: policy", "a route with a tool policy cannot cache answers: a cached answer would replay a held call's approval")
+			}
 		}
 	}
 	keyNames := map[string]bool{}

@@ -15,10 +15,12 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"sync"
 	"time"
 
 	"github.com/plumbhq/plumb/internal/auth"
 	"github.com/plumbhq/plumb/internal/store"
+	"github.com/plumbhq/plumb/internal/toolpolicy"
 )
 
 // Config is what a Server needs. Zero values take the defaults noted.
@@ -45,6 +47,10 @@ type Config struct {
 	// ShadowChecks gives a route's shadow assertions for GET /shadow (shadow.go); nil
 	// reports without assertions.
 	ShadowChecks func(route string) []gateway.ShadowCheck
+	// ToolPolicy is the policy POST /approvals checks calls against (approvals.go); nil
+	// refuses those checks. ApprovalWebhook receives decisions; nil sends none.
+	ToolPolicy      *toolpolicy.Policy
+	ApprovalWebhook *ApprovalWebhook
 }
 
 // Server serves the API. Build it with New; it is safe for concurrent use.
@@ -61,6 +67,9 @@ type Server struct {
 	handler      http.Handler
 	prompts      *ttlCache[fetchKey, store.PromptVersion] // nil without Config.CacheTTL
 	projects     *ttlCache[string, store.Project]         // by id and by slug
+	toolPolicy   *toolpolicy.Policy
+	webhook      *ApprovalWebhook
+	webhooks     sync.WaitGroup
 	// dummyHash is verified against when a login names an unknown email, so that it takes
 	// as long as a wrong password and does not reveal which accounts exist.
 	dummyHash string
@@ -74,6 +83,7 @@ func New(cfg Config) *Server {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	s.shadowChecks = cfg.ShadowChecks
+	s.toolPolicy, s.webhook = cfg.ToolPolicy, cfg.ApprovalWebhook
 	if s.now == nil {
 		s.now = time.Now
 	}

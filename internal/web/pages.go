@@ -70,7 +70,8 @@ func (u *UI) table() []page {
 		{Method: "GET", Path: p + "/redteam/{run}/report.md", Access: project, Role: store.RoleViewer, Handle: u.redteamMarkdown},
 		{Method: "GET", Path: p + "/redteam-compare", Access: project, Role: store.RoleViewer, Handle: u.redteamComparePage},
 	},
-		u.queuePages(p)..., // annotation queues (queues.go)
+		append(u.queuePages(p), // annotation queues (queues.go)
+			u.approvalPages(p)...)..., // tool approvals (approvals.go)
 	)
 }
 

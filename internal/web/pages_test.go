@@ -15,7 +15,7 @@ import (
 func concrete(pattern string, project, run, userID, keyID string) string {
 	p := strings.NewReplacer("{project}", project, "{run}", run, "{test}", "0", "{user}", userID, "{key}", keyID, "{$}", "",
 		"{dataset}", "golden", "{queue}", "review", "{item}", "1", "{version}", "1",
-		"{name...}", promptA, "{review}", openReview, "{trace}", traceA).Replace(pattern)
+		"{name...}", promptA, "{review}", openReview, "{trace}", traceA, "{approval}", "1").Replace(pattern)
 	if strings.HasSuffix(pattern, "/compare") {
 		p += "?a=" + url.QueryEscape(run) + "&b=" + url.QueryEscape(run)
 	}
