@@ -1,0 +1,145 @@
+package guard
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/plumbhq/plumb/internal/pii"
+)
+
+// piiTypes maps the pii detector's type names to the scanner's types. ipv4 and ipv6 share
+// the scanner's IP_ADDRESS and are told apart by the finding's text.
+var piiTypes = []struct {
+	name string
+	t    pii.Type
+	what string
+}{
+	{"email", pii.Email, "e-mail address (with a real top-level domain)"},
+	{"phone", pii.Phone, "phone number"},
+	{"credit_card", pii.CreditCard, "payment card number (issuer prefix and Luhn checksum hold)"},
+	{"iban", pii.IBAN, "IBAN (country length and mod-97 checksum hold)"},
+	{"us_ssn", pii.USSSN, "US social security number (valid area, group and serial)"},
+	{"ipv4", pii.IPAddress, "IPv4 address"},
+	{"ipv6", pii.IPAddress, "IPv6 address"},
+}
+
+// piiDetector reports personal data with internal/pii: a pattern with a base score, a
+// checksum where one exists, and context words nearby that raise the score.
+type piiDetector struct {
+	scanner pii.Scanner
+	want    map[string]bool
+}
+
+func newPII(o *options) (Detector, error) {
+	types, err := o.strs("types")
+	if err != nil {
+		return nil, err
+	}
+	minScore, err := o.float("min_score", 0.5, 0, 1)
+	if err != nil {
+		return nil, err
+	}
+	d := &piiDetector{scanner: pii.Scanner{MinScore: minScore}, want: map[string]bool{}}
+	if len(types) == 0 {
+		for _, t := range piiTypes {
+			types = append(types, t.name)
+		}
+	}
+	for _, name := range types {
+		i := slices.IndexFunc(piiTypes, func(t struct {
+			name string
+			t    pii.Type
+			what string
+		}) bool {
+			return t.name == name
+		})
+		if i < 0 {
+			names := make([]string, len(piiTypes))
+			for k, t := range piiTypes {
+				names[k] = t.name
+			}
+			return nil, o.errorf("types", "unknown type %q: use %s", name, strings.Join(names, ", "))
+		}
+		d.want[name] = true
+		if !slices.Contains(d.scanner.Types, piiTypes[i].t) {
+			d.scanner.Types = append(d.scanner.Types, piiTypes[i].t)
+		}
+	}
+	return d, nil
+}
+
+func (d *piiDetector) Name() string { return "pii" }
+
+func (d *piiDetector) Detect(_ context.Context, text string) ([]Finding, error) {
+	var out []Finding
+	for _, f := range d.scanner.Scan(text) {
+		name := piiName(f)
+		if !d.want[name] {
+			continue
+		}
+		what := ""
+		for _, t := range piiTypes {
+			if t.name == name {
+				what = t.what
+			}
+		}
+		reason := what
+		if hint := piiHint(f); hint != "" {
+			reason = fmt.Sprintf("%s %s", what, hint)
+		}
+		out = append(out, Finding{Detector: "pii", Type: name, Start: f.Start, End: f.End, Score: f.Score, Reason: reason})
+	}
+	return out, nil
+}
+
+func piiName(f pii.Finding) string {
+	switch f.Type {
+	case pii.Email:
+		return "email"
+	case pii.Phone:
+		return "phone"
+	case pii.CreditCard:
+		return "credit_card"
+	case pii.IBAN:
+		return "iban"
+	case pii.USSSN:
+		return "us_ssn"
+	case pii.IPAddress:
+		if strings.Contains(f.Text, ":") {
+			return "ipv6"
+		}
+		return "ipv4"
+	}
+	return strings.ToLower(string(f.Type))
+}
+
+// piiHint says which value it was without giving it away: a card's last four digits, an
+// IBAN's country, an address's domain.
+func piiHint(f pii.Finding) string {
+	switch f.Type {
+	case pii.CreditCard:
+		d := onlyDigits(f.Text)
+		if len(d) >= 4 {
+			return "ending " + d[len(d)-4:]
+		}
+	case pii.IBAN:
+		return "from country " + f.Text[:2]
+	case pii.Email:
+		if at := strings.LastIndexByte(f.Text, '@'); at >= 0 {
+			return "at " + f.Text[at+1:]
+		}
+	}
+	return ""
+}
+
+func onlyDigits(s string) string {
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		if s[i] >= '0' && s[i] <= '9' {
+			b = append(b, s[i])
+		}
+	}
+	return string(b)
+}
