@@ -32,7 +32,7 @@ var injectionRules = []phraseRule{
 	{"prompt_injection", "announces new instructions that replace the old", 0.7, 2, []string{
 		"new|updated|real|actual|revised|override",
 		"instructions|instruction|rules|directives|orders|system",
-		"follow|are|is|override|supersede|replace|apply|now"}},
+		"follow|override|supersede|supersedes|replace|replaces|obey"}},
 	{"prompt_extraction", "asks for the system prompt", 0.85, 4, []string{
 		"reveal|show|print|output|repeat|display|tell|leak|dump|expose|give|write|share|recite|spell",
 		"system|initial|hidden|secret|original|developer|confidential|internal",
@@ -424,6 +424,9 @@ func (d *injectionDetector) tryRules(n *normText, toks []token, i int, set *rule
 		if dec == "homoglyphs" && !d.decodings["homoglyphs"] {
 			continue
 		}
+		if negated(n, toks, i) {
+			continue // "do not forget the previous context"
+		}
 		if dec == "" || dec == "homoglyphs" || dec == "zero_width" || dec == "leetspeak" {
 			score = discussed(n, toks, i, j, score)
 		}
@@ -441,6 +444,17 @@ func (d *injectionDetector) tryRules(n *normText, toks []token, i int, set *rule
 			Reason: reason, Decoding: dec})
 		return
 	}
+}
+
+// negated reports a "not", "never" or "don't" in the two words before token i.
+func negated(n *normText, toks []token, i int) bool {
+	for k := max(0, i-2); k < i; k++ {
+		switch string(n.norm[toks[k].s:toks[k].e]) {
+		case "not", "never", "dont", "don", "t", "cannot", "shouldn", "mustn":
+			return true
+		}
+	}
+	return false
 }
 
 func anyLeet(toks []token) bool {
@@ -462,8 +476,9 @@ func anyTrue(bs []bool) bool {
 }
 
 // discussed lowers the score of a phrase that is talked about rather than said: quoted
-// (a quote mark opens within the few bytes before it and closes after it), or preceded within
-// eight words by a word such as "example", "attack", "detect" or "such as".
+// (a quote mark opens within the few bytes before it and closes after it: score halved), or
+// preceded within eight words by a word such as "example", "attack", "detect" or "such as"
+// (score lowered by 0.5).
 func discussed(n *normText, toks []token, i, j int, score float64) float64 {
 	b := n.norm
 	quoted := false
@@ -481,7 +496,7 @@ func discussed(n *normText, toks []token, i, j int, score float64) float64 {
 	}
 	for k := max(0, i-8); k < i; k++ {
 		if metaWords[string(b[toks[k].s:toks[k].e])] {
-			score -= 0.4
+			score -= 0.5
 			break
 		}
 	}

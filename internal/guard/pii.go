@@ -30,7 +30,14 @@ var piiTypes = []struct {
 type piiDetector struct {
 	scanner pii.Scanner
 	want    map[string]bool
+	// ssnContext reports a US SSN only with a context word nearby ("ssn", "social security"):
+	// an SSN has no checksum, and a bare NNN-NN-NNNN is as often a part or case number.
+	ssnContext bool
 }
+
+// ssnWithContext is the lowest score internal/pii gives an SSN with a context word near (0.55
+// for nine plain digits); without one an SSN scores 0.5 at most.
+const ssnWithContext = 0.55
 
 func newPII(o *options) (Detector, error) {
 	types, err := o.strs("types")
@@ -41,7 +48,11 @@ func newPII(o *options) (Detector, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &piiDetector{scanner: pii.Scanner{MinScore: minScore}, want: map[string]bool{}}
+	ssnContext, err := o.boolean("ssn_context", true)
+	if err != nil {
+		return nil, err
+	}
+	d := &piiDetector{scanner: pii.Scanner{MinScore: minScore}, want: map[string]bool{}, ssnContext: ssnContext}
 	if len(types) == 0 {
 		for _, t := range piiTypes {
 			types = append(types, t.name)
@@ -76,7 +87,7 @@ func (d *piiDetector) Detect(_ context.Context, text string) ([]Finding, error) 
 	var out []Finding
 	for _, f := range d.scanner.Scan(text) {
 		name := piiName(f)
-		if !d.want[name] {
+		if !d.want[name] || name == "us_ssn" && d.ssnContext && f.Score < ssnWithContext {
 			continue
 		}
 		what := ""

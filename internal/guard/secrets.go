@@ -197,11 +197,13 @@ func appendJWTs(out []Finding, text string, covered func(s, e int) bool) []Findi
 	}
 }
 
-// appendEntropy reports tokens of at least minLength letters, digits and +/_=- whose Shannon
+// appendEntropy reports tokens of at least minLength letters, digits and +/_- whose Shannon
 // entropy is at least minEntropy bits per character, that mix letters and digits, within
 // three words after a secret context word ("key", "token", "password", ...).
 func (d *secretsDetector) appendEntropy(out []Finding, text string, covered func(s, e int) bool) []Finding {
-	isTok := func(c byte) bool { return isTokenByte(c) || c == '+' || c == '/' || c == '=' }
+	// '=' is left out: it joins a name to its value ("client_secret=…") more often than it
+	// pads base64.
+	isTok := func(c byte) bool { return isTokenByte(c) || c == '+' || c == '/' }
 	for i := 0; i < len(text); {
 		if !isTok(text[i]) {
 			i++

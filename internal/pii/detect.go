@@ -16,7 +16,10 @@ var (
 	cardContext      = []string{"card", "credit", "debit", "visa", "mastercard", "amex", "discover", "cc", "payment", "pan"}
 	ibanContext      = []string{"iban", "bank", "account", "transfer", "wire", "sepa"}
 	ipContext        = []string{"ip", "ipv4", "ipv6", "address", "host", "server"}
-	ssnContext       = []string{"ssn", "social security", "social security number", "social sec"}
+	// ipAntiContext marks dotted quads that are version, build or section numbers ("version
+// 10.4.12.3", "section 4.2.1.3").
+	ipAntiContext = []string{"version", "build", "release", "v", "ver", "firmware", "patch", "section", "chapter", "figure", "table", "clause", "paragraph", "step", "rule"}
+	ssnContext    = []string{"ssn", "social security", "social security number", "social sec"}
 )
 
 // Base scores, before context. Presidio sets a checksum-validated card or IBAN to 1.0; here a
@@ -31,7 +34,9 @@ const (
 	phoneScore     = 0.4
 	ssnDashScore   = 0.5
 	ssnSpaceScore  = 0.3
-	ssnPlainScore  = 0.05
+	// ssnPlainScore is below any threshold alone, and above 0.5 once a context word is near
+	// ("SSN 536221234"), so a guardrail at 0.5 sees labelled plain SSNs.
+	ssnPlainScore = 0.2
 )
 
 // findEmails reports local@domain where the local part is letters, digits and ._%+-
@@ -63,7 +68,8 @@ func findEmails(text string) []Finding {
 			end--
 		}
 		local, domain := text[start:at], text[at+1:end]
-		if validLocal(local) && validDomain(domain, tlds) {
+		// user@host after "://" is a URL's user info ("https://token@github.com"), not an address.
+		if validLocal(local) && !strings.HasSuffix(text[:start], "://") && validDomain(domain, tlds) {
 			out = append(out, Finding{Type: Email, Start: start, End: end, Text: text[start:end],
 				Score: withContext(text, start, end, emailScore, emailContext)})
 		}
@@ -99,7 +105,7 @@ var (
 )
 
 // findIPs reports IPv4 and IPv6 addresses that net/netip parses (so 999.1.1.1 and 01.2.3.4
-// are not addresses), standing alone: not glued to letters or digits, not part of a longer
+// are not addresses), not after "version", "build", "section" and the like (unless an IP word is near too), standing alone: not glued to letters or digits, not part of a longer
 // dotted number ("1.2.3.4.5", a version) and, for IPv6, not next to another ':'. The bare
 // unspecified address "::" is not reported.
 func findIPs(text string) []Finding {
@@ -118,6 +124,9 @@ func findIPs(text string) []Finding {
 			continue
 		}
 		if a, err := netip.ParseAddr(text[s:e]); err != nil || !a.Is4() {
+			continue
+		}
+		if hasContext(text, s, e, ipAntiContext) && !hasContext(text, s, e, ipContext) {
 			continue
 		}
 		out = append(out, ipFinding(text, s, e))
@@ -426,7 +435,7 @@ var ssnPattern = regexp.MustCompile(`^([0-9]{3})([- .]?)([0-9]{2})([- .]?)([0-9]
 
 // findSSNs reports US social security numbers: NNN-NN-NNNN (base 0.5), NNN NN NNNN or
 // NNN.NN.NNNN (0.3), and nine plain digits only when a context word ("ssn", "social
-// security") is near (0.05, raised by the context). There is no checksum; the Social
+// security") is near (0.2, raised by the context to 0.55). There is no checksum; the Social
 // Security Administration never issues area 000, 666 or 900-999, group 00 or serial 0000,
 // nor numbers of one repeated digit, and it voided 078-05-1120 and 219-09-9999 after they
 // were printed in advertising: those are rejected. Without a context word a score stays at
