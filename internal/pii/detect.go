@@ -17,7 +17,7 @@ var (
 	ibanContext      = []string{"iban", "bank", "account", "transfer", "wire", "sepa"}
 	ipContext        = []string{"ip", "ipv4", "ipv6", "address", "host", "server"}
 	// ipAntiContext marks dotted quads that are version, build or section numbers ("version
-// 10.4.12.3", "section 4.2.1.3").
+	// 10.4.12.3", "section 4.2.1.3").
 	ipAntiContext = []string{"version", "build", "release", "v", "ver", "firmware", "patch", "section", "chapter", "figure", "table", "clause", "paragraph", "step", "rule"}
 	ssnContext    = []string{"ssn", "social security", "social security number", "social sec"}
 )
