@@ -1,6 +1,7 @@
 package guard
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/hex"
@@ -85,6 +86,14 @@ var metaWords = map[string]bool{
 type ruleSet struct {
 	rules []compiledRule
 	first map[string][]int
+	// filter has bit len(w) of entry w[0] set for each first word w (up to 31 bytes), so
+	// most words are ruled out without a map lookup.
+	filter [256]uint32
+}
+
+// mayStart reports whether w could be a first word of one of the rules.
+func (rs *ruleSet) mayStart(w []byte) bool {
+	return len(w) < 32 && rs.filter[w[0]]&(1<<len(w)) != 0
 }
 
 type compiledRule struct {
@@ -101,7 +110,11 @@ func compileRules(rules []phraseRule, fold func(string) string) *ruleSet {
 			for _, w := range strings.Split(step, "|") {
 				set[fold(w)] = true
 				if k == 0 {
-					rs.first[fold(w)] = append(rs.first[fold(w)], i)
+					f := fold(w)
+					rs.first[f] = append(rs.first[f], i)
+					if len(f) < 32 {
+						rs.filter[f[0]] |= 1 << len(f)
+					}
 				}
 			}
 			cr.steps = append(cr.steps, set)
@@ -208,7 +221,7 @@ func (d *injectionDetector) Detect(_ context.Context, text string) ([]Finding, e
 	n := normalize(text)
 	out := d.match(n, nil, "")
 	for _, m := range chatMarkers {
-		if i := strings.Index(string(n.norm), m); i >= 0 {
+		if i := bytes.Index(n.norm, []byte(m)); i >= 0 {
 			s, e := n.span(i, i+len(m))
 			out = append(out, Finding{Detector: "injection", Type: "prompt_injection", Start: s, End: e, Score: 0.8,
 				Reason: "holds a chat-template token that opens a new turn (" + m + ")"})
@@ -334,41 +347,30 @@ func tokenize(n *normText, buf []token) []token {
 // text was decoded from) and carry decoding.
 func (d *injectionDetector) match(n *normText, span []int, decoding string) []Finding {
 	var out []Finding
-	var tokBuf [256]token
+	var tokBuf [512]token
 	toks := tokenize(n, tokBuf[:0])
 	if len(toks) == 0 {
 		return nil
 	}
-	word := func(k int) string { return string(n.norm[toks[k].s:toks[k].e]) }
-	var foldBuf [64]byte
-	folded := func(k int) string {
-		w := n.norm[toks[k].s:toks[k].e]
-		if len(w) > len(foldBuf) {
-			return leetFold(string(w))
-		}
-		f := foldBuf[:len(w)]
-		for i, c := range w {
-			f[i] = leetByte(c)
-		}
-		return string(f)
-	}
-	type variant struct {
-		set  *ruleSet
-		name string
-	}
-	variants := []variant{{plainRules, ""}}
-	if d.decodings["rot13"] {
-		variants = append(variants, variant{rot13Rules, "rot13"})
-	}
-	leetOn := d.decodings["leetspeak"]
+	// fold holds the leetspeak-folded form of norm, made only when a token has leetspeak.
+	var fold []byte
 	for i := range toks {
-		for _, v := range variants {
-			d.tryRules(n, toks, i, v.set, v.name, word, nil, span, decoding, &out)
+		if toks[i].leet {
+			fold = make([]byte, len(n.norm))
+			for k, c := range n.norm {
+				fold[k] = leetByte(c)
+			}
+			break
 		}
-		if leetOn && toks[i].leet {
-			d.tryRules(n, toks, i, leetRules, "leetspeak", folded, folded, span, decoding, &out)
-		} else if leetOn && hasLeetAhead(toks, i) {
-			d.tryRules(n, toks, i, leetRules, "leetspeak", folded, folded, span, decoding, &out)
+	}
+	leetOn := d.decodings["leetspeak"] && fold != nil
+	for i := range toks {
+		d.tryRules(n, n.norm, toks, i, plainRules, "", span, decoding, &out)
+		if d.decodings["rot13"] {
+			d.tryRules(n, n.norm, toks, i, rot13Rules, "rot13", span, decoding, &out)
+		}
+		if leetOn && (toks[i].leet || hasLeetAhead(toks, i)) {
+			d.tryRules(n, fold, toks, i, leetRules, "leetspeak", span, decoding, &out)
 		}
 	}
 	return out
@@ -385,15 +387,21 @@ func hasLeetAhead(toks []token, i int) bool {
 	return false
 }
 
-func (d *injectionDetector) tryRules(n *normText, toks []token, i int, set *ruleSet, variant string,
-	word func(int) string, _ func(int) string, span []int, decoding string, out *[]Finding) {
-	for _, ri := range set.first[word(i)] {
+// tryRules tries the rules of set whose first word is token i, reading words from b (the
+// normalised text or its leetspeak fold); the first rule that matches is reported.
+func (d *injectionDetector) tryRules(n *normText, b []byte, toks []token, i int, set *ruleSet, variant string,
+	span []int, decoding string, out *[]Finding) {
+	w := b[toks[i].s:toks[i].e]
+	if !set.mayStart(w) {
+		return
+	}
+	for _, ri := range set.first[string(w)] {
 		r := &set.rules[ri]
 		j, ok := i, true
 		for _, step := range r.steps[1:] {
 			found := -1
 			for k := j + 1; k < len(toks) && k <= j+1+r.gap; k++ {
-				if step[word(k)] {
+				if step[string(b[toks[k].s:toks[k].e])] {
 					found = k
 					break
 				}
@@ -483,14 +491,14 @@ func discussed(n *normText, toks []token, i, j int, score float64) float64 {
 	b := n.norm
 	quoted := false
 	for k := toks[i].s - 1; k >= 0 && k >= toks[i].s-3; k-- {
-		if c := b[k]; c == '"' || c == '\'' || c == '`' || c == ' ' && n.src[n.off[k]] >= utf8.RuneSelf && isQuoteRune(n.src, int(n.off[k])) {
+		if c := b[k]; c == '"' || c == '\'' || c == '`' || c == ' ' && n.src[n.at(k)] >= utf8.RuneSelf && isQuoteRune(n.src, n.at(k)) {
 			quoted = true
 			break
 		}
 	}
 	if quoted {
 		end := min(len(b), toks[j].e+40)
-		if strings.ContainsAny(string(b[toks[j].e:end]), "\"'`") || containsQuoteRune(n.src[n.off[toks[j].e-1]:n.off[end-1]]) {
+		if strings.ContainsAny(string(b[toks[j].e:end]), "\"'`") || containsQuoteRune(n.src[n.at(toks[j].e-1):n.at(end-1)]) {
 			score *= 0.5
 		}
 	}

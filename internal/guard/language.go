@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 )
 
 // Languages the language detector can name. Scripts used by one language name it; Latin-script
@@ -62,6 +63,13 @@ func DetectLanguage(text string) (string, float64) {
 	counts := make([]int, len(scriptLanguages))
 	latin, letters := 0, 0
 	for _, r := range text {
+		if r < utf8.RuneSelf {
+			if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' {
+				letters++
+				latin++
+			}
+			continue
+		}
 		if !unicode.IsLetter(r) {
 			continue
 		}
@@ -100,13 +108,13 @@ func DetectLanguage(text string) (string, float64) {
 	var hits [8]int
 	words, total := 0, 0
 	var buf [16]byte
-	for _, sp := range splitWords(text) {
-		w := text[sp[0]:sp[1]]
+	for s, e := nextWord(text, 0); s < e; s, e = nextWord(text, e) {
+		w := text[s:e]
 		words++
-		if len(w) > len(buf) {
+		if len(w) > 6 { // no stop word is longer
 			continue
 		}
-		bits := stopIndex[lowerWord(buf[:], w)]
+		bits := stopIndex[string(lowerKey(buf[:], w))]
 		if bits == 0 {
 			continue
 		}

@@ -16,6 +16,9 @@ type leakageDetector struct {
 	// it by hash.
 	prompt string
 	grams  map[uint64][]int32
+	// seen has bit h%len(seen)*64 set for each hash of grams: nearly every window of a text
+	// is ruled out by one bit test instead of a map lookup.
+	seen []uint64
 }
 
 const rollBase = 1000003
@@ -43,7 +46,7 @@ func newLeakage(o *options) (Detector, error) {
 	}
 	d := &leakageDetector{canaries: canaries, minOverlap: minOverlap}
 	if prompt != "" {
-		norm, _ := foldSpace(prompt)
+		norm := foldSpace(prompt)
 		d.prompt = string(norm)
 		d.grams = map[uint64][]int32{}
 		if len(norm) >= minOverlap {
@@ -59,6 +62,12 @@ func newLeakage(o *options) (Detector, error) {
 				}
 			}
 		}
+		// About 16 bits per window keeps false hits near 1 in 16.
+		d.seen = make([]uint64, max(64, len(d.grams)/4))
+		for h := range d.grams {
+			b := h % uint64(len(d.seen)*64)
+			d.seen[b/64] |= 1 << (b % 64)
+		}
 	}
 	return d, nil
 }
@@ -71,11 +80,9 @@ func rollPow(n int) uint64 {
 	return p
 }
 
-// foldSpace lowercases ASCII and makes each run of white space one space; off maps each
-// output byte to its byte in s.
-func foldSpace(s string) ([]byte, []int32) {
+// foldSpace lowercases ASCII and makes each run of white space one space.
+func foldSpace(s string) []byte {
 	out := make([]byte, 0, len(s))
-	off := make([]int32, 0, len(s))
 	space := false
 	for i := 0; i < len(s); i++ {
 		c := s[i]
@@ -92,9 +99,29 @@ func foldSpace(s string) ([]byte, []int32) {
 			}
 		}
 		out = append(out, c)
-		off = append(off, int32(i))
 	}
-	return out, off
+	return out
+}
+
+// origOffset returns the byte of s that byte k of foldSpace(s) came from.
+func origOffset(s string, k int) int {
+	n, space := 0, false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c == ' ' || c == '\n' || c == '\t' || c == '\r' {
+			if space {
+				continue
+			}
+			space = true
+		} else {
+			space = false
+		}
+		if n == k {
+			return i
+		}
+		n++
+	}
+	return len(s)
 }
 
 func (d *leakageDetector) Name() string { return "leakage" }
@@ -121,7 +148,7 @@ func (d *leakageDetector) Detect(_ context.Context, text string) ([]Finding, err
 // overlaps finds maximal stretches of text at least minOverlap long (after normalising) that
 // appear verbatim in the protected prompt.
 func (d *leakageDetector) overlaps(text string) []Finding {
-	norm, off := foldSpace(text)
+	norm := foldSpace(text)
 	n := d.minOverlap
 	if len(norm) < n {
 		return nil
@@ -137,6 +164,9 @@ func (d *leakageDetector) overlaps(text string) []Finding {
 		}
 		s := i - n + 1
 		if s < skip {
+			continue
+		}
+		if b := h % uint64(len(d.seen)*64); d.seen[b/64]&(1<<(b%64)) == 0 {
 			continue
 		}
 		best, bestEnd := 0, 0
@@ -156,7 +186,7 @@ func (d *leakageDetector) overlaps(text string) []Finding {
 		if best == 0 {
 			continue
 		}
-		start, end := int(off[s]), int(off[bestEnd-1])+1
+		start, end := origOffset(text, s), origOffset(text, bestEnd-1)+1
 		share := float64(best) / float64(len(d.prompt))
 		out = append(out, Finding{Detector: "leakage", Type: "prompt_leak", Start: start, End: end,
 			Score:  min(1, 0.7+share),

@@ -7,7 +7,8 @@ import (
 // normText is a text brought to a form the phrase rules can match: ASCII lowercase, look-alike
 // letters from other scripts folded to the Latin letter they imitate (homoglyphs), invisible
 // characters dropped, and any other non-ASCII rune turned into a space. off maps each byte
-// of norm back to the start of the rune it came from in the original text.
+// of norm back to the start of the rune it came from in the original text; it is nil when
+// the text is ASCII and norm is as long as it.
 type normText struct {
 	src  string
 	norm []byte
@@ -23,6 +24,25 @@ type normText struct {
 }
 
 func normalize(text string) *normText {
+	ascii := true
+	for i := 0; i < len(text); i++ {
+		if text[i] >= utf8.RuneSelf {
+			ascii = false
+			break
+		}
+	}
+	if ascii {
+		// The common case: one lowercase copy, and offsets are the identity (off stays nil).
+		b := make([]byte, len(text))
+		for i := 0; i < len(text); i++ {
+			c := text[i]
+			if c >= 'A' && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			b[i] = c
+		}
+		return &normText{src: text, norm: b}
+	}
 	n := &normText{src: text, norm: make([]byte, 0, len(text)), off: make([]int32, 0, len(text))}
 	zwPending := false
 	for i := 0; i < len(text); {
@@ -94,8 +114,19 @@ func (n *normText) push(c byte, at int, hom, zw bool) {
 	}
 }
 
+// at returns the original byte offset of norm[k].
+func (n *normText) at(k int) int {
+	if n.off == nil {
+		return k
+	}
+	return int(n.off[k])
+}
+
 // span returns the original byte span of norm[s:e].
 func (n *normText) span(s, e int) (int, int) {
+	if n.off == nil {
+		return s, e
+	}
 	last := int(n.off[e-1])
 	_, size := utf8.DecodeRuneInString(n.src[last:])
 	if size == 0 {

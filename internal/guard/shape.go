@@ -147,6 +147,21 @@ func (d *lengthDetector) Name() string { return "length" }
 func EstimateTokens(text string) int {
 	n, run := 0, 0
 	for _, r := range text {
+		if r < utf8.RuneSelf { // ASCII, without the unicode tables
+			switch {
+			case r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9':
+				run++
+				if run%4 == 1 {
+					n++
+				}
+			case r == ' ' || r == '\n' || r == '\t' || r == '\r' || r == '\v' || r == '\f':
+				run = 0
+			default:
+				run = 0
+				n++
+			}
+			continue
+		}
 		switch {
 		case unicode.IsLetter(r) || unicode.IsDigit(r):
 			if r >= 0x2E80 { // CJK and other ideographic scripts: about one token per character

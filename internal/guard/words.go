@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"regexp/syntax"
 	"slices"
 	"strings"
 	"unicode"
@@ -14,8 +15,11 @@ import (
 // words (runs of letters and digits), and the text's words are compared in sequence, so
 // "ass" never matches inside "class" and "social security" matches "Social  Security".
 type wordList struct {
-	// first indexes phrases by their first word; each entry is the phrase's words and a label.
+	// first indexes phrases by their first word.
 	first map[string][]phrase
+	// filter has bit min(len(w), 31) of entry w[0] set for each first word w, so most words
+	// of a text are ruled out without a map lookup.
+	filter [256]uint32
 }
 
 type phrase struct {
@@ -28,57 +32,73 @@ func newWordList() *wordList { return &wordList{first: map[string][]phrase{}} }
 // add adds phrase under label; it reports false when the phrase has no word.
 func (l *wordList) add(p, label string) bool {
 	var words []string
-	for _, w := range splitWords(p) {
-		words = append(words, strings.ToLower(p[w[0]:w[1]]))
+	for s, e := nextWord(p, 0); s < e; s, e = nextWord(p, e) {
+		words = append(words, strings.ToLower(p[s:e]))
 	}
 	if len(words) == 0 {
 		return false
 	}
-	l.first[words[0]] = append(l.first[words[0]], phrase{words: words, label: label})
+	w := words[0]
+	l.first[w] = append(l.first[w], phrase{words: words, label: label})
+	l.filter[w[0]] |= 1 << min(len(w), 31)
 	return true
 }
 
 func isWordRune(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }
 
-// splitWords returns the byte spans of the words of s.
-func splitWords(s string) [][2]int {
-	var out [][2]int
-	for i := 0; i < len(s); {
-		r, size := rune(s[i]), 1
-		if r >= utf8.RuneSelf {
-			r, size = utf8.DecodeRuneInString(s[i:])
-		}
-		if !isWordRune(r) {
-			i += size
-			continue
-		}
-		st := i
-		for i < len(s) {
-			r, size = rune(s[i]), 1
-			if r >= utf8.RuneSelf {
-				r, size = utf8.DecodeRuneInString(s[i:])
-			}
-			if !isWordRune(r) {
-				break
-			}
-			i += size
-		}
-		out = append(out, [2]int{st, i})
-	}
-	return out
+// wordByte classifies an ASCII byte: a letter or digit.
+func wordByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
 }
 
-// lowerWord lowercases w into buf when it is ASCII, and with strings.ToLower otherwise.
-func lowerWord(buf []byte, w string) string {
+// nextWord returns the span of the first word of s at or after i; s == e when there is none.
+func nextWord(s string, i int) (int, int) {
+	for i < len(s) {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if wordByte(c) {
+				break
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if isWordRune(r) {
+			break
+		}
+		i += size
+	}
+	st := i
+	for i < len(s) {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if !wordByte(c) {
+				break
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if !isWordRune(r) {
+			break
+		}
+		i += size
+	}
+	return st, i
+}
+
+// lowerKey lowercases w into buf when it is ASCII and fits, or with strings.ToLower; the
+// result is meant for a map index m[string(key)], which does not allocate.
+func lowerKey(buf []byte, w string) []byte {
+	if len(w) > cap(buf) {
+		return []byte(strings.ToLower(w))
+	}
 	for i := 0; i < len(w); i++ {
 		if w[i] >= utf8.RuneSelf {
-			return strings.ToLower(w)
+			return []byte(strings.ToLower(w))
 		}
 	}
-	if len(w) > cap(buf) {
-		return strings.ToLower(w)
-	}
-	return string(lowerInto(buf[:0], w))
+	return lowerInto(buf[:0], w)
 }
 
 // match calls found for each phrase in text, with its span and label.
@@ -86,38 +106,112 @@ func (l *wordList) match(text string, found func(s, e int, label string)) {
 	if len(l.first) == 0 {
 		return
 	}
-	spans := splitWords(text)
 	var buf [64]byte
-	var buf2 [64]byte
-	for i, sp := range spans {
-		cands := l.first[lowerWord(buf[:], text[sp[0]:sp[1]])]
+	for s, e := nextWord(text, 0); s < e; s, e = nextWord(text, e) {
+		c := text[s]
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c < utf8.RuneSelf && l.filter[c]&(1<<min(e-s, 31)) == 0 {
+			continue
+		}
+		cands := l.first[string(lowerKey(buf[:], text[s:e]))]
 	next:
 		for _, p := range cands {
-			if i+len(p.words) > len(spans) {
-				continue
-			}
+			end := e
 			for k := 1; k < len(p.words); k++ {
-				w := spans[i+k]
-				if lowerWord(buf2[:], text[w[0]:w[1]]) != p.words[k] {
+				ws, we := nextWord(text, end)
+				if ws == we || !strings.EqualFold(text[ws:we], p.words[k]) {
 					continue next
 				}
+				end = we
 			}
-			found(sp[0], spans[i+len(p.words)-1][1], p.label)
+			found(s, end, p.label)
 			break
 		}
 	}
 }
 
+// pattern is a compiled regular expression and, when every match must contain one, a
+// lowercase literal checked first: most texts hold none and skip the regular expression.
+type pattern struct {
+	re      *regexp.Regexp
+	literal string
+}
+
+// requiredLiteral returns a lowercase literal every match of the case-insensitive pattern p
+// contains (the longest literal of a top-level concatenation), or "".
+func requiredLiteral(p string) string {
+	re, err := syntax.Parse(p, syntax.Perl)
+	if err != nil {
+		return ""
+	}
+	re = re.Simplify()
+	lit := func(r *syntax.Regexp) string {
+		if r.Op != syntax.OpLiteral {
+			return ""
+		}
+		return strings.ToLower(string(r.Rune))
+	}
+	best := lit(re)
+	if re.Op == syntax.OpConcat {
+		for _, sub := range re.Sub {
+			if l := lit(sub); len(l) > len(best) {
+				best = l
+			}
+		}
+	}
+	if !isASCII(best) {
+		return "" // case folding outside ASCII may change lengths; always run the expression
+	}
+	return best
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+// findAll returns the spans of the pattern's matches in text; lower is text in lowercase
+// when it is ASCII (made by the caller once for all patterns), or "" to skip the literal
+// check (outside ASCII, (?i)k also matches the Kelvin sign, (?i)s the long s).
+func (p pattern) findAll(text, lower string) [][]int {
+	if p.literal != "" && lower != "" && !strings.Contains(lower, p.literal) {
+		return nil
+	}
+	return p.re.FindAllStringIndex(text, -1)
+}
+
+// asciiLower returns s in lowercase when s is ASCII, or "".
+func asciiLower(s string) string {
+	upper := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= utf8.RuneSelf {
+			return ""
+		}
+		upper = upper || c >= 'A' && c <= 'Z'
+	}
+	if !upper {
+		return s
+	}
+	return string(lowerInto(make([]byte, 0, len(s)), s))
+}
+
 // compilePatterns compiles regular expressions (RE2 syntax: linear time, no backtracking),
 // case-insensitive unless the pattern says otherwise.
-func compilePatterns(o *options, key string, ps []string) ([]*regexp.Regexp, error) {
-	var out []*regexp.Regexp
+func compilePatterns(o *options, key string, ps []string) ([]pattern, error) {
+	var out []pattern
 	for i, p := range ps {
 		re, err := regexp.Compile("(?i)" + p)
 		if err != nil {
 			return nil, o.errorf(key, "item %d %q is not a valid regular expression (RE2 syntax): %v", i+1, p, err)
 		}
-		out = append(out, re)
+		out = append(out, pattern{re: re, literal: requiredLiteral("(?i)" + p)})
 	}
 	return out, nil
 }
@@ -125,7 +219,7 @@ func compilePatterns(o *options, key string, ps []string) ([]*regexp.Regexp, err
 // bannedWordsDetector reports words and phrases from a list, and matches of patterns.
 type bannedWordsDetector struct {
 	words    *wordList
-	patterns []*regexp.Regexp
+	patterns []pattern
 }
 
 func newBannedWords(o *options) (Detector, error) {
@@ -160,8 +254,12 @@ func (d *bannedWordsDetector) Detect(_ context.Context, text string) ([]Finding,
 		out = append(out, Finding{Detector: "banned_words", Type: "banned_word", Start: s, End: e, Score: 1,
 			Reason: "a banned word or phrase from the list"})
 	})
-	for i, re := range d.patterns {
-		for _, m := range re.FindAllStringIndex(text, -1) {
+	lower := ""
+	if len(d.patterns) > 0 {
+		lower = asciiLower(text)
+	}
+	for i, p := range d.patterns {
+		for _, m := range p.findAll(text, lower) {
 			if m[0] == m[1] {
 				continue
 			}
@@ -177,7 +275,7 @@ func (d *bannedWordsDetector) Detect(_ context.Context, text string) ([]Finding,
 // a name with words, phrases and patterns that signal it.
 type deniedTopicsDetector struct {
 	words    *wordList
-	patterns map[string][]*regexp.Regexp
+	patterns map[string][]pattern
 	names    []string
 }
 
@@ -190,7 +288,7 @@ func newDeniedTopics(o *options) (Detector, error) {
 	if !isMap {
 		return nil, o.errorf("topics", "want a map of topic name to a list of words, got %T", v)
 	}
-	d := &deniedTopicsDetector{words: newWordList(), patterns: map[string][]*regexp.Regexp{}}
+	d := &deniedTopicsDetector{words: newWordList(), patterns: map[string][]pattern{}}
 	for name, t := range m {
 		d.names = append(d.names, name)
 		sub := &options{detector: "denied_topics", m: map[string]any{"words": t}}
@@ -235,9 +333,13 @@ func (d *deniedTopicsDetector) Detect(_ context.Context, text string) ([]Finding
 		out = append(out, Finding{Detector: "denied_topics", Type: "denied_topic", Start: s, End: e, Score: 0.9,
 			Reason: "touches the denied topic " + label})
 	})
+	lower := ""
 	for _, name := range d.names {
-		for _, re := range d.patterns[name] {
-			for _, m := range re.FindAllStringIndex(text, -1) {
+		for _, p := range d.patterns[name] {
+			if lower == "" {
+				lower = asciiLower(text)
+			}
+			for _, m := range p.findAll(text, lower) {
 				if m[0] < m[1] {
 					out = append(out, Finding{Detector: "denied_topics", Type: "denied_topic", Start: m[0], End: m[1], Score: 0.9,
 						Reason: "touches the denied topic " + name})

@@ -87,20 +87,48 @@ func validLocal(s string) bool {
 }
 
 func validDomain(s string, tlds tldSet) bool {
-	labels := strings.Split(s, ".")
-	if len(labels) < 2 || len(s) > 253 {
+	if len(s) > 253 || !strings.Contains(s, ".") {
 		return false
 	}
-	for _, l := range labels {
+	last := ""
+	for rest := s; ; {
+		l, after, more := strings.Cut(rest, ".")
 		if l == "" || l[0] == '-' || l[len(l)-1] == '-' {
 			return false
 		}
+		if !more {
+			last = l
+			break
+		}
+		rest = after
 	}
-	return tlds.has(labels[len(labels)-1])
+	return tlds.has(last)
+}
+
+// dottedQuad returns the end of the four dot-separated groups of one to three digits at
+// text[s:] (as the pattern [0-9]{1,3}(\.[0-9]{1,3}){3} would match them), or -1.
+func dottedQuad(text string, s int) int {
+	i := s
+	for g := 0; g < 4; g++ {
+		if g > 0 {
+			if i+1 >= len(text) || text[i] != '.' || !isDigit(rune(text[i+1])) {
+				return -1
+			}
+			i++
+		}
+		n := 0
+		for i < len(text) && n < 3 && text[i] >= '0' && text[i] <= '9' {
+			i++
+			n++
+		}
+		if n == 0 {
+			return -1
+		}
+	}
+	return i
 }
 
 var (
-	ipv4Pattern = regexp.MustCompile(`^[0-9]{1,3}(?:\.[0-9]{1,3}){3}`)
 	ipv6Pattern = regexp.MustCompile(`[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?:\.[0-9]{1,3}){0,3}`)
 )
 
@@ -114,12 +142,10 @@ func findIPs(text string) []Finding {
 		if !isDigit(rune(text[s])) || s > 0 && isDigit(rune(text[s-1])) {
 			continue
 		}
-		// Only a dotted quad can start here; the regexp then runs on a short window.
-		m := ipv4Pattern.FindStringIndex(text[s:min(len(text), s+15)])
-		if m == nil || m[0] != 0 {
+		e := dottedQuad(text, s)
+		if e < 0 {
 			continue
 		}
-		e := s + m[1]
 		if gluedNumber(text, s, e) {
 			continue
 		}
@@ -171,6 +197,10 @@ func ipv6Candidates(text string) [][]int {
 		for r < len(text) && isV6(text[r]) {
 			r++
 		}
+		if strings.Count(text[l:r], ":") < 2 {
+			i = r // an IPv6 address has two colons at least ("::1"); times and URLs have one
+			continue
+		}
 		for _, m := range ipv6Pattern.FindAllStringIndex(text[l:r], -1) {
 			out = append(out, []int{l + m[0], l + m[1]})
 		}
@@ -220,6 +250,18 @@ func findCards(text string) []Finding {
 		if !isDigit(rune(text[i])) {
 			continue
 		}
+		// Most digit runs (dates, prices, times) are far too short: skip them before grouping.
+		j, n := i, 0
+		for j < len(text) && (isDigit(rune(text[j])) || (text[j] == ' ' || text[j] == '-') && j+1 < len(text) && isDigit(rune(text[j+1]))) {
+			if text[j] != ' ' && text[j] != '-' {
+				n++
+			}
+			j++
+		}
+		if n < 13 {
+			i = j
+			continue
+		}
 		groups, seps := digitGroups(text, i, " -")
 		runEnd := groups[len(groups)-1].end
 		out = append(out, cardsInRun(text, groups, seps, gluedBefore(text, i), gluedAfter(text, runEnd))...)
@@ -241,7 +283,11 @@ func cardsInRun(text string, groups []numberGroup, seps []byte, gluedStart, glue
 				continue
 			}
 			s, e := groups[a].start, groups[b].end
-			if !cardWindowShape(groups[a:b+1], seps[a:b]) {
+			n := 0
+			for _, g := range groups[a : b+1] {
+				n += g.end - g.start
+			}
+			if n < 13 || n > 19 || !cardWindowShape(groups[a:b+1], seps[a:b]) {
 				continue
 			}
 			digits := onlyDigits(text[s:e])
@@ -431,7 +477,6 @@ func ibanChecksum(iban string) bool {
 	return rem == 1
 }
 
-var ssnPattern = regexp.MustCompile(`^([0-9]{3})([- .]?)([0-9]{2})([- .]?)([0-9]{4})`)
 
 // findSSNs reports US social security numbers: NNN-NN-NNNN (base 0.5), NNN NN NNNN or
 // NNN.NN.NNNN (0.3), and nine plain digits only when a context word ("ssn", "social
@@ -468,23 +513,55 @@ func findSSNs(text string) []Finding {
 	return out
 }
 
-// ssnMatches finds what an unanchored ssnPattern would (leftmost, non-overlapping), trying
-// the anchored pattern on an 11-byte window at the start of each run of digits: a match
-// starting inside a run is glued to a digit, which findSSNs rejects anyway.
+// ssnMatches finds, at the start of each run of digits, what the pattern
+// ([0-9]{3})([- .]?)([0-9]{2})([- .]?)([0-9]{4}) would match there, as submatch indexes
+// (a match starting inside a run is glued to a digit, which findSSNs rejects anyway).
 func ssnMatches(text string) [][]int {
 	var out [][]int
+	digitsAt := func(i, n int) bool {
+		if i+n > len(text) {
+			return false
+		}
+		for k := i; k < i+n; k++ {
+			if text[k] < '0' || text[k] > '9' {
+				return false
+			}
+		}
+		return true
+	}
+	sepAt := func(i int) int {
+		if i < len(text) && (text[i] == '-' || text[i] == ' ' || text[i] == '.') {
+			return 1
+		}
+		return 0
+	}
 	for s := 0; s < len(text); s++ {
 		if text[s] < '0' || text[s] > '9' || s > 0 && text[s-1] >= '0' && text[s-1] <= '9' {
 			continue
 		}
-		m := ssnPattern.FindStringSubmatchIndex(text[s:min(len(text), s+11)])
-		if m == nil {
+		if !digitsAt(s, 3) {
 			continue
 		}
-		for k := range m {
-			if m[k] >= 0 {
-				m[k] += s
+		// A separator is optional: try with it first, as the pattern's greedy ? does.
+		var m []int
+		for _, s1 := range []int{sepAt(s + 3), 0} {
+			g := s + 3 + s1
+			if !digitsAt(g, 2) {
+				continue
 			}
+			for _, s2 := range []int{sepAt(g + 2), 0} {
+				se := g + 2 + s2
+				if digitsAt(se, 4) {
+					m = []int{s, se + 4, s, s + 3, s + 3, g, g, g + 2, g + 2, se, se, se + 4}
+					break
+				}
+			}
+			if m != nil {
+				break
+			}
+		}
+		if m == nil {
+			continue
 		}
 		out = append(out, m)
 		s = m[1] - 1

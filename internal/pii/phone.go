@@ -32,6 +32,21 @@ func findPhones(text string) []Finding {
 		if isDigit(rune(c)) && i > 0 && (isDigit(rune(text[i-1])) || text[i-1] == '+') {
 			continue
 		}
+		// A phone has eight digits at least: skip shorter runs (dates, times, prices) before
+		// parsing them.
+		j, n := i, 0
+		for j < len(text) && j-i < 32 {
+			d := text[j]
+			if isDigit(rune(d)) {
+				n++
+			} else if d != ' ' && d != '-' && d != '.' && d != '(' && d != ')' && d != '+' {
+				break
+			}
+			j++
+		}
+		if n < 8 {
+			continue
+		}
 		end, f, ok := phoneAt(text, i)
 		if ok {
 			out = append(out, f)

@@ -162,18 +162,28 @@ func withContext(text string, start, end int, score float64, terms []string) flo
 }
 
 func hasContext(text string, start, end int, terms []string) bool {
-	words := wordsBefore(text[:start], contextBefore)
-	words = append(words, wordsAfter(text[end:], contextAfter)...)
+	// The words around the candidate, as spans of text, without allocating.
+	var spans [contextBefore + contextAfter][2]int
+	nb := wordSpansBefore(text, start, spans[:contextBefore])
+	copy(spans[:], spans[contextBefore-nb:contextBefore])
+	na := wordSpansAfter(text, end, spans[nb:nb+contextAfter])
+	words := spans[:nb+na]
 	for _, term := range terms {
-		parts := strings.Fields(term)
-		for i := 0; i+len(parts) <= len(words); i++ {
-			ok := true
-			for j, p := range parts {
-				w := words[i+j]
-				if w != p && w != p+"s" {
+		// A term is one word or several separated by single spaces.
+		nparts := strings.Count(term, " ") + 1
+		for i := 0; i+nparts <= len(words); i++ {
+			rest, ok := term, true
+			for j := 0; j < nparts && ok; j++ {
+				p := rest
+				if k := strings.IndexByte(rest, ' '); k >= 0 {
+					p, rest = rest[:k], rest[k+1:]
+				}
+				w := text[words[i+j][0]:words[i+j][1]]
+				if c := w[0] | 0x20; c != p[0] { // terms are lowercase; most words differ at once
 					ok = false
 					break
 				}
+				ok = strings.EqualFold(w, p) || len(w) == len(p)+1 && (w[len(p)] == 's' || w[len(p)] == 'S') && strings.EqualFold(w[:len(p)], p)
 			}
 			if ok {
 				return true
@@ -183,19 +193,13 @@ func hasContext(text string, start, end int, terms []string) bool {
 	return false
 }
 
-// isWordRune reports whether r belongs to a word, for context words and for the boundaries
-// of candidates: a number glued to letters ("A4111…", "v1.2.3.4") is an identifier.
-func isWordRune(r rune) bool {
-	return r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r)
-}
-
-// wordsBefore returns up to n lowercase words at the end of s, in reading order.
-func wordsBefore(s string, n int) []string {
-	var words []string
-	end := len(s)
-	for len(words) < n && end > 0 {
+// wordSpansBefore fills the end of out with the spans of up to len(out) words ending before
+// text[end], in reading order, and returns how many it found.
+func wordSpansBefore(text string, end int, out [][2]int) int {
+	n := 0
+	for n < len(out) && end > 0 {
 		for end > 0 {
-			r, size := utf8.DecodeLastRuneInString(s[:end])
+			r, size := utf8.DecodeLastRuneInString(text[:end])
 			if isWordRune(r) {
 				break
 			}
@@ -203,7 +207,7 @@ func wordsBefore(s string, n int) []string {
 		}
 		start := end
 		for start > 0 {
-			r, size := utf8.DecodeLastRuneInString(s[:start])
+			r, size := utf8.DecodeLastRuneInString(text[:start])
 			if !isWordRune(r) {
 				break
 			}
@@ -212,28 +216,28 @@ func wordsBefore(s string, n int) []string {
 		if start == end {
 			break
 		}
-		words = append(words, strings.ToLower(s[start:end]))
+		n++
+		out[len(out)-n] = [2]int{start, end}
 		end = start
 	}
-	slices.Reverse(words)
-	return words
+	return n
 }
 
-// wordsAfter returns up to n lowercase words at the start of s.
-func wordsAfter(s string, n int) []string {
-	var words []string
-	start := 0
-	for len(words) < n && start < len(s) {
-		for start < len(s) {
-			r, size := utf8.DecodeRuneInString(s[start:])
+// wordSpansAfter fills out with the spans of up to len(out) words starting at or after
+// text[start] and returns how many it found.
+func wordSpansAfter(text string, start int, out [][2]int) int {
+	n := 0
+	for n < len(out) && start < len(text) {
+		for start < len(text) {
+			r, size := utf8.DecodeRuneInString(text[start:])
 			if isWordRune(r) {
 				break
 			}
 			start += size
 		}
 		end := start
-		for end < len(s) {
-			r, size := utf8.DecodeRuneInString(s[end:])
+		for end < len(text) {
+			r, size := utf8.DecodeRuneInString(text[end:])
 			if !isWordRune(r) {
 				break
 			}
@@ -242,10 +246,20 @@ func wordsAfter(s string, n int) []string {
 		if start == end {
 			break
 		}
-		words = append(words, strings.ToLower(s[start:end]))
+		out[n] = [2]int{start, end}
+		n++
 		start = end
 	}
-	return words
+	return n
+}
+
+// isWordRune reports whether r belongs to a word, for context words and for the boundaries
+// of candidates: a number glued to letters ("A4111…", "v1.2.3.4") is an identifier.
+func isWordRune(r rune) bool {
+	if r < utf8.RuneSelf {
+		return r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9'
+	}
+	return unicode.IsLetter(r) || unicode.IsDigit(r)
 }
 
 // runeBefore and runeAfter return the rune adjacent to text[start:end], or -1 at an edge.
