@@ -477,7 +477,6 @@ func ibanChecksum(iban string) bool {
 	return rem == 1
 }
 
-
 // findSSNs reports US social security numbers: NNN-NN-NNNN (base 0.5), NNN NN NNNN or
 // NNN.NN.NNNN (0.3), and nine plain digits only when a context word ("ssn", "social
 // security") is near (0.2, raised by the context to 0.55). There is no checksum; the Social
