@@ -137,7 +137,17 @@ func leetFold(s string) string {
 	return string(b)
 }
 
-func leetByte(c byte) byte {
+func leetByte(c byte) byte { return leetTable[c] }
+
+// leetTable is leetByteSlow for every byte, so that folding a text is a table lookup per byte.
+var leetTable = func() (t [256]byte) {
+	for c := 0; c < 256; c++ {
+		t[c] = leetByteSlow(byte(c))
+	}
+	return t
+}()
+
+func leetByteSlow(c byte) byte {
 	switch c {
 	case '4', '@':
 		return 'a'
@@ -252,7 +262,7 @@ func (d *injectionDetector) Detect(_ context.Context, text string) ([]Finding, e
 // text and matches the rules in what they say; a finding spans the encoded run.
 func (d *injectionDetector) decoded(text string) []Finding {
 	var out []Finding
-	isB64 := func(c byte) bool { return isAlnum(c) || c == '+' || c == '/' || c == '=' || c == '-' || c == '_' }
+	isB64 := func(c byte) bool { return b64Byte[c] }
 	for i := 0; i < len(text); {
 		if !isB64(text[i]) {
 			i++
@@ -282,6 +292,14 @@ func (d *injectionDetector) decoded(text string) []Finding {
 	}
 	return out
 }
+
+// b64Byte marks the bytes of standard and URL-safe base64.
+var b64Byte = func() (t [256]bool) {
+	for c := 0; c < 256; c++ {
+		t[c] = isAlnum(byte(c)) || c == '+' || c == '/' || c == '=' || c == '-' || c == '_'
+	}
+	return t
+}()
 
 func isHex(s string) bool {
 	for i := 0; i < len(s); i++ {
@@ -321,7 +339,7 @@ func readable(b []byte) bool {
 // @ $ ! | inside a word).
 type token struct {
 	s, e int
-	leet bool // holds a digit or a leetspeak symbol
+	leet bool // mixes letters with digits or leetspeak symbols
 }
 
 func tokenize(n *normText, buf []token) []token {
@@ -333,12 +351,17 @@ func tokenize(n *normText, buf []token) []token {
 			i++
 			continue
 		}
-		s, leet := i, false
+		s, sym, letter := i, false, false
 		for i < len(b) && (isW(b[i]) || isLeetSym(b[i]) && i+1 < len(b) && isW(b[i+1])) {
-			leet = leet || b[i] < 'a'
+			if b[i] < 'a' {
+				sym = true
+			} else {
+				letter = true
+			}
 			i++
 		}
-		buf = append(buf, token{s: s, e: i, leet: leet})
+		// A number alone ("2024") is not leetspeak; a word mixing letters and digits is.
+		buf = append(buf, token{s: s, e: i, leet: sym && letter})
 	}
 	return buf
 }
@@ -364,27 +387,37 @@ func (d *injectionDetector) match(n *normText, span []int, decoding string) []Fi
 		}
 	}
 	leetOn := d.decodings["leetspeak"] && fold != nil
+	rot13On := d.decodings["rot13"]
+	nextLeet := len(toks) + 9 // index of the next leetspeak token at or after i
+	if leetOn {
+		for k := len(toks) - 1; k >= 0; k-- {
+			if toks[k].leet {
+				nextLeet = k
+				break
+			}
+		}
+	}
 	for i := range toks {
 		d.tryRules(n, n.norm, toks, i, plainRules, "", span, decoding, &out)
-		if d.decodings["rot13"] {
+		if rot13On {
 			d.tryRules(n, n.norm, toks, i, rot13Rules, "rot13", span, decoding, &out)
 		}
-		if leetOn && (toks[i].leet || hasLeetAhead(toks, i)) {
+		if leetOn && nextLeet < i {
+			nextLeet = len(toks) + 9
+			for k := i; k < len(toks); k++ {
+				if toks[k].leet {
+					nextLeet = k
+					break
+				}
+			}
+		}
+		// Try the folded rules when this word or one of the next eight is leetspeak, so that
+		// "ignore 4ll previous instructions" (a plain first word) is found too.
+		if leetOn && nextLeet <= i+8 {
 			d.tryRules(n, fold, toks, i, leetRules, "leetspeak", span, decoding, &out)
 		}
 	}
 	return out
-}
-
-// hasLeetAhead reports a leetspeak word among the next few tokens, so that "ignore 4ll
-// previous instructions" (a plain first word) is tried with the folded rules too.
-func hasLeetAhead(toks []token, i int) bool {
-	for k := i + 1; k < len(toks) && k <= i+8; k++ {
-		if toks[k].leet {
-			return true
-		}
-	}
-	return false
 }
 
 // tryRules tries the rules of set whose first word is token i, reading words from b (the

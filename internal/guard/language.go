@@ -44,6 +44,15 @@ var stopIndex = func() map[string]uint8 {
 	return m
 }()
 
+// stopFilter has bit len(w) of entry w[0] set for each stop word w: most words are ruled out
+// without a map lookup.
+var stopFilter = func() (t [256]uint8) {
+	for w := range stopIndex {
+		t[w[0]] |= 1 << len(w)
+	}
+	return t
+}()
+
 // LanguageNames lists the language codes the language detector can recognise.
 func LanguageNames() []string {
 	out := slices.Clone(latinLanguages)
@@ -62,7 +71,11 @@ func LanguageNames() []string {
 func DetectLanguage(text string) (string, float64) {
 	counts := make([]int, len(scriptLanguages))
 	latin, letters := 0, 0
-	for _, r := range text {
+	scripts := text
+	if asciiText(text) {
+		latin, letters, scripts = 1, 1, "" // Latin script only: go straight to the stop words
+	}
+	for _, r := range scripts {
 		if r < utf8.RuneSelf {
 			if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' {
 				letters++
@@ -111,7 +124,14 @@ func DetectLanguage(text string) (string, float64) {
 	for s, e := nextWord(text, 0); s < e; s, e = nextWord(text, e) {
 		w := text[s:e]
 		words++
-		if len(w) > 6 { // no stop word is longer
+		if words > 200 {
+			break // enough to decide; long texts need not be read to the end
+		}
+		c := w[0]
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if len(w) > 6 || stopFilter[c]&(1<<len(w)) == 0 { // no stop word is longer
 			continue
 		}
 		bits := stopIndex[string(lowerKey(buf[:], w))]

@@ -16,9 +16,10 @@ type leakageDetector struct {
 	// it by hash.
 	prompt string
 	grams  map[uint64][]int32
-	// seen has bit h%len(seen)*64 set for each hash of grams: nearly every window of a text
+	// seen has a bit set for each hash of grams (mixed, masked): nearly every window of a text
 	// is ruled out by one bit test instead of a map lookup.
 	seen []uint64
+	mask uint64 // len(seen)*64 - 1, a power of two less one
 }
 
 const rollBase = 1000003
@@ -63,9 +64,14 @@ func newLeakage(o *options) (Detector, error) {
 			}
 		}
 		// About 16 bits per window keeps false hits near 1 in 16.
-		d.seen = make([]uint64, max(64, len(d.grams)/4))
+		words := 64
+		for words < len(d.grams)/4 {
+			words *= 2
+		}
+		d.seen = make([]uint64, words)
+		d.mask = uint64(words*64 - 1)
 		for h := range d.grams {
-			b := h % uint64(len(d.seen)*64)
+			b := (h ^ h>>29) & d.mask
 			d.seen[b/64] |= 1 << (b % 64)
 		}
 	}
@@ -82,26 +88,39 @@ func rollPow(n int) uint64 {
 
 // foldSpace lowercases ASCII and makes each run of white space one space.
 func foldSpace(s string) []byte {
-	out := make([]byte, 0, len(s))
+	out := make([]byte, len(s))
+	n := 0
 	space := false
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c == ' ' || c == '\n' || c == '\t' || c == '\r' {
+		c := foldTable[s[i]]
+		if c == ' ' {
 			if space {
 				continue
 			}
 			space = true
-			c = ' '
 		} else {
 			space = false
-			if c >= 'A' && c <= 'Z' {
-				c += 'a' - 'A'
-			}
 		}
-		out = append(out, c)
+		out[n] = c
+		n++
 	}
-	return out
+	return out[:n]
 }
+
+// foldTable maps a byte to its ASCII lowercase, and white space to ' '.
+var foldTable = func() (t [256]byte) {
+	for c := 0; c < 256; c++ {
+		b := byte(c)
+		switch {
+		case b >= 'A' && b <= 'Z':
+			b += 'a' - 'A'
+		case b == '\n' || b == '\t' || b == '\r':
+			b = ' '
+		}
+		t[c] = b
+	}
+	return t
+}()
 
 // origOffset returns the byte of s that byte k of foldSpace(s) came from.
 func origOffset(s string, k int) int {
@@ -166,7 +185,7 @@ func (d *leakageDetector) overlaps(text string) []Finding {
 		if s < skip {
 			continue
 		}
-		if b := h % uint64(len(d.seen)*64); d.seen[b/64]&(1<<(b%64)) == 0 {
+		if b := (h ^ h>>29) & d.mask; d.seen[b/64]&(1<<(b%64)) == 0 {
 			continue
 		}
 		best, bestEnd := 0, 0

@@ -49,6 +49,15 @@ var secretPrefixes = []secretPrefix{
 	{"plk_", "plumb_api_key", "Plumb API key", isAlnum, 32, 32},
 }
 
+// prefixFirst indexes secretPrefixes by their first byte, in their order.
+var prefixFirst = func() (t [256][]*secretPrefix) {
+	for i := range secretPrefixes {
+		p := &secretPrefixes[i]
+		t[p.prefix[0]] = append(t[p.prefix[0]], p)
+	}
+	return t
+}()
+
 // secretContext are words that, just before a long random-looking token, say it is a secret.
 var secretContext = map[string]bool{
 	"key": true, "keys": true, "secret": true, "secrets": true, "token": true, "tokens": true,
@@ -93,15 +102,13 @@ func (d *secretsDetector) Detect(_ context.Context, text string) ([]Finding, err
 		}
 		return false
 	}
-	for _, p := range secretPrefixes {
-		for i := 0; i < len(text); {
-			k := strings.Index(text[i:], p.prefix)
-			if k < 0 {
-				break
-			}
-			s := i + k
-			i = s + len(p.prefix)
-			if s > 0 && isTokenByte(text[s-1]) {
+	// One pass: at each token start whose first byte begins some prefix, try the prefixes.
+	for s := 0; s < len(text); s++ {
+		if prefixFirst[text[s]] == nil || s > 0 && isTokenByte(text[s-1]) {
+			continue
+		}
+		for _, p := range prefixFirst[text[s]] {
+			if !strings.HasPrefix(text[s:], p.prefix) {
 				continue
 			}
 			e := s + len(p.prefix)
@@ -109,12 +116,13 @@ func (d *secretsDetector) Detect(_ context.Context, text string) ([]Finding, err
 				e++
 			}
 			n := e - s - len(p.prefix)
-			if n < p.min || p.max > 0 && n > p.max || e < len(text) && isTokenByte(text[e]) || covered(s, e) {
+			if n < p.min || p.max > 0 && n > p.max || e < len(text) && isTokenByte(text[e]) {
 				continue
 			}
 			out = append(out, Finding{Detector: "secrets", Type: p.typ, Start: s, End: e, Score: 0.95,
 				Reason: p.what + " (" + p.prefix + "…, " + strconv.Itoa(e-s) + " characters)"})
-			i = e
+			s = e - 1
+			break
 		}
 	}
 	out = appendPEM(out, text)

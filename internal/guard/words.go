@@ -46,13 +46,27 @@ func (l *wordList) add(p, label string) bool {
 
 func isWordRune(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }
 
+// byteClass is 1 for ASCII letters and digits, 2 for bytes of non-ASCII runes, 0 otherwise.
+var byteClass = func() (t [256]uint8) {
+	for c := 0; c < 256; c++ {
+		switch {
+		case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9':
+			t[c] = 1
+		case c >= utf8.RuneSelf:
+			t[c] = 2
+		}
+	}
+	return t
+}()
+
 // wordByte classifies an ASCII byte: a letter or digit.
-func wordByte(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
-}
+func wordByte(c byte) bool { return byteClass[c] == 1 }
 
 // nextWord returns the span of the first word of s at or after i; s == e when there is none.
 func nextWord(s string, i int) (int, int) {
+	for i < len(s) && byteClass[s[i]] == 0 {
+		i++
+	}
 	for i < len(s) {
 		c := s[i]
 		if c < utf8.RuneSelf {
@@ -69,6 +83,9 @@ func nextWord(s string, i int) (int, int) {
 		i += size
 	}
 	st := i
+	for i < len(s) && byteClass[s[i]] == 1 {
+		i++
+	}
 	for i < len(s) {
 		c := s[i]
 		if c < utf8.RuneSelf {
@@ -176,30 +193,52 @@ func isASCII(s string) bool {
 	return true
 }
 
-// findAll returns the spans of the pattern's matches in text; lower is text in lowercase
-// when it is ASCII (made by the caller once for all patterns), or "" to skip the literal
-// check (outside ASCII, (?i)k also matches the Kelvin sign, (?i)s the long s).
-func (p pattern) findAll(text, lower string) [][]int {
-	if p.literal != "" && lower != "" && !strings.Contains(lower, p.literal) {
+// findAll returns the spans of the pattern's matches in text; ascii says text is all ASCII
+// (outside ASCII, (?i)k also matches the Kelvin sign and (?i)s the long s, so a literal with
+// those letters is no proof of absence).
+func (p pattern) findAll(text string, ascii bool) [][]int {
+	if p.literal != "" && (ascii || !strings.ContainsAny(p.literal, "ks")) && !containsFold(text, p.literal) {
 		return nil
 	}
 	return p.re.FindAllStringIndex(text, -1)
 }
 
-// asciiLower returns s in lowercase when s is ASCII, or "".
-func asciiLower(s string) string {
-	upper := false
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= utf8.RuneSelf {
-			return ""
+// containsFold reports whether text contains lit (lowercase ASCII) in any ASCII case, by
+// byte scans for its first letter in either case.
+func containsFold(text, lit string) bool {
+	c := lit[0]
+	for _, first := range []byte{c, c &^ 0x20} {
+		if first == c&^0x20 && (c < 'a' || c > 'z') {
+			break // not a letter: one case only
 		}
-		upper = upper || c >= 'A' && c <= 'Z'
+		for i := 0; ; {
+			k := strings.IndexByte(text[i:], first)
+			if k < 0 || i+k+len(lit) > len(text) {
+				break
+			}
+			if strings.EqualFold(text[i+k:i+k+len(lit)], lit) {
+				return true
+			}
+			i += k + 1
+		}
 	}
-	if !upper {
-		return s
+	return false
+}
+
+// asciiText reports whether s is all ASCII, eight bytes at a time.
+func asciiText(s string) bool {
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		if (s[i]|s[i+1]|s[i+2]|s[i+3]|s[i+4]|s[i+5]|s[i+6]|s[i+7])&0x80 != 0 {
+			return false
+		}
 	}
-	return string(lowerInto(make([]byte, 0, len(s)), s))
+	for ; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 // compilePatterns compiles regular expressions (RE2 syntax: linear time, no backtracking),
@@ -254,12 +293,9 @@ func (d *bannedWordsDetector) Detect(_ context.Context, text string) ([]Finding,
 		out = append(out, Finding{Detector: "banned_words", Type: "banned_word", Start: s, End: e, Score: 1,
 			Reason: "a banned word or phrase from the list"})
 	})
-	lower := ""
-	if len(d.patterns) > 0 {
-		lower = asciiLower(text)
-	}
+	ascii := len(d.patterns) > 0 && asciiText(text)
 	for i, p := range d.patterns {
-		for _, m := range p.findAll(text, lower) {
+		for _, m := range p.findAll(text, ascii) {
 			if m[0] == m[1] {
 				continue
 			}
@@ -333,13 +369,10 @@ func (d *deniedTopicsDetector) Detect(_ context.Context, text string) ([]Finding
 		out = append(out, Finding{Detector: "denied_topics", Type: "denied_topic", Start: s, End: e, Score: 0.9,
 			Reason: "touches the denied topic " + label})
 	})
-	lower := ""
+	ascii := asciiText(text)
 	for _, name := range d.names {
 		for _, p := range d.patterns[name] {
-			if lower == "" {
-				lower = asciiLower(text)
-			}
-			for _, m := range p.findAll(text, lower) {
+			for _, m := range p.findAll(text, ascii) {
 				if m[0] < m[1] {
 					out = append(out, Finding{Detector: "denied_topics", Type: "denied_topic", Start: m[0], End: m[1], Score: 0.9,
 						Reason: "touches the denied topic " + name})

@@ -136,12 +136,10 @@ var (
 // are not addresses), not after "version", "build", "section" and the like (unless an IP word is near too), standing alone: not glued to letters or digits, not part of a longer
 // dotted number ("1.2.3.4.5", a version) and, for IPv6, not next to another ':'. The bare
 // unspecified address "::" is not reported.
-func findIPs(text string) []Finding {
+func findIPs(text string, starts []int32) []Finding {
 	var out []Finding
-	for s := 0; s < len(text); s++ {
-		if !isDigit(rune(text[s])) || s > 0 && isDigit(rune(text[s-1])) {
-			continue
-		}
+	for _, s32 := range starts {
+		s := int(s32)
 		e := dottedQuad(text, s)
 		if e < 0 {
 			continue
@@ -244,10 +242,12 @@ func digitGroups(text string, i int, seps string) ([]numberGroup, []byte) {
 // whose Luhn checksum holds. Within a longer space-separated run of numbers the longest
 // window of groups that qualifies is taken; a plain run of more than 19 digits is never a
 // card. Numbers glued to letters or to a decimal point are identifiers, not cards.
-func findCards(text string) []Finding {
+func findCards(text string, starts []int32) []Finding {
 	var out []Finding
-	for i := 0; i < len(text); i++ {
-		if !isDigit(rune(text[i])) {
+	next := 0 // runs starting before next are inside a run already read
+	for _, i32 := range starts {
+		i := int(i32)
+		if i < next {
 			continue
 		}
 		// Most digit runs (dates, prices, times) are far too short: skip them before grouping.
@@ -259,13 +259,13 @@ func findCards(text string) []Finding {
 			j++
 		}
 		if n < 13 {
-			i = j
+			next = j
 			continue
 		}
 		groups, seps := digitGroups(text, i, " -")
 		runEnd := groups[len(groups)-1].end
 		out = append(out, cardsInRun(text, groups, seps, gluedBefore(text, i), gluedAfter(text, runEnd))...)
-		i = runEnd
+		next = runEnd
 	}
 	return out
 }
@@ -401,14 +401,16 @@ var ibanLengths = map[string]int{
 var ibanPattern = regexp.MustCompile(`^[A-Z]{2}[0-9]{2}(?:[A-Z0-9]{11,30}|(?: [A-Z0-9]{4}){2,7}(?: [A-Z0-9]{1,3})?)`)
 
 // ibanMatches finds what an unanchored ibanPattern would (leftmost, non-overlapping), trying
-// the anchored pattern only where two capitals and two digits start, on a window as long as
-// its longest match (4 + 7 groups of " XXXX" + " XXX").
-func ibanMatches(text string) [][]int {
+// the anchored pattern only where two capitals and two digits start (two capitals before a
+// run of digits), on a window as long as its longest match (4 + 7 groups of " XXXX" + " XXX").
+func ibanMatches(text string, starts []int32) [][]int {
 	var out [][]int
 	upper := func(c byte) bool { return c >= 'A' && c <= 'Z' }
 	digit := func(c byte) bool { return c >= '0' && c <= '9' }
-	for s := 0; s+4 <= len(text); s++ {
-		if !upper(text[s]) || !upper(text[s+1]) || !digit(text[s+2]) || !digit(text[s+3]) {
+	next := 0
+	for _, p := range starts {
+		s := int(p) - 2
+		if s < next || s+4 > len(text) || !upper(text[s]) || !upper(text[s+1]) || !digit(text[s+2]) || !digit(text[s+3]) {
 			continue
 		}
 		m := ibanPattern.FindStringIndex(text[s:min(len(text), s+43)])
@@ -416,7 +418,7 @@ func ibanMatches(text string) [][]int {
 			continue
 		}
 		out = append(out, []int{s, s + m[1]})
-		s += m[1] - 1
+		next = s + m[1]
 	}
 	return out
 }
@@ -426,9 +428,9 @@ func ibanMatches(text string) [][]int {
 // as its country requires, standing alone (no letter or digit glued to either end), whose
 // mod-97 check (ISO 13616: move the first four characters to the end, letters to 10..35,
 // the number mod 97 must be 1) holds. A candidate failing the check is not reported.
-func findIBANs(text string) []Finding {
+func findIBANs(text string, starts []int32) []Finding {
 	var out []Finding
-	for _, m := range ibanMatches(text) {
+	for _, m := range ibanMatches(text, starts) {
 		s := m[0]
 		if isWordRune(runeBefore(text, s)) {
 			continue
@@ -484,9 +486,9 @@ func ibanChecksum(iban string) bool {
 // nor numbers of one repeated digit, and it voided 078-05-1120 and 219-09-9999 after they
 // were printed in advertising: those are rejected. Without a context word a score stays at
 // most 0.5, so a guardrail with MinScore above that only sees labelled numbers.
-func findSSNs(text string) []Finding {
+func findSSNs(text string, starts []int32) []Finding {
 	var out []Finding
-	for _, m := range ssnMatches(text) {
+	for _, m := range ssnMatches(text, starts) {
 		s, e := m[0], m[1]
 		sep1, sep2 := text[m[4]:m[5]], text[m[8]:m[9]]
 		if sep1 != sep2 || gluedNumber(text, s, e) {
@@ -515,7 +517,7 @@ func findSSNs(text string) []Finding {
 // ssnMatches finds, at the start of each run of digits, what the pattern
 // ([0-9]{3})([- .]?)([0-9]{2})([- .]?)([0-9]{4}) would match there, as submatch indexes
 // (a match starting inside a run is glued to a digit, which findSSNs rejects anyway).
-func ssnMatches(text string) [][]int {
+func ssnMatches(text string, starts []int32) [][]int {
 	var out [][]int
 	digitsAt := func(i, n int) bool {
 		if i+n > len(text) {
@@ -534,11 +536,10 @@ func ssnMatches(text string) [][]int {
 		}
 		return 0
 	}
-	for s := 0; s < len(text); s++ {
-		if text[s] < '0' || text[s] > '9' || s > 0 && text[s-1] >= '0' && text[s-1] <= '9' {
-			continue
-		}
-		if !digitsAt(s, 3) {
+	next := 0
+	for _, s32 := range starts {
+		s := int(s32)
+		if s < next || !digitsAt(s, 3) {
 			continue
 		}
 		// A separator is optional: try with it first, as the pattern's greedy ? does.
@@ -563,7 +564,7 @@ func ssnMatches(text string) [][]int {
 			continue
 		}
 		out = append(out, m)
-		s = m[1] - 1
+		next = m[1]
 	}
 	return out
 }

@@ -67,6 +67,9 @@ func Scan(text string) []Finding {
 // Scan returns the findings in text in order of Start, without overlaps.
 func (s Scanner) Scan(text string) []Finding {
 	var all []Finding
+	// Every type but e-mail starts at a run of digits: find the runs once.
+	var runBuf [128]int32
+	starts := digitRuns(text, runBuf[:0])
 	for _, t := range AllTypes() {
 		if len(s.Types) > 0 && !slices.Contains(s.Types, t) {
 			continue
@@ -76,15 +79,15 @@ func (s Scanner) Scan(text string) []Finding {
 		case Email:
 			found = findEmails(text)
 		case Phone:
-			found = findPhones(text)
+			found = findPhones(text, starts)
 		case CreditCard:
-			found = findCards(text)
+			found = findCards(text, starts)
 		case IBAN:
-			found = findIBANs(text)
+			found = findIBANs(text, starts)
 		case IPAddress:
-			found = findIPs(text)
+			found = findIPs(text, starts)
 		case USSSN:
-			found = findSSNs(text)
+			found = findSSNs(text, starts)
 		}
 		for _, f := range found {
 			if f.Score >= s.MinScore {
@@ -93,6 +96,19 @@ func (s Scanner) Scan(text string) []Finding {
 		}
 	}
 	return resolveOverlaps(all)
+}
+
+// digitRuns appends to buf the offset of the first digit of each run of ASCII digits in text.
+func digitRuns(text string, buf []int32) []int32 {
+	prev := false
+	for i := 0; i < len(text); i++ {
+		d := text[i]-'0' <= 9
+		if d && !prev {
+			buf = append(buf, int32(i))
+		}
+		prev = d
+	}
+	return buf
 }
 
 // resolveOverlaps keeps, among findings that share bytes, the one a reader would trust most:
@@ -155,7 +171,12 @@ const (
 // around text[start:end]. A term may be several words ("social security"); a word matches a
 // single-word term when equal to it or to its plural.
 func withContext(text string, start, end int, score float64, terms []string) float64 {
-	if hasContext(text, start, end, terms) {
+	return boosted(score, hasContext(text, start, end, terms))
+}
+
+// boosted is score raised as withContext raises it when a context word is near.
+func boosted(score float64, context bool) float64 {
+	if context {
 		return max(min(score+contextBoost, 1), contextMinScore)
 	}
 	return score
