@@ -86,14 +86,26 @@ var metaWords = map[string]bool{
 type ruleSet struct {
 	rules []compiledRule
 	first map[string][]int
-	// filter has bit len(w) of entry w[0] set for each first word w (up to 31 bytes), so
-	// most words are ruled out without a map lookup.
-	filter [256]uint32
+	// filter has bit filterKey(w) set for each first word w, so most words are ruled out
+	// without a map lookup.
+	filter [filterBits / 64]uint64
+}
+
+const filterBits = 8192
+
+// filterKey mixes a word's first two bytes, last byte and length into a bit index.
+func filterKey(w []byte) uint {
+	k := uint(w[0])*131 + uint(w[len(w)-1])*31 + uint(len(w))*977
+	if len(w) > 1 {
+		k += uint(w[1]) * 7919
+	}
+	return k % filterBits
 }
 
 // mayStart reports whether w could be a first word of one of the rules.
 func (rs *ruleSet) mayStart(w []byte) bool {
-	return len(w) < 32 && rs.filter[w[0]]&(1<<len(w)) != 0
+	k := filterKey(w)
+	return rs.filter[k/64]&(1<<(k%64)) != 0
 }
 
 type compiledRule struct {
@@ -112,9 +124,8 @@ func compileRules(rules []phraseRule, fold func(string) string) *ruleSet {
 				if k == 0 {
 					f := fold(w)
 					rs.first[f] = append(rs.first[f], i)
-					if len(f) < 32 {
-						rs.filter[f[0]] |= 1 << len(f)
-					}
+					k := filterKey([]byte(f))
+					rs.filter[k/64] |= 1 << (k % 64)
 				}
 			}
 			cr.steps = append(cr.steps, set)
@@ -342,26 +353,47 @@ type token struct {
 	leet bool // mixes letters with digits or leetspeak symbols
 }
 
+// tokClass classifies a byte of normalised text: 1 a word byte (a-z, 0-9), 2 a leetspeak
+// symbol (@ $ ! |), which belongs to a word only when a word byte follows.
+var tokClass = func() (t [256]uint8) {
+	for c := 'a'; c <= 'z'; c++ {
+		t[c] = 1
+	}
+	for c := '0'; c <= '9'; c++ {
+		t[c] = 1
+	}
+	for _, c := range "@$!|" {
+		t[c] = 2
+	}
+	return t
+}()
+
 func tokenize(n *normText, buf []token) []token {
 	b := n.norm
-	isW := func(c byte) bool { return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' }
-	isLeetSym := func(c byte) bool { return c == '@' || c == '$' || c == '!' || c == '|' }
+	inWord := func(i int) bool {
+		c := tokClass[b[i]]
+		return c == 1 || c == 2 && i+1 < len(b) && tokClass[b[i+1]] == 1
+	}
 	for i := 0; i < len(b); {
-		if !isW(b[i]) && !(isLeetSym(b[i]) && i+1 < len(b) && isW(b[i+1])) {
+		if tokClass[b[i]] == 0 || !inWord(i) {
 			i++
 			continue
 		}
-		s, sym, letter := i, false, false
-		for i < len(b) && (isW(b[i]) || isLeetSym(b[i]) && i+1 < len(b) && isW(b[i+1])) {
-			if b[i] < 'a' {
+		s, sym, letter, at := i, false, false, false
+		for i < len(b) && inWord(i) {
+			c := b[i]
+			if c < 'a' {
 				sym = true
+				at = at || c == '@'
 			} else {
 				letter = true
 			}
 			i++
 		}
-		// A number alone ("2024") is not leetspeak; a word mixing letters and digits is.
-		buf = append(buf, token{s: s, e: i, leet: sym && letter})
+		// A number alone ("2024") is not leetspeak; a word mixing letters and digits is,
+		// unless it is the start of an e-mail address ("jane@example" before ".com").
+		leet := sym && letter && !(at && i+1 < len(b) && b[i] == '.' && tokClass[b[i+1]] == 1)
+		buf = append(buf, token{s: s, e: i, leet: leet})
 	}
 	return buf
 }

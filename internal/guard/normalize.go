@@ -24,22 +24,11 @@ type normText struct {
 }
 
 func normalize(text string) *normText {
-	ascii := true
-	for i := 0; i < len(text); i++ {
-		if text[i] >= utf8.RuneSelf {
-			ascii = false
-			break
-		}
-	}
-	if ascii {
+	if asciiText(text) {
 		// The common case: one lowercase copy, and offsets are the identity (off stays nil).
 		b := make([]byte, len(text))
 		for i := 0; i < len(text); i++ {
-			c := text[i]
-			if c >= 'A' && c <= 'Z' {
-				c += 'a' - 'A'
-			}
-			b[i] = c
+			b[i] = lowerTable[text[i]]
 		}
 		return &normText{src: text, norm: b}
 	}
@@ -134,6 +123,17 @@ func (n *normText) span(s, e int) (int, int) {
 	}
 	return int(n.off[s]), last + size
 }
+
+// lowerTable maps each byte to its ASCII lowercase.
+var lowerTable = func() (t [256]byte) {
+	for c := 0; c < 256; c++ {
+		t[c] = byte(c)
+		if c >= 'A' && c <= 'Z' {
+			t[c] = byte(c + 'a' - 'A')
+		}
+	}
+	return t
+}()
 
 // confusable returns the ASCII lowercase letter r is commonly used to imitate, or 0.
 func confusable(r rune) byte {

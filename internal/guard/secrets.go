@@ -18,11 +18,21 @@ type secretPrefix struct {
 	min, max int
 }
 
-func isAlnum(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
-}
-func isUpperDigit(c byte) bool { return c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' }
-func isTokenByte(c byte) bool  { return isAlnum(c) || c == '_' || c == '-' }
+func isAlnum(c byte) bool       { return byteClass[c] == 1 }
+func isUpperDigit(c byte) bool  { return c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' }
+func isTokenByte(c byte) bool   { return tokenByte[c] }
+func isEntropyByte(c byte) bool { return entropyByte[c] }
+
+// tokenByte marks the bytes of API keys (letters, digits, '_' and '-'); entropyByte adds
+// base64's '+' and '/' for the tokens the entropy check reads.
+var tokenByte, entropyByte = func() (t, e [256]bool) {
+	for c := 0; c < 256; c++ {
+		b := byte(c)
+		t[c] = byteClass[b] == 1 || b == '_' || b == '-'
+		e[c] = t[c] || b == '+' || b == '/'
+	}
+	return t, e
+}()
 
 // secretPrefixes are tried in order at each occurrence of their prefix; a longer prefix that
 // shares a start with a shorter one ("sk-ant-", "sk-") comes first.
@@ -211,7 +221,7 @@ func appendJWTs(out []Finding, text string, covered func(s, e int) bool) []Findi
 func (d *secretsDetector) appendEntropy(out []Finding, text string, covered func(s, e int) bool) []Finding {
 	// '=' is left out: it joins a name to its value ("client_secret=…") more often than it
 	// pads base64.
-	isTok := func(c byte) bool { return isTokenByte(c) || c == '+' || c == '/' }
+	isTok := isEntropyByte
 	for i := 0; i < len(text); {
 		if !isTok(text[i]) {
 			i++

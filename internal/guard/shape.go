@@ -148,13 +148,13 @@ func EstimateTokens(text string) int {
 	n, run := 0, 0
 	for _, r := range text {
 		if r < utf8.RuneSelf { // ASCII, without the unicode tables
-			switch {
-			case r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9':
+			switch asciiTokClass[r] {
+			case 1:
 				run++
-				if run%4 == 1 {
+				if run&3 == 1 {
 					n++
 				}
-			case r == ' ' || r == '\n' || r == '\t' || r == '\r' || r == '\v' || r == '\f':
+			case 0:
 				run = 0
 			default:
 				run = 0
@@ -182,6 +182,21 @@ func EstimateTokens(text string) int {
 	}
 	return n
 }
+
+// asciiTokClass is 1 for ASCII letters and digits, 0 for white space, 2 for the rest.
+var asciiTokClass = func() (t [128]uint8) {
+	for c := 0; c < 128; c++ {
+		switch b := byte(c); {
+		case byteClass[b] == 1:
+			t[c] = 1
+		case b == ' ' || b == '\n' || b == '\t' || b == '\r' || b == '\v' || b == '\f':
+			t[c] = 0
+		default:
+			t[c] = 2
+		}
+	}
+	return t
+}()
 
 func (d *lengthDetector) Detect(_ context.Context, text string) ([]Finding, error) {
 	var out []Finding

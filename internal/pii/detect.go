@@ -9,17 +9,17 @@ import (
 
 // Context words per type. A word matches its plural too; see withContext.
 var (
-	emailContext = []string{"email", "e-mail", "mail", "contact"}
-	phoneContext = []string{"phone", "tel", "telephone", "mobile", "cell", "call", "fax", "contact", "whatsapp", "sms"}
+	emailContext = terms("email", "e-mail", "mail", "contact")
+	phoneContext = terms("phone", "tel", "telephone", "mobile", "cell", "call", "fax", "contact", "whatsapp", "sms")
 	// phoneAntiContext marks numbers that are identifiers, not phones ("order 555-123-4567").
-	phoneAntiContext = []string{"order", "invoice", "ref", "reference", "id", "tracking", "sku", "serial", "account", "po", "ticket"}
-	cardContext      = []string{"card", "credit", "debit", "visa", "mastercard", "amex", "discover", "cc", "payment", "pan"}
-	ibanContext      = []string{"iban", "bank", "account", "transfer", "wire", "sepa"}
-	ipContext        = []string{"ip", "ipv4", "ipv6", "address", "host", "server"}
+	phoneAntiContext = terms("order", "invoice", "ref", "reference", "id", "tracking", "sku", "serial", "account", "po", "ticket")
+	cardContext      = terms("card", "credit", "debit", "visa", "mastercard", "amex", "discover", "cc", "payment", "pan")
+	ibanContext      = terms("iban", "bank", "account", "transfer", "wire", "sepa")
+	ipContext        = terms("ip", "ipv4", "ipv6", "address", "host", "server")
 	// ipAntiContext marks dotted quads that are version, build or section numbers ("version
 	// 10.4.12.3", "section 4.2.1.3").
-	ipAntiContext = []string{"version", "build", "release", "v", "ver", "firmware", "patch", "section", "chapter", "figure", "table", "clause", "paragraph", "step", "rule"}
-	ssnContext    = []string{"ssn", "social security", "social security number", "social sec"}
+	ipAntiContext = terms("version", "build", "release", "v", "ver", "firmware", "patch", "section", "chapter", "figure", "table", "clause", "paragraph", "step", "rule")
+	ssnContext    = terms("ssn", "social security", "social security number", "social sec")
 )
 
 // Base scores, before context. Presidio sets a checksum-validated card or IBAN to 1.0; here a

@@ -170,7 +170,7 @@ const (
 // withContext returns score raised as Presidio does when one of terms appears among the words
 // around text[start:end]. A term may be several words ("social security"); a word matches a
 // single-word term when equal to it or to its plural.
-func withContext(text string, start, end int, score float64, terms []string) float64 {
+func withContext(text string, start, end int, score float64, terms termList) float64 {
 	return boosted(score, hasContext(text, start, end, terms))
 }
 
@@ -182,29 +182,38 @@ func boosted(score float64, context bool) float64 {
 	return score
 }
 
-func hasContext(text string, start, end int, terms []string) bool {
+// termList is a list of context terms, each split into its lowercase words.
+type termList [][]string
+
+// terms builds a termList from terms of one or more words separated by single spaces.
+func terms(ts ...string) termList {
+	out := make(termList, len(ts))
+	for i, t := range ts {
+		out[i] = strings.Split(t, " ")
+	}
+	return out
+}
+
+func hasContext(text string, start, end int, terms termList) bool {
 	// The words around the candidate, as spans of text, without allocating.
 	var spans [contextBefore + contextAfter][2]int
 	nb := wordSpansBefore(text, start, spans[:contextBefore])
 	copy(spans[:], spans[contextBefore-nb:contextBefore])
 	na := wordSpansAfter(text, end, spans[nb:nb+contextAfter])
 	words := spans[:nb+na]
-	for _, term := range terms {
-		// A term is one word or several separated by single spaces.
-		nparts := strings.Count(term, " ") + 1
-		for i := 0; i+nparts <= len(words); i++ {
-			rest, ok := term, true
-			for j := 0; j < nparts && ok; j++ {
-				p := rest
-				if k := strings.IndexByte(rest, ' '); k >= 0 {
-					p, rest = rest[:k], rest[k+1:]
-				}
+	for i, w := range words {
+		c := text[w[0]] | 0x20 // terms are lowercase; most words differ at once
+		for _, parts := range terms {
+			if parts[0][0] != c || i+len(parts) > len(words) {
+				continue
+			}
+			ok := true
+			for j, p := range parts {
 				w := text[words[i+j][0]:words[i+j][1]]
-				if c := w[0] | 0x20; c != p[0] { // terms are lowercase; most words differ at once
-					ok = false
+				ok = strings.EqualFold(w, p) || len(w) == len(p)+1 && (w[len(p)] == 's' || w[len(p)] == 'S') && strings.EqualFold(w[:len(p)], p)
+				if !ok {
 					break
 				}
-				ok = strings.EqualFold(w, p) || len(w) == len(p)+1 && (w[len(p)] == 's' || w[len(p)] == 'S') && strings.EqualFold(w[:len(p)], p)
 			}
 			if ok {
 				return true
