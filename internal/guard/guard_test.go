@@ -369,16 +369,16 @@ func TestLength(t *testing.T) {
 
 func TestLanguage(t *testing.T) {
 	for text, want := range map[string]string{
-		"The weather is nice today and we are going to the beach with the kids.":       "en",
-		"Le chat est sur la table et nous avons faim, c'est pour les enfants.":         "fr",
-		"Der Hund ist nicht im Haus, und ich weiß nicht, wo er mit den Kindern ist.":   "de",
-		"El perro está en la casa y los niños no saben dónde está el gato.":            "es",
-		"Привет, как дела? Я давно тебя не видел.":                                     "ru",
-		"今日はとても良い天気ですね。":                                                              "ja",
-		"今天天气很好，我们去公园吧。":                                                              "zh",
-		"안녕하세요, 만나서 반갑습니다.":                                                            "ko",
-		"ok":                                                                           "",
-		"12345 67890":                                                                  "",
+		"The weather is nice today and we are going to the beach with the kids.":     "en",
+		"Le chat est sur la table et nous avons faim, c'est pour les enfants.":       "fr",
+		"Der Hund ist nicht im Haus, und ich weiß nicht, wo er mit den Kindern ist.": "de",
+		"El perro está en la casa y los niños no saben dónde está el gato.":          "es",
+		"Привет, как дела? Я давно тебя не видел.":                                   "ru",
+		"今日はとても良い天気ですね。":                                                             "ja",
+		"今天天气很好，我们去公园吧。":                                                             "zh",
+		"안녕하세요, 만나서 반갑습니다.":                                                          "ko",
+		"ok":          "",
+		"12345 67890": "",
 	} {
 		if got, _ := DetectLanguage(text); got != want {
 			t.Errorf("DetectLanguage(%q) = %q, want %q", text, got, want)
