@@ -102,9 +102,8 @@ func filterKey(w []byte) uint {
 	return k % filterBits
 }
 
-// mayStart reports whether w could be a first word of one of the rules.
-func (rs *ruleSet) mayStart(w []byte) bool {
-	k := filterKey(w)
+// has reports whether a word of filter key k could be a first word of one of the rules.
+func (rs *ruleSet) has(k uint) bool {
 	return rs.filter[k/64]&(1<<(k%64)) != 0
 }
 
@@ -430,8 +429,11 @@ func (d *injectionDetector) match(n *normText, span []int, decoding string) []Fi
 		}
 	}
 	for i := range toks {
-		d.tryRules(n, n.norm, toks, i, plainRules, "", span, decoding, &out)
-		if rot13On {
+		k := filterKey(n.norm[toks[i].s:toks[i].e])
+		if plainRules.has(k) {
+			d.tryRules(n, n.norm, toks, i, plainRules, "", span, decoding, &out)
+		}
+		if rot13On && rot13Rules.has(k) {
 			d.tryRules(n, n.norm, toks, i, rot13Rules, "rot13", span, decoding, &out)
 		}
 		if leetOn && nextLeet < i {
@@ -445,7 +447,7 @@ func (d *injectionDetector) match(n *normText, span []int, decoding string) []Fi
 		}
 		// Try the folded rules when this word or one of the next eight is leetspeak, so that
 		// "ignore 4ll previous instructions" (a plain first word) is found too.
-		if leetOn && nextLeet <= i+8 {
+		if leetOn && nextLeet <= i+8 && leetRules.has(filterKey(fold[toks[i].s:toks[i].e])) {
 			d.tryRules(n, fold, toks, i, leetRules, "leetspeak", span, decoding, &out)
 		}
 	}
@@ -453,13 +455,11 @@ func (d *injectionDetector) match(n *normText, span []int, decoding string) []Fi
 }
 
 // tryRules tries the rules of set whose first word is token i, reading words from b (the
-// normalised text or its leetspeak fold); the first rule that matches is reported.
+// normalised text or its leetspeak fold); the first rule that matches is reported. The
+// caller has checked the set's filter.
 func (d *injectionDetector) tryRules(n *normText, b []byte, toks []token, i int, set *ruleSet, variant string,
 	span []int, decoding string, out *[]Finding) {
 	w := b[toks[i].s:toks[i].e]
-	if !set.mayStart(w) {
-		return
-	}
 	for _, ri := range set.first[string(w)] {
 		r := &set.rules[ri]
 		j, ok := i, true

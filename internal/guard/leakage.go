@@ -12,8 +12,8 @@ import (
 type leakageDetector struct {
 	canaries   []string
 	minOverlap int
-	// prompt is the protected prompt normalised; grams indexes each minOverlap-long window of
-	// it by hash.
+	// prompt is the protected prompt normalised; grams indexes each window of it of
+	// minOverlap/2 bytes (every position) by hash.
 	prompt string
 	grams  map[uint64][]int32
 	// seen has a bit set for each hash of grams (mixed, masked): nearly every window of a text
@@ -50,16 +50,17 @@ func newLeakage(o *options) (Detector, error) {
 		norm := foldSpace(prompt)
 		d.prompt = string(norm)
 		d.grams = map[uint64][]int32{}
-		if len(norm) >= minOverlap {
-			pow := rollPow(minOverlap)
+		w := minOverlap / 2
+		if len(norm) >= w {
+			pow := rollPow(w)
 			var h uint64
 			for i := 0; i < len(norm); i++ {
 				h = h*rollBase + uint64(norm[i])
-				if i >= minOverlap {
-					h -= uint64(norm[i-minOverlap]) * pow
+				if i >= w {
+					h -= uint64(norm[i-w]) * pow
 				}
-				if i >= minOverlap-1 {
-					d.grams[h] = append(d.grams[h], int32(i-minOverlap+1))
+				if i >= w-1 {
+					d.grams[h] = append(d.grams[h], int32(i-w+1))
 				}
 			}
 		}
@@ -165,52 +166,47 @@ func (d *leakageDetector) Detect(_ context.Context, text string) ([]Finding, err
 }
 
 // overlaps finds maximal stretches of text at least minOverlap long (after normalising) that
-// appear verbatim in the protected prompt.
+// appear verbatim in the protected prompt. Any such stretch holds a whole window of w =
+// minOverlap/2 bytes starting at a multiple of w, so only those windows are looked up (the
+// prompt's windows are indexed at every position), and each hit is extended both ways.
 func (d *leakageDetector) overlaps(text string) []Finding {
 	norm := foldSpace(text)
-	n := d.minOverlap
-	if len(norm) < n {
-		return nil
-	}
+	w := d.minOverlap / 2
 	var out []Finding
-	pow := rollPow(n)
-	var h uint64
-	skip := 0 // windows starting before skip are inside a stretch already reported
-	for i := 0; i < len(norm); i++ {
-		h = h*rollBase + uint64(norm[i])
-		if i >= n {
-			h -= uint64(norm[i-n]) * pow
-		}
-		s := i - n + 1
-		if s < skip {
-			continue
+	reported := 0 // the text up to here is inside a stretch already reported
+	for p := 0; p+w <= len(norm); p += w {
+		var h uint64
+		for _, c := range norm[p : p+w] {
+			h = h*rollBase + uint64(c)
 		}
 		if b := (h ^ h>>29) & d.mask; d.seen[b/64]&(1<<(b%64)) == 0 {
 			continue
 		}
-		best, bestEnd := 0, 0
-		for _, p := range d.grams[h] {
-			if string(norm[s:i+1]) != d.prompt[p:int(p)+n] {
+		bestS, bestE := 0, 0
+		for _, q32 := range d.grams[h] {
+			q := int(q32)
+			if string(norm[p:p+w]) != d.prompt[q:q+w] {
 				continue
 			}
-			e, pe := i+1, int(p)+n
-			for e < len(norm) && pe < len(d.prompt) && norm[e] == d.prompt[pe] {
-				e++
-				pe++
+			s, e := p, p+w
+			for ps := q; s > 0 && ps > 0 && norm[s-1] == d.prompt[ps-1]; s, ps = s-1, ps-1 {
 			}
-			if e-s > best {
-				best, bestEnd = e-s, e
+			for pe := q + w; e < len(norm) && pe < len(d.prompt) && norm[e] == d.prompt[pe]; e, pe = e+1, pe+1 {
+			}
+			if e-s > bestE-bestS {
+				bestS, bestE = s, e
 			}
 		}
-		if best == 0 {
+		if bestE-bestS < d.minOverlap || bestS < reported {
 			continue
 		}
-		start, end := origOffset(text, s), origOffset(text, bestEnd-1)+1
+		best := bestE - bestS
+		start, end := origOffset(text, bestS), origOffset(text, bestE-1)+1
 		share := float64(best) / float64(len(d.prompt))
 		out = append(out, Finding{Detector: "leakage", Type: "prompt_leak", Start: start, End: end,
 			Score:  min(1, 0.7+share),
 			Reason: fmt.Sprintf("repeats %d characters of the protected prompt verbatim (%.0f%% of it)", best, 100*min(1, share))})
-		skip = bestEnd
+		reported = bestE
 	}
 	return out
 }

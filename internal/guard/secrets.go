@@ -68,6 +68,15 @@ var prefixFirst = func() (t [256][]*secretPrefix) {
 	return t
 }()
 
+// startByte marks the first bytes of the prefixes and of a JWT.
+var startByte = func() (t [256]bool) {
+	for _, p := range secretPrefixes {
+		t[p.prefix[0]] = true
+	}
+	t['e'] = true
+	return t
+}()
+
 // secretContext are words that, just before a long random-looking token, say it is a secret.
 var secretContext = map[string]bool{
 	"key": true, "keys": true, "secret": true, "secrets": true, "token": true, "tokens": true,
@@ -112,9 +121,18 @@ func (d *secretsDetector) Detect(_ context.Context, text string) ([]Finding, err
 		}
 		return false
 	}
-	// One pass: at each token start whose first byte begins some prefix, try the prefixes.
+	// One pass: at each token start whose first byte begins some prefix (or a JWT's "eyJ"),
+	// try them.
 	for s := 0; s < len(text); s++ {
-		if prefixFirst[text[s]] == nil || s > 0 && isTokenByte(text[s-1]) {
+		if !startByte[text[s]] || s > 0 && isTokenByte(text[s-1]) {
+			continue
+		}
+		if strings.HasPrefix(text[s:], "eyJ") {
+			if e, ok := jwtAt(text, s); ok {
+				out = append(out, Finding{Detector: "secrets", Type: "jwt", Start: s, End: e, Score: 0.9,
+					Reason: "JSON Web Token (" + strconv.Itoa(e-s) + " characters)"})
+				s = e - 1
+			}
 			continue
 		}
 		for _, p := range prefixFirst[text[s]] {
@@ -136,7 +154,6 @@ func (d *secretsDetector) Detect(_ context.Context, text string) ([]Finding, err
 		}
 	}
 	out = appendPEM(out, text)
-	out = appendJWTs(out, text, covered)
 	if d.entropy {
 		out = d.appendEntropy(out, text, covered)
 	}
@@ -173,46 +190,32 @@ func appendPEM(out []Finding, text string) []Finding {
 	}
 }
 
-// appendJWTs reports JSON Web Tokens: three base64url parts joined by dots, the first
-// starting "eyJ" and decoding to a JSON header.
-func appendJWTs(out []Finding, text string, covered func(s, e int) bool) []Finding {
-	for i := 0; ; {
-		k := strings.Index(text[i:], "eyJ")
-		if k < 0 {
-			return out
-		}
-		s := i + k
-		i = s + 3
-		if s > 0 && isTokenByte(text[s-1]) {
-			continue
-		}
-		e, dots := s, 0
-		partLen := 0
-		ok := true
-		for e < len(text) && (isTokenByte(text[e]) || text[e] == '.') {
-			if text[e] == '.' {
-				if partLen < 2 {
-					ok = false
-				}
-				dots++
-				partLen = 0
-			} else {
-				partLen++
+// jwtAt reports a JSON Web Token starting at text[s] (which starts "eyJ"): three base64url
+// parts joined by dots, the first decoding to a JSON header. It returns the token's end.
+func jwtAt(text string, s int) (int, bool) {
+	e, dots := s, 0
+	partLen := 0
+	for e < len(text) && (isTokenByte(text[e]) || text[e] == '.') {
+		if text[e] == '.' {
+			if partLen < 2 {
+				return 0, false
 			}
-			e++
+			dots++
+			partLen = 0
+		} else {
+			partLen++
 		}
-		if !ok || dots != 2 || partLen < 2 || covered(s, e) {
-			continue
-		}
-		hdr := text[s : s+strings.IndexByte(text[s:], '.')]
-		raw, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(hdr, "="))
-		if err != nil || !strings.Contains(string(raw), `"alg"`) && !strings.Contains(string(raw), `"typ"`) {
-			continue
-		}
-		out = append(out, Finding{Detector: "secrets", Type: "jwt", Start: s, End: e, Score: 0.9,
-			Reason: "JSON Web Token (" + strconv.Itoa(e-s) + " characters)"})
-		i = e
+		e++
 	}
+	if dots != 2 || partLen < 2 {
+		return 0, false
+	}
+	hdr := text[s : s+strings.IndexByte(text[s:], '.')]
+	raw, err := base64.RawURLEncoding.DecodeString(hdr)
+	if err != nil || !strings.Contains(string(raw), `"alg"`) && !strings.Contains(string(raw), `"typ"`) {
+		return 0, false
+	}
+	return e, true
 }
 
 // appendEntropy reports tokens of at least minLength letters, digits and +/_- whose Shannon

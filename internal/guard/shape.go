@@ -145,8 +145,15 @@ func (d *lengthDetector) Name() string { return "length" }
 // tokenizer: one per word of up to four letters or digits and one more per further four,
 // plus one per other non-space character. It is within about 15% of cl100k on English prose.
 func EstimateTokens(text string) int {
-	n, run := 0, 0
+	n, _ := estimate(text)
+	return n
+}
+
+// estimate returns EstimateTokens(text) and the number of code points of text, in one pass.
+func estimate(text string) (n, chars int) {
+	run := 0
 	for _, r := range text {
+		chars++
 		if r < utf8.RuneSelf { // ASCII, without the unicode tables
 			switch asciiTokClass[r] {
 			case 1:
@@ -180,7 +187,7 @@ func EstimateTokens(text string) int {
 			n++
 		}
 	}
-	return n
+	return n, chars
 }
 
 // asciiTokClass is 1 for ASCII letters and digits, 0 for white space, 2 for the rest.
@@ -203,8 +210,13 @@ func (d *lengthDetector) Detect(_ context.Context, text string) ([]Finding, erro
 	add := func(typ, reason string) {
 		out = append(out, Finding{Detector: "length", Type: typ, Start: 0, End: len(text), Score: 1, Reason: reason})
 	}
+	t, c := 0, 0
+	if d.minTokens > 0 || d.maxTokens > 0 {
+		t, c = estimate(text)
+	} else {
+		c = utf8.RuneCountInString(text)
+	}
 	if d.minChars > 0 || d.maxChars > 0 {
-		c := utf8.RuneCountInString(text)
 		if c < d.minChars {
 			add("too_short", fmt.Sprintf("%d characters, below the minimum %d", c, d.minChars))
 		}
@@ -213,7 +225,6 @@ func (d *lengthDetector) Detect(_ context.Context, text string) ([]Finding, erro
 		}
 	}
 	if d.minTokens > 0 || d.maxTokens > 0 {
-		t := EstimateTokens(text)
 		if t < d.minTokens {
 			add("too_short", fmt.Sprintf("about %d tokens, below the minimum %d", t, d.minTokens))
 		}

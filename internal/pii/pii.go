@@ -102,6 +102,13 @@ func (s Scanner) Scan(text string) []Finding {
 func digitRuns(text string, buf []int32) []int32 {
 	prev := false
 	for i := 0; i < len(text); i++ {
+		// Skip eight bytes at a time while they hold no digit (and no digit run is open).
+		for !prev && i+8 <= len(text) && !hasDigit8(text[i:i+8]) {
+			i += 8
+		}
+		if i >= len(text) {
+			break
+		}
 		d := text[i]-'0' <= 9
 		if d && !prev {
 			buf = append(buf, int32(i))
@@ -109,6 +116,16 @@ func digitRuns(text string, buf []int32) []int32 {
 		prev = d
 	}
 	return buf
+}
+
+// hasDigit8 reports whether one of the 8 bytes of s is an ASCII digit, with the "has byte
+// between" bit trick on a 64-bit word (bytes of 0x80 and above never count).
+func hasDigit8(s string) bool {
+	x := uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+	const ones = 0x0101010101010101
+	const m, n = '0' - 1, '9' + 1 // strictly between m and n
+	return (ones*(127+n)-(x&(ones*127)))&^x&((x&(ones*127))+ones*(127-m))&(ones*128) != 0
 }
 
 // resolveOverlaps keeps, among findings that share bytes, the one a reader would trust most:
@@ -132,13 +149,27 @@ func resolveOverlaps(all []Finding) []Finding {
 		}
 		return cmp.Compare(a.Start, b.Start)
 	})
+	kept := make([]Finding, 0, len(all))
+	if len(all) <= 32 {
+		// Few findings (the usual case): compare each with those kept.
+	few:
+		for _, f := range all {
+			for _, k := range kept {
+				if f.Start < k.End && k.Start < f.End {
+					continue few
+				}
+			}
+			kept = append(kept, f)
+		}
+		slices.SortFunc(kept, func(a, b Finding) int { return cmp.Compare(a.Start, b.Start) })
+		return kept
+	}
 	// taken marks the bytes already covered, one bit per byte up to the furthest End.
 	maxEnd := 0
 	for _, f := range all {
 		maxEnd = max(maxEnd, f.End)
 	}
 	taken := make([]uint64, maxEnd/64+1)
-	kept := make([]Finding, 0, len(all))
 next:
 	for _, f := range all {
 		for i := f.Start; i < f.End; i++ {
@@ -229,7 +260,7 @@ func wordSpansBefore(text string, end int, out [][2]int) int {
 	n := 0
 	for n < len(out) && end > 0 {
 		for end > 0 {
-			r, size := utf8.DecodeLastRuneInString(text[:end])
+			r, size := lastRune(text, end)
 			if isWordRune(r) {
 				break
 			}
@@ -237,7 +268,7 @@ func wordSpansBefore(text string, end int, out [][2]int) int {
 		}
 		start := end
 		for start > 0 {
-			r, size := utf8.DecodeLastRuneInString(text[:start])
+			r, size := lastRune(text, start)
 			if !isWordRune(r) {
 				break
 			}
@@ -251,6 +282,14 @@ func wordSpansBefore(text string, end int, out [][2]int) int {
 		end = start
 	}
 	return n
+}
+
+// lastRune is utf8.DecodeLastRuneInString(text[:end]), quicker for ASCII.
+func lastRune(text string, end int) (rune, int) {
+	if c := text[end-1]; c < utf8.RuneSelf {
+		return rune(c), 1
+	}
+	return utf8.DecodeLastRuneInString(text[:end])
 }
 
 // wordSpansAfter fills out with the spans of up to len(out) words starting at or after

@@ -278,3 +278,20 @@ func TestAnonymize(t *testing.T) {
 		t.Errorf("no findings changed the text: %q", got)
 	}
 }
+
+// TestHasDigit8 checks the bit trick against the plain test on every byte in every position.
+func TestHasDigit8(t *testing.T) {
+	for c := 0; c < 256; c++ {
+		for pos := 0; pos < 8; pos++ {
+			b := []byte("abcdefgh")
+			b[pos] = byte(c)
+			want := c >= '0' && c <= '9'
+			if got := hasDigit8(string(b)); got != want {
+				t.Errorf("hasDigit8 with byte %#x at %d = %v, want %v", c, pos, got, want)
+			}
+		}
+	}
+	if !hasDigit8("\xff\xff\xff\xff\xff\xff\xff9") || hasDigit8("\xb0\xb9\x2f\x3a\xff\x00//") {
+		t.Error("hasDigit8 on high and boundary bytes")
+	}
+}
