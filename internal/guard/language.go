@@ -121,7 +121,23 @@ func DetectLanguage(text string) (string, float64) {
 	var hits [8]int
 	words, total := 0, 0
 	var buf [16]byte
-	for s, e := nextWord(text, 0); s < e; s, e = nextWord(text, e) {
+	for i := 0; i < len(text); {
+		// Inline fast path over ASCII; nextWord handles words with other runes.
+		if byteClass[text[i]] == 0 {
+			i++
+			continue
+		}
+		s, e := i, i
+		for e < len(text) && byteClass[text[e]] == 1 {
+			e++
+		}
+		if e < len(text) && text[e] >= utf8.RuneSelf || e == s {
+			s, e = nextWord(text, s)
+			if s == e {
+				break
+			}
+		}
+		i = e
 		w := text[s:e]
 		words++
 		if words > 200 {

@@ -2,7 +2,6 @@ package guard
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"strings"
 
@@ -84,8 +83,9 @@ func newPII(o *options) (Detector, error) {
 func (d *piiDetector) Name() string { return "pii" }
 
 func (d *piiDetector) Detect(_ context.Context, text string) ([]Finding, error) {
-	var out []Finding
-	for _, f := range d.scanner.Scan(text) {
+	found := d.scanner.Scan(text)
+	out := make([]Finding, 0, len(found))
+	for _, f := range found {
 		name := piiName(f)
 		if !d.want[name] || name == "us_ssn" && d.ssnContext && f.Score < ssnWithContext {
 			continue
@@ -97,8 +97,23 @@ func (d *piiDetector) Detect(_ context.Context, text string) ([]Finding, error) 
 			}
 		}
 		reason := what
-		if hint := piiHint(f); hint != "" {
-			reason = fmt.Sprintf("%s %s", what, hint)
+		switch f.Type {
+		case pii.CreditCard:
+			// The last four digits, as receipts show them.
+			last, n := [4]byte{}, 0
+			for i := len(f.Text) - 1; i >= 0 && n < 4; i-- {
+				if c := f.Text[i]; c >= '0' && c <= '9' {
+					n++
+					last[4-n] = c
+				}
+			}
+			reason = what + " ending " + string(last[4-n:])
+		case pii.IBAN:
+			reason = what + " from country " + f.Text[:2]
+		case pii.Email:
+			if at := strings.LastIndexByte(f.Text, '@'); at >= 0 {
+				reason = what + " at " + f.Text[at+1:]
+			}
 		}
 		out = append(out, Finding{Detector: "pii", Type: name, Start: f.Start, End: f.End, Score: f.Score, Reason: reason})
 	}
@@ -124,33 +139,4 @@ func piiName(f pii.Finding) string {
 		return "ipv4"
 	}
 	return strings.ToLower(string(f.Type))
-}
-
-// piiHint says which value it was without giving it away: a card's last four digits, an
-// IBAN's country, an address's domain.
-func piiHint(f pii.Finding) string {
-	switch f.Type {
-	case pii.CreditCard:
-		d := onlyDigits(f.Text)
-		if len(d) >= 4 {
-			return "ending " + d[len(d)-4:]
-		}
-	case pii.IBAN:
-		return "from country " + f.Text[:2]
-	case pii.Email:
-		if at := strings.LastIndexByte(f.Text, '@'); at >= 0 {
-			return "at " + f.Text[at+1:]
-		}
-	}
-	return ""
-}
-
-func onlyDigits(s string) string {
-	b := make([]byte, 0, len(s))
-	for i := 0; i < len(s); i++ {
-		if s[i] >= '0' && s[i] <= '9' {
-			b = append(b, s[i])
-		}
-	}
-	return string(b)
 }

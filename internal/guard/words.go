@@ -124,7 +124,23 @@ func (l *wordList) match(text string, found func(s, e int, label string)) {
 		return
 	}
 	var buf [64]byte
-	for s, e := nextWord(text, 0); s < e; s, e = nextWord(text, e) {
+	for i := 0; i < len(text); {
+		// Inline fast path over ASCII; nextWord handles words with other runes.
+		if cl := byteClass[text[i]]; cl == 0 {
+			i++
+			continue
+		}
+		s, e := i, i
+		for e < len(text) && byteClass[text[e]] == 1 {
+			e++
+		}
+		if e < len(text) && text[e] >= utf8.RuneSelf || e == s {
+			s, e = nextWord(text, s)
+			if s == e {
+				break
+			}
+		}
+		i = e
 		c := text[s]
 		if c >= 'A' && c <= 'Z' {
 			c += 'a' - 'A'

@@ -67,8 +67,10 @@ func phoneAt(text string, start int) (int, Finding, bool) {
 	if plus {
 		i++
 	}
-	var groups []numberGroup
-	var seps []byte
+	// Fixed buffers keep the usual number (a few groups) off the heap.
+	var groupBuf [16]numberGroup
+	var sepBuf [16]byte
+	groups, seps := groupBuf[:0], sepBuf[:0]
 	paren := false
 	for i < len(text) {
 		g := numberGroup{start: i}
@@ -143,7 +145,11 @@ func phoneShape(text string, start, end int, plus bool, groups []numberGroup, se
 		return false
 	}
 	digits := 0
-	sizes := make([]int, len(groups))
+	var sizeBuf [16]int
+	sizes := sizeBuf[:0]
+	for range groups {
+		sizes = append(sizes, 0)
+	}
 	for k, g := range groups {
 		n := g.end - g.start
 		if text[g.start] == '(' {
