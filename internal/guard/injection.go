@@ -352,46 +352,44 @@ type token struct {
 	leet bool // mixes letters with digits or leetspeak symbols
 }
 
-// tokClass classifies a byte of normalised text: 1 a word byte (a-z, 0-9), 2 a leetspeak
-// symbol (@ $ ! |), which belongs to a word only when a word byte follows.
+// tokClass classifies a byte of normalised text as bit flags: 1 a letter (a-z), 2 a digit,
+// 4 a leetspeak symbol (@ $ ! |), which belongs to a word only when a letter or digit follows.
 var tokClass = func() (t [256]uint8) {
 	for c := 'a'; c <= 'z'; c++ {
 		t[c] = 1
 	}
 	for c := '0'; c <= '9'; c++ {
-		t[c] = 1
+		t[c] = 2
 	}
 	for _, c := range "@$!|" {
-		t[c] = 2
+		t[c] = 4
 	}
 	return t
 }()
 
 func tokenize(n *normText, buf []token) []token {
 	b := n.norm
-	inWord := func(i int) bool {
-		c := tokClass[b[i]]
-		return c == 1 || c == 2 && i+1 < len(b) && tokClass[b[i+1]] == 1
-	}
 	for i := 0; i < len(b); {
-		if tokClass[b[i]] == 0 || !inWord(i) {
+		c := tokClass[b[i]]
+		if c == 0 || c == 4 && (i+1 >= len(b) || tokClass[b[i+1]]&3 == 0) {
 			i++
 			continue
 		}
-		s, sym, letter, at := i, false, false, false
-		for i < len(b) && inWord(i) {
-			c := b[i]
-			if c < 'a' {
-				sym = true
-				at = at || c == '@'
-			} else {
-				letter = true
+		s, mask, at := i, uint8(0), false
+		for i < len(b) {
+			c := tokClass[b[i]]
+			if c&3 == 0 {
+				if c != 4 || i+1 >= len(b) || tokClass[b[i+1]]&3 == 0 {
+					break
+				}
+				at = at || b[i] == '@'
 			}
+			mask |= c
 			i++
 		}
-		// A number alone ("2024") is not leetspeak; a word mixing letters and digits is,
-		// unless it is the start of an e-mail address ("jane@example" before ".com").
-		leet := sym && letter && !(at && i+1 < len(b) && b[i] == '.' && tokClass[b[i+1]] == 1)
+		// A number alone ("2024") is not leetspeak; a word mixing letters with digits or
+		// symbols is, unless it is the start of an e-mail address ("jane@example" before ".com").
+		leet := mask&1 != 0 && mask&6 != 0 && !(at && i+1 < len(b) && b[i] == '.' && tokClass[b[i+1]]&3 != 0)
 		buf = append(buf, token{s: s, e: i, leet: leet})
 	}
 	return buf
