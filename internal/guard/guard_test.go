@@ -447,6 +447,7 @@ func TestRedact(t *testing.T) {
 		"replace": "card <CREDIT_CARD>, mail <EMAIL>.",
 		"":        "card <CREDIT_CARD>, mail <EMAIL>.",
 		"mask":    "card **** **** **** 1111, mail ****@example.com.",
+		"redact":  "card , mail .",
 	} {
 		if got := Redact(text, fs, how); got != want {
 			t.Errorf("Redact(%q) = %q, want %q", how, got, want)

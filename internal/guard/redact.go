@@ -10,7 +10,9 @@ import (
 
 // Redact returns text with what each finding spans rewritten:
 //
-//   - "replace" (also the default for ""): the type in angle brackets, "<CREDIT_CARD>";
+//   - "replace" (also the default, for "" or any other value): the type in angle brackets,
+//     "<CREDIT_CARD>";
+//   - "redact": nothing (the value is removed);
 //   - "mask": every letter and digit becomes '*', separators stay; card numbers, IBANs,
 //     phones and SSNs keep their last four characters, an e-mail address its domain;
 //   - "hash": "<TYPE:" + the hex SHA-256 of the value + ">", so equal values stay joinable
@@ -82,6 +84,8 @@ func rewrite(f Finding, value, how string) string {
 		pf.Type = pii.USSSN
 	}
 	switch how {
+	case "redact":
+		return ""
 	case "mask":
 		return pii.Mask(pf)
 	case "hash":
