@@ -14,8 +14,11 @@ import (
 // detector as the option "provider".
 type Classify func(ctx context.Context, prompt string) (string, error)
 
-// LlamaGuardCategories is the Llama Guard 3 hazard taxonomy, S1 to S14.
-var LlamaGuardCategories = []string{
+// LlamaGuardCategories returns the Llama Guard 3 hazard taxonomy, S1 to S14, as the prompt
+// lists it ("S1: Violent Crimes.").
+func LlamaGuardCategories() []string { return slices.Clone(llamaGuardCategories) }
+
+var llamaGuardCategories = []string{
 	"S1: Violent Crimes.", "S2: Non-Violent Crimes.", "S3: Sex-Related Crimes.",
 	"S4: Child Sexual Exploitation.", "S5: Defamation.", "S6: Specialized Advice.", "S7: Privacy.",
 	"S8: Intellectual Property.", "S9: Indiscriminate Weapons.", "S10: Hate.",
@@ -27,7 +30,7 @@ var LlamaGuardCategories = []string{
 // turn; the model's chat template (which the serving stack applies) adds the special tokens.
 func LlamaGuardPrompt(role, text string, categories []string) string {
 	if categories == nil {
-		categories = LlamaGuardCategories
+		categories = llamaGuardCategories
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "Task: Check if there is unsafe content in '%s' messages in conversations according our safety policy with the below categories.\n\n", role)
@@ -147,7 +150,7 @@ func (d *llmClassifier) Detect(ctx context.Context, text string) ([]Finding, err
 			continue
 		}
 		n, _ := strconv.Atoi(c[1:])
-		names = append(names, strings.TrimSuffix(LlamaGuardCategories[n-1], "."))
+		names = append(names, strings.TrimSuffix(llamaGuardCategories[n-1], "."))
 	}
 	if len(codes) > 0 && len(names) == 0 {
 		return nil, nil // unsafe only in categories this policy does not count
