@@ -69,7 +69,7 @@ in flight, streams included, finish (up to 30s) before exiting.`,
 			}
 			defer closeLim()
 			if check {
-				if _, err := gateway.New(cfg, gateway.Options{Limiter: lim, Registry: reg}); err != nil {
+				if _, err := gateway.New(cfg, gateway.Options{Limiter: lim, Registry: reg, Approvals: noApprovals{}}); err != nil {
 					return usageErr("%v", err)
 				}
 				fmt.Fprintf(e.stdout, "%s: ok: %d providers, %d routes, %d keys\n", cfgPath, len(cfg.Providers), len(cfg.Routes), len(cfg.Keys))
@@ -82,7 +82,7 @@ in flight, streams included, finish (up to 30s) before exiting.`,
 			defer st.Close()
 			rec, bodies := gatewayRecorder(st, cfg, reg, log)
 			gw, err := gateway.New(cfg, gateway.Options{Limiter: lim, Recorder: rec, Bodies: bodies, Logger: log,
-				Registry: reg, Keys: st, ProjectKeyLimits: projectKeyLimits(cfg)})
+				Registry: reg, Keys: st, ProjectKeyLimits: projectKeyLimits(cfg), Approvals: system(st)})
 			if err != nil {
 				return usageErr("%v", err)
 			}
@@ -99,6 +99,7 @@ in flight, streams included, finish (up to 30s) before exiting.`,
 	cmd.Flags().StringVar(&listen, "listen", "", "address to listen on (default: the config's listen)")
 	cmd.Flags().StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	cmd.Flags().BoolVar(&check, "check", false, "check the config and exit")
+	cmd.AddCommand(newGatewayShadowReportCmd(e)) // gateway_shadow.go
 	return cmd
 }
 
@@ -259,7 +260,7 @@ func openServedGateway(path string, e *env, st store.Store, log *slog.Logger) (*
 	}
 	rec, bodies := gatewayRecorder(st, cfg, reg, log)
 	gw, err := gateway.New(cfg, gateway.Options{Limiter: lim, Recorder: rec, Bodies: bodies, Logger: log,
-		Registry: reg, Keys: st, ProjectKeyLimits: projectKeyLimits(cfg)})
+		Registry: reg, Keys: st, ProjectKeyLimits: projectKeyLimits(cfg), Approvals: system(st)})
 	if err != nil {
 		rec.Close(context.Background())
 		closeLim()
@@ -283,4 +284,14 @@ func (g *servedGateway) routeSLAs() map[string]float64 {
 		}
 	}
 	return out
+}
+
+// shadowChecks are a route's shadow assertions, for the server's shadow report.
+func (g *servedGateway) shadowChecks(route string) []gateway.ShadowCheck {
+	for _, r := range g.cfg.Routes {
+		if r.Name == route && r.Shadow != nil {
+			return r.Shadow.Checks()
+		}
+	}
+	return nil
 }

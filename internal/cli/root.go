@@ -152,6 +152,8 @@ regression; 2 bad input (config, flags, files), reported as file:line:col with a
 		newReviewCmd(e),
 		newQueueCmd(e),
 		newGatewayCmd(e),
+		newRedteamCmd(e),
+		newApprovalsCmd(e),
 	)
 	return root
 }

@@ -36,6 +36,7 @@ func TestScripts(t *testing.T) {
 				ts.Check(err)
 				time.Sleep(d)
 			},
+			"hold": holdApproval, // approvals_test.go
 		},
 		Setup: func(env *testscript.Env) error {
 			var rules []fakellm.Rule

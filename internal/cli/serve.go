@@ -25,12 +25,13 @@ const shutdownGrace = 30 * time.Second
 
 func newServeCmd(e *env) *cobra.Command {
 	var (
-		addr       string
-		migrate    bool
-		logFormat  string
-		purgeEvery time.Duration
-		traceDays  int
-		gwPath     string
+		addr                       string
+		migrate                    bool
+		logFormat                  string
+		purgeEvery                 time.Duration
+		traceDays                  int
+		gwPath                     string
+		toolPolicyPath, webhookURL string
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -95,6 +96,11 @@ SIGINT or SIGTERM stops accepting connections and lets requests in flight finish
 				go purgeDatasets(ctx, st, log, purgeEvery)
 			}
 			go trace.Retain(ctx, st, traceDays, purgeEvery, time.Now, log)
+			toolPolicy, webhook, err := approvalServeConfig(e, toolPolicyPath, webhookURL)
+			if err != nil {
+				return err
+			}
+			go expireApprovals(ctx, st, log)
 			var gw *servedGateway
 			if gwPath != "" {
 				if gw, err = openServedGateway(gwPath, e, st, log); err != nil {
@@ -103,7 +109,7 @@ SIGINT or SIGTERM stops accepting connections and lets requests in flight finish
 				}
 				defer gw.closeLim()
 			}
-			return serve(ctx, ln, st, log, gw)
+			return serve(ctx, ln, st, log, gw, server.Config{ToolPolicy: toolPolicy, ApprovalWebhook: webhook})
 		},
 	}
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "address to listen on")
@@ -111,13 +117,19 @@ SIGINT or SIGTERM stops accepting connections and lets requests in flight finish
 	cmd.Flags().StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	cmd.Flags().DurationVar(&purgeEvery, "purge-every", time.Hour, "purge datasets by their retention and consent policies this often (0: never)")
 	cmd.Flags().StringVar(&gwPath, "gateway", "", "also run the gateway of this config (gateway.yaml) on its own listen address, over this store")
+	cmd.Flags().StringVar(&toolPolicyPath, "tool-policy", "", "a tool policy file (docs/approvals.md) that POST /approvals checks applications' tool calls against")
+	cmd.Flags().StringVar(&webhookURL, "approval-webhook", "", "POST each approval decision here, signed with $PLUMB_APPROVAL_WEBHOOK_SECRET")
 	cmd.Flags().IntVar(&traceDays, "trace-retention-days", 30, "delete gateway trace records older than this many days, every --purge-every (0: keep them)")
 	return cmd
 }
 
 // serve runs the server on ln until ctx ends, then shuts it down gracefully.
-func serve(ctx context.Context, ln net.Listener, st store.Store, log *slog.Logger, gw *servedGateway) error {
-	api := server.New(server.Config{Store: st, Logger: log, CacheTTL: time.Second})
+func serve(ctx context.Context, ln net.Listener, st store.Store, log *slog.Logger, gw *servedGateway, ac server.Config) error {
+	sc := server.Config{Store: st, Logger: log, CacheTTL: time.Second, ToolPolicy: ac.ToolPolicy, ApprovalWebhook: ac.ApprovalWebhook}
+	if gw != nil {
+		sc.ShadowChecks = gw.shadowChecks
+	}
+	api := server.New(sc)
 	wc := web.Config{Server: api, Store: st, Logger: log}
 	gwDone := make(chan error, 1)
 	if gw != nil {

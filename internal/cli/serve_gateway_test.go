@@ -46,7 +46,10 @@ func TestServeWithGateway(t *testing.T) {
 providers:
   - {name: primary, type: openai, base_url: "`+up.URL+`", api_key_env: PRIMARY_API_KEY}
 routes:
-  - {name: support-bot, targets: [{provider: primary, model: fake-1}], sla_p95_ms: 800}
+  - name: support-bot
+    targets: [{provider: primary, model: fake-1}]
+    sla_p95_ms: 800
+    shadow: {provider: primary, model: fake-2, assert: [{type: icontains, value: HI}]}
 keys:
   - {name: team-a, key_env: TEAM_A_KEY, rpm: 100}
 project_keys: {rpm: 100}
@@ -127,6 +130,27 @@ project_keys: {rpm: 100}
 	status, body := call("GET", "http://"+srvAddr+"/api/v1/projects/default/traffic", secret, "")
 	if status != 200 || !strings.Contains(body, `"route":"support-bot"`) || !strings.Contains(body, `"requests":2`) {
 		t.Errorf("traffic: %d %s", status, body)
+	}
+
+	// The shadow report of the server runs the route's shadow assertions from the config.
+	var rep struct {
+		N          int `json:"n"`
+		Assertions []struct {
+			Name string `json:"name"`
+		} `json:"assertions"`
+	}
+	for i := 0; ; i++ {
+		status, body = call("GET", "http://"+srvAddr+"/api/v1/projects/default/shadow?route=support-bot&since=1h", secret, "")
+		if status == 200 && json.Unmarshal([]byte(body), &rep) == nil && rep.N == 2 {
+			break
+		}
+		if i > 100 {
+			t.Fatalf("shadow report: %d %s", status, body)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if len(rep.Assertions) != 1 || !strings.Contains(rep.Assertions[0].Name, "icontains") {
+		t.Errorf("shadow report assertions = %+v, want the config's icontains", rep.Assertions)
 	}
 
 	cancel()

@@ -25,6 +25,16 @@ import (
 type Rule struct {
 	Match string `json:"match"`
 	Reply string `json:"reply"`
+	// ToolCalls, when set, are the calls the answer makes (finish_reason tool_calls),
+	// with Reply as its content. A request whose last message is a tool result is
+	// answered "tool result: " and that result, with no calls.
+	ToolCalls []ToolCall `json:"tool_calls,omitempty"`
+}
+
+// ToolCall is a tool call a rule's answer makes.
+type ToolCall struct {
+	Name      string `json:"name"`
+	Arguments string `json:"arguments"` // JSON text, sent as written
 }
 
 // Options configure a server.
@@ -78,6 +88,7 @@ type rule struct {
 	substr string
 	re     *regexp.Regexp
 	reply  string
+	calls  []ToolCall
 }
 
 // Start listens and serves in the background until Close.
@@ -124,7 +135,7 @@ func Start(opts Options) (*Server, error) {
 func compileRules(in []Rule) ([]rule, error) {
 	out := make([]rule, len(in))
 	for i, r := range in {
-		out[i].reply = r.Reply
+		out[i].reply, out[i].calls = r.Reply, r.ToolCalls
 		if len(r.Match) >= 2 && strings.HasPrefix(r.Match, "/") && strings.HasSuffix(r.Match, "/") {
 			re, err := regexp.Compile(r.Match[1 : len(r.Match)-1])
 			if err != nil {
@@ -168,12 +179,18 @@ func (s *Server) Count() int { return int(s.count.Load()) }
 
 // reply is the first matching rule's reply, or an echo of the message.
 func (s *Server) reply(lastUser string) string {
+	r, _ := s.answer(lastUser)
+	return r
+}
+
+// answer is the first matching rule's reply and tool calls, or an echo of the message.
+func (s *Server) answer(lastUser string) (string, []ToolCall) {
 	for _, r := range s.rules {
 		if r.re != nil && r.re.MatchString(lastUser) || r.re == nil && strings.Contains(lastUser, r.substr) {
-			return r.reply
+			return r.reply, r.calls
 		}
 	}
-	return "echo: " + lastUser
+	return "echo: " + lastUser, nil
 }
 
 // shape is which vendor's error body a route answers with.

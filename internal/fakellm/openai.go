@@ -87,7 +87,17 @@ func (s *Server) chat(w http.ResponseWriter, _ *http.Request, body []byte) {
 		writeError(w, openAIShape, http.StatusBadRequest, "", "[] is too short - 'messages'")
 		return
 	}
-	reply := s.reply(lastUser(req.Messages))
+	reply, calls := s.answer(lastUser(req.Messages))
+	if last := req.Messages[len(req.Messages)-1]; last.Role == "tool" {
+		reply, calls = "tool result: "+string(last.Content), nil
+	}
+	finish := "stop"
+	var toolCalls []map[string]any
+	for i, c := range calls {
+		finish = "tool_calls"
+		toolCalls = append(toolCalls, map[string]any{"id": s.nextID("call_fake_") + "_" + string(rune('a'+i)), "type": "function",
+			"function": map[string]any{"name": c.Name, "arguments": c.Arguments}})
+	}
 	prompt := 0
 	for _, m := range req.Messages {
 		prompt += words(string(m.Content))
@@ -98,13 +108,20 @@ func (s *Server) chat(w http.ResponseWriter, _ *http.Request, body []byte) {
 	created := time.Now().Unix()
 
 	if !req.Stream {
+		msg := map[string]any{"role": "assistant", "content": reply}
+		if toolCalls != nil {
+			msg["tool_calls"] = toolCalls
+			if reply == "" {
+				msg["content"] = nil
+			}
+		}
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(map[string]any{
 			"id": id, "object": "chat.completion", "created": created, "model": req.Model,
 			"choices": []map[string]any{{
 				"index":         0,
-				"message":       map[string]any{"role": "assistant", "content": reply},
-				"finish_reason": "stop",
+				"message":       msg,
+				"finish_reason": finish,
 			}},
 			"usage": usage,
 		})
@@ -123,7 +140,18 @@ func (s *Server) chat(w http.ResponseWriter, _ *http.Request, body []byte) {
 	for _, p := range pieces(reply) {
 		sse(w, "", chunk(map[string]any{"content": p}, nil))
 	}
-	sse(w, "", chunk(map[string]any{}, "stop"))
+	// Each call as OpenAI streams it: id and name first, then the arguments in two parts.
+	for i, tc := range toolCalls {
+		fn := tc["function"].(map[string]any)
+		args := fn["arguments"].(string)
+		half := len(args) / 2
+		sse(w, "", chunk(map[string]any{"tool_calls": []map[string]any{{"index": i, "id": tc["id"], "type": "function",
+			"function": map[string]any{"name": fn["name"], "arguments": ""}}}}, nil))
+		for _, part := range []string{args[:half], args[half:]} {
+			sse(w, "", chunk(map[string]any{"tool_calls": []map[string]any{{"index": i, "function": map[string]any{"arguments": part}}}}, nil))
+		}
+	}
+	sse(w, "", chunk(map[string]any{}, finish))
 	if req.StreamOptions != nil && req.StreamOptions.IncludeUsage {
 		sse(w, "", map[string]any{
 			"id": id, "object": "chat.completion.chunk", "created": created, "model": req.Model,

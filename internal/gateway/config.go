@@ -14,6 +14,7 @@ import (
 
 	"github.com/plumbhq/plumb/internal/config"
 	"github.com/plumbhq/plumb/internal/store"
+	"github.com/plumbhq/plumb/internal/toolpolicy"
 )
 
 // Config is a gateway.yaml. Every key is documented in docs/gateway.md.
@@ -70,6 +71,10 @@ type Route struct {
 	// SLAP95MS is the route's p95 latency target in milliseconds, which the server's
 	// traffic page holds the measured p95 against (0: none).
 	SLAP95MS float64 `yaml:"sla_p95_ms"`
+	// Shadow mirrors calls to a candidate target in the background (shadow.go).
+	Shadow *Shadow `yaml:"shadow"`
+	// Tools is the route's tool policy (tools.go, docs/approvals.md).
+	Tools *toolpolicy.Policy `yaml:"tools"`
 }
 
 // Target is one provider and model a route may call.
@@ -371,6 +376,18 @@ func (l *loader) validate(c *Config, getenv func(string) string) {
 		}
 		if r.Cache != nil && r.Cache.TTLSeconds <= 0 {
 			l.fail(at(path+".cache"), "write cache: {ttl_s: 300}", "the cache needs ttl_s, the seconds an answer is kept")
+		}
+		if r.Shadow != nil {
+			target(path+".shadow", r.Shadow.Provider, r.Shadow.Model)
+			l.validateShadow(c, r, path+".shadow")
+		}
+		if r.Tools != nil {
+			for _, p := range r.Tools.Check() {
+				l.fail(at(path+".tools."+p.Path), p.Hint, "%s", p.Msg)
+			}
+			if r.Cache != nil && !r.Tools.Empty() {
+				l.fail(at(path+".cache"), "remove cache: from this route, or its tools: policy", "a route with a tool policy cannot cache answers: a cached answer would replay a held call's approval")
+			}
 		}
 	}
 	keyNames := map[string]bool{}

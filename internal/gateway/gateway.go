@@ -59,6 +59,9 @@ type Options struct {
 	// means the real ones.
 	Now  func() time.Time
 	Rand func() float64
+	// Approvals stores the tool calls a route's tool policy holds (tools.go); required
+	// when a route's policy has approve rules.
+	Approvals ApprovalStore
 	// Sleep waits between retries; nil waits on a timer (tests replace it).
 	Sleep func(ctx context.Context, d time.Duration) error
 }
@@ -84,6 +87,8 @@ type Gateway struct {
 	registry  *prometheus.Registry
 	cache     *responseCache
 	mux       *http.ServeMux
+	shadow    *shadowing // shadow traffic (shadow.go)
+	approvals ApprovalStore
 
 	draining atomic.Bool
 	seq      atomic.Uint64
@@ -212,6 +217,16 @@ func New(cfg *Config, opt Options) (*Gateway, error) {
 	var err error
 	if g.metrics, err = newMetrics(g.registry, breakers); err != nil {
 		return nil, err
+	}
+	// Shadow traffic (shadow.go).
+	if g.shadow, err = newShadowing(g, mkTarget); err != nil {
+		return nil, err
+	}
+	g.approvals = opt.Approvals
+	for i := range cfg.Routes {
+		if t := cfg.Routes[i].Tools; t != nil && len(t.Approve) > 0 && g.approvals == nil {
+			return nil, fmt.Errorf("%s: route %q holds tool calls for approval, but the gateway was given no approval store", cfg.pos.at(fmt.Sprintf("routes[%d].tools.approve", i)), cfg.Routes[i].Name)
+		}
 	}
 	g.cache = newResponseCache(g.now)
 	g.mux = http.NewServeMux()

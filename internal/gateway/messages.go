@@ -264,7 +264,7 @@ func (c *call) streamToClient(dst io.Writer, flush func(), src io.Reader, t *tar
 		u, err := anthropic.ChatStreamToMessages(f, flush, src, c.clientModel())
 		return fromAnthropicUsage(u), f.wrap(err)
 	}
-	return t.up.dialect.stream(dst, flush, src, t.model, c.includeUsage)
+	return t.up.dialect.stream(c.toolStreamWriter(c.ctx, dst), flush, src, t.model, c.includeUsage)
 }
 
 type flushWriter struct {

@@ -88,6 +88,10 @@ type call struct {
 	attempts []store.Attempt
 	called   map[string]bool
 	respBody []byte
+	// The tool policy's view of the call (tools.go).
+	ctx          context.Context
+	traceID      string
+	toolBlockMsg string
 }
 
 func (g *Gateway) serveCall(w http.ResponseWriter, r *http.Request, endpoint string, anthropicClient bool) {
@@ -95,6 +99,7 @@ func (g *Gateway) serveCall(w http.ResponseWriter, r *http.Request, endpoint str
 	defer g.inflight.Done()
 	c := &call{g: g, start: g.now(), endpoint: endpoint, anthropic: anthropicClient, called: map[string]bool{}}
 	traceID := g.newTraceID(c.start)
+	c.ctx, c.traceID = r.Context(), traceID
 	w.Header().Set("X-Plumb-Trace-Id", traceID)
 	defer func() { c.finish(traceID) }()
 
@@ -105,6 +110,10 @@ func (g *Gateway) serveCall(w http.ResponseWriter, r *http.Request, endpoint str
 	}
 	c.key = k
 	if aerr := c.read(w, r); aerr != nil {
+		c.fail(w, aerr)
+		return
+	}
+	if aerr := c.checkTools(); aerr != nil {
 		c.fail(w, aerr)
 		return
 	}
@@ -119,6 +128,7 @@ func (g *Gateway) serveCall(w http.ResponseWriter, r *http.Request, endpoint str
 		return
 	}
 	defer c.settle()
+	c.startShadow(traceID) // shadow.go: in the background, never charged to the key
 	if c.serveCached(w) {
 		return
 	}
@@ -618,6 +628,10 @@ func (c *call) attempt(ctx context.Context, w http.ResponseWriter, t *target, d 
 	}
 	// Too late to fall back: tell the client in the stream, as OpenAI does.
 	c.code = "upstream_stream_cut"
+	if errors.Is(err, errToolBlocked) {
+		c.code = "tool_call_blocked"
+		return result{committed: true, status: resp.StatusCode, errText: c.toolBlockMsg}
+	}
 	var told errReported
 	if ctx.Err() == nil && !errors.As(err, &told) {
 		_, _ = w.Write(c.streamErrorEvent(&apiError{Type: typeServer, Code: c.code,
@@ -675,6 +689,13 @@ func (c *call) writeAnswer(ctx context.Context, w http.ResponseWriter, t *target
 	body := res.body
 	c.usage = plainUsage(body)
 	if out, aerr := c.guardOutput(ctx, body); aerr != nil {
+		c.respBody = body
+		c.fail(w, aerr)
+		return
+	} else {
+		body = out
+	}
+	if out, aerr := c.toolsOutput(ctx, body, w.Header()); aerr != nil {
 		c.respBody = body
 		c.fail(w, aerr)
 		return

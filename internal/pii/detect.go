@@ -9,14 +9,17 @@ import (
 
 // Context words per type. A word matches its plural too; see withContext.
 var (
-	emailContext = []string{"email", "e-mail", "mail", "contact"}
-	phoneContext = []string{"phone", "tel", "telephone", "mobile", "cell", "call", "fax", "contact", "whatsapp", "sms"}
+	emailContext = terms("email", "e-mail", "mail", "contact")
+	phoneContext = terms("phone", "tel", "telephone", "mobile", "cell", "call", "fax", "contact", "whatsapp", "sms")
 	// phoneAntiContext marks numbers that are identifiers, not phones ("order 555-123-4567").
-	phoneAntiContext = []string{"order", "invoice", "ref", "reference", "id", "tracking", "sku", "serial", "account", "po", "ticket"}
-	cardContext      = []string{"card", "credit", "debit", "visa", "mastercard", "amex", "discover", "cc", "payment", "pan"}
-	ibanContext      = []string{"iban", "bank", "account", "transfer", "wire", "sepa"}
-	ipContext        = []string{"ip", "ipv4", "ipv6", "address", "host", "server"}
-	ssnContext       = []string{"ssn", "social security", "social security number", "social sec"}
+	phoneAntiContext = terms("order", "invoice", "ref", "reference", "id", "tracking", "sku", "serial", "account", "po", "ticket")
+	cardContext      = terms("card", "credit", "debit", "visa", "mastercard", "amex", "discover", "cc", "payment", "pan")
+	ibanContext      = terms("iban", "bank", "account", "transfer", "wire", "sepa")
+	ipContext        = terms("ip", "ipv4", "ipv6", "address", "host", "server")
+	// ipAntiContext marks dotted quads that are version, build or section numbers ("version
+	// 10.4.12.3", "section 4.2.1.3").
+	ipAntiContext = terms("version", "build", "release", "v", "ver", "firmware", "patch", "section", "chapter", "figure", "table", "clause", "paragraph", "step", "rule")
+	ssnContext    = terms("ssn", "social security", "social security number", "social sec")
 )
 
 // Base scores, before context. Presidio sets a checksum-validated card or IBAN to 1.0; here a
@@ -31,7 +34,9 @@ const (
 	phoneScore     = 0.4
 	ssnDashScore   = 0.5
 	ssnSpaceScore  = 0.3
-	ssnPlainScore  = 0.05
+	// ssnPlainScore is below any threshold alone, and above 0.5 once a context word is near
+	// ("SSN 536221234"), so a guardrail at 0.5 sees labelled plain SSNs.
+	ssnPlainScore = 0.2
 )
 
 // findEmails reports local@domain where the local part is letters, digits and ._%+-
@@ -63,7 +68,8 @@ func findEmails(text string) []Finding {
 			end--
 		}
 		local, domain := text[start:at], text[at+1:end]
-		if validLocal(local) && validDomain(domain, tlds) {
+		// user@host after "://" is a URL's user info ("https://token@github.com"), not an address.
+		if validLocal(local) && !strings.HasSuffix(text[:start], "://") && validDomain(domain, tlds) {
 			out = append(out, Finding{Type: Email, Start: start, End: end, Text: text[start:end],
 				Score: withContext(text, start, end, emailScore, emailContext)})
 		}
@@ -81,43 +87,70 @@ func validLocal(s string) bool {
 }
 
 func validDomain(s string, tlds tldSet) bool {
-	labels := strings.Split(s, ".")
-	if len(labels) < 2 || len(s) > 253 {
+	if len(s) > 253 || !strings.Contains(s, ".") {
 		return false
 	}
-	for _, l := range labels {
+	last := ""
+	for rest := s; ; {
+		l, after, more := strings.Cut(rest, ".")
 		if l == "" || l[0] == '-' || l[len(l)-1] == '-' {
 			return false
 		}
+		if !more {
+			last = l
+			break
+		}
+		rest = after
 	}
-	return tlds.has(labels[len(labels)-1])
+	return tlds.has(last)
+}
+
+// dottedQuad returns the end of the four dot-separated groups of one to three digits at
+// text[s:] (as the pattern [0-9]{1,3}(\.[0-9]{1,3}){3} would match them), or -1.
+func dottedQuad(text string, s int) int {
+	i := s
+	for g := 0; g < 4; g++ {
+		if g > 0 {
+			if i+1 >= len(text) || text[i] != '.' || !isDigit(rune(text[i+1])) {
+				return -1
+			}
+			i++
+		}
+		n := 0
+		for i < len(text) && n < 3 && text[i] >= '0' && text[i] <= '9' {
+			i++
+			n++
+		}
+		if n == 0 {
+			return -1
+		}
+	}
+	return i
 }
 
 var (
-	ipv4Pattern = regexp.MustCompile(`^[0-9]{1,3}(?:\.[0-9]{1,3}){3}`)
 	ipv6Pattern = regexp.MustCompile(`[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?:\.[0-9]{1,3}){0,3}`)
 )
 
 // findIPs reports IPv4 and IPv6 addresses that net/netip parses (so 999.1.1.1 and 01.2.3.4
-// are not addresses), standing alone: not glued to letters or digits, not part of a longer
+// are not addresses), not after "version", "build", "section" and the like (unless an IP word is near too), standing alone: not glued to letters or digits, not part of a longer
 // dotted number ("1.2.3.4.5", a version) and, for IPv6, not next to another ':'. The bare
 // unspecified address "::" is not reported.
-func findIPs(text string) []Finding {
+func findIPs(text string, starts []int32) []Finding {
 	var out []Finding
-	for s := 0; s < len(text); s++ {
-		if !isDigit(rune(text[s])) || s > 0 && isDigit(rune(text[s-1])) {
+	for _, s32 := range starts {
+		s := int(s32)
+		e := dottedQuad(text, s)
+		if e < 0 {
 			continue
 		}
-		// Only a dotted quad can start here; the regexp then runs on a short window.
-		m := ipv4Pattern.FindStringIndex(text[s:min(len(text), s+15)])
-		if m == nil || m[0] != 0 {
-			continue
-		}
-		e := s + m[1]
 		if gluedNumber(text, s, e) {
 			continue
 		}
 		if a, err := netip.ParseAddr(text[s:e]); err != nil || !a.Is4() {
+			continue
+		}
+		if hasContext(text, s, e, ipAntiContext) && !hasContext(text, s, e, ipContext) {
 			continue
 		}
 		out = append(out, ipFinding(text, s, e))
@@ -162,6 +195,10 @@ func ipv6Candidates(text string) [][]int {
 		for r < len(text) && isV6(text[r]) {
 			r++
 		}
+		if strings.Count(text[l:r], ":") < 2 {
+			i = r // an IPv6 address has two colons at least ("::1"); times and URLs have one
+			continue
+		}
 		for _, m := range ipv6Pattern.FindAllStringIndex(text[l:r], -1) {
 			out = append(out, []int{l + m[0], l + m[1]})
 		}
@@ -205,16 +242,30 @@ func digitGroups(text string, i int, seps string) ([]numberGroup, []byte) {
 // whose Luhn checksum holds. Within a longer space-separated run of numbers the longest
 // window of groups that qualifies is taken; a plain run of more than 19 digits is never a
 // card. Numbers glued to letters or to a decimal point are identifiers, not cards.
-func findCards(text string) []Finding {
+func findCards(text string, starts []int32) []Finding {
 	var out []Finding
-	for i := 0; i < len(text); i++ {
-		if !isDigit(rune(text[i])) {
+	next := 0 // runs starting before next are inside a run already read
+	for _, i32 := range starts {
+		i := int(i32)
+		if i < next {
+			continue
+		}
+		// Most digit runs (dates, prices, times) are far too short: skip them before grouping.
+		j, n := i, 0
+		for j < len(text) && (isDigit(rune(text[j])) || (text[j] == ' ' || text[j] == '-') && j+1 < len(text) && isDigit(rune(text[j+1]))) {
+			if text[j] != ' ' && text[j] != '-' {
+				n++
+			}
+			j++
+		}
+		if n < 13 {
+			next = j
 			continue
 		}
 		groups, seps := digitGroups(text, i, " -")
 		runEnd := groups[len(groups)-1].end
 		out = append(out, cardsInRun(text, groups, seps, gluedBefore(text, i), gluedAfter(text, runEnd))...)
-		i = runEnd
+		next = runEnd
 	}
 	return out
 }
@@ -232,7 +283,11 @@ func cardsInRun(text string, groups []numberGroup, seps []byte, gluedStart, glue
 				continue
 			}
 			s, e := groups[a].start, groups[b].end
-			if !cardWindowShape(groups[a:b+1], seps[a:b]) {
+			n := 0
+			for _, g := range groups[a : b+1] {
+				n += g.end - g.start
+			}
+			if n < 13 || n > 19 || !cardWindowShape(groups[a:b+1], seps[a:b]) {
 				continue
 			}
 			digits := onlyDigits(text[s:e])
@@ -346,14 +401,16 @@ var ibanLengths = map[string]int{
 var ibanPattern = regexp.MustCompile(`^[A-Z]{2}[0-9]{2}(?:[A-Z0-9]{11,30}|(?: [A-Z0-9]{4}){2,7}(?: [A-Z0-9]{1,3})?)`)
 
 // ibanMatches finds what an unanchored ibanPattern would (leftmost, non-overlapping), trying
-// the anchored pattern only where two capitals and two digits start, on a window as long as
-// its longest match (4 + 7 groups of " XXXX" + " XXX").
-func ibanMatches(text string) [][]int {
+// the anchored pattern only where two capitals and two digits start (two capitals before a
+// run of digits), on a window as long as its longest match (4 + 7 groups of " XXXX" + " XXX").
+func ibanMatches(text string, starts []int32) [][]int {
 	var out [][]int
 	upper := func(c byte) bool { return c >= 'A' && c <= 'Z' }
 	digit := func(c byte) bool { return c >= '0' && c <= '9' }
-	for s := 0; s+4 <= len(text); s++ {
-		if !upper(text[s]) || !upper(text[s+1]) || !digit(text[s+2]) || !digit(text[s+3]) {
+	next := 0
+	for _, p := range starts {
+		s := int(p) - 2
+		if s < next || s+4 > len(text) || !upper(text[s]) || !upper(text[s+1]) || !digit(text[s+2]) || !digit(text[s+3]) {
 			continue
 		}
 		m := ibanPattern.FindStringIndex(text[s:min(len(text), s+43)])
@@ -361,7 +418,7 @@ func ibanMatches(text string) [][]int {
 			continue
 		}
 		out = append(out, []int{s, s + m[1]})
-		s += m[1] - 1
+		next = s + m[1]
 	}
 	return out
 }
@@ -371,9 +428,9 @@ func ibanMatches(text string) [][]int {
 // as its country requires, standing alone (no letter or digit glued to either end), whose
 // mod-97 check (ISO 13616: move the first four characters to the end, letters to 10..35,
 // the number mod 97 must be 1) holds. A candidate failing the check is not reported.
-func findIBANs(text string) []Finding {
+func findIBANs(text string, starts []int32) []Finding {
 	var out []Finding
-	for _, m := range ibanMatches(text) {
+	for _, m := range ibanMatches(text, starts) {
 		s := m[0]
 		if isWordRune(runeBefore(text, s)) {
 			continue
@@ -422,18 +479,16 @@ func ibanChecksum(iban string) bool {
 	return rem == 1
 }
 
-var ssnPattern = regexp.MustCompile(`^([0-9]{3})([- .]?)([0-9]{2})([- .]?)([0-9]{4})`)
-
 // findSSNs reports US social security numbers: NNN-NN-NNNN (base 0.5), NNN NN NNNN or
 // NNN.NN.NNNN (0.3), and nine plain digits only when a context word ("ssn", "social
-// security") is near (0.05, raised by the context). There is no checksum; the Social
+// security") is near (0.2, raised by the context to 0.55). There is no checksum; the Social
 // Security Administration never issues area 000, 666 or 900-999, group 00 or serial 0000,
 // nor numbers of one repeated digit, and it voided 078-05-1120 and 219-09-9999 after they
 // were printed in advertising: those are rejected. Without a context word a score stays at
 // most 0.5, so a guardrail with MinScore above that only sees labelled numbers.
-func findSSNs(text string) []Finding {
+func findSSNs(text string, starts []int32) []Finding {
 	var out []Finding
-	for _, m := range ssnMatches(text) {
+	for _, m := range ssnMatches(text, starts) {
 		s, e := m[0], m[1]
 		sep1, sep2 := text[m[4]:m[5]], text[m[8]:m[9]]
 		if sep1 != sep2 || gluedNumber(text, s, e) {
@@ -459,26 +514,57 @@ func findSSNs(text string) []Finding {
 	return out
 }
 
-// ssnMatches finds what an unanchored ssnPattern would (leftmost, non-overlapping), trying
-// the anchored pattern on an 11-byte window at the start of each run of digits: a match
-// starting inside a run is glued to a digit, which findSSNs rejects anyway.
-func ssnMatches(text string) [][]int {
+// ssnMatches finds, at the start of each run of digits, what the pattern
+// ([0-9]{3})([- .]?)([0-9]{2})([- .]?)([0-9]{4}) would match there, as submatch indexes
+// (a match starting inside a run is glued to a digit, which findSSNs rejects anyway).
+func ssnMatches(text string, starts []int32) [][]int {
 	var out [][]int
-	for s := 0; s < len(text); s++ {
-		if text[s] < '0' || text[s] > '9' || s > 0 && text[s-1] >= '0' && text[s-1] <= '9' {
+	digitsAt := func(i, n int) bool {
+		if i+n > len(text) {
+			return false
+		}
+		for k := i; k < i+n; k++ {
+			if text[k] < '0' || text[k] > '9' {
+				return false
+			}
+		}
+		return true
+	}
+	sepAt := func(i int) int {
+		if i < len(text) && (text[i] == '-' || text[i] == ' ' || text[i] == '.') {
+			return 1
+		}
+		return 0
+	}
+	next := 0
+	for _, s32 := range starts {
+		s := int(s32)
+		if s < next || !digitsAt(s, 3) {
 			continue
 		}
-		m := ssnPattern.FindStringSubmatchIndex(text[s:min(len(text), s+11)])
+		// A separator is optional: try with it first, as the pattern's greedy ? does.
+		var m []int
+		for _, s1 := range []int{sepAt(s + 3), 0} {
+			g := s + 3 + s1
+			if !digitsAt(g, 2) {
+				continue
+			}
+			for _, s2 := range []int{sepAt(g + 2), 0} {
+				se := g + 2 + s2
+				if digitsAt(se, 4) {
+					m = []int{s, se + 4, s, s + 3, s + 3, g, g, g + 2, g + 2, se, se, se + 4}
+					break
+				}
+			}
+			if m != nil {
+				break
+			}
+		}
 		if m == nil {
 			continue
 		}
-		for k := range m {
-			if m[k] >= 0 {
-				m[k] += s
-			}
-		}
 		out = append(out, m)
-		s = m[1] - 1
+		next = m[1]
 	}
 	return out
 }

@@ -22,23 +22,39 @@ package pii
 //   - groups of 3, 2 and 4 digits: the shape of a US SSN;
 //   - four dot-separated groups of at most three digits: IPv4-shaped numbers;
 //   - numbers preceded by "order", "invoice", "ref", "id", ... unless a phone word is also near.
-func findPhones(text string) []Finding {
+func findPhones(text string, starts []int32) []Finding {
 	var out []Finding
-	for i := 0; i < len(text); i++ {
-		c := text[i]
-		if c != '+' && c != '(' && !isDigit(rune(c)) {
+	next := 0
+	for _, p := range starts {
+		// A phone starts at a run of digits, or at the '+' or '(' before it ("+44", "(415)",
+		// "+1 (415)" is reached from its "1").
+		i := int(p)
+		if i > 0 && (text[i-1] == '+' || text[i-1] == '(') {
+			i--
+		}
+		if i < next {
 			continue
 		}
-		if isDigit(rune(c)) && i > 0 && (isDigit(rune(text[i-1])) || text[i-1] == '+') {
+		// A phone has eight digits at least: skip shorter runs (dates, times, prices) before
+		// parsing them.
+		j, n := i, 0
+		for j < len(text) && j-i < 32 {
+			d := text[j]
+			if isDigit(rune(d)) {
+				n++
+			} else if d != ' ' && d != '-' && d != '.' && d != '(' && d != ')' && d != '+' {
+				break
+			}
+			j++
+		}
+		if n < 8 {
 			continue
 		}
 		end, f, ok := phoneAt(text, i)
 		if ok {
 			out = append(out, f)
 		}
-		if end > i {
-			i = end - 1
-		}
+		next = max(next, end)
 	}
 	return out
 }
@@ -51,8 +67,10 @@ func phoneAt(text string, start int) (int, Finding, bool) {
 	if plus {
 		i++
 	}
-	var groups []numberGroup
-	var seps []byte
+	// Fixed buffers keep the usual number (a few groups) off the heap.
+	var groupBuf [16]numberGroup
+	var sepBuf [16]byte
+	groups, seps := groupBuf[:0], sepBuf[:0]
 	paren := false
 	for i < len(text) {
 		g := numberGroup{start: i}
@@ -100,7 +118,8 @@ func phoneAt(text string, start int) (int, Finding, bool) {
 		return end, Finding{}, false
 	}
 	plain := !plus && !paren && len(groups) == 1
-	if hasContext(text, start, end, phoneAntiContext) && !hasContext(text, start, end, phoneContext) {
+	phoneWord := hasContext(text, start, end, phoneContext)
+	if !phoneWord && hasContext(text, start, end, phoneAntiContext) {
 		return end, Finding{}, false
 	}
 	score := phoneScore
@@ -108,12 +127,12 @@ func phoneAt(text string, start int) (int, Finding, bool) {
 	case plus:
 		score = phoneE164Score
 	case plain:
-		if !hasContext(text, start, end, phoneContext) {
+		if !phoneWord {
 			return end, Finding{}, false
 		}
 	}
 	return end, Finding{Type: Phone, Start: start, End: end, Text: text[start:end],
-		Score: withContext(text, start, end, score, phoneContext)}, true
+		Score: boosted(score, phoneWord)}, true
 }
 
 func phoneShape(text string, start, end int, plus bool, groups []numberGroup, seps []byte, paren bool) bool {
@@ -126,7 +145,11 @@ func phoneShape(text string, start, end int, plus bool, groups []numberGroup, se
 		return false
 	}
 	digits := 0
-	sizes := make([]int, len(groups))
+	var sizeBuf [16]int
+	sizes := sizeBuf[:0]
+	for range groups {
+		sizes = append(sizes, 0)
+	}
 	for k, g := range groups {
 		n := g.end - g.start
 		if text[g.start] == '(' {

@@ -67,6 +67,9 @@ func Scan(text string) []Finding {
 // Scan returns the findings in text in order of Start, without overlaps.
 func (s Scanner) Scan(text string) []Finding {
 	var all []Finding
+	// Every type but e-mail starts at a run of digits: find the runs once.
+	var runBuf [128]int32
+	starts := digitRuns(text, runBuf[:0])
 	for _, t := range AllTypes() {
 		if len(s.Types) > 0 && !slices.Contains(s.Types, t) {
 			continue
@@ -76,15 +79,15 @@ func (s Scanner) Scan(text string) []Finding {
 		case Email:
 			found = findEmails(text)
 		case Phone:
-			found = findPhones(text)
+			found = findPhones(text, starts)
 		case CreditCard:
-			found = findCards(text)
+			found = findCards(text, starts)
 		case IBAN:
-			found = findIBANs(text)
+			found = findIBANs(text, starts)
 		case IPAddress:
-			found = findIPs(text)
+			found = findIPs(text, starts)
 		case USSSN:
-			found = findSSNs(text)
+			found = findSSNs(text, starts)
 		}
 		for _, f := range found {
 			if f.Score >= s.MinScore {
@@ -93,6 +96,36 @@ func (s Scanner) Scan(text string) []Finding {
 		}
 	}
 	return resolveOverlaps(all)
+}
+
+// digitRuns appends to buf the offset of the first digit of each run of ASCII digits in text.
+func digitRuns(text string, buf []int32) []int32 {
+	prev := false
+	for i := 0; i < len(text); i++ {
+		// Skip eight bytes at a time while they hold no digit (and no digit run is open).
+		for !prev && i+8 <= len(text) && !hasDigit8(text[i:i+8]) {
+			i += 8
+		}
+		if i >= len(text) {
+			break
+		}
+		d := text[i]-'0' <= 9
+		if d && !prev {
+			buf = append(buf, int32(i))
+		}
+		prev = d
+	}
+	return buf
+}
+
+// hasDigit8 reports whether one of the 8 bytes of s is an ASCII digit, with the "has byte
+// between" bit trick on a 64-bit word (bytes of 0x80 and above never count).
+func hasDigit8(s string) bool {
+	x := uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+	const ones = 0x0101010101010101
+	const m, n = '0' - 1, '9' + 1 // strictly between m and n
+	return (ones*(127+n)-(x&(ones*127)))&^x&((x&(ones*127))+ones*(127-m))&(ones*128) != 0
 }
 
 // resolveOverlaps keeps, among findings that share bytes, the one a reader would trust most:
@@ -116,13 +149,27 @@ func resolveOverlaps(all []Finding) []Finding {
 		}
 		return cmp.Compare(a.Start, b.Start)
 	})
+	kept := make([]Finding, 0, len(all))
+	if len(all) <= 32 {
+		// Few findings (the usual case): compare each with those kept.
+	few:
+		for _, f := range all {
+			for _, k := range kept {
+				if f.Start < k.End && k.Start < f.End {
+					continue few
+				}
+			}
+			kept = append(kept, f)
+		}
+		slices.SortFunc(kept, func(a, b Finding) int { return cmp.Compare(a.Start, b.Start) })
+		return kept
+	}
 	// taken marks the bytes already covered, one bit per byte up to the furthest End.
 	maxEnd := 0
 	for _, f := range all {
 		maxEnd = max(maxEnd, f.End)
 	}
 	taken := make([]uint64, maxEnd/64+1)
-	kept := make([]Finding, 0, len(all))
 next:
 	for _, f := range all {
 		for i := f.Start; i < f.End; i++ {
@@ -154,24 +201,48 @@ const (
 // withContext returns score raised as Presidio does when one of terms appears among the words
 // around text[start:end]. A term may be several words ("social security"); a word matches a
 // single-word term when equal to it or to its plural.
-func withContext(text string, start, end int, score float64, terms []string) float64 {
-	if hasContext(text, start, end, terms) {
+func withContext(text string, start, end int, score float64, terms termList) float64 {
+	return boosted(score, hasContext(text, start, end, terms))
+}
+
+// boosted is score raised as withContext raises it when a context word is near.
+func boosted(score float64, context bool) float64 {
+	if context {
 		return max(min(score+contextBoost, 1), contextMinScore)
 	}
 	return score
 }
 
-func hasContext(text string, start, end int, terms []string) bool {
-	words := wordsBefore(text[:start], contextBefore)
-	words = append(words, wordsAfter(text[end:], contextAfter)...)
-	for _, term := range terms {
-		parts := strings.Fields(term)
-		for i := 0; i+len(parts) <= len(words); i++ {
+// termList is a list of context terms, each split into its lowercase words.
+type termList [][]string
+
+// terms builds a termList from terms of one or more words separated by single spaces.
+func terms(ts ...string) termList {
+	out := make(termList, len(ts))
+	for i, t := range ts {
+		out[i] = strings.Split(t, " ")
+	}
+	return out
+}
+
+func hasContext(text string, start, end int, terms termList) bool {
+	// The words around the candidate, as spans of text, without allocating.
+	var spans [contextBefore + contextAfter][2]int
+	nb := wordSpansBefore(text, start, spans[:contextBefore])
+	copy(spans[:], spans[contextBefore-nb:contextBefore])
+	na := wordSpansAfter(text, end, spans[nb:nb+contextAfter])
+	words := spans[:nb+na]
+	for i, w := range words {
+		c := text[w[0]] | 0x20 // terms are lowercase; most words differ at once
+		for _, parts := range terms {
+			if parts[0][0] != c || i+len(parts) > len(words) {
+				continue
+			}
 			ok := true
 			for j, p := range parts {
-				w := words[i+j]
-				if w != p && w != p+"s" {
-					ok = false
+				w := text[words[i+j][0]:words[i+j][1]]
+				ok = strings.EqualFold(w, p) || len(w) == len(p)+1 && (w[len(p)] == 's' || w[len(p)] == 'S') && strings.EqualFold(w[:len(p)], p)
+				if !ok {
 					break
 				}
 			}
@@ -183,19 +254,13 @@ func hasContext(text string, start, end int, terms []string) bool {
 	return false
 }
 
-// isWordRune reports whether r belongs to a word, for context words and for the boundaries
-// of candidates: a number glued to letters ("A4111…", "v1.2.3.4") is an identifier.
-func isWordRune(r rune) bool {
-	return r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r)
-}
-
-// wordsBefore returns up to n lowercase words at the end of s, in reading order.
-func wordsBefore(s string, n int) []string {
-	var words []string
-	end := len(s)
-	for len(words) < n && end > 0 {
+// wordSpansBefore fills the end of out with the spans of up to len(out) words ending before
+// text[end], in reading order, and returns how many it found.
+func wordSpansBefore(text string, end int, out [][2]int) int {
+	n := 0
+	for n < len(out) && end > 0 {
 		for end > 0 {
-			r, size := utf8.DecodeLastRuneInString(s[:end])
+			r, size := lastRune(text, end)
 			if isWordRune(r) {
 				break
 			}
@@ -203,7 +268,7 @@ func wordsBefore(s string, n int) []string {
 		}
 		start := end
 		for start > 0 {
-			r, size := utf8.DecodeLastRuneInString(s[:start])
+			r, size := lastRune(text, start)
 			if !isWordRune(r) {
 				break
 			}
@@ -212,28 +277,36 @@ func wordsBefore(s string, n int) []string {
 		if start == end {
 			break
 		}
-		words = append(words, strings.ToLower(s[start:end]))
+		n++
+		out[len(out)-n] = [2]int{start, end}
 		end = start
 	}
-	slices.Reverse(words)
-	return words
+	return n
 }
 
-// wordsAfter returns up to n lowercase words at the start of s.
-func wordsAfter(s string, n int) []string {
-	var words []string
-	start := 0
-	for len(words) < n && start < len(s) {
-		for start < len(s) {
-			r, size := utf8.DecodeRuneInString(s[start:])
+// lastRune is utf8.DecodeLastRuneInString(text[:end]), quicker for ASCII.
+func lastRune(text string, end int) (rune, int) {
+	if c := text[end-1]; c < utf8.RuneSelf {
+		return rune(c), 1
+	}
+	return utf8.DecodeLastRuneInString(text[:end])
+}
+
+// wordSpansAfter fills out with the spans of up to len(out) words starting at or after
+// text[start] and returns how many it found.
+func wordSpansAfter(text string, start int, out [][2]int) int {
+	n := 0
+	for n < len(out) && start < len(text) {
+		for start < len(text) {
+			r, size := utf8.DecodeRuneInString(text[start:])
 			if isWordRune(r) {
 				break
 			}
 			start += size
 		}
 		end := start
-		for end < len(s) {
-			r, size := utf8.DecodeRuneInString(s[end:])
+		for end < len(text) {
+			r, size := utf8.DecodeRuneInString(text[end:])
 			if !isWordRune(r) {
 				break
 			}
@@ -242,10 +315,20 @@ func wordsAfter(s string, n int) []string {
 		if start == end {
 			break
 		}
-		words = append(words, strings.ToLower(s[start:end]))
+		out[n] = [2]int{start, end}
+		n++
 		start = end
 	}
-	return words
+	return n
+}
+
+// isWordRune reports whether r belongs to a word, for context words and for the boundaries
+// of candidates: a number glued to letters ("A4111…", "v1.2.3.4") is an identifier.
+func isWordRune(r rune) bool {
+	if r < utf8.RuneSelf {
+		return r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9'
+	}
+	return unicode.IsLetter(r) || unicode.IsDigit(r)
 }
 
 // runeBefore and runeAfter return the rune adjacent to text[start:end], or -1 at an edge.

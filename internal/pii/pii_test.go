@@ -69,44 +69,46 @@ func TestDetects(t *testing.T) {
 // TestRejects lists texts in which nothing is personal data, each aimed at one rule.
 func TestRejects(t *testing.T) {
 	for _, text := range []string{
-		"4111111111111112",                      // Luhn fails (REFERENCE §7)
-		"4111-1111-1111-1112",                   // Luhn fails, grouped
-		"DE89370400440532013001",                // one digit changed: mod-97 fails
-		"GB82WEST12345698765431",                // idem
-		"DE8937040044053201300",                 // one character short for DE
-		"XX89370400440532013000",                // unknown country
-		"A4111111111111111",                     // glued to a letter
-		"41111111111111111111111",               // 23 digits: a plain long number
-		"pi 3.4111111111111111",                 // decimals
-		"999.1.1.1",                             // octet out of range
-		"version 1.2.3.4.5",                     // longer dotted number
-		"v10.0.19041.1234",                      // version string
-		"user@localhost",                        // no TLD
-		"a@b.notatld",                           // unknown TLD
-		"x@.com y@exa..mple.com .a@b.c",         // malformed
-		"000-12-3456 666-12-3456 912-34-5678",   // SSN areas never issued
-		"123-00-4567 123-45-0000 111-11-1111",   // group 00, serial 0000, one digit
-		"078-05-1120",                           // voided advertising SSN
-		"2024-01-15",                            // ISO date
-		"15.01.2024 and 01/15/2024",             // day-first and US dates
-		"2024-01-15 12:30:45",                   // timestamp
-		"2024-01-15T12:30:45Z",                  // RFC 3339 timestamp
-		"1700000000",                            // unix seconds, no phone context
-		"550e8400-e29b-41d4-a716-446655440000",  // UUID
-		"12345678-1234-1234-1234-123456789012",  // all-digit UUID
-		"order #100234-5678 shipped",            // order number after '#'
-		"order 555-123-4567 shipped",            // identifier context
-		"invoice 2024-000123-17",                // invoice number
-		"numbers 1234 5678 9012 3456 (invalid)", // card-like groups failing Luhn
-		"GB82 WEST 1234 5698 7654 31",           // IBAN with a bad check, no phone in it
-		"12:30:45 and 00:1A:2B:3C:4D:5E",        // time and MAC address
-		"std::vector and ns::Map",               // C++ scope, not IPv6
-		"build 20240115123045",                  // 14-digit timestamp
-		"price 1,234,567.89",                    // money
-		"call 555-1234",                         // 7 digits: too short to judge
-		"+0 123 456 789",                        // country code cannot start with 0
-		"sha 4111111111111111abc",               // glued hex
-		"id=123456789",                          // 9 digits without SSN context
+		"4111111111111112",                       // Luhn fails (REFERENCE §7)
+		"version 10.4.12.3 is live",              // a version number, not an IPv4 address
+		"git clone https://tok3n@github.com/a/b", // a URL's user info, not an e-mail address
+		"4111-1111-1111-1112",                    // Luhn fails, grouped
+		"DE89370400440532013001",                 // one digit changed: mod-97 fails
+		"GB82WEST12345698765431",                 // idem
+		"DE8937040044053201300",                  // one character short for DE
+		"XX89370400440532013000",                 // unknown country
+		"A4111111111111111",                      // glued to a letter
+		"41111111111111111111111",                // 23 digits: a plain long number
+		"pi 3.4111111111111111",                  // decimals
+		"999.1.1.1",                              // octet out of range
+		"version 1.2.3.4.5",                      // longer dotted number
+		"v10.0.19041.1234",                       // version string
+		"user@localhost",                         // no TLD
+		"a@b.notatld",                            // unknown TLD
+		"x@.com y@exa..mple.com .a@b.c",          // malformed
+		"000-12-3456 666-12-3456 912-34-5678",    // SSN areas never issued
+		"123-00-4567 123-45-0000 111-11-1111",    // group 00, serial 0000, one digit
+		"078-05-1120",                            // voided advertising SSN
+		"2024-01-15",                             // ISO date
+		"15.01.2024 and 01/15/2024",              // day-first and US dates
+		"2024-01-15 12:30:45",                    // timestamp
+		"2024-01-15T12:30:45Z",                   // RFC 3339 timestamp
+		"1700000000",                             // unix seconds, no phone context
+		"550e8400-e29b-41d4-a716-446655440000",   // UUID
+		"12345678-1234-1234-1234-123456789012",   // all-digit UUID
+		"order #100234-5678 shipped",             // order number after '#'
+		"order 555-123-4567 shipped",             // identifier context
+		"invoice 2024-000123-17",                 // invoice number
+		"numbers 1234 5678 9012 3456 (invalid)",  // card-like groups failing Luhn
+		"GB82 WEST 1234 5698 7654 31",            // IBAN with a bad check, no phone in it
+		"12:30:45 and 00:1A:2B:3C:4D:5E",         // time and MAC address
+		"std::vector and ns::Map",                // C++ scope, not IPv6
+		"build 20240115123045",                   // 14-digit timestamp
+		"price 1,234,567.89",                     // money
+		"call 555-1234",                          // 7 digits: too short to judge
+		"+0 123 456 789",                         // country code cannot start with 0
+		"sha 4111111111111111abc",                // glued hex
+		"id=123456789",                           // 9 digits without SSN context
 	} {
 		if got := Scan(text); len(got) != 0 {
 			t.Errorf("Scan(%q) = %+v, want nothing", text, got)
@@ -146,6 +148,14 @@ func TestContextRaisesScore(t *testing.T) {
 	}
 	if got := s.Scan("SSN 536-22-1234"); len(only(got, USSSN)) != 1 {
 		t.Errorf("MinScore 0.6 dropped a labelled SSN: %+v", got)
+	}
+	// Nine plain digits clear 0.5 only with their context word.
+	half := Scanner{MinScore: 0.5}
+	if got := half.Scan("My SSN is 536221234."); len(only(got, USSSN)) != 1 {
+		t.Errorf("MinScore 0.5 dropped a labelled plain SSN: %+v", got)
+	}
+	if got := half.Scan("ip 10.0.0.1 on version 2"); len(only(got, IPAddress)) != 1 {
+		t.Errorf("an IP word next to a version word: %+v, want the address", got)
 	}
 }
 
@@ -266,5 +276,22 @@ func TestAnonymize(t *testing.T) {
 	}
 	if got := Anonymize(text, nil, Replace); got != text {
 		t.Errorf("no findings changed the text: %q", got)
+	}
+}
+
+// TestHasDigit8 checks the bit trick against the plain test on every byte in every position.
+func TestHasDigit8(t *testing.T) {
+	for c := 0; c < 256; c++ {
+		for pos := 0; pos < 8; pos++ {
+			b := []byte("abcdefgh")
+			b[pos] = byte(c)
+			want := c >= '0' && c <= '9'
+			if got := hasDigit8(string(b)); got != want {
+				t.Errorf("hasDigit8 with byte %#x at %d = %v, want %v", c, pos, got, want)
+			}
+		}
+	}
+	if !hasDigit8("\xff\xff\xff\xff\xff\xff\xff9") || hasDigit8("\xb0\xb9\x2f\x3a\xff\x00//") {
+		t.Error("hasDigit8 on high and boundary bytes")
 	}
 }

@@ -37,6 +37,20 @@ func newTLDSet() tldSet {
 }
 
 func (s tldSet) has(tld string) bool {
+	var buf [32]byte
+	if len(tld) <= len(buf) {
+		b := buf[:len(tld)]
+		for i := 0; i < len(tld); i++ {
+			c := tld[i]
+			if c >= 'A' && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			b[i] = c
+		}
+		if _, ok := s[string(b)]; ok {
+			return true
+		}
+	}
 	_, ok := s[strings.ToLower(tld)]
 	return ok
 }

@@ -29,6 +29,8 @@ type Run struct {
 	ConfigHash  string     `json:"config_hash"`
 	Provenance  Provenance `json:"provenance"`
 	Description string     `json:"description,omitempty"`
+	// RedTeam is set on a red-team run (plumb redteam) and nil on an eval run.
+	RedTeam *RedTeam `json:"redteam,omitempty"`
 }
 
 // Provenance is everything needed to tell what produced a run.

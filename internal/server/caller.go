@@ -8,6 +8,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/plumbhq/plumb/internal/gateway/shadowreport"
 	"github.com/plumbhq/plumb/internal/queue"
 	"github.com/plumbhq/plumb/internal/store"
 )
@@ -260,4 +261,11 @@ func (s *Server) RemoveAnnotator(r *http.Request, c *Caller, q store.Queue, user
 		return errorf(http.StatusNotFound, codeNotFound, "no annotator %q in queue %s", userID, q.Name)
 	}
 	return err
+}
+
+// ShadowReport is the shadow comparison report of route in c.Project since (a duration
+// back from now, an RFC 3339 time or a date; "" is 24h), as GET /shadow gives it, with the
+// assertions of the gateway config the server was given.
+func (s *Server) ShadowReport(r *http.Request, c *Caller, route, since string) (*shadowreport.Report, error) {
+	return s.buildShadowReport(r, c.c, route, since)
 }

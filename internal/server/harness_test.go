@@ -59,6 +59,7 @@ type fixture struct {
 	datasetA, datasetB      string // a dataset of each project, with items
 	queueA, queueB          string // an annotation queue over each project's run (queues_test.go)
 	reviewA, reviewB        string // an open review request of each (staging of the prompt)
+	approvalA, approvalB    string // a pending tool approval of each (approvals_test.go)
 
 	sessions map[string]*client // logged-in clients by email, so that the limiter is not tripped
 }
@@ -170,6 +171,7 @@ func newFixture(t *testing.T, dsn string) *fixture {
 	}
 	f.queueA, f.queueB = fixtureQueue(t, st, f.a, f.runA1, f.alice), fixtureQueue(t, st, f.b, f.runB, f.bob)
 	must(fixtureTraces(st, clk.Now(), f.a, f.b)) // traces_test.go
+	f.approvalA, f.approvalB = fixtureApproval(t, st, f.a, clk.Now()), fixtureApproval(t, st, f.b, clk.Now())
 	return f
 }
 

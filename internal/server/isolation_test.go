@@ -15,11 +15,12 @@ import (
 type side struct {
 	slug, run, key, member, memberEmail, prompt string
 	dataset, queue, review                      string
+	approval                                    string
 }
 
 func (f *fixture) sides() (a, b side) {
-	return side{f.a.Slug, f.runA1, f.keyAID, f.vera.ID, f.vera.Email, f.promptA, f.datasetA, f.queueA, f.reviewA},
-		side{f.b.Slug, f.runB, f.keyBID, f.bob.ID, f.bob.Email, f.promptB, f.datasetB, f.queueB, f.reviewB}
+	return side{f.a.Slug, f.runA1, f.keyAID, f.vera.ID, f.vera.Email, f.promptA, f.datasetA, f.queueA, f.reviewA, f.approvalA},
+		side{f.b.Slug, f.runB, f.keyBID, f.bob.ID, f.bob.Email, f.promptB, f.datasetB, f.queueB, f.reviewB, f.approvalB}
 }
 
 // pathValues says what fills each path parameter of a project route. A route with a
@@ -33,10 +34,11 @@ var pathValues = map[string]func(s side) string{
 	"name":    func(s side) string { return s.prompt },
 	"dataset": func(s side) string { return s.dataset },
 	// Annotation queues: the queue and its first item.
-	"queue_id":  func(s side) string { return s.queue },
-	"item_id":   func(s side) string { return "1" },
-	"review_id": func(s side) string { return s.review },
-	"trace_id":  func(s side) string { return fixtureTraceID(s.slug) }, // traces_test.go
+	"queue_id":    func(s side) string { return s.queue },
+	"item_id":     func(s side) string { return "1" },
+	"review_id":   func(s side) string { return s.review },
+	"trace_id":    func(s side) string { return fixtureTraceID(s.slug) }, // traces_test.go
+	"approval_id": func(s side) string { return s.approval },
 }
 
 // createsByName are the routes whose path names what they create: pushing a version of
@@ -50,8 +52,10 @@ var queryRefs = map[string]func(s side) string{
 	"a": func(s side) string { return s.run },
 	"b": func(s side) string { return s.run },
 	// Versions of a prompt: the name in the path is what must not cross projects.
-	"from": func(side) string { return "1" },
-	"to":   func(side) string { return "production" },
+	"from":           func(side) string { return "1" },
+	"to":             func(side) string { return "production" },
+	"call_id":        func(side) string { return "call_1" },
+	"arguments_hash": func(side) string { return fixtureApprovalHash },
 }
 
 var param = regexp.MustCompile(`\{([a-z_]+)(?:\.\.\.)?\}`)
@@ -131,6 +135,8 @@ func (f *fixture) request(t *testing.T, rt route, in, res side) (string, any) {
 		body = map[string]any{"protected_labels": []string{}}
 	case "SubjectRevocation":
 		body = map[string]any{"subjects": []string{"intruder"}}
+	case "ApprovalCheck", "ApprovalDecision", "ApprovalOutcome":
+		body = approvalBody(rt.Body)
 	default:
 		t.Fatalf("%s %s: body %s is unknown to the isolation test: add a sample", rt.Method, rt.Path, rt.Body)
 	}

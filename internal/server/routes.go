@@ -186,8 +186,13 @@ func (s *Server) routes() []route {
 		{Method: "GET", Path: p + "/traffic", Access: project, Role: store.RoleViewer, Handle: s.traffic, Status: 200,
 			Query:   []string{"days"},
 			Summary: "The project's live gateway traffic over the last days (default 7, today included): per route (requests, errors, fallbacks, p50/p95/p99 latency, tokens, cost), per UTC day and per key"},
+		// Shadow traffic's comparison report (shadow.go).
+		{Method: "GET", Path: p + "/shadow", Access: project, Role: store.RoleViewer, Handle: s.shadowReport, Status: 200,
+			Query:   []string{"route", "since"},
+			Summary: "The comparison of a route's live and shadow calls since a time (a duration such as 24h, the default, or RFC 3339 or YYYY-MM-DD): agreement, assertions, latency, cost, errors and a verdict"},
 	},
-		s.queueRoutes(p)..., // annotation queues (queues.go)
+		append(s.queueRoutes(p), // annotation queues (queues.go)
+			s.approvalRoutes(p)...)..., // tool approvals (approvals.go)
 	)
 }
 

@@ -11,13 +11,16 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"github.com/plumbhq/plumb/internal/gateway"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"sync"
 	"time"
 
 	"github.com/plumbhq/plumb/internal/auth"
 	"github.com/plumbhq/plumb/internal/store"
+	"github.com/plumbhq/plumb/internal/toolpolicy"
 )
 
 // Config is what a Server needs. Zero values take the defaults noted.
@@ -41,21 +44,32 @@ type Config struct {
 	// store: changes through this server are seen at once, others after at most this long.
 	// Zero means no reuse. `plumb serve` uses 1 s.
 	CacheTTL time.Duration
+	// ShadowChecks gives a route's shadow assertions for GET /shadow (shadow.go); nil
+	// reports without assertions.
+	ShadowChecks func(route string) []gateway.ShadowCheck
+	// ToolPolicy is the policy POST /approvals checks calls against (approvals.go); nil
+	// refuses those checks. ApprovalWebhook receives decisions; nil sends none.
+	ToolPolicy      *toolpolicy.Policy
+	ApprovalWebhook *ApprovalWebhook
 }
 
 // Server serves the API. Build it with New; it is safe for concurrent use.
 type Server struct {
-	store      store.Store
-	log        *slog.Logger
-	now        func() time.Time
-	password   auth.Params
-	limiter    *auth.LoginLimiter
-	sessionTTL time.Duration
-	maxBody    int64
-	maxUpload  int64
-	handler    http.Handler
-	prompts    *ttlCache[fetchKey, store.PromptVersion] // nil without Config.CacheTTL
-	projects   *ttlCache[string, store.Project]         // by id and by slug
+	store        store.Store
+	log          *slog.Logger
+	now          func() time.Time
+	shadowChecks func(route string) []gateway.ShadowCheck
+	password     auth.Params
+	limiter      *auth.LoginLimiter
+	sessionTTL   time.Duration
+	maxBody      int64
+	maxUpload    int64
+	handler      http.Handler
+	prompts      *ttlCache[fetchKey, store.PromptVersion] // nil without Config.CacheTTL
+	projects     *ttlCache[string, store.Project]         // by id and by slug
+	toolPolicy   *toolpolicy.Policy
+	webhook      *ApprovalWebhook
+	webhooks     sync.WaitGroup
 	// dummyHash is verified against when a login names an unknown email, so that it takes
 	// as long as a wrong password and does not reveal which accounts exist.
 	dummyHash string
@@ -68,6 +82,8 @@ func New(cfg Config) *Server {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
+	s.shadowChecks = cfg.ShadowChecks
+	s.toolPolicy, s.webhook = cfg.ToolPolicy, cfg.ApprovalWebhook
 	if s.now == nil {
 		s.now = time.Now
 	}

@@ -60,6 +60,14 @@ type Actor struct {
 //	                                   value, note
 //	queue.writeback           queue    after: queue, dataset, version, the new item ids,
 //	                                   missing (with the dataset.import entry it makes)
+//	approval.request          approval  after: the Approval (tool, call id, canonical
+//	                                   arguments and hash, rule, requester, expiry)
+//	approval.approve, approval.edit, approval.reject  approval  before and after: the
+//	                                   Approval (after: approver, reason, approved hash)
+//	approval.expire           approval  before and after: a pending approval past expiry
+//	approval.outcome          approval  before and after: the outcome the agent reported
+//	approval.mismatch         approval  after: the call id and hash an agent offered that
+//	                                   are not the approved ones, and why it was refused
 
 // record appends, inside d (the change's transaction), the audit entry of a change when the
 // store is audited. Its error fails the change, whose transaction then rolls back: a change

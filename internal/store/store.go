@@ -98,7 +98,8 @@ type Store interface {
 	// creates a version, MovePromptLabel when it moves the label, SetDatasetPolicy, RevokeConsent,
 	// PurgeDatasets when it deletes, RevokeSubjects: one dataset.revoke per dataset;
 	// SetProtectedLabels, ForceMovePromptLabel, RollbackPromptLabel, RequestPromptReview,
-	// CommentPromptReview, DecidePromptReview) appends its audit
+	// CommentPromptReview, DecidePromptReview; CreateApproval, DecideApproval,
+	// RecordApprovalOutcome, ExpireApprovals) appends its audit
 	// entry, with actor as who made it, in the change's own transaction: the change and its
 	// entry commit or roll back together, and a failed entry fails the change. The store
 	// builds the entry (action, target, before and after, as listed in audited.go) from the
@@ -115,6 +116,7 @@ type Store interface {
 	Queues
 	PromptReviews
 	Traces
+	Approvals
 }
 
 // ListOptions filters and bounds ListRuns. Zero values mean "no filter" and "no limit".

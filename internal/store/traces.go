@@ -26,6 +26,13 @@ type Traces interface {
 	// DeleteTracesBefore deletes every project's records (and their bodies) that started
 	// before a time: the retention job. It returns how many it deleted.
 	DeleteTracesBefore(ctx context.Context, before time.Time) (int64, error)
+	// ShadowPairs returns a route's shadow records started since a time, oldest first and
+	// at most limit of them, each with the live record it shadows, bodies included: what
+	// the shadow comparison report reads (traces_shadow.go).
+	ShadowPairs(ctx context.Context, projectID, route string, since time.Time, limit int) ([]ShadowPair, error)
+	// ShadowRoutes returns the routes of a project with shadow records started since a
+	// time, by name, with how many: the shadow page's route picker (traces_shadow.go).
+	ShadowRoutes(ctx context.Context, projectID string, since time.Time) ([]ShadowRoute, error)
 }
 
 // Trace is one call through the gateway.

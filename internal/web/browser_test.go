@@ -165,7 +165,9 @@ func TestBrowser(t *testing.T) {
 	}
 
 	// Open a case: every prompt × provider and repeat of the test.
-	b.do("open a case", chromedp.Click(chromedp.CSS(`#cases tbody tr td a`)))
+	// Clicked from the page's script: htmx may still be settling the swapped table, and a
+	// node chromedp found a moment before can be gone when it dispatches the mouse events.
+	js[bool](b, "open a case", `(document.querySelector("#cases tbody tr td a").click(), true)`)
 	b.waitFor("case page", `location.pathname.includes("/cases/") && document.querySelectorAll(".column").length === 2`)
 	if n := js[int](b, "repeats", `document.querySelectorAll("article.repeat").length`); n != 4 {
 		t.Errorf("the case page shows %d results, want 2 providers × 2 repeats", n)

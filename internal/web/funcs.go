@@ -34,6 +34,7 @@ var funcs = template.FuncMap{
 	"wilson":   wilsonText,
 	"diff":     diffWords,
 	"gate":     gateValue,
+	"rtcell":   rtCell, // redteam.go
 	"cases": func(n int) string {
 		if n == 1 {
 			return "1 case"

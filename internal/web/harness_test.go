@@ -138,8 +138,11 @@ func newFixture(t *testing.T, dsn string) *fixture {
 	// A run id is any text: one made of URL syntax and markup must be linked and shown
 	// safely.
 	must(st.SaveRunIn(ctx, f.a.ID, hostileReport(hostileRunID, now.Add(-3*time.Hour), 1)))
-	fixtureQueues(t, f) // queues_test.go
-	fixtureTraces(t, f) // traces_test.go
+	fixtureQueues(t, f)    // queues_test.go
+	fixtureTraces(t, f)    // traces_test.go
+	fixtureRedTeam(t, f)   // redteam_test.go
+	fixtureShadow(t, f)    // shadow_test.go
+	fixtureApprovals(t, f) // approvals_test.go
 
 	_, _, err = st.PushPrompt(ctx, f.a.ID, promptA, store.PromptContent{Template: "Answer {{ q }}.\n" + hostile + "\nBe brief."}, "writer "+hostile, "first "+hostile)
 	must(err)

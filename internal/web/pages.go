@@ -64,8 +64,14 @@ func (u *UI) table() []page {
 		{Method: "GET", Path: p + "/traffic", Access: project, Role: store.RoleViewer, Handle: u.trafficPage},
 		{Method: "GET", Path: p + "/traces", Access: project, Role: store.RoleViewer, Handle: u.tracesPage},
 		{Method: "GET", Path: p + "/traces/{trace}", Access: project, Role: store.RoleViewer, Handle: u.tracePageView},
+		{Method: "GET", Path: p + "/shadow", Access: project, Role: store.RoleViewer, Handle: u.shadowPage}, // shadow.go
+		// Red-team runs (redteam.go).
+		{Method: "GET", Path: p + "/redteam/{run}", Access: project, Role: store.RoleViewer, Handle: u.redteamPage},
+		{Method: "GET", Path: p + "/redteam/{run}/report.md", Access: project, Role: store.RoleViewer, Handle: u.redteamMarkdown},
+		{Method: "GET", Path: p + "/redteam-compare", Access: project, Role: store.RoleViewer, Handle: u.redteamComparePage},
 	},
-		u.queuePages(p)..., // annotation queues (queues.go)
+		append(u.queuePages(p), // annotation queues (queues.go)
+			u.approvalPages(p)...)..., // tool approvals (approvals.go)
 	)
 }
 

@@ -29,6 +29,7 @@ type routeRow struct {
 	ErrorRate float64
 	SLA       float64 // the route's p95 target in ms; 0 when unknown
 	OverSLA   bool    // p95 above the SLA
+	Shadow    int     // shadow calls of the route in the period (shadow.go)
 }
 
 // trafficPage shows a project's live traffic over ?days= (default 7).
@@ -42,10 +43,18 @@ func (u *UI) trafficPage(w http.ResponseWriter, r *http.Request, c *server.Calle
 	if err != nil {
 		return err
 	}
+	shadows, err := u.store.ShadowRoutes(r.Context(), c.Project.ID, since)
+	if err != nil {
+		return err
+	}
+	shadowCalls := map[string]int{}
+	for _, s := range shadows {
+		shadowCalls[s.Route] = s.Calls
+	}
 	var rows []routeRow
 	var total store.RouteTraffic
 	for _, rt := range st.Routes {
-		row := routeRow{RouteTraffic: rt, ErrorRate: ratio(rt.Errors, rt.Requests), SLA: u.slas[rt.Route]}
+		row := routeRow{RouteTraffic: rt, ErrorRate: ratio(rt.Errors, rt.Requests), SLA: u.slas[rt.Route], Shadow: shadowCalls[rt.Route]}
 		row.OverSLA = row.SLA > 0 && rt.P95MS > row.SLA
 		rows = append(rows, row)
 		total.Requests += rt.Requests

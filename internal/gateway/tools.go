@@ -1,0 +1,421 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/plumbhq/plumb/internal/store"
+	"github.com/plumbhq/plumb/internal/toolpolicy"
+)
+
+// ApprovalStore keeps the tool calls a route's tool policy holds; the store implements it.
+type ApprovalStore interface {
+	CreateApproval(ctx context.Context, projectID string, a store.NewApproval) (store.Approval, error)
+}
+
+// HeaderApprovals lists the ids of the approvals an answer's held tool calls wait for,
+// comma-separated.
+const HeaderApprovals = "X-Plumb-Approvals"
+
+// HeldCall is one entry of an answer's plumb_approvals: a tool call the gateway took out
+// of the answer because it waits for a person's approval (docs/approvals.md).
+type HeldCall struct {
+	ApprovalID int64  `json:"approval_id"`
+	CallID     string `json:"call_id"`
+	Tool       string `json:"tool"`
+	Arguments  string `json:"arguments"`      // canonical JSON
+	ArgsHash   string `json:"arguments_hash"` // SHA-256 of arguments, hex
+	Rule       string `json:"rule"`
+	Reason     string `json:"reason"`
+	Status     string `json:"status"` // pending
+	ExpiresAt  string `json:"expires_at"`
+	// DecisionURL is the server's path the agent polls (with call_id and arguments_hash).
+	DecisionURL string `json:"decision_url"`
+}
+
+// errToolBlocked ends a stream whose tool call the policy forbids.
+var errToolBlocked = errors.New("a tool call was blocked by the route's tool policy")
+
+// toolCall is a call as an answer carries it.
+type toolCall struct {
+	ID       string `json:"id"`
+	Type     string `json:"type"`
+	Function struct {
+		Name      string `json:"name"`
+		Arguments string `json:"arguments"`
+	} `json:"function"`
+}
+
+// checkTools applies the route's tool policy to the tools a request offers: a denied
+// tool, or one off the allow list, refuses the request.
+func (c *call) checkTools() *apiError {
+	p := c.route.Tools
+	if p.Empty() || c.endpoint != endpointChat {
+		return nil
+	}
+	if c.anthropic && c.stream {
+		return &apiError{Status: http.StatusBadRequest, Type: typeInvalidRequest, Code: "tool_policy_stream_unsupported",
+			Message: fmt.Sprintf("The route %s has a tool policy, which the gateway applies to streamed answers of POST /v1/chat/completions only: send stream: false, or call /v1/chat/completions.", c.route.Name)}
+	}
+	var tools []struct {
+		Type     string `json:"type"`
+		Function struct {
+			Name string `json:"name"`
+		} `json:"function"`
+	}
+	if raw, ok := c.fields["tools"]; ok && json.Unmarshal(raw, &tools) != nil {
+		return &apiError{Status: http.StatusBadRequest, Type: typeInvalidRequest, Param: "tools", Code: "invalid_tools",
+			Message: "tools must be a list of {type: function, function: {name, ...}}."}
+	}
+	for i, t := range tools {
+		if ok, rule, reason := p.Offer(t.Function.Name); !ok {
+			c.blocked = rule
+			c.g.metrics.blocked.WithLabelValues(c.route.Name, c.key.name, rule, "tools").Inc()
+			return &apiError{Status: http.StatusBadRequest, Type: typeInvalidRequest, Param: fmt.Sprintf("tools[%d]", i), Code: "tool_not_allowed",
+				Message: reason + ": remove it from tools."}
+		}
+	}
+	return nil
+}
+
+// judged is a call with the policy's decision.
+type judged struct {
+	call toolCall
+	d    toolpolicy.Decision
+}
+
+// judge applies the policy to calls; the first denied one comes back as an error.
+func (c *call) judge(calls []toolCall) ([]judged, *apiError) {
+	out := make([]judged, len(calls))
+	for i, tc := range calls {
+		d := c.route.Tools.Evaluate(tc.Function.Name, tc.Function.Arguments)
+		if d.Action == toolpolicy.ActionDeny {
+			c.blocked = d.Rule
+			c.g.metrics.blocked.WithLabelValues(c.route.Name, c.key.name, d.Rule, "tool_calls").Inc()
+			return nil, &apiError{Status: http.StatusForbidden, Type: typePermission, Code: "tool_call_blocked", Message: d.Reason + "."}
+		}
+		out[i] = judged{call: tc, d: d}
+	}
+	return out, nil
+}
+
+// hold stores an approval for a held call.
+func (c *call) hold(ctx context.Context, j judged) (HeldCall, *apiError) {
+	if c.g.approvals == nil {
+		return HeldCall{}, &apiError{Status: http.StatusServiceUnavailable, Type: typeServer, Code: "approvals_unavailable",
+			Message: "A tool call needs approval but this gateway has no approval store; the call was not passed on."}
+	}
+	var user string
+	_ = json.Unmarshal(c.fields["user"], &user)
+	ap, err := c.g.approvals.CreateApproval(ctx, c.key.project, store.NewApproval{
+		Tool: j.call.Function.Name, CallID: j.call.ID, Args: j.d.Args, ArgsHash: j.d.Hash, Rule: j.d.Rule, RuleReason: j.d.Reason,
+		RuleSpec: string(j.d.Spec), Requester: "gateway key " + c.key.name, OnBehalfOf: user, Route: c.route.Name,
+		TraceID: c.traceID, ExpiresAt: c.g.now().Add(j.d.TTL)})
+	if err != nil {
+		c.g.log.Error("gateway: store an approval", "route", c.route.Name, "tool", j.call.Function.Name, "err", err)
+		return HeldCall{}, &apiError{Status: http.StatusServiceUnavailable, Type: typeServer, Code: "approvals_unavailable",
+			Message: "A tool call needs approval but the approval could not be stored; the call was not passed on. Retry shortly."}
+	}
+	c.g.metrics.blocked.WithLabelValues(c.route.Name, c.key.name, j.d.Rule, "held").Inc()
+	return HeldCall{ApprovalID: ap.ID, CallID: ap.CallID, Tool: ap.Tool, Arguments: ap.Args, ArgsHash: ap.ArgsHash,
+		Rule: ap.Rule, Reason: ap.RuleReason, Status: ap.Status, ExpiresAt: ap.ExpiresAt.UTC().Format("2006-01-02T15:04:05Z"),
+		DecisionURL: fmt.Sprintf("/api/v1/projects/%s/approvals/%d/decision", c.key.project, ap.ID)}, nil
+}
+
+// heldText is the content an answer whose calls are all held gets, for people reading it.
+func heldText(held []HeldCall) string {
+	parts := make([]string, len(held))
+	for i, h := range held {
+		parts[i] = fmt.Sprintf("%s (approval #%d)", h.Tool, h.ApprovalID)
+	}
+	return "Held for human approval: " + strings.Join(parts, ", ") + "."
+}
+
+func setApprovalHeader(h http.Header, held []HeldCall) {
+	ids := make([]string, len(held))
+	for i, x := range held {
+		ids[i] = strconv.FormatInt(x.ApprovalID, 10)
+	}
+	h.Set(HeaderApprovals, strings.Join(ids, ","))
+}
+
+// toolsOutput applies the route's tool policy to a plain chat answer: a forbidden call
+// blocks the answer; a call that needs approval is stored and taken out of the answer,
+// which lists it under plumb_approvals (and its id in X-Plumb-Approvals).
+func (c *call) toolsOutput(ctx context.Context, body []byte, h http.Header) ([]byte, *apiError) {
+	if c.route.Tools.Empty() || c.endpoint != endpointChat {
+		return body, nil
+	}
+	var resp map[string]json.RawMessage
+	var choices []map[string]json.RawMessage
+	if json.Unmarshal(body, &resp) != nil || json.Unmarshal(resp["choices"], &choices) != nil {
+		return body, nil
+	}
+	var allHeld []HeldCall
+	changed := false
+	for i, ch := range choices {
+		var msg map[string]json.RawMessage
+		if json.Unmarshal(ch["message"], &msg) != nil || len(msg["tool_calls"]) == 0 || string(msg["tool_calls"]) == "null" {
+			continue
+		}
+		var calls []toolCall
+		if json.Unmarshal(msg["tool_calls"], &calls) != nil {
+			return nil, &apiError{Status: http.StatusBadGateway, Type: typeServer, Code: "tool_call_blocked",
+				Message: "The model's tool calls could not be read; they were blocked."}
+		}
+		js, aerr := c.judge(calls)
+		if aerr != nil {
+			return nil, aerr
+		}
+		var keep []json.RawMessage
+		var raws []json.RawMessage
+		_ = json.Unmarshal(msg["tool_calls"], &raws)
+		var held []HeldCall
+		for k, j := range js {
+			if j.d.Action != toolpolicy.ActionApprove {
+				keep = append(keep, raws[k])
+				continue
+			}
+			hc, aerr := c.hold(ctx, j)
+			if aerr != nil {
+				return nil, aerr
+			}
+			held = append(held, hc)
+		}
+		if len(held) == 0 {
+			continue
+		}
+		changed = true
+		allHeld = append(allHeld, held...)
+		if len(keep) == 0 {
+			delete(msg, "tool_calls")
+			ch["finish_reason"] = marshal("stop")
+			var content string
+			if json.Unmarshal(msg["content"], &content) != nil || content == "" {
+				msg["content"] = marshal(heldText(held))
+			}
+		} else {
+			msg["tool_calls"] = marshal(keep)
+		}
+		choices[i]["message"] = marshal(msg)
+	}
+	if !changed {
+		return body, nil
+	}
+	resp["choices"] = marshal(choices)
+	resp["plumb_approvals"] = marshal(allHeld)
+	setApprovalHeader(h, allHeld)
+	return marshal(resp), nil
+}
+
+// toolStream applies the route's tool policy to a streamed chat answer. Content passes
+// through as it arrives; tool call deltas are gathered until the choice finishes, then
+// judged: a forbidden call ends the stream with an error event; allowed calls are sent
+// whole, in one chunk; held calls are stored and listed in a chunk's plumb_approvals.
+type toolStream struct {
+	c     *call
+	ctx   context.Context
+	dst   io.Writer
+	calls map[int]map[int]*toolCall // by choice, by call index
+	said  map[int]bool              // the choices whose content is not empty
+}
+
+func (c *call) toolStreamWriter(ctx context.Context, dst io.Writer) io.Writer {
+	if c.route.Tools.Empty() || c.anthropic {
+		return dst
+	}
+	return &toolStream{c: c, ctx: ctx, dst: dst, calls: map[int]map[int]*toolCall{}, said: map[int]bool{}}
+}
+
+// Write takes one whole event (copySSE and the translators write events whole).
+func (t *toolStream) Write(ev []byte) (int, error) {
+	data, ok := eventData(ev)
+	if !ok || bytes.Equal(data, doneData) {
+		return t.pass(ev, len(ev))
+	}
+	var chunk map[string]json.RawMessage
+	var choices []map[string]json.RawMessage
+	if json.Unmarshal(data, &chunk) != nil || json.Unmarshal(chunk["choices"], &choices) != nil || len(choices) == 0 {
+		return t.pass(ev, len(ev))
+	}
+	changed := false
+	var out [][]byte
+	for i, ch := range choices {
+		var idx int
+		_ = json.Unmarshal(ch["index"], &idx)
+		var delta map[string]json.RawMessage
+		_ = json.Unmarshal(ch["delta"], &delta)
+		var text string
+		if json.Unmarshal(delta["content"], &text) == nil && text != "" {
+			t.said[idx] = true
+		}
+		if len(delta["tool_calls"]) > 0 && string(delta["tool_calls"]) != "null" {
+			var parts []struct {
+				Index    int    `json:"index"`
+				ID       string `json:"id"`
+				Type     string `json:"type"`
+				Function struct {
+					Name      string `json:"name"`
+					Arguments string `json:"arguments"`
+				} `json:"function"`
+			}
+			if json.Unmarshal(delta["tool_calls"], &parts) != nil {
+				return t.block(&apiError{Type: typePermission, Code: "tool_call_blocked", Message: "The model's tool calls could not be read; they were blocked."})
+			}
+			if t.calls[idx] == nil {
+				t.calls[idx] = map[int]*toolCall{}
+			}
+			for _, p := range parts {
+				tc := t.calls[idx][p.Index]
+				if tc == nil {
+					tc = &toolCall{Type: "function"}
+					t.calls[idx][p.Index] = tc
+				}
+				if p.ID != "" {
+					tc.ID = p.ID
+				}
+				tc.Function.Name += p.Function.Name
+				tc.Function.Arguments += p.Function.Arguments
+			}
+			delete(delta, "tool_calls")
+			choices[i]["delta"] = marshal(delta)
+			changed = true
+		}
+		var finish *string
+		_ = json.Unmarshal(ch["finish_reason"], &finish)
+		if finish != nil && len(t.calls[idx]) > 0 {
+			extra, reason, aerr := t.release(idx, chunk)
+			if aerr != nil {
+				return t.block(aerr)
+			}
+			out = append(out, extra...)
+			choices[i]["finish_reason"] = marshal(reason)
+			changed = true
+		}
+	}
+	if !changed {
+		return t.pass(ev, len(ev))
+	}
+	// Leave out a chunk that only carried tool call deltas.
+	empty := true
+	for _, ch := range choices {
+		var delta map[string]json.RawMessage
+		_ = json.Unmarshal(ch["delta"], &delta)
+		delete(delta, "role")
+		if len(delta) > 0 || (len(ch["finish_reason"]) > 0 && string(ch["finish_reason"]) != "null") {
+			empty = false
+		}
+	}
+	if len(chunk["usage"]) > 0 && string(chunk["usage"]) != "null" {
+		empty = false
+	}
+	for _, b := range out {
+		if _, err := t.dst.Write(b); err != nil {
+			return 0, err
+		}
+	}
+	if empty {
+		return len(ev), nil
+	}
+	chunk["choices"] = marshal(choices)
+	return t.pass(sseEvent(chunk), len(ev))
+}
+
+func (t *toolStream) pass(b []byte, n int) (int, error) {
+	if _, err := t.dst.Write(b); err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+// release judges a finished choice's calls and returns the events that carry them, and
+// the choice's finish reason.
+func (t *toolStream) release(idx int, tmpl map[string]json.RawMessage) ([][]byte, string, *apiError) {
+	byIndex := t.calls[idx]
+	delete(t.calls, idx)
+	keys := make([]int, 0, len(byIndex))
+	for k := range byIndex {
+		keys = append(keys, k)
+	}
+	sort.Ints(keys)
+	calls := make([]toolCall, len(keys))
+	for i, k := range keys {
+		calls[i] = *byIndex[k]
+	}
+	js, aerr := t.c.judge(calls)
+	if aerr != nil {
+		return nil, "", aerr
+	}
+	var keep []map[string]any
+	var held []HeldCall
+	for _, j := range js {
+		if j.d.Action == toolpolicy.ActionApprove {
+			hc, aerr := t.c.hold(t.ctx, j)
+			if aerr != nil {
+				return nil, "", aerr
+			}
+			held = append(held, hc)
+			continue
+		}
+		keep = append(keep, map[string]any{"index": len(keep), "id": j.call.ID, "type": "function",
+			"function": map[string]string{"name": j.call.Function.Name, "arguments": j.call.Function.Arguments}})
+	}
+	chunk := func(delta map[string]any, extra map[string]any) []byte {
+		m := map[string]json.RawMessage{}
+		for k, v := range tmpl {
+			if k != "choices" && k != "usage" {
+				m[k] = v
+			}
+		}
+		m["choices"] = marshal([]map[string]any{{"index": idx, "delta": delta, "finish_reason": nil}})
+		for k, v := range extra {
+			m[k] = marshal(v)
+		}
+		return sseEvent(m)
+	}
+	var out [][]byte
+	reason := "tool_calls"
+	if len(keep) > 0 {
+		out = append(out, chunk(map[string]any{"tool_calls": keep}, nil))
+	}
+	if len(held) > 0 {
+		delta := map[string]any{}
+		if len(keep) == 0 {
+			reason = "stop"
+			if !t.said[idx] {
+				delta["content"] = heldText(held)
+			}
+		}
+		out = append(out, chunk(delta, map[string]any{"plumb_approvals": held}))
+	}
+	return out, reason, nil
+}
+
+// block ends the stream with an error event.
+func (t *toolStream) block(e *apiError) (int, error) {
+	_, _ = t.dst.Write(fmt.Appendf(nil, "data: %s\n\n", errorBody(e)))
+	t.c.toolBlockMsg = e.Message
+	return 0, errReported{errToolBlocked}
+}
+
+func eventData(ev []byte) ([]byte, bool) {
+	for _, line := range bytes.Split(ev, []byte("\n")) {
+		line = bytes.TrimRight(line, "\r")
+		if d, ok := bytes.CutPrefix(line, dataPrefix); ok {
+			return bytes.TrimSpace(d), true
+		}
+	}
+	return nil, false
+}
+
+func sseEvent(v any) []byte {
+	return append(append([]byte("data: "), marshal(v)...), '\n', '\n')
+}

@@ -1,0 +1,207 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/plumbhq/plumb/internal/store"
+	"github.com/plumbhq/plumb/internal/toolpolicy"
+)
+
+const fixtureApprovalArgs = `{"amount":250,"to":"acme"}`
+
+var fixtureApprovalHash = toolpolicy.Hash(fixtureApprovalArgs)
+
+// fixtureApproval is a pending approval of a payment in project p, as the gateway holds
+// it; its rule caps amount at 500.
+func fixtureApproval(t *testing.T, st store.Store, p store.Project, now time.Time) string {
+	t.Helper()
+	a, err := st.CreateApproval(context.Background(), p.ID, store.NewApproval{Tool: "make_payment", CallID: "call_1",
+		Args: fixtureApprovalArgs, ArgsHash: fixtureApprovalHash, Rule: "payments", RuleReason: "amount is 250, above 100",
+		RuleSpec: `{"name":"payments","tool":"make_payment","max":{"amount":500}}`, Requester: "gateway key app",
+		OnBehalfOf: "vera@example.com", Route: "agent", ExpiresAt: now.Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strconv.FormatInt(a.ID, 10)
+}
+
+func approvalBody(name string) any {
+	switch name {
+	case "ApprovalCheck":
+		return map[string]any{"tool": "make_payment", "call_id": "call_x", "arguments": `{"amount": 1}`}
+	case "ApprovalDecision":
+		return map[string]any{"decision": "reject", "reason": "intruder"}
+	}
+	return map[string]any{"call_id": "call_1", "arguments_hash": fixtureApprovalHash, "outcome": "executed"}
+}
+
+func TestApprovalAPI(t *testing.T) {
+	f := newFixture(t, sqliteDSN(t))
+	alice := f.session(f.alice.Email)
+	base := "/api/v1/projects/" + f.a.Slug + "/approvals/" + f.approvalA
+	poll := base + "/decision?call_id=call_1&arguments_hash=" + fixtureApprovalHash
+
+	res := alice.do("GET", "/api/v1/projects/"+f.a.Slug+"/approvals?status=pending", nil)
+	if res.status != 200 || !strings.Contains(res.raw, `"arguments_hash":"`+fixtureApprovalHash+`"`) {
+		t.Fatalf("list: %d %s", res.status, res.raw)
+	}
+	// The agent's key polls: pending, nothing to execute.
+	app := f.withKey(f.keyA)
+	res = app.do("GET", poll, nil)
+	if res.status != 200 || res.body["status"] != "pending" || res.body["execute"] != false {
+		t.Fatalf("poll pending: %d %s", res.status, res.raw)
+	}
+	// Tampered arguments: the poll refuses them.
+	res = app.do("GET", base+"/decision?call_id=call_1&arguments_hash="+toolpolicy.Hash(`{"amount":250,"to":"mallory"}`), nil)
+	if res.status != 409 || !strings.Contains(res.raw, "must not run") {
+		t.Errorf("poll tampered: %d %s", res.status, res.raw)
+	}
+	// An API key cannot decide; the user the agent acted for cannot either.
+	res = app.do("POST", base+"/decide", map[string]any{"decision": "approve"})
+	if res.status != 403 || !strings.Contains(res.raw, "API key cannot decide") {
+		t.Errorf("key decides: %d %s", res.status, res.raw)
+	}
+	if _, err := f.st.UpdateMember(context.Background(), f.a.ID, f.vera.ID, store.RoleEditor); err != nil {
+		t.Fatal(err)
+	}
+	res = f.session(f.vera.Email).do("POST", base+"/decide", map[string]any{"decision": "approve"})
+	if res.status != 403 || !strings.Contains(res.raw, "on your behalf") {
+		t.Errorf("self-approval: %d %s", res.status, res.raw)
+	}
+	// An edit beyond the rule's limit is refused; malformed arguments too.
+	res = alice.do("POST", base+"/decide", map[string]any{"decision": "edit", "reason": "more", "arguments": map[string]any{"amount": 900, "to": "acme"}})
+	if res.status != 400 || !strings.Contains(res.raw, "above the limit of 500") {
+		t.Errorf("edit over the limit: %d %s", res.status, res.raw)
+	}
+	res = alice.do("POST", base+"/decide", map[string]any{"decision": "edit", "reason": "x", "arguments": `{"amount":`})
+	if res.status != 400 || !strings.Contains(res.raw, "malformed") {
+		t.Errorf("edit malformed: %d %s", res.status, res.raw)
+	}
+	res = alice.do("POST", base+"/decide", map[string]any{"decision": "edit", "reason": "cap it", "arguments": map[string]any{"to": "acme", "amount": 200}})
+	edited := `{"amount":200,"to":"acme"}`
+	if res.status != 200 || !strings.Contains(res.raw, `"approved_arguments_hash":"`+toolpolicy.Hash(edited)+`"`) {
+		t.Fatalf("edit: %d %s", res.status, res.raw)
+	}
+	// The poll now says execute, with the approver's arguments.
+	res = app.do("GET", poll, nil)
+	if res.status != 200 || res.body["execute"] != true || res.body["arguments"] != edited {
+		t.Fatalf("poll approved: %d %s", res.status, res.raw)
+	}
+	// The original arguments cannot be reported as executed; the edited ones can, once.
+	res = app.do("POST", base+"/outcome", map[string]any{"call_id": "call_1", "arguments_hash": fixtureApprovalHash, "outcome": "executed"})
+	if res.status != 409 {
+		t.Errorf("outcome with the original hash: %d %s", res.status, res.raw)
+	}
+	res = app.do("POST", base+"/outcome", map[string]any{"call_id": "call_1", "arguments_hash": toolpolicy.Hash(edited), "outcome": "executed", "detail": "paid"})
+	if res.status != 200 || !strings.Contains(res.raw, `"outcome":"executed"`) {
+		t.Errorf("outcome: %d %s", res.status, res.raw)
+	}
+	if res = app.do("GET", poll, nil); res.body["execute"] != false {
+		t.Errorf("executed call still executable: %s", res.raw)
+	}
+	// Expiry: a decision after it is refused.
+	id := fixtureApproval(t, f.st, f.a, f.clock.Now())
+	f.clock.Advance(2 * time.Hour)
+	res = alice.do("POST", "/api/v1/projects/"+f.a.Slug+"/approvals/"+id+"/decide", map[string]any{"decision": "approve"})
+	if res.status != 409 || !strings.Contains(res.raw, "expired") {
+		t.Errorf("decide after expiry: %d %s", res.status, res.raw)
+	}
+	res = alice.do("GET", "/api/v1/projects/"+f.a.Slug+"/approvals/"+id, nil)
+	if res.status != 200 || !strings.Contains(res.raw, `"status":"expired"`) {
+		t.Errorf("expired: %s", res.raw)
+	}
+	// The audit log has the decision and the refused outcome.
+	res = alice.do("GET", "/api/v1/projects/"+f.a.Slug+"/audit", nil)
+	for _, want := range []string{"approval.edit", "approval.mismatch", "approval.outcome", "approval.expire"} {
+		if !strings.Contains(res.raw, want) {
+			t.Errorf("audit has no %s", want)
+		}
+	}
+	// Without a server policy, checking a call says how to configure one.
+	res = app.do("POST", "/api/v1/projects/"+f.a.Slug+"/approvals", approvalBody("ApprovalCheck"))
+	if res.status != 400 || !strings.Contains(res.raw, "--tool-policy") {
+		t.Errorf("check without policy: %d %s", res.status, res.raw)
+	}
+}
+
+func TestApprovalCheckAndWebhook(t *testing.T) {
+	f := newFixture(t, sqliteDSN(t))
+	pol, err := toolpolicy.Parse([]byte("tools:\n  deny: [delete_account]\n  approve:\n    - tool: make_payment\n      above: {amount: 100}\n"), "tools.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var got []*http.Request
+	var bodies [][]byte
+	fails := 2
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		defer mu.Unlock()
+		got, bodies = append(got, r), append(bodies, b)
+		if fails > 0 {
+			fails--
+			w.WriteHeader(500)
+		}
+	}))
+	defer hook.Close()
+	var slept []time.Duration
+	secret := []byte("whsec-test-0123")
+	g := f.withServer(Config{ToolPolicy: pol, ApprovalWebhook: &ApprovalWebhook{URL: hook.URL, Secret: secret,
+		Sleep: func(d time.Duration) { mu.Lock(); slept = append(slept, d); mu.Unlock() }}})
+	app := g.withKey(f.keyA)
+	p := "/api/v1/projects/" + f.a.Slug + "/approvals"
+	for _, tc := range []struct{ tool, args, action string }{
+		{"make_payment", `{"amount": 5}`, "allow"},
+		{"delete_account", `{}`, "deny"},
+		{"make_payment", `{"amount": 5`, "deny"},
+		{"make_payment", `{"amount": 500}`, "approve"},
+	} {
+		res := app.do("POST", p, map[string]any{"tool": tc.tool, "call_id": "c9", "arguments": tc.args})
+		if res.status != 200 || res.body["action"] != tc.action {
+			t.Errorf("%s %s: %d %s", tc.tool, tc.args, res.status, res.raw)
+		}
+	}
+	res := app.do("GET", p+"?status=pending&tool=make_payment", nil)
+	var list struct {
+		Approvals []store.Approval `json:"approvals"`
+	}
+	_ = json.Unmarshal([]byte(res.raw), &list)
+	var newest store.Approval
+	for _, a := range list.Approvals {
+		if a.CallID == "c9" {
+			newest = a
+		}
+	}
+	if newest.Requester != "API key "+"alpha-editor" && !strings.HasPrefix(newest.Requester, "API key") {
+		t.Errorf("requester: %+v", newest)
+	}
+	res = g.session(f.alice.Email).do("POST", fmt.Sprintf("%s/%d/decide", p, newest.ID), map[string]any{"decision": "reject", "reason": "no <script>alert(1)</script>"})
+	if res.status != 200 {
+		t.Fatalf("reject: %d %s", res.status, res.raw)
+	}
+	g.srv.WaitWebhooks()
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != 3 || len(slept) != 2 || slept[0] != time.Second || slept[1] != 2*time.Second {
+		t.Fatalf("webhook attempts %d, waits %v", len(got), slept)
+	}
+	last := got[2]
+	ts, _ := strconv.ParseInt(last.Header.Get(toolpolicy.HeaderTimestamp), 10, 64)
+	if sig := last.Header.Get(toolpolicy.HeaderSignature); sig != toolpolicy.Sign(secret, ts, bodies[2]) || sig == toolpolicy.Sign([]byte("other"), ts, bodies[2]) {
+		t.Errorf("signature %s", sig)
+	}
+	if !strings.Contains(string(bodies[2]), `"decision":"reject"`) || strings.Contains(string(bodies[2]), string(secret)) {
+		t.Errorf("webhook body: %s", bodies[2])
+	}
+}
