@@ -29,13 +29,17 @@ func dbDSN(cmd *cobra.Command, e *env) string {
 // version of plumb simply brings its schema up to date; a shared PostgreSQL database is
 // migrated only by `plumb migrate`, so that one user's upgrade does not change the schema
 // under everyone else's older binaries. (A new, empty database is set up either way.)
-func openStore(cmd *cobra.Command, e *env) (store.Store, error) {
+func openStore(cmd *cobra.Command, e *env, tune ...func(*store.OpenOptions)) (store.Store, error) {
 	dsn := dbDSN(cmd, e)
 	driver, _, err := store.ParseDSN(dsn)
 	if err != nil {
 		return nil, usageErr("--db: %v", err)
 	}
-	st, err := store.Open(cmd.Context(), dsn, store.OpenOptions{Migrate: driver == store.DriverSQLite})
+	opt := store.OpenOptions{Migrate: driver == store.DriverSQLite}
+	for _, f := range tune {
+		f(&opt)
+	}
+	st, err := store.Open(cmd.Context(), dsn, opt)
 	if err != nil {
 		return nil, fmt.Errorf("open the store: %w", err)
 	}

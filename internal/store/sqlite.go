@@ -43,7 +43,7 @@ type sqliteStore struct {
 }
 
 // openSQLite opens (creating if needed) the database file at path.
-func openSQLite(ctx context.Context, path string, migs []migration, now func() time.Time) (*sqliteStore, error) {
+func openSQLite(ctx context.Context, path string, migs []migration, now func() time.Time, cacheKiB int) (*sqliteStore, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite database %s: %w", path, err)
@@ -60,7 +60,7 @@ func openSQLite(ctx context.Context, path string, migs []migration, now func() t
 	// zeroes deleted content in the file, so that a dataset purge really removes it.
 	writer, err := sql.Open("sqlite", sqliteDSN(abs,
 		"_pragma=busy_timeout(10000)", "_pragma=foreign_keys(1)",
-		"_pragma=journal_mode(WAL)", "_pragma=synchronous(NORMAL)", "_pragma=secure_delete(1)", "_pragma=cache_size(-32000)", "_pragma=temp_store(MEMORY)", "_txlock=immediate"))
+		"_pragma=journal_mode(WAL)", "_pragma=synchronous(NORMAL)", "_pragma=secure_delete(1)", fmt.Sprintf("_pragma=cache_size(-%d)", cacheKiB), "_pragma=temp_store(MEMORY)", "_txlock=immediate"))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite database %s: %w", path, err)
 	}

@@ -190,10 +190,16 @@ type OpenOptions struct {
 	// `plumb migrate --status` can report it; only SchemaStatus and Migrate are meaningful on
 	// a store opened this way with an outdated schema.
 	SkipSchemaCheck bool
+	// SQLiteCacheKiB is the SQLite writer's page cache in KiB (0: DefaultSQLiteCacheKiB).
+	// A process that only appends, such as the gateway writing traces, needs little.
+	SQLiteCacheKiB int
 	// Now is the clock for the times the store records (created_at, last_used_at, audit
 	// times) and compares (session and key expiry); nil means time.Now.
 	Now func() time.Time
 }
+
+// DefaultSQLiteCacheKiB is the SQLite writer's page cache, for reading and writing runs.
+const DefaultSQLiteCacheKiB = 32000
 
 // Driver names returned by ParseDSN.
 const (
@@ -278,7 +284,11 @@ func open(ctx context.Context, dsn string, opt OpenOptions, migs fs.FS) (Store, 
 		now = time.Now
 	}
 	if driver == DriverSQLite {
-		s, err = openSQLite(ctx, target, ms, now)
+		cache := opt.SQLiteCacheKiB
+		if cache <= 0 {
+			cache = DefaultSQLiteCacheKiB
+		}
+		s, err = openSQLite(ctx, target, ms, now, cache)
 	} else {
 		s, err = openPostgres(ctx, target, ms, now)
 	}
