@@ -37,6 +37,9 @@ type Config struct {
 	// policy:, and Policy is the one of routes that name none.
 	Policies map[string]policy.Policy `yaml:"policies"`
 	Policy   string                   `yaml:"policy"`
+	// ProjectPolicies name the policy of the calls of a project (by project id) on routes
+	// that name none.
+	ProjectPolicies map[string]string `yaml:"project_policies"`
 	// ProjectKeys are the limits of every project API key (the store's keys, which the
 	// config does not list), each key counted on its own.
 	ProjectKeys KeyLimits `yaml:"project_keys"`
@@ -528,11 +531,18 @@ func (l *loader) validatePolicies(c *Config) {
 			known(fmt.Sprintf("routes[%d].policy", i), r.Policy)
 		}
 	}
+	for project, name := range c.ProjectPolicies {
+		known("project_policies."+project, name)
+	}
 }
 
-// routePolicy is the compiled guard policy of a route, and its name; nil when none.
-func (c *Config) routePolicy(r *Route) (string, *policy.Compiled) {
+// policyFor is the compiled guard policy of a call on route r by a key of project, and its
+// name; nil when none. The route's policy comes first, then the project's, then the default.
+func (c *Config) policyFor(r *Route, project string) (string, *policy.Compiled) {
 	name := r.Policy
+	if name == "" {
+		name = c.ProjectPolicies[project]
+	}
 	if name == "" {
 		name = c.Policy
 	}

@@ -106,8 +106,7 @@ type route struct {
 	*Route
 	targets []*target
 	canary  *target
-	total   int     // sum of the targets' weights
-	guards  []Guard // the config's guard steps and the route's policy (guard_policy.go)
+	total   int // sum of the targets' weights
 }
 
 // target is one provider and model, with its circuit breaker (shared by every route that
@@ -211,9 +210,6 @@ func New(cfg *Config, opt Options) (*Gateway, error) {
 		g.guards = append(g.guards, regexGuard{&cfg.Guards[i]})
 	}
 	g.guards = append(g.guards, opt.Guards...)
-	for _, r := range g.routes {
-		r.guards = g.routeGuards(r.Route)
-	}
 	g.registry = opt.Registry
 	if g.registry == nil {
 		g.registry = prometheus.NewRegistry()

@@ -84,7 +84,7 @@ func (r regexGuard) Check(_ context.Context, stage Stage, texts []string) (Verdi
 // step modified them, and the blocking step's name and reason.
 func (c *call) runGuards(ctx context.Context, stage Stage, texts []string) (out []string, changed bool, step, reason string, err error) {
 	out = texts
-	for _, s := range c.route.guards {
+	for _, s := range c.guardSteps() {
 		v, err := s.Check(ctx, stage, out)
 		if err != nil {
 			return nil, false, s.Name(), "", fmt.Errorf("guard step %s: %w", s.Name(), err)
@@ -118,11 +118,11 @@ func (c *call) guardError(stage Stage, step, reason string, err error) *apiError
 
 // guardInput runs the pipeline on the request's texts and writes modified texts back.
 func (c *call) guardInput(ctx context.Context) *apiError {
-	if name, pol := c.g.cfg.routePolicy(c.route.Route); c.stream && c.anthropic && pol != nil && pol.Has("output") {
+	if name, pol := c.policy(); c.stream && c.anthropic && pol != nil && pol.Has("output") {
 		return &apiError{Status: http.StatusBadRequest, Type: typeInvalidRequest, Code: "stream_unsupported",
 			Message: fmt.Sprintf("The route %s checks answers with the guard policy %q, which the gateway cannot do on a streamed Messages answer yet: ask without stream, or through /v1/chat/completions.", c.route.Name, name)}
 	}
-	if len(c.route.guards) == 0 {
+	if len(c.guardSteps()) == 0 {
 		return nil
 	}
 	texts, set := inputTexts(c.endpoint, c.fields)
@@ -144,7 +144,7 @@ func (c *call) guardInput(ctx context.Context) *apiError {
 // guardOutput runs the pipeline on a plain chat answer and returns it, modified if a step
 // said so.
 func (c *call) guardOutput(ctx context.Context, body []byte) ([]byte, *apiError) {
-	if len(c.route.guards) == 0 || c.endpoint != endpointChat {
+	if len(c.guardSteps()) == 0 || c.endpoint != endpointChat {
 		return body, nil
 	}
 	var resp map[string]json.RawMessage

@@ -67,14 +67,23 @@ func (p policyGuard) logFindings(stage Stage, fs []policy.Finding) {
 	}
 }
 
-// routeGuards are the steps a route runs: the config's regex steps and the embedder's, then
-// the route's policy.
-func (g *Gateway) routeGuards(r *Route) []Guard {
-	gs := append([]Guard(nil), g.guards...)
-	if name, c := g.cfg.routePolicy(r); c != nil {
-		gs = append(gs, policyGuard{name: name, c: c, log: g.log})
+// policy is the call's guard policy: its route's, else its project's, else the default.
+func (c *call) policy() (string, *policy.Compiled) {
+	project := ""
+	if c.key != nil {
+		project = c.key.project
 	}
-	return gs
+	return c.g.cfg.policyFor(c.route.Route, project)
+}
+
+// guardSteps are the steps a call runs: the config's regex steps and the embedder's, then
+// the call's policy.
+func (c *call) guardSteps() []Guard {
+	name, pol := c.policy()
+	if pol == nil {
+		return c.g.guards
+	}
+	return append(append([]Guard(nil), c.g.guards...), policyGuard{name: name, c: pol, log: c.g.log})
 }
 
 // errGuardBlocked ends a stream whose text the route's guard policy blocks.
@@ -95,7 +104,7 @@ type guardStream struct {
 
 // guardStreamWriter wraps dst when the route's policy has output steps.
 func (c *call) guardStreamWriter(ctx context.Context, dst io.Writer) io.Writer {
-	name, pol := c.g.cfg.routePolicy(c.route.Route)
+	name, pol := c.policy()
 	if pol == nil || !pol.Has(policy.Output) {
 		return dst
 	}

@@ -159,7 +159,7 @@ func (c *call) checkNative() *apiError {
 	if c.untranslatable == nil {
 		return nil
 	}
-	if len(c.route.guards) > 0 {
+	if len(c.guardSteps()) > 0 {
 		return c.untranslatable
 	}
 	all := append([]*target{}, c.route.targets...)
