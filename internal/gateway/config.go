@@ -506,14 +506,12 @@ func (l *loader) validatePolicies(c *Config) {
 	for _, name := range names {
 		p := c.Policies[name]
 		compiled, probs := p.Compile(policy.Options{})
-		for _, e := range policy.ProblemErrors(probs, func(path string) config.Pos {
+		l.errs = append(l.errs, policy.ProblemErrors(probs, func(path string) config.Pos {
 			if path == "" {
 				return at("policies." + name)
 			}
 			return at("policies." + name + "." + path)
-		}) {
-			l.errs = append(l.errs, e)
-		}
+		})...)
 		if compiled != nil {
 			c.policies[name] = compiled
 		}

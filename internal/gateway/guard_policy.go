@@ -140,6 +140,7 @@ func (s *guardStream) Write(ev []byte) (int, error) {
 		out := ""
 		if hasText && text != "" {
 			o, r, err := st.Write(s.ctx, text)
+			s.logFindings(st)
 			if err != nil || r != nil {
 				return s.block(r, err)
 			}
@@ -149,6 +150,7 @@ func (s *guardStream) Write(ev []byte) (int, error) {
 		_ = json.Unmarshal(ch["finish_reason"], &finish)
 		if finish != nil {
 			o, r, err := st.Close(s.ctx)
+			s.logFindings(st)
 			if err != nil || r != nil {
 				return s.block(r, err)
 			}
@@ -167,6 +169,12 @@ func (s *guardStream) Write(ev []byte) (int, error) {
 	return s.pass(sseEvent(chunk), len(ev))
 }
 
+func (s *guardStream) logFindings(st *policy.Stream) {
+	if fs := st.Drain(); len(fs) > 0 {
+		policyGuard{name: s.name, log: s.c.g.log}.logFindings(StageOutput, fs)
+	}
+}
+
 func (s *guardStream) stream(idx int) *policy.Stream {
 	st := s.streams[idx]
 	if st == nil {
@@ -180,6 +188,7 @@ func (s *guardStream) stream(idx int) *policy.Stream {
 func (s *guardStream) flushAll() error {
 	for idx, st := range s.streams {
 		o, r, err := st.Close(s.ctx)
+		s.logFindings(st)
 		if err != nil || r != nil {
 			_, err := s.block(r, err)
 			return err

@@ -154,6 +154,9 @@ func TestGuardPolicyStream(t *testing.T) {
 	if strings.Contains(out, "4111") {
 		t.Fatalf("the card leaked:\n%s", out)
 	}
+	if logs := h.logs.String(); strings.Count(logs, "type=credit_card") != 1 || strings.Contains(logs, "4111") {
+		t.Fatalf("the finding is not logged once:\n%s", logs)
+	}
 
 	// A block mid-stream: an error event, no [DONE].
 	h = policyHarness(t, strings.Repeat("All is well. ", 30)+"the key is sk-proj-abcdefghijklmnopqrstuvwxyz0123 enjoy")

@@ -96,6 +96,24 @@ func TestStream(t *testing.T) {
 	if got := out.String(); got != "Your card is <CREDIT_CARD> and that is all for today, thanks for asking." {
 		t.Fatalf("streamed: %q", got)
 	}
+	if fs := s.Drain(); len(fs) != 1 || fs[0].Type != "credit_card" || fs[0].Action != ActionRedact {
+		t.Fatalf("findings let out: %+v", fs)
+	}
+	if fs := s.Drain(); len(fs) != 0 {
+		t.Fatalf("drained twice: %+v", fs)
+	}
+
+	// Overlapping findings of two redact steps: nothing of either is let out.
+	c2, err := Parse([]byte("output:\n  - detector: pii\n    options: {types: [email]}\n    action: redact\n  - detector: banned_words\n    options: {patterns: ['to secret']}\n    action: redact\n"), "p.yaml", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s = c2.Stream()
+	oa, _, _ := s.Write(ctx, "write to secretagent@example.com now please")
+	ob, _, _ := s.Close(ctx)
+	if got := oa + ob; strings.Contains(got, "secret") || strings.Contains(got, "agent") || got != "write <BANNED_PATTERN><EMAIL> now please" {
+		t.Fatalf("overlap: %q", got)
+	}
 
 	s = c.Stream()
 	o1, r, _ := s.Write(ctx, strings.Repeat("fine text ", 20))

@@ -24,7 +24,22 @@ type Stream struct {
 	steps      []*step
 	hold       int
 	tail, held string // raw text already let out (its last window bytes), and held back
-	Findings   []Finding
+	// found are the allow and redact steps' findings in text let out, for Drain.
+	found []Finding
+}
+
+// Drain returns the allow and redact steps' findings in the text let out since the last
+// Drain, each once, with offsets into the window it was found in (for logs, not for
+// pointing into the whole answer).
+func (s *Stream) Drain() []Finding {
+	fs := s.found
+	s.found = nil
+	return fs
+}
+
+type streamFinding struct {
+	f    guard.Finding
+	step *step
 }
 
 // Stream starts checking one streamed output.
@@ -63,28 +78,28 @@ func (s *Stream) emit(ctx context.Context, final bool) (string, *Result, error) 
 	}
 	text := s.tail + s.held
 	base := len(s.tail)
-	var redact []struct {
-		f   guard.Finding
-		how string
-	}
+	var redact, seen []streamFinding
 	for _, st := range s.steps {
 		fs, err := st.det.Detect(ctx, text)
 		if err != nil {
 			return "", nil, err
 		}
+		if len(fs) > 0 && (st.Action == ActionBlock || st.Action == ActionReview) {
+			// Anywhere in the window: a finding in text already let out is new too (words
+			// after it raised its score), else it would have ended the stream before.
+			r := &Result{Decision: st.Action, Step: st.Name, Message: st.message(Output, fs)}
+			for _, f := range fs {
+				r.Findings = append(r.Findings, Finding{Finding: f, Step: st.Name, Action: st.Action})
+			}
+			return "", r, nil
+		}
 		for _, f := range fs {
 			if f.End <= base {
-				continue // already judged when it was let out
+				continue // wholly let out already: reported, and too late to redact
 			}
-			s.Findings = append(s.Findings, Finding{Finding: f, Step: st.Name, Action: st.Action})
-			switch st.Action {
-			case ActionBlock, ActionReview:
-				return "", &Result{Decision: st.Action, Step: st.Name, Message: st.message(Output, fs), Findings: s.Findings}, nil
-			case ActionRedact:
-				redact = append(redact, struct {
-					f   guard.Finding
-					how string
-				}{f, st.How})
+			seen = append(seen, streamFinding{f, st})
+			if st.Action == ActionRedact {
+				redact = append(redact, streamFinding{f, st})
 			}
 		}
 	}
@@ -104,21 +119,24 @@ func (s *Stream) emit(ctx context.Context, final bool) (string, *Result, error) 
 	out := s.held[:cut]
 	// Rewrite the findings within what goes out, from the last to the first so that the
 	// earlier offsets hold.
-	slices.SortFunc(redact, func(a, b struct {
-		f   guard.Finding
-		how string
-	}) int {
+	for _, sf := range seen {
+		if sf.f.End-base <= cut {
+			s.found = append(s.found, Finding{Finding: sf.f, Step: sf.step.Name, Action: sf.step.Action})
+		}
+	}
+	slices.SortFunc(redact, func(a, b streamFinding) int {
 		return b.f.Start - a.f.Start
 	})
-	end := len(out) + 1
+	end := len(out)
 	for _, r := range redact {
 		f := r.f
 		f.Start, f.End = max(f.Start-base, 0), f.End-base
-		f.End = min(f.End, len(out))
-		if f.Start >= f.End || f.End > end {
+		// Clip to what goes out, and to before a later finding already rewritten.
+		f.End = min(f.End, len(out), end)
+		if f.Start >= f.End {
 			continue
 		}
-		out = Redact(out, []guard.Finding{f}, r.how)
+		out = Redact(out, []guard.Finding{f}, r.step.How)
 		end = f.Start
 	}
 	s.tail = lastBytes(s.tail+s.held[:cut], s.c.window)
