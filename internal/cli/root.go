@@ -154,6 +154,7 @@ regression; 2 bad input (config, flags, files), reported as file:line:col with a
 		newGatewayCmd(e),
 		newRedteamCmd(e),
 		newApprovalsCmd(e),
+		newGuardCmd(e),
 	)
 	return root
 }

@@ -83,7 +83,7 @@ var unsupportedTypes = map[string]string{
 	"conversation-relevance":        "use `answer-relevance` or `llm-rubric`",
 	"pi":                            "use `llm-rubric`",
 	"search-rubric":                 "use `llm-rubric`",
-	"guardrails":                    "use `is-refusal` or `llm-rubric`",
+	"guardrails":                    "use `guard:<detector>` (e.g. `not-guard:pii`, `guard:injection`), `is-refusal` or `llm-rubric`",
 	"trace-span-count":              "no equivalent; remove it",
 	"trace-span-duration":           "no equivalent; remove it",
 	"trace-error-spans":             "no equivalent; remove it",
@@ -240,6 +240,9 @@ func (l *loader) assertion(n *node) (Assertion, bool) {
 func (l *loader) checkType(base string, pos Pos) bool {
 	if slices.Contains(AssertionTypes, base) {
 		return true
+	}
+	if d, ok := strings.CutPrefix(base, GuardPrefix); ok {
+		return l.checkGuardType(d, pos)
 	}
 	if alt, ok := unsupportedTypes[base]; ok {
 		l.fail(pos, alt, "assertion type %q is not supported by Plumb", base)

@@ -7,12 +7,14 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"sort"
 	"strings"
 	"time"
 
 	"github.com/goccy/go-yaml"
 
 	"github.com/plumbhq/plumb/internal/config"
+	"github.com/plumbhq/plumb/internal/guard/policy"
 	"github.com/plumbhq/plumb/internal/store"
 	"github.com/plumbhq/plumb/internal/toolpolicy"
 )
@@ -31,13 +33,21 @@ type Config struct {
 	Bodies  Bodies           `yaml:"bodies"`
 	// MaxBodyBytes bounds a client's request body.
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// Policies are named guard policies (internal/guard/policy); a route names one with
+	// policy:, and Policy is the one of routes that name none.
+	Policies map[string]policy.Policy `yaml:"policies"`
+	Policy   string                   `yaml:"policy"`
+	// ProjectPolicies name the policy of the calls of a project (by project id) on routes
+	// that name none.
+	ProjectPolicies map[string]string `yaml:"project_policies"`
 	// ProjectKeys are the limits of every project API key (the store's keys, which the
 	// config does not list), each key counted on its own.
 	ProjectKeys KeyLimits `yaml:"project_keys"`
 
 	// File is where the config was read from; positions of its values for later errors.
-	File string    `yaml:"-"`
-	pos  posLookup `yaml:"-"`
+	File     string    `yaml:"-"`
+	pos      posLookup `yaml:"-"`
+	policies map[string]*policy.Compiled
 }
 
 // Provider is one upstream API.
@@ -75,6 +85,8 @@ type Route struct {
 	Shadow *Shadow `yaml:"shadow"`
 	// Tools is the route's tool policy (tools.go, docs/approvals.md).
 	Tools *toolpolicy.Policy `yaml:"tools"`
+	// Policy names the route's guard policy (default: the config's policy:).
+	Policy string `yaml:"policy"`
 }
 
 // Target is one provider and model a route may call.
@@ -455,6 +467,7 @@ func (l *loader) validate(c *Config, getenv func(string) string) {
 			g.re = re
 		}
 	}
+	l.validatePolicies(c)
 	for m, p := range c.Prices {
 		if p.Input < 0 || p.Output < 0 {
 			l.fail(at("prices."+m), "write USD per million tokens, e.g. {input: 0.15, output: 0.6}", "the price of %q is negative", m)
@@ -479,4 +492,60 @@ func hintFor(s string, candidates []string, fallback string) string {
 		return fmt.Sprintf("did you mean %q?", sug)
 	}
 	return fallback
+}
+
+// validatePolicies compiles the named guard policies and checks the names routes give.
+func (l *loader) validatePolicies(c *Config) {
+	at := func(path string) config.Pos { return c.pos.at(path) }
+	c.policies = map[string]*policy.Compiled{}
+	var names []string
+	for name := range c.Policies {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		p := c.Policies[name]
+		compiled, probs := p.Compile(policy.Options{})
+		l.errs = append(l.errs, policy.ProblemErrors(probs, func(path string) config.Pos {
+			if path == "" {
+				return at("policies." + name)
+			}
+			return at("policies." + name + "." + path)
+		})...)
+		if compiled != nil {
+			c.policies[name] = compiled
+		}
+	}
+	known := func(path, name string) {
+		if _, ok := c.Policies[name]; !ok {
+			l.fail(at(path), hintFor(name, names, "define it under policies:"), "unknown guard policy %q", name)
+		}
+	}
+	if c.Policy != "" {
+		known("policy", c.Policy)
+	}
+	for i, r := range c.Routes {
+		if r.Policy != "" {
+			known(fmt.Sprintf("routes[%d].policy", i), r.Policy)
+		}
+	}
+	for project, name := range c.ProjectPolicies {
+		known("project_policies."+project, name)
+	}
+}
+
+// policyFor is the compiled guard policy of a call on route r by a key of project, and its
+// name; nil when none. The route's policy comes first, then the project's, then the default.
+func (c *Config) policyFor(r *Route, project string) (string, *policy.Compiled) {
+	name := r.Policy
+	if name == "" {
+		name = c.ProjectPolicies[project]
+	}
+	if name == "" {
+		name = c.Policy
+	}
+	if name == "" {
+		return "", nil
+	}
+	return name, c.policies[name]
 }

@@ -33,12 +33,16 @@ type Verdict struct {
 	Texts []string
 	// Reason is what a blocked client is told.
 	Reason string
+	// Step, when set, names what blocked more precisely than the guard's Name (a policy's
+	// step); the trace and metrics show it.
+	Step string
 }
 
 // Guard is one step of the guard pipeline. Steps run in order; each sees the texts as the
 // steps before it left them; the first Block ends the call. On input the texts are the
 // messages' text (chat) or the inputs (embeddings); on output the choices' content of a
-// plain chat answer. Streamed answers are not checked on output.
+// plain chat answer. Streamed answers are checked on output by a route's guard policy only
+// (guard_policy.go), not by Guard steps.
 type Guard interface {
 	Name() string
 	Check(ctx context.Context, stage Stage, texts []string) (Verdict, error)
@@ -78,15 +82,18 @@ func (r regexGuard) Check(_ context.Context, stage Stage, texts []string) (Verdi
 
 // runGuards runs the pipeline over texts. It returns the texts as modified, whether any
 // step modified them, and the blocking step's name and reason.
-func (g *Gateway) runGuards(ctx context.Context, stage Stage, texts []string) (out []string, changed bool, step, reason string, err error) {
+func (c *call) runGuards(ctx context.Context, stage Stage, texts []string) (out []string, changed bool, step, reason string, err error) {
 	out = texts
-	for _, s := range g.guards {
+	for _, s := range c.guardSteps() {
 		v, err := s.Check(ctx, stage, out)
 		if err != nil {
 			return nil, false, s.Name(), "", fmt.Errorf("guard step %s: %w", s.Name(), err)
 		}
 		switch v.Action {
 		case Block:
+			if v.Step != "" {
+				return nil, false, v.Step, v.Reason, nil
+			}
 			return nil, false, s.Name(), v.Reason, nil
 		case Modify:
 			if len(v.Texts) != len(out) {
@@ -111,14 +118,18 @@ func (c *call) guardError(stage Stage, step, reason string, err error) *apiError
 
 // guardInput runs the pipeline on the request's texts and writes modified texts back.
 func (c *call) guardInput(ctx context.Context) *apiError {
-	if len(c.g.guards) == 0 {
+	if name, pol := c.policy(); c.stream && c.anthropic && pol != nil && pol.Has("output") {
+		return &apiError{Status: http.StatusBadRequest, Type: typeInvalidRequest, Code: "stream_unsupported",
+			Message: fmt.Sprintf("The route %s checks answers with the guard policy %q, which the gateway cannot do on a streamed Messages answer yet: ask without stream, or through /v1/chat/completions.", c.route.Name, name)}
+	}
+	if len(c.guardSteps()) == 0 {
 		return nil
 	}
 	texts, set := inputTexts(c.endpoint, c.fields)
 	if len(texts) == 0 {
 		return nil
 	}
-	out, changed, step, reason, err := c.g.runGuards(ctx, StageInput, texts)
+	out, changed, step, reason, err := c.runGuards(ctx, StageInput, texts)
 	if err != nil || step != "" {
 		return c.guardError(StageInput, step, reason, err)
 	}
@@ -133,7 +144,7 @@ func (c *call) guardInput(ctx context.Context) *apiError {
 // guardOutput runs the pipeline on a plain chat answer and returns it, modified if a step
 // said so.
 func (c *call) guardOutput(ctx context.Context, body []byte) ([]byte, *apiError) {
-	if len(c.g.guards) == 0 || c.endpoint != endpointChat {
+	if len(c.guardSteps()) == 0 || c.endpoint != endpointChat {
 		return body, nil
 	}
 	var resp map[string]json.RawMessage
@@ -160,7 +171,7 @@ func (c *call) guardOutput(ctx context.Context, body []byte) ([]byte, *apiError)
 	if len(texts) == 0 {
 		return body, nil
 	}
-	out, changed, step, reason, err := c.g.runGuards(ctx, StageOutput, texts)
+	out, changed, step, reason, err := c.runGuards(ctx, StageOutput, texts)
 	if err != nil || step != "" {
 		return nil, c.guardError(StageOutput, step, reason, err)
 	}

@@ -159,7 +159,7 @@ func (c *call) checkNative() *apiError {
 	if c.untranslatable == nil {
 		return nil
 	}
-	if len(c.g.guards) > 0 {
+	if len(c.guardSteps()) > 0 {
 		return c.untranslatable
 	}
 	all := append([]*target{}, c.route.targets...)
@@ -264,7 +264,7 @@ func (c *call) streamToClient(dst io.Writer, flush func(), src io.Reader, t *tar
 		u, err := anthropic.ChatStreamToMessages(f, flush, src, c.clientModel())
 		return fromAnthropicUsage(u), f.wrap(err)
 	}
-	return t.up.dialect.stream(c.toolStreamWriter(c.ctx, dst), flush, src, t.model, c.includeUsage)
+	return t.up.dialect.stream(c.toolStreamWriter(c.ctx, c.guardStreamWriter(c.ctx, dst)), flush, src, t.model, c.includeUsage)
 }
 
 type flushWriter struct {

@@ -92,6 +92,8 @@ type call struct {
 	ctx          context.Context
 	traceID      string
 	toolBlockMsg string
+	// guardBlockMsg and guardBlockCode say why the route's guard policy cut a stream.
+	guardBlockMsg, guardBlockCode string
 }
 
 func (g *Gateway) serveCall(w http.ResponseWriter, r *http.Request, endpoint string, anthropicClient bool) {
@@ -631,6 +633,10 @@ func (c *call) attempt(ctx context.Context, w http.ResponseWriter, t *target, d 
 	if errors.Is(err, errToolBlocked) {
 		c.code = "tool_call_blocked"
 		return result{committed: true, status: resp.StatusCode, errText: c.toolBlockMsg}
+	}
+	if errors.Is(err, errGuardBlocked) {
+		c.code = c.guardBlockCode
+		return result{committed: true, status: resp.StatusCode, errText: c.guardBlockMsg}
 	}
 	var told errReported
 	if ctx.Err() == nil && !errors.As(err, &told) {

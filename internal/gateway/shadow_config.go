@@ -89,7 +89,7 @@ func (l *loader) validateShadow(c *Config, r *Route, path string) {
 		}
 		found := false
 		for _, t := range config.AssertionTypes {
-			found = found || t == base
+			found = found || t == base || strings.HasPrefix(base, config.GuardPrefix)
 		}
 		if !found {
 			hint := "supported types: " + strings.Join(config.AssertionTypes, ", ")
