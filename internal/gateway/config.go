@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -48,6 +49,8 @@ type Config struct {
 	File     string    `yaml:"-"`
 	pos      posLookup `yaml:"-"`
 	policies map[string]*policy.Compiled
+	// classify asks a provider's model, for llm_classifier steps; the gateway sets it.
+	classify func(ctx context.Context, provider, model, prompt string) (string, error)
 }
 
 // Provider is one upstream API.
@@ -505,7 +508,7 @@ func (l *loader) validatePolicies(c *Config) {
 	sort.Strings(names)
 	for _, name := range names {
 		p := c.Policies[name]
-		compiled, probs := p.Compile(policy.Options{})
+		compiled, probs := p.Compile(policy.Options{Classifier: c.classifierFor})
 		l.errs = append(l.errs, policy.ProblemErrors(probs, func(path string) config.Pos {
 			if path == "" {
 				return at("policies." + name)

@@ -164,6 +164,7 @@ func New(cfg *Config, opt Options) (*Gateway, error) {
 		}
 		g.providers[p.Name] = &upstream{Provider: p, dialect: d}
 	}
+	cfg.classify = g.classify
 	breakers := map[string]*target{}
 	mkTarget := func(prov, model string, weight int) *target {
 		label := prov + "/" + model

@@ -36,6 +36,9 @@ func (p policyGuard) Check(ctx context.Context, stage Stage, texts []string) (Ve
 			return Verdict{}, err
 		}
 		p.logFindings(stage, r.Findings)
+		for _, e := range r.Errors {
+			p.log.Warn("gateway: guard step failed", "policy", p.name, "stage", string(stage), "step", e.Step, "on_error", e.OnError, "error", e.Error)
+		}
 		if r.Blocked() {
 			return Verdict{Action: Block, Reason: r.Message, Step: p.stepLabel(r.Step, r.Decision)}, nil
 		}

@@ -86,8 +86,13 @@ type Problem struct {
 
 // Options are what compiling needs from its caller.
 type Options struct {
-	// Classify is the model llm_classifier steps ask; nil: such steps are a problem.
+	// Classify is the model llm_classifier steps ask when Classifier is nil; both nil:
+	// such steps are a problem.
 	Classify guard.Classify
+	// Classifier builds the model an llm_classifier step asks from the step's options
+	// (provider, model, base_url, api_key_env); its error is a problem at the step's
+	// options. The gateway and plumb guard check each give one (see classifier.go).
+	Classifier func(ClassifierConfig) (guard.Classify, error)
 }
 
 // Compiled is a policy ready to run. It is safe for concurrent use.
@@ -98,7 +103,8 @@ type Compiled struct {
 
 type step struct {
 	Step
-	det guard.Detector
+	det        guard.Detector
+	classifier *classifierStep // llm_classifier steps: timeout and on_error
 }
 
 // Compile checks the policy and builds its detectors. Every problem is returned at once.
@@ -153,16 +159,14 @@ func (p *Policy) Compile(opt Options) (*Compiled, []Problem) {
 				continue
 			}
 			spec := guard.Spec{Name: s.Detector, Options: s.Options}
+			var cl *classifierStep
 			if s.Detector == "llm_classifier" {
-				if opt.Classify == nil {
-					probs = append(probs, Problem{path + ".detector", "llm_classifier needs a model to ask, and none is configured here", "use this step where Plumb has a model for it (not yet the gateway or plumb guard check), or another detector"})
+				var p *Problem
+				spec, cl, p = classifierSpec(path, s, opt)
+				if p != nil {
+					probs = append(probs, *p)
 					continue
 				}
-				spec.Options = map[string]any{}
-				for k, v := range s.Options {
-					spec.Options[k] = v
-				}
-				spec.Options["provider"] = opt.Classify
 			}
 			d, err := guard.New(spec)
 			if err != nil {
@@ -178,7 +182,7 @@ func (p *Policy) Compile(opt Options) (*Compiled, []Problem) {
 				continue
 			}
 			if ok {
-				out = append(out, &step{Step: s, det: d})
+				out = append(out, &step{Step: s, det: d, classifier: cl})
 			}
 		}
 		return out
@@ -217,6 +221,16 @@ type Result struct {
 	// Step and Message say which step blocked and what the caller is told.
 	Step    string `json:"step,omitempty"`
 	Message string `json:"message,omitempty"`
+	// Errors are the failures of llm_classifier steps (the model could not be asked or
+	// its reply not read), whose on_error decided what happened.
+	Errors []StepError `json:"errors,omitempty"`
+}
+
+// StepError is a step that failed and what its on_error made of it.
+type StepError struct {
+	Step    string `json:"step"`
+	Error   string `json:"error"`
+	OnError string `json:"on_error"`
 }
 
 // Blocked reports whether the text must not go on (block or review).
@@ -239,7 +253,16 @@ func (c *Compiled) steps(stage Stage) []*step {
 func (c *Compiled) Check(ctx context.Context, stage Stage, text string) (*Result, error) {
 	r := &Result{Decision: DecisionAllow, Text: text, Findings: []Finding{}}
 	for _, s := range c.steps(stage) {
-		fs, err := s.det.Detect(ctx, r.Text)
+		fs, err := s.detect(ctx, r.Text)
+		if err != nil && s.classifier != nil && ctx.Err() == nil {
+			r.Errors = append(r.Errors, StepError{Step: s.Name, Error: err.Error(), OnError: s.classifier.onError})
+			if s.classifier.onError == ActionAllow {
+				continue
+			}
+			r.Decision, r.Step, r.Text = DecisionBlock, s.Name, ""
+			r.Message = fmt.Sprintf("The %s was blocked: the guard policy's step %q could not check it.", stage, s.Name)
+			return r, nil
+		}
 		if err != nil {
 			return nil, fmt.Errorf("step %s: %w", s.Name, err)
 		}
