@@ -40,7 +40,7 @@ Exit codes: 0 allowed (perhaps redacted); 1 blocked or held for review; 2 bad in
 			if format != "text" && format != "json" {
 				return usageErr("--format %q: use text or json", format)
 			}
-			c, err := policy.Load(file, policy.Options{})
+			c, err := policy.Load(file, policy.Options{Classifier: guardClassifier(e.getenv)})
 			if err != nil {
 				return err
 			}
@@ -88,6 +88,9 @@ func printGuardResult(w io.Writer, r *policy.Result) {
 	fmt.Fprintf(w, "decision: %s\n", r.Decision)
 	if r.Blocked() {
 		fmt.Fprintf(w, "step: %s\nmessage: %s\n", r.Step, r.Message)
+	}
+	for _, e := range r.Errors {
+		fmt.Fprintf(w, "error: step %s failed (on_error: %s): %s\n", e.Step, e.OnError, e.Error)
 	}
 	if len(r.Findings) == 0 {
 		fmt.Fprintln(w, "findings: none")
