@@ -25,7 +25,7 @@ func guardClassifier(getenv func(string) string) func(policy.ClassifierConfig) (
 		case len(parts) == 3 && (typ == "openai" && parts[1] == "chat" || typ == "anthropic" && parts[1] == "messages"):
 			model = parts[2]
 		case len(parts) > 1:
-			return nil, fmt.Errorf("provider %q: use openai:chat:MODEL, anthropic:messages:MODEL, or openai or anthropic with model:", cc.Provider)
+			return nil, fmt.Errorf("provider %q: use openai:chat:MODEL, anthropic:messages:MODEL, or openai or anthropic with model: MODEL", cc.Provider)
 		}
 		if typ != "openai" && typ != "anthropic" {
 			return nil, fmt.Errorf("provider %q: plumb guard check asks openai (any OpenAI-compatible server, with base_url) or anthropic models", cc.Provider)

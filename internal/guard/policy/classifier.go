@@ -48,8 +48,8 @@ func classifierSpec(path string, s Step, opt Options) (guard.Spec, *classifierSt
 		return t, nil
 	}
 	var cfg ClassifierConfig
-	for k, dst := range map[string]*string{"provider": &cfg.Provider, "model": &cfg.Model, "base_url": &cfg.BaseURL, "api_key_env": &cfg.APIKeyEnv} {
-		v, p := str(k)
+	for i, dst := range []*string{&cfg.Provider, &cfg.Model, &cfg.BaseURL, &cfg.APIKeyEnv} {
+		v, p := str(classifierKeys[i])
 		if p != nil {
 			return guard.Spec{}, nil, p
 		}
