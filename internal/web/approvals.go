@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -65,16 +66,15 @@ func (u *UI) approvalPage(w http.ResponseWriter, r *http.Request, c *server.Call
 	return nil
 }
 
+// indentJSON lays out JSON for reading without changing a character of its values: a
+// number stays the digits that were hashed (no float64 round trip to 1e+21), and <, > and &
+// are not turned into \u003c escapes.
 func indentJSON(s string) string {
-	if s == "" {
-		return ""
-	}
-	var v any
-	if json.Unmarshal([]byte(s), &v) != nil {
+	var b bytes.Buffer
+	if json.Indent(&b, []byte(s), "", "  ") != nil {
 		return s
 	}
-	b, _ := json.MarshalIndent(v, "", "  ")
-	return string(b)
+	return b.String()
 }
 
 func (u *UI) approvalDecide(w http.ResponseWriter, r *http.Request, c *server.Caller) error {
