@@ -100,7 +100,6 @@ SIGINT or SIGTERM stops accepting connections and lets requests in flight finish
 			if err != nil {
 				return err
 			}
-			go expireApprovals(ctx, st, log)
 			var gw *servedGateway
 			if gwPath != "" {
 				if gw, err = openServedGateway(gwPath, e, st, log); err != nil {
@@ -152,6 +151,7 @@ func serve(ctx context.Context, ln net.Listener, st store.Store, log *slog.Logge
 		ErrorLog:    slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	go sweepSessions(ctx, st, log)
+	go expireApprovals(ctx, api, log)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	log.Info("serving", "addr", "http://"+ln.Addr().String())

@@ -301,7 +301,11 @@ func (s *Server) notifyApproval(projectID string, a store.Approval) {
 	if wh == nil || wh.URL == "" {
 		return
 	}
-	body, _ := json.Marshal(map[string]any{"event": "approval.decided", "project": projectID, "approval": a})
+	decision := a.Decision
+	if a.Status == store.ApprovalExpired {
+		decision = store.ApprovalExpired
+	}
+	body, _ := json.Marshal(map[string]any{"event": "approval.decided", "decision": decision, "project": projectID, "approval": a})
 	s.webhooks.Add(1)
 	go func() {
 		defer s.webhooks.Done()
@@ -352,6 +356,17 @@ func (s *Server) deliver(wh *ApprovalWebhook, body []byte) error {
 		last = fmt.Errorf("status %d", resp.StatusCode)
 	}
 	return fmt.Errorf("%d attempts: %w", attempts, last)
+}
+
+// ExpireApprovals marks the pending approvals past their expiry as expired, as the
+// system (audited), and sends each to the webhook with decision "expired" (plumb serve
+// runs it every minute). It returns how many expired.
+func (s *Server) ExpireApprovals(ctx context.Context) (int, error) {
+	ex, err := s.store.WithAudit(store.Actor{Type: store.ActorSystem}).ExpireApprovals(ctx)
+	for _, e := range ex {
+		s.notifyApproval(e.ProjectID, e.Approval)
+	}
+	return len(ex), err
 }
 
 // WaitWebhooks waits for webhook deliveries in flight (tests, shutdown).
