@@ -80,6 +80,11 @@ SIGINT or SIGTERM stops accepting connections and lets requests in flight finish
 				return fmt.Errorf("open the store: %w", err)
 			}
 			defer st.Close()
+			// A policy or webhook that cannot work stops serve before it listens.
+			toolPolicy, webhook, err := approvalServeConfig(e, toolPolicyPath, webhookURL)
+			if err != nil {
+				return err
+			}
 			ln, err := net.Listen("tcp", addr)
 			if err != nil {
 				return usageErr("--addr %s: %v", addr, err)
@@ -96,10 +101,6 @@ SIGINT or SIGTERM stops accepting connections and lets requests in flight finish
 				go purgeDatasets(ctx, st, log, purgeEvery)
 			}
 			go trace.Retain(ctx, st, traceDays, purgeEvery, time.Now, log)
-			toolPolicy, webhook, err := approvalServeConfig(e, toolPolicyPath, webhookURL)
-			if err != nil {
-				return err
-			}
 			var gw *servedGateway
 			if gwPath != "" {
 				if gw, err = openServedGateway(gwPath, e, st, log); err != nil {
