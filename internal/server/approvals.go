@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -218,6 +219,9 @@ func (s *Server) applyDecision(ctx context.Context, c *call, id int64, b Approva
 	}
 	out, err := s.changes(c).DecideApproval(ctx, c.project.ID, id, d)
 	if err != nil {
+		if errors.Is(err, store.ErrConflict) && out.ID != 0 && out.Status == store.ApprovalExpired {
+			s.notifyApproval(c.project.ID, out) // this decision found it expired and marked it
+		}
 		return out, err
 	}
 	s.notifyApproval(c.project.ID, out)

@@ -15,8 +15,9 @@ import (
 	"github.com/plumbhq/plumb/internal/toolpolicy"
 )
 
-// An approval that expires (the sweep plumb serve runs every minute) goes to the webhook
-// with decision "expired", signed and retried like a decision; one sweep sends it once.
+// An approval that expires (the sweep plumb serve runs every minute, or a decision that
+// comes too late) goes to the webhook with decision "expired", signed and retried like a
+// decision; it is sent once.
 func TestApprovalExpiryWebhook(t *testing.T) {
 	f := newFixture(t, sqliteDSN(t))
 	var mu sync.Mutex
@@ -52,9 +53,14 @@ func TestApprovalExpiryWebhook(t *testing.T) {
 	}
 
 	f.clock.Advance(2 * time.Hour) // the fixture's approvals wait 1h
+	// A decision that comes too late marks A's expired, and sends it.
+	if res := g.session(f.alice.Email).do("POST", "/api/v1/projects/"+f.a.Slug+"/approvals/"+f.approvalA+"/decide", map[string]any{"decision": "approve"}); res.status != 409 {
+		t.Fatalf("late decision: %d %s", res.status, res.raw)
+	}
+	g.srv.WaitWebhooks()
 	n, err := g.srv.ExpireApprovals(context.Background())
-	if err != nil || n != 2 {
-		t.Fatalf("expire: %d %v, want A's and B's approval", n, err)
+	if err != nil || n != 1 {
+		t.Fatalf("expire: %d %v, want B's approval", n, err)
 	}
 	g.srv.WaitWebhooks()
 	if n, _ := g.srv.ExpireApprovals(context.Background()); n != 0 {
@@ -87,18 +93,18 @@ func TestApprovalExpiryWebhook(t *testing.T) {
 	if projects[f.a.ID] != f.approvalA || projects[f.b.ID] != f.approvalB {
 		t.Errorf("webhooks by project: %v, want A's %s and B's %s", projects, f.approvalA, f.approvalB)
 	}
-	// The expiry is audited as the system's.
-	entries, _, err := f.st.ListAudit(context.Background(), f.a.ID, "", 100)
+	// The sweep's expiry is audited as the system's.
+	entries, _, err := f.st.ListAudit(context.Background(), f.b.ID, "", 100)
 	if err != nil {
 		t.Fatal(err)
 	}
 	found := false
 	for _, e := range entries {
-		if e.Action == "approval.expire" && e.TargetID == f.approvalA && e.ActorType == store.ActorSystem {
+		if e.Action == "approval.expire" && e.TargetID == f.approvalB && e.ActorType == store.ActorSystem {
 			found = true
 		}
 	}
 	if !found {
-		t.Errorf("no approval.expire audit entry by the system for %s", f.approvalA)
+		t.Errorf("no approval.expire audit entry by the system for %s", f.approvalB)
 	}
 }
