@@ -280,12 +280,13 @@ func (noApprovals) CreateApproval(context.Context, string, store.NewApproval) (s
 	return store.Approval{}, errors.New("no store")
 }
 
-// expireApprovals marks pending approvals past their expiry as expired, every minute.
-func expireApprovals(ctx context.Context, st store.Store, log *slog.Logger) {
+// expireApprovals marks pending approvals past their expiry as expired, and sends them
+// to the approval webhook, every minute.
+func expireApprovals(ctx context.Context, api *server.Server, log *slog.Logger) {
 	t := time.NewTicker(time.Minute)
 	defer t.Stop()
 	for {
-		if n, err := system(st).ExpireApprovals(ctx); err != nil && ctx.Err() == nil {
+		if n, err := api.ExpireApprovals(ctx); err != nil && ctx.Err() == nil {
 			log.Error("expire approvals", "err", err)
 		} else if n > 0 {
 			log.Info("approvals expired", "count", n)

@@ -80,6 +80,11 @@ SIGINT or SIGTERM stops accepting connections and lets requests in flight finish
 				return fmt.Errorf("open the store: %w", err)
 			}
 			defer st.Close()
+			// A policy or webhook that cannot work stops serve before it listens.
+			toolPolicy, webhook, err := approvalServeConfig(e, toolPolicyPath, webhookURL)
+			if err != nil {
+				return err
+			}
 			ln, err := net.Listen("tcp", addr)
 			if err != nil {
 				return usageErr("--addr %s: %v", addr, err)
@@ -96,11 +101,6 @@ SIGINT or SIGTERM stops accepting connections and lets requests in flight finish
 				go purgeDatasets(ctx, st, log, purgeEvery)
 			}
 			go trace.Retain(ctx, st, traceDays, purgeEvery, time.Now, log)
-			toolPolicy, webhook, err := approvalServeConfig(e, toolPolicyPath, webhookURL)
-			if err != nil {
-				return err
-			}
-			go expireApprovals(ctx, st, log)
 			var gw *servedGateway
 			if gwPath != "" {
 				if gw, err = openServedGateway(gwPath, e, st, log); err != nil {
@@ -152,6 +152,7 @@ func serve(ctx context.Context, ln net.Listener, st store.Store, log *slog.Logge
 		ErrorLog:    slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	go sweepSessions(ctx, st, log)
+	go expireApprovals(ctx, api, log)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	log.Info("serving", "addr", "http://"+ln.Addr().String())

@@ -239,7 +239,27 @@ func (c *call) clientAnswer(chat, native []byte, changed bool) ([]byte, error) {
 		return native, nil
 	}
 	out, _, err := anthropic.ChatResponseToMessages(chat, c.clientModel())
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	return withHeldCalls(out, chat), nil
+}
+
+// withHeldCalls copies a chat answer's plumb_approvals (the tool calls its route's tool
+// policy held, tools.go) into its translation, which has no place for them.
+func withHeldCalls(msg, chat []byte) []byte {
+	var top struct {
+		Held json.RawMessage `json:"plumb_approvals"`
+	}
+	if json.Unmarshal(chat, &top) != nil || len(top.Held) == 0 || string(top.Held) == "null" {
+		return msg
+	}
+	var m map[string]json.RawMessage
+	if json.Unmarshal(msg, &m) != nil {
+		return msg
+	}
+	m["plumb_approvals"] = top.Held
+	return marshal(m)
 }
 
 // clientModel is the model the client asked for (the route).

@@ -92,6 +92,7 @@ type call struct {
 	ctx          context.Context
 	traceID      string
 	toolBlockMsg string
+	held         []int64 // the approvals this call's held tool calls wait for
 	// guardBlockMsg and guardBlockCode say why the route's guard policy cut a stream.
 	guardBlockMsg, guardBlockCode string
 }
@@ -899,6 +900,9 @@ func (c *call) finish(id string) {
 		Attempts: c.attempts, Stream: c.stream, Cached: c.cached, Canary: c.canary,
 		Status: c.status, ErrorCode: c.code, Blocked: c.blocked, StartedAt: c.start.UTC(),
 		LatencyMS: float64(latency.Microseconds()) / 1000, TokensIn: in, TokensOut: out, CostUSD: cost,
+	}
+	if tr.Blocked == "" && len(c.held) > 0 {
+		tr.Blocked = store.HeldBlocked(c.held)
 	}
 	if c.key != nil {
 		tr.ProjectID = c.key.project

@@ -125,6 +125,7 @@ func (c *call) hold(ctx context.Context, j judged) (HeldCall, *apiError) {
 			Message: "A tool call needs approval but the approval could not be stored; the call was not passed on. Retry shortly."}
 	}
 	c.g.metrics.blocked.WithLabelValues(c.route.Name, c.key.name, j.d.Rule, "held").Inc()
+	c.held = append(c.held, ap.ID)
 	return HeldCall{ApprovalID: ap.ID, CallID: ap.CallID, Tool: ap.Tool, Arguments: ap.Args, ArgsHash: ap.ArgsHash,
 		Rule: ap.Rule, Reason: ap.RuleReason, Status: ap.Status, ExpiresAt: ap.ExpiresAt.UTC().Format("2006-01-02T15:04:05Z"),
 		DecisionURL: fmt.Sprintf("/api/v1/projects/%s/approvals/%d/decision", c.key.project, ap.ID)}, nil

@@ -54,6 +54,12 @@ keys:
 
 func toolsGateway(t *testing.T, m *memApprovals) *httptest.Server {
 	t.Helper()
+	return toolsGatewayRec(t, m, nil)
+}
+
+// toolsGatewayRec is toolsGateway recording its calls in rec.
+func toolsGatewayRec(t *testing.T, m *memApprovals, rec Recorder) *httptest.Server {
+	t.Helper()
 	fake, err := fakellm.Start(fakellm.Options{Rules: []fakellm.Rule{
 		{Match: "small", ToolCalls: []fakellm.ToolCall{{Name: "make_payment", Arguments: `{"amount": 20, "to": "acme"}`}}},
 		{Match: "big", Reply: "Paying now.", ToolCalls: []fakellm.ToolCall{{Name: "make_payment", Arguments: `{"to": "acme", "amount": 250}`}}},
@@ -71,7 +77,7 @@ func toolsGateway(t *testing.T, m *memApprovals) *httptest.Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gw, err := New(cfg, Options{Approvals: m})
+	gw, err := New(cfg, Options{Approvals: m, Recorder: rec})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -218,6 +219,9 @@ func (s *Server) applyDecision(ctx context.Context, c *call, id int64, b Approva
 	}
 	out, err := s.changes(c).DecideApproval(ctx, c.project.ID, id, d)
 	if err != nil {
+		if errors.Is(err, store.ErrConflict) && out.ID != 0 && out.Status == store.ApprovalExpired {
+			s.notifyApproval(c.project.ID, out) // this decision found it expired and marked it
+		}
 		return out, err
 	}
 	s.notifyApproval(c.project.ID, out)
@@ -301,7 +305,11 @@ func (s *Server) notifyApproval(projectID string, a store.Approval) {
 	if wh == nil || wh.URL == "" {
 		return
 	}
-	body, _ := json.Marshal(map[string]any{"event": "approval.decided", "project": projectID, "approval": a})
+	decision := a.Decision
+	if a.Status == store.ApprovalExpired {
+		decision = store.ApprovalExpired
+	}
+	body, _ := json.Marshal(map[string]any{"event": "approval.decided", "decision": decision, "project": projectID, "approval": a})
 	s.webhooks.Add(1)
 	go func() {
 		defer s.webhooks.Done()
@@ -352,6 +360,17 @@ func (s *Server) deliver(wh *ApprovalWebhook, body []byte) error {
 		last = fmt.Errorf("status %d", resp.StatusCode)
 	}
 	return fmt.Errorf("%d attempts: %w", attempts, last)
+}
+
+// ExpireApprovals marks the pending approvals past their expiry as expired, as the
+// system (audited), and sends each to the webhook with decision "expired" (plumb serve
+// runs it every minute). It returns how many expired.
+func (s *Server) ExpireApprovals(ctx context.Context) (int, error) {
+	ex, err := s.store.WithAudit(store.Actor{Type: store.ActorSystem}).ExpireApprovals(ctx)
+	for _, e := range ex {
+		s.notifyApproval(e.ProjectID, e.Approval)
+	}
+	return len(ex), err
 }
 
 // WaitWebhooks waits for webhook deliveries in flight (tests, shutdown).

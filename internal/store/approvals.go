@@ -32,8 +32,14 @@ type Approvals interface {
 	// or whose outcome is recorded, is ErrConflict.
 	RecordApprovalOutcome(ctx context.Context, projectID string, id int64, callID, argsHash, outcome, detail string) (Approval, error)
 	// ExpireApprovals marks every pending approval past its expiry as expired (each
-	// audited) and returns how many.
-	ExpireApprovals(ctx context.Context) (int, error)
+	// audited) and returns them as expired.
+	ExpireApprovals(ctx context.Context) ([]ExpiredApproval, error)
+}
+
+// ExpiredApproval is an approval ExpireApprovals marked expired, and its project.
+type ExpiredApproval struct {
+	ProjectID string
+	Approval  Approval
 }
 
 // The statuses of an approval.

@@ -276,8 +276,8 @@ func short(h string) string {
 }
 
 // ExpireApprovals implements Approvals.
-func (a *accounts) ExpireApprovals(ctx context.Context) (int, error) {
-	n := 0
+func (a *accounts) ExpireApprovals(ctx context.Context) ([]ExpiredApproval, error) {
+	var out []ExpiredApproval
 	err := a.db.inTx(ctx, func(d db) error {
 		rows, err := d.query(ctx, `SELECT project_id, id FROM tool_approvals WHERE status = 'pending' AND expires_at <= ? ORDER BY id LIMIT 1000`,
 			storedTime(a.now()))
@@ -303,9 +303,13 @@ func (a *accounts) ExpireApprovals(ctx context.Context) (int, error) {
 			if err := a.expire(ctx, d, k.project, ap); err != nil {
 				return err
 			}
-			n++
+			ap.Status = ApprovalExpired
+			out = append(out, ExpiredApproval{ProjectID: k.project, Approval: ap})
 		}
 		return nil
 	})
-	return n, err
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }

@@ -123,8 +123,11 @@ func TestApprovalFlow(t *testing.T) {
 		if len(pending) != 0 || len(expired) != 2 {
 			t.Errorf("pending %d expired %d", len(pending), len(expired))
 		}
-		if n, err := s.ExpireApprovals(ctx); err != nil || n != 1 {
-			t.Errorf("expire: %d %v", n, err)
+		if ex, err := s.ExpireApprovals(ctx); err != nil || len(ex) != 1 || ex[0].ProjectID != DefaultProjectID || ex[0].Approval.Status != ApprovalExpired || ex[0].Approval.Tool == "" {
+			t.Errorf("expire: %+v %v", ex, err)
+		}
+		if ex, err := s.ExpireApprovals(ctx); err != nil || len(ex) != 0 {
+			t.Errorf("expire again: %+v %v", ex, err)
 		}
 		_ = ap4
 		if _, err := s.ListApprovals(ctx, DefaultProjectID, ApprovalFilter{Status: "open"}); !errors.Is(err, ErrInvalid) {

@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -53,7 +55,7 @@ type Trace struct {
 	ShadowOf  string    `json:"shadow_of,omitempty"`
 	Status    int       `json:"status"`               // the HTTP status the client got
 	ErrorCode string    `json:"error_code,omitempty"` // the OpenAI error code, when it failed
-	Blocked   string    `json:"blocked,omitempty"`    // the guard step that blocked it
+	Blocked   string    `json:"blocked,omitempty"`    // the guard step or tool rule that blocked it, or HeldBlocked
 	StartedAt time.Time `json:"started_at"`
 	LatencyMS float64   `json:"latency_ms"`
 	TTFTMS    *float64  `json:"ttft_ms,omitempty"` // time to the first streamed token
@@ -122,4 +124,41 @@ type KeyTraffic struct {
 	Requests int     `json:"requests"`
 	Errors   int     `json:"errors"`
 	CostUSD  float64 `json:"cost_usd"`
+}
+
+// heldPrefix starts a trace's Blocked when the call's tool calls were held for approval.
+const heldPrefix = "approval:"
+
+// HeldBlocked is the Blocked value of a call whose tool calls were held for a person's
+// approval: "approval:" and the approval ids, comma-separated (docs/approvals.md).
+func HeldBlocked(ids []int64) string {
+	parts := make([]string, len(ids))
+	for i, id := range ids {
+		parts[i] = strconv.FormatInt(id, 10)
+	}
+	return heldPrefix + strings.Join(parts, ",")
+}
+
+// HeldApprovals is the ids of the approvals the call's held tool calls wait for (nil when
+// none were held).
+func (t Trace) HeldApprovals() []int64 {
+	rest, ok := strings.CutPrefix(t.Blocked, heldPrefix)
+	if !ok {
+		return nil
+	}
+	var ids []int64
+	for _, p := range strings.Split(rest, ",") {
+		if id, err := strconv.ParseInt(p, 10, 64); err == nil {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
+// BlockedBy is what blocked the call: Blocked, unless it names held approvals.
+func (t Trace) BlockedBy() string {
+	if strings.HasPrefix(t.Blocked, heldPrefix) {
+		return ""
+	}
+	return t.Blocked
 }

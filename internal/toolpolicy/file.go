@@ -32,15 +32,16 @@ func Load(path string) (*Policy, error) {
 func Parse(data []byte, file string) (*Policy, error) {
 	var f File
 	if err := yaml.UnmarshalWithOptions(data, &f, yaml.Strict()); err != nil {
-		return nil, fmt.Errorf("%s: %s (see docs/approvals.md for the policy's keys)", file, oneLine(yaml.FormatError(err, false, false)))
+		return nil, fmt.Errorf("%s (see docs/approvals.md for the policy's keys)", decodeError(file, oneLine(yaml.FormatError(err, false, false))))
 	}
 	if f.Tools.Empty() {
 		return nil, fmt.Errorf("%s: the file has no tools: policy: write tools: {allow: [...], deny: [...], approve: [...]}", file)
 	}
 	if probs := f.Tools.Check(); len(probs) > 0 {
+		pos := filePositions(data)
 		msgs := make([]string, len(probs))
 		for i, p := range probs {
-			msgs[i] = fmt.Sprintf("%s: tools.%s: %s (%s)", file, p.Path, p.Msg, p.Hint)
+			msgs[i] = fmt.Sprintf("%s: tools.%s: %s (%s)", pos.at(file, "tools."+p.Path), p.Path, p.Msg, p.Hint)
 		}
 		return nil, errors.New(strings.Join(msgs, "\n"))
 	}
