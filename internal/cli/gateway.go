@@ -26,10 +26,11 @@ import (
 
 func newGatewayCmd(e *env) *cobra.Command {
 	var (
-		cfgPath   string
-		listen    string
-		logFormat string
-		check     bool
+		cfgPath    string
+		listen     string
+		logFormat  string
+		check      bool
+		drainDelay time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "gateway -c gateway.yaml",
@@ -43,8 +44,9 @@ with /healthz and /readyz for a load balancer. The config is described in docs/g
 
 Secrets come from the environment variables the config names (api_key_env, key_env).
 
-SIGINT or SIGTERM makes /readyz answer 503, stops accepting connections and lets the calls
-in flight, streams included, finish (up to 30s) before exiting.`,
+SIGINT or SIGTERM makes /readyz answer 503, keeps serving for --drain-delay (default 0) so
+that a load balancer polling /readyz stops sending first, then stops accepting connections
+and lets the calls in flight, streams included, finish (up to 30s) before exiting.`,
 		Example: "  plumb gateway -c gateway.yaml\n  plumb gateway -c gateway.yaml --check",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -94,13 +96,14 @@ in flight, streams included, finish (up to 30s) before exiting.`,
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return runGateway(ctx, ln, gw, rec.Close, log)
+			return runGateway(ctx, ln, gw, rec.Close, log, drainDelay)
 		},
 	}
 	cmd.Flags().StringVarP(&cfgPath, "config", "c", "", "the gateway config (gateway.yaml)")
 	cmd.Flags().StringVar(&listen, "listen", "", "address to listen on (default: the config's listen)")
 	cmd.Flags().StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	cmd.Flags().BoolVar(&check, "check", false, "check the config and exit")
+	cmd.Flags().DurationVar(&drainDelay, "drain-delay", 0, "on SIGTERM, keep serving this long with /readyz answering 503 before closing the listener, so a load balancer stops sending first (e.g. 5s)")
 	cmd.AddCommand(newGatewayShadowReportCmd(e)) // gateway_shadow.go
 	return cmd
 }
@@ -200,9 +203,10 @@ func projectKeyLimits(cfg *gateway.Config) limit.Limits {
 	return limit.Limits{RPM: p.RPM, TPM: p.TPM, BudgetUSDPerDay: p.BudgetUSDPerDay}
 }
 
-// runGateway serves until ctx ends, then drains: /readyz turns 503, the listener closes,
-// calls in flight finish, and the recorder flushes.
-func runGateway(ctx context.Context, ln net.Listener, gw *gateway.Gateway, closeRec func(context.Context) error, log *slog.Logger) error {
+// runGateway serves until ctx ends, then drains: /readyz turns 503 (and calls are still
+// served for drainDelay, so that a load balancer that polls /readyz stops sending first),
+// the listener closes, calls in flight finish, and the recorder flushes.
+func runGateway(ctx context.Context, ln net.Listener, gw *gateway.Gateway, closeRec func(context.Context) error, log *slog.Logger, drainDelay time.Duration) error {
 	srv := &http.Server{
 		Handler:           gw,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -219,6 +223,10 @@ func runGateway(ctx context.Context, ln net.Listener, gw *gateway.Gateway, close
 	}
 	log.Info("shutting down: finishing calls in flight", "grace", shutdownGrace)
 	gw.Drain()
+	if drainDelay > 0 {
+		log.Info("draining: /readyz answers 503; still serving", "drain_delay", drainDelay)
+		time.Sleep(drainDelay)
+	}
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
 	err := srv.Shutdown(sctx)

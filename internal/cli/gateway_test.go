@@ -149,3 +149,82 @@ keys:
 		}
 	}
 }
+
+// TestGatewayDrainDelay: with --drain-delay, a stopping gateway keeps its listener open for
+// that long with /readyz answering 503, so that a load balancer polling it stops sending
+// before connections are refused; calls that still arrive are served.
+func TestGatewayDrainDelay(t *testing.T) {
+	up, err := fakellm.Start(fakellm.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer up.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "gateway.yaml")
+	os.WriteFile(cfg, []byte(`listen: `+addr+`
+providers:
+  - {name: primary, type: openai, base_url: "`+up.URL+`", api_key_env: PRIMARY_API_KEY}
+routes:
+  - name: support-bot
+    targets: [{provider: primary, model: fake-1}]
+keys:
+  - {name: team-a, key_env: TEAM_A_KEY}
+`), 0o600)
+	secrets := map[string]string{"PRIMARY_API_KEY": "sk-upstream", "TEAM_A_KEY": "team-a-secret", "PLUMB_DB": "sqlite:" + filepath.Join(dir, "plumb.db")}
+	var out, errb lockedBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, &env{stdin: strings.NewReader(""), stdout: &out, stderr: &errb,
+			getenv: func(k string) string { return secrets[k] }, args: []string{"gateway", "-c", cfg, "--drain-delay", "1s"}})
+	}()
+	base := "http://" + addr
+	ready := func() int {
+		resp, err := http.Get(base + "/readyz")
+		if err != nil {
+			return 0
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for i := 0; ready() != 200; i++ {
+		if i > 200 {
+			t.Fatalf("the gateway did not start: %s", errb.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	time.Sleep(200 * time.Millisecond)
+	if got := ready(); got != 503 {
+		t.Fatalf("/readyz while draining: %d, want 503", got)
+	}
+	req, _ := http.NewRequest(http.MethodPost, base+"/v1/chat/completions",
+		strings.NewReader(`{"model":"support-bot","messages":[{"role":"user","content":"hi"}]}`))
+	req.Header.Set("Authorization", "Bearer team-a-secret")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("a call during the drain delay: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("a call during the drain delay: %d", resp.StatusCode)
+	}
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, errb.String())
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the gateway did not stop")
+	}
+	if got := ready(); got != 0 {
+		t.Fatalf("/readyz after the drain: %d, want the connection refused", got)
+	}
+}

@@ -134,7 +134,7 @@ func serve(ctx context.Context, ln net.Listener, st store.Store, log *slog.Logge
 	gwDone := make(chan error, 1)
 	if gw != nil {
 		wc.RouteSLAs = gw.routeSLAs()
-		go func() { gwDone <- runGateway(ctx, gw.ln, gw.gw, gw.rec.Close, log) }()
+		go func() { gwDone <- runGateway(ctx, gw.ln, gw.gw, gw.rec.Close, log, 0) }()
 	} else {
 		gwDone <- nil
 	}

@@ -210,19 +210,34 @@ func Parse(data []byte, file string, getenv func(string) string) (*Config, error
 	}
 	c.pos = l.positions
 	l.checkKeys(root, configSchema(), "")
-	if len(l.errs) > 0 {
-		return nil, l.errs
+	// Unknown keys do not stop the check: the rest of the file is decoded without them and
+	// validated too, so that every mistake is reported in one run.
+	var opts []yaml.DecodeOption
+	if len(l.errs) == 0 {
+		opts = append(opts, yaml.Strict())
 	}
-	if err := yaml.UnmarshalWithOptions(data, c, yaml.Strict()); err != nil {
-		return nil, config.Errors{l.yamlError(err)}
+	if err := yaml.UnmarshalWithOptions(data, c, opts...); err != nil {
+		return nil, l.sorted(append(l.errs, l.yamlError(err)))
 	}
 	c.File, c.pos = file, l.positions
 	c.defaults()
 	l.validate(c, getenv)
 	if len(l.errs) > 0 {
-		return nil, l.errs
+		return nil, l.sorted(l.errs)
 	}
 	return c, nil
+}
+
+// sorted orders errors as they appear in the file, so that a long list reads top to bottom.
+func (l *loader) sorted(errs config.Errors) config.Errors {
+	sort.SliceStable(errs, func(i, j int) bool {
+		a, b := errs[i].Pos, errs[j].Pos
+		if a.Line != b.Line {
+			return a.Line < b.Line
+		}
+		return a.Col < b.Col
+	})
+	return errs
 }
 
 func (c *Config) defaults() {
@@ -377,7 +392,7 @@ func (l *loader) validate(c *Config, getenv func(string) string) {
 		if r.TimeoutMS < 0 {
 			l.fail(at(path+".timeout_ms"), "write milliseconds, e.g. 10000", "timeout_ms must be positive")
 		}
-		if r.AttemptTimeoutMS < 0 || r.AttemptTimeoutMS > r.TimeoutMS {
+		if r.AttemptTimeoutMS < 0 || (r.TimeoutMS > 0 && r.AttemptTimeoutMS > r.TimeoutMS) {
 			l.fail(at(path+".attempt_timeout_ms"), "write milliseconds up to timeout_ms", "attempt_timeout_ms must be between 1 and timeout_ms (%d)", r.TimeoutMS)
 		}
 		if r.Retries < 0 || r.Retries > 10 {

@@ -74,6 +74,8 @@ keys:
 			want: []string{`gateway.yaml:`}},
 		{name: "secret header", old: "    api_key_env: PRIMARY_API_KEY", new: "    api_key_env: PRIMARY_API_KEY\n    headers:\n      Authorization: Bearer sk-x",
 			want: []string{`gateway.yaml:8:7: header Authorization carries a secret`}},
+		{name: "an unknown key does not hide the other mistakes", old: "provider: primary\n        model: fake-1", new: "provider: primry\n        model: fake-1\n        wieght: 2",
+			want: []string{`gateway.yaml:10:9: unknown provider "primry"`, `gateway.yaml:12:9: unknown key "wieght"`}},
 		{name: "canary percent", old: "keys:", new: "    canary: {provider: primary, model: fake-2, percent: 150}\nkeys:",
 			want: []string{`canary percent must be above 0 and at most 100`}},
 	}
@@ -107,5 +109,35 @@ func TestConfigNeverPrintsSecrets(t *testing.T) {
 		if strings.Contains(err.Error(), s) {
 			t.Fatalf("error shows a secret: %v", err)
 		}
+	}
+}
+
+func TestConfigErrorsInFileOrderWithoutEchoes(t *testing.T) {
+	src := `redis_url: http://x
+providers:
+  - name: primary
+    type: opnai
+    base_url: http://127.0.0.1:9001/v1
+routes:
+  - name: support-bot
+    targets:
+      - provider: primary
+        model: fake-1
+    timeout_ms: -5
+keys:
+  - name: team-a
+    key_env: TEAM_A_KEY
+`
+	_, err := Parse([]byte(src), "gateway.yaml", testEnv)
+	if err == nil {
+		t.Fatal("no error")
+	}
+	got := err.Error()
+	redis, typ, timeout := strings.Index(got, "gateway.yaml:1:1: redis_url"), strings.Index(got, "gateway.yaml:4:5: unknown provider type"), strings.Index(got, "gateway.yaml:11:5: timeout_ms must be positive")
+	if redis < 0 || typ < 0 || timeout < 0 || !(redis < typ && typ < timeout) {
+		t.Errorf("errors not all there in file order:\n%s", got)
+	}
+	if strings.Contains(got, "attempt_timeout_ms") {
+		t.Errorf("a negative timeout_ms also blamed the unset attempt_timeout_ms:\n%s", got)
 	}
 }

@@ -214,3 +214,23 @@ func TestTwoInstancesShareLimitsInRedis(t *testing.T) {
 		t.Fatalf("the upstreams got %d calls", n)
 	}
 }
+
+func TestBudgetRefusalSaysWhatIsLeft(t *testing.T) {
+	// $100 per million tokens: max_tokens 500 reserves about $0.05, more than the whole $0.02
+	// budget, which is untouched: the refusal must not claim the budget was used.
+	cfg := strings.Replace(limitedCfg("0", "0", "0.02"), "keys:", "prices:\n  fake-1: {input: 100, output: 100}\nkeys:", 1)
+	var h *harness
+	h = newHarness(t, cfg, realMemory(&h))
+	status, _, out := h.call("/v1/chat/completions", teamAKey, chatMax("hi", 500))
+	typ, code, msg := apiErr(t, out)
+	if status != 429 || typ != "insufficient_quota" || code != "budget_exceeded" {
+		t.Fatalf("%d %s", status, out)
+	}
+	if strings.Contains(msg, "has used its daily budget") || !strings.Contains(msg, "$0.02 of its daily budget of $0.02 left") || !strings.Contains(msg, "max_tokens") {
+		t.Fatalf("message %q", msg)
+	}
+	// A small call still fits.
+	if status, _, out := h.call("/v1/chat/completions", teamAKey, chatMax("hi", 10)); status != 200 {
+		t.Fatalf("small call: %d %s", status, out)
+	}
+}

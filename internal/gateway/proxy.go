@@ -238,7 +238,14 @@ func (c *call) admit(ctx context.Context) *apiError {
 			e.Message = fmt.Sprintf("Rate limit reached for key %s: %g tokens per minute (this request is estimated at %d). Retry after %s.", c.key.name, d.Limit, c.est.Tokens, roundUp(d.RetryAfter))
 		case "budget":
 			e.Type, e.Code = typeQuota, "budget_exceeded"
-			e.Message = fmt.Sprintf("Key %s has used its daily budget of $%g. It resets at 00:00 UTC, in %s.", c.key.name, d.Limit, roundUp(d.RetryAfter))
+			if d.Remaining > 0 && c.est.CostUSD > d.Remaining {
+				// Some budget is left, but not this call's reservation: say so, and how to ask
+				// for less, rather than claim the budget is used up.
+				e.Message = fmt.Sprintf("Key %s has $%.4g of its daily budget of $%g left, less than this request's estimated cost of $%.4g (lower max_tokens to reserve less). The budget resets at 00:00 UTC, in %s.",
+					c.key.name, d.Remaining, d.Limit, c.est.CostUSD, roundUp(d.RetryAfter))
+			} else {
+				e.Message = fmt.Sprintf("Key %s has used its daily budget of $%g. It resets at 00:00 UTC, in %s.", c.key.name, d.Limit, roundUp(d.RetryAfter))
+			}
 		default:
 			e.Message = fmt.Sprintf("Rate limit reached for key %s (%s). Retry after %s.", c.key.name, d.Reason, roundUp(d.RetryAfter))
 		}

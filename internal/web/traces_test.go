@@ -164,3 +164,30 @@ func nextLink(body string) string {
 	}
 	return html.UnescapeString(m[1])
 }
+
+// TestRefusedCallsAreNamed: a call refused before it had a key or a route (a wrong key) is
+// recorded with neither; the pages say so instead of showing an empty, link-less cell.
+func TestRefusedCallsAreNamed(t *testing.T) {
+	forEachStore(t, func(t *testing.T, f *fixture) {
+		refused := store.Trace{ID: "t_refused", ProjectID: f.a.ID, Endpoint: "chat.completions", Status: 401,
+			ErrorCode: "invalid_api_key", StartedAt: time.Now().UTC(), LatencyMS: 0.1}
+		if err := f.st.SaveTraces(context.Background(), []store.Trace{refused}); err != nil {
+			t.Fatal(err)
+		}
+		vera := f.as(f.vera)
+		for _, c := range []struct{ path, want string }{
+			{"/p/alpha/traffic", "no route (refused before routing)"},
+			{"/p/alpha/traffic", "no key (refused at authentication)"},
+			{"/p/alpha/traces/t_refused", "none (refused before routing)"},
+			{"/p/alpha/traces/t_refused", "none (refused at authentication)"},
+		} {
+			res := vera.get(c.path)
+			if res.status != 200 || !strings.Contains(res.body, c.want) {
+				t.Errorf("%s: %d, lacks %q", c.path, res.status, c.want)
+			}
+			if strings.Contains(res.body, `?route="`) || strings.Contains(res.body, `?key="`) {
+				t.Errorf("%s links to an empty filter", c.path)
+			}
+		}
+	})
+}
