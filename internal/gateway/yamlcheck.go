@@ -32,22 +32,7 @@ type posLookup struct {
 }
 
 // at is the position of path, else of its closest parent that is written, else the file.
-func (p posLookup) at(path string) config.Pos {
-	for {
-		if pos, ok := p.m[path]; ok {
-			return pos
-		}
-		if path == "" {
-			return config.Pos{File: p.file, Line: 1, Col: 1}
-		}
-		i := strings.LastIndexAny(path, ".[")
-		if i < 0 {
-			path = ""
-		} else {
-			path = path[:i]
-		}
-	}
-}
+func (p posLookup) at(path string) config.Pos { return config.PosAt(p.m, p.file, path) }
 
 func (l *loader) fail(pos config.Pos, hint, format string, args ...any) {
 	l.errs = append(l.errs, &config.Error{Pos: pos, Msg: fmt.Sprintf(format, args...), Hint: hint})
@@ -188,7 +173,7 @@ func (l *loader) checkKeys(n ast.Node, s *schema, path string) {
 		return
 	}
 	if _, ok := l.positions.m[path]; !ok && path != "" {
-		l.positions.m[path] = l.pos(firstToken(n))
+		l.positions.m[path] = l.pos(config.YAMLFirstToken(n))
 	}
 	if s == nil {
 		return
@@ -244,19 +229,4 @@ func (l *loader) checkKeys(n ast.Node, s *schema, path string) {
 		}
 		l.checkKeys(mv.Value, ks, child)
 	}
-}
-
-// firstToken is where a value starts: a map's first key rather than its first colon.
-func firstToken(n ast.Node) *token.Token {
-	switch m := n.(type) {
-	case *ast.MappingNode:
-		if len(m.Values) > 0 && m.Values[0].Key != nil {
-			return m.Values[0].Key.GetToken()
-		}
-	case *ast.MappingValueNode:
-		if m.Key != nil {
-			return m.Key.GetToken()
-		}
-	}
-	return n.GetToken()
 }

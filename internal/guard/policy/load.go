@@ -100,22 +100,7 @@ func (w *walker) tokPos(tk *token.Token) config.Pos {
 }
 
 // at is the position of path, else of its closest written parent, else the file's start.
-func (w *walker) at(path string) config.Pos {
-	for {
-		if p, ok := w.pos[path]; ok {
-			return p
-		}
-		if path == "" {
-			return config.Pos{File: w.file, Line: 1, Col: 1}
-		}
-		i := strings.LastIndexAny(path, ".[")
-		if i < 0 {
-			path = ""
-		} else {
-			path = path[:i]
-		}
-	}
-}
+func (w *walker) at(path string) config.Pos { return config.PosAt(w.pos, w.file, path) }
 
 // walk records where each value is and refuses unknown keys. ks are the keys of a map at
 // this path, or of each item of a list.
@@ -129,7 +114,7 @@ func (w *walker) walk(n ast.Node, ks keys, path string) {
 		return
 	}
 	if _, ok := w.pos[path]; !ok {
-		w.pos[path] = w.tokPos(firstToken(n))
+		w.pos[path] = w.tokPos(config.YAMLFirstToken(n))
 	}
 	if ks == nil {
 		return
@@ -187,19 +172,4 @@ func (w *walker) yamlError(err error) *config.Error {
 		}
 	}
 	return e
-}
-
-// firstToken is where a value starts: a map's first key rather than its first colon.
-func firstToken(n ast.Node) *token.Token {
-	switch m := n.(type) {
-	case *ast.MappingNode:
-		if len(m.Values) > 0 && m.Values[0].Key != nil {
-			return m.Values[0].Key.GetToken()
-		}
-	case *ast.MappingValueNode:
-		if m.Key != nil {
-			return m.Key.GetToken()
-		}
-	}
-	return n.GetToken()
 }
