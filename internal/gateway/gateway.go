@@ -62,6 +62,9 @@ type Options struct {
 	// Approvals stores the tool calls a route's tool policy holds (tools.go); required
 	// when a route's policy has approve rules.
 	Approvals ApprovalStore
+	// Reviewer takes the cases a guard policy's review steps hold (review.go); nil drops
+	// them (the trace still names the step).
+	Reviewer Reviewer
 	// Sleep waits between retries; nil waits on a timer (tests replace it).
 	Sleep func(ctx context.Context, d time.Duration) error
 }

@@ -36,6 +36,8 @@ type Verdict struct {
 	// Step, when set, names what blocked more precisely than the guard's Name (a policy's
 	// step); the trace and metrics show it.
 	Step string
+	// Review, with Block, is the case a policy's review step holds for a person.
+	Review *ReviewCase
 }
 
 // Guard is one step of the guard pipeline. Steps run in order; each sees the texts as the
@@ -91,6 +93,7 @@ func (c *call) runGuards(ctx context.Context, stage Stage, texts []string) (out 
 		}
 		switch v.Action {
 		case Block:
+			c.review = v.Review
 			if v.Step != "" {
 				return nil, false, v.Step, v.Reason, nil
 			}

@@ -40,7 +40,11 @@ func (p policyGuard) Check(ctx context.Context, stage Stage, texts []string) (Ve
 			p.log.Warn("gateway: guard step failed", "policy", p.name, "stage", string(stage), "step", e.Step, "on_error", e.OnError, "error", e.Error)
 		}
 		if r.Blocked() {
-			return Verdict{Action: Block, Reason: r.Message, Step: p.stepLabel(r.Step, r.Decision)}, nil
+			v := Verdict{Action: Block, Reason: r.Message, Step: p.stepLabel(r.Step, r.Decision)}
+			if r.Decision == policy.DecisionReview {
+				v.Review = &ReviewCase{Stage: stage, Policy: p.name, Step: r.Step, Text: t, Findings: r.Findings}
+			}
+			return v, nil
 		}
 		if r.Decision == policy.DecisionRedact {
 			if out == nil {
@@ -234,6 +238,9 @@ func (s *guardStream) block(r *policy.Result, err error) (int, error) {
 		pg := policyGuard{name: s.name, c: s.pol, log: c.g.log}
 		pg.logFindings(StageOutput, r.Findings)
 		c.blocked = pg.stepLabel(r.Step, r.Decision)
+		if r.Decision == policy.DecisionReview {
+			c.review = &ReviewCase{Stage: StageOutput, Policy: s.name, Step: r.Step, Findings: r.Findings} // TODO(streams): the judged window as Text
+		}
 		c.g.metrics.blocked.WithLabelValues(c.route.Name, c.key.name, c.blocked, string(StageOutput)).Inc()
 	}
 	_, _ = s.dst.Write(fmt.Appendf(nil, "data: %s\n\n", errorBody(e)))

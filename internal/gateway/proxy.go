@@ -95,6 +95,8 @@ type call struct {
 	held         []int64 // the approvals this call's held tool calls wait for
 	// guardBlockMsg and guardBlockCode say why the route's guard policy cut a stream.
 	guardBlockMsg, guardBlockCode string
+	// review is the case a guard policy's review step held (review.go).
+	review *ReviewCase
 }
 
 func (g *Gateway) serveCall(w http.ResponseWriter, r *http.Request, endpoint string, anthropicClient bool) {
@@ -899,6 +901,7 @@ func (c *call) finish(id string) {
 			m.cost.WithLabelValues(routeName, tlabel, keyName).Add(cost)
 		}
 	}
+	c.sendReview(id)
 	if g.recorder == nil {
 		return
 	}
