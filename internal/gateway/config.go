@@ -12,8 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/goccy/go-yaml"
-
 	"github.com/plumbhq/plumb/internal/config"
 	"github.com/plumbhq/plumb/internal/guard/policy"
 	"github.com/plumbhq/plumb/internal/store"
@@ -203,41 +201,27 @@ func Parse(data []byte, file string, getenv func(string) string) (*Config, error
 		getenv = os.Getenv
 	}
 	c := &Config{File: file}
-	l := &loader{file: file}
-	root, err := l.parse(data)
+	l := &loader{config.NewYAMLChecker(file, "docs/gateway.md")}
+	root, err := l.Parse(data, [2]string{"the gateway config is empty", "write listen:, providers:, routes: and keys: (see docs/gateway.md)"})
 	if err != nil {
 		return nil, err
 	}
-	c.pos = l.positions
-	l.checkKeys(root, configSchema(), "")
-	// Unknown keys do not stop the check: the rest of the file is decoded without them and
-	// validated too, so that every mistake is reported in one run.
-	var opts []yaml.DecodeOption
-	if len(l.errs) == 0 {
-		opts = append(opts, yaml.Strict())
+	positions := posLookup{file: file, m: l.Positions}
+	c.pos = positions
+	// Unknown keys and values of the wrong type do not stop the check: the rest of the
+	// file is decoded without them and validated too, so that every mistake is reported
+	// in one run.
+	l.Check(root, configSchemaValue, "")
+	if e := l.Decode(root, c); e != nil {
+		return nil, config.Sorted(append(l.Errs, e))
 	}
-	if err := yaml.UnmarshalWithOptions(data, c, opts...); err != nil {
-		return nil, l.sorted(append(l.errs, l.yamlError(err)))
-	}
-	c.File, c.pos = file, l.positions
+	c.File, c.pos = file, positions
 	c.defaults()
 	l.validate(c, getenv)
-	if len(l.errs) > 0 {
-		return nil, l.sorted(l.errs)
+	if len(l.Errs) > 0 {
+		return nil, config.Sorted(l.Errs)
 	}
 	return c, nil
-}
-
-// sorted orders errors as they appear in the file, so that a long list reads top to bottom.
-func (l *loader) sorted(errs config.Errors) config.Errors {
-	sort.SliceStable(errs, func(i, j int) bool {
-		a, b := errs[i].Pos, errs[j].Pos
-		if a.Line != b.Line {
-			return a.Line < b.Line
-		}
-		return a.Col < b.Col
-	})
-	return errs
 }
 
 func (c *Config) defaults() {
@@ -357,7 +341,7 @@ func (l *loader) validate(c *Config, getenv func(string) string) {
 		switch {
 		case prov == "":
 			l.fail(at(path), "name one of the providers with provider:", "the target has no provider")
-		case providers[prov] == nil && !l.failedAt(at(path+".provider")):
+		case providers[prov] == nil && !l.FailedAt(at(path+".provider")):
 			l.fail(at(path+".provider"), hintFor(prov, names, "define it under providers:"), "unknown provider %q", prov)
 		}
 		if model == "" {
@@ -524,7 +508,7 @@ func (l *loader) validatePolicies(c *Config) {
 	for _, name := range names {
 		p := c.Policies[name]
 		compiled, probs := p.Compile(policy.Options{Classifier: c.classifierFor})
-		l.errs = append(l.errs, policy.ProblemErrors(probs, func(path string) config.Pos {
+		l.Errs = append(l.Errs, policy.ProblemErrors(probs, func(path string) config.Pos {
 			if path == "" {
 				return at("policies." + name)
 			}

@@ -59,7 +59,17 @@ keys:
 		{name: "unknown type", old: "type: openai", new: "type: opnai",
 			want: []string{`gateway.yaml:4:5: unknown provider type "opnai"`, `did you mean "openai"?`}},
 		{name: "wrong value type", old: "key_env: TEAM_A_KEY", new: "key_env: TEAM_A_KEY\n    rpm: sixty",
-			want: []string{`gateway.yaml:15:10: this value must be a whole number, not string`}},
+			want: []string{`gateway.yaml:15:10: this value must be a whole number, not the text "sixty"`}},
+		// Every value of the wrong type is reported in one run, with the checks made after
+		// decoding (the route's unknown provider), and a fraction is not cut to a whole number.
+		{name: "every wrong type at once", old: "key_env: TEAM_A_KEY", new: "key_env: TEAM_A_KEY\n    rpm: sixty\n    tpm: 1.5\n    budget_usd_per_day: [5]\n    routes: support-bot\n    project: {a: 1}",
+			want: []string{`gateway.yaml:15:10: this value must be a whole number, not the text "sixty"`,
+				`gateway.yaml:16:10: this value must be a whole number, not a fraction (1.5)`,
+				`gateway.yaml:17:25: this value must be a number, not a list`,
+				`gateway.yaml:18:13: this value must be a list, not the text "support-bot"`,
+				`gateway.yaml:19:14: this value must be text, not a map of keys`}},
+		{name: "a duration where milliseconds go", old: "        model: fake-1\nkeys:", new: "        model: fake-1\n    timeout_ms: 10s\nkeys:",
+			want: []string{`this value must be a whole number, not the text "10s"`, `write milliseconds as a whole number, e.g. timeout_ms: 10000`}},
 		{name: "missing secret", old: "", new: "", env: func(string) string { return "" },
 			want: []string{`gateway.yaml:6:5: PRIMARY_API_KEY is not set`, `export PRIMARY_API_KEY=...`, `gateway.yaml:14:5: TEAM_A_KEY is not set`}},
 		{name: "key written instead of a variable name", old: "api_key_env: PRIMARY_API_KEY", new: "api_key_env: sk-abc123",

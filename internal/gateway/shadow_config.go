@@ -107,7 +107,7 @@ func (l *loader) validateShadow(c *Config, r *Route, path string) {
 				if ce.Pos.File == "" {
 					ce.Pos = pos
 				}
-				l.errs = append(l.errs, ce)
+				l.Errs = append(l.Errs, ce)
 			} else {
 				l.fail(pos, "fix the assertion", "%v", err)
 			}
