@@ -200,82 +200,12 @@ func (s *Server) createQueue(w http.ResponseWriter, r *http.Request, c *call) er
 	return nil
 }
 
-func (s *Server) getQueue(w http.ResponseWriter, r *http.Request, c *call) error {
-	q, err := s.pathQueue(r, c)
-	if err != nil {
-		return err
-	}
-	ms, err := s.store.QueueMembers(r.Context(), q.ID)
-	if err != nil {
-		return err
-	}
-	g, err := s.store.GetGuidelines(r.Context(), q.ID, 0)
-	if err != nil {
-		return err
-	}
-	if ms == nil {
-		ms = []store.QueueMember{}
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"queue": q, "annotators": ms, "guidelines": g})
-	return nil
-}
-
-func (s *Server) updateQueue(w http.ResponseWriter, r *http.Request, c *call) error {
-	q, err := s.pathQueue(r, c)
-	if err != nil {
-		return err
-	}
-	var body queueUpdateBody
-	if err := decodeJSON(w, r, s.maxBody, &body); err != nil {
-		return err
-	}
-	q, err = s.changes(c).UpdateQueue(r.Context(), q.ID, body)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"queue": q})
-	return nil
-}
-
-func (s *Server) listGuidelines(w http.ResponseWriter, r *http.Request, c *call) error {
-	q, err := s.pathQueue(r, c)
-	if err != nil {
-		return err
-	}
-	gs, err := s.store.ListGuidelines(r.Context(), q.ID)
-	if err != nil {
-		return err
-	}
-	if gs == nil {
-		gs = []store.Guidelines{}
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"guidelines": gs})
-	return nil
-}
-
 // newGuidelines stores the next version of q's guidelines.
 func (s *Server) newGuidelines(r *http.Request, c *call, q store.Queue, body string) (store.Guidelines, error) {
 	if strings.TrimSpace(body) == "" {
 		return store.Guidelines{}, fieldErr("body", "body is required: the guidelines as Markdown")
 	}
 	return s.changes(c).AddGuidelines(r.Context(), q.ID, body, author(c))
-}
-
-func (s *Server) addGuidelines(w http.ResponseWriter, r *http.Request, c *call) error {
-	q, err := s.pathQueue(r, c)
-	if err != nil {
-		return err
-	}
-	var body guidelinesBody
-	if err := decodeJSON(w, r, s.maxBody, &body); err != nil {
-		return err
-	}
-	g, err := s.newGuidelines(r, c, q, body.Body)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusCreated, map[string]any{"guidelines": g})
-	return nil
 }
 
 // newAnnotator makes a project member an annotator of q.
@@ -288,23 +218,6 @@ func (s *Server) newAnnotator(r *http.Request, c *call, q store.Queue, email str
 		return store.QueueMember{}, err
 	}
 	return s.changes(c).AddQueueMember(r.Context(), q.ID, u.ID)
-}
-
-func (s *Server) addAnnotator(w http.ResponseWriter, r *http.Request, c *call) error {
-	q, err := s.pathQueue(r, c)
-	if err != nil {
-		return err
-	}
-	var body annotatorBody
-	if err := decodeJSON(w, r, s.maxBody, &body); err != nil {
-		return err
-	}
-	m, err := s.newAnnotator(r, c, q, body.Email)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusCreated, map[string]any{"annotator": m})
-	return nil
 }
 
 func (s *Server) removeAnnotator(w http.ResponseWriter, r *http.Request, c *call) error {
@@ -332,6 +245,111 @@ func (s *Server) nextItem(r *http.Request, c *call, q store.Queue) (store.QueueI
 	return s.store.NextQueueItem(r.Context(), q.ID, who, queue.LeaseMinutes*time.Minute)
 }
 
+// annotate stores the caller's labels of an item of q (or a skip).
+func (s *Server) annotate(r *http.Request, c *call, q store.Queue, itemID int64, body AnnotationBody, skip bool) (store.Annotation, error) {
+	who, err := s.annotator(r, c, q)
+	if err != nil {
+		return store.Annotation{}, err
+	}
+	if skip {
+		return queue.Skip(r.Context(), s.store, q, itemID, who)
+	}
+	if len(body.Values) == 0 {
+		return store.Annotation{}, fieldErr("values", "values is required: an object of rubric field -> value")
+	}
+	return queue.Submit(r.Context(), s.store, q, itemID, who, body.Values, body.Comment)
+}
+
+// adjudicate stores a consensus value for an item of q.
+func (s *Server) adjudicate(r *http.Request, c *call, q store.Queue, itemID int64, body AdjudicationBody) (store.Adjudication, error) {
+	if strings.TrimSpace(body.Field) == "" {
+		return store.Adjudication{}, fieldErr("field", "field is required")
+	}
+	if strings.TrimSpace(body.Value) == "" {
+		return store.Adjudication{}, fieldErr("value", "value is required: the consensus value")
+	}
+	return queue.Adjudicate(r.Context(), s.changes(c), q, itemID, body.Field, body.Value, body.Note, author(c))
+}
+
+func (s *Server) runPanel(w http.ResponseWriter, r *http.Request, c *call) error {
+	id := r.PathValue("run_id")
+	if err := s.projectRun(r, c, id); err != nil {
+		return err
+	}
+	p, err := queue.RunPanel(r.Context(), s.store, id)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"panel": p})
+	return nil
+}
+
+// noBody is the body of an endpoint that takes none.
+type noBody struct{}
+
+// onQueue is the shape of most queue endpoints: the path's queue, the JSON body (none when
+// B is noBody), one call, and its result written as {name: result} with status.
+func onQueue[B, R any](s *Server, status int, name string, do func(r *http.Request, c *call, q store.Queue, b B) (R, error)) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request, c *call) error {
+		q, err := s.pathQueue(r, c)
+		if err != nil {
+			return err
+		}
+		var b B
+		if _, none := any(b).(noBody); !none {
+			if err := decodeJSON(w, r, s.maxBody, &b); err != nil {
+				return err
+			}
+		}
+		res, err := do(r, c, q, b)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, status, map[string]any{name: res})
+		return nil
+	}
+}
+
+// nonNil is s, or an empty list for nil: JSON lists are [], never null.
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+// onItem is onQueue for an endpoint of one item of the queue ({item_id}).
+func onItem[B, R any](s *Server, status int, name string, do func(r *http.Request, c *call, q store.Queue, it store.QueueItem, b B) (R, error)) handlerFunc {
+	return onQueue(s, status, name, func(r *http.Request, c *call, q store.Queue, b B) (R, error) {
+		it, err := s.pathItem(r, q)
+		if err != nil {
+			var zero R
+			return zero, err
+		}
+		return do(r, c, q, it, b)
+	})
+}
+
+func (s *Server) getQueue(w http.ResponseWriter, r *http.Request, c *call) error {
+	q, err := s.pathQueue(r, c)
+	if err != nil {
+		return err
+	}
+	ms, err := s.store.QueueMembers(r.Context(), q.ID)
+	if err != nil {
+		return err
+	}
+	g, err := s.store.GetGuidelines(r.Context(), q.ID, 0)
+	if err != nil {
+		return err
+	}
+	if ms == nil {
+		ms = []store.QueueMember{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"queue": q, "annotators": ms, "guidelines": g})
+	return nil
+}
+
 func (s *Server) takeNext(w http.ResponseWriter, r *http.Request, c *call) error {
 	q, err := s.pathQueue(r, c)
 	if err != nil {
@@ -349,173 +367,6 @@ func (s *Server) takeNext(w http.ResponseWriter, r *http.Request, c *call) error
 	return nil
 }
 
-func (s *Server) getQueueItem(w http.ResponseWriter, r *http.Request, c *call) error {
-	q, err := s.pathQueue(r, c)
-	if err != nil {
-		return err
-	}
-	it, err := s.pathItem(r, q)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"item": it})
-	return nil
-}
-
-// annotate stores the caller's labels of an item of q (or a skip).
-func (s *Server) annotate(r *http.Request, c *call, q store.Queue, itemID int64, body AnnotationBody, skip bool) (store.Annotation, error) {
-	who, err := s.annotator(r, c, q)
-	if err != nil {
-		return store.Annotation{}, err
-	}
-	if skip {
-		return queue.Skip(r.Context(), s.store, q, itemID, who)
-	}
-	if len(body.Values) == 0 {
-		return store.Annotation{}, fieldErr("values", "values is required: an object of rubric field -> value")
-	}
-	return queue.Submit(r.Context(), s.store, q, itemID, who, body.Values, body.Comment)
-}
-
-func (s *Server) putAnnotation(w http.ResponseWriter, r *http.Request, c *call) error {
-	q, err := s.pathQueue(r, c)
-	if err != nil {
-		return err
-	}
-	it, err := s.pathItem(r, q)
-	if err != nil {
-		return err
-	}
-	var body AnnotationBody
-	if err := decodeJSON(w, r, s.maxBody, &body); err != nil {
-		return err
-	}
-	a, err := s.annotate(r, c, q, it.ID, body, false)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"annotation": a})
-	return nil
-}
-
-func (s *Server) skipItem(w http.ResponseWriter, r *http.Request, c *call) error {
-	q, err := s.pathQueue(r, c)
-	if err != nil {
-		return err
-	}
-	it, err := s.pathItem(r, q)
-	if err != nil {
-		return err
-	}
-	a, err := s.annotate(r, c, q, it.ID, AnnotationBody{}, true)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"annotation": a})
-	return nil
-}
-
-func (s *Server) queueProgress(w http.ResponseWriter, r *http.Request, c *call) error {
-	q, err := s.pathQueue(r, c)
-	if err != nil {
-		return err
-	}
-	p, err := s.store.QueueProgress(r.Context(), q.ID)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"progress": p})
-	return nil
-}
-
-func (s *Server) queueAgreement(w http.ResponseWriter, r *http.Request, c *call) error {
-	q, err := s.pathQueue(r, c)
-	if err != nil {
-		return err
-	}
-	rv, err := queue.Analyze(r.Context(), s.store, q)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"agreement": rv.Agreement})
-	return nil
-}
-
-func (s *Server) queueDisagreements(w http.ResponseWriter, r *http.Request, c *call) error {
-	q, err := s.pathQueue(r, c)
-	if err != nil {
-		return err
-	}
-	rv, err := queue.Analyze(r.Context(), s.store, q)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"disagreements": rv.Disagreements})
-	return nil
-}
-
-// adjudicate stores a consensus value for an item of q.
-func (s *Server) adjudicate(r *http.Request, c *call, q store.Queue, itemID int64, body AdjudicationBody) (store.Adjudication, error) {
-	if strings.TrimSpace(body.Field) == "" {
-		return store.Adjudication{}, fieldErr("field", "field is required")
-	}
-	if strings.TrimSpace(body.Value) == "" {
-		return store.Adjudication{}, fieldErr("value", "value is required: the consensus value")
-	}
-	return queue.Adjudicate(r.Context(), s.changes(c), q, itemID, body.Field, body.Value, body.Note, author(c))
-}
-
-func (s *Server) putAdjudication(w http.ResponseWriter, r *http.Request, c *call) error {
-	q, err := s.pathQueue(r, c)
-	if err != nil {
-		return err
-	}
-	it, err := s.pathItem(r, q)
-	if err != nil {
-		return err
-	}
-	var body AdjudicationBody
-	if err := decodeJSON(w, r, s.maxBody, &body); err != nil {
-		return err
-	}
-	a, err := s.adjudicate(r, c, q, it.ID, body)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"adjudication": a})
-	return nil
-}
-
-func (s *Server) writeBack(w http.ResponseWriter, r *http.Request, c *call) error {
-	q, err := s.pathQueue(r, c)
-	if err != nil {
-		return err
-	}
-	var body WriteBackBody
-	if err := decodeJSON(w, r, s.maxBody, &body); err != nil {
-		return err
-	}
-	res, err := queue.WriteBack(r.Context(), s.changes(c), q, body.Field, body.Message)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"writeback": res})
-	return nil
-}
-
-func (s *Server) runPanel(w http.ResponseWriter, r *http.Request, c *call) error {
-	id := r.PathValue("run_id")
-	if err := s.projectRun(r, c, id); err != nil {
-		return err
-	}
-	p, err := queue.RunPanel(r.Context(), s.store, id)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"panel": p})
-	return nil
-}
-
 // queueRoutes are the annotation queue endpoints (docs/queues.md).
 func (s *Server) queueRoutes(p string) []route {
 	q := p + "/queues/{queue_id}"
@@ -527,33 +378,60 @@ func (s *Server) queueRoutes(p string) []route {
 			Summary: "Create an annotation queue over a dataset version or a run's results, with a rubric, overlap and guidelines"},
 		{Method: "GET", Path: q, Access: project, Role: store.RoleViewer, Handle: s.getQueue, Status: 200,
 			Summary: "A queue with its annotators and latest guidelines"},
-		{Method: "PATCH", Path: q, Access: project, Role: store.RoleEditor, Handle: s.updateQueue, Status: 200, Body: "QueueUpdate",
+		{Method: "PATCH", Path: q, Access: project, Role: store.RoleEditor, Handle: onQueue(s, 200, "queue", func(r *http.Request, c *call, q store.Queue, b queueUpdateBody) (store.Queue, error) {
+			return s.changes(c).UpdateQueue(r.Context(), q.ID, b)
+		}), Status: 200, Body: "QueueUpdate",
 			Summary: "Change a queue's description, overlap or status (open, closed)"},
-		{Method: "GET", Path: q + "/guidelines", Access: project, Role: store.RoleViewer, Handle: s.listGuidelines, Status: 200,
+		{Method: "GET", Path: q + "/guidelines", Access: project, Role: store.RoleViewer, Handle: onQueue(s, 200, "guidelines", func(r *http.Request, _ *call, q store.Queue, _ noBody) ([]store.Guidelines, error) {
+			gs, err := s.store.ListGuidelines(r.Context(), q.ID)
+			return nonNil(gs), err
+		}), Status: 200,
 			Summary: "Every version of a queue's guidelines, newest first"},
-		{Method: "POST", Path: q + "/guidelines", Access: project, Role: store.RoleEditor, Handle: s.addGuidelines, Status: 201, Body: "Guidelines",
+		{Method: "POST", Path: q + "/guidelines", Access: project, Role: store.RoleEditor, Handle: onQueue(s, 201, "guidelines", func(r *http.Request, c *call, q store.Queue, b guidelinesBody) (store.Guidelines, error) {
+			return s.newGuidelines(r, c, q, b.Body)
+		}), Status: 201, Body: "Guidelines",
 			Summary: "Store a new version of a queue's guidelines (Markdown)"},
-		{Method: "POST", Path: q + "/annotators", Access: project, Role: store.RoleEditor, Handle: s.addAnnotator, Status: 201, Body: "Annotator",
+		{Method: "POST", Path: q + "/annotators", Access: project, Role: store.RoleEditor, Handle: onQueue(s, 201, "annotator", func(r *http.Request, c *call, q store.Queue, b annotatorBody) (store.QueueMember, error) {
+			return s.newAnnotator(r, c, q, b.Email)
+		}), Status: 201, Body: "Annotator",
 			Summary: "Make a project member an annotator of the queue"},
 		{Method: "DELETE", Path: q + "/annotators/{user_id}", Access: project, Role: store.RoleEditor, Handle: s.removeAnnotator, Status: 204,
 			Summary: "Remove an annotator (their labels stay)"},
 		{Method: "POST", Path: q + "/next", Access: project, Role: store.RoleViewer, Handle: s.takeNext, Status: 200,
 			Summary: "Lease the caller (an annotator) the next item to label for 10 minutes; done when none is left"},
-		{Method: "GET", Path: item, Access: project, Role: store.RoleViewer, Handle: s.getQueueItem, Status: 200,
+		{Method: "GET", Path: item, Access: project, Role: store.RoleViewer, Handle: onItem(s, 200, "item", func(_ *http.Request, _ *call, _ store.Queue, it store.QueueItem, _ noBody) (store.QueueItem, error) {
+			return it, nil
+		}), Status: 200,
 			Summary: "One item of a queue with its label count"},
-		{Method: "PUT", Path: item + "/annotation", Access: project, Role: store.RoleViewer, Handle: s.putAnnotation, Status: 200, Body: "Annotation",
+		{Method: "PUT", Path: item + "/annotation", Access: project, Role: store.RoleViewer, Handle: onItem(s, 200, "annotation", func(r *http.Request, c *call, q store.Queue, it store.QueueItem, b AnnotationBody) (store.Annotation, error) {
+			return s.annotate(r, c, q, it.ID, b, false)
+		}), Status: 200, Body: "Annotation",
 			Summary: "Submit or revise the caller's labels of an item, checked against the rubric"},
-		{Method: "POST", Path: item + "/skip", Access: project, Role: store.RoleViewer, Handle: s.skipItem, Status: 200,
+		{Method: "POST", Path: item + "/skip", Access: project, Role: store.RoleViewer, Handle: onItem(s, 200, "annotation", func(r *http.Request, c *call, q store.Queue, it store.QueueItem, _ noBody) (store.Annotation, error) {
+			return s.annotate(r, c, q, it.ID, AnnotationBody{}, true)
+		}), Status: 200,
 			Summary: "Skip an item: it is not offered to the caller again"},
-		{Method: "PUT", Path: item + "/adjudication", Access: project, Role: store.RoleEditor, Handle: s.putAdjudication, Status: 200, Body: "Adjudication",
+		{Method: "PUT", Path: item + "/adjudication", Access: project, Role: store.RoleEditor, Handle: onItem(s, 200, "adjudication", func(r *http.Request, c *call, q store.Queue, it store.QueueItem, b AdjudicationBody) (store.Adjudication, error) {
+			return s.adjudicate(r, c, q, it.ID, b)
+		}), Status: 200, Body: "Adjudication",
 			Summary: "Set the adjudicated consensus value of one field of an item"},
-		{Method: "GET", Path: q + "/progress", Access: project, Role: store.RoleViewer, Handle: s.queueProgress, Status: 200,
+		{Method: "GET", Path: q + "/progress", Access: project, Role: store.RoleViewer, Handle: onQueue(s, 200, "progress", func(r *http.Request, _ *call, q store.Queue, _ noBody) (store.QueueProgress, error) {
+			return s.store.QueueProgress(r.Context(), q.ID)
+		}), Status: 200,
 			Summary: "Items complete, labels, and each annotator's labels, skips and share"},
-		{Method: "GET", Path: q + "/agreement", Access: project, Role: store.RoleViewer, Handle: s.queueAgreement, Status: 200,
+		{Method: "GET", Path: q + "/agreement", Access: project, Role: store.RoleViewer, Handle: onQueue(s, 200, "agreement", func(r *http.Request, _ *call, q store.Queue, _ noBody) (any, error) {
+			rv, err := queue.Analyze(r.Context(), s.store, q)
+			return rv.Agreement, err
+		}), Status: 200,
 			Summary: "Agreement per rubric field (Cohen's κ, Fleiss' κ, Krippendorff's α) with readings"},
-		{Method: "GET", Path: q + "/disagreements", Access: project, Role: store.RoleViewer, Handle: s.queueDisagreements, Status: 200,
+		{Method: "GET", Path: q + "/disagreements", Access: project, Role: store.RoleViewer, Handle: onQueue(s, 200, "disagreements", func(r *http.Request, _ *call, q store.Queue, _ noBody) (any, error) {
+			rv, err := queue.Analyze(r.Context(), s.store, q)
+			return rv.Disagreements, err
+		}), Status: 200,
 			Summary: "Items whose labels disagree, with their adjudications"},
-		{Method: "POST", Path: q + "/writeback", Access: project, Role: store.RoleEditor, Handle: s.writeBack, Status: 200, Body: "WriteBack",
+		{Method: "POST", Path: q + "/writeback", Access: project, Role: store.RoleEditor, Handle: onQueue(s, 200, "writeback", func(r *http.Request, c *call, q store.Queue, b WriteBackBody) (store.WriteBackResult, error) {
+			return queue.WriteBack(r.Context(), s.changes(c), q, b.Field, b.Message)
+		}), Status: 200, Body: "WriteBack",
 			Summary: "Write each item's consensus of a field back to the dataset as its expected answer (a new dataset version)"},
 		{Method: "GET", Path: p + "/runs/{run_id}/panel", Access: project, Role: store.RoleViewer, Handle: s.runPanel, Status: 200,
 			Summary: "The human eval panel of a run: human verdicts by result and each model-graded assertion's agreement with them"},
