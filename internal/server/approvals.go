@@ -67,7 +67,7 @@ type ApprovalRights struct {
 
 // ApprovalRightsOf applies the approval rules to a caller: deciding needs a person (not
 // an API key) with the editor role, who is not the requester.
-func ApprovalRightsOf(a store.Approval, person string, isUser bool, role store.Role) ApprovalRights {
+func ApprovalRightsOf(a store.Approval, person string, isUser bool, role store.Role, ids ...string) ApprovalRights {
 	why := ""
 	switch {
 	case !isUser:
@@ -75,7 +75,7 @@ func ApprovalRightsOf(a store.Approval, person string, isUser bool, role store.R
 	case !role.AtLeast(store.RoleEditor):
 		why = "deciding an approval needs the editor role; you are a " + string(role)
 	default:
-		why = a.Refusal(person)
+		why = a.Refusal(person, ids...)
 	}
 	return ApprovalRights{MayDecide: why == "", Refusal: why}
 }
@@ -117,7 +117,7 @@ func (s *Server) getApproval(w http.ResponseWriter, r *http.Request, c *call) er
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"approval": a, "rights": ApprovalRightsOf(a, c.person(), c.user != nil, c.role)})
+	writeJSON(w, http.StatusOK, map[string]any{"approval": a, "rights": ApprovalRightsOf(a, c.person(), c.user != nil, c.role, c.userID())})
 	return nil
 }
 
@@ -198,10 +198,10 @@ func (s *Server) applyDecision(ctx context.Context, c *call, id int64, b Approva
 	if err != nil {
 		return a, err
 	}
-	if rights := ApprovalRightsOf(a, c.person(), c.user != nil, c.role); !rights.MayDecide && a.Status == store.ApprovalPending {
+	if rights := ApprovalRightsOf(a, c.person(), c.user != nil, c.role, c.userID()); !rights.MayDecide && a.Status == store.ApprovalPending {
 		return a, errorf(http.StatusForbidden, codeForbidden, "%s", rights.Refusal)
 	}
-	d := store.ApprovalDecision{Decision: b.Decision, Approver: c.person(), Reason: b.Reason}
+	d := store.ApprovalDecision{Decision: b.Decision, Approver: c.person(), ApproverIDs: []string{c.userID()}, Reason: b.Reason}
 	switch b.Decision {
 	case store.DecisionApprove, store.DecisionReject:
 		if len(b.Arguments) > 0 {
@@ -383,5 +383,5 @@ func (s *Server) DecideApprovalAs(ctx context.Context, c *Caller, id int64, b Ap
 
 // ApprovalRights is what c may do with an approval.
 func (c *Caller) ApprovalRights(a store.Approval) ApprovalRights {
-	return ApprovalRightsOf(a, c.c.person(), c.c.user != nil, c.c.role)
+	return ApprovalRightsOf(a, c.c.person(), c.c.user != nil, c.c.role, c.c.userID())
 }

@@ -26,6 +26,14 @@ func (c *call) person() string {
 	return "system"
 }
 
+// userID is the calling user's id, "" for an API key.
+func (c *call) userID() string {
+	if c.user != nil {
+		return c.user.ID
+	}
+	return ""
+}
+
 // promptName reads and checks the {name...} of a registry route.
 func promptName(r *http.Request) (string, error) {
 	name := r.PathValue("name")

@@ -115,6 +115,9 @@ type Approval struct {
 type ApprovalDecision struct {
 	Decision string // DecisionApprove, DecisionEdit or DecisionReject
 	Approver string
+	// ApproverIDs are the approver's other names (their user id): none of them may be the
+	// requester or the user the agent acted for either.
+	ApproverIDs []string
 	Reason   string // required to reject or edit
 	// Args and ArgsHash are the edited arguments (DecisionEdit), canonical.
 	Args, ArgsHash string
@@ -129,14 +132,26 @@ type ApprovalFilter struct {
 }
 
 // Refusal says why approver may not decide the approval, or "" when the rules allow it
-// (roles are the caller's to check).
-func (a Approval) Refusal(approver string) string {
+// (roles are the caller's to check). ids are the approver's other names (a user id): an
+// agent may name the user it acts for by either.
+func (a Approval) Refusal(approver string, ids ...string) string {
+	is := func(who string) bool {
+		if who == "" {
+			return false
+		}
+		for _, n := range append([]string{approver}, ids...) {
+			if n != "" && samePerson(n, who) {
+				return true
+			}
+		}
+		return false
+	}
 	switch {
 	case a.Status != ApprovalPending:
 		return "this approval is " + a.Status + ": it cannot be decided again"
-	case samePerson(approver, a.Requester):
+	case is(a.Requester):
 		return "you requested this call: a member other than the requester must decide it"
-	case a.OnBehalfOf != "" && samePerson(approver, a.OnBehalfOf):
+	case is(a.OnBehalfOf):
 		return "the agent made this call on your behalf: a member other than you must decide it"
 	}
 	return ""

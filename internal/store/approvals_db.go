@@ -184,7 +184,7 @@ func (a *accounts) DecideApproval(ctx context.Context, projectID string, id int6
 				id, ap.ExpiresAt.UTC().Format("2006-01-02 15:04:05 UTC")))
 			return a.expire(ctx, d, projectID, ap)
 		}
-		if why := ap.Refusal(dec.Approver); why != "" {
+		if why := ap.Refusal(dec.Approver, dec.ApproverIDs...); why != "" {
 			kind := ErrNotAllowed
 			if ap.Status != ApprovalPending {
 				kind = ErrConflict

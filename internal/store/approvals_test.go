@@ -30,6 +30,34 @@ func heldPayment(t *testing.T, s Store, projectID, requester string, expires tim
 	return ap
 }
 
+// TestApprovalSelfApprovalByID: the agent named the user it acted for by user id; that
+// user cannot approve under their e-mail either, and another member can.
+func TestApprovalSelfApprovalByID(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, driver, dsn string) {
+		ctx := context.Background()
+		base, err := Open(ctx, dsn, OpenOptions{Migrate: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer base.Close()
+		s := base.WithAudit(Actor{Type: ActorSystem})
+		ap := heldPayment(t, s, DefaultProjectID, "gateway key agent", time.Now().Add(time.Hour))
+		byID, err := s.CreateApproval(ctx, DefaultProjectID, NewApproval{Tool: ap.Tool, CallID: "call_2", Args: ap.Args,
+			ArgsHash: ap.ArgsHash, Rule: ap.Rule, Requester: "gateway key agent", OnBehalfOf: "u_customer", ExpiresAt: ap.ExpiresAt})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.DecideApproval(ctx, DefaultProjectID, byID.ID, ApprovalDecision{Decision: DecisionApprove,
+			Approver: "customer@example.com", ApproverIDs: []string{"u_customer"}}); !errors.Is(err, ErrNotAllowed) {
+			t.Errorf("self-approval by the user id the agent acted for: %v", err)
+		}
+		if got, err := s.DecideApproval(ctx, DefaultProjectID, byID.ID, ApprovalDecision{Decision: DecisionApprove,
+			Approver: "bob@example.com", ApproverIDs: []string{"u_bob"}}); err != nil || got.Status != ApprovalApproved {
+			t.Errorf("another member's approval: %+v %v", got, err)
+		}
+	})
+}
+
 func TestApprovalFlow(t *testing.T) {
 	forEachDriver(t, func(t *testing.T, driver, dsn string) {
 		ctx := context.Background()
