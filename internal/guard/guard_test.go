@@ -147,6 +147,20 @@ func TestPIIVectors(t *testing.T) {
 	if got := types(detect(t, loose, "case 536-22-1234 closed")); !slices.Equal(got, []string{"us_ssn"}) {
 		t.Errorf("ssn_context false found %v", got)
 	}
+	// phone_regions: the numbering plans a national number must fit (with min_score 0: a
+	// national number without a phone word scores 0.4).
+	fr := mustNew(t, "pii", map[string]any{"types": []any{"phone"}, "min_score": 0, "phone_regions": []any{"fr"}})
+	us := mustNew(t, "pii", map[string]any{"types": []any{"phone"}, "min_score": 0, "phone_regions": []any{"US"}})
+	const french = "rappelez-moi au 06 12 34 56 78"
+	if got := types(detect(t, fr, french)); !slices.Equal(got, []string{"phone"}) {
+		t.Errorf("phone_regions [fr] found %v in %q", got, french)
+	}
+	if got := types(detect(t, us, french)); len(got) != 0 {
+		t.Errorf("phone_regions [US] found %v in %q", got, french)
+	}
+	if _, err := New(Spec{Name: "pii", Options: map[string]any{"phone_regions": []any{"XX"}}}); err == nil || !strings.Contains(err.Error(), `unknown region "XX"`) {
+		t.Errorf("phone_regions [XX]: %v", err)
+	}
 }
 
 func TestSecrets(t *testing.T) {

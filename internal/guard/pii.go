@@ -51,7 +51,17 @@ func newPII(o *options) (Detector, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &piiDetector{scanner: pii.Scanner{MinScore: minScore}, want: map[string]bool{}, ssnContext: ssnContext}
+	regions, err := o.strs("phone_regions")
+	if err != nil {
+		return nil, err
+	}
+	for i, r := range regions {
+		regions[i] = strings.ToUpper(r)
+		if !pii.KnownRegion(regions[i]) {
+			return nil, o.errorf("phone_regions", "unknown region %q: use ISO 3166 country codes such as US, GB, DE", r)
+		}
+	}
+	d := &piiDetector{scanner: pii.Scanner{MinScore: minScore, PhoneRegions: regions}, want: map[string]bool{}, ssnContext: ssnContext}
 	if len(types) == 0 {
 		for _, t := range piiTypes {
 			types = append(types, t.name)

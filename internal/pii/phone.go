@@ -1,6 +1,113 @@
 package pii
 
-// findPhones reports phone numbers without libphonenumber, by shape. A candidate is a run that
+import (
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/nyaruka/phonenumbers"
+	"google.golang.org/protobuf/proto"
+)
+
+// KnownRegion reports whether libphonenumber has a numbering plan for the country code r
+// ("US", "GB").
+func KnownRegion(r string) bool {
+	return phonenumbers.GetCountryCodeForRegion(r) != 0
+}
+
+// validPhone reports whether libphonenumber's numbering plans hold the number s: an
+// international one (+CC...) in its own country, a national one in one of regions. With no
+// regions a national number is judged by its shape alone: which country's plan it should
+// fit is the caller's to say.
+func validPhone(s string, plus bool, regions []string) bool {
+	if !plus && len(regions) == 0 {
+		return true
+	}
+	// libphonenumber's checks are regular expressions, some 10 µs a number: the answers
+	// are kept, as the same numbers come back (a support line in every answer).
+	key := s
+	if !plus {
+		key = strings.Join(regions, ",") + "|" + s
+	}
+	phoneMemo.Lock()
+	v, ok := phoneMemo.m[key]
+	phoneMemo.Unlock()
+	if ok {
+		return v
+	}
+	v = checkPhone(s, plus, regions)
+	phoneMemo.Lock()
+	if len(phoneMemo.m) >= phoneMemoMax {
+		clear(phoneMemo.m)
+	}
+	phoneMemo.m[key] = v
+	phoneMemo.Unlock()
+	return v
+}
+
+// phoneMemo keeps validPhone's answers, up to phoneMemoMax numbers.
+var phoneMemo = struct {
+	sync.Mutex
+	m map[string]bool
+}{m: map[string]bool{}}
+
+const phoneMemoMax = 4096
+
+func checkPhone(s string, plus bool, regions []string) bool {
+	if plus {
+		n := international(s)
+		if n == nil {
+			return false
+		}
+		// The country's main region first (GB for +44): checking every region that shares
+		// the code (+1 has 25) is several times slower.
+		main := phonenumbers.GetRegionCodeForCountryCode(int(n.GetCountryCode()))
+		return phonenumbers.IsValidNumberForRegion(n, main) || phonenumbers.IsValidNumber(n)
+	}
+	for _, r := range regions {
+		n, err := phonenumbers.Parse(s, strings.ToUpper(r))
+		if err == nil && phonenumbers.IsValidNumberForRegion(n, strings.ToUpper(r)) {
+			return true
+		}
+	}
+	return false
+}
+
+// international reads a number written +CC... (digits and separators, as findPhones gives
+// it) as libphonenumber's Parse would, without its costly regular expressions; nil when
+// no country has the code.
+func international(s string) *phonenumbers.PhoneNumber {
+	var digits []byte
+	for i := 0; i < len(s); i++ {
+		if isDigit(rune(s[i])) {
+			digits = append(digits, s[i])
+		}
+	}
+	for l := 1; l <= 3 && l < len(digits); l++ {
+		cc, _ := strconv.Atoi(string(digits[:l]))
+		if phonenumbers.GetRegionCodeForCountryCode(cc) == phonenumbers.UNKNOWN_REGION {
+			continue // country codes are prefix-free: at most one length fits
+		}
+		national := digits[l:]
+		nn, err := strconv.ParseUint(string(national), 10, 64)
+		if err != nil {
+			return nil
+		}
+		n := &phonenumbers.PhoneNumber{CountryCode: proto.Int32(int32(cc)), NationalNumber: proto.Uint64(nn)}
+		// Leading zeros are part of some countries' numbers (Italy's 06...): keep them.
+		if zeros := len(national) - len(strings.TrimLeft(string(national), "0")); zeros > 0 && nn != 0 {
+			n.ItalianLeadingZero = proto.Bool(true)
+			if zeros > 1 {
+				n.NumberOfLeadingZeros = proto.Int32(int32(zeros))
+			}
+		}
+		return n
+	}
+	return nil
+}
+
+// findPhones reports phone numbers: a candidate by shape, then checked against
+// libphonenumber's numbering plans (validPhone). A candidate is a run that
 // starts with '+', '(' or a digit and continues with digit groups joined by single spaces,
 // dashes or dots, with at most one parenthesised group (an area code) among the first two.
 // The whole run is judged; a part of it is never reported, so long numbers do not hide
@@ -22,7 +129,7 @@ package pii
 //   - groups of 3, 2 and 4 digits: the shape of a US SSN;
 //   - four dot-separated groups of at most three digits: IPv4-shaped numbers;
 //   - numbers preceded by "order", "invoice", "ref", "id", ... unless a phone word is also near.
-func findPhones(text string, starts []int32) []Finding {
+func findPhones(text string, starts []int32, regions []string) []Finding {
 	var out []Finding
 	next := 0
 	for _, p := range starts {
@@ -51,7 +158,7 @@ func findPhones(text string, starts []int32) []Finding {
 			continue
 		}
 		end, f, ok := phoneAt(text, i)
-		if ok {
+		if ok && validPhone(f.Text, text[i] == '+', regions) {
 			out = append(out, f)
 		}
 		next = max(next, end)

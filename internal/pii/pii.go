@@ -57,6 +57,10 @@ type Scanner struct {
 	// default threshold is 0; guardrails usually want about 0.5, which drops SSN-shaped
 	// numbers without a context word.
 	MinScore float64
+	// PhoneRegions are the countries (ISO 3166 codes, "US", "GB") whose numbering plans a
+	// national number, one written without +country code, must fit; with none, its shape
+	// decides. International numbers are always checked against their own country's plan.
+	PhoneRegions []string
 }
 
 // Scan finds every kind of personal data in text with the default Scanner.
@@ -79,7 +83,7 @@ func (s Scanner) Scan(text string) []Finding {
 		case Email:
 			found = findEmails(text)
 		case Phone:
-			found = findPhones(text, starts)
+			found = findPhones(text, starts, s.PhoneRegions)
 		case CreditCard:
 			found = findCards(text, starts)
 		case IBAN:

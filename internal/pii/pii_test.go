@@ -3,8 +3,11 @@ package pii
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/nyaruka/phonenumbers"
 )
 
 // only returns the findings of type t.
@@ -293,5 +296,61 @@ func TestHasDigit8(t *testing.T) {
 	}
 	if !hasDigit8("\xff\xff\xff\xff\xff\xff\xff9") || hasDigit8("\xb0\xb9\x2f\x3a\xff\x00//") {
 		t.Error("hasDigit8 on high and boundary bytes")
+	}
+}
+
+// TestPhoneNumberingPlans: a number of the right shape is a phone only when a numbering
+// plan holds it (libphonenumber's metadata): its own country's for +CC, one of the
+// scanner's regions for a national number.
+func TestPhoneNumberingPlans(t *testing.T) {
+	phones := func(s Scanner, text string) []string {
+		var out []string
+		for _, f := range only(s.Scan(text), Phone) {
+			out = append(out, f.Text)
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		text    string
+		regions []string
+		want    []string
+	}{
+		{"call +1 415 555 2671", nil, []string{"+1 415 555 2671"}},
+		{"call +44 20 7946 0958", nil, []string{"+44 20 7946 0958"}},
+		{"call +33 6 12 34 56 78", nil, []string{"+33 6 12 34 56 78"}},
+		// North American area codes never start with 0 or 1.
+		{"call +1 123 456 7890", nil, nil},
+		{"call +1 015 555 2671", nil, nil},
+		// +999 is no country's code.
+		{"call +999 1234 5678", nil, nil},
+		// A UK number written nationally fits the UK's plan, not the US's.
+		{"tel 020 7946 0958", []string{"GB"}, []string{"020 7946 0958"}},
+		{"tel 020 7946 0958", []string{"US"}, nil},
+		// A French mobile written nationally, with the default regions (France among them).
+		{"tel 06 12 34 56 78", nil, []string{"06 12 34 56 78"}},
+		{"tel (415) 555-2671", []string{"us"}, []string{"(415) 555-2671"}},
+		{"tel (015) 555-2671", []string{"US"}, nil},
+	} {
+		got := phones(Scanner{PhoneRegions: tc.regions}, tc.text)
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("Scan(%q) with regions %v: phones %q, want %q", tc.text, tc.regions, got, tc.want)
+		}
+	}
+}
+
+// TestInternationalMatchesParse: the fast reading of +CC numbers decides as libphonenumber's
+// own Parse does.
+func TestInternationalMatchesParse(t *testing.T) {
+	for _, s := range []string{"+1 415 555 2671", "+1 123 456 7890", "+44 20 7946 0958", "+44 7700 900123",
+		"+39 06 6988 1234", "+39 347 123 4567", "+33 1 42 68 53 00", "+49 30 901820", "+91 98765 43210",
+		"+61 2 9374 4000", "+81 3-3224-5000", "+86 10 6552 9988", "+7 495 123-45-67", "+999 1234 5678",
+		"+352 26 12 34 56", "+1 242 357 1234", "+44 1624 612345", "+800 1234 5678", "+0 123 456 789"} {
+		want := false
+		if n, err := phonenumbers.Parse(s, ""); err == nil {
+			want = phonenumbers.IsValidNumber(n)
+		}
+		if got := checkPhone(s, true, nil); got != want {
+			t.Errorf("checkPhone(%q) = %v, libphonenumber's Parse and IsValidNumber say %v", s, got, want)
+		}
 	}
 }

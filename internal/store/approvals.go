@@ -118,7 +118,7 @@ type ApprovalDecision struct {
 	// ApproverIDs are the approver's other names (their user id): none of them may be the
 	// requester or the user the agent acted for either.
 	ApproverIDs []string
-	Reason   string // required to reject or edit
+	Reason      string // required to reject or edit
 	// Args and ArgsHash are the edited arguments (DecisionEdit), canonical.
 	Args, ArgsHash string
 }
