@@ -81,10 +81,10 @@ func ProblemErrors(probs []Problem, at func(path string) config.Pos) config.Erro
 // keys is a map's known keys; nil: free.
 type keys map[string]keys
 
-var stepKeys = keys{"name": nil, "detector": nil, "options": nil, "action": nil, "how": nil, "message": nil}
+var stepKeys = keys{"name": nil, "detector": nil, "options": nil, "action": nil, "how": nil, "message": nil, "queue": nil}
 
 // policyKeys are a policy's keys; lists hold steps (see walk).
-var policyKeys = keys{"input": stepKeys, "output": stepKeys, "stream_window": nil, "stream_hold": nil}
+var policyKeys = keys{"input": stepKeys, "output": stepKeys, "stream_window": nil, "stream_hold": nil, "review_queue": nil}
 
 type walker struct {
 	file string
