@@ -168,7 +168,7 @@ func (u *UI) queuePage(w http.ResponseWriter, r *http.Request, c *server.Caller)
 	}
 	u.render(w, r, http.StatusOK, "queue", &view{Caller: c, Title: "Queue " + q.Name, Nav: "queues", Data: map[string]any{
 		"Versions": versions, "Precision": precision,
-		"Queue":    q, "Rubric": rb, "Progress": prog, "Agreement": rv.Agreement, "Disagreements": dis,
+		"Queue": q, "Rubric": rb, "Progress": prog, "Agreement": rv.Agreement, "Disagreements": dis,
 		"Guidelines": g, "GuidelinesHTML": markdown(g.Body), "Members": members, "IsAnnotator": isAnnotator,
 		"CanEdit": c.Role.AtLeast(store.RoleEditor),
 	}})
