@@ -60,7 +60,11 @@ func (c *call) sendReview(traceID string) {
 		rc.Text = ""
 	}
 	r, log := c.g.opt.Reviewer, c.g.log
+	// Counted with the calls in flight (finish runs before the call's own Done), so that
+	// Wait, on shutdown, lets the case reach the Reviewer before the store closes.
+	c.g.inflight.Add(1)
 	go func() {
+		defer c.g.inflight.Done()
 		ctx, cancel := context.WithTimeout(context.Background(), reviewTimeout)
 		defer cancel()
 		if err := r.Review(ctx, *rc); err != nil {
