@@ -36,6 +36,58 @@ policy: strict
 bodies: {mode: full, redact_pii: true}
 `
 
+// reviewGatewayConfig is a gateway config with one route to the upstream at upURL, a config
+// key team-a (TEAM_A_KEY) without a project, project API keys, and policy; listen when set.
+func reviewGatewayConfig(listen, upURL, policy string) string {
+	cfg := `providers:
+  - {name: primary, type: openai, base_url: "` + upURL + `", api_key_env: PRIMARY_API_KEY}
+routes:
+  - name: support-bot
+    targets: [{provider: primary, model: fake-1}]
+keys:
+  - {name: team-a, key_env: TEAM_A_KEY}
+project_keys: {rpm: 100}
+` + policy
+	if listen != "" {
+		cfg = "listen: " + listen + "\n" + cfg
+	}
+	return cfg
+}
+
+// startPlumb runs plumb with args and the environment vars until stop, waiting for
+// readyURL to answer. stop ends the command and returns its exit code.
+func startPlumb(t *testing.T, vars map[string]string, readyURL string, args ...string) (errb *lockedBuffer, stop func() int) {
+	t.Helper()
+	errb = &lockedBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, &env{stdin: strings.NewReader(""), stdout: &bytes.Buffer{}, stderr: errb,
+			getenv: func(k string) string { return vars[k] }, args: args})
+	}()
+	stop = func() int {
+		cancel()
+		select {
+		case code := <-done:
+			return code
+		case <-time.After(10 * time.Second):
+			t.Fatalf("plumb %s did not stop", args[0])
+			return -1
+		}
+	}
+	for i := 0; ; i++ {
+		if res, err := http.Get(readyURL); err == nil {
+			res.Body.Close()
+			return errb, stop
+		}
+		if i > 300 {
+			stop()
+			t.Fatalf("plumb %s did not start: %s", args[0], errb.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // TestServeGatewayReview runs `plumb serve --gateway` on SQLite and PostgreSQL: a call a
 // review step refuses becomes an item of the policy's review queue, with the text redacted
 // as the trace keeps it and the trace's id; a plain block makes none; the next case joins
@@ -85,42 +137,16 @@ func testServeGatewayReview(t *testing.T, db string) {
 
 	srvAddr, gwAddr := freeAddr(t, "127.0.0.1:0"), freeAddr(t, "127.0.0.1:0")
 	cfg := filepath.Join(dir, "gateway.yaml")
-	if err := os.WriteFile(cfg, []byte(`listen: `+gwAddr+`
-providers:
-  - {name: primary, type: openai, base_url: "`+up.URL+`", api_key_env: PRIMARY_API_KEY}
-routes:
-  - name: support-bot
-    targets: [{provider: primary, model: fake-1}]
-keys:
-  - {name: team-a, key_env: TEAM_A_KEY}
-project_keys: {rpm: 100}
-`+reviewPolicy), 0o600); err != nil {
+	if err := os.WriteFile(cfg, []byte(reviewGatewayConfig(gwAddr, up.URL, reviewPolicy)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	vars := map[string]string{"PRIMARY_API_KEY": "sk-upstream-secret-42", "TEAM_A_KEY": "team-a-secret", "PLUMB_DB": db}
-	var out, errb lockedBuffer
-	runCtx, cancel := context.WithCancel(ctx)
-	done := make(chan int, 1)
-	go func() {
-		done <- run(runCtx, &env{stdin: strings.NewReader(""), stdout: &out, stderr: &errb,
-			getenv: func(k string) string { return vars[k] }, args: []string{"serve", "--addr", srvAddr, "--gateway", cfg}})
-	}()
+	errb, stop := startPlumb(t, vars, "http://"+gwAddr+"/readyz", "serve", "--addr", srvAddr, "--gateway", cfg)
 	defer func() {
-		cancel()
-		if code := <-done; code != 0 {
+		if code := stop(); code != 0 {
 			t.Errorf("serve exit %d: %s", code, errb.String())
 		}
 	}()
-	for i := 0; ; i++ {
-		if res, err := http.Get("http://" + gwAddr + "/readyz"); err == nil {
-			res.Body.Close()
-			break
-		}
-		if i > 300 {
-			t.Fatalf("the gateway did not start: %s", errb.String())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 	chat := func(key, text string) (int, string, string) {
 		body, _ := json.Marshal(map[string]any{"model": "support-bot", "messages": []map[string]string{{"role": "user", "content": text}}})
 		req, _ := http.NewRequest("POST", "http://"+gwAddr+"/v1/chat/completions", bytes.NewReader(body))
@@ -269,14 +295,7 @@ func TestGatewayReviewStoreDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	st.Close() // every write now fails
-	cfg, err := gateway.Parse([]byte(`providers:
-  - {name: primary, type: openai, base_url: "`+up.URL+`", api_key_env: PRIMARY_API_KEY}
-routes:
-  - name: support-bot
-    targets: [{provider: primary, model: fake-1}]
-keys:
-  - {name: team-a, key_env: TEAM_A_KEY}
-`+reviewPolicy), "gateway.yaml", func(k string) string {
+	cfg, err := gateway.Parse([]byte(reviewGatewayConfig("", up.URL, reviewPolicy)), "gateway.yaml", func(k string) string {
 		return map[string]string{"PRIMARY_API_KEY": "sk-up", "TEAM_A_KEY": "team-a-secret"}[k]
 	})
 	if err != nil {
