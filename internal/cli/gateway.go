@@ -86,7 +86,8 @@ and lets the calls in flight, streams included, finish (up to 30s) before exitin
 			defer st.Close()
 			rec, bodies := gatewayRecorder(st, cfg, reg, log)
 			gw, err := gateway.New(cfg, gateway.Options{Limiter: lim, Recorder: rec, Bodies: bodies, Logger: log,
-				Registry: reg, Keys: st, ProjectKeyLimits: projectKeyLimits(cfg), Approvals: system(st)})
+				Registry: reg, Keys: st, ProjectKeyLimits: projectKeyLimits(cfg), Approvals: system(st),
+				Reviewer: queueReviewer{system(st)}})
 			if err != nil {
 				return usageErr("%v", err)
 			}
@@ -274,7 +275,8 @@ func openServedGateway(path string, e *env, st store.Store, log *slog.Logger) (*
 	}
 	rec, bodies := gatewayRecorder(st, cfg, reg, log)
 	gw, err := gateway.New(cfg, gateway.Options{Limiter: lim, Recorder: rec, Bodies: bodies, Logger: log,
-		Registry: reg, Keys: st, ProjectKeyLimits: projectKeyLimits(cfg), Approvals: system(st)})
+		Registry: reg, Keys: st, ProjectKeyLimits: projectKeyLimits(cfg), Approvals: system(st),
+		Reviewer: queueReviewer{system(st)}})
 	if err != nil {
 		rec.Close(context.Background())
 		closeLim()

@@ -31,7 +31,7 @@ default project. See docs/queues.md.`,
 	}
 	cmd.AddCommand(newQueueCreateCmd(e), newQueueListCmd(e), newQueueShowCmd(e), newQueueGuidelinesCmd(e),
 		newQueueProgressCmd(e), newQueueAgreementCmd(e), newQueueDisagreementsCmd(e), newQueueAdjudicateCmd(e),
-		newQueueWriteBackCmd(e), newQueuePublishCmd(e))
+		newQueueWriteBackCmd(e), newQueuePublishCmd(e), newQueuePrecisionCmd(e))
 	return cmd
 }
 
@@ -185,8 +185,11 @@ func newQueueListCmd(e *env) *cobra.Command {
 }
 
 func sourceText(s store.QueueSource) string {
-	if s.Kind == store.SourceRun {
+	switch s.Kind {
+	case store.SourceRun:
 		return "run " + s.RunID
+	case store.SourceGateway:
+		return "gateway review cases"
 	}
 	return fmt.Sprintf("dataset %s v%d", s.Dataset, s.DatasetVersion)
 }

@@ -17,8 +17,12 @@ type ReviewCase struct {
 	Stage   Stage
 	Policy  string
 	Step    string
-	// Text is the text the step judged, passed through Options.Bodies when set (redacted
-	// as trace bodies are).
+	// Queue is the review queue the policy names for the step's cases (its step's queue:,
+	// else its review_queue:); "" for the Reviewer's default.
+	Queue string
+	// Text is the text the step judged, passed through Options.Bodies (redacted and cut as
+	// trace bodies are); "" when the config records no bodies (bodies: off), and for now
+	// for a streamed answer's output.
 	Text     string
 	Findings []policy.Finding
 	At       time.Time
@@ -46,11 +50,21 @@ func (c *call) sendReview(traceID string) {
 	if c.key != nil {
 		rc.Key, rc.Project = c.key.name, c.key.project
 	}
+	if pol := c.g.cfg.policies[rc.Policy]; pol != nil {
+		rc.Queue = pol.ReviewQueue(policy.Stage(rc.Stage), rc.Step)
+	}
+	// The text is kept only as the trace keeps bodies: never unredacted.
 	if c.g.opt.Bodies != nil {
 		rc.Text = c.g.opt.Bodies([]byte(rc.Text))
+	} else {
+		rc.Text = ""
 	}
 	r, log := c.g.opt.Reviewer, c.g.log
+	// Counted with the calls in flight (finish runs before the call's own Done), so that
+	// Wait, on shutdown, lets the case reach the Reviewer before the store closes.
+	c.g.inflight.Add(1)
 	go func() {
+		defer c.g.inflight.Done()
 		ctx, cancel := context.WithTimeout(context.Background(), reviewTimeout)
 		defer cancel()
 		if err := r.Review(ctx, *rc); err != nil {

@@ -191,7 +191,8 @@ func (s *Server) routes() []route {
 			Query:   []string{"route", "since"},
 			Summary: "The comparison of a route's live and shadow calls since a time (a duration such as 24h, the default, or RFC 3339 or YYYY-MM-DD): agreement, assertions, latency, cost, errors and a verdict"},
 	},
-		append(s.queueRoutes(p), // annotation queues (queues.go)
+		append(append(s.queueRoutes(p), // annotation queues (queues.go)
+			s.gatewayQueueRoutes(p)...), // gateway review queues (queues_gateway.go)
 			s.approvalRoutes(p)...)..., // tool approvals (approvals.go)
 	)
 }

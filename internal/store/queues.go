@@ -91,12 +91,23 @@ type Queues interface {
 	// HumanScores returns a run's human scores by result position. When two panel queues
 	// judged a result, the latest-created queue's verdict counts.
 	HumanScores(ctx context.Context, runID string) (map[int]report.Human, error)
+
+	// AddGatewayItem appends one case to the project's gateway queue named nq.Name, making
+	// the queue from nq (its rubric, overlap and description; its source is SourceGateway,
+	// and nq.Items is ignored) when the project has no queue of that name yet. The item's
+	// SourceID is its own id. A queue of that name over a dataset or a run is ErrConflict;
+	// a queue holding MaxQueueItems items ErrInvalid; a missing project ErrNotFound. A
+	// closed queue still takes the case (it waits there until the queue is reopened).
+	AddGatewayItem(ctx context.Context, projectID string, nq NewQueue, content ItemContent) (Queue, QueueItem, error)
 }
 
 // Queue sources.
 const (
 	SourceDataset = "dataset"
 	SourceRun     = "run"
+	// SourceGateway is a queue of the cases guard policies' review steps held in the
+	// gateway: it grows as cases come (AddGatewayItem).
+	SourceGateway = "gateway"
 )
 
 // Queue statuses.
@@ -105,9 +116,10 @@ const (
 	QueueClosed = "closed"
 )
 
-// QueueSource is where a queue's items come from: a pinned dataset version or a run.
+// QueueSource is where a queue's items come from: a pinned dataset version, a run, or the
+// gateway's held cases.
 type QueueSource struct {
-	Kind           string `json:"kind"` // SourceDataset or SourceRun
+	Kind           string `json:"kind"` // SourceDataset, SourceRun or SourceGateway
 	DatasetID      string `json:"dataset_id,omitempty"`
 	Dataset        string `json:"dataset,omitempty"` // the dataset's name (read only)
 	DatasetVersion int    `json:"dataset_version,omitempty"`
@@ -163,7 +175,8 @@ type QueueUpdate struct {
 }
 
 // ItemContent is what the labelling page shows of an item: the inputs and expected
-// answer, and for a run's result the output and its automatic scores.
+// answer, for a run's result the output and its automatic scores, and for a gateway
+// queue's item the case a review step held.
 type ItemContent struct {
 	Vars        map[string]any     `json:"vars,omitempty"`
 	Expected    string             `json:"expected,omitempty"`
@@ -174,6 +187,34 @@ type ItemContent struct {
 	Passed      *bool              `json:"passed,omitempty"`
 	Score       *float64           `json:"score,omitempty"`
 	Assertions  []report.Assertion `json:"assertions,omitempty"`
+	Case        *GuardCase         `json:"case,omitempty"`
+}
+
+// GuardCase is a call a guard policy's review step refused in the gateway, as a gateway
+// queue's item holds it. Text is redacted as the call's trace bodies are.
+type GuardCase struct {
+	TraceID  string         `json:"trace_id"`
+	Route    string         `json:"route,omitempty"`
+	Key      string         `json:"key,omitempty"`
+	Stage    string         `json:"stage"` // input or output
+	Policy   string         `json:"policy"`
+	Step     string         `json:"step"`
+	Text     string         `json:"text"`
+	Findings []GuardFinding `json:"findings"`
+	At       time.Time      `json:"at"`
+}
+
+// GuardFinding is one finding of a held case: which step and detector found what, where
+// in Text (byte offsets), how sure it is and why. It never holds the value found.
+type GuardFinding struct {
+	Step     string  `json:"step"`
+	Action   string  `json:"action"`
+	Detector string  `json:"detector"`
+	Type     string  `json:"type"`
+	Start    int     `json:"start"`
+	End      int     `json:"end"`
+	Score    float64 `json:"score"`
+	Reason   string  `json:"reason,omitempty"`
 }
 
 // QueueItem is one item of a queue.

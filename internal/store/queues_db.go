@@ -64,6 +64,45 @@ func lockQueue(ctx context.Context, d db, id string) (Queue, error) {
 	return getQueue(ctx, d, id)
 }
 
+// checkNewQueue checks what every new queue needs: a name, a description that fits, an
+// overlap and a rubric.
+func checkNewQueue(nq NewQueue) error {
+	if err := CheckQueueName(nq.Name); err != nil {
+		return err
+	}
+	if nq.Description != "" {
+		if err := checkText("description", nq.Description, 10000); err != nil {
+			return err
+		}
+	}
+	if err := checkOverlap(nq.Overlap); err != nil {
+		return err
+	}
+	if len(nq.Rubric) == 0 || !json.Valid(nq.Rubric) {
+		return invalid("queue %s: the rubric must be a JSON object", nq.Name)
+	}
+	return nil
+}
+
+// queueValues are the placeholders of a queues row, in queueRow's order.
+const queueValues = `?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?`
+
+// queueRow is a new queue's row: id, project_id, name, description, source_kind,
+// dataset_id, dataset_version, run_id, rubric, overlap, status, created_at, updated_at.
+func queueRow(id, projectID string, nq NewQueue, datasetID, version, runID any, now time.Time) []any {
+	return []any{id, projectID, nq.Name, nq.Description, nq.Source.Kind, datasetID, version, runID, string(nq.Rubric),
+		nq.Overlap, QueueOpen, now, now}
+}
+
+// itemJSON is an item's content as stored.
+func itemJSON(c ItemContent) (string, error) {
+	b, err := json.Marshal(c)
+	if err != nil {
+		return "", err
+	}
+	return strings.ReplaceAll(string(b), `\u0000`, `\ufffd`), nil // PostgreSQL text holds no NUL
+}
+
 func checkOverlap(k int) error {
 	if k < 1 || k > MaxOverlap {
 		return invalid("overlap %d: give each item to 1 to %d annotators", k, MaxOverlap)
@@ -73,19 +112,8 @@ func checkOverlap(k int) error {
 
 // CreateQueue implements Queues.
 func (a *accounts) CreateQueue(ctx context.Context, projectID string, nq NewQueue) (Queue, error) {
-	if err := CheckQueueName(nq.Name); err != nil {
+	if err := checkNewQueue(nq); err != nil {
 		return Queue{}, err
-	}
-	if nq.Description != "" {
-		if err := checkText("description", nq.Description, 10000); err != nil {
-			return Queue{}, err
-		}
-	}
-	if err := checkOverlap(nq.Overlap); err != nil {
-		return Queue{}, err
-	}
-	if len(nq.Rubric) == 0 || !json.Valid(nq.Rubric) {
-		return Queue{}, invalid("queue %s: the rubric must be a JSON object", nq.Name)
 	}
 	switch {
 	case len(nq.Items) == 0:
@@ -122,11 +150,11 @@ func (a *accounts) CreateQueue(ctx context.Context, projectID string, nq NewQueu
 			return Queue{}, invalid("queue %s: source item %d is listed twice", nq.Name, it.SourceID)
 		}
 		seen[it.SourceID] = true
-		b, err := json.Marshal(it.Content)
+		c, err := itemJSON(it.Content)
 		if err != nil {
 			return Queue{}, invalid("queue %s: item %d: %v", nq.Name, it.SourceID, err)
 		}
-		contents[i] = strings.ReplaceAll(string(b), `\u0000`, `\ufffd`) // PostgreSQL text holds no NUL
+		contents[i] = c
 	}
 	now := a.stamp()
 	id := newID("q")
@@ -154,9 +182,7 @@ func (a *accounts) CreateQueue(ctx context.Context, projectID string, nq NewQueu
 		}
 		_, err := d.exec(ctx, `INSERT INTO queues (id, project_id, name, description, source_kind, dataset_id,
 			dataset_version, run_id, rubric, overlap, status, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			id, projectID, nq.Name, nq.Description, src.Kind, datasetID, version, runID, string(nq.Rubric),
-			nq.Overlap, QueueOpen, now, now)
+			VALUES (`+queueValues+`)`, queueRow(id, projectID, nq, datasetID, version, runID, now)...)
 		switch {
 		case d.isUnique(err):
 			return fmt.Errorf("queue %q %w", nq.Name, ErrConflict)

@@ -160,9 +160,15 @@ func (u *UI) queuePage(w http.ResponseWriter, r *http.Request, c *server.Caller)
 	if err != nil {
 		return err
 	}
+	var precision []queue.StepPrecision
+	if q.Source.Kind == store.SourceGateway {
+		if precision, err = queue.Precision(ctx, u.store, q); err != nil {
+			return err
+		}
+	}
 	u.render(w, r, http.StatusOK, "queue", &view{Caller: c, Title: "Queue " + q.Name, Nav: "queues", Data: map[string]any{
-		"Versions": versions,
-		"Queue":    q, "Rubric": rb, "Progress": prog, "Agreement": rv.Agreement, "Disagreements": dis,
+		"Versions": versions, "Precision": precision,
+		"Queue": q, "Rubric": rb, "Progress": prog, "Agreement": rv.Agreement, "Disagreements": dis,
 		"Guidelines": g, "GuidelinesHTML": markdown(g.Body), "Members": members, "IsAnnotator": isAnnotator,
 		"CanEdit": c.Role.AtLeast(store.RoleEditor),
 	}})

@@ -7,6 +7,7 @@ package policy
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -26,6 +27,9 @@ type Policy struct {
 	// so that a value split across deltas can still be redacted (default 64, only when an
 	// output step redacts).
 	StreamHold int `yaml:"stream_hold" json:"stream_hold,omitempty"`
+	// ReviewQueue names the review queue the cases of this policy's review steps go to in
+	// plumb serve and plumb gateway --db (default guard-review); a step's queue: wins.
+	ReviewQueue string `yaml:"review_queue" json:"review_queue,omitempty"`
 }
 
 // Step is one detector and what to do with its findings.
@@ -40,6 +44,9 @@ type Step struct {
 	How string `yaml:"how" json:"how,omitempty"`
 	// Message is what a blocked caller is told.
 	Message string `yaml:"message" json:"message,omitempty"`
+	// Queue names the review queue a review step's cases go to (default: the policy's
+	// review_queue).
+	Queue string `yaml:"queue" json:"queue,omitempty"`
 }
 
 // Actions.
@@ -99,6 +106,7 @@ type Options struct {
 type Compiled struct {
 	input, output []*step
 	window, hold  int
+	reviewQueue   string
 }
 
 type step struct {
@@ -110,7 +118,7 @@ type step struct {
 // Compile checks the policy and builds its detectors. Every problem is returned at once.
 func (p *Policy) Compile(opt Options) (*Compiled, []Problem) {
 	var probs []Problem
-	c := &Compiled{window: p.StreamWindow, hold: p.StreamHold}
+	c := &Compiled{window: p.StreamWindow, hold: p.StreamHold, reviewQueue: p.ReviewQueue}
 	if c.window == 0 {
 		c.window = DefaultStreamWindow
 	}
@@ -125,6 +133,9 @@ func (p *Policy) Compile(opt Options) (*Compiled, []Problem) {
 	}
 	if len(p.Input) == 0 && len(p.Output) == 0 {
 		probs = append(probs, Problem{"", "the policy has no steps", "add input: or output: with steps {detector, action}"})
+	}
+	if p.ReviewQueue != "" && !queueNameRe.MatchString(p.ReviewQueue) {
+		probs = append(probs, Problem{"review_queue", fmt.Sprintf("review_queue %q is not a queue name", p.ReviewQueue), queueNameHint})
 	}
 	build := func(stage string, steps []Step) []*step {
 		var out []*step
@@ -153,6 +164,12 @@ func (p *Policy) Compile(opt Options) (*Compiled, []Problem) {
 			}
 			if s.How != "" && s.Action != ActionRedact {
 				probs = append(probs, Problem{path + ".how", "how: is for redact steps only", "remove how:, or write action: redact"})
+			}
+			switch {
+			case s.Queue != "" && s.Action != ActionReview:
+				probs = append(probs, Problem{path + ".queue", "queue: is for review steps only", "remove queue:, or write action: review"})
+			case s.Queue != "" && !queueNameRe.MatchString(s.Queue):
+				probs = append(probs, Problem{path + ".queue", fmt.Sprintf("queue %q is not a queue name", s.Queue), queueNameHint})
 			}
 			if s.Detector == "" {
 				probs = append(probs, Problem{path, fmt.Sprintf("step %d has no detector", i+1), "add detector: one of " + strings.Join(guard.Names(), ", ")})
@@ -193,6 +210,22 @@ func (p *Policy) Compile(opt Options) (*Compiled, []Problem) {
 		return nil, probs
 	}
 	return c, nil
+}
+
+// queueNameRe is what a review queue's name may be (the store's rule for queue names).
+var queueNameRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$`)
+
+const queueNameHint = "use letters, digits, -, _ and ., with / between parts (e.g. support/guard-review), each part starting with a letter or digit"
+
+// ReviewQueue is the review queue named for the cases the review step called step of stage
+// holds: the step's queue:, else the policy's review_queue:, else "" (the caller's default).
+func (c *Compiled) ReviewQueue(stage Stage, step string) string {
+	for _, s := range c.steps(stage) {
+		if s.Name == step && s.Queue != "" {
+			return s.Queue
+		}
+	}
+	return c.reviewQueue
 }
 
 func hint(s string, candidates []string, fallback string) string {

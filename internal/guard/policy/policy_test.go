@@ -65,6 +65,10 @@ func TestParseErrors(t *testing.T) {
 		{"input: [\n", "p.yaml:"},
 		{"", "the policy is empty"},
 		{"input:\n  - detector: llm_classifier\n    action: block\n", "llm_classifier needs a model"},
+		{"review_queu: x\ninput:\n  - {detector: pii, action: review}\n", "p.yaml:1:1: unknown key \"review_queu\"\n\thint: did you mean \"review_queue\"?"},
+		{"review_queue: \"bad name!\"\ninput:\n  - {detector: pii, action: review}\n", "p.yaml:1:1: review_queue \"bad name!\" is not a queue name"},
+		{"input:\n  - {detector: pii, action: block, queue: triage}\n", "p.yaml:2:36: queue: is for review steps only"},
+		{"input:\n  - {detector: pii, action: review, queue: /x}\n", "queue \"/x\" is not a queue name"},
 	} {
 		_, err := Parse([]byte(tc.yaml), "p.yaml", Options{})
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -127,5 +131,40 @@ func TestStream(t *testing.T) {
 	_, r, _ = s.Write(ctx, "klmnopqrstuvwxyz0123 ok")
 	if r == nil || r.Decision != DecisionReview {
 		t.Fatalf("secret split across deltas not caught: %+v", r)
+	}
+}
+
+// TestReviewQueue: a review step's cases go to its queue:, else the policy's review_queue:,
+// else "" (the gateway's default queue).
+func TestReviewQueue(t *testing.T) {
+	c, err := Parse([]byte(`review_queue: support/guard
+input:
+  - {name: inj, detector: injection, action: review, queue: support/injections}
+  - {name: pii, detector: pii, action: review}
+output:
+  - {detector: secrets, action: review}
+`), "p.yaml", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		stage      Stage
+		step, want string
+	}{
+		{Input, "inj", "support/injections"},
+		{Input, "pii", "support/guard"},
+		{Output, "secrets", "support/guard"},
+		{Output, "inj", "support/guard"}, // the input step's queue is not the output's
+	} {
+		if got := c.ReviewQueue(tc.stage, tc.step); got != tc.want {
+			t.Errorf("ReviewQueue(%s, %s) = %q, want %q", tc.stage, tc.step, got, tc.want)
+		}
+	}
+	c, err = Parse([]byte(sample), "p.yaml", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.ReviewQueue(Output, "secrets"); got != "" {
+		t.Errorf("ReviewQueue of a policy naming none = %q, want \"\"", got)
 	}
 }
