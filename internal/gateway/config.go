@@ -57,11 +57,51 @@ type Provider struct {
 	Type      string `yaml:"type"` // openai or anthropic
 	BaseURL   string `yaml:"base_url"`
 	APIKeyEnv string `yaml:"api_key_env"`
-	// Headers are extra request headers (an Azure api-version, an organisation id): not
-	// secrets, which come from api_key_env only.
+	// Headers are extra request headers (an organisation id): not secrets, which come from
+	// api_key_env only.
 	Headers map[string]string `yaml:"headers"`
+	// Auth is how an openai provider sends its key: "bearer" (Authorization: Bearer, the
+	// default) or "api-key" (Azure OpenAI's api-key header, the default for Azure hosts).
+	Auth string `yaml:"auth"`
 
 	apiKey string // resolved from APIKeyEnv at load; never printed
+	// chatURL and embedURL are the endpoints, with the base URL's query (Azure's
+	// api-version) kept.
+	chatURL, embedURL string
+}
+
+// azureAPIVersion is sent to Azure OpenAI when the base URL names none.
+const azureAPIVersion = "2024-10-21"
+
+// isAzure is whether host is Azure OpenAI's (or Azure AI Foundry's).
+func isAzure(host string) bool {
+	host = strings.ToLower(host)
+	return strings.HasSuffix(host, ".openai.azure.com") || strings.HasSuffix(host, ".cognitiveservices.azure.com") || strings.HasSuffix(host, ".services.ai.azure.com")
+}
+
+// endpoints sets the provider's endpoint URLs from its base URL: the path appended, the
+// query kept, and for Azure hosts an api-version when the base names none (Azure's v1 API,
+// base_url https://RESOURCE.openai.azure.com/openai/v1, takes none).
+func (p *Provider) endpoints(u *url.URL) {
+	q := u.Query()
+	azure := isAzure(u.Hostname())
+	if azure && q.Get("api-version") == "" && !strings.HasSuffix(strings.TrimRight(u.Path, "/"), "/v1") {
+		q.Set("api-version", azureAPIVersion)
+	}
+	if p.Auth == "" {
+		p.Auth = "bearer"
+		if azure {
+			p.Auth = "api-key"
+		}
+	}
+	at := func(path string) string {
+		v := *u
+		v.Path = strings.TrimRight(u.Path, "/") + path
+		v.RawPath = ""
+		v.RawQuery = q.Encode()
+		return v.String()
+	}
+	p.chatURL, p.embedURL = at("/chat/completions"), at("/embeddings")
 }
 
 // Route is a model name clients send and the targets that serve it.
@@ -310,10 +350,18 @@ func (l *loader) validate(c *Config, getenv func(string) string) {
 		default:
 			l.fail(at(path+".type"), hintFor(p.Type, []string{TypeOpenAI, TypeAnthropic}, "use openai (any OpenAI-compatible API) or anthropic"), "unknown provider type %q", p.Type)
 		}
+		switch {
+		case p.Auth != "" && p.Type == TypeAnthropic:
+			l.fail(at(path+".auth"), "remove auth: an anthropic provider sends its key as x-api-key", "auth is for openai providers")
+		case p.Auth != "" && p.Auth != "bearer" && p.Auth != "api-key":
+			l.fail(at(path+".auth"), hintFor(p.Auth, []string{"bearer", "api-key"}, "use bearer (Authorization: Bearer KEY) or api-key (Azure OpenAI)"), "unknown auth %q", p.Auth)
+		}
 		if p.BaseURL == "" {
 			l.fail(at(path), "add base_url, e.g. https://api.openai.com/v1", "provider %q has no base_url", p.Name)
 		} else if u, err := url.Parse(p.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			l.fail(at(path+".base_url"), "write an http:// or https:// URL, e.g. https://api.openai.com/v1", "base_url %q is not an http(s) URL", p.BaseURL)
+		} else {
+			p.endpoints(u)
 		}
 		p.BaseURL = strings.TrimRight(p.BaseURL, "/")
 		if p.APIKeyEnv != "" {

@@ -39,11 +39,11 @@ func newDialect(typ string) (dialect, error) {
 type openAIDialect struct{}
 
 func (openAIDialect) request(ctx context.Context, p *Provider, endpoint string, body []byte) (*http.Request, error) {
-	path := "/chat/completions"
+	u := p.chatURL
 	if endpoint == endpointEmbeddings {
-		path = "/embeddings"
+		u = p.embedURL
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.BaseURL+path, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
 	if err != nil {
 		return nil, err
 	}
@@ -51,7 +51,11 @@ func (openAIDialect) request(ctx context.Context, p *Provider, endpoint string, 
 		req.Header.Set(k, v)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	if p.apiKey != "" {
+	switch {
+	case p.apiKey == "":
+	case p.Auth == "api-key":
+		req.Header.Set("Api-Key", p.apiKey)
+	default:
 		req.Header.Set("Authorization", "Bearer "+p.apiKey)
 	}
 	return req, nil
