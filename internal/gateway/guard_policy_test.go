@@ -76,9 +76,9 @@ func TestGuardPolicyPlain(t *testing.T) {
 	if status != 400 || !strings.Contains(out, "No prompt injections, please.") {
 		t.Fatalf("%d %s", status, out)
 	}
-	// A streamed Messages answer cannot be checked yet: refused, not let through unchecked.
+	// A streamed Messages answer is checked as it flows (messages_stream_test.go has more).
 	status, _, out = h.call("/v1/messages", teamAKey, `{"model":"support-bot","max_tokens":50,"stream":true,"messages":[{"role":"user","content":"hi"}]}`)
-	if status != 400 || !strings.Contains(out, "invalid_request_error") || !strings.Contains(out, "cannot do on a streamed Messages answer") {
+	if status != 200 || !strings.Contains(out, "Your card <CREDIT_CARD> is on file.") || strings.Contains(out, "4111") || !strings.Contains(out, "event: message_stop") {
 		t.Fatalf("%d %s", status, out)
 	}
 	// Findings are logged by type and span, never their value.

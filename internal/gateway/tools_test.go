@@ -60,6 +60,12 @@ func toolsGateway(t *testing.T, m *memApprovals) *httptest.Server {
 // toolsGatewayRec is toolsGateway recording its calls in rec.
 func toolsGatewayRec(t *testing.T, m *memApprovals, rec Recorder) *httptest.Server {
 	t.Helper()
+	return toolsGatewayType(t, m, rec, "openai")
+}
+
+// toolsGatewayType is toolsGatewayRec with an upstream of type typ (openai or anthropic).
+func toolsGatewayType(t *testing.T, m *memApprovals, rec Recorder, typ string) *httptest.Server {
+	t.Helper()
 	fake, err := fakellm.Start(fakellm.Options{Rules: []fakellm.Rule{
 		{Match: "small", ToolCalls: []fakellm.ToolCall{{Name: "make_payment", Arguments: `{"amount": 20, "to": "acme"}`}}},
 		{Match: "big", Reply: "Paying now.", ToolCalls: []fakellm.ToolCall{{Name: "make_payment", Arguments: `{"to": "acme", "amount": 250}`}}},
@@ -68,12 +74,15 @@ func toolsGatewayRec(t *testing.T, m *memApprovals, rec Recorder) *httptest.Serv
 		{Match: "delete", ToolCalls: []fakellm.ToolCall{{Name: "delete_account", Arguments: `{"id": 1}`}}},
 		{Match: "broken", ToolCalls: []fakellm.ToolCall{{Name: "make_payment", Arguments: `{"amount": 250,`}}},
 		{Match: "script", ToolCalls: []fakellm.ToolCall{{Name: "<script>alert(1)</script>", Arguments: `{}`}}},
+		{Match: "silent", ToolCalls: []fakellm.ToolCall{{Name: "make_payment", Arguments: `{"amount": 300, "to": "acme"}`}}},
 	}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(fake.Close)
-	cfg, err := Parse([]byte(strings.Replace(toolsConfig, "FAKE_URL", fake.URL, 1)), "gateway.yaml", testEnv)
+	yaml := strings.Replace(toolsConfig, "FAKE_URL", fake.URL, 1)
+	yaml = strings.Replace(yaml, "type: openai", "type: "+typ, 1)
+	cfg, err := Parse([]byte(yaml), "gateway.yaml", testEnv)
 	if err != nil {
 		t.Fatal(err)
 	}
