@@ -177,12 +177,6 @@ func (s *Server) Requests() []Seen {
 // Count is the number of requests received so far.
 func (s *Server) Count() int { return int(s.count.Load()) }
 
-// reply is the first matching rule's reply, or an echo of the message.
-func (s *Server) reply(lastUser string) string {
-	r, _ := s.answer(lastUser)
-	return r
-}
-
 // answer is the first matching rule's reply and tool calls, or an echo of the message.
 func (s *Server) answer(lastUser string) (string, []ToolCall) {
 	for _, r := range s.rules {

@@ -102,7 +102,8 @@ var errGuardBlocked = errors.New("the streamed answer was blocked by the route's
 
 // guardStream checks a streamed chat answer's content deltas with the route's policy as
 // they flow (policy.Stream), rewriting redacted text and ending the stream with an error
-// event when a step blocks.
+// event when a step blocks; a choice's whole text is judged (the whole-text steps) when it
+// finishes, before its finish chunk goes out.
 type guardStream struct {
 	c       *call
 	ctx     context.Context

@@ -34,15 +34,7 @@ func policyHarness(t *testing.T, reply string) *harness {
 
 func policyHarnessUp(t *testing.T, reply string) (*harness, *fakellm.Server) {
 	t.Helper()
-	up, err := fakellm.Start(fakellm.Options{Rules: []fakellm.Rule{{Match: "", Reply: reply}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(up.Close)
-	cfg := strings.Replace(twoTargets, "keys:", guardPolicies, 1)
-	cfg = strings.Replace(cfg, "    timeout_ms: 10000\n", "    timeout_ms: 10000\n    policy: strict\n", 1)
-	cfg = strings.Replace(cfg, "base_url: PRIMARY_URL", "base_url: "+up.URL, 1)
-	return newHarness(t, noLimits(cfg)), up
+	return policyGatewayUp(t, "openai", guardPolicies, "strict", reply, nil)
 }
 
 func TestGuardPolicyPlain(t *testing.T) {

@@ -119,8 +119,16 @@ func (m *memReviewer) all() []ReviewCase {
 }
 
 // policyGateway is a gateway whose support-bot route runs the policy named policy from
-// policies (a policies: block), its primary upstream of type typ answering reply.
+// policies (a policies: block), its primary upstream of type typ answering reply, and its
+// review cases going to rv (when not nil).
 func policyGateway(t *testing.T, typ, policies, policy, reply string, rv *memReviewer) *harness {
+	t.Helper()
+	h, _ := policyGatewayUp(t, typ, policies, policy, reply, rv)
+	return h
+}
+
+// policyGatewayUp is policyGateway, and its primary upstream.
+func policyGatewayUp(t *testing.T, typ, policies, policy, reply string, rv *memReviewer) (*harness, *fakellm.Server) {
 	t.Helper()
 	up, err := fakellm.Start(fakellm.Options{Rules: []fakellm.Rule{{Match: "", Reply: reply}}})
 	if err != nil {
@@ -131,7 +139,12 @@ func policyGateway(t *testing.T, typ, policies, policy, reply string, rv *memRev
 	cfg = strings.Replace(cfg, "    timeout_ms: 10000\n", "    timeout_ms: 10000\n    policy: "+policy+"\n", 1)
 	cfg = strings.Replace(cfg, "base_url: PRIMARY_URL", "base_url: "+up.URL, 1)
 	cfg = strings.Replace(cfg, "  - name: primary\n    type: openai", "  - name: primary\n    type: "+typ, 1)
-	return newHarness(t, noLimits(cfg), harnessOpts{opt: func(o *Options) { o.Reviewer = rv }})
+	opt := func(o *Options) {
+		if rv != nil {
+			o.Reviewer = rv
+		}
+	}
+	return newHarness(t, noLimits(cfg), harnessOpts{opt: opt}), up
 }
 
 // Streamed Messages answers are checked by the route's guard policy, from an OpenAI
@@ -276,19 +289,8 @@ func TestToolPolicyMessagesStream(t *testing.T) {
 			srv := toolsGatewayType(t, m, rec, typ)
 			post := func(text string) msgStream {
 				t.Helper()
-				req, _ := http.NewRequest(http.MethodPost, srv.URL+"/v1/messages", strings.NewReader(
-					`{"model":"agent","max_tokens":100,"stream":true,"messages":[{"role":"user","content":"`+text+`"}]}`))
-				req.Header.Set("X-Api-Key", teamAKey)
-				resp, err := http.DefaultClient.Do(req)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer resp.Body.Close()
-				b, _ := io.ReadAll(resp.Body)
-				if resp.StatusCode != 200 {
-					t.Fatalf("%s: %d %s", text, resp.StatusCode, b)
-				}
-				s := readMsgStream(t, string(b))
+				_, b := postMessagesTo(t, srv, `{"model":"agent","max_tokens":100,"stream":true,"messages":[{"role":"user","content":"`+text+`"}]}`)
+				s := readMsgStream(t, b)
 				if !s.contiguous() {
 					t.Errorf("%s: block indexes %v\n%s", text, s.indexes, b)
 				}
@@ -344,6 +346,22 @@ func TestToolPolicyMessagesStream(t *testing.T) {
 			if !reflect.DeepEqual(rules, map[string]bool{"deny delete_account": true, "payments": true, "malformed arguments": true}) {
 				t.Errorf("blocked traces name %v", rules)
 			}
+			if typ == "anthropic" {
+				// What the translation cannot express would pass through with its tools
+				// unread: refused on a route with a tool policy.
+				req, _ := http.NewRequest(http.MethodPost, srv.URL+"/v1/messages", strings.NewReader(
+					`{"model":"agent","max_tokens":10,"top_k":5,"tools":[{"name":"delete_account","input_schema":{"type":"object"}}],"messages":[{"role":"user","content":"small"}]}`))
+				req.Header.Set("X-Api-Key", teamAKey)
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 400 || !strings.Contains(string(b), "top_k") {
+					t.Errorf("untranslatable request: %d %s", resp.StatusCode, b)
+				}
+			}
 		})
 	}
 }
@@ -367,28 +385,10 @@ func TestMessagesStreamPassThroughPieces(t *testing.T) {
 		}
 	}))
 	t.Cleanup(up.Close)
-	cfg := strings.Replace(toolsConfig, "FAKE_URL", up.URL, 1)
-	cfg = strings.Replace(cfg, "type: openai", "type: anthropic", 1)
-	c, err := Parse([]byte(cfg), "gateway.yaml", testEnv)
-	if err != nil {
-		t.Fatal(err)
-	}
 	rec := &memRecorder{}
-	gw, err := New(c, Options{Approvals: &memApprovals{}, Recorder: rec})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(gw)
-	t.Cleanup(srv.Close)
-	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/v1/messages", strings.NewReader(`{"model":"agent","max_tokens":10,"stream":true,"messages":[{"role":"user","content":"hi"}]}`))
-	req.Header.Set("X-Api-Key", teamAKey)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if want := events + "\n"; string(b) != want {
+	srv := toolsGatewayAt(t, &memApprovals{}, rec, "anthropic", up.URL)
+	_, b := postMessagesTo(t, srv, `{"model":"agent","max_tokens":10,"stream":true,"messages":[{"role":"user","content":"hi"}]}`)
+	if want := events + "\n"; b != want {
 		t.Fatalf("got\n%s\nwant\n%s", b, want)
 	}
 	for range 200 {

@@ -80,7 +80,13 @@ func toolsGatewayType(t *testing.T, m *memApprovals, rec Recorder, typ string) *
 		t.Fatal(err)
 	}
 	t.Cleanup(fake.Close)
-	yaml := strings.Replace(toolsConfig, "FAKE_URL", fake.URL, 1)
+	return toolsGatewayAt(t, m, rec, typ, fake.URL)
+}
+
+// toolsGatewayAt is the tools gateway in front of the upstream at url, of type typ.
+func toolsGatewayAt(t *testing.T, m *memApprovals, rec Recorder, typ, url string) *httptest.Server {
+	t.Helper()
+	yaml := strings.Replace(toolsConfig, "FAKE_URL", url, 1)
 	yaml = strings.Replace(yaml, "type: openai", "type: "+typ, 1)
 	cfg, err := Parse([]byte(yaml), "gateway.yaml", testEnv)
 	if err != nil {
@@ -93,6 +99,24 @@ func toolsGatewayType(t *testing.T, m *memApprovals, rec Recorder, typ string) *
 	srv := httptest.NewServer(gw)
 	t.Cleanup(srv.Close)
 	return srv
+}
+
+// postMessagesTo posts an Anthropic Messages request to srv with the app's key; a status
+// other than 200 fails the test.
+func postMessagesTo(t *testing.T, srv *httptest.Server, body string) (http.Header, string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/v1/messages", strings.NewReader(body))
+	req.Header.Set("X-Api-Key", teamAKey)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("%s: %d %s", body, resp.StatusCode, b)
+	}
+	return resp.Header, string(b)
 }
 
 func postTools(t *testing.T, srv *httptest.Server, body string) (int, http.Header, string) {

@@ -42,20 +42,26 @@ routes:
 keys:
   - {name: team-a, key_env: TEAM_A_KEY}
 `
+	rec := &recorder{}
+	return anthropicClient(t, yaml, gateway.Options{Recorder: rec}), up, rec
+}
+
+// anthropicClient starts a gateway with the config yaml (its keys in PRIMARY_API_KEY,
+// BACKUP_API_KEY and TEAM_A_KEY) and returns an Anthropic SDK client of it, as team-a.
+func anthropicClient(t *testing.T, yaml string, opt gateway.Options) anthropic.Client {
+	t.Helper()
 	env := map[string]string{"PRIMARY_API_KEY": "sk-p-secret", "BACKUP_API_KEY": "sk-ant-secret", "TEAM_A_KEY": "team-a-secret"}
 	cfg, err := gateway.Parse([]byte(yaml), "gateway.yaml", func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec := &recorder{}
-	gw, err := gateway.New(cfg, gateway.Options{Recorder: rec})
+	gw, err := gateway.New(cfg, opt)
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(gw)
 	t.Cleanup(srv.Close)
-	c := anthropic.NewClient(aoption.WithBaseURL(srv.URL), aoption.WithAPIKey("team-a-secret"), aoption.WithMaxRetries(0))
-	return c, up, rec
+	return anthropic.NewClient(aoption.WithBaseURL(srv.URL), aoption.WithAPIKey("team-a-secret"), aoption.WithMaxRetries(0))
 }
 
 func msgParams(model, text string) anthropic.MessageNewParams {
@@ -182,19 +188,8 @@ routes:
 keys:
   - {name: team-a, key_env: TEAM_A_KEY}
 `
-	env := map[string]string{"PRIMARY_API_KEY": "sk-p-secret", "BACKUP_API_KEY": "sk-ant-secret", "TEAM_A_KEY": "team-a-secret"}
-	cfg, err := gateway.Parse([]byte(yaml), "gateway.yaml", func(k string) string { return env[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
 	approvals := &memApprovals{}
-	gw, err := gateway.New(cfg, gateway.Options{Approvals: approvals})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(gw)
-	t.Cleanup(srv.Close)
-	c := anthropic.NewClient(aoption.WithBaseURL(srv.URL), aoption.WithAPIKey("team-a-secret"), aoption.WithMaxRetries(0))
+	c := anthropicClient(t, yaml, gateway.Options{Approvals: approvals})
 	stream := func(route, text string) (anthropic.Message, error) {
 		s := c.Messages.NewStreaming(context.Background(), msgParams(route, text))
 		var m anthropic.Message
