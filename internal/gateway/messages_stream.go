@@ -369,27 +369,30 @@ func msgEvent(name string, v any) []byte {
 // Anthropic upstream's stream passes through in pieces of any size. Close hands on what is
 // left.
 type eventSplitter struct {
-	w   io.Writer
-	buf []byte
+	w       io.Writer
+	buf     []byte
+	scanned int // how much of buf holds no event end, so that a long event is scanned once
 }
 
 func (s *eventSplitter) Write(p []byte) (int, error) {
 	s.buf = append(s.buf, p...)
-	rest := s.buf
+	rest, from := s.buf, max(0, s.scanned-2) // an end may start in what was scanned
 	for {
-		i, n := eventEnd(rest)
+		i, n := eventEnd(rest[from:])
 		if i < 0 {
 			break
 		}
-		if _, err := s.w.Write(rest[:i+n]); err != nil {
+		end := from + i + n
+		if _, err := s.w.Write(rest[:end]); err != nil {
 			return 0, err
 		}
-		rest = rest[i+n:]
+		rest, from = rest[end:], 0
 	}
 	if len(rest) > maxEventBytes {
 		return 0, fmt.Errorf("an event of the upstream's stream is larger than %d bytes", maxEventBytes)
 	}
 	s.buf = append(s.buf[:0], rest...)
+	s.scanned = len(s.buf)
 	return len(p), nil
 }
 

@@ -402,3 +402,32 @@ func TestMessagesStreamPassThroughPieces(t *testing.T) {
 	}
 	t.Fatal("no trace")
 }
+
+// eventRecorder keeps the writes it gets.
+type eventRecorder struct{ got []string }
+
+func (e *eventRecorder) Write(p []byte) (int, error) {
+	e.got = append(e.got, string(p))
+	return len(p), nil
+}
+
+// The splitter hands on whole events, wherever the pieces cut them.
+func TestEventSplitter(t *testing.T) {
+	in := "event: a\ndata: 1\n\nevent: b\r\ndata: 2\r\n\r\n: comment\n\nevent: c\ndata: 3\n"
+	want := []string{"event: a\ndata: 1\n\n", "event: b\r\ndata: 2\r\n\r\n", ": comment\n\n", "event: c\ndata: 3\n\n"}
+	for size := 1; size <= len(in); size++ {
+		rec := &eventRecorder{}
+		sp := &eventSplitter{w: rec}
+		for i := 0; i < len(in); i += size {
+			if _, err := sp.Write([]byte(in[i:min(i+size, len(in))])); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := sp.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(rec.got, want) {
+			t.Fatalf("pieces of %d: %q", size, rec.got)
+		}
+	}
+}
