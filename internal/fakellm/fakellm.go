@@ -25,8 +25,9 @@ import (
 type Rule struct {
 	Match string `json:"match"`
 	Reply string `json:"reply"`
-	// ToolCalls, when set, are the calls the answer makes (finish_reason tool_calls),
-	// with Reply as its content. A request whose last message is a tool result is
+	// ToolCalls, when set, are the calls the answer makes (finish_reason tool_calls; on
+	// /v1/messages, tool_use blocks after the text, stop_reason tool_use), with Reply as
+	// its content. A request whose last message is a tool result is
 	// answered "tool result: " and that result, with no calls.
 	ToolCalls []ToolCall `json:"tool_calls,omitempty"`
 }
