@@ -46,20 +46,47 @@ func (s *Server) messages(w http.ResponseWriter, _ *http.Request, body []byte) {
 			return
 		}
 	}
-	reply := s.reply(lastUser(req.Messages))
+	reply, calls := s.answer(lastUser(req.Messages))
 	input := words(string(system))
 	for _, m := range req.Messages {
 		input += words(string(m.Content))
 	}
 	output := words(reply)
 	id := s.nextID("msg_fake_")
+	stop := "end_turn"
+	// The answer's blocks: its text (left out when empty and there are tool calls), then
+	// one tool_use block per call, its input the call's arguments as written.
+	type block struct {
+		text           *string // nil for a tool call
+		id, name, args string
+	}
+	var blocks []block
+	if reply != "" || len(calls) == 0 {
+		blocks = append(blocks, block{text: &reply})
+	}
+	for i, c := range calls {
+		stop = "tool_use"
+		blocks = append(blocks, block{id: s.nextID("toolu_fake_") + "_" + string(rune('a'+i)), name: c.Name, args: c.Arguments})
+	}
 
 	if !req.Stream {
+		var content []map[string]any
+		for _, b := range blocks {
+			if b.text != nil {
+				content = append(content, map[string]any{"type": "text", "text": *b.text})
+				continue
+			}
+			in := json.RawMessage(b.args)
+			if !json.Valid(in) {
+				in = json.RawMessage("{}")
+			}
+			content = append(content, map[string]any{"type": "tool_use", "id": b.id, "name": b.name, "input": in})
+		}
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(map[string]any{
 			"id": id, "type": "message", "role": "assistant", "model": req.Model,
-			"content":     []map[string]any{{"type": "text", "text": reply}},
-			"stop_reason": "end_turn", "stop_sequence": nil,
+			"content":     content,
+			"stop_reason": stop, "stop_sequence": nil,
 			"usage": map[string]int{"input_tokens": input, "output_tokens": output},
 		})
 		return
@@ -72,16 +99,29 @@ func (s *Server) messages(w http.ResponseWriter, _ *http.Request, body []byte) {
 		"stop_reason": nil, "stop_sequence": nil,
 		"usage": map[string]int{"input_tokens": input, "output_tokens": 1},
 	}})
-	sse(w, "content_block_start", map[string]any{"type": "content_block_start", "index": 0,
-		"content_block": map[string]any{"type": "text", "text": ""}})
-	sse(w, "ping", map[string]any{"type": "ping"})
-	for _, p := range pieces(reply) {
-		sse(w, "content_block_delta", map[string]any{"type": "content_block_delta", "index": 0,
-			"delta": map[string]any{"type": "text_delta", "text": p}})
+	for i, b := range blocks {
+		if b.text != nil {
+			sse(w, "content_block_start", map[string]any{"type": "content_block_start", "index": i,
+				"content_block": map[string]any{"type": "text", "text": ""}})
+			sse(w, "ping", map[string]any{"type": "ping"})
+			for _, p := range pieces(*b.text) {
+				sse(w, "content_block_delta", map[string]any{"type": "content_block_delta", "index": i,
+					"delta": map[string]any{"type": "text_delta", "text": p}})
+			}
+		} else {
+			// As Anthropic streams a call: its id and name, then the input in two parts.
+			sse(w, "content_block_start", map[string]any{"type": "content_block_start", "index": i,
+				"content_block": map[string]any{"type": "tool_use", "id": b.id, "name": b.name, "input": map[string]any{}}})
+			half := len(b.args) / 2
+			for _, part := range []string{b.args[:half], b.args[half:]} {
+				sse(w, "content_block_delta", map[string]any{"type": "content_block_delta", "index": i,
+					"delta": map[string]any{"type": "input_json_delta", "partial_json": part}})
+			}
+		}
+		sse(w, "content_block_stop", map[string]any{"type": "content_block_stop", "index": i})
 	}
-	sse(w, "content_block_stop", map[string]any{"type": "content_block_stop", "index": 0})
 	sse(w, "message_delta", map[string]any{"type": "message_delta",
-		"delta": map[string]any{"stop_reason": "end_turn", "stop_sequence": nil},
+		"delta": map[string]any{"stop_reason": stop, "stop_sequence": nil},
 		"usage": map[string]int{"output_tokens": output}})
 	sse(w, "message_stop", map[string]any{"type": "message_stop"})
 }

@@ -25,8 +25,9 @@ import (
 type Rule struct {
 	Match string `json:"match"`
 	Reply string `json:"reply"`
-	// ToolCalls, when set, are the calls the answer makes (finish_reason tool_calls),
-	// with Reply as its content. A request whose last message is a tool result is
+	// ToolCalls, when set, are the calls the answer makes (finish_reason tool_calls; on
+	// /v1/messages, tool_use blocks after the text, stop_reason tool_use), with Reply as
+	// its content. A request whose last message is a tool result is
 	// answered "tool result: " and that result, with no calls.
 	ToolCalls []ToolCall `json:"tool_calls,omitempty"`
 }
@@ -176,12 +177,6 @@ func (s *Server) Requests() []Seen {
 
 // Count is the number of requests received so far.
 func (s *Server) Count() int { return int(s.count.Load()) }
-
-// reply is the first matching rule's reply, or an echo of the message.
-func (s *Server) reply(lastUser string) string {
-	r, _ := s.answer(lastUser)
-	return r
-}
 
 // answer is the first matching rule's reply and tool calls, or an echo of the message.
 func (s *Server) answer(lastUser string) (string, []ToolCall) {

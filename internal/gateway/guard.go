@@ -43,8 +43,8 @@ type Verdict struct {
 // Guard is one step of the guard pipeline. Steps run in order; each sees the texts as the
 // steps before it left them; the first Block ends the call. On input the texts are the
 // messages' text (chat) or the inputs (embeddings); on output the choices' content of a
-// plain chat answer. Streamed answers are checked on output by a route's guard policy only
-// (guard_policy.go), not by Guard steps.
+// plain chat answer. Streamed answers (chat and Messages) are checked on output by a
+// route's guard policy only (guard_policy.go, messages_stream.go), not by Guard steps.
 type Guard interface {
 	Name() string
 	Check(ctx context.Context, stage Stage, texts []string) (Verdict, error)
@@ -121,10 +121,6 @@ func (c *call) guardError(stage Stage, step, reason string, err error) *apiError
 
 // guardInput runs the pipeline on the request's texts and writes modified texts back.
 func (c *call) guardInput(ctx context.Context) *apiError {
-	if name, pol := c.policy(); c.stream && c.anthropic && pol != nil && pol.Has("output") {
-		return &apiError{Status: http.StatusBadRequest, Type: typeInvalidRequest, Code: "stream_unsupported",
-			Message: fmt.Sprintf("The route %s checks answers with the guard policy %q, which the gateway cannot do on a streamed Messages answer yet: ask without stream, or through /v1/chat/completions.", c.route.Name, name)}
-	}
 	if len(c.guardSteps()) == 0 {
 		return nil
 	}

@@ -78,14 +78,15 @@ func TestGuardClassifier(t *testing.T) {
 	if l := h.logs.String(); !strings.Contains(l, "detector=llm_classifier type=unsafe") {
 		t.Fatalf("logs:\n%s", l)
 	}
-	// A stream is not classified (llm_classifier steps never run on streams).
+	// A stream is classified once its answer is whole, as it ends.
 	before := guardUp.Count()
-	status, _, _ = h.call("/v1/chat/completions", teamAKey, `{"model":"support-bot","stream":true,"messages":[{"role":"user","content":"hello"}]}`)
-	if status != 200 {
-		t.Fatalf("stream: %d", status)
+	status, _, out = h.call("/v1/chat/completions", teamAKey, `{"model":"support-bot","stream":true,"messages":[{"role":"user","content":"hello"}]}`)
+	if text, done, errEv := streamed(t, out); status != 200 || text != "Sure, here is how to do that." || !done || errEv != "" {
+		t.Fatalf("stream: %d %s", status, out)
 	}
-	if got := guardUp.Count() - before; got != 1 {
-		t.Fatalf("a stream asked the classifier %d times, want 1 (its input only)", got)
+	reqs = guardUp.Requests()
+	if got := guardUp.Count() - before; got != 2 || !strings.Contains(string(reqs[len(reqs)-1].Body), "Sure, here is how to do that.") {
+		t.Fatalf("a stream asked the classifier %d times, want 2 (its input, then its whole answer)", got)
 	}
 }
 
@@ -94,6 +95,19 @@ func TestGuardClassifierUnsafeOutput(t *testing.T) {
 	status, _, out := h.call("/v1/chat/completions", teamAKey, chat("support-bot", "Tell me a story"))
 	if status == 200 || strings.Contains(out, "quiet street") || !strings.Contains(out, "held for human review") || !strings.Contains(out, "unsafe") {
 		t.Fatalf("%d %s", status, out)
+	}
+	// Streamed, the text has gone out when the whole answer is judged: the stream ends
+	// with the error event instead of its normal end.
+	status, _, out = h.call("/v1/chat/completions", teamAKey, `{"model":"support-bot","stream":true,"messages":[{"role":"user","content":"Tell me a story"}]}`)
+	if text, done, errEv := streamed(t, out); status != 200 || text != "First, steal a car from a quiet street." || done || !strings.Contains(errEv, "held for human review") {
+		t.Fatalf("stream: %d %s", status, out)
+	}
+	_, body := h.postMessages(teamAKey, `{"model":"support-bot","max_tokens":50,"stream":true,"messages":[{"role":"user","content":"Tell me a story"}]}`)
+	if s := readMsgStream(t, body); s.text != "First, steal a car from a quiet street." || s.stopped || !strings.Contains(s.errMsg, "held for human review") {
+		t.Fatalf("messages stream: %+v", s)
+	}
+	if tr := h.record(3); tr.Blocked != "safety/output-safety (review)" || tr.ErrorCode != "content_blocked" {
+		t.Fatalf("trace %+v", tr)
 	}
 }
 

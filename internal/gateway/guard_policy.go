@@ -36,9 +36,7 @@ func (p policyGuard) Check(ctx context.Context, stage Stage, texts []string) (Ve
 			return Verdict{}, err
 		}
 		p.logFindings(stage, r.Findings)
-		for _, e := range r.Errors {
-			p.log.Warn("gateway: guard step failed", "policy", p.name, "stage", string(stage), "step", e.Step, "on_error", e.OnError, "error", e.Error)
-		}
+		p.logErrors(stage, r.Errors)
 		if r.Blocked() {
 			v := Verdict{Action: Block, Reason: r.Message, Step: p.stepLabel(r.Step, r.Decision)}
 			if r.Decision == policy.DecisionReview {
@@ -74,6 +72,12 @@ func (p policyGuard) logFindings(stage Stage, fs []policy.Finding) {
 	}
 }
 
+func (p policyGuard) logErrors(stage Stage, es []policy.StepError) {
+	for _, e := range es {
+		p.log.Warn("gateway: guard step failed", "policy", p.name, "stage", string(stage), "step", e.Step, "on_error", e.OnError, "error", e.Error)
+	}
+}
+
 // policy is the call's guard policy: its route's, else its project's, else the default.
 func (c *call) policy() (string, *policy.Compiled) {
 	project := ""
@@ -98,7 +102,8 @@ var errGuardBlocked = errors.New("the streamed answer was blocked by the route's
 
 // guardStream checks a streamed chat answer's content deltas with the route's policy as
 // they flow (policy.Stream), rewriting redacted text and ending the stream with an error
-// event when a step blocks.
+// event when a step blocks; a choice's whole text is judged (the whole-text steps) when it
+// finishes, before its finish chunk goes out.
 type guardStream struct {
 	c       *call
 	ctx     context.Context
@@ -149,7 +154,7 @@ func (s *guardStream) Write(ev []byte) (int, error) {
 			o, r, err := st.Write(s.ctx, text)
 			s.logFindings(st)
 			if err != nil || r != nil {
-				return s.block(r, err)
+				return s.block(st, r, err)
 			}
 			out = o
 		}
@@ -159,7 +164,7 @@ func (s *guardStream) Write(ev []byte) (int, error) {
 			o, r, err := st.Close(s.ctx)
 			s.logFindings(st)
 			if err != nil || r != nil {
-				return s.block(r, err)
+				return s.block(st, r, err)
 			}
 			out += o
 			delete(s.streams, idx)
@@ -177,9 +182,13 @@ func (s *guardStream) Write(ev []byte) (int, error) {
 }
 
 func (s *guardStream) logFindings(st *policy.Stream) {
-	if fs := st.Drain(); len(fs) > 0 {
-		policyGuard{name: s.name, log: s.c.g.log}.logFindings(StageOutput, fs)
-	}
+	policyGuard{name: s.name, log: s.c.g.log}.logStream(st)
+}
+
+// logStream logs the findings and step failures a stream has let out since the last call.
+func (p policyGuard) logStream(st *policy.Stream) {
+	p.logFindings(StageOutput, st.Drain())
+	p.logErrors(StageOutput, st.DrainErrors())
 }
 
 func (s *guardStream) stream(idx int) *policy.Stream {
@@ -197,7 +206,7 @@ func (s *guardStream) flushAll() error {
 		o, r, err := st.Close(s.ctx)
 		s.logFindings(st)
 		if err != nil || r != nil {
-			_, err := s.block(r, err)
+			_, err := s.block(st, r, err)
 			return err
 		}
 		delete(s.streams, idx)
@@ -225,25 +234,32 @@ func (s *guardStream) pass(b []byte, n int) (int, error) {
 }
 
 // block ends the stream: an error event in OpenAI's shape, and no [DONE].
-func (s *guardStream) block(r *policy.Result, err error) (int, error) {
-	c := s.c
+func (s *guardStream) block(st *policy.Stream, r *policy.Result, err error) (int, error) {
+	e := s.c.streamBlocked(s.name, s.pol, st, r, err)
+	_, _ = s.dst.Write(fmt.Appendf(nil, "data: %s\n\n", errorBody(e)))
+	return 0, errReported{errGuardBlocked}
+}
+
+// streamBlocked records that the guard policy name ended a stream, r its block (err: the
+// policy failed), in the call's trace, metrics and review case, and returns what the
+// client is told.
+func (c *call) streamBlocked(name string, pol *policy.Compiled, st *policy.Stream, r *policy.Result, err error) *apiError {
 	e := &apiError{Status: http.StatusBadRequest, Type: typeInvalidRequest, Code: "content_blocked"}
 	if err != nil {
-		c.g.log.Error("gateway: guard policy failed on a stream", "policy", s.name, "err", err)
-		e.Type, e.Code = typeServer, "guard_error"
-		e.Message = fmt.Sprintf("The gateway's guard policy %q failed; the answer was cut off.", s.name)
-		c.blocked = "policy " + s.name
+		c.g.log.Error("gateway: guard policy failed on a stream", "policy", name, "err", err)
+		e.Status, e.Type, e.Code = http.StatusInternalServerError, typeServer, "guard_error"
+		e.Message = fmt.Sprintf("The gateway's guard policy %q failed; the answer was cut off.", name)
+		c.blocked = "policy " + name
 	} else {
 		e.Message = r.Message
-		pg := policyGuard{name: s.name, c: s.pol, log: c.g.log}
+		pg := policyGuard{name: name, c: pol, log: c.g.log}
 		pg.logFindings(StageOutput, r.Findings)
 		c.blocked = pg.stepLabel(r.Step, r.Decision)
 		if r.Decision == policy.DecisionReview {
-			c.review = &ReviewCase{Stage: StageOutput, Policy: s.name, Step: r.Step, Findings: r.Findings} // TODO(streams): the judged window as Text
+			c.review = &ReviewCase{Stage: StageOutput, Policy: name, Step: r.Step, Text: st.Judged(), Findings: r.Findings}
 		}
 		c.g.metrics.blocked.WithLabelValues(c.route.Name, c.key.name, c.blocked, string(StageOutput)).Inc()
 	}
-	_, _ = s.dst.Write(fmt.Appendf(nil, "data: %s\n\n", errorBody(e)))
 	c.guardBlockMsg, c.guardBlockCode = e.Message, e.Code
-	return 0, errReported{errGuardBlocked}
+	return e
 }

@@ -34,15 +34,7 @@ func policyHarness(t *testing.T, reply string) *harness {
 
 func policyHarnessUp(t *testing.T, reply string) (*harness, *fakellm.Server) {
 	t.Helper()
-	up, err := fakellm.Start(fakellm.Options{Rules: []fakellm.Rule{{Match: "", Reply: reply}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(up.Close)
-	cfg := strings.Replace(twoTargets, "keys:", guardPolicies, 1)
-	cfg = strings.Replace(cfg, "    timeout_ms: 10000\n", "    timeout_ms: 10000\n    policy: strict\n", 1)
-	cfg = strings.Replace(cfg, "base_url: PRIMARY_URL", "base_url: "+up.URL, 1)
-	return newHarness(t, noLimits(cfg)), up
+	return policyGatewayUp(t, "openai", guardPolicies, "strict", reply, nil)
 }
 
 func TestGuardPolicyPlain(t *testing.T) {
@@ -76,9 +68,9 @@ func TestGuardPolicyPlain(t *testing.T) {
 	if status != 400 || !strings.Contains(out, "No prompt injections, please.") {
 		t.Fatalf("%d %s", status, out)
 	}
-	// A streamed Messages answer cannot be checked yet: refused, not let through unchecked.
+	// A streamed Messages answer is checked as it flows (messages_stream_test.go has more).
 	status, _, out = h.call("/v1/messages", teamAKey, `{"model":"support-bot","max_tokens":50,"stream":true,"messages":[{"role":"user","content":"hi"}]}`)
-	if status != 400 || !strings.Contains(out, "invalid_request_error") || !strings.Contains(out, "cannot do on a streamed Messages answer") {
+	if status != 200 || !strings.Contains(out, "Your card <CREDIT_CARD> is on file.") || strings.Contains(out, "4111") || !strings.Contains(out, "event: message_stop") {
 		t.Fatalf("%d %s", status, out)
 	}
 	// Findings are logged by type and span, never their value.

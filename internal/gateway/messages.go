@@ -153,13 +153,13 @@ func (c *call) readMessages() *apiError {
 }
 
 // checkNative refuses an Anthropic request that could not be translated unless every
-// target of its route is an Anthropic upstream (it then passes through as it is) and no
-// guard step has to read its text.
+// target of its route is an Anthropic upstream (it then passes through as it is), no guard
+// step has to read its text and no tool policy its tools.
 func (c *call) checkNative() *apiError {
 	if c.untranslatable == nil {
 		return nil
 	}
-	if len(c.guardSteps()) > 0 {
+	if len(c.guardSteps()) > 0 || !c.route.Tools.Empty() {
 		return c.untranslatable
 	}
 	all := append([]*target{}, c.route.targets...)
@@ -274,13 +274,34 @@ func (c *call) clientModel() string {
 func (c *call) streamToClient(dst io.Writer, flush func(), src io.Reader, t *target) (usage, error) {
 	switch {
 	case c.passThrough(t):
-		// The upstream's events reach the client byte for byte as they arrive; the
-		// translation reads the same bytes only for the usage and to see the stream end.
-		tee := io.TeeReader(src, flushWriter{dst, flush})
+		// The upstream's events reach the client byte for byte as they arrive (event by
+		// event through the route's policies, when it has some); the translation reads the
+		// same bytes only for the usage and to see the stream end.
+		m := c.messagesStreamWriter(c.ctx, dst)
+		if m == nil {
+			tee := io.TeeReader(src, flushWriter{dst, flush})
+			u, err := anthropic.MessagesStreamToChat(io.Discard, nil, tee, t.model, true)
+			return fromAnthropicUsage(u), err
+		}
+		sp := &eventSplitter{w: m}
+		tee := io.TeeReader(src, flushWriter{sp, flush})
 		u, err := anthropic.MessagesStreamToChat(io.Discard, nil, tee, t.model, true)
+		if err == nil {
+			err = sp.Close()
+			flush()
+		}
+		if m.err != nil {
+			// The translation may have read to message_stop from bytes it had before the
+			// policies ended the stream.
+			err = m.err
+		}
 		return fromAnthropicUsage(u), err
 	case c.anthropic:
-		f := &streamErrorFilter{w: dst, prefix: []byte("event: error")}
+		var w io.Writer = dst
+		if m := c.messagesStreamWriter(c.ctx, dst); m != nil {
+			w = m
+		}
+		f := &streamErrorFilter{w: w, prefix: []byte("event: error")}
 		u, err := anthropic.ChatStreamToMessages(f, flush, src, c.clientModel())
 		return fromAnthropicUsage(u), f.wrap(err)
 	}

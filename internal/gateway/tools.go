@@ -61,10 +61,6 @@ func (c *call) checkTools() *apiError {
 	if p.Empty() || c.endpoint != endpointChat {
 		return nil
 	}
-	if c.anthropic && c.stream {
-		return &apiError{Status: http.StatusBadRequest, Type: typeInvalidRequest, Code: "tool_policy_stream_unsupported",
-			Message: fmt.Sprintf("The route %s has a tool policy, which the gateway applies to streamed answers of POST /v1/chat/completions only: send stream: false, or call /v1/chat/completions.", c.route.Name)}
-	}
 	var tools []struct {
 		Type     string `json:"type"`
 		Function struct {
@@ -229,6 +225,8 @@ type toolStream struct {
 	said  map[int]bool              // the choices whose content is not empty
 }
 
+// toolStreamWriter wraps dst when the route has a tool policy; an Anthropic client's
+// stream is judged by messagesStream instead.
 func (c *call) toolStreamWriter(ctx context.Context, dst io.Writer) io.Writer {
 	if c.route.Tools.Empty() || c.anthropic {
 		return dst

@@ -60,6 +60,12 @@ func toolsGateway(t *testing.T, m *memApprovals) *httptest.Server {
 // toolsGatewayRec is toolsGateway recording its calls in rec.
 func toolsGatewayRec(t *testing.T, m *memApprovals, rec Recorder) *httptest.Server {
 	t.Helper()
+	return toolsGatewayType(t, m, rec, "openai")
+}
+
+// toolsGatewayType is toolsGatewayRec with an upstream of type typ (openai or anthropic).
+func toolsGatewayType(t *testing.T, m *memApprovals, rec Recorder, typ string) *httptest.Server {
+	t.Helper()
 	fake, err := fakellm.Start(fakellm.Options{Rules: []fakellm.Rule{
 		{Match: "small", ToolCalls: []fakellm.ToolCall{{Name: "make_payment", Arguments: `{"amount": 20, "to": "acme"}`}}},
 		{Match: "big", Reply: "Paying now.", ToolCalls: []fakellm.ToolCall{{Name: "make_payment", Arguments: `{"to": "acme", "amount": 250}`}}},
@@ -68,12 +74,21 @@ func toolsGatewayRec(t *testing.T, m *memApprovals, rec Recorder) *httptest.Serv
 		{Match: "delete", ToolCalls: []fakellm.ToolCall{{Name: "delete_account", Arguments: `{"id": 1}`}}},
 		{Match: "broken", ToolCalls: []fakellm.ToolCall{{Name: "make_payment", Arguments: `{"amount": 250,`}}},
 		{Match: "script", ToolCalls: []fakellm.ToolCall{{Name: "<script>alert(1)</script>", Arguments: `{}`}}},
+		{Match: "silent", ToolCalls: []fakellm.ToolCall{{Name: "make_payment", Arguments: `{"amount": 300, "to": "acme"}`}}},
 	}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(fake.Close)
-	cfg, err := Parse([]byte(strings.Replace(toolsConfig, "FAKE_URL", fake.URL, 1)), "gateway.yaml", testEnv)
+	return toolsGatewayAt(t, m, rec, typ, fake.URL)
+}
+
+// toolsGatewayAt is the tools gateway in front of the upstream at url, of type typ.
+func toolsGatewayAt(t *testing.T, m *memApprovals, rec Recorder, typ, url string) *httptest.Server {
+	t.Helper()
+	yaml := strings.Replace(toolsConfig, "FAKE_URL", url, 1)
+	yaml = strings.Replace(yaml, "type: openai", "type: "+typ, 1)
+	cfg, err := Parse([]byte(yaml), "gateway.yaml", testEnv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,6 +99,24 @@ func toolsGatewayRec(t *testing.T, m *memApprovals, rec Recorder) *httptest.Serv
 	srv := httptest.NewServer(gw)
 	t.Cleanup(srv.Close)
 	return srv
+}
+
+// postMessagesTo posts an Anthropic Messages request to srv with the app's key; a status
+// other than 200 fails the test.
+func postMessagesTo(t *testing.T, srv *httptest.Server, body string) (http.Header, string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/v1/messages", strings.NewReader(body))
+	req.Header.Set("X-Api-Key", teamAKey)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("%s: %d %s", body, resp.StatusCode, b)
+	}
+	return resp.Header, string(b)
 }
 
 func postTools(t *testing.T, srv *httptest.Server, body string) (int, http.Header, string) {

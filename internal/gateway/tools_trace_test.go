@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"encoding/json"
-	"io"
 	"net/http"
 	"reflect"
 	"strings"
@@ -54,19 +53,7 @@ func TestToolPolicyMessagesHeld(t *testing.T) {
 	m := &memApprovals{}
 	srv := toolsGateway(t, m)
 	post := func(text string) (http.Header, string) {
-		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/v1/messages", strings.NewReader(
-			`{"model":"agent","max_tokens":50,"messages":[{"role":"user","content":"`+text+`"}]}`))
-		req.Header.Set("X-Api-Key", teamAKey)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != 200 {
-			t.Fatalf("%s: %d %s", text, resp.StatusCode, b)
-		}
-		return resp.Header, string(b)
+		return postMessagesTo(t, srv, `{"model":"agent","max_tokens":50,"messages":[{"role":"user","content":"`+text+`"}]}`)
 	}
 	type answer struct {
 		Type    string `json:"type"`

@@ -286,36 +286,50 @@ func (c *Compiled) steps(stage Stage) []*step {
 func (c *Compiled) Check(ctx context.Context, stage Stage, text string) (*Result, error) {
 	r := &Result{Decision: DecisionAllow, Text: text, Findings: []Finding{}}
 	for _, s := range c.steps(stage) {
-		fs, err := s.detect(ctx, r.Text)
-		if err != nil && s.classifier != nil && ctx.Err() == nil {
-			r.Errors = append(r.Errors, StepError{Step: s.Name, Error: err.Error(), OnError: s.classifier.onError})
-			if s.classifier.onError == ActionAllow {
-				continue
-			}
-			r.Decision, r.Step, r.Text = DecisionBlock, s.Name, ""
-			r.Message = fmt.Sprintf("The %s was blocked: the guard policy's step %q could not check it.", stage, s.Name)
-			return r, nil
-		}
+		stop, err := s.apply(ctx, stage, r)
 		if err != nil {
-			return nil, fmt.Errorf("step %s: %w", s.Name, err)
+			return nil, err
 		}
-		if len(fs) == 0 {
-			continue
-		}
-		for _, f := range fs {
-			r.Findings = append(r.Findings, Finding{Finding: f, Step: s.Name, Action: s.Action})
-		}
-		switch s.Action {
-		case ActionRedact:
-			if t := Redact(r.Text, fs, s.How); t != r.Text {
-				r.Text, r.Decision = t, DecisionRedact
-			}
-		case ActionBlock, ActionReview:
-			r.Decision, r.Step, r.Message, r.Text = s.Action, s.Name, s.message(stage, fs), ""
-			return r, nil
+		if stop {
+			break
 		}
 	}
 	return r, nil
+}
+
+// apply runs the step over r.Text and adds what it found and decided to r. It reports
+// whether the step ended the check: a block or review, or a failed llm_classifier step
+// whose on_error blocks.
+func (s *step) apply(ctx context.Context, stage Stage, r *Result) (bool, error) {
+	fs, err := s.detect(ctx, r.Text)
+	if err != nil && s.classifier != nil && ctx.Err() == nil {
+		r.Errors = append(r.Errors, StepError{Step: s.Name, Error: err.Error(), OnError: s.classifier.onError})
+		if s.classifier.onError == ActionAllow {
+			return false, nil
+		}
+		r.Decision, r.Step, r.Text = DecisionBlock, s.Name, ""
+		r.Message = fmt.Sprintf("The %s was blocked: the guard policy's step %q could not check it.", stage, s.Name)
+		return true, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("step %s: %w", s.Name, err)
+	}
+	if len(fs) == 0 {
+		return false, nil
+	}
+	for _, f := range fs {
+		r.Findings = append(r.Findings, Finding{Finding: f, Step: s.Name, Action: s.Action})
+	}
+	switch s.Action {
+	case ActionRedact:
+		if t := Redact(r.Text, fs, s.How); t != r.Text {
+			r.Text, r.Decision = t, DecisionRedact
+		}
+	case ActionBlock, ActionReview:
+		r.Decision, r.Step, r.Message, r.Text = s.Action, s.Name, s.message(stage, fs), ""
+		return true, nil
+	}
+	return false, nil
 }
 
 func (s *step) message(stage Stage, fs []guard.Finding) string {
