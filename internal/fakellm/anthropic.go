@@ -46,7 +46,7 @@ func (s *Server) messages(w http.ResponseWriter, _ *http.Request, body []byte) {
 			return
 		}
 	}
-	reply := s.reply(lastUser(req.Messages))
+	reply, calls := s.answer(lastUser(req.Messages))
 	input := words(string(system))
 	for _, m := range req.Messages {
 		input += words(string(m.Content))
@@ -54,12 +54,23 @@ func (s *Server) messages(w http.ResponseWriter, _ *http.Request, body []byte) {
 	output := words(reply)
 	id := s.nextID("msg_fake_")
 
+	stop := "end_turn"
+	var blocks []map[string]any
+	if reply != "" || len(calls) == 0 {
+		blocks = append(blocks, map[string]any{"type": "text", "text": reply})
+	}
+	for i, c := range calls {
+		stop = "tool_use"
+		blocks = append(blocks, map[string]any{"type": "tool_use", "id": s.nextID("toolu_fake_") + "_" + string(rune('a'+i)),
+			"name": c.Name, "input": json.RawMessage(c.Arguments)})
+	}
+
 	if !req.Stream {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(map[string]any{
 			"id": id, "type": "message", "role": "assistant", "model": req.Model,
-			"content":     []map[string]any{{"type": "text", "text": reply}},
-			"stop_reason": "end_turn", "stop_sequence": nil,
+			"content":     blocks,
+			"stop_reason": stop, "stop_sequence": nil,
 			"usage": map[string]int{"input_tokens": input, "output_tokens": output},
 		})
 		return
@@ -72,16 +83,32 @@ func (s *Server) messages(w http.ResponseWriter, _ *http.Request, body []byte) {
 		"stop_reason": nil, "stop_sequence": nil,
 		"usage": map[string]int{"input_tokens": input, "output_tokens": 1},
 	}})
-	sse(w, "content_block_start", map[string]any{"type": "content_block_start", "index": 0,
-		"content_block": map[string]any{"type": "text", "text": ""}})
 	sse(w, "ping", map[string]any{"type": "ping"})
-	for _, p := range pieces(reply) {
-		sse(w, "content_block_delta", map[string]any{"type": "content_block_delta", "index": 0,
-			"delta": map[string]any{"type": "text_delta", "text": p}})
+	// Each block as Anthropic streams it: text in word deltas, a tool_use's input as JSON
+	// text in two parts.
+	for i, b := range blocks {
+		start := map[string]any{"type": b["type"], "text": ""}
+		if b["type"] == "tool_use" {
+			start = map[string]any{"type": "tool_use", "id": b["id"], "name": b["name"], "input": map[string]any{}}
+		}
+		sse(w, "content_block_start", map[string]any{"type": "content_block_start", "index": i, "content_block": start})
+		if b["type"] == "text" {
+			for _, p := range pieces(reply) {
+				sse(w, "content_block_delta", map[string]any{"type": "content_block_delta", "index": i,
+					"delta": map[string]any{"type": "text_delta", "text": p}})
+			}
+		} else {
+			args := string(b["input"].(json.RawMessage))
+			half := len(args) / 2
+			for _, part := range []string{args[:half], args[half:]} {
+				sse(w, "content_block_delta", map[string]any{"type": "content_block_delta", "index": i,
+					"delta": map[string]any{"type": "input_json_delta", "partial_json": part}})
+			}
+		}
+		sse(w, "content_block_stop", map[string]any{"type": "content_block_stop", "index": i})
 	}
-	sse(w, "content_block_stop", map[string]any{"type": "content_block_stop", "index": 0})
 	sse(w, "message_delta", map[string]any{"type": "message_delta",
-		"delta": map[string]any{"stop_reason": "end_turn", "stop_sequence": nil},
+		"delta": map[string]any{"stop_reason": stop, "stop_sequence": nil},
 		"usage": map[string]int{"output_tokens": output}})
 	sse(w, "message_stop", map[string]any{"type": "message_stop"})
 }

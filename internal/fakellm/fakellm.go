@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -25,8 +26,9 @@ import (
 type Rule struct {
 	Match string `json:"match"`
 	Reply string `json:"reply"`
-	// ToolCalls, when set, are the calls the answer makes (finish_reason tool_calls),
-	// with Reply as its content. A request whose last message is a tool result is
+	// ToolCalls, when set, are the calls the answer makes (OpenAI: finish_reason
+	// tool_calls; Anthropic: tool_use blocks after a text block holding Reply, if any),
+	// with Reply as its content. An OpenAI request whose last message is a tool result is
 	// answered "tool result: " and that result, with no calls.
 	ToolCalls []ToolCall `json:"tool_calls,omitempty"`
 }
@@ -135,7 +137,14 @@ func Start(opts Options) (*Server, error) {
 func compileRules(in []Rule) ([]rule, error) {
 	out := make([]rule, len(in))
 	for i, r := range in {
-		out[i].reply, out[i].calls = r.Reply, r.ToolCalls
+		out[i].reply, out[i].calls = r.Reply, slices.Clone(r.ToolCalls)
+		for k, c := range r.ToolCalls {
+			if c.Arguments == "" {
+				out[i].calls[k].Arguments = "{}"
+			} else if !json.Valid([]byte(c.Arguments)) {
+				return nil, fmt.Errorf("fakellm: rule %d: tool call %s: arguments are not valid JSON: %s", i+1, c.Name, c.Arguments)
+			}
+		}
 		if len(r.Match) >= 2 && strings.HasPrefix(r.Match, "/") && strings.HasSuffix(r.Match, "/") {
 			re, err := regexp.Compile(r.Match[1 : len(r.Match)-1])
 			if err != nil {
@@ -178,11 +187,6 @@ func (s *Server) Requests() []Seen {
 func (s *Server) Count() int { return int(s.count.Load()) }
 
 // reply is the first matching rule's reply, or an echo of the message.
-func (s *Server) reply(lastUser string) string {
-	r, _ := s.answer(lastUser)
-	return r
-}
-
 // answer is the first matching rule's reply and tool calls, or an echo of the message.
 func (s *Server) answer(lastUser string) (string, []ToolCall) {
 	for _, r := range s.rules {
