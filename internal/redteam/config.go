@@ -68,9 +68,14 @@ type AttackerConfig struct {
 	Turns          int `yaml:"turns"`
 }
 
-// ToolsConfig names the tools the system must never call.
+// ToolsConfig names the tools the system must never call, and optionally defines the tools
+// the target model is given (OpenAI function tools, inline or file://tools.json), so that
+// its real tool calls are checked rather than only its text.
 type ToolsConfig struct {
-	Forbidden []string `yaml:"forbidden"`
+	Forbidden   []string `yaml:"forbidden"`
+	Definitions any      `yaml:"definitions"`
+
+	defs []provider.Tool
 }
 
 // CategoryConfig is one harm category in scope: a built-in id, or a custom category with
@@ -312,7 +317,89 @@ func (l *loader) validate(c *Config) {
 			l.fail(fmt.Sprintf("$.tools.forbidden[%d]", i), "write the tool's function name", "tool name %q is not a function name", t)
 		}
 	}
+	l.toolDefinitions(c)
 }
+
+// toolDefinitions reads tools.definitions: a list of OpenAI function tools, or a
+// file://PATH (JSON or YAML, relative to the config) holding one. Only openai and anthropic
+// targets can be given tools, and every forbidden tool must be among them (else the model
+// could never call it, and the check would pass for nothing).
+func (l *loader) toolDefinitions(c *Config) {
+	v := c.Tools.Definitions
+	if v == nil {
+		return
+	}
+	const path = "$.tools.definitions"
+	const hint = "write a list of OpenAI function tools, [{type: function, function: {name, description, parameters}}], or file://tools.json"
+	if s, ok := v.(string); ok {
+		name, isFile := strings.CutPrefix(s, "file://")
+		if !isFile {
+			l.fail(path, hint, "tools.definitions is text, not a list of tools")
+			return
+		}
+		if !filepath.IsAbs(name) {
+			name = filepath.Join(filepath.Dir(l.file), name)
+		}
+		data, err := os.ReadFile(name)
+		if err != nil {
+			reason := err.Error()
+			var pe *os.PathError
+			if errors.As(err, &pe) {
+				reason = pe.Err.Error()
+			}
+			l.fail(path, "file:// paths are relative to the red-team config's folder", "cannot read the tool definitions %s: %s", s, reason)
+			return
+		}
+		v = nil
+		if err := yaml.Unmarshal(data, &v); err != nil {
+			l.fail(path, "fix the file: it must be JSON or YAML", "the tool definitions %s cannot be read: %s", s, oneLineErr(err))
+			return
+		}
+	}
+	defs, err := provider.ParseTools(normalizeYAML(v))
+	if err != nil {
+		l.fail(path, hint, "tools.definitions: %s", strings.TrimPrefix(err.Error(), "tools"))
+		return
+	}
+	if c.Target != nil && c.Target.Type != "openai" && c.Target.Type != "anthropic" {
+		l.fail(path, "remove tools.definitions (forbidden tools are then looked for in the answer's text), or attack an openai or anthropic target", "an %s target cannot be given tools", c.Target.Type)
+		return
+	}
+	for i, f := range c.Tools.Forbidden {
+		if !slices.ContainsFunc(defs, func(t provider.Tool) bool { return t.Name == f }) {
+			l.fail(fmt.Sprintf("$.tools.forbidden[%d]", i), "add its definition to tools.definitions, or remove it from forbidden", "forbidden tool %q is not among tools.definitions: the model cannot call it", f)
+		}
+	}
+	c.Tools.defs = defs
+}
+
+// normalizeYAML turns the map types a YAML decoder makes into map[string]any, as JSON
+// decoding gives, so that the same checks read both.
+func normalizeYAML(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(t))
+		for k, x := range t {
+			out[k] = normalizeYAML(x)
+		}
+		return out
+	case map[any]any:
+		out := make(map[string]any, len(t))
+		for k, x := range t {
+			out[fmt.Sprint(k)] = normalizeYAML(x)
+		}
+		return out
+	case []any:
+		out := make([]any, len(t))
+		for i, x := range t {
+			out[i] = normalizeYAML(x)
+		}
+		return out
+	}
+	return v
+}
+
+func oneLineErr(err error) string { return strings.Join(strings.Fields(err.Error()), " ") }
 
 func (l *loader) provider(path string, p *ProviderConfig) {
 	switch p.Type {
