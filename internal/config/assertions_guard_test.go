@@ -32,10 +32,13 @@ tests:
     assert:
       - type: guard:pi
       - type: not-guard:llm_classifier
+      - type: guard:pii
+        provider: openai:chat:gpt-4o-mini
 `}, nil)
 	for _, want := range []string{
 		`plumb.yaml:6:15: unknown guard detector "pi"`, `did you mean "guard:pii"?`,
-		`plumb.yaml:7:15: guard:llm_classifier is not supported in assertions yet`,
+		`plumb.yaml:7:9: no judge provider configured: not-guard:llm_classifier needs one`,
+		`plumb.yaml:9:9: provider does not apply to guard:pii`,
 	} {
 		if !strings.Contains(errs, want) {
 			t.Errorf("errors lack %q:\n%s", want, errs)
