@@ -3,8 +3,6 @@ package guard
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
-	"encoding/hex"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -179,19 +177,6 @@ func leetByteSlow(c byte) byte {
 	return c
 }
 
-func rot13(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		switch {
-		case c >= 'a' && c <= 'z':
-			b[i] = 'a' + (c-'a'+13)%26
-		case c >= 'A' && c <= 'Z':
-			b[i] = 'A' + (c-'A'+13)%26
-		}
-	}
-	return string(b)
-}
-
 // The compiled rules never change after start-up.
 var (
 	plainRules = compileRules(injectionRules, identity)
@@ -272,77 +257,10 @@ func (d *injectionDetector) Detect(_ context.Context, text string) ([]Finding, e
 // text and matches the rules in what they say; a finding spans the encoded run.
 func (d *injectionDetector) decoded(text string) []Finding {
 	var out []Finding
-	isB64 := func(c byte) bool { return b64Byte[c] }
-	for i := 0; i < len(text); {
-		if !isB64(text[i]) {
-			i++
-			continue
-		}
-		s := i
-		for i < len(text) && isB64(text[i]) {
-			i++
-		}
-		if i-s < 20 {
-			continue
-		}
-		run := text[s:i]
-		var plain []byte
-		dec := ""
-		if d.decodings["hex"] && len(run)%2 == 0 && isHex(run) {
-			plain, _ = hex.DecodeString(run)
-			dec = "hex"
-		} else if d.decodings["base64"] {
-			plain = decodeBase64(run)
-			dec = "base64"
-		}
-		if !readable(plain) {
-			continue
-		}
-		out = append(out, d.match(normalize(string(plain)), []int{s, i}, dec)...)
-	}
+	encodedRuns(text, d.decodings["base64"], d.decodings["hex"], func(s, e int, plain []byte, dec string) {
+		out = append(out, d.match(normalize(string(plain)), []int{s, e}, dec)...)
+	})
 	return out
-}
-
-// b64Byte marks the bytes of standard and URL-safe base64.
-var b64Byte = func() (t [256]bool) {
-	for c := 0; c < 256; c++ {
-		t[c] = isAlnum(byte(c)) || c == '+' || c == '/' || c == '=' || c == '-' || c == '_'
-	}
-	return t
-}()
-
-func isHex(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
-			return false
-		}
-	}
-	return true
-}
-
-func decodeBase64(s string) []byte {
-	t := strings.TrimRight(s, "=")
-	for _, enc := range []*base64.Encoding{base64.RawStdEncoding, base64.RawURLEncoding} {
-		if b, err := enc.DecodeString(t); err == nil {
-			return b
-		}
-	}
-	return nil
-}
-
-// readable reports decoded bytes that look like text: valid UTF-8, at least 90% printable.
-func readable(b []byte) bool {
-	if len(b) < 8 || !utf8.Valid(b) {
-		return false
-	}
-	good := 0
-	for _, c := range b {
-		if c >= 0x20 && c < 0x7f || c == '\n' || c == '\t' || c >= 0x80 {
-			good++
-		}
-	}
-	return good*10 >= len(b)*9
 }
 
 // token is a word of a normText: norm[s:e], letters and digits (and the leetspeak symbols
