@@ -162,8 +162,8 @@ type anthropicBlock struct {
 type anthropicMessage struct {
 	Type    string           `json:"type"`
 	Content []anthropicBlock `json:"content"`
-	Usage *anthropicUsage `json:"usage"`
-	Error *anthropicError `json:"error"`
+	Usage   *anthropicUsage  `json:"usage"`
+	Error   *anthropicError  `json:"error"`
 }
 
 func readAnthropicPlain(site *callSite, r io.Reader, out *anthropicResult) error {
