@@ -8,8 +8,9 @@ import (
 )
 
 // normText is a text brought to a form the phrase rules can match: ASCII lowercase, look-alike
-// letters from other scripts folded to the Latin letter they imitate (homoglyphs), invisible
-// characters dropped, and any other non-ASCII rune turned into a space. off maps each byte
+// letters from other scripts folded to the Latin letter they imitate (homoglyphs), accented
+// Latin letters folded to their base letters (é → e, ß → ss), invisible characters dropped,
+// and any other non-ASCII rune turned into a space. off maps each byte
 // of norm back to the start of the rune it came from in the original text; it is nil when
 // the text is ASCII and norm is as long as it.
 type normText struct {
@@ -24,6 +25,9 @@ type normText struct {
 	tags    []byte
 	tagOff  []int32
 	tagFlag bool // tag characters outside a flag emoji sequence
+	// cjk is set when the text holds Chinese or Japanese characters, which norm turns into
+	// spaces: the phrase rules of those languages then read the original text.
+	cjk bool
 }
 
 func normalize(text string) *normText {
@@ -63,7 +67,14 @@ func normalize(text string) *normText {
 		default:
 			if a := confusable(r); a != 0 {
 				n.push(a, i, true, zwPending)
+			} else if f := foldAccent(r); f != "" {
+				// A letter of French, Spanish, German, Portuguese, Italian, ...: its base
+				// letter, so that "précédentes" reads as the word "precedentes".
+				for k := 0; k < len(f); k++ {
+					n.push(f[k], i, false, zwPending && k == 0)
+				}
 			} else {
+				n.cjk = n.cjk || isCJK(r)
 				n.push(' ', i, false, false)
 			}
 			zwPending = false
@@ -280,4 +291,46 @@ func readable(b []byte) bool {
 		}
 	}
 	return good*10 >= len(b)*9
+}
+
+// latin1Fold and latinExtAFold are the base letters of U+00C0..U+00FF and U+0100..U+017F
+// ('*' where foldAccent has a longer answer or none).
+const (
+	latin1Fold    = "aaaaaa*ceeeeiiiidnooooo*ouuuuy**aaaaaa*ceeeeiiiidnooooo*ouuuuy*y"
+	latinExtAFold = "aaaaaaccccccccddddeeeeeeeeeegggggggghhhhiiiiiiiiii**jjkkkllllllllllnnnnnnnnnoooooo**rrrrrrssssssssttttttuuuuuuuuuuuuwwyyyzzzzzzs"
+)
+
+// foldAccent is the ASCII lowercase spelling of an accented Latin letter, or "".
+func foldAccent(r rune) string {
+	switch r {
+	case 'ß', 'ẞ':
+		return "ss"
+	case 'æ', 'Æ':
+		return "ae"
+	case 'œ', 'Œ':
+		return "oe"
+	case 'þ', 'Þ':
+		return "th"
+	case 'Ĳ', 'ĳ':
+		return "ij"
+	}
+	var c byte = '*'
+	switch {
+	case r >= 0xC0 && r <= 0xFF:
+		c = latin1Fold[r-0xC0]
+	case r >= 0x100 && r <= 0x17F:
+		c = latinExtAFold[r-0x100]
+	}
+	if c == '*' {
+		return ""
+	}
+	return asciiLetters[c-'a' : c-'a'+1]
+}
+
+const asciiLetters = "abcdefghijklmnopqrstuvwxyz"
+
+// isCJK reports Chinese characters and Japanese kana.
+func isCJK(r rune) bool {
+	return r >= 0x3040 && r <= 0x30FF || r >= 0x3400 && r <= 0x4DBF || r >= 0x4E00 && r <= 0x9FFF ||
+		r >= 0xF900 && r <= 0xFAFF || r >= 0xFF66 && r <= 0xFF9F
 }
