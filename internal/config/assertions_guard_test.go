@@ -45,3 +45,47 @@ tests:
 		}
 	}
 }
+
+// TestProviderTools: tools, inline or from a file, reach the provider's config; tool_choice
+// is passed through; tools on a provider that cannot take them are an error at the key.
+func TestProviderTools(t *testing.T) {
+	_, errs := load(t, map[string]string{"plumb.yaml": `prompts: ["{{q}}"]
+providers:
+  - id: openai:chat:gpt-4o-mini
+    config:
+      tools:
+        - type: function
+          function: {name: lookup_order, description: Find an order, parameters: {type: object}}
+      tool_choice: auto
+  - id: anthropic:messages:claude-3-5-haiku-latest
+    config: {tools: file://tools.json}
+  - id: echo
+    config: {tools: [{name: x}]}
+tests: [{vars: {q: hi}}]
+`, "tools.json": `[{"name": "refund", "parameters": {"type": "object"}}]`}, nil)
+	if !strings.Contains(errs, "plumb.yaml:12:21: tools apply to openai and anthropic chat providers only") {
+		t.Errorf("errors: %s", errs)
+	}
+	s, errs := load(t, map[string]string{"plumb.yaml": `prompts: ["{{q}}"]
+providers:
+  - id: openai:chat:gpt-4o-mini
+    config:
+      tools:
+        - type: function
+          function: {name: lookup_order, description: Find an order, parameters: {type: object}}
+      tool_choice: auto
+  - id: anthropic:messages:claude-3-5-haiku-latest
+    config: {tools: file://tools.json}
+tests: [{vars: {q: hi}}]
+`, "tools.json": `[{"name": "refund", "parameters": {"type": "object"}}]`}, nil)
+	if errs != "" {
+		t.Fatal(errs)
+	}
+	p0, p1 := s.Providers[0].Config, s.Providers[1].Config
+	if len(p0.Tools) != 1 || p0.Tools[0].Name != "lookup_order" || p0.Tools[0].Description != "Find an order" || p0.Params.Extra["tool_choice"] != "auto" {
+		t.Errorf("openai: %+v", p0)
+	}
+	if len(p1.Tools) != 1 || p1.Tools[0].Name != "refund" || p1.Tools[0].Parameters["type"] != "object" {
+		t.Errorf("anthropic: %+v", p1.Tools)
+	}
+}
