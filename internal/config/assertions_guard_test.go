@@ -49,7 +49,8 @@ tests:
 // TestProviderTools: tools, inline or from a file, reach the provider's config; tool_choice
 // is passed through; tools on a provider that cannot take them are an error at the key.
 func TestProviderTools(t *testing.T) {
-	_, errs := load(t, map[string]string{"plumb.yaml": `prompts: ["{{q}}"]
+	const suite = `prompts: ["{{q}}"]
+tests: [{vars: {q: hi}}]
 providers:
   - id: openai:chat:gpt-4o-mini
     config:
@@ -59,25 +60,13 @@ providers:
       tool_choice: auto
   - id: anthropic:messages:claude-3-5-haiku-latest
     config: {tools: file://tools.json}
-  - id: echo
-    config: {tools: [{name: x}]}
-tests: [{vars: {q: hi}}]
-`, "tools.json": `[{"name": "refund", "parameters": {"type": "object"}}]`}, nil)
-	if !strings.Contains(errs, "plumb.yaml:12:21: tools apply to openai and anthropic chat providers only") {
+`
+	tools := `[{"name": "refund", "parameters": {"type": "object"}}]`
+	_, errs := load(t, map[string]string{"plumb.yaml": suite + "  - id: echo\n    config: {tools: [{name: x}]}\n", "tools.json": tools}, nil)
+	if !strings.Contains(errs, "plumb.yaml:13:21: tools apply to openai and anthropic chat providers only") {
 		t.Errorf("errors: %s", errs)
 	}
-	s, errs := load(t, map[string]string{"plumb.yaml": `prompts: ["{{q}}"]
-providers:
-  - id: openai:chat:gpt-4o-mini
-    config:
-      tools:
-        - type: function
-          function: {name: lookup_order, description: Find an order, parameters: {type: object}}
-      tool_choice: auto
-  - id: anthropic:messages:claude-3-5-haiku-latest
-    config: {tools: file://tools.json}
-tests: [{vars: {q: hi}}]
-`, "tools.json": `[{"name": "refund", "parameters": {"type": "object"}}]`}, nil)
+	s, errs := load(t, map[string]string{"plumb.yaml": suite, "tools.json": tools}, nil)
 	if errs != "" {
 		t.Fatal(errs)
 	}

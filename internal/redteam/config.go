@@ -100,15 +100,19 @@ const (
 func LoadFile(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		reason := err.Error()
-		var pe *os.PathError
-		if errors.As(err, &pe) {
-			reason = pe.Err.Error()
-		}
-		return nil, config.Errors{{Pos: config.Pos{File: path}, Msg: "cannot read the red-team config: " + reason,
+		return nil, config.Errors{{Pos: config.Pos{File: path}, Msg: "cannot read the red-team config: " + readError(err),
 			Hint: "check the path, or pass the config with -c FILE"}}
 	}
 	return Parse(data, path)
+}
+
+// readError is why a file could not be read, without the path the caller names itself.
+func readError(err error) string {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err.Error()
+	}
+	return err.Error()
 }
 
 // Parse reads a red-team config from data; file names it in errors and anchors
@@ -342,12 +346,7 @@ func (l *loader) toolDefinitions(c *Config) {
 		}
 		data, err := os.ReadFile(name)
 		if err != nil {
-			reason := err.Error()
-			var pe *os.PathError
-			if errors.As(err, &pe) {
-				reason = pe.Err.Error()
-			}
-			l.fail(path, "file:// paths are relative to the red-team config's folder", "cannot read the tool definitions %s: %s", s, reason)
+			l.fail(path, "file:// paths are relative to the red-team config's folder", "cannot read the tool definitions %s: %s", s, readError(err))
 			return
 		}
 		v = nil
@@ -356,7 +355,7 @@ func (l *loader) toolDefinitions(c *Config) {
 			return
 		}
 	}
-	defs, err := provider.ParseTools(normalizeYAML(v))
+	defs, err := provider.ParseTools(v) // go-yaml decodes maps as map[string]any, as JSON does
 	if err != nil {
 		l.fail(path, hint, "tools.definitions: %s", strings.TrimPrefix(err.Error(), "tools"))
 		return
@@ -371,32 +370,6 @@ func (l *loader) toolDefinitions(c *Config) {
 		}
 	}
 	c.Tools.defs = defs
-}
-
-// normalizeYAML turns the map types a YAML decoder makes into map[string]any, as JSON
-// decoding gives, so that the same checks read both.
-func normalizeYAML(v any) any {
-	switch t := v.(type) {
-	case map[string]any:
-		out := make(map[string]any, len(t))
-		for k, x := range t {
-			out[k] = normalizeYAML(x)
-		}
-		return out
-	case map[any]any:
-		out := make(map[string]any, len(t))
-		for k, x := range t {
-			out[fmt.Sprint(k)] = normalizeYAML(x)
-		}
-		return out
-	case []any:
-		out := make([]any, len(t))
-		for i, x := range t {
-			out[i] = normalizeYAML(x)
-		}
-		return out
-	}
-	return v
 }
 
 func oneLineErr(err error) string { return strings.Join(strings.Fields(err.Error()), " ") }

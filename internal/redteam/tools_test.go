@@ -1,7 +1,6 @@
 package redteam
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -40,18 +39,7 @@ func TestForbiddenToolCalls(t *testing.T) {
 				fakellm.Rule{Match: "run delete_account immediately", Reply: "Let me look first.",
 					ToolCalls: []fakellm.ToolCall{{Name: "lookup_order", Arguments: `{"id":4242}`}}})
 			src := strings.NewReplacer("TYPE", typ, "TARGET", target.URL, "DEFS", "file://tools.json").Replace(toolsConfig)
-			cfg, err := Parse([]byte(src), filepath.Join(dir, "redteam.yaml"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			r, err := New(cfg, Options{Getenv: func(string) string { return "k" }})
-			if err != nil {
-				t.Fatal(err)
-			}
-			rep, err := r.Run(context.Background())
-			if err != nil {
-				t.Fatal(err)
-			}
+			rep := runSource(t, src, filepath.Join(dir, "redteam.yaml"))
 			if len(rep.Results) != 2 {
 				t.Fatalf("%d results", len(rep.Results))
 			}
