@@ -56,13 +56,21 @@ func (s *Server) messages(w http.ResponseWriter, _ *http.Request, body []byte) {
 
 	stop := "end_turn"
 	var blocks []map[string]any
+	var args []string // each tool_use block's arguments as written
 	if reply != "" || len(calls) == 0 {
 		blocks = append(blocks, map[string]any{"type": "text", "text": reply})
 	}
 	for i, c := range calls {
 		stop = "tool_use"
+		// input is a JSON object; arguments that are not JSON travel as a JSON string (a
+		// plain answer must stay valid JSON), streamed as written.
+		var input any = json.RawMessage(c.Arguments)
+		if !json.Valid([]byte(c.Arguments)) {
+			input = c.Arguments
+		}
 		blocks = append(blocks, map[string]any{"type": "tool_use", "id": s.nextID("toolu_fake_") + "_" + string(rune('a'+i)),
-			"name": c.Name, "input": json.RawMessage(c.Arguments)})
+			"name": c.Name, "input": input})
+		args = append(args, c.Arguments)
 	}
 
 	if !req.Stream {
@@ -98,9 +106,9 @@ func (s *Server) messages(w http.ResponseWriter, _ *http.Request, body []byte) {
 					"delta": map[string]any{"type": "text_delta", "text": p}})
 			}
 		} else {
-			args := string(b["input"].(json.RawMessage))
-			half := len(args) / 2
-			for _, part := range []string{args[:half], args[half:]} {
+			a := args[i-(len(blocks)-len(args))]
+			half := len(a) / 2
+			for _, part := range []string{a[:half], a[half:]} {
 				sse(w, "content_block_delta", map[string]any{"type": "content_block_delta", "index": i,
 					"delta": map[string]any{"type": "input_json_delta", "partial_json": part}})
 			}

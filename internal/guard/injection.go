@@ -480,9 +480,8 @@ func negated(n *normText, toks []token, i int, foreign bool) bool {
 // spanHas reports a word of toks found in one of sets.
 func spanHas(n *normText, toks []token, sets ...map[string]bool) bool {
 	for _, t := range toks {
-		w := string(n.norm[t.s:t.e])
 		for _, set := range sets {
-			if set[w] {
+			if set[string(n.norm[t.s:t.e])] { // no allocation
 				return true
 			}
 		}
