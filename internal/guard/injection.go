@@ -469,9 +469,13 @@ func negated(n *normText, toks []token, i int, foreign bool) bool {
 		case "not", "never", "dont", "don", "t", "cannot", "shouldn", "mustn":
 			return true
 		case "ne", "n", "non", "nao", "nunca", "jamais", "mai":
-			return foreign
+			if foreign {
+				return true
+			}
 		case "no":
-			return foreign && k == i-1
+			if foreign && k == i-1 {
+				return true
+			}
 		}
 	}
 	return false
