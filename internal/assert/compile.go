@@ -142,7 +142,7 @@ func compileBase(base string, a *config.Assertion, env *Env) (checkFunc, error) 
 		return compileExpr(a)
 	}
 	if d, ok := strings.CutPrefix(base, config.GuardPrefix); ok {
-		return compileGuard(d, a)
+		return compileGuard(d, a, env)
 	}
 	return nil, errAt(a, fmt.Sprintf("unknown assertion type %q", a.Type),
 		"supported types: "+strings.Join(config.AssertionTypes, ", ")+"; any of them takes a not- prefix")

@@ -7,12 +7,14 @@ import (
 
 	"github.com/plumbhq/plumb/internal/config"
 	"github.com/plumbhq/plumb/internal/guard"
+	"github.com/plumbhq/plumb/internal/provider"
 )
 
 // compileGuard builds guard:<detector>: it passes when the detector finds something in the
 // output (not-guard:<detector>: when it finds nothing). The value, optional, is the
-// detector's options map.
-func compileGuard(detector string, a *config.Assertion) (checkFunc, error) {
+// detector's options map. guard:llm_classifier asks the assertion's provider, else the
+// suite's judge, with the Llama Guard prompt.
+func compileGuard(detector string, a *config.Assertion, env *Env) (checkFunc, error) {
 	name := typeName(a)
 	if len(a.Config) > 0 {
 		return nil, errAt(a, name+" takes no config", "give the detector's options as value: (a map), e.g. value: {types: [email]}")
@@ -33,7 +35,10 @@ func compileGuard(detector string, a *config.Assertion) (checkFunc, error) {
 			"write e.g. value: {types: [email, credit_card]}, or leave value out; see docs/guard.md")
 	}
 	if detector == "llm_classifier" {
-		return nil, errAt(a, "guard:llm_classifier is not supported in assertions yet: it needs a model to ask", "use llm-rubric with a safety rubric, or another detector")
+		var err error
+		if opts, err = classifierOptions(a, env, opts); err != nil {
+			return nil, err
+		}
 	}
 	d, err := guard.New(guard.Spec{Name: detector, Options: opts})
 	if err != nil {
@@ -44,7 +49,7 @@ func compileGuard(detector string, a *config.Assertion) (checkFunc, error) {
 	return func(ctx context.Context, in *Input) outcome {
 		fs, err := d.Detect(ctx, in.Output)
 		if err != nil {
-			return outcome{err: fmt.Sprintf("%s: %v", name, err)}
+			return outcome{err: fmt.Sprintf("%s: %s", name, strings.TrimPrefix(strings.TrimPrefix(err.Error(), "guard: "), "llm_classifier: "))}
 		}
 		if len(fs) == 0 {
 			return outcome{pass: false, score: 0, want: want, wantNot: wantNot, got: "no findings"}
@@ -60,4 +65,29 @@ func compileGuard(detector string, a *config.Assertion) (checkFunc, error) {
 		return outcome{pass: true, score: 1, want: want, wantNot: wantNot,
 			got: fmt.Sprintf("%d finding(s): %s", len(fs), strings.Join(parts, "; "))}
 	}, nil
+}
+
+// classifierOptions are guard:llm_classifier's options with the model to ask filled in: the
+// assertion's provider, else the suite's judge. It checks the output, so its role defaults
+// to agent (Llama Guard's name for the model's side of a conversation).
+func classifierOptions(a *config.Assertion, env *Env, opts map[string]any) (map[string]any, error) {
+	if _, set := opts["provider"]; set {
+		return nil, errAt(a, "the model of "+typeName(a)+" is not an option", "remove value.provider; write `provider:` on the assertion, or set the suite's judge")
+	}
+	p, err := judgeFor(a, env)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]any{"role": "agent"}
+	for k, v := range opts {
+		out[k] = v
+	}
+	out["provider"] = guard.Classify(func(ctx context.Context, prompt string) (string, error) {
+		resp, err := p.Call(ctx, &provider.Request{Messages: []provider.Message{{Role: "user", Content: prompt}}, Prompt: prompt})
+		if err != nil {
+			return "", fmt.Errorf("the classifier %s: %w", p.Label(), err)
+		}
+		return resp.Output, nil
+	})
+	return out, nil
 }

@@ -44,8 +44,12 @@ func needsJudge(a *Assertion) bool {
 		j, _ := a.Config["judge"].(bool)
 		return j
 	}
-	return modelGraded[a.Base]
+	return judged(a.Base)
 }
+
+// judged reports whether assertions of type base are graded by a model: the model-graded
+// types, and guard:llm_classifier (which takes no rubric).
+func judged(base string) bool { return modelGraded[base] || base == GuardClassifier }
 
 // unsupportedTypes are promptfoo assertion types Plumb refuses, with the closest supported
 // alternative.
@@ -207,8 +211,8 @@ func (l *loader) assertion(n *node) (Assertion, bool) {
 	}
 	if a.Base != "" && !modelGraded[a.Base] {
 		graded := strings.Join(modelGradedList(), ", ")
-		if k := keyNode(n, "provider"); k != nil && a.Base != "similar" {
-			l.fail(k.pos, "remove it: only model-graded assertions ("+graded+") and similar take a provider", "provider does not apply to %s", a.Base)
+		if k := keyNode(n, "provider"); k != nil && a.Base != "similar" && a.Base != GuardClassifier {
+			l.fail(k.pos, "remove it: only model-graded assertions ("+graded+"), "+GuardClassifier+" and similar take a provider", "provider does not apply to %s", a.Base)
 			providerNode, ok = nil, false
 		}
 		if k := keyNode(n, "rubricPrompt"); k != nil {

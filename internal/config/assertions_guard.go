@@ -13,26 +13,16 @@ import (
 // finds nothing. The value, optional, is the detector's options.
 const GuardPrefix = "guard:"
 
-// GuardDetectors are the detectors guard: assertions accept: every built-in but
-// llm_classifier, which needs a model an assertion cannot give it yet.
-func GuardDetectors() []string {
-	var out []string
-	for _, n := range guard.Names() {
-		if n != "llm_classifier" {
-			out = append(out, n)
-		}
-	}
-	return out
-}
+// GuardClassifier is the guard assertion graded by a model (a Llama Guard classifier): like
+// llm-rubric it takes the assertion's provider or the suite's judge.
+const GuardClassifier = GuardPrefix + "llm_classifier"
+
+// GuardDetectors are the detectors guard: assertions accept: every built-in.
+func GuardDetectors() []string { return guard.Names() }
 
 func (l *loader) checkGuardType(detector string, pos Pos) bool {
 	if slices.Contains(GuardDetectors(), detector) {
 		return true
-	}
-	if detector == "llm_classifier" {
-		l.fail(pos, "use `llm-rubric` with a safety rubric, or another detector",
-			"guard:llm_classifier is not supported in assertions yet: it needs a model to ask")
-		return false
 	}
 	hint := "the detectors are " + strings.Join(GuardDetectors(), ", ")
 	if sug := Suggest(detector, GuardDetectors()); sug != "" {

@@ -32,13 +32,49 @@ tests:
     assert:
       - type: guard:pi
       - type: not-guard:llm_classifier
+      - type: guard:pii
+        provider: openai:chat:gpt-4o-mini
 `}, nil)
 	for _, want := range []string{
 		`plumb.yaml:6:15: unknown guard detector "pi"`, `did you mean "guard:pii"?`,
-		`plumb.yaml:7:15: guard:llm_classifier is not supported in assertions yet`,
+		`plumb.yaml:7:9: no judge provider configured: not-guard:llm_classifier needs one`,
+		`plumb.yaml:9:9: provider does not apply to guard:pii`,
 	} {
 		if !strings.Contains(errs, want) {
 			t.Errorf("errors lack %q:\n%s", want, errs)
 		}
+	}
+}
+
+// TestProviderTools: tools, inline or from a file, reach the provider's config; tool_choice
+// is passed through; tools on a provider that cannot take them are an error at the key.
+func TestProviderTools(t *testing.T) {
+	const suite = `prompts: ["{{q}}"]
+tests: [{vars: {q: hi}}]
+providers:
+  - id: openai:chat:gpt-4o-mini
+    config:
+      tools:
+        - type: function
+          function: {name: lookup_order, description: Find an order, parameters: {type: object}}
+      tool_choice: auto
+  - id: anthropic:messages:claude-3-5-haiku-latest
+    config: {tools: file://tools.json}
+`
+	tools := `[{"name": "refund", "parameters": {"type": "object"}}]`
+	_, errs := load(t, map[string]string{"plumb.yaml": suite + "  - id: echo\n    config: {tools: [{name: x}]}\n", "tools.json": tools}, nil)
+	if !strings.Contains(errs, "plumb.yaml:13:21: tools apply to openai and anthropic chat providers only") {
+		t.Errorf("errors: %s", errs)
+	}
+	s, errs := load(t, map[string]string{"plumb.yaml": suite, "tools.json": tools}, nil)
+	if errs != "" {
+		t.Fatal(errs)
+	}
+	p0, p1 := s.Providers[0].Config, s.Providers[1].Config
+	if len(p0.Tools) != 1 || p0.Tools[0].Name != "lookup_order" || p0.Tools[0].Description != "Find an order" || p0.Params.Extra["tool_choice"] != "auto" {
+		t.Errorf("openai: %+v", p0)
+	}
+	if len(p1.Tools) != 1 || p1.Tools[0].Name != "refund" || p1.Tools[0].Parameters["type"] != "object" {
+		t.Errorf("anthropic: %+v", p1.Tools)
 	}
 }

@@ -121,7 +121,7 @@ var configKeys = []string{
 	"apiBaseUrl", "apiHost", "apiKeyEnvar", "temperature", "max_tokens", "top_p", "seed", "stop",
 	"headers", "timeout", "url", "method", "body", "transformResponse", "passthrough", "cost",
 	"frequency_penalty", "presence_penalty", "response_format", "max_completion_tokens",
-	"reasoning_effort", "top_k", "omitDefaults",
+	"reasoning_effort", "top_k", "omitDefaults", "tools", "tool_choice", "parallel_tool_calls",
 }
 
 // extraParams are request-body parameters passed through as they are (Params.Extra).
@@ -478,8 +478,12 @@ func (b *providerBuilder) config(n *node) {
 			} else {
 				b.ok = false
 			}
-		case "tools", "tool_choice", "functions", "function_call", "parallel_tool_calls":
-			b.fail(k.pos, "remove it: Plumb evaluates text answers", "%s (tool calling) is not supported by Plumb", k.text)
+		case "tools":
+			b.tools(v)
+		case "tool_choice", "parallel_tool_calls":
+			b.extra(k.text, v)
+		case "functions", "function_call":
+			b.fail(k.pos, "write the functions as tools: [{type: function, function: {name, description, parameters}}]", "%s (OpenAI's legacy function calling) is not supported by Plumb", k.text)
 		default:
 			if extraParams[k.text] {
 				b.extra(k.text, v)
@@ -493,6 +497,25 @@ func (b *providerBuilder) config(n *node) {
 			b.ok = false
 		}
 	})
+}
+
+// tools reads the function tools the model may call: a list in OpenAI's shape, or a
+// file://PATH of one.
+func (b *providerBuilder) tools(v *node) {
+	if !b.once("tools", v.pos) {
+		return
+	}
+	val, ok := b.l.bodyValue(v, nil)
+	if !ok {
+		b.ok = false
+		return
+	}
+	tools, err := provider.ParseTools(val)
+	if err != nil {
+		b.fail(v.pos, "write OpenAI function tools: [{type: function, function: {name, description, parameters}}] (see docs/config.md)", "%s", err)
+		return
+	}
+	b.cfg.Tools = tools
 }
 
 // params reads Plumb's `params` map.
@@ -860,6 +883,9 @@ func (b *providerBuilder) finish(n *node) {
 		if c.URL == "" && b.set["url"] == (Pos{}) {
 			b.fail(n.pos, "add config.url, or write the URL as the id", "the http provider has no URL")
 		}
+	}
+	if pos, set := b.set["tools"]; set && c.Type != "openai" && c.Type != "anthropic" {
+		b.fail(pos, "remove it, or use an openai or anthropic provider", "tools apply to openai and anthropic chat providers only")
 	}
 	if c.Type != "http" {
 		for _, name := range []string{"url", "output path"} {

@@ -622,7 +622,7 @@ func merge(d, t *rawTest) *rawTest {
 			if a.Provider == nil {
 				a.Provider = m.judge
 			}
-			if a.Rubric == "" {
+			if a.Rubric == "" && a.Base != GuardClassifier { // the classifier's prompt is Llama Guard's
 				a.Rubric = m.rubric
 			}
 		case a.Base == "similar" && a.Provider == nil:

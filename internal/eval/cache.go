@@ -24,10 +24,11 @@ type Cache struct {
 func NewCache(dir string) *Cache { return &Cache{dir: dir} }
 
 type cacheEntry struct {
-	Output    string         `json:"output"`
-	Usage     provider.Usage `json:"usage"`
-	Cost      float64        `json:"cost"`
-	LatencyMS float64        `json:"latency_ms"`
+	Output    string              `json:"output"`
+	ToolCalls []provider.ToolCall `json:"tool_calls,omitempty"`
+	Usage     provider.Usage      `json:"usage"`
+	Cost      float64             `json:"cost"`
+	LatencyMS float64             `json:"latency_ms"`
 }
 
 // cacheKey hashes everything that can change a provider's answer to req.
@@ -40,13 +41,14 @@ func cacheKey(cfg *provider.Config, baseURL, program string, req *provider.Reque
 		Headers                                                     map[string]string
 		Body                                                        any
 		Params                                                      provider.Params
+		Tools                                                       []provider.Tool `json:",omitempty"` // none: the keys of older caches hold
 		Stream                                                      bool
 		Messages                                                    []provider.Message
 		Prompt                                                      string
 		Vars                                                        map[string]any
 		Repeat                                                      int
 	}{cfg.Type, cfg.Model, baseURL, cfg.URL, cfg.Method, cfg.OutputPath, cfg.Dir, program, cfg.Command, cfg.Headers,
-		cfg.Body, cfg.Params, cfg.Stream, req.Messages, req.Prompt, req.Vars, req.Repeat}
+		cfg.Body, cfg.Params, cfg.Tools, cfg.Stream, req.Messages, req.Prompt, req.Vars, req.Repeat}
 	b, _ := json.Marshal(k) // every field is JSON-safe: it came from YAML or JSON
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
@@ -96,13 +98,13 @@ func (c *Cache) Get(key string) (*provider.Response, bool) {
 	if json.Unmarshal(b, &e) != nil {
 		return nil, false
 	}
-	return &provider.Response{Output: e.Output, Usage: e.Usage, Cost: e.Cost,
+	return &provider.Response{Output: e.Output, ToolCalls: e.ToolCalls, Usage: e.Usage, Cost: e.Cost,
 		Latency: msToDuration(e.LatencyMS)}, true
 }
 
 // Put stores an answer. Failing to write the cache never fails a run.
 func (c *Cache) Put(key string, r *provider.Response) error {
-	b, err := json.Marshal(cacheEntry{Output: r.Output, Usage: r.Usage, Cost: r.Cost, LatencyMS: durationToMS(r.Latency)})
+	b, err := json.Marshal(cacheEntry{Output: r.Output, ToolCalls: r.ToolCalls, Usage: r.Usage, Cost: r.Cost, LatencyMS: durationToMS(r.Latency)})
 	if err != nil {
 		return err
 	}

@@ -369,6 +369,7 @@ func (e *Engine) sample(ctx context.Context, j job) (report.Result, bool) {
 		return res, true
 	}
 	res.Output = resp.Output
+	res.ToolCalls = ToolCalls(resp.ToolCalls)
 	res.LatencyMS = durationToMS(resp.Latency)
 	res.Tokens = report.Tokens{Prompt: resp.Usage.PromptTokens, Completion: resp.Usage.CompletionTokens,
 		Total: resp.Usage.TotalTokens, Cached: resp.Usage.CachedTokens}
@@ -391,6 +392,18 @@ func (e *Engine) sample(ctx context.Context, j job) (report.Result, bool) {
 	}
 	res.Passed, res.Score = assert.Score(res.Assertions, j.test.Threshold)
 	return res, true
+}
+
+// ToolCalls are a provider's tool calls as a report records them.
+func ToolCalls(calls []provider.ToolCall) []report.ToolCall {
+	if len(calls) == 0 {
+		return nil
+	}
+	out := make([]report.ToolCall, len(calls))
+	for i, c := range calls {
+		out[i] = report.ToolCall{ID: c.ID, Name: c.Name, Arguments: c.Arguments}
+	}
+	return out
 }
 
 // call asks the provider, through the rate limiter and the response cache.

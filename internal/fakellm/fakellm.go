@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -35,7 +36,7 @@ type Rule struct {
 // ToolCall is a tool call a rule's answer makes.
 type ToolCall struct {
 	Name      string `json:"name"`
-	Arguments string `json:"arguments"` // JSON text, sent as written
+	Arguments string `json:"arguments"` // JSON text, sent as written (may be malformed, to test clients)
 }
 
 // Options configure a server.
@@ -136,7 +137,12 @@ func Start(opts Options) (*Server, error) {
 func compileRules(in []Rule) ([]rule, error) {
 	out := make([]rule, len(in))
 	for i, r := range in {
-		out[i].reply, out[i].calls = r.Reply, r.ToolCalls
+		out[i].reply, out[i].calls = r.Reply, slices.Clone(r.ToolCalls)
+		for k, c := range r.ToolCalls {
+			if c.Arguments == "" {
+				out[i].calls[k].Arguments = "{}"
+			}
+		}
 		if len(r.Match) >= 2 && strings.HasPrefix(r.Match, "/") && strings.HasSuffix(r.Match, "/") {
 			re, err := regexp.Compile(r.Match[1 : len(r.Match)-1])
 			if err != nil {

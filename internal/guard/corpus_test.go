@@ -51,7 +51,8 @@ func loadCorpus(t testing.TB) []corpusLine {
 	return out
 }
 
-// corpusDetectors are the detectors the corpus is labelled for, with their default options.
+// corpusDetectors are the detectors the corpus is labelled for, with their default options;
+// leakage runs too, with testdata/leakage_prompt.txt as its protected prompt.
 var corpusDetectors = []string{"pii", "secrets", "injection"}
 
 // score is a type's confusion counts over the corpus, per line: a line labelled with the type
@@ -83,6 +84,15 @@ func corpusScores(t *testing.T) (map[string]*score, map[string][]string, map[str
 		}
 		ds = append(ds, d)
 	}
+	prompt, err := os.ReadFile("testdata/leakage_prompt.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	leak, err := New(Spec{Name: "leakage", Options: map[string]any{"protected_prompt": string(prompt)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds = append(ds, leak)
 	owner := map[string]string{} // type -> detector
 	scores := map[string]*score{}
 	wrong := map[string][]string{}
@@ -143,6 +153,7 @@ var corpusTargets = map[string][2]float64{
 	"openai_api_key":     {0.95, 0.90},
 	"high_entropy_token": {0.90, 0.85},
 	"private_key":        {0.95, 0.90},
+	"prompt_leak":        {0.95, 0.90},
 }
 
 // TestCorpusPrecisionRecall reports precision and recall per type on testdata/corpus.tsv

@@ -287,12 +287,13 @@ func TestLeakage(t *testing.T) {
 	if fs := detect(t, d, "The token is zq-CANARY-81f3."); len(fs) != 1 || fs[0].Type != "canary" || fs[0].Score != 1 {
 		t.Errorf("canary: %+v", fs)
 	}
-	// 39 characters of the prompt are below the default threshold of 40.
+	// 39 characters of the prompt ("You are … Never") are below the default threshold of
+	// 40; 41 ("… Never p") are over it.
 	if fs := detect(t, d, "x "+prompt[:39]+"#"); len(fs) != 0 {
 		t.Errorf("39-character overlap reported: %+v", fs)
 	}
-	if fs := detect(t, d, "x "+prompt[:40]+"#"); len(fs) != 1 {
-		t.Errorf("40-character overlap missed: %+v", fs)
+	if fs := detect(t, d, "x "+prompt[:41]+"#"); len(fs) != 1 {
+		t.Errorf("41-character overlap missed: %+v", fs)
 	}
 	short := mustNew(t, "leakage", map[string]any{"protected_prompt": prompt, "min_overlap": 12})
 	if fs := detect(t, short, "never promise refunds"); len(fs) != 1 {

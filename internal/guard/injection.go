@@ -3,8 +3,6 @@ package guard
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
-	"encoding/hex"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -18,6 +16,8 @@ type phraseRule struct {
 	score float64
 	gap   int
 	steps []string // each "a|b|c"
+	lang  string   // "" for English; see langRules
+	gaps  []int    // the gap before each step after the first, when they differ; else gap
 }
 
 // injectionRules are English phrases of instruction overrides, system prompt extraction and
@@ -26,43 +26,43 @@ var injectionRules = []phraseRule{
 	{"prompt_injection", "tells the model to ignore its earlier instructions", 0.9, 3, []string{
 		"ignore|disregard|forget|skip|override|bypass|neglect|drop|abandon|discard",
 		"previous|prior|above|earlier|preceding|initial|original|system|all|any|every|those|these|existing|developer",
-		"instructions|instruction|prompt|prompts|rules|directions|guidelines|guidance|constraints|directives|programming|context|messages|commands|orders|policies"}},
+		"instructions|instruction|prompt|prompts|rules|directions|guidelines|guidance|constraints|directives|programming|context|messages|commands|orders|policies"}, "", nil},
 	{"prompt_injection", "tells the model to ignore its instructions", 0.7, 1, []string{
 		"ignore|disregard|forget|override|bypass",
-		"instructions|prompt|rules|guidelines|directives|programming"}},
+		"instructions|prompt|rules|guidelines|directives|programming"}, "", nil},
 	{"prompt_injection", "announces new instructions that replace the old", 0.7, 2, []string{
 		"new|updated|real|actual|revised|override",
 		"instructions|instruction|rules|directives|orders|system",
-		"follow|override|supersede|supersedes|replace|replaces|obey"}},
+		"follow|override|supersede|supersedes|replace|replaces|obey"}, "", nil},
 	{"prompt_extraction", "asks for the system prompt", 0.85, 4, []string{
 		"reveal|show|print|output|repeat|display|tell|leak|dump|expose|give|write|share|recite|spell",
 		"system|initial|hidden|secret|original|developer|confidential|internal",
-		"prompt|prompts|instructions|message|rules|guidelines"}},
+		"prompt|prompts|instructions|message|rules|guidelines"}, "", nil},
 	{"prompt_extraction", "asks for the text above the conversation", 0.8, 3, []string{
 		"repeat|print|output|recite|copy",
 		"words|text|everything|instructions|all",
-		"above|before|verbatim"}},
+		"above|before|verbatim"}, "", nil},
 	{"jailbreak", "declares the model unrestricted", 0.85, 3, []string{
 		"you",
 		"are|re",
 		"now|dan|unrestricted|unfiltered|jailbroken|evil|uncensored|free",
-		"dan|unrestricted|unfiltered|jailbroken|evil|uncensored|free|liberated|amoral"}},
-	{"jailbreak", "uses the Do Anything Now jailbreak", 0.9, 0, []string{"do", "anything", "now"}},
+		"dan|unrestricted|unfiltered|jailbroken|evil|uncensored|free|liberated|amoral"}, "", nil},
+	{"jailbreak", "uses the Do Anything Now jailbreak", 0.9, 0, []string{"do", "anything", "now"}, "", nil},
 	{"jailbreak", "switches on a jailbreak mode", 0.85, 0, []string{
 		"developer|dan|god|jailbreak|jailbroken|unrestricted|unfiltered|evil|opposite",
-		"mode"}},
+		"mode"}, "", nil},
 	{"jailbreak", "asks for role-play without restrictions", 0.85, 6, []string{
 		"pretend|act|roleplay|role|imagine|behave|simulate|become|play",
 		"without|no|zero|free|ignoring",
-		"restrictions|restriction|rules|filters|filter|limits|limitations|guidelines|censorship|boundaries|ethics|morals|morality|policies|safeguards"}},
+		"restrictions|restriction|rules|filters|filter|limits|limitations|guidelines|censorship|boundaries|ethics|morals|morality|policies|safeguards"}, "", nil},
 	{"jailbreak", "says the model is no longer bound by its rules", 0.8, 1, []string{
 		"longer",
-		"bound|restricted|limited|constrained|obligated|required"}},
+		"bound|restricted|limited|constrained|obligated|required"}, "", nil},
 	{"jailbreak", "asks to switch off safety", 0.85, 2, []string{
 		"bypass|disable|override|circumvent|deactivate|evade|remove|turn",
 		"safety|content|moderation|ethical|security|openai|anthropic",
-		"filters|filter|guidelines|policies|policy|protocols|restrictions|measures|guardrails|settings"}},
-	{"jailbreak", "asks the model to stay in a role", 0.6, 0, []string{"stay|remain", "in", "character"}},
+		"filters|filter|guidelines|policies|policy|protocols|restrictions|measures|guardrails|settings"}, "", nil},
+	{"jailbreak", "asks the model to stay in a role", 0.6, 0, []string{"stay|remain", "in", "character"}, "", nil},
 }
 
 // chatMarkers are chat-template tokens that have no business in a user's text: they try to
@@ -80,6 +80,11 @@ var metaWords = map[string]bool{
 	"blocks": true, "blocking": true, "recognize": true, "flag": true, "flags": true, "filter": true,
 	"say": true, "says": true, "saying": true, "wrote": true, "typed": true, "contain": true, "contains": true,
 	"containing": true, "pattern": true, "patterns": true, "string": true, "strings": true, "test": true,
+	// The same in the languages of langRules.
+	"exemple": true, "ejemplo": true, "beispiel": true, "esempio": true, "exemplo": true,
+	"attaque": true, "attaques": true, "ataque": true, "ataques": true, "angriff": true, "angriffe": true,
+	"attacco": true, "attacchi": true, "inyeccion": true, "injektion": true,
+	"iniezione": true, "injecao": true,
 }
 
 // ruleSet is the rules compiled for fast matching: the first step's words index the rules.
@@ -179,24 +184,12 @@ func leetByteSlow(c byte) byte {
 	return c
 }
 
-func rot13(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		switch {
-		case c >= 'a' && c <= 'z':
-			b[i] = 'a' + (c-'a'+13)%26
-		case c >= 'A' && c <= 'Z':
-			b[i] = 'A' + (c-'A'+13)%26
-		}
-	}
-	return string(b)
-}
-
 // The compiled rules never change after start-up.
 var (
-	plainRules = compileRules(injectionRules, identity)
-	rot13Rules = compileRules(injectionRules, rot13)
-	leetRules  = compileRules(injectionRules, leetFold)
+	allRules   = append(append([]phraseRule(nil), injectionRules...), langRules...)
+	plainRules = compileRules(allRules, identity)
+	rot13Rules = compileRules(allRules, rot13)
+	leetRules  = compileRules(allRules, leetFold)
 )
 
 // injectionDetector reports prompt injections and jailbreaks by phrase rules over the text
@@ -239,7 +232,7 @@ func (d *injectionDetector) Name() string { return "injection" }
 
 func (d *injectionDetector) Detect(_ context.Context, text string) ([]Finding, error) {
 	n := normalize(text)
-	out := d.match(n, nil, "")
+	out := d.matchAll(n, nil, "")
 	for _, m := range chatMarkers {
 		if i := bytes.Index(n.norm, []byte(m)); i >= 0 {
 			s, e := n.span(i, i+len(m))
@@ -253,7 +246,7 @@ func (d *injectionDetector) Detect(_ context.Context, text string) ([]Finding, e
 			out = append(out, Finding{Detector: "injection", Type: "hidden_text", Start: s, End: e, Score: 0.8,
 				Reason: "holds " + strconv.Itoa(len(n.tags)) + " invisible Unicode tag characters", Decoding: "unicode_tags"})
 		}
-		out = append(out, d.match(normalize(string(n.tags)), []int{s, e}, "unicode_tags")...)
+		out = append(out, d.matchAll(normalize(string(n.tags)), []int{s, e}, "unicode_tags")...)
 	}
 	if d.decodings["base64"] || d.decodings["hex"] {
 		out = append(out, d.decoded(text)...)
@@ -272,77 +265,10 @@ func (d *injectionDetector) Detect(_ context.Context, text string) ([]Finding, e
 // text and matches the rules in what they say; a finding spans the encoded run.
 func (d *injectionDetector) decoded(text string) []Finding {
 	var out []Finding
-	isB64 := func(c byte) bool { return b64Byte[c] }
-	for i := 0; i < len(text); {
-		if !isB64(text[i]) {
-			i++
-			continue
-		}
-		s := i
-		for i < len(text) && isB64(text[i]) {
-			i++
-		}
-		if i-s < 20 {
-			continue
-		}
-		run := text[s:i]
-		var plain []byte
-		dec := ""
-		if d.decodings["hex"] && len(run)%2 == 0 && isHex(run) {
-			plain, _ = hex.DecodeString(run)
-			dec = "hex"
-		} else if d.decodings["base64"] {
-			plain = decodeBase64(run)
-			dec = "base64"
-		}
-		if !readable(plain) {
-			continue
-		}
-		out = append(out, d.match(normalize(string(plain)), []int{s, i}, dec)...)
-	}
+	encodedRuns(text, d.decodings["base64"], d.decodings["hex"], func(s, e int, plain []byte, dec string) {
+		out = append(out, d.matchAll(normalize(string(plain)), []int{s, e}, dec)...)
+	})
 	return out
-}
-
-// b64Byte marks the bytes of standard and URL-safe base64.
-var b64Byte = func() (t [256]bool) {
-	for c := 0; c < 256; c++ {
-		t[c] = isAlnum(byte(c)) || c == '+' || c == '/' || c == '=' || c == '-' || c == '_'
-	}
-	return t
-}()
-
-func isHex(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
-			return false
-		}
-	}
-	return true
-}
-
-func decodeBase64(s string) []byte {
-	t := strings.TrimRight(s, "=")
-	for _, enc := range []*base64.Encoding{base64.RawStdEncoding, base64.RawURLEncoding} {
-		if b, err := enc.DecodeString(t); err == nil {
-			return b
-		}
-	}
-	return nil
-}
-
-// readable reports decoded bytes that look like text: valid UTF-8, at least 90% printable.
-func readable(b []byte) bool {
-	if len(b) < 8 || !utf8.Valid(b) {
-		return false
-	}
-	good := 0
-	for _, c := range b {
-		if c >= 0x20 && c < 0x7f || c == '\n' || c == '\t' || c >= 0x80 {
-			good++
-		}
-	}
-	return good*10 >= len(b)*9
 }
 
 // token is a word of a normText: norm[s:e], letters and digits (and the leetspeak symbols
@@ -393,6 +319,16 @@ func tokenize(n *normText, buf []token) []token {
 		buf = append(buf, token{s: s, e: i, leet: leet})
 	}
 	return buf
+}
+
+// matchAll runs the word rules over n, and the Chinese and Japanese rules over its text when
+// it has characters of those scripts.
+func (d *injectionDetector) matchAll(n *normText, span []int, decoding string) []Finding {
+	out := d.match(n, span, decoding)
+	if n.cjk {
+		out = append(out, d.matchCJK(n.src, span, decoding)...)
+	}
+	return out
 }
 
 // match runs the rule sets over n. When span is set, findings span it (the encoded run the
@@ -461,9 +397,13 @@ func (d *injectionDetector) tryRules(n *normText, b []byte, toks []token, i int,
 	for _, ri := range set.first[string(w)] {
 		r := &set.rules[ri]
 		j, ok := i, true
-		for _, step := range r.steps[1:] {
+		for si, step := range r.steps[1:] {
+			gap := r.gap
+			if r.gaps != nil {
+				gap = r.gaps[si]
+			}
 			found := -1
-			for k := j + 1; k < len(toks) && k <= j+1+r.gap; k++ {
+			for k := j + 1; k < len(toks) && k <= j+1+gap; k++ {
 				if step[string(b[toks[k].s:toks[k].e])] {
 					found = k
 					break
@@ -495,8 +435,11 @@ func (d *injectionDetector) tryRules(n *normText, b []byte, toks []token, i int,
 		if dec == "homoglyphs" && !d.decodings["homoglyphs"] {
 			continue
 		}
-		if negated(n, toks, i) {
+		if negated(n, toks, i, r.lang != "") {
 			continue // "do not forget the previous context"
+		}
+		if r.lang != "" && spanHas(n, toks[i:j+1], firstPerson, negatedInside) {
+			continue // "oubliez mes instructions précédentes", "vergiss nicht die vorherigen Anweisungen"
 		}
 		if dec == "" || dec == "homoglyphs" || dec == "zero_width" || dec == "leetspeak" {
 			score = discussed(n, toks, i, j, score)
@@ -517,12 +460,34 @@ func (d *injectionDetector) tryRules(n *normText, b []byte, toks []token, i int,
 	}
 }
 
-// negated reports a "not", "never" or "don't" in the two words before token i.
-func negated(n *normText, toks []token, i int) bool {
+// negated reports a negation in the two words before token i: "not", "never", "don't", and
+// for the rules of other languages "ne", "n'", "non", "não", "nunca", "jamais", "mai", and
+// "no" right before (in English, "No. Ignore all previous instructions" is no negation).
+func negated(n *normText, toks []token, i int, foreign bool) bool {
 	for k := max(0, i-2); k < i; k++ {
-		switch string(n.norm[toks[k].s:toks[k].e]) {
+		switch w := string(n.norm[toks[k].s:toks[k].e]); w {
 		case "not", "never", "dont", "don", "t", "cannot", "shouldn", "mustn":
 			return true
+		case "ne", "n", "non", "nao", "nunca", "jamais", "mai":
+			if foreign {
+				return true
+			}
+		case "no":
+			if foreign && k == i-1 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// spanHas reports a word of toks found in one of sets.
+func spanHas(n *normText, toks []token, sets ...map[string]bool) bool {
+	for _, t := range toks {
+		for _, set := range sets {
+			if set[string(n.norm[t.s:t.e])] { // no allocation
+				return true
+			}
 		}
 	}
 	return false

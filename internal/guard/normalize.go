@@ -1,12 +1,16 @@
 package guard
 
 import (
+	"encoding/base64"
+	"encoding/hex"
+	"strings"
 	"unicode/utf8"
 )
 
 // normText is a text brought to a form the phrase rules can match: ASCII lowercase, look-alike
-// letters from other scripts folded to the Latin letter they imitate (homoglyphs), invisible
-// characters dropped, and any other non-ASCII rune turned into a space. off maps each byte
+// letters from other scripts folded to the Latin letter they imitate (homoglyphs), accented
+// Latin letters folded to their base letters (é → e, ß → ss), invisible characters dropped,
+// and any other non-ASCII rune turned into a space. off maps each byte
 // of norm back to the start of the rune it came from in the original text; it is nil when
 // the text is ASCII and norm is as long as it.
 type normText struct {
@@ -21,6 +25,9 @@ type normText struct {
 	tags    []byte
 	tagOff  []int32
 	tagFlag bool // tag characters outside a flag emoji sequence
+	// cjk is set when the text holds Chinese or Japanese characters, which norm turns into
+	// spaces: the phrase rules of those languages then read the original text.
+	cjk bool
 }
 
 func normalize(text string) *normText {
@@ -60,7 +67,14 @@ func normalize(text string) *normText {
 		default:
 			if a := confusable(r); a != 0 {
 				n.push(a, i, true, zwPending)
+			} else if f := foldAccent(r); f != "" {
+				// A letter of French, Spanish, German, Portuguese, Italian, ...: its base
+				// letter, so that "précédentes" reads as the word "precedentes".
+				for k := 0; k < len(f); k++ {
+					n.push(f[k], i, false, zwPending && k == 0)
+				}
 			} else {
+				n.cjk = n.cjk || isCJK(r)
 				n.push(' ', i, false, false)
 			}
 			zwPending = false
@@ -168,4 +182,155 @@ var homoglyphs = map[rune]byte{
 	'α': 'a', 'ε': 'e', 'ι': 'i', 'κ': 'k', 'ν': 'v', 'ο': 'o', 'ρ': 'p', 'τ': 't', 'υ': 'u',
 	'χ': 'x', 'Α': 'a', 'Β': 'b', 'Ε': 'e', 'Ζ': 'z', 'Η': 'h', 'Ι': 'i', 'Κ': 'k', 'Μ': 'm',
 	'Ν': 'n', 'Ο': 'o', 'Ρ': 'p', 'Τ': 't', 'Υ': 'y', 'Χ': 'x',
+}
+
+// rot13 rotates the ASCII letters of s by 13 places (its own inverse).
+func rot13(s string) string {
+	b := []byte(s)
+	rot13Bytes(b)
+	return string(b)
+}
+
+// rot13Bytes rotates the ASCII letters of b in place.
+func rot13Bytes(b []byte) {
+	for i, c := range b {
+		switch {
+		case c >= 'a' && c <= 'z':
+			b[i] = 'a' + (c-'a'+13)%26
+		case c >= 'A' && c <= 'Z':
+			b[i] = 'A' + (c-'A'+13)%26
+		}
+	}
+}
+
+// encodedRuns calls fn for each run of base64 (when b64) or hex (when hx) of at least 20
+// characters (not counting its '=' padding) in text that decodes to readable text: the run's
+// byte span, the decoded bytes and the decoding's name. A run of hex digits is read as hex
+// when hx is set.
+func encodedRuns(text string, b64, hx bool, fn func(s, e int, plain []byte, dec string)) {
+	if !b64 && !hx {
+		return
+	}
+	const minRun = 20
+	for i := 0; i+minRun <= len(text); {
+		// Any run of minRun or more that starts in [i, i+minRun) holds byte i+minRun-1: when
+		// that byte is not base64, skip them all (prose is mostly short words).
+		if !b64Core[text[i+minRun-1]] {
+			i += minRun
+			continue
+		}
+		s := i + minRun - 1
+		for s > i && b64Core[text[s-1]] {
+			s--
+		}
+		e := s
+		for e < len(text) && b64Core[text[e]] {
+			e++
+		}
+		core := e
+		for e < len(text) && text[e] == '=' { // '=' only pads the end of a run
+			e++
+		}
+		i = e
+		if core-s < minRun {
+			continue
+		}
+		run := text[s:e]
+		var plain []byte
+		dec := ""
+		if hx && core == e && len(run)%2 == 0 && isHex(run) {
+			plain, _ = hex.DecodeString(run)
+			dec = "hex"
+		} else if b64 {
+			plain = decodeBase64(run)
+			dec = "base64"
+		}
+		if readable(plain) {
+			fn(s, e, plain, dec)
+		}
+	}
+}
+
+// b64Core marks the bytes of standard and URL-safe base64 but the '=' padding.
+var b64Core = func() (t [256]bool) {
+	for c := 0; c < 256; c++ {
+		t[c] = isAlnum(byte(c)) || c == '+' || c == '/' || c == '-' || c == '_'
+	}
+	return t
+}()
+
+func isHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+			return false
+		}
+	}
+	return true
+}
+
+func decodeBase64(s string) []byte {
+	t := strings.TrimRight(s, "=")
+	for _, enc := range []*base64.Encoding{base64.RawStdEncoding, base64.RawURLEncoding} {
+		if b, err := enc.DecodeString(t); err == nil {
+			return b
+		}
+	}
+	return nil
+}
+
+// readable reports decoded bytes that look like text: valid UTF-8, at least 90% printable.
+func readable(b []byte) bool {
+	if len(b) < 8 || !utf8.Valid(b) {
+		return false
+	}
+	good := 0
+	for _, c := range b {
+		if c >= 0x20 && c < 0x7f || c == '\n' || c == '\t' || c >= 0x80 {
+			good++
+		}
+	}
+	return good*10 >= len(b)*9
+}
+
+// latin1Fold and latinExtAFold are the base letters of U+00C0..U+00FF and U+0100..U+017F
+// ('*' where foldAccent has a longer answer or none).
+const (
+	latin1Fold    = "aaaaaa*ceeeeiiiidnooooo*ouuuuy**aaaaaa*ceeeeiiiidnooooo*ouuuuy*y"
+	latinExtAFold = "aaaaaaccccccccddddeeeeeeeeeegggggggghhhhiiiiiiiiii**jjkkkllllllllllnnnnnnnnnoooooo**rrrrrrssssssssttttttuuuuuuuuuuuuwwyyyzzzzzzs"
+)
+
+// foldAccent is the ASCII lowercase spelling of an accented Latin letter, or "".
+func foldAccent(r rune) string {
+	switch r {
+	case 'ß', 'ẞ':
+		return "ss"
+	case 'æ', 'Æ':
+		return "ae"
+	case 'œ', 'Œ':
+		return "oe"
+	case 'þ', 'Þ':
+		return "th"
+	case 'Ĳ', 'ĳ':
+		return "ij"
+	}
+	var c byte = '*'
+	switch {
+	case r >= 0xC0 && r <= 0xFF:
+		c = latin1Fold[r-0xC0]
+	case r >= 0x100 && r <= 0x17F:
+		c = latinExtAFold[r-0x100]
+	}
+	if c == '*' {
+		return ""
+	}
+	return asciiLetters[c-'a' : c-'a'+1]
+}
+
+const asciiLetters = "abcdefghijklmnopqrstuvwxyz"
+
+// isCJK reports Chinese characters and Japanese kana.
+func isCJK(r rune) bool {
+	return r >= 0x3040 && r <= 0x30FF || r >= 0x3400 && r <= 0x4DBF || r >= 0x4E00 && r <= 0x9FFF ||
+		r >= 0xF900 && r <= 0xFAFF || r >= 0xFF66 && r <= 0xFF9F
 }

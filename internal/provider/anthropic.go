@@ -68,19 +68,26 @@ func (p *anthropic) Call(ctx context.Context, req *Request) (*Response, error) {
 	if call.header.Get("anthropic-version") == "" {
 		call.header.Set("anthropic-version", anthropicVersion)
 	}
-	var text string
-	var usage Usage
+	var out anthropicResult
 	lat, err := p.t.do(ctx, call, func(resp *http.Response) error {
-		text, usage = "", Usage{}
+		out = anthropicResult{}
 		if strings.Contains(resp.Header.Get("Content-Type"), "text/event-stream") {
-			return readAnthropicStream(&p.t.site, resp.Body, &text, &usage)
+			return readAnthropicStream(&p.t.site, resp.Body, &out)
 		}
-		return readAnthropicPlain(&p.t.site, resp.Body, &text, &usage)
+		return readAnthropicPlain(&p.t.site, resp.Body, &out)
 	})
 	if err != nil {
 		return nil, err
 	}
-	return finish(text, usage, lat, p.price), nil
+	r := finish(out.text, out.usage, lat, p.price)
+	r.ToolCalls = out.calls
+	return r, nil
+}
+
+type anthropicResult struct {
+	text  string
+	usage Usage
+	calls []ToolCall
 }
 
 // anthropicBody moves system messages to the top-level system field, which is where the
@@ -96,6 +103,9 @@ func anthropicBody(cfg *Config, msgs []Message) map[string]any {
 		chat = append(chat, m)
 	}
 	b := map[string]any{"model": cfg.Model, "messages": chat, "max_tokens": anthropicMaxTokens}
+	if len(cfg.Tools) > 0 {
+		b["tools"] = anthropicTools(cfg.Tools)
+	}
 	if len(system) > 0 {
 		b["system"] = strings.Join(system, "\n\n")
 	}
@@ -140,17 +150,23 @@ type anthropicError struct {
 	Message string `json:"message"`
 }
 
-type anthropicMessage struct {
-	Type    string `json:"type"`
-	Content []struct {
-		Type string `json:"type"`
-		Text string `json:"text"`
-	} `json:"content"`
-	Usage *anthropicUsage `json:"usage"`
-	Error *anthropicError `json:"error"`
+// anthropicBlock is a content block: text, or a tool_use call.
+type anthropicBlock struct {
+	Type  string          `json:"type"`
+	Text  string          `json:"text"`
+	ID    string          `json:"id"`
+	Name  string          `json:"name"`
+	Input json.RawMessage `json:"input"`
 }
 
-func readAnthropicPlain(site *callSite, r io.Reader, text *string, usage *Usage) error {
+type anthropicMessage struct {
+	Type    string           `json:"type"`
+	Content []anthropicBlock `json:"content"`
+	Usage   *anthropicUsage  `json:"usage"`
+	Error   *anthropicError  `json:"error"`
+}
+
+func readAnthropicPlain(site *callSite, r io.Reader, out *anthropicResult) error {
 	data, err := io.ReadAll(io.LimitReader(r, maxBodyBytes))
 	if err != nil {
 		return err
@@ -167,34 +183,41 @@ func readAnthropicPlain(site *callSite, r io.Reader, text *string, usage *Usage)
 	}
 	var b strings.Builder
 	for _, c := range m.Content {
-		if c.Type == "text" {
+		switch c.Type {
+		case "text":
 			b.WriteString(c.Text)
+		case "tool_use":
+			out.calls = append(out.calls, ToolCall{ID: c.ID, Name: c.Name, Arguments: rawArguments(c.Input)})
 		}
 	}
-	*text = b.String()
+	out.text = b.String()
 	if m.Usage != nil {
-		*usage = m.Usage.usage()
+		out.usage = m.Usage.usage()
 	}
 	return nil
 }
 
 type anthropicEvent struct {
-	Type    string            `json:"type"`
-	Message *anthropicMessage `json:"message"`
-	Delta   *struct {
-		Type string `json:"type"`
-		Text string `json:"text"`
+	Type         string            `json:"type"`
+	Index        int               `json:"index"`
+	Message      *anthropicMessage `json:"message"`
+	ContentBlock *anthropicBlock   `json:"content_block"`
+	Delta        *struct {
+		Type        string `json:"type"`
+		Text        string `json:"text"`
+		PartialJSON string `json:"partial_json"`
 	} `json:"delta"`
 	Usage *anthropicUsage `json:"usage"`
 	Error *anthropicError `json:"error"`
 }
 
 // readAnthropicStream reads the event stream until message_stop; an earlier end is a cut stream.
-func readAnthropicStream(site *callSite, r io.Reader, text *string, usage *Usage) error {
+func readAnthropicStream(site *callSite, r io.Reader, out *anthropicResult) error {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 64<<10), 16<<20)
 	var b strings.Builder
 	var u anthropicUsage
+	var calls toolCallBuilder
 	done := false
 	for sc.Scan() {
 		line := sc.Bytes()
@@ -211,9 +234,21 @@ func readAnthropicStream(site *callSite, r io.Reader, text *string, usage *Usage
 			if ev.Message != nil && ev.Message.Usage != nil {
 				u = *ev.Message.Usage
 			}
+		case "content_block_start":
+			if ev.ContentBlock != nil && ev.ContentBlock.Type == "tool_use" {
+				if ev.Index < 0 || ev.Index > 127 {
+					return site.malformed("a streamed tool_use block has index %d", ev.Index)
+				}
+				c := calls.at(ev.Index)
+				c.ID, c.Name = ev.ContentBlock.ID, ev.ContentBlock.Name
+			}
 		case "content_block_delta":
-			if ev.Delta != nil && ev.Delta.Type == "text_delta" {
+			switch {
+			case ev.Delta == nil:
+			case ev.Delta.Type == "text_delta":
 				b.WriteString(ev.Delta.Text)
+			case ev.Delta.Type == "input_json_delta" && ev.Index >= 0 && ev.Index <= 127:
+				calls.addArgs(ev.Index, ev.Delta.PartialJSON)
 			}
 		case "message_delta":
 			// The output count here is cumulative; input counts appear here only on some
@@ -244,7 +279,8 @@ func readAnthropicStream(site *callSite, r io.Reader, text *string, usage *Usage
 		return &Error{Kind: KindConnection, Provider: site.label, retry: true,
 			Msg: fmt.Sprintf("the stream from %s ended before message_stop (cut after %d characters)", site.baseURL, b.Len())}
 	}
-	*text = b.String()
-	*usage = u.usage()
+	out.text = b.String()
+	out.usage = u.usage()
+	out.calls = calls.done()
 	return nil
 }

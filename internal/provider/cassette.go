@@ -51,6 +51,8 @@ type cassetteEntry struct {
 	Repeat   int       `json:"repeat"`
 	Messages []Message `json:"messages,omitempty"`
 	Output   string    `json:"output,omitempty"`
+	// ToolCalls are the calls the model made to the tools it was given.
+	ToolCalls []ToolCall `json:"tool_calls,omitempty"`
 	// An embedding call records its input text and vector instead of messages and output.
 	Input     string    `json:"input,omitempty"`
 	Embedding []float64 `json:"embedding,omitempty"`
@@ -178,8 +180,8 @@ func (c *Cassette) Save() error {
 }
 
 // CassetteKey is the key a request is recorded under: a sha256 over a canonical JSON of the
-// provider type, model, params, messages and repeat index (plus, for exec and http providers,
-// their command or body template and the vars they receive). It leaves out the base URL, so a
+// provider type, model, params, tools, messages and repeat index (plus, for exec and http
+// providers, their command or body template and the vars they receive). It leaves out the base URL, so a
 // cassette recorded against a local server replays for the same model, and never includes a
 // key or a header.
 func CassetteKey(cfg Config, req *Request) string {
@@ -187,6 +189,7 @@ func CassetteKey(cfg Config, req *Request) string {
 		Type       string         `json:"type"`
 		Model      string         `json:"model,omitempty"`
 		Params     Params         `json:"params"`
+		Tools      []Tool         `json:"tools,omitempty"` // left out when none, so older keys hold
 		Messages   []Message      `json:"messages"`
 		Repeat     int            `json:"repeat"`
 		Prompt     string         `json:"prompt,omitempty"`
@@ -195,7 +198,7 @@ func CassetteKey(cfg Config, req *Request) string {
 		Method     string         `json:"method,omitempty"`
 		Body       any            `json:"body,omitempty"`
 		OutputPath string         `json:"output_path,omitempty"`
-	}{Type: cfg.Type, Model: cfg.Model, Params: cfg.Params, Messages: chatMessages(req), Repeat: req.Repeat}
+	}{Type: cfg.Type, Model: cfg.Model, Params: cfg.Params, Tools: cfg.Tools, Messages: chatMessages(req), Repeat: req.Repeat}
 	if cfg.Type == "exec" || cfg.Type == "http" {
 		k.Prompt, k.Vars = req.Prompt, req.Vars
 		k.Command, k.Method, k.Body, k.OutputPath = cfg.Command, cfg.Method, cfg.Body, cfg.OutputPath
@@ -304,7 +307,7 @@ func (w *cassetteProvider) Call(ctx context.Context, req *Request) (*Response, e
 				Prompt: oneLine(msgs[len(msgs)-1].Content, 60), Repeat: req.Repeat}
 		}
 		return &Response{
-			Output: e.Output, Usage: e.Usage, Cost: e.Cost, Replayed: true,
+			Output: e.Output, ToolCalls: e.ToolCalls, Usage: e.Usage, Cost: e.Cost, Replayed: true,
 			Latency: time.Duration(e.LatencyMS * float64(time.Millisecond)),
 		}, nil
 	}
@@ -317,7 +320,7 @@ func (w *cassetteProvider) Call(ctx context.Context, req *Request) (*Response, e
 	}
 	e := cassetteEntry{
 		Key: key, Provider: w.label, Model: w.cfg.Model, Repeat: req.Repeat,
-		Messages: chatMessages(req), Output: resp.Output, Usage: resp.Usage, Cost: resp.Cost,
+		Messages: chatMessages(req), Output: resp.Output, ToolCalls: resp.ToolCalls, Usage: resp.Usage, Cost: resp.Cost,
 		LatencyMS: math.Round(float64(resp.Latency)/float64(time.Millisecond)*10) / 10,
 	}
 	w.c.mu.Lock()

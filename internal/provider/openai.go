@@ -94,7 +94,9 @@ func (p *openAI) Call(ctx context.Context, req *Request) (*Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	return finish(out.text, out.usage, lat, p.price), nil
+	r := finish(out.text, out.usage, lat, p.price)
+	r.ToolCalls = out.calls
+	return r, nil
 }
 
 // authHeader sets the key the way the host expects it.
@@ -117,6 +119,9 @@ func chatMessages(req *Request) []Message {
 // openAIBody is the chat completions request body: model, messages, params, then Extra.
 func openAIBody(cfg *Config, msgs []Message) map[string]any {
 	b := map[string]any{"model": cfg.Model, "messages": msgs}
+	if len(cfg.Tools) > 0 {
+		b["tools"] = openAITools(cfg.Tools)
+	}
 	p := &cfg.Params
 	if p.Temperature != nil {
 		b["temperature"] = *p.Temperature
@@ -206,6 +211,7 @@ func finish(text string, u Usage, lat time.Duration, price *Price) *Response {
 type openAIResult struct {
 	text  string
 	usage Usage
+	calls []ToolCall
 }
 
 type openAIUsage struct {
@@ -226,8 +232,20 @@ func (u *openAIUsage) usage() Usage {
 }
 
 type openAIText struct {
-	Content *string `json:"content"`
-	Refusal *string `json:"refusal"`
+	Content   *string          `json:"content"`
+	Refusal   *string          `json:"refusal"`
+	ToolCalls []openAIToolCall `json:"tool_calls"`
+}
+
+// openAIToolCall is a tool call of a message, or a piece of one in a streamed delta (where
+// index says which call it continues).
+type openAIToolCall struct {
+	Index    *int   `json:"index"`
+	ID       string `json:"id"`
+	Function struct {
+		Name      string `json:"name"`
+		Arguments string `json:"arguments"`
+	} `json:"function"`
 }
 
 // text is the content, or the model's refusal when it gave no content.
@@ -269,6 +287,9 @@ func readOpenAIPlain(site *callSite, r io.Reader, out *openAIResult) error {
 		return site.malformed("the answer has no choices: %s", oneLine(string(data), 120))
 	}
 	out.text = c.Choices[0].Message.text()
+	for _, tc := range c.Choices[0].Message.ToolCalls {
+		out.calls = append(out.calls, ToolCall{ID: tc.ID, Name: tc.Function.Name, Arguments: rawArguments([]byte(tc.Function.Arguments))})
+	}
 	if c.Usage != nil {
 		out.usage = c.Usage.usage()
 	}
@@ -281,6 +302,7 @@ func readOpenAIStream(site *callSite, r io.Reader, out *openAIResult) error {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 64<<10), 16<<20)
 	var text strings.Builder
+	var calls toolCallBuilder
 	finished, done := false, false
 	for sc.Scan() {
 		line := sc.Bytes()
@@ -301,6 +323,23 @@ func readOpenAIStream(site *callSite, r io.Reader, out *openAIResult) error {
 		}
 		for _, ch := range c.Choices {
 			text.WriteString(ch.Delta.text())
+			for k, tc := range ch.Delta.ToolCalls {
+				i := k
+				if tc.Index != nil {
+					i = *tc.Index
+				}
+				if i < 0 || i > 127 {
+					return site.malformed("a streamed tool call has index %d", i)
+				}
+				call := calls.at(i)
+				if tc.ID != "" {
+					call.ID = tc.ID
+				}
+				if tc.Function.Name != "" {
+					call.Name = tc.Function.Name
+				}
+				calls.addArgs(i, tc.Function.Arguments)
+			}
 			if ch.FinishReason != nil && *ch.FinishReason != "" {
 				finished = true
 			}
@@ -317,5 +356,6 @@ func readOpenAIStream(site *callSite, r io.Reader, out *openAIResult) error {
 			Msg: fmt.Sprintf("the stream from %s ended before [DONE] (cut after %d characters)", site.baseURL, text.Len())}
 	}
 	out.text = text.String()
+	out.calls = calls.done()
 	return nil
 }

@@ -44,6 +44,24 @@ type Response struct {
 	Latency time.Duration
 	// Replayed is true when the answer came from a cassette rather than the network.
 	Replayed bool
+	// ToolCalls are the calls the model made to the tools it was given (Config.Tools), in
+	// the order it made them. A model that only calls tools answers with an empty Output.
+	ToolCalls []ToolCall
+}
+
+// ToolCall is one call a model made to a tool it was given.
+type ToolCall struct {
+	ID        string `json:"id,omitempty"`
+	Name      string `json:"name"`
+	Arguments string `json:"arguments"` // JSON text, as the model wrote it (untrusted)
+}
+
+// Tool is a function the model may call, as OpenAI's function tools describe it. The
+// Anthropic provider sends it as a tool with Parameters as its input_schema.
+type Tool struct {
+	Name        string         `json:"name"`
+	Description string         `json:"description,omitempty"`
+	Parameters  map[string]any `json:"parameters,omitempty"` // a JSON Schema of the arguments
 }
 
 // Provider answers prompts.
@@ -87,6 +105,9 @@ type Config struct {
 	Headers   map[string]string
 	Params    Params
 	Stream    bool // use server-sent events for OpenAI-compatible chat
+	// Tools are the functions an openai or anthropic model may call; its calls come back in
+	// Response.ToolCalls. A tools key in Params.Extra, sent as is, takes their place.
+	Tools []Tool
 
 	Timeout     time.Duration // per attempt; default 60s
 	MaxRetries  int           // attempts after the first; default 3

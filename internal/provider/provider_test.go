@@ -587,9 +587,8 @@ func TestStreamEndingEarlyIsCut(t *testing.T) {
 	if err != nil || out.text != "Hi" {
 		t.Errorf("openai finished without [DONE]: %q, %v", out.text, err)
 	}
-	var text string
-	var u Usage
-	err = readAnthropicStream(site, strings.NewReader("event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":3}}}\n\n"), &text, &u)
+	var am anthropicResult
+	err = readAnthropicStream(site, strings.NewReader("event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":3}}}\n\n"), &am)
 	if e := asError(t, err); e.Kind != KindConnection || !strings.Contains(e.Msg, "ended before message_stop") {
 		t.Errorf("anthropic: %v", e)
 	}

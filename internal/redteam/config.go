@@ -68,9 +68,14 @@ type AttackerConfig struct {
 	Turns          int `yaml:"turns"`
 }
 
-// ToolsConfig names the tools the system must never call.
+// ToolsConfig names the tools the system must never call, and optionally defines the tools
+// the target model is given (OpenAI function tools, inline or file://tools.json), so that
+// its real tool calls are checked rather than only its text.
 type ToolsConfig struct {
-	Forbidden []string `yaml:"forbidden"`
+	Forbidden   []string `yaml:"forbidden"`
+	Definitions any      `yaml:"definitions"`
+
+	defs []provider.Tool
 }
 
 // CategoryConfig is one harm category in scope: a built-in id, or a custom category with
@@ -95,15 +100,19 @@ const (
 func LoadFile(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		reason := err.Error()
-		var pe *os.PathError
-		if errors.As(err, &pe) {
-			reason = pe.Err.Error()
-		}
-		return nil, config.Errors{{Pos: config.Pos{File: path}, Msg: "cannot read the red-team config: " + reason,
+		return nil, config.Errors{{Pos: config.Pos{File: path}, Msg: "cannot read the red-team config: " + readError(err),
 			Hint: "check the path, or pass the config with -c FILE"}}
 	}
 	return Parse(data, path)
+}
+
+// readError is why a file could not be read, without the path the caller names itself.
+func readError(err error) string {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err.Error()
+	}
+	return err.Error()
 }
 
 // Parse reads a red-team config from data; file names it in errors and anchors
@@ -312,7 +321,58 @@ func (l *loader) validate(c *Config) {
 			l.fail(fmt.Sprintf("$.tools.forbidden[%d]", i), "write the tool's function name", "tool name %q is not a function name", t)
 		}
 	}
+	l.toolDefinitions(c)
 }
+
+// toolDefinitions reads tools.definitions: a list of OpenAI function tools, or a
+// file://PATH (JSON or YAML, relative to the config) holding one. Only openai and anthropic
+// targets can be given tools, and every forbidden tool must be among them (else the model
+// could never call it, and the check would pass for nothing).
+func (l *loader) toolDefinitions(c *Config) {
+	v := c.Tools.Definitions
+	if v == nil {
+		return
+	}
+	const path = "$.tools.definitions"
+	const hint = "write a list of OpenAI function tools, [{type: function, function: {name, description, parameters}}], or file://tools.json"
+	if s, ok := v.(string); ok {
+		name, isFile := strings.CutPrefix(s, "file://")
+		if !isFile {
+			l.fail(path, hint, "tools.definitions is text, not a list of tools")
+			return
+		}
+		if !filepath.IsAbs(name) {
+			name = filepath.Join(filepath.Dir(l.file), name)
+		}
+		data, err := os.ReadFile(name)
+		if err != nil {
+			l.fail(path, "file:// paths are relative to the red-team config's folder", "cannot read the tool definitions %s: %s", s, readError(err))
+			return
+		}
+		v = nil
+		if err := yaml.Unmarshal(data, &v); err != nil {
+			l.fail(path, "fix the file: it must be JSON or YAML", "the tool definitions %s cannot be read: %s", s, oneLineErr(err))
+			return
+		}
+	}
+	defs, err := provider.ParseTools(v) // go-yaml decodes maps as map[string]any, as JSON does
+	if err != nil {
+		l.fail(path, hint, "tools.definitions: %s", strings.TrimPrefix(err.Error(), "tools"))
+		return
+	}
+	if c.Target != nil && c.Target.Type != "openai" && c.Target.Type != "anthropic" {
+		l.fail(path, "remove tools.definitions (forbidden tools are then looked for in the answer's text), or attack an openai or anthropic target", "an %s target cannot be given tools", c.Target.Type)
+		return
+	}
+	for i, f := range c.Tools.Forbidden {
+		if !slices.ContainsFunc(defs, func(t provider.Tool) bool { return t.Name == f }) {
+			l.fail(fmt.Sprintf("$.tools.forbidden[%d]", i), "add its definition to tools.definitions, or remove it from forbidden", "forbidden tool %q is not among tools.definitions: the model cannot call it", f)
+		}
+	}
+	c.Tools.defs = defs
+}
+
+func oneLineErr(err error) string { return strings.Join(strings.Fields(err.Error()), " ") }
 
 func (l *loader) provider(path string, p *ProviderConfig) {
 	switch p.Type {

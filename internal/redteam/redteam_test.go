@@ -56,7 +56,13 @@ var judgeRules = []fakellm.Rule{
 func runWith(t *testing.T, target, judge *fakellm.Server) *report.Report {
 	t.Helper()
 	src := strings.ReplaceAll(strings.ReplaceAll(testConfig, "TARGET", target.URL), "JUDGE", judge.URL)
-	cfg, err := Parse([]byte(src), "redteam.yaml")
+	return runSource(t, src, "redteam.yaml")
+}
+
+// runSource parses a red-team config read from file and runs it.
+func runSource(t *testing.T, src, file string) *report.Report {
+	t.Helper()
+	cfg, err := Parse([]byte(src), file)
 	if err != nil {
 		t.Fatal(err)
 	}

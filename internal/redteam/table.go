@@ -248,7 +248,8 @@ func Successful(rep *report.Report) []report.Result {
 }
 
 // Transcript is an attempt's conversation: the multi-turn transcript when one was
-// recorded, else the attack sent and the answer.
+// recorded, else the attack sent and the answer. Each tool call the target made follows
+// its answer as a turn of role "tool call": name(arguments).
 func Transcript(r *report.Result) []Turn {
 	if t, ok := r.Test.Metadata["transcript"].([]any); ok {
 		var out []Turn
@@ -257,6 +258,14 @@ func Transcript(r *report.Result) []Turn {
 				role, _ := mm["role"].(string)
 				content, _ := mm["content"].(string)
 				out = append(out, Turn{Role: role, Content: content})
+				calls, _ := mm["tool_calls"].([]any)
+				for _, c := range calls {
+					if cm, ok := c.(map[string]any); ok {
+						name, _ := cm["name"].(string)
+						args, _ := cm["arguments"].(string)
+						out = append(out, Turn{Role: RoleToolCall, Content: name + "(" + args + ")"})
+					}
+				}
 			}
 		}
 		return out
@@ -265,8 +274,15 @@ func Transcript(r *report.Result) []Turn {
 	if r.Error != "" {
 		return append(out, Turn{Role: "error", Content: r.Error})
 	}
-	return append(out, Turn{Role: "assistant", Content: r.Output})
+	out = append(out, Turn{Role: "assistant", Content: r.Output})
+	for _, c := range r.ToolCalls {
+		out = append(out, Turn{Role: RoleToolCall, Content: c.Name + "(" + c.Arguments + ")"})
+	}
+	return out
 }
+
+// RoleToolCall is the role of a transcript turn that shows a tool call the target made.
+const RoleToolCall = "tool call"
 
 // Turn is one message of a transcript.
 type Turn struct {

@@ -64,6 +64,7 @@ type htmlResult struct {
 	Cached                       bool
 	Vars                         []keyValue
 	Output, Error                string
+	ToolCalls                    []string // name(arguments), model text: escaped by the template
 	Assertions                   []htmlAssertion
 	Human                        string // the human verdict, "" without one
 }
@@ -112,6 +113,9 @@ func newHTMLView(r *Report) *htmlView {
 			Human: visible(humanVerdict(res.Human)),
 		}
 		hr.Reason = visible(hr.Reason)
+		for _, c := range res.ToolCalls {
+			hr.ToolCalls = append(hr.ToolCalls, visible(c.Name+"("+c.Arguments+")"))
+		}
 		for _, name := range slices.Sorted(maps.Keys(res.Test.Vars)) {
 			hr.Vars = append(hr.Vars, keyValue{name, visible(varString(res.Test.Vars[name]))})
 		}

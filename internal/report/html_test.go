@@ -11,6 +11,7 @@ func TestWriteHTML(t *testing.T) {
 	r := sampleReport()
 	r.Run.Suite = "</title><script>alert('suite')</script>"
 	r.Results[2].Test.Vars = map[string]any{"question": `"><svg onload=alert(1)>`}
+	r.Results[0].ToolCalls = []ToolCall{{ID: "call_1", Name: "lookup_order", Arguments: `{"q":"<script>alert(2)</script>"}`}}
 	var buf bytes.Buffer
 	if err := WriteHTML(&buf, r); err != nil {
 		t.Fatal(err)
@@ -30,6 +31,7 @@ func TestWriteHTML(t *testing.T) {
 		"&lt;/title&gt;&lt;script&gt;",
 		"&#34;&gt;&lt;svg onload=alert(1)&gt;",
 		"␛[2J", // control characters are shown, not passed to the browser
+		"<h3>Tool calls</h3>\n<pre>lookup_order({&#34;q&#34;:&#34;&lt;script&gt;alert(2)&lt;/script&gt;&#34;})", // the model's tool call, escaped
 	} {
 		if !strings.Contains(page, want) {
 			t.Errorf("page lacks the escaped text %q", want)

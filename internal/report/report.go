@@ -146,13 +146,15 @@ type TestStat struct {
 
 // Result is one sample: one prompt × provider × test × repeat.
 type Result struct {
-	Test       TestRef     `json:"test"`
-	Prompt     string      `json:"prompt"`      // prompt label
-	PromptHash string      `json:"prompt_hash"` // pins the exact prompt content
-	Provider   string      `json:"provider"`    // provider label
-	Repeat     int         `json:"repeat"`
-	Rendered   string      `json:"rendered,omitempty"` // the prompt as sent, after substitution
-	Output     string      `json:"output"`
+	Test       TestRef `json:"test"`
+	Prompt     string  `json:"prompt"`      // prompt label
+	PromptHash string  `json:"prompt_hash"` // pins the exact prompt content
+	Provider   string  `json:"provider"`    // provider label
+	Repeat     int     `json:"repeat"`
+	Rendered   string  `json:"rendered,omitempty"` // the prompt as sent, after substitution
+	Output     string  `json:"output"`
+	// ToolCalls are the calls the model made to the tools its provider gave it.
+	ToolCalls  []ToolCall  `json:"tool_calls,omitempty"`
 	LatencyMS  float64     `json:"latency_ms"`
 	Tokens     Tokens      `json:"tokens"`
 	Cost       float64     `json:"cost"`
@@ -165,6 +167,13 @@ type Result struct {
 	// Human is the consensus human verdict of a human eval panel, when one judged this
 	// result (human.go); the store fills it in from its human scores.
 	Human *Human `json:"human,omitempty"`
+}
+
+// ToolCall is one call a model made to a tool; its arguments are the model's JSON text.
+type ToolCall struct {
+	ID        string `json:"id,omitempty"`
+	Name      string `json:"name"`
+	Arguments string `json:"arguments"`
 }
 
 // Key identifies the prompt × provider × test this sample belongs to.
