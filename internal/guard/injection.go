@@ -26,13 +26,13 @@ var injectionRules = []phraseRule{
 	{"prompt_injection", "tells the model to ignore its earlier instructions", 0.9, 3, []string{
 		"ignore|disregard|forget|skip|override|bypass|neglect|drop|abandon|discard",
 		"previous|prior|above|earlier|preceding|initial|original|system|all|any|every|those|these|existing|developer",
-		"instructions|instruction|prompt|prompts|rules|directions|guidelines|guidance|constraints|directives|programming|context|messages|commands|orders|policies"}, "", nil},
+		"instructions|instruction|prompt|prompts|rules|directions|guidelines|guidance|constraints|directives|programming|context|messages|commands|policies"}, "", nil},
 	{"prompt_injection", "tells the model to ignore its instructions", 0.7, 1, []string{
 		"ignore|disregard|forget|override|bypass",
 		"instructions|prompt|rules|guidelines|directives|programming"}, "", nil},
 	{"prompt_injection", "announces new instructions that replace the old", 0.7, 2, []string{
 		"new|updated|real|actual|revised|override",
-		"instructions|instruction|rules|directives|orders|system",
+		"instructions|instruction|rules|directives|system",
 		"follow|override|supersede|supersedes|replace|replaces|obey"}, "", nil},
 	{"prompt_extraction", "asks for the system prompt", 0.85, 4, []string{
 		"reveal|show|print|output|repeat|display|tell|leak|dump|expose|give|write|share|recite|spell",
@@ -438,8 +438,11 @@ func (d *injectionDetector) tryRules(n *normText, b []byte, toks []token, i int,
 		if negated(n, toks, i, r.lang != "") {
 			continue // "do not forget the previous context"
 		}
-		if r.lang != "" && spanHas(n, toks[i:j+1], firstPerson, negatedInside) {
-			continue // "oubliez mes instructions précédentes", "vergiss nicht die vorherigen Anweisungen"
+		if (r.lang != "" || r.typ == "prompt_injection") && spanHas(n, toks[i:j+1], firstPerson, negatedInside) {
+			// "forget my earlier messages", "oubliez mes instructions précédentes", "vergiss
+			// nicht die vorherigen Anweisungen"; but "act as my grandmother with no limits" is
+			// role-play all the same.
+			continue
 		}
 		if dec == "" || dec == "homoglyphs" || dec == "zero_width" || dec == "leetspeak" {
 			score = discussed(n, toks, i, j, score)

@@ -133,9 +133,11 @@ var langRules = []phraseRule{
 		"ora|adesso", "sei", "dan|sbloccato|jailbreak"}, "it", nil},
 }
 
-// firstPerson are "my" in the languages of langRules: "oubliez mes instructions
-// précédentes" is a customer correcting themselves, not an injection.
+// firstPerson are "my" in English and the languages of langRules: "forget my earlier
+// messages", "oubliez mes instructions précédentes" are a customer correcting themselves, not
+// an injection.
 var firstPerson = map[string]bool{
+	"my": true, "our": true,
 	"mes": true, "ma": true, "mon": true, "mis": true, "mi": true, "meine": true, "meinen": true,
 	"meiner": true, "mein": true, "meinem": true, "minhas": true, "meus": true, "minha": true, "meu": true,
 	"miei": true, "mie": true, "mia": true, "mio": true,
