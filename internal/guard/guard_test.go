@@ -158,6 +158,18 @@ func TestPIIVectors(t *testing.T) {
 	if got := types(detect(t, us, french)); len(got) != 0 {
 		t.Errorf("phone_regions [US] found %v in %q", got, french)
 	}
+	// With the default min_score, a national number without a phone word is reported only
+	// when it fits a plan of phone_regions.
+	usDefault := mustNew(t, "pii", map[string]any{"types": []any{"phone"}, "phone_regions": []any{"US"}})
+	shapeOnly := mustNew(t, "pii", map[string]any{"types": []any{"phone"}})
+	for _, text := range []string{"my number is 212-736-5000", "reach me at (415) 555-2671"} {
+		if got := types(detect(t, usDefault, text)); !slices.Equal(got, []string{"phone"}) {
+			t.Errorf("phone_regions [US] found %v in %q", got, text)
+		}
+		if got := types(detect(t, shapeOnly, text)); len(got) != 0 {
+			t.Errorf("no phone_regions found %v in %q: a bare national number is only phone-shaped", got, text)
+		}
+	}
 	if _, err := New(Spec{Name: "pii", Options: map[string]any{"phone_regions": []any{"XX"}}}); err == nil || !strings.Contains(err.Error(), `unknown region "XX"`) {
 		t.Errorf("phone_regions [XX]: %v", err)
 	}

@@ -32,8 +32,10 @@ const (
 	ipScore        = 0.6
 	phoneE164Score = 0.5
 	phoneScore     = 0.4
-	ssnDashScore   = 0.5
-	ssnSpaceScore  = 0.3
+	// phoneInPlanScore is a national number valid in one of the Scanner's PhoneRegions.
+	phoneInPlanScore = 0.6
+	ssnDashScore     = 0.5
+	ssnSpaceScore    = 0.3
 	// ssnPlainScore is below any threshold alone, and above 0.5 once a context word is near
 	// ("SSN 536221234"), so a guardrail at 0.5 sees labelled plain SSNs.
 	ssnPlainScore = 0.2

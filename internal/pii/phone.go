@@ -158,7 +158,13 @@ func findPhones(text string, starts []int32, regions []string) []Finding {
 			continue
 		}
 		end, f, ok := phoneAt(text, i)
-		if ok && validPhone(f.Text, text[i] == '+', regions) {
+		plus := text[i] == '+'
+		if ok && validPhone(f.Text, plus, regions) {
+			if !plus && len(regions) > 0 {
+				// A national number that fits a plan the caller named is no longer just
+				// phone-shaped: it clears the default threshold without a phone word.
+				f.Score = max(f.Score, phoneInPlanScore)
+			}
 			out = append(out, f)
 		}
 		next = max(next, end)
