@@ -188,7 +188,7 @@ func TestEncodings(t *testing.T) {
 
 func TestConfigErrors(t *testing.T) {
 	for _, tc := range []struct{ src, want string }{
-		{"target: {type: openai, model: m}\ncategories: [{id: S1}]\n", "redteam.yaml:2:19: category S1 (Violent Crimes) is scored by a judge, and the config has none"},
+		{"target: {type: openai, model: m}\ncategories: [{id: S1}]\n", "redteam.yaml:2:15: category S1 (Violent Crimes) is scored by a judge, and the config has none"},
 		{"target: {type: openai, model: m}\ncategories: [{id: LLM03}]\n", "cannot be red-teamed by prompting"},
 		{"target: {type: openai, model: m}\nstrategies: [base46]\ncategories: [{id: LLM01}]\n", `redteam.yaml:2:14: unknown strategy "base46"`},
 		{"target: {type: openai, model: m}\ncategories: [{id: LLM01, threshold: 2}]\n", "threshold is 2"},

@@ -87,7 +87,7 @@ func New(cfg *Config, opt Options) (*Runner, error) {
 		return nil, err
 	}
 	if cfg.Attacker != nil {
-		if r.attacker, err = build(opt.Attacker, &cfg.Attacker.ProviderConfig, "attacker"); err != nil {
+		if r.attacker, err = build(opt.Attacker, cfg.Attacker, "attacker"); err != nil {
 			return nil, err
 		}
 	}
