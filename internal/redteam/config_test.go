@@ -59,7 +59,7 @@ func TestConfigCounts(t *testing.T) {
 		}
 	}
 	for _, ok := range []struct {
-		src                    string
+		src                   string
 		attempts, conc, turns int
 	}{
 		{"", DefaultAttempts, DefaultConcurrency, 0},
