@@ -34,7 +34,8 @@ tool called, planted record leaked), refusal recognition and a judge. The run is
 an eval run. See docs/redteam.md.
 
 Exit codes: 0 every category at or below its threshold; 1 a category's attack success rate
-is above its threshold (or the run was interrupted); 2 bad input.`,
+is above its threshold (or the run was interrupted, or errors left a category untested: fewer
+than half of its attempts scored); 2 bad input.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if cfgPath == "" {
