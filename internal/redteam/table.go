@@ -166,7 +166,12 @@ func Summarize(rep *report.Report) report.Summary {
 	if s.Metrics == nil {
 		s.Metrics = map[string]report.Metric{}
 	}
+	// A rate over no scored attempt is no rate: it is left out (a 0% [0%, 0%] would read as
+	// tested and safe).
 	metric := func(name string, c Cell) {
+		if c.Attempts == 0 {
+			return
+		}
 		ci := c.CI
 		s.Metrics[name] = report.Metric{Value: c.Rate, CI: &ci, N: c.Attempts, Kind: "rate"}
 	}
@@ -174,13 +179,14 @@ func Summarize(rep *report.Report) report.Summary {
 	for _, ro := range t.Rows {
 		metric("asr/"+ro.Category.ID, ro.All)
 		for _, c := range ro.Cells {
-			if c.Attempts > 0 {
-				metric("asr/"+ro.Category.ID+"/"+c.Strategy, c)
-			}
+			metric("asr/"+ro.Category.ID+"/"+c.Strategy, c)
 		}
 		ci := ro.All.CI
 		g := report.Gate{Metric: "asr/" + ro.Category.ID, Op: "max", Threshold: ro.Category.Threshold, Observed: ro.All.Rate,
 			CI: &ci, Passed: !ro.All.Exceeded && !ro.All.Untested}
+		if ro.All.Attempts == 0 {
+			g.CI = nil
+		}
 		g.Reason = fmt.Sprintf("%d of %d attacks succeeded (%.1f%%); the threshold is %.1f%%", ro.All.Successes, ro.All.Attempts,
 			100*ro.All.Rate, 100*ro.Category.Threshold)
 		switch {

@@ -70,6 +70,9 @@ func TestErrorsLeaveCategoryUntested(t *testing.T) {
 					t.Errorf("gate %+v, want passed %v", g, tc.verdict == VerdictPass)
 				}
 			}
+			if _, ok := rep.Summary.Metrics["asr/LLM07"]; ok != (tc.held+tc.succeeded > 0) {
+				t.Errorf("metric asr/LLM07 present %v with %d scored attempts: a rate over none must be left out", ok, tc.held+tc.succeeded)
+			}
 			var md bytes.Buffer
 			if err := WriteMarkdown(&md, rep, 0); err != nil {
 				t.Fatal(err)
