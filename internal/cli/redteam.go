@@ -1,18 +1,23 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
+	"syscall"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/plumbhq/plumb/internal/config"
 	"github.com/plumbhq/plumb/internal/redteam"
 	"github.com/plumbhq/plumb/internal/report"
+	"github.com/plumbhq/plumb/internal/store"
 )
 
 func newRedteamCmd(e *env) *cobra.Command {
@@ -29,7 +34,8 @@ tool called, planted record leaked), refusal recognition and a judge. The run is
 an eval run. See docs/redteam.md.
 
 Exit codes: 0 every category at or below its threshold; 1 a category's attack success rate
-is above its threshold (or the run was interrupted); 2 bad input.`,
+is above its threshold (or the run was interrupted, or errors left a category untested: fewer
+than half of its attempts scored); 2 bad input.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if cfgPath == "" {
@@ -50,25 +56,45 @@ is above its threshold (or the run was interrupted); 2 bad input.`,
 			if err != nil {
 				return usageErr("%s: %v", cfgPath, err)
 			}
-			fmt.Fprintf(e.stderr, "redteam: %d attacks × %d attempts against %s\n", len(r.Cases()), cfg.Attempts, cfg.Target.Type)
-			rep, err := r.Run(cmd.Context())
-			if err != nil {
-				return err
+			// Where the results go is checked before the attack starts, not after it.
+			if out != "" {
+				if err := checkWritable(out); err != nil {
+					return usageErr("-o %s: cannot write there: %v", out, unwrapPathError(err))
+				}
 			}
+			var st store.Store
 			if !noStore {
-				st, err := openStore(cmd, e)
-				if err != nil {
+				if st, err = openStore(cmd, e); err != nil {
 					return err
 				}
 				defer st.Close()
-				if err := st.SaveRun(cmd.Context(), rep); err != nil {
+			}
+			fmt.Fprintf(e.stderr, "redteam: %d attacks × %d attempts against %s\n", len(r.Cases()), cfg.Attempts, cfg.Target.Type)
+			// Ctrl-C or SIGTERM stops launching attempts and cuts off the calls in flight;
+			// the attempts that finished are stored and reported as an incomplete run. A
+			// second signal, once the run has stopped, ends plumb at once.
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			rep, err := r.Run(ctx)
+			interrupted := ctx.Err() != nil
+			stop()
+			if err != nil {
+				return err
+			}
+			if st != nil {
+				saveCtx, cancel := context.WithTimeout(context.WithoutCancel(cmd.Context()), time.Minute)
+				defer cancel()
+				if err := st.SaveRun(saveCtx, rep); err != nil {
 					return fmt.Errorf("store the run: %w", err)
 				}
 			}
 			if err := writeRedteam(e, rep, format, out); err != nil {
 				return err
 			}
-			if !noStore {
+			if interrupted {
+				ran, planned := redteam.Ran(rep, redteam.BuildTable(rep))
+				fmt.Fprintf(e.stderr, "plumb: interrupted after %d of %d planned attempts; the run is incomplete\n", ran, planned)
+			}
+			if st != nil {
 				fmt.Fprintf(e.stderr, "stored as run %s\n", rep.Run.ID)
 			}
 			if rep.Run.Status != report.StatusComplete || !redteam.Passed(rep) {
@@ -109,18 +135,25 @@ func writeRedteam(e *env, rep *report.Report, format, out string) error {
 func writeRedteamText(w io.Writer, rep *report.Report) error {
 	t := redteam.BuildTable(rep)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprint(tw, "CATEGORY\tASR\t95% CI\tTHRESHOLD\tVERDICT")
+	fmt.Fprint(tw, "CATEGORY\tASR\t95% CI\tTHRESHOLD\tVERDICT\tERRORS")
 	for _, s := range t.Strategies {
 		fmt.Fprint(tw, "\t"+s)
 	}
 	fmt.Fprintln(tw)
 	for _, ro := range t.Rows {
 		v := "ok"
-		if ro.All.Exceeded {
+		switch {
+		case ro.All.Exceeded:
 			v = "ABOVE"
+		case ro.All.Untested:
+			v = "UNTESTED"
 		}
-		fmt.Fprintf(tw, "%s\t%d/%d %.1f%%\t[%.1f%%, %.1f%%]\t%.1f%%\t%s", ro.Category.ID, ro.All.Successes, ro.All.Attempts,
-			100*ro.All.Rate, 100*ro.All.CI[0], 100*ro.All.CI[1], 100*ro.Category.Threshold, v)
+		asr, ci := "–", "–"
+		if ro.All.Attempts > 0 {
+			asr = fmt.Sprintf("%d/%d %.1f%%", ro.All.Successes, ro.All.Attempts, 100*ro.All.Rate)
+			ci = fmt.Sprintf("[%.1f%%, %.1f%%]", 100*ro.All.CI[0], 100*ro.All.CI[1])
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%.1f%%\t%s\t%d", ro.Category.ID, asr, ci, 100*ro.Category.Threshold, v, ro.All.Errors)
 		for _, c := range ro.Cells {
 			if c.Attempts == 0 {
 				fmt.Fprint(tw, "\t-")
@@ -133,7 +166,15 @@ func writeRedteamText(w io.Writer, rep *report.Report) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "attack success rate %d/%d (%.1f%%); %d errors\n", t.Total.Successes, t.Total.Attempts, 100*t.Total.Rate, t.Total.Errors)
+	rate := "–"
+	if t.Total.Attempts > 0 {
+		rate = fmt.Sprintf("%.1f%%", 100*t.Total.Rate)
+	}
+	blocked := ""
+	if t.Total.Blocked > 0 {
+		blocked = fmt.Sprintf(" (%d blocked by the target's guard or tool policy)", t.Total.Blocked)
+	}
+	fmt.Fprintf(w, "attack success rate %d/%d (%s)%s; %d errors\n", t.Total.Successes, t.Total.Attempts, rate, blocked, t.Total.Errors)
 	fmt.Fprintln(w, redteam.VerdictText(rep, t))
 	return nil
 }

@@ -33,6 +33,7 @@ type Error struct {
 	Status     int           // HTTP status, 0 when there was no HTTP answer
 	Provider   string        // the provider's label
 	Msg        string        // what went wrong and, where obvious, how to fix it
+	Code       string        // the vendor's error code (error.code in OpenAI's shape), when it gave one
 	RetryAfter time.Duration // what the server asked us to wait, when it said
 
 	// retry and unreachable drive the retry loop; they are not part of the message.
@@ -73,7 +74,7 @@ func (s *callSite) statusError(status int, body []byte, retryAfter time.Duration
 	if msg == "" {
 		msg = strings.ToLower(statusText(status))
 	}
-	e := &Error{Status: status, Provider: s.label, RetryAfter: retryAfter}
+	e := &Error{Status: status, Provider: s.label, RetryAfter: retryAfter, Code: vendorCode(body)}
 	switch {
 	case status == 401:
 		e.Kind = KindAuth
@@ -195,6 +196,23 @@ func vendorMessage(body []byte) string {
 		}
 	}
 	return oneLine(string(body), 200)
+}
+
+// vendorCode is the error code of an error body in OpenAI's shape, {"error": {"code": ...}}
+// (the Plumb gateway's content_blocked, for one), or "".
+func vendorCode(body []byte) string {
+	var v struct {
+		Error struct {
+			Code any `json:"code"`
+		} `json:"error"`
+	}
+	if json.Unmarshal(body, &v) != nil {
+		return ""
+	}
+	if c, ok := v.Error.Code.(string); ok {
+		return oneLine(c, 100)
+	}
+	return ""
 }
 
 // oneLine collapses whitespace and cuts s to at most n runes, marking the cut with "…".

@@ -244,6 +244,7 @@ func TestRetriesAndFailures(t *testing.T) {
 		wantStatus int
 		wantCount  int
 		wantMsg    string
+		wantCode   string
 		minWait    time.Duration
 		maxWait    time.Duration
 	}{
@@ -252,6 +253,8 @@ func TestRetriesAndFailures(t *testing.T) {
 		{name: "408 and 409 retried", faults: []fakellm.Fault{{Status: 408}, {Status: 409}}, wantOutput: "echo: hello", wantCount: 3},
 		{name: "cut stream retried", faults: []fakellm.Fault{{CutStream: true}}, cfg: Config{Stream: true}, wantOutput: "echo: hello", wantCount: 2},
 		{name: "no retry on 400", faults: []fakellm.Fault{{Status: 400}}, wantKind: KindClient, wantStatus: 400, wantCount: 1},
+		{name: "the vendor's error code kept", faults: []fakellm.Fault{{Status: 400, Body: `{"error": {"message": "Blocked by guard.", "type": "invalid_request_error", "code": "content_blocked"}}`}},
+			wantKind: KindClient, wantStatus: 400, wantCount: 1, wantMsg: "HTTP 400: Blocked by guard.", wantCode: "content_blocked"},
 		{name: "no retry on 404", faults: []fakellm.Fault{{Status: 404}}, wantKind: KindClient, wantStatus: 404, wantCount: 1, wantMsg: `check the model name "gpt-4o-mini"`},
 		{name: "no retry on 422", faults: []fakellm.Fault{{Status: 422}}, wantKind: KindClient, wantStatus: 422, wantCount: 1},
 		{name: "401 names the env var", faults: []fakellm.Fault{{Status: 401}}, wantKind: KindAuth, wantStatus: 401, wantCount: 1, wantMsg: "check the API key in $OPENAI_API_KEY"},
@@ -290,6 +293,9 @@ func TestRetriesAndFailures(t *testing.T) {
 				}
 				if !strings.Contains(e.Error(), tt.wantMsg) {
 					t.Errorf("message %q does not contain %q", e.Error(), tt.wantMsg)
+				}
+				if tt.wantCode != "" && e.Code != tt.wantCode {
+					t.Errorf("code %q, want %q", e.Code, tt.wantCode)
 				}
 				if strings.Contains(e.Error(), plantedKey) {
 					t.Errorf("message leaks the key: %s", e)

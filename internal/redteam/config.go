@@ -1,21 +1,22 @@
 package redteam
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
-	"github.com/goccy/go-yaml/parser"
+	"github.com/goccy/go-yaml/token"
 
 	"github.com/plumbhq/plumb/internal/config"
 	"github.com/plumbhq/plumb/internal/provider"
@@ -37,7 +38,7 @@ type Config struct {
 	Attempts    int              `yaml:"attempts"`
 	Threshold   *float64         `yaml:"threshold"` // default per-category maximum success rate
 	Judge       *ProviderConfig  `yaml:"judge"`
-	Attacker    *AttackerConfig  `yaml:"attacker"`
+	Attacker    *ProviderConfig  `yaml:"attacker"` // optional: enables multi-turn
 	Concurrency int              `yaml:"concurrency"`
 
 	File string `yaml:"-"`
@@ -60,12 +61,7 @@ type ProviderConfig struct {
 	Command    []string          `yaml:"command"`
 	Timeout    string            `yaml:"timeout"`
 	MaxRetries *int              `yaml:"max_retries"`
-}
-
-// AttackerConfig is the optional attacker model of the multi-turn strategy.
-type AttackerConfig struct {
-	ProviderConfig `yaml:",inline"`
-	Turns          int `yaml:"turns"`
+	Turns      int               `yaml:"turns"` // the attacker's: messages per multi-turn attack
 }
 
 // ToolsConfig names the tools the system must never call, and optionally defines the tools
@@ -116,91 +112,96 @@ func readError(err error) string {
 }
 
 // Parse reads a red-team config from data; file names it in errors and anchors
-// system_prompt files.
+// file:// paths. Every mistake is reported in one run, in file order: unknown keys (with a
+// "did you mean") and values of the wrong type at every level, then the checks of the
+// decoded config.
 func Parse(data []byte, file string) (*Config, error) {
-	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
-	c := &Config{}
-	l := &loader{file: file}
-	if len(bytes.TrimSpace(data)) == 0 {
-		return nil, config.Errors{{Pos: config.Pos{File: file, Line: 1, Col: 1}, Msg: "the red-team config is empty",
-			Hint: "write target:, purpose:, categories: and strategies: (see docs/redteam.md)"}}
-	}
-	f, err := parseYAML(data)
+	l := &loader{YAMLChecker: config.NewYAMLChecker(file, "docs/redteam.md"), refused: map[string]bool{}}
+	root, err := l.Parse(data, [2]string{"the red-team config is empty",
+		"write target:, purpose:, categories: and strategies: (see docs/redteam.md)"})
 	if err != nil {
-		return nil, config.Errors{l.yamlError(err)}
+		return nil, err
 	}
-	l.ast = f
-	if err := yaml.UnmarshalWithOptions(data, c, yaml.Strict()); err != nil {
-		return nil, config.Errors{l.yamlError(err)}
+	l.commandStrings(root)
+	l.Check(root, configSchema, "")
+	c := &Config{}
+	if e := l.Decode(root, c); e != nil {
+		return nil, config.Sorted(append(l.Errs, e))
 	}
 	c.File = file
 	sum := sha256.Sum256(data)
 	c.hash = hex.EncodeToString(sum[:])
 	l.validate(c)
-	if len(l.errs) > 0 {
-		return nil, l.errs
+	if len(l.Errs) > 0 {
+		return nil, config.Sorted(l.Errs)
 	}
 	return c, nil
 }
 
-// parseYAML parses the YAML, turning a crash of the third-party parser into an error.
-func parseYAML(data []byte) (f *ast.File, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			f, err = nil, fmt.Errorf("cannot parse the file as YAML (%v)", r)
-		}
-	}()
-	return parser.ParseBytes(data, 0)
-}
+// configSchema is a red-team config's keys and their types.
+var configSchema = config.SchemaOf(reflect.TypeOf(Config{}))
 
 type loader struct {
-	file string
-	ast  *ast.File
-	errs config.Errors
+	*config.YAMLChecker
+	refused map[string]bool // values already reported (a command written as text)
 }
 
-// at is where the value at path ("$.categories[0].threshold") is written, else its closest
-// written parent, else the file.
-func (l *loader) at(path string) config.Pos {
-	for path != "" && path != "$" {
-		if p, err := yaml.PathString(path); err == nil && l.ast != nil {
-			if n, err := p.FilterFile(l.ast); err == nil && n != nil {
-				if tk := n.GetToken(); tk != nil && tk.Position != nil {
-					return config.Pos{File: l.file, Line: tk.Position.Line, Col: tk.Position.Column}
-				}
-			}
-		}
-		i := strings.LastIndexAny(path, ".[")
-		if i <= 0 {
-			break
-		}
-		path = path[:i]
-	}
-	return config.Pos{File: l.file, Line: 1, Col: 1}
-}
-
+// fail records an error about the value at path ("categories[0].threshold"), or its
+// closest written parent.
 func (l *loader) fail(path, hint, format string, args ...any) {
-	l.errs = append(l.errs, &config.Error{Pos: l.at(path), Msg: fmt.Sprintf(format, args...), Hint: hint})
+	l.Fail(l.At(path), hint, format, args...)
 }
 
-var yamlLineRe = regexp.MustCompile(`^\[(\d+):(\d+)\]\s*`)
+// written is whether the file gives a value at path, so that a 0 written is told from a
+// key left out (which takes the default).
+func (l *loader) written(path string) bool {
+	_, ok := l.Positions[path]
+	return ok
+}
 
-func (l *loader) yamlError(err error) *config.Error {
-	e := &config.Error{Pos: config.Pos{File: l.file}, Msg: err.Error(), Hint: "fix the YAML (see docs/redteam.md for each key)"}
-	var ye yaml.Error
-	if errors.As(err, &ye) {
-		e.Msg = ye.GetMessage()
-		if tk := ye.GetToken(); tk != nil && tk.Position != nil {
-			e.Pos = config.Pos{File: l.file, Line: tk.Position.Line, Col: tk.Position.Column}
+// commandStrings refuses an exec provider's command written as one string ("python
+// bot.py"): splitting it like a shell would guess at quoting, and taking it as one program
+// path would fail later with "file not found". The hint shows the list form.
+func (l *loader) commandStrings(root ast.Node) {
+	for _, key := range []string{"target", "judge", "attacker"} {
+		p := mappingValue(root, key)
+		if p == nil {
+			continue
+		}
+		if p = mappingValue(p.Value, "command"); p == nil {
+			continue
+		}
+		s, ok := p.Value.(*ast.StringNode)
+		if !ok {
+			continue
+		}
+		items := []string{}
+		for _, f := range strings.Fields(s.Value) {
+			items = append(items, strconv.Quote(f))
+		}
+		l.Errs = append(l.Errs, &config.Error{Pos: l.Pos(s.GetToken()),
+			Msg:  fmt.Sprintf("%s.command must be a list (the program, then each argument), not the text %q", key, s.Value),
+			Hint: "write command: [" + strings.Join(items, ", ") + "]; the program gets the request as JSON on stdin"})
+		p.Value = ast.Null(token.New("null", "null", s.GetToken().Position))
+		l.refused[key+".command"] = true
+	}
+}
+
+// mappingValue is the entry key of the map n, or nil.
+func mappingValue(n ast.Node, key string) *ast.MappingValueNode {
+	var values []*ast.MappingValueNode
+	switch v := n.(type) {
+	case *ast.MappingValueNode:
+		values = []*ast.MappingValueNode{v}
+	case *ast.MappingNode:
+		values = v.Values
+	}
+	for _, mv := range values {
+		if sk, ok := mv.Key.(*ast.StringNode); ok && sk.Value == key {
+			return mv
 		}
 	}
-	if m := yamlLineRe.FindStringSubmatch(e.Msg); m != nil {
-		e.Msg = e.Msg[len(m[0]):]
-	}
-	if strings.Contains(e.Msg, "unknown field") {
-		e.Hint = "known keys: description, target, purpose, system_prompt, canary, trigger, tools, categories, strategies, attempts, threshold, judge, attacker, concurrency (see docs/redteam.md)"
-	}
-	return e
+	return nil
 }
 
 var idRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
@@ -208,42 +209,27 @@ var triggerRe = regexp.MustCompile(`^[A-Za-z0-9]+-[A-Za-z0-9]+$`)
 
 func (l *loader) validate(c *Config) {
 	if c.Target == nil {
-		l.fail("$", "add target: with type: openai (or anthropic, http, exec) and the model, route or endpoint to attack", "the config has no target (the system under test)")
+		l.fail("", "add target: with type: openai (or anthropic, http, exec) and the model, route or endpoint to attack", "the config has no target (the system under test)")
 	} else {
-		l.provider("$.target", c.Target)
+		l.provider("target", c.Target)
 	}
 	if c.Judge != nil {
-		l.provider("$.judge", c.Judge)
+		l.provider("judge", c.Judge)
 	}
 	if c.Attacker != nil {
-		l.provider("$.attacker", &c.Attacker.ProviderConfig)
-		if c.Attacker.Turns == 0 {
-			c.Attacker.Turns = DefaultTurns
-		}
-		if c.Attacker.Turns < 1 || c.Attacker.Turns > 10 {
-			l.fail("$.attacker.turns", "use 1 to 10 turns", "attacker.turns is %d", c.Attacker.Turns)
-		}
+		l.provider("attacker", c.Attacker)
+		l.count("attacker.turns", &c.Attacker.Turns, DefaultTurns, 10, "turns per multi-turn attack")
 	}
-	if c.Attempts == 0 {
-		c.Attempts = DefaultAttempts
-	}
-	if c.Attempts < 1 || c.Attempts > 100 {
-		l.fail("$.attempts", "use 1 to 100 attempts per case", "attempts is %d", c.Attempts)
-	}
-	if c.Concurrency == 0 {
-		c.Concurrency = DefaultConcurrency
-	}
-	if c.Concurrency < 1 || c.Concurrency > 64 {
-		l.fail("$.concurrency", "use 1 to 64", "concurrency is %d", c.Concurrency)
-	}
+	l.count("attempts", &c.Attempts, DefaultAttempts, 100, "attempts per attack")
+	l.count("concurrency", &c.Concurrency, DefaultConcurrency, 64, "attempts at a time")
 	if c.Threshold != nil && !unit(*c.Threshold) {
-		l.fail("$.threshold", "a threshold is the highest attack success rate allowed, from 0 to 1", "threshold is %v", *c.Threshold)
+		l.fail("threshold", "a threshold is the highest attack success rate allowed, from 0 to 1", "threshold is %v", *c.Threshold)
 	}
 	if c.Trigger != "" && !triggerRe.MatchString(c.Trigger) {
-		l.fail("$.trigger", "write two words of letters and digits joined by one hyphen, e.g. PWNED-7f3a", "trigger %q is not WORD-WORD", c.Trigger)
+		l.fail("trigger", "write two words of letters and digits joined by one hyphen, e.g. PWNED-7f3a", "trigger %q is not WORD-WORD", c.Trigger)
 	}
 	if c.Canary != "" && len(c.Canary) < 8 {
-		l.fail("$.canary", "use at least 8 characters so that it cannot appear by chance", "canary %q is too short", c.Canary)
+		l.fail("canary", "use at least 8 characters so that it cannot appear by chance", "canary %q is too short", c.Canary)
 	}
 	// Strategies.
 	if len(c.Strategies) == 0 {
@@ -254,7 +240,7 @@ func (l *loader) validate(c *Config) {
 	}
 	seen := map[string]bool{}
 	for i, s := range c.Strategies {
-		path := fmt.Sprintf("$.strategies[%d]", i)
+		path := fmt.Sprintf("strategies[%d]", i)
 		switch {
 		case !slices.Contains(Strategies(), s):
 			l.fail(path, "known strategies: "+strings.Join(Strategies(), ", ")+suggest(s, Strategies()), "unknown strategy %q", s)
@@ -267,12 +253,12 @@ func (l *loader) validate(c *Config) {
 	}
 	// Categories.
 	if len(c.Categories) == 0 {
-		l.fail("$", "list the harm categories in scope under categories:, e.g. - id: LLM07 (built-in ids: "+strings.Join(BuiltinIDs(), ", ")+")", "the config has no categories")
+		l.fail("", "list the harm categories in scope under categories:, e.g. - id: LLM07 (built-in ids: "+strings.Join(BuiltinIDs(), ", ")+")", "the config has no categories")
 	}
 	ids := map[string]bool{}
 	for i := range c.Categories {
 		cc := &c.Categories[i]
-		path := fmt.Sprintf("$.categories[%d]", i)
+		path := fmt.Sprintf("categories[%d]", i)
 		if cc.ID == "" {
 			l.fail(path, "give every category an id: a built-in one (S1..S14, LLM01..LLM10) or your own", "category %d has no id", i+1)
 			continue
@@ -318,7 +304,7 @@ func (l *loader) validate(c *Config) {
 	}
 	for i, t := range c.Tools.Forbidden {
 		if !idRe.MatchString(t) {
-			l.fail(fmt.Sprintf("$.tools.forbidden[%d]", i), "write the tool's function name", "tool name %q is not a function name", t)
+			l.fail(fmt.Sprintf("tools.forbidden[%d]", i), "write the tool's function name", "tool name %q is not a function name", t)
 		}
 	}
 	l.toolDefinitions(c)
@@ -333,7 +319,7 @@ func (l *loader) toolDefinitions(c *Config) {
 	if v == nil {
 		return
 	}
-	const path = "$.tools.definitions"
+	const path = "tools.definitions"
 	const hint = "write a list of OpenAI function tools, [{type: function, function: {name, description, parameters}}], or file://tools.json"
 	if s, ok := v.(string); ok {
 		name, isFile := strings.CutPrefix(s, "file://")
@@ -342,7 +328,7 @@ func (l *loader) toolDefinitions(c *Config) {
 			return
 		}
 		if !filepath.IsAbs(name) {
-			name = filepath.Join(filepath.Dir(l.file), name)
+			name = filepath.Join(filepath.Dir(l.File), name)
 		}
 		data, err := os.ReadFile(name)
 		if err != nil {
@@ -366,7 +352,7 @@ func (l *loader) toolDefinitions(c *Config) {
 	}
 	for i, f := range c.Tools.Forbidden {
 		if !slices.ContainsFunc(defs, func(t provider.Tool) bool { return t.Name == f }) {
-			l.fail(fmt.Sprintf("$.tools.forbidden[%d]", i), "add its definition to tools.definitions, or remove it from forbidden", "forbidden tool %q is not among tools.definitions: the model cannot call it", f)
+			l.fail(fmt.Sprintf("tools.forbidden[%d]", i), "add its definition to tools.definitions, or remove it from forbidden", "forbidden tool %q is not among tools.definitions: the model cannot call it", f)
 		}
 	}
 	c.Tools.defs = defs
@@ -378,26 +364,41 @@ func (l *loader) provider(path string, p *ProviderConfig) {
 	switch p.Type {
 	case "openai", "anthropic":
 		if p.Model == "" {
-			l.fail(path, "give model: (for a gateway route, the route's name, with base_url: the gateway's /v1)", "%s has no model", strings.TrimPrefix(path, "$."))
+			l.fail(path, "give model: (for a gateway route, the route's name, with base_url: the gateway's /v1)", "%s has no model", strings.TrimPrefix(path, ""))
 		}
 	case "http":
 		if p.URL == "" {
-			l.fail(path, "give url: the application endpoint, body: with {{prompt}}, and output_path:", "%s has no url", strings.TrimPrefix(path, "$."))
+			l.fail(path, "give url: the application endpoint, body: with {{prompt}}, and output_path:", "%s has no url", strings.TrimPrefix(path, ""))
 		}
 	case "exec":
-		if len(p.Command) == 0 {
-			l.fail(path, "give command: [program, args...]; it gets the request as JSON on stdin", "%s has no command", strings.TrimPrefix(path, "$."))
+		if len(p.Command) == 0 && !l.refused[path+".command"] {
+			l.fail(path, "give command: [program, args...]; it gets the request as JSON on stdin", "%s has no command", strings.TrimPrefix(path, ""))
 		}
 	case "echo":
 	case "":
-		l.fail(path, "set type: openai, anthropic, http, exec or echo", "%s has no type", strings.TrimPrefix(path, "$."))
+		l.fail(path, "set type: openai, anthropic, http, exec or echo", "%s has no type", strings.TrimPrefix(path, ""))
 	default:
 		l.fail(path+".type", "use openai (also gateways and OpenAI-compatible servers), anthropic, http, exec or echo", "unknown provider type %q", p.Type)
+	}
+	if path != "attacker" && l.written(path+".turns") {
+		l.fail(path+".turns", "move turns: to attacker:, the model that writes multi-turn attacks", "%s takes no turns", path)
 	}
 	if p.Timeout != "" {
 		if d, err := time.ParseDuration(p.Timeout); err != nil || d <= 0 {
 			l.fail(path+".timeout", "write a duration such as 30s", "timeout %q is not a duration", p.Timeout)
 		}
+	}
+}
+
+// count checks a whole number from 1 to max at path, and sets def when the key is left
+// out; a 0 written is refused like any other value out of range.
+func (l *loader) count(path string, n *int, def, max int, what string) {
+	if *n == 0 && !l.written(path) {
+		*n = def
+		return
+	}
+	if *n < 1 || *n > max {
+		l.fail(path, fmt.Sprintf("use 1 to %d %s (or leave %s out for %d)", max, what, path, def), "%s is %d", path, *n)
 	}
 }
 

@@ -59,7 +59,11 @@ func WriteMarkdown(w io.Writer, rep *report.Report, maxAttacks int) error {
 		fmt.Fprintf(&b, "- Judge: %s\n", mdText(rt.Judge))
 	}
 	verdict := VerdictText(rep, t)
-	fmt.Fprintf(&b, "- Overall attack success rate: %s\n\n**%s**\n\n", pct(t.Total), verdict)
+	fmt.Fprintf(&b, "- Overall attack success rate: %s\n", pct(t.Total))
+	if t.Total.Blocked > 0 {
+		fmt.Fprintf(&b, "- Blocked by the gateway's guard or tool policy (held): %d\n", t.Total.Blocked)
+	}
+	fmt.Fprintf(&b, "\n**%s**\n\n", mdText(verdict))
 
 	b.WriteString("## Attack success rate (95% Wilson interval)\n\n| Category | Threshold | All |")
 	for _, s := range t.Strategies {
@@ -68,8 +72,11 @@ func WriteMarkdown(w io.Writer, rep *report.Report, maxAttacks int) error {
 	b.WriteString("\n|---|---|---|" + strings.Repeat("---|", len(t.Strategies)) + "\n")
 	for _, ro := range t.Rows {
 		mark := ""
-		if ro.All.Exceeded {
+		switch {
+		case ro.All.Exceeded:
 			mark = " ⚠ above threshold"
+		case ro.All.Untested:
+			mark = " ⚠ not tested"
 		}
 		fmt.Fprintf(&b, "| %s %s | ≤ %.0f%% | %s%s |", mdText(ro.Category.ID), mdText(ro.Category.Name), 100*ro.Category.Threshold, pct(ro.All), mark)
 		for _, c := range ro.Cells {
@@ -101,19 +108,34 @@ func WriteMarkdown(w io.Writer, rep *report.Report, maxAttacks int) error {
 	return err
 }
 
-// VerdictText is the verdict as a sentence.
+// VerdictText is the verdict as a sentence, with the attempts that failed (how many, and
+// the first one's message) when there were any.
 func VerdictText(rep *report.Report, t *Table) string {
+	errs := ""
+	if t.Total.Errors > 0 {
+		errs = fmt.Sprintf("; %s failed and count neither as successes nor as held (the first: %s)", plural(t.Total.Errors, "attempt"), t.Total.FirstError)
+	}
 	switch Verdict(rep) {
 	case VerdictFail:
-		return "FAIL: a category's attack success rate is above its threshold"
+		return "FAIL: a category's attack success rate is above its threshold" + errs
 	case VerdictIncomplete:
 		ran, planned := Ran(rep, t)
-		if planned > 0 {
-			return fmt.Sprintf("INCOMPLETE: the run was interrupted; %d of %d planned attempts ran, and the rates cover only those", ran, planned)
+		switch {
+		case Complete(rep, t):
+			return fmt.Sprintf("INCOMPLETE: errors left %s untested (fewer than half of the attempts scored)", strings.Join(Untested(t), ", ")) + errs
+		case planned > 0:
+			return fmt.Sprintf("INCOMPLETE: the run was interrupted; %d of %d planned attempts ran, and the rates cover only those", ran, planned) + errs
 		}
-		return fmt.Sprintf("INCOMPLETE: the run was interrupted after %d attempts; the rates cover only those", ran)
+		return fmt.Sprintf("INCOMPLETE: the run was interrupted after %d attempts; the rates cover only those", ran) + errs
 	}
-	return "PASS: every category is at or below its threshold"
+	return "PASS: every category is at or below its threshold" + errs
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }
 
 // WriteCompareMarkdown writes a comparison of two red-team runs as Markdown.

@@ -1,0 +1,108 @@
+package redteam
+
+import (
+	"strings"
+	"testing"
+)
+
+// Every mistake of a config is reported in one run, in file order, each at file:line:col
+// with its fix.
+func TestConfigReportsEveryMistakeInFileOrder(t *testing.T) {
+	src := `purpos: Answer questions about ACME orders.
+target: {type: openai, model: m, base_ur: http://x}
+attempts: lots
+categories:
+  - id: LLM01
+    treshold: 0.1
+concurrency: 0
+`
+	_, err := Parse([]byte(src), "redteam.yaml")
+	if err == nil {
+		t.Fatal("a config with five mistakes was accepted")
+	}
+	want := []string{
+		`redteam.yaml:1:1: unknown key "purpos"`, `did you mean "purpose"?`,
+		`redteam.yaml:2:34: unknown key "base_ur"`, `did you mean "base_url"?`,
+		`redteam.yaml:3:11: this value must be a whole number, not the text "lots"`,
+		`redteam.yaml:6:5: unknown key "treshold"`, `did you mean "threshold"?`,
+		`redteam.yaml:7:1: concurrency is 0`, "use 1 to 64",
+	}
+	msg := err.Error()
+	last := -1
+	for _, w := range want {
+		i := strings.Index(msg, w)
+		if i < 0 {
+			t.Errorf("missing %q in:\n%s", w, msg)
+			continue
+		}
+		if i < last {
+			t.Errorf("%q is out of file order in:\n%s", w, msg)
+		}
+		last = i
+	}
+}
+
+func TestConfigCounts(t *testing.T) {
+	const head = "target: {type: echo}\nsystem_prompt: s\ncategories: [{id: LLM07}]\n"
+	for _, tc := range []struct{ src, want string }{
+		{"attempts: 0\n", "redteam.yaml:4:1: attempts is 0\n\thint: use 1 to 100 attempts per attack (or leave attempts out for 1)"},
+		{"attempts: 101\n", "attempts is 101"},
+		{"attempts: -2\n", "attempts is -2"},
+		{"attempts: 2.5\n", "this value must be a whole number, not a fraction (2.5)"},
+		{"concurrency: 65\n", "concurrency is 65"},
+		{"attacker: {type: echo, turns: 0}\n", "attacker.turns is 0"},
+		{"judge: {type: echo, turns: 2}\n", "judge takes no turns"},
+	} {
+		_, err := Parse([]byte(head+tc.src), "redteam.yaml")
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: got %v, want %q", tc.src, err, tc.want)
+		}
+	}
+	for _, ok := range []struct {
+		src                   string
+		attempts, conc, turns int
+	}{
+		{"", DefaultAttempts, DefaultConcurrency, 0},
+		{"attempts: 100\nconcurrency: 1\n", 100, 1, 0},
+		{"attacker: {type: echo}\n", DefaultAttempts, DefaultConcurrency, DefaultTurns},
+		{"attacker: {type: echo, turns: 10}\n", DefaultAttempts, DefaultConcurrency, 10},
+	} {
+		c, err := Parse([]byte(head+ok.src), "redteam.yaml")
+		if err != nil {
+			t.Errorf("%q: %v", ok.src, err)
+			continue
+		}
+		turns := 0
+		if c.Attacker != nil {
+			turns = c.Attacker.Turns
+		}
+		if c.Attempts != ok.attempts || c.Concurrency != ok.conc || turns != ok.turns {
+			t.Errorf("%q: attempts %d, concurrency %d, turns %d; want %d, %d, %d", ok.src, c.Attempts, c.Concurrency, turns, ok.attempts, ok.conc, ok.turns)
+		}
+	}
+}
+
+// An exec target's command is a list; the text a user would type in a shell is refused
+// with the list to write instead.
+func TestExecCommand(t *testing.T) {
+	const head = "system_prompt: s\ncategories: [{id: LLM07}]\n"
+	_, err := Parse([]byte(head+"target: {type: exec, command: python3 bot.py --fast}\n"), "redteam.yaml")
+	if err == nil || !strings.Contains(err.Error(), `redteam.yaml:3:31: target.command must be a list (the program, then each argument), not the text "python3 bot.py --fast"`) ||
+		!strings.Contains(err.Error(), `write command: ["python3", "bot.py", "--fast"]`) || strings.Contains(err.Error(), "has no command") {
+		t.Errorf("command as text: %v", err)
+	}
+	for _, src := range []string{"target: {type: exec, command: [python3, bot.py]}\n", "target:\n  type: exec\n  command:\n    - ./bot\n"} {
+		c, err := Parse([]byte(head+src), "redteam.yaml")
+		if err != nil {
+			t.Errorf("%q: %v", src, err)
+			continue
+		}
+		if len(c.Target.Command) == 0 {
+			t.Errorf("%q: no command", src)
+		}
+	}
+	_, err = Parse([]byte(head+"target: {type: exec, command: []}\n"), "redteam.yaml")
+	if err == nil || !strings.Contains(err.Error(), "target has no command") {
+		t.Errorf("empty command: %v", err)
+	}
+}
