@@ -426,6 +426,9 @@ func (p *ProviderConfig) providerConfig(def, dir string) provider.Config {
 	}
 	if p.MaxRetries != nil {
 		pc.MaxRetries = *p.MaxRetries
+		if pc.MaxRetries == 0 {
+			pc.MaxRetries = -1 // provider.Config: 0 is the default, negative is none
+		}
 	}
 	return pc
 }

@@ -106,3 +106,17 @@ func TestExecCommand(t *testing.T) {
 		t.Errorf("empty command: %v", err)
 	}
 }
+
+// TestMaxRetriesZero: max_retries: 0 means no retry, not the provider's default.
+func TestMaxRetriesZero(t *testing.T) {
+	zero, two := 0, 2
+	for _, tc := range []struct {
+		in   *int
+		want int
+	}{{nil, 0}, {&zero, -1}, {&two, 2}} {
+		p := ProviderConfig{Type: "openai", Model: "m", MaxRetries: tc.in}
+		if got := p.providerConfig("target", ".").MaxRetries; got != tc.want {
+			t.Errorf("max_retries %v: provider.Config.MaxRetries %d, want %d (0 default, -1 none)", tc.in, got, tc.want)
+		}
+	}
+}
