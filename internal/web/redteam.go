@@ -197,6 +197,9 @@ func (u *UI) redteamComparePage(w http.ResponseWriter, r *http.Request, c *serve
 // rtCell is an attack success rate with its counts and 95% interval: "38% (6/16)
 // [18%, 61%]", or "–" where no attempt was scored.
 func rtCell(c redteam.Cell) string {
+	if c.Untested {
+		return fmt.Sprintf("– not tested (%d of %d attempts failed)", c.Errors, c.Attempts+c.Errors)
+	}
 	if c.Attempts == 0 {
 		return "–"
 	}

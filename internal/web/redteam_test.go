@@ -187,3 +187,14 @@ func TestRedTeamIncompletePage(t *testing.T) {
 		}
 	})
 }
+
+// TestRTCellUntested: a cell whose attempts mostly failed says it was not tested, never a
+// rate with a [0%, 0%] interval.
+func TestRTCellUntested(t *testing.T) {
+	if got := rtCell(redteam.Cell{Attempts: 1, Errors: 5, Untested: true}); got != "– not tested (5 of 6 attempts failed)" {
+		t.Errorf("untested cell: %q", got)
+	}
+	if got := rtCell(redteam.Cell{Attempts: 4, Successes: 1, Rate: 0.25, CI: [2]float64{0.05, 0.7}}); !strings.HasPrefix(got, "25% (1/4)") {
+		t.Errorf("tested cell: %q", got)
+	}
+}
