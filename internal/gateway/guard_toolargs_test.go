@@ -1,12 +1,15 @@
 package gateway
 
 import (
+	"context"
 	"encoding/json"
+	"log/slog"
 	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/plumbhq/plumb/internal/fakellm"
+	"github.com/plumbhq/plumb/internal/guard/policy"
 )
 
 const argsPolicies = `policies:
@@ -172,6 +175,19 @@ func TestGuardPolicyToolArguments(t *testing.T) {
 					if strings.Contains(out, "4111") || strings.Contains(out, "bob@example.com") {
 						t.Fatalf("leak: the values reached the client:\n%s", out)
 					}
+					// The text still comes first and whole; a stream ends as the model ended it.
+					switch {
+					case messages && stream:
+						if s := readMsgStream(t, out); s.text != "Sending." || !s.contiguous() || s.stop != "tool_use" || !s.stopped {
+							t.Fatalf("leak: %+v\n%s", s, out)
+						}
+					case stream:
+						text, done, _ := streamed(t, out)
+						if text != "Sending." || !done || !strings.Contains(out, `"finish_reason":"tool_calls"`) ||
+							strings.Index(out, "Sending") > strings.Index(out, "send_email") {
+							t.Fatalf("leak: %q done=%v\n%s", text, done, out)
+						}
+					}
 
 					// A secret: held for review, as a text would be.
 					status, calls, errMsg, out = ask("secret")
@@ -250,5 +266,33 @@ func TestGuardPolicyToolArgumentsWithToolPolicy(t *testing.T) {
 		if len(m.held) != 4 {
 			t.Fatalf("%s: %d approvals", typ, len(m.held))
 		}
+	}
+}
+
+// A streamed call goes out as soon as it is whole: when the next call starts, before the
+// choice finishes.
+func TestGuardStreamReleasesWholeCalls(t *testing.T) {
+	pol, err := policy.Parse([]byte("output:\n  - {detector: pii, options: {types: [email]}, action: redact}\n"), "p.yaml", policy.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dst strings.Builder
+	c := &call{g: &Gateway{log: slog.New(slog.DiscardHandler)}}
+	s := &guardStream{c: c, ctx: context.Background(), dst: &dst, name: "p", pol: pol, streams: map[int]*policy.Stream{}, calls: callParts{}}
+	write := func(delta string) {
+		t.Helper()
+		if _, err := s.Write([]byte(`data: {"id":"c1","choices":[{"index":0,"delta":` + delta + `,"finish_reason":null}]}` + "\n\n")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(`{"tool_calls":[{"index":0,"id":"call_a","type":"function","function":{"name":"send_email","arguments":"{\"to\": \"bob@exa"}}]}`)
+	write(`{"tool_calls":[{"index":0,"function":{"arguments":"mple.com\"}"}}]}`)
+	if dst.Len() != 0 {
+		t.Fatalf("a call went out before it was whole: %s", dst.String())
+	}
+	write(`{"tool_calls":[{"index":1,"id":"call_b","type":"function","function":{"name":"noop","arguments":"{}"}}]}`)
+	want := `data: {"choices":[{"delta":{"tool_calls":[{"function":{"arguments":"{\"to\":\"<EMAIL>\"}","name":"send_email"},"id":"call_a","index":0,"type":"function"}]},"finish_reason":null,"index":0}],"id":"c1"}` + "\n\n"
+	if dst.String() != want {
+		t.Fatalf("got  %q\nwant %q", dst.String(), want)
 	}
 }
