@@ -18,9 +18,10 @@ import (
 // length, language, llm_classifier), which judge the answer's text.
 //
 // Arguments that are one JSON value are checked on their strings, object keys and string
-// values alike, decoded and one per line (so that a key is context for its value), and a
-// redact step rewrites those strings only: the arguments stay valid JSON, re-encoded
-// compactly in their order. Arguments that are not JSON are checked and redacted as text.
+// values alike, decoded, and their numbers, one per line (so that a key is context for its
+// value), and a redact step rewrites those only: the arguments stay valid JSON, re-encoded
+// compactly in their order (a redacted number becomes a string). Arguments that are not
+// JSON are checked and redacted as text.
 // Result.Text is the arguments as they go on: args itself when nothing was redacted.
 func (c *Compiled) CheckArguments(ctx context.Context, args string) (*Result, error) {
 	strs, build, ok := jsonStrings(args)
@@ -86,9 +87,9 @@ func redactLines(lines []string, fs []guard.Finding, how string) bool {
 }
 
 // jsonStrings reads text as one JSON value and returns its strings (object keys and string
-// values, in order) and a function that encodes the value again with other strings in
-// their places. ok is false when text is not one JSON value. Every string is returned,
-// also a repeated key's, which a decoder into a map would drop.
+// values) and numbers (as written), in order, and a function that encodes the value again
+// with others in their places. ok is false when text is not one JSON value. Every string is
+// returned, also a repeated key's, which a decoder into a map would drop.
 func jsonStrings(text string) (strs []string, build func([]string) string, ok bool) {
 	dec := json.NewDecoder(strings.NewReader(text))
 	dec.UseNumber()
@@ -111,6 +112,8 @@ func jsonStrings(text string) (strs []string, build func([]string) string, ok bo
 			}
 		case string:
 			strs = append(strs, v)
+		case json.Number:
+			strs = append(strs, v.String())
 		}
 		toks = append(toks, t)
 	}
@@ -120,11 +123,16 @@ func jsonStrings(text string) (strs []string, build func([]string) string, ok bo
 	return strs, func(strs []string) string { return encodeTokens(toks, strs) }, true
 }
 
-// encodeTokens writes a JSON value from its tokens, the strings taken from strs in order.
+// encodeTokens writes a JSON value from its tokens, the strings and numbers taken from strs
+// in order; a number strs changed is written as a string.
 func encodeTokens(toks []json.Token, strs []string) string {
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
+	str := func(s string) {
+		_ = enc.Encode(s)       // a string always encodes
+		b.Truncate(b.Len() - 1) // Encode's newline
+	}
 	type frame struct {
 		object bool
 		n      int // the keys and values (object) or elements (array) written
@@ -152,11 +160,15 @@ func encodeTokens(toks []json.Token, strs []string) string {
 			b.WriteByte(byte(v))
 			stack = append(stack, frame{object: v == '{'})
 		case string:
-			_ = enc.Encode(strs[next]) // a string always encodes
-			b.Truncate(b.Len() - 1)    // Encode's newline
+			str(strs[next])
 			next++
 		case json.Number:
-			b.WriteString(v.String())
+			if strs[next] == v.String() {
+				b.WriteString(v.String())
+			} else {
+				str(strs[next])
+			}
+			next++
 		case bool:
 			fmt.Fprint(&b, v)
 		case nil:

@@ -42,6 +42,7 @@ func TestCheckArguments(t *testing.T) {
 		{"broken JSON: the raw text", `{"to": "bob@example.com",`, DecisionRedact, `{"to": "<EMAIL>",`},
 		{"two JSON values: the raw text", `{"a": 1} {"to": "bob@example.com"}`, DecisionRedact, `{"a": 1} {"to": "<EMAIL>"}`},
 		{"a string value", `"bob@example.com"`, DecisionRedact, `"<EMAIL>"`},
+		{"a number is checked, and becomes a string when redacted", `{"card": 4111111111111111, "n": 2.5e3}`, DecisionRedact, `{"card":"<CREDIT_CARD>","n":2.5e3}`},
 		{"empty", ``, DecisionAllow, ``},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
