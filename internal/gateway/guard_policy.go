@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"slices"
 
 	"github.com/plumbhq/plumb/internal/guard/policy"
 )
@@ -184,6 +185,7 @@ type guardStream struct {
 	pol     *policy.Compiled
 	streams map[int]*policy.Stream
 	calls   callParts
+	sent    map[int]int                // by choice: how many of its calls went out (the calls below that index)
 	last    map[string]json.RawMessage // the last chunk, the template of a final flush
 }
 
@@ -193,7 +195,11 @@ func (c *call) guardStreamWriter(ctx context.Context, dst io.Writer) io.Writer {
 	if pol == nil || !pol.Has(policy.Output) {
 		return dst
 	}
-	return &guardStream{c: c, ctx: ctx, dst: dst, name: name, pol: pol, streams: map[int]*policy.Stream{}, calls: callParts{}}
+	return newGuardStream(ctx, c, dst, name, pol)
+}
+
+func newGuardStream(ctx context.Context, c *call, dst io.Writer, name string, pol *policy.Compiled) *guardStream {
+	return &guardStream{c: c, ctx: ctx, dst: dst, name: name, pol: pol, streams: map[int]*policy.Stream{}, calls: callParts{}, sent: map[int]int{}}
 }
 
 // Write takes one whole event.
@@ -243,16 +249,16 @@ func (s *guardStream) Write(ev []byte) (int, error) {
 				out += o
 				hasText = hasText || o != ""
 			}
-			latest, ok := s.calls.add(idx, delta["tool_calls"])
+			named, ok := s.calls.add(idx, delta["tool_calls"])
 			if !ok {
-				e := &apiError{Status: http.StatusBadGateway, Type: typeServer, Code: "content_blocked",
-					Message: "The model's tool calls could not be read, so the guard policy could not check them; they were blocked."}
-				s.c.blocked = "policy " + s.name
-				s.c.guardBlockMsg, s.c.guardBlockCode = e.Message, e.Code
-				return s.fail(e)
+				return s.unreadable("The model's tool calls could not be read, so the guard policy could not check them; they were blocked.")
+			}
+			if slices.Min(append(named, math.MaxInt)) < s.sent[idx] {
+				// A part of a call already checked and sent: it would reach the client unchecked.
+				return s.unreadable("The model's stream went on with a tool call after the next one had begun; the guard policy could not check it whole, so it was blocked.")
 			}
 			// A call is whole when a later one starts.
-			evs, err := s.release(idx, latest, chunk)
+			evs, err := s.release(idx, slices.Max(append(named, 0)), chunk)
 			if err != nil {
 				return 0, err
 			}
@@ -300,6 +306,9 @@ func (s *guardStream) Write(ev []byte) (int, error) {
 // chunks that carry them whole, one call each; a block ends the stream.
 func (s *guardStream) release(idx, below int, tmpl map[string]json.RawMessage) ([][]byte, error) {
 	ks, calls := s.calls.take(idx, below)
+	if len(ks) > 0 {
+		s.sent[idx] = ks[len(ks)-1] + 1
+	}
 	var out [][]byte
 	for i, tc := range calls {
 		args, r, err := s.c.guardArgs(s.ctx, s.name, s.pol, tc.Function.Arguments)
@@ -374,6 +383,14 @@ func (s *guardStream) pass(b []byte, n int) (int, error) {
 // block ends the stream for the policy's block r (or its failure err) of the text judged.
 func (s *guardStream) block(judged string, r *policy.Result, err error) (int, error) {
 	return s.fail(s.c.streamBlocked(s.name, s.pol, judged, r, err))
+}
+
+// unreadable ends the stream for tool call deltas the policy cannot check.
+func (s *guardStream) unreadable(msg string) (int, error) {
+	e := &apiError{Status: http.StatusBadGateway, Type: typeServer, Code: "content_blocked", Message: msg}
+	s.c.blocked = "policy " + s.name
+	s.c.guardBlockMsg, s.c.guardBlockCode = e.Message, e.Code
+	return s.fail(e)
 }
 
 // fail ends the stream: an error event in OpenAI's shape, and no [DONE].

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"reflect"
 	"strings"
@@ -278,7 +279,7 @@ func TestGuardStreamReleasesWholeCalls(t *testing.T) {
 	}
 	var dst strings.Builder
 	c := &call{g: &Gateway{log: slog.New(slog.DiscardHandler)}}
-	s := &guardStream{c: c, ctx: context.Background(), dst: &dst, name: "p", pol: pol, streams: map[int]*policy.Stream{}, calls: callParts{}}
+	s := newGuardStream(context.Background(), c, &dst, "p", pol)
 	write := func(delta string) {
 		t.Helper()
 		if _, err := s.Write([]byte(`data: {"id":"c1","choices":[{"index":0,"delta":` + delta + `,"finish_reason":null}]}` + "\n\n")); err != nil {
@@ -294,5 +295,48 @@ func TestGuardStreamReleasesWholeCalls(t *testing.T) {
 	want := `data: {"choices":[{"delta":{"tool_calls":[{"function":{"arguments":"{\"to\":\"<EMAIL>\"}","name":"send_email"},"id":"call_a","index":0,"type":"function"}]},"finish_reason":null,"index":0}],"id":"c1"}` + "\n\n"
 	if dst.String() != want {
 		t.Fatalf("got  %q\nwant %q", dst.String(), want)
+	}
+	// More of the call already sent would reach the client unchecked: the stream ends.
+	dst.Reset()
+	_, err = s.Write([]byte(`data: {"id":"c1","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"x"}}]},"finish_reason":null}]}` + "\n\n"))
+	if !errors.Is(err, errGuardBlocked) || !strings.Contains(dst.String(), `"code":"content_blocked"`) || strings.Contains(dst.String(), `"x"`) {
+		t.Fatalf("%v %s", err, dst.String())
+	}
+}
+
+// Without a tool policy, a Messages stream's tool_use block goes out checked at its
+// content_block_stop; input for it after that ends the stream.
+func TestMessagesStreamReleasesWholeCalls(t *testing.T) {
+	pol, err := policy.Parse([]byte("output:\n  - {detector: pii, options: {types: [email]}, action: redact}\n"), "p.yaml", policy.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dst strings.Builder
+	c := &call{g: &Gateway{log: slog.New(slog.DiscardHandler)}, route: &route{}}
+	m := &messagesStream{c: c, ctx: context.Background(), dst: &dst, name: "p", pol: pol, st: pol.Stream(),
+		index: map[int]int{}, text: map[int]bool{}, held: map[int]*toolBlock{}, sent: map[int]bool{}}
+	for _, ev := range []string{
+		`{"type":"content_block_start","index":0,"content_block":{"type":"tool_use","id":"toolu_1","name":"send_email","input":{}}}`,
+		`{"type":"content_block_delta","index":0,"delta":{"type":"input_json_delta","partial_json":"{\"to\": \"bob@exa"}}`,
+		`{"type":"content_block_delta","index":0,"delta":{"type":"input_json_delta","partial_json":"mple.com\"}"}}`,
+	} {
+		if _, err := m.Write(msgEvent(ev[9:strings.Index(ev, `","`)], json.RawMessage(ev))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if dst.Len() != 0 {
+		t.Fatalf("a call went out before it was whole: %s", dst.String())
+	}
+	if _, err := m.Write(msgEvent("content_block_stop", json.RawMessage(`{"type":"content_block_stop","index":0}`))); err != nil {
+		t.Fatal(err)
+	}
+	s := readMsgStream(t, dst.String())
+	if len(s.tools) != 1 || s.tools[0][0] != "send_email" || s.tools[0][1] != `{"to":"<EMAIL>"}` || !s.contiguous() {
+		t.Fatalf("%+v\n%s", s, dst.String())
+	}
+	dst.Reset()
+	_, err = m.Write(msgEvent("content_block_delta", json.RawMessage(`{"type":"content_block_delta","index":0,"delta":{"type":"input_json_delta","partial_json":"x"}}`)))
+	if !errors.Is(err, errGuardBlocked) || !strings.Contains(dst.String(), "event: error") || strings.Contains(dst.String(), `"x"`) {
+		t.Fatalf("%v %s", err, dst.String())
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net/http"
 	"slices"
 	"strings"
 
@@ -42,6 +43,7 @@ type messagesStream struct {
 	text  map[int]bool       // upstream indexes of text blocks
 	held  map[int]*toolBlock // tool_use blocks held back, by upstream index
 	order []*toolBlock       // the same, in order, until the message's end (tools)
+	sent  map[int]bool       // tool_use blocks checked and sent at their content_block_stop
 	said  bool               // text reached the client
 	ended bool               // the message's end was judged
 	err   error              // what ended the stream: every later write fails with it
@@ -63,7 +65,7 @@ func (c *call) messagesStreamWriter(ctx context.Context, dst io.Writer) *message
 		return nil
 	}
 	m := &messagesStream{c: c, ctx: ctx, dst: dst, tools: !c.route.Tools.Empty(),
-		index: map[int]int{}, text: map[int]bool{}, held: map[int]*toolBlock{}}
+		index: map[int]int{}, text: map[int]bool{}, held: map[int]*toolBlock{}, sent: map[int]bool{}}
 	if guarded {
 		m.name, m.pol, m.st = name, pol, pol.Stream()
 	}
@@ -152,6 +154,14 @@ func (m *messagesStream) blockDelta(idx int, f map[string]json.RawMessage, ev []
 		tb.args.WriteString(d.PartialJSON)
 		return nil
 	}
+	if m.sent[idx] {
+		// More input for a call already checked and sent: it would reach the client unchecked.
+		e := &apiError{Status: http.StatusBadGateway, Type: typeServer, Code: "content_blocked",
+			Message: "The model's stream went on with a tool call after it ended; the guard policy could not check it whole, so it was blocked."}
+		m.c.blocked = "policy " + m.name
+		m.c.guardBlockMsg, m.c.guardBlockCode = e.Message, e.Code
+		return m.fail(e, errGuardBlocked)
+	}
 	var d map[string]json.RawMessage
 	_ = json.Unmarshal(f["delta"], &d)
 	var typ, text string
@@ -180,6 +190,7 @@ func (m *messagesStream) blockStop(idx int, f map[string]json.RawMessage, ev []b
 		}
 		// Only the guard policy holds it: it is whole.
 		delete(m.held, idx)
+		m.sent[idx] = true
 		m.order = slices.DeleteFunc(m.order, func(b *toolBlock) bool { return b == tb })
 		args, err := m.checkArgs(tb)
 		if err != nil {

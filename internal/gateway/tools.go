@@ -364,9 +364,9 @@ func sseEvent(v any) []byte {
 // index.
 type callParts map[int]map[int]*toolCall
 
-// add adds a delta's tool_calls to choice idx's calls. It returns the highest call index
-// they name, or false when they cannot be read.
-func (c callParts) add(idx int, raw json.RawMessage) (int, bool) {
+// add adds a delta's tool_calls to choice idx's calls. It returns the call indexes they
+// name, or false when they cannot be read.
+func (c callParts) add(idx int, raw json.RawMessage) ([]int, bool) {
 	var parts []struct {
 		Index    int    `json:"index"`
 		ID       string `json:"id"`
@@ -376,12 +376,12 @@ func (c callParts) add(idx int, raw json.RawMessage) (int, bool) {
 		} `json:"function"`
 	}
 	if json.Unmarshal(raw, &parts) != nil {
-		return 0, false
+		return nil, false
 	}
 	if c[idx] == nil {
 		c[idx] = map[int]*toolCall{}
 	}
-	latest := 0
+	var named []int
 	for _, p := range parts {
 		tc := c[idx][p.Index]
 		if tc == nil {
@@ -393,9 +393,9 @@ func (c callParts) add(idx int, raw json.RawMessage) (int, bool) {
 		}
 		tc.Function.Name += p.Function.Name
 		tc.Function.Arguments += p.Function.Arguments
-		latest = max(latest, p.Index)
+		named = append(named, p.Index)
 	}
-	return latest, true
+	return named, true
 }
 
 // take removes choice idx's calls whose index is below below and returns them in index
