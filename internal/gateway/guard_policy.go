@@ -110,9 +110,7 @@ func (c *call) guardToolCalls(ctx context.Context, msg map[string]json.RawMessag
 	}
 	var calls []map[string]json.RawMessage
 	if json.Unmarshal(raw, &calls) != nil {
-		c.blocked = "policy " + name
-		return false, &apiError{Status: http.StatusBadGateway, Type: typeServer, Code: "content_blocked",
-			Message: "The model's tool calls could not be read, so the guard policy could not check them; they were blocked."}
+		return false, c.uncheckedCalls(name, errUnreadableCalls)
 	}
 	changed := false
 	for _, tc := range calls {
@@ -150,6 +148,18 @@ func (c *call) guardToolCalls(ctx context.Context, msg map[string]json.RawMessag
 		msg["tool_calls"] = marshal(calls)
 	}
 	return changed, nil
+}
+
+// errUnreadableCalls is what a client is told when its answer's tool calls cannot be read.
+const errUnreadableCalls = "The model's tool calls could not be read, so the guard policy could not check them; they were blocked."
+
+// uncheckedCalls records that the guard policy name could not check an answer's tool calls
+// and blocked them, and returns what the client is told: msg.
+func (c *call) uncheckedCalls(name, msg string) *apiError {
+	e := &apiError{Status: http.StatusBadGateway, Type: typeServer, Code: "content_blocked", Message: msg}
+	c.blocked = "policy " + name
+	c.guardBlockMsg, c.guardBlockCode = e.Message, e.Code
+	return e
 }
 
 // guardArgs checks a tool call's arguments with the guard policy pol, called name: it
@@ -251,11 +261,11 @@ func (s *guardStream) Write(ev []byte) (int, error) {
 			}
 			named, ok := s.calls.add(idx, delta["tool_calls"])
 			if !ok {
-				return s.unreadable("The model's tool calls could not be read, so the guard policy could not check them; they were blocked.")
+				return s.fail(s.c.uncheckedCalls(s.name, errUnreadableCalls))
 			}
 			if slices.Min(append(named, math.MaxInt)) < s.sent[idx] {
 				// A part of a call already checked and sent: it would reach the client unchecked.
-				return s.unreadable("The model's stream went on with a tool call after the next one had begun; the guard policy could not check it whole, so it was blocked.")
+				return s.fail(s.c.uncheckedCalls(s.name, "The model's stream went on with a tool call after the next one had begun; the guard policy could not check it whole, so it was blocked."))
 			}
 			// A call is whole when a later one starts.
 			evs, err := s.release(idx, slices.Max(append(named, 0)), chunk)
@@ -383,14 +393,6 @@ func (s *guardStream) pass(b []byte, n int) (int, error) {
 // block ends the stream for the policy's block r (or its failure err) of the text judged.
 func (s *guardStream) block(judged string, r *policy.Result, err error) (int, error) {
 	return s.fail(s.c.streamBlocked(s.name, s.pol, judged, r, err))
-}
-
-// unreadable ends the stream for tool call deltas the policy cannot check.
-func (s *guardStream) unreadable(msg string) (int, error) {
-	e := &apiError{Status: http.StatusBadGateway, Type: typeServer, Code: "content_blocked", Message: msg}
-	s.c.blocked = "policy " + s.name
-	s.c.guardBlockMsg, s.c.guardBlockCode = e.Message, e.Code
-	return s.fail(e)
 }
 
 // fail ends the stream: an error event in OpenAI's shape, and no [DONE].

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"net/http"
 	"slices"
 	"strings"
 
@@ -156,11 +155,7 @@ func (m *messagesStream) blockDelta(idx int, f map[string]json.RawMessage, ev []
 	}
 	if m.sent[idx] {
 		// More input for a call already checked and sent: it would reach the client unchecked.
-		e := &apiError{Status: http.StatusBadGateway, Type: typeServer, Code: "content_blocked",
-			Message: "The model's stream went on with a tool call after it ended; the guard policy could not check it whole, so it was blocked."}
-		m.c.blocked = "policy " + m.name
-		m.c.guardBlockMsg, m.c.guardBlockCode = e.Message, e.Code
-		return m.fail(e, errGuardBlocked)
+		return m.fail(m.c.uncheckedCalls(m.name, "The model's stream went on with a tool call after it ended; the guard policy could not check it whole, so it was blocked."), errGuardBlocked)
 	}
 	var d map[string]json.RawMessage
 	_ = json.Unmarshal(f["delta"], &d)
