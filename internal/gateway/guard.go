@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 )
 
 // Stage is where a guard step runs: on the client's input or on the model's output.
@@ -43,8 +44,9 @@ type Verdict struct {
 // Guard is one step of the guard pipeline. Steps run in order; each sees the texts as the
 // steps before it left them; the first Block ends the call. On input the texts are the
 // messages' text (chat) or the inputs (embeddings); on output the choices' content of a
-// plain chat answer. Streamed answers (chat and Messages) are checked on output by a
-// route's guard policy only (guard_policy.go, messages_stream.go), not by Guard steps.
+// plain chat answer. Streamed answers (chat and Messages), and the arguments of an
+// answer's tool calls, are checked on output by a route's guard policy only
+// (guard_policy.go, messages_stream.go), not by Guard steps.
 type Guard interface {
 	Name() string
 	Check(ctx context.Context, stage Stage, texts []string) (Verdict, error)
@@ -140,8 +142,8 @@ func (c *call) guardInput(ctx context.Context) *apiError {
 	return nil
 }
 
-// guardOutput runs the pipeline on a plain chat answer and returns it, modified if a step
-// said so.
+// guardOutput runs the pipeline on a plain chat answer's texts, and the route's guard
+// policy on its tool calls' arguments, and returns the answer, modified if a step said so.
 func (c *call) guardOutput(ctx context.Context, body []byte) ([]byte, *apiError) {
 	if len(c.guardSteps()) == 0 || c.endpoint != endpointChat {
 		return body, nil
@@ -167,19 +169,33 @@ func (c *call) guardOutput(ctx context.Context, body []byte) ([]byte, *apiError)
 			where = append(where, i)
 		}
 	}
-	if len(texts) == 0 {
+	dirty := make([]bool, len(choices))
+	if len(texts) > 0 {
+		out, changed, step, reason, err := c.runGuards(ctx, StageOutput, texts)
+		if err != nil || step != "" {
+			return nil, c.guardError(StageOutput, step, reason, err)
+		}
+		for j, i := range where {
+			if changed {
+				msgs[i]["content"] = marshal(out[j])
+				dirty[i] = true
+			}
+		}
+	}
+	for i, msg := range msgs {
+		changed, aerr := c.guardToolCalls(ctx, msg)
+		if aerr != nil {
+			return nil, aerr
+		}
+		dirty[i] = dirty[i] || changed
+	}
+	if !slices.Contains(dirty, true) {
 		return body, nil
 	}
-	out, changed, step, reason, err := c.runGuards(ctx, StageOutput, texts)
-	if err != nil || step != "" {
-		return nil, c.guardError(StageOutput, step, reason, err)
-	}
-	if !changed {
-		return body, nil
-	}
-	for j, i := range where {
-		msgs[i]["content"] = marshal(out[j])
-		choices[i]["message"] = marshal(msgs[i])
+	for i, d := range dirty {
+		if d {
+			choices[i]["message"] = marshal(msgs[i])
+		}
 	}
 	resp["choices"] = marshal(choices)
 	return marshal(resp), nil

@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
+	"slices"
 
 	"github.com/plumbhq/plumb/internal/guard/policy"
 )
@@ -97,13 +99,94 @@ func (c *call) guardSteps() []Guard {
 	return append(append([]Guard(nil), c.g.guards...), policyGuard{name: name, c: pol, log: c.g.log})
 }
 
-// errGuardBlocked ends a stream whose text the route's guard policy blocks.
+// guardToolCalls runs the route's guard policy's output steps over the arguments of a plain
+// answer's tool calls (msg: a choice's message) and rewrites redacted arguments in msg. A
+// block or review refuses the call as a blocked text does. It reports whether msg changed.
+func (c *call) guardToolCalls(ctx context.Context, msg map[string]json.RawMessage) (bool, *apiError) {
+	name, pol := c.policy()
+	raw := msg["tool_calls"]
+	if pol == nil || !pol.Has(policy.Output) || len(raw) == 0 || string(raw) == "null" {
+		return false, nil
+	}
+	var calls []map[string]json.RawMessage
+	if json.Unmarshal(raw, &calls) != nil {
+		return false, c.uncheckedCalls(name, errUnreadableCalls)
+	}
+	changed := false
+	for _, tc := range calls {
+		var fn map[string]json.RawMessage
+		if json.Unmarshal(tc["function"], &fn) != nil || len(fn["arguments"]) == 0 || string(fn["arguments"]) == "null" {
+			continue
+		}
+		// Arguments are a string of JSON; some upstreams send the JSON itself.
+		args := string(fn["arguments"])
+		asString := json.Unmarshal(fn["arguments"], &args) == nil
+		out, r, err := c.guardArgs(ctx, name, pol, args)
+		if err != nil {
+			return false, c.guardError(StageOutput, "policy "+name, "", err)
+		}
+		if r != nil {
+			pg := policyGuard{name: name, c: pol, log: c.g.log}
+			pg.logFindings(StageOutput, r.Findings)
+			if r.Decision == policy.DecisionReview {
+				c.review = &ReviewCase{Stage: StageOutput, Policy: name, Step: r.Step, Text: args, Findings: r.Findings}
+			}
+			return false, c.guardError(StageOutput, pg.stepLabel(r.Step, r.Decision), r.Message, nil)
+		}
+		if out == args {
+			continue
+		}
+		if asString {
+			fn["arguments"] = marshal(out)
+		} else {
+			fn["arguments"] = json.RawMessage(out) // still JSON: CheckArguments keeps it so
+		}
+		tc["function"] = marshal(fn)
+		changed = true
+	}
+	if changed {
+		msg["tool_calls"] = marshal(calls)
+	}
+	return changed, nil
+}
+
+// errUnreadableCalls is what a client is told when its answer's tool calls cannot be read.
+const errUnreadableCalls = "The model's tool calls could not be read, so the guard policy could not check them; they were blocked."
+
+// uncheckedCalls records that the guard policy name could not check an answer's tool calls
+// and blocked them, and returns what the client is told: msg.
+func (c *call) uncheckedCalls(name, msg string) *apiError {
+	e := &apiError{Status: http.StatusBadGateway, Type: typeServer, Code: "content_blocked", Message: msg}
+	c.blocked = "policy " + name
+	c.guardBlockMsg, c.guardBlockCode = e.Message, e.Code
+	return e
+}
+
+// guardArgs checks a tool call's arguments with the guard policy pol, called name: it
+// returns the arguments to pass on (redacted), or the check's block (r) or failure (err).
+// The findings of what passes are logged; a block's are the caller's to log.
+func (c *call) guardArgs(ctx context.Context, name string, pol *policy.Compiled, args string) (string, *policy.Result, error) {
+	r, err := pol.CheckArguments(ctx, args)
+	if err != nil {
+		return "", nil, err
+	}
+	if r.Blocked() {
+		return "", r, nil
+	}
+	policyGuard{name: name, log: c.g.log}.logFindings(StageOutput, r.Findings)
+	return r.Text, nil, nil
+}
+
+// errGuardBlocked ends a stream whose text or tool call the route's guard policy blocks.
 var errGuardBlocked = errors.New("the streamed answer was blocked by the route's guard policy")
 
 // guardStream checks a streamed chat answer's content deltas with the route's policy as
 // they flow (policy.Stream), rewriting redacted text and ending the stream with an error
 // event when a step blocks; a choice's whole text is judged (the whole-text steps) when it
-// finishes, before its finish chunk goes out.
+// finishes, before its finish chunk goes out. Tool call deltas are held back until their
+// call is whole (the next call starts, or the choice finishes), then its arguments are
+// checked (policy.CheckArguments) and the call goes out in one chunk, its arguments
+// redacted, or the stream ends as for a blocked text. The content keeps flowing meanwhile.
 type guardStream struct {
 	c       *call
 	ctx     context.Context
@@ -111,6 +194,8 @@ type guardStream struct {
 	name    string
 	pol     *policy.Compiled
 	streams map[int]*policy.Stream
+	calls   callParts
+	sent    map[int]int                // by choice: how many of its calls went out (the calls below that index)
 	last    map[string]json.RawMessage // the last chunk, the template of a final flush
 }
 
@@ -120,7 +205,11 @@ func (c *call) guardStreamWriter(ctx context.Context, dst io.Writer) io.Writer {
 	if pol == nil || !pol.Has(policy.Output) {
 		return dst
 	}
-	return &guardStream{c: c, ctx: ctx, dst: dst, name: name, pol: pol, streams: map[int]*policy.Stream{}}
+	return newGuardStream(ctx, c, dst, name, pol)
+}
+
+func newGuardStream(ctx context.Context, c *call, dst io.Writer, name string, pol *policy.Compiled) *guardStream {
+	return &guardStream{c: c, ctx: ctx, dst: dst, name: name, pol: pol, streams: map[int]*policy.Stream{}, calls: callParts{}, sent: map[int]int{}}
 }
 
 // Write takes one whole event.
@@ -141,6 +230,7 @@ func (s *guardStream) Write(ev []byte) (int, error) {
 		return s.pass(ev, len(ev))
 	}
 	s.last = chunk
+	var calls [][]byte // whole calls, out before this chunk
 	for i, ch := range choices {
 		var idx int
 		_ = json.Unmarshal(ch["index"], &idx)
@@ -154,9 +244,37 @@ func (s *guardStream) Write(ev []byte) (int, error) {
 			o, r, err := st.Write(s.ctx, text)
 			s.logFindings(st)
 			if err != nil || r != nil {
-				return s.block(st, r, err)
+				return s.block(st.Judged(), r, err)
 			}
 			out = o
+		}
+		if hasCalls(delta) {
+			if len(s.calls[idx]) == 0 {
+				// The text before a call is whole: what the policy holds back goes out now.
+				o, r, err := st.Flush(s.ctx)
+				s.logFindings(st)
+				if err != nil || r != nil {
+					return s.block(st.Judged(), r, err)
+				}
+				out += o
+				hasText = hasText || o != ""
+			}
+			named, ok := s.calls.add(idx, delta["tool_calls"])
+			if !ok {
+				return s.fail(s.c.uncheckedCalls(s.name, errUnreadableCalls))
+			}
+			if slices.Min(append(named, math.MaxInt)) < s.sent[idx] {
+				// A part of a call already checked and sent: it would reach the client unchecked.
+				return s.fail(s.c.uncheckedCalls(s.name, "The model's stream went on with a tool call after the next one had begun; the guard policy could not check it whole, so it was blocked."))
+			}
+			// A call is whole when a later one starts.
+			evs, err := s.release(idx, slices.Max(append(named, 0)), chunk)
+			if err != nil {
+				return 0, err
+			}
+			calls = append(calls, evs...)
+			delete(delta, "tool_calls")
+			choices[i]["delta"] = marshal(delta)
 		}
 		var finish *string
 		_ = json.Unmarshal(ch["finish_reason"], &finish)
@@ -164,10 +282,15 @@ func (s *guardStream) Write(ev []byte) (int, error) {
 			o, r, err := st.Close(s.ctx)
 			s.logFindings(st)
 			if err != nil || r != nil {
-				return s.block(st, r, err)
+				return s.block(st.Judged(), r, err)
 			}
 			out += o
 			delete(s.streams, idx)
+			evs, err := s.release(idx, math.MaxInt, chunk)
+			if err != nil {
+				return 0, err
+			}
+			calls = append(calls, evs...)
 		}
 		if hasText || out != "" {
 			if delta == nil {
@@ -177,8 +300,36 @@ func (s *guardStream) Write(ev []byte) (int, error) {
 			choices[i]["delta"] = marshal(delta)
 		}
 	}
+	for _, b := range calls {
+		if _, err := s.dst.Write(b); err != nil {
+			return 0, err
+		}
+	}
+	if emptyChunk(chunk, choices) {
+		return len(ev), nil // it only carried tool call deltas
+	}
 	chunk["choices"] = marshal(choices)
 	return s.pass(sseEvent(chunk), len(ev))
+}
+
+// release checks the held calls of choice idx whose index is below below, and returns the
+// chunks that carry them whole, one call each; a block ends the stream.
+func (s *guardStream) release(idx, below int, tmpl map[string]json.RawMessage) ([][]byte, error) {
+	ks, calls := s.calls.take(idx, below)
+	if len(ks) > 0 {
+		s.sent[idx] = ks[len(ks)-1] + 1
+	}
+	var out [][]byte
+	for i, tc := range calls {
+		args, r, err := s.c.guardArgs(s.ctx, s.name, s.pol, tc.Function.Arguments)
+		if err != nil || r != nil {
+			_, err := s.block(tc.Function.Arguments, r, err)
+			return nil, err
+		}
+		out = append(out, choiceChunk(tmpl, idx, map[string]any{"tool_calls": []map[string]any{{"index": ks[i], "id": tc.ID, "type": "function",
+			"function": map[string]string{"name": tc.Function.Name, "arguments": args}}}}, nil))
+	}
+	return out, nil
 }
 
 func (s *guardStream) logFindings(st *policy.Stream) {
@@ -200,27 +351,33 @@ func (s *guardStream) stream(idx int) *policy.Stream {
 	return st
 }
 
-// flushAll lets out what choices without a finish reason still hold, before [DONE].
+// flushAll lets out what choices without a finish reason still hold, text and tool calls,
+// before [DONE].
 func (s *guardStream) flushAll() error {
 	for idx, st := range s.streams {
 		o, r, err := st.Close(s.ctx)
 		s.logFindings(st)
 		if err != nil || r != nil {
-			_, err := s.block(st, r, err)
+			_, err := s.block(st.Judged(), r, err)
 			return err
 		}
 		delete(s.streams, idx)
 		if o == "" || s.last == nil {
 			continue
 		}
-		chunk := map[string]json.RawMessage{}
-		for k, v := range s.last {
-			chunk[k] = v
-		}
-		chunk["choices"] = marshal([]map[string]any{{"index": idx, "delta": map[string]string{"content": o}, "finish_reason": nil}})
-		delete(chunk, "usage")
-		if _, err := s.dst.Write(sseEvent(chunk)); err != nil {
+		if _, err := s.dst.Write(choiceChunk(s.last, idx, map[string]any{"content": o}, nil)); err != nil {
 			return err
+		}
+	}
+	for idx := range s.calls {
+		evs, err := s.release(idx, math.MaxInt, s.last)
+		if err != nil {
+			return err
+		}
+		for _, b := range evs {
+			if _, err := s.dst.Write(b); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -233,17 +390,21 @@ func (s *guardStream) pass(b []byte, n int) (int, error) {
 	return n, nil
 }
 
-// block ends the stream: an error event in OpenAI's shape, and no [DONE].
-func (s *guardStream) block(st *policy.Stream, r *policy.Result, err error) (int, error) {
-	e := s.c.streamBlocked(s.name, s.pol, st, r, err)
+// block ends the stream for the policy's block r (or its failure err) of the text judged.
+func (s *guardStream) block(judged string, r *policy.Result, err error) (int, error) {
+	return s.fail(s.c.streamBlocked(s.name, s.pol, judged, r, err))
+}
+
+// fail ends the stream: an error event in OpenAI's shape, and no [DONE].
+func (s *guardStream) fail(e *apiError) (int, error) {
 	_, _ = s.dst.Write(fmt.Appendf(nil, "data: %s\n\n", errorBody(e)))
 	return 0, errReported{errGuardBlocked}
 }
 
-// streamBlocked records that the guard policy name ended a stream, r its block (err: the
-// policy failed), in the call's trace, metrics and review case, and returns what the
-// client is told.
-func (c *call) streamBlocked(name string, pol *policy.Compiled, st *policy.Stream, r *policy.Result, err error) *apiError {
+// streamBlocked records that the guard policy name ended a stream, r its block of the text
+// judged (err: the policy failed), in the call's trace, metrics and review case, and
+// returns what the client is told.
+func (c *call) streamBlocked(name string, pol *policy.Compiled, judged string, r *policy.Result, err error) *apiError {
 	e := &apiError{Status: http.StatusBadRequest, Type: typeInvalidRequest, Code: "content_blocked"}
 	if err != nil {
 		c.g.log.Error("gateway: guard policy failed on a stream", "policy", name, "err", err)
@@ -256,7 +417,7 @@ func (c *call) streamBlocked(name string, pol *policy.Compiled, st *policy.Strea
 		pg.logFindings(StageOutput, r.Findings)
 		c.blocked = pg.stepLabel(r.Step, r.Decision)
 		if r.Decision == policy.DecisionReview {
-			c.review = &ReviewCase{Stage: StageOutput, Policy: name, Step: r.Step, Text: st.Judged(), Findings: r.Findings}
+			c.review = &ReviewCase{Stage: StageOutput, Policy: name, Step: r.Step, Text: judged, Findings: r.Findings}
 		}
 		c.g.metrics.blocked.WithLabelValues(c.route.Name, c.key.name, c.blocked, string(StageOutput)).Inc()
 	}

@@ -305,7 +305,9 @@ func (c *call) streamToClient(dst io.Writer, flush func(), src io.Reader, t *tar
 		u, err := anthropic.ChatStreamToMessages(f, flush, src, c.clientModel())
 		return fromAnthropicUsage(u), f.wrap(err)
 	}
-	return t.up.dialect.stream(c.toolStreamWriter(c.ctx, c.guardStreamWriter(c.ctx, dst)), flush, src, t.model, c.includeUsage)
+	// The guard policy first: the tool policy judges, and holds for approval, the calls'
+	// arguments as the guard policy redacted them.
+	return t.up.dialect.stream(c.guardStreamWriter(c.ctx, c.toolStreamWriter(c.ctx, dst)), flush, src, t.model, c.includeUsage)
 }
 
 type flushWriter struct {

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/plumbhq/plumb/internal/gateway/anthropic"
@@ -22,7 +24,9 @@ import (
 // chat stream's calls: a forbidden call ends the stream with an error event; allowed calls
 // are sent whole, one block each; held calls are stored and listed in message_delta's
 // plumb_approvals. Blocks keep their order, renumbered as they reach the client so that
-// held blocks leave no gap.
+// held blocks leave no gap. With a guard policy, a tool_use block's input is checked
+// (policy.CheckArguments) before it goes out, redacted or ending the stream as a blocked
+// text does; without a tool policy the block is held only until its content_block_stop.
 type messagesStream struct {
 	c   *call
 	ctx context.Context
@@ -31,13 +35,14 @@ type messagesStream struct {
 	name  string
 	pol   *policy.Compiled
 	st    *policy.Stream
-	tools bool // the route has a tool policy
+	tools bool // the route has a tool policy: tool_use blocks are held to the message's end
 
 	index map[int]int        // upstream block index -> the client's, for blocks let through
 	next  int                // the client's next block index
 	text  map[int]bool       // upstream indexes of text blocks
 	held  map[int]*toolBlock // tool_use blocks held back, by upstream index
-	order []*toolBlock       // the same, in order
+	order []*toolBlock       // the same, in order, until the message's end (tools)
+	sent  map[int]bool       // tool_use blocks checked and sent at their content_block_stop
 	said  bool               // text reached the client
 	ended bool               // the message's end was judged
 	err   error              // what ended the stream: every later write fails with it
@@ -59,7 +64,7 @@ func (c *call) messagesStreamWriter(ctx context.Context, dst io.Writer) *message
 		return nil
 	}
 	m := &messagesStream{c: c, ctx: ctx, dst: dst, tools: !c.route.Tools.Empty(),
-		index: map[int]int{}, text: map[int]bool{}, held: map[int]*toolBlock{}}
+		index: map[int]int{}, text: map[int]bool{}, held: map[int]*toolBlock{}, sent: map[int]bool{}}
 	if guarded {
 		m.name, m.pol, m.st = name, pol, pol.Stream()
 	}
@@ -113,7 +118,7 @@ func (m *messagesStream) blockStart(idx int, f map[string]json.RawMessage, ev []
 	var typ, text string
 	_ = json.Unmarshal(b["type"], &typ)
 	switch {
-	case typ == "tool_use" && m.tools:
+	case typ == "tool_use" && (m.tools || m.st != nil):
 		tb := &toolBlock{start: b}
 		_ = json.Unmarshal(b["id"], &tb.id)
 		_ = json.Unmarshal(b["name"], &tb.name)
@@ -148,6 +153,10 @@ func (m *messagesStream) blockDelta(idx int, f map[string]json.RawMessage, ev []
 		tb.args.WriteString(d.PartialJSON)
 		return nil
 	}
+	if m.sent[idx] {
+		// More input for a call already checked and sent: it would reach the client unchecked.
+		return m.fail(m.c.uncheckedCalls(m.name, "The model's stream went on with a tool call after it ended; the guard policy could not check it whole, so it was blocked."), errGuardBlocked)
+	}
 	var d map[string]json.RawMessage
 	_ = json.Unmarshal(f["delta"], &d)
 	var typ, text string
@@ -170,15 +179,26 @@ func (m *messagesStream) blockDelta(idx int, f map[string]json.RawMessage, ev []
 }
 
 func (m *messagesStream) blockStop(idx int, f map[string]json.RawMessage, ev []byte) error {
-	if m.held[idx] != nil {
-		return nil
+	if tb := m.held[idx]; tb != nil {
+		if m.tools {
+			return nil // judged at the message's end
+		}
+		// Only the guard policy holds it: it is whole.
+		delete(m.held, idx)
+		m.sent[idx] = true
+		m.order = slices.DeleteFunc(m.order, func(b *toolBlock) bool { return b == tb })
+		args, err := m.checkArgs(tb)
+		if err != nil {
+			return err
+		}
+		return m.sendTool(tb, args)
 	}
 	if m.text[idx] && m.st != nil {
 		// What the policy holds back belongs to this block: out before it ends.
 		out, r, err := m.st.Flush(m.ctx)
 		m.logStream()
 		if err != nil || r != nil {
-			return m.blockGuard(r, err)
+			return m.blockGuard(m.st.Judged(), r, err)
 		}
 		if out != "" {
 			if err := m.write(msgEvent("content_block_delta", textDelta(m.index[idx], out))); err != nil {
@@ -199,7 +219,7 @@ func (m *messagesStream) end(f map[string]json.RawMessage, ev []byte) error {
 		out, r, err := m.st.Close(m.ctx)
 		m.logStream()
 		if err != nil || r != nil {
-			return m.blockGuard(r, err)
+			return m.blockGuard(m.st.Judged(), r, err)
 		}
 		if out != "" { // the text of a block the upstream never ended
 			if err := m.textBlock(out); err != nil {
@@ -244,8 +264,20 @@ func (m *messagesStream) releaseTools() ([]HeldCall, int, error) {
 	}
 	calls := make([]toolCall, len(m.order))
 	for i, tb := range m.order {
+		args, err := m.checkArgs(tb)
+		if err != nil {
+			return nil, 0, err
+		}
 		calls[i] = toolCall{ID: tb.id, Type: "function"}
-		calls[i].Function.Name, calls[i].Function.Arguments = tb.name, tb.args.String()
+		calls[i].Function.Name, calls[i].Function.Arguments = tb.name, args
+	}
+	if !m.tools { // blocks the upstream never ended, held by the guard policy
+		for i, tb := range m.order {
+			if err := m.sendTool(tb, calls[i].Function.Arguments); err != nil {
+				return nil, 0, err
+			}
+		}
+		return nil, len(calls), nil
 	}
 	js, aerr := m.c.judge(calls)
 	if aerr != nil {
@@ -268,23 +300,49 @@ func (m *messagesStream) releaseTools() ([]HeldCall, int, error) {
 			continue
 		}
 		kept++
-		tb := m.order[i]
-		ci := m.next
-		m.next++
-		if err := m.write(msgEvent("content_block_start", map[string]any{"type": "content_block_start", "index": ci, "content_block": tb.start})); err != nil {
-			return nil, 0, err
-		}
-		if args := tb.args.String(); args != "" {
-			if err := m.write(msgEvent("content_block_delta", map[string]any{"type": "content_block_delta", "index": ci,
-				"delta": map[string]string{"type": "input_json_delta", "partial_json": args}})); err != nil {
-				return nil, 0, err
-			}
-		}
-		if err := m.write(msgEvent("content_block_stop", map[string]any{"type": "content_block_stop", "index": ci})); err != nil {
+		if err := m.sendTool(m.order[i], j.call.Function.Arguments); err != nil {
 			return nil, 0, err
 		}
 	}
 	return held, kept, nil
+}
+
+// checkArgs returns a held tool_use block's input as it may go out: checked by the guard
+// policy, if the route has one, and redacted; a block ends the stream. The input is the
+// input_json_delta parts, else the content_block_start's input.
+func (m *messagesStream) checkArgs(tb *toolBlock) (string, error) {
+	args := tb.args.String()
+	if in := tb.start["input"]; args == "" && len(in) > 0 && !bytes.Equal(in, []byte("{}")) {
+		args = string(in)
+	}
+	if m.st == nil {
+		return args, nil
+	}
+	out, r, err := m.c.guardArgs(m.ctx, m.name, m.pol, args)
+	if err != nil || r != nil {
+		return "", m.blockGuard(args, r, err)
+	}
+	return out, nil
+}
+
+// sendTool sends a held tool_use block whole, its input args in one input_json_delta.
+func (m *messagesStream) sendTool(tb *toolBlock, args string) error {
+	ci := m.next
+	m.next++
+	start := maps.Clone(tb.start)
+	if len(start["input"]) > 0 {
+		start["input"] = json.RawMessage("{}") // the input is args, in the delta
+	}
+	if err := m.write(msgEvent("content_block_start", map[string]any{"type": "content_block_start", "index": ci, "content_block": start})); err != nil {
+		return err
+	}
+	if args != "" {
+		if err := m.write(msgEvent("content_block_delta", map[string]any{"type": "content_block_delta", "index": ci,
+			"delta": map[string]string{"type": "input_json_delta", "partial_json": args}})); err != nil {
+			return err
+		}
+	}
+	return m.write(msgEvent("content_block_stop", map[string]any{"type": "content_block_stop", "index": ci}))
 }
 
 // check passes a text delta through the guard policy's stream and returns what to let out.
@@ -295,7 +353,7 @@ func (m *messagesStream) check(text string) (string, error) {
 	out, r, err := m.st.Write(m.ctx, text)
 	m.logStream()
 	if err != nil || r != nil {
-		return "", m.blockGuard(r, err)
+		return "", m.blockGuard(m.st.Judged(), r, err)
 	}
 	return out, nil
 }
@@ -338,8 +396,8 @@ func (m *messagesStream) logStream() {
 	policyGuard{name: m.name, log: m.c.g.log}.logStream(m.st)
 }
 
-func (m *messagesStream) blockGuard(r *policy.Result, err error) error {
-	return m.fail(m.c.streamBlocked(m.name, m.pol, m.st, r, err), errGuardBlocked)
+func (m *messagesStream) blockGuard(judged string, r *policy.Result, err error) error {
+	return m.fail(m.c.streamBlocked(m.name, m.pol, judged, r, err), errGuardBlocked)
 }
 
 func (m *messagesStream) blockTools(e *apiError) error {

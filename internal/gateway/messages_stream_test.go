@@ -130,7 +130,13 @@ func policyGateway(t *testing.T, typ, policies, policy, reply string, rv *memRev
 // policyGatewayUp is policyGateway, and its primary upstream.
 func policyGatewayUp(t *testing.T, typ, policies, policy, reply string, rv *memReviewer) (*harness, *fakellm.Server) {
 	t.Helper()
-	up, err := fakellm.Start(fakellm.Options{Rules: []fakellm.Rule{{Match: "", Reply: reply}}})
+	return policyGatewayRules(t, typ, policies, policy, []fakellm.Rule{{Match: "", Reply: reply}}, rv)
+}
+
+// policyGatewayRules is policyGatewayUp with an upstream answering by rules.
+func policyGatewayRules(t *testing.T, typ, policies, policy string, rules []fakellm.Rule, rv *memReviewer) (*harness, *fakellm.Server) {
+	t.Helper()
+	up, err := fakellm.Start(fakellm.Options{Rules: rules})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"sort"
 	"strconv"
@@ -221,8 +222,8 @@ type toolStream struct {
 	c     *call
 	ctx   context.Context
 	dst   io.Writer
-	calls map[int]map[int]*toolCall // by choice, by call index
-	said  map[int]bool              // the choices whose content is not empty
+	calls callParts
+	said  map[int]bool // the choices whose content is not empty
 }
 
 // toolStreamWriter wraps dst when the route has a tool policy; an Anthropic client's
@@ -231,7 +232,7 @@ func (c *call) toolStreamWriter(ctx context.Context, dst io.Writer) io.Writer {
 	if c.route.Tools.Empty() || c.anthropic {
 		return dst
 	}
-	return &toolStream{c: c, ctx: ctx, dst: dst, calls: map[int]map[int]*toolCall{}, said: map[int]bool{}}
+	return &toolStream{c: c, ctx: ctx, dst: dst, calls: callParts{}, said: map[int]bool{}}
 }
 
 // Write takes one whole event (copySSE and the translators write events whole).
@@ -256,33 +257,9 @@ func (t *toolStream) Write(ev []byte) (int, error) {
 		if json.Unmarshal(delta["content"], &text) == nil && text != "" {
 			t.said[idx] = true
 		}
-		if len(delta["tool_calls"]) > 0 && string(delta["tool_calls"]) != "null" {
-			var parts []struct {
-				Index    int    `json:"index"`
-				ID       string `json:"id"`
-				Type     string `json:"type"`
-				Function struct {
-					Name      string `json:"name"`
-					Arguments string `json:"arguments"`
-				} `json:"function"`
-			}
-			if json.Unmarshal(delta["tool_calls"], &parts) != nil {
+		if hasCalls(delta) {
+			if _, ok := t.calls.add(idx, delta["tool_calls"]); !ok {
 				return t.block(&apiError{Type: typePermission, Code: "tool_call_blocked", Message: "The model's tool calls could not be read; they were blocked."})
-			}
-			if t.calls[idx] == nil {
-				t.calls[idx] = map[int]*toolCall{}
-			}
-			for _, p := range parts {
-				tc := t.calls[idx][p.Index]
-				if tc == nil {
-					tc = &toolCall{Type: "function"}
-					t.calls[idx][p.Index] = tc
-				}
-				if p.ID != "" {
-					tc.ID = p.ID
-				}
-				tc.Function.Name += p.Function.Name
-				tc.Function.Arguments += p.Function.Arguments
 			}
 			delete(delta, "tool_calls")
 			choices[i]["delta"] = marshal(delta)
@@ -303,26 +280,13 @@ func (t *toolStream) Write(ev []byte) (int, error) {
 	if !changed {
 		return t.pass(ev, len(ev))
 	}
-	// Leave out a chunk that only carried tool call deltas.
-	empty := true
-	for _, ch := range choices {
-		var delta map[string]json.RawMessage
-		_ = json.Unmarshal(ch["delta"], &delta)
-		delete(delta, "role")
-		if len(delta) > 0 || (len(ch["finish_reason"]) > 0 && string(ch["finish_reason"]) != "null") {
-			empty = false
-		}
-	}
-	if len(chunk["usage"]) > 0 && string(chunk["usage"]) != "null" {
-		empty = false
-	}
 	for _, b := range out {
 		if _, err := t.dst.Write(b); err != nil {
 			return 0, err
 		}
 	}
-	if empty {
-		return len(ev), nil
+	if emptyChunk(chunk, choices) {
+		return len(ev), nil // it only carried tool call deltas
 	}
 	chunk["choices"] = marshal(choices)
 	return t.pass(sseEvent(chunk), len(ev))
@@ -338,17 +302,7 @@ func (t *toolStream) pass(b []byte, n int) (int, error) {
 // release judges a finished choice's calls and returns the events that carry them, and
 // the choice's finish reason.
 func (t *toolStream) release(idx int, tmpl map[string]json.RawMessage) ([][]byte, string, *apiError) {
-	byIndex := t.calls[idx]
-	delete(t.calls, idx)
-	keys := make([]int, 0, len(byIndex))
-	for k := range byIndex {
-		keys = append(keys, k)
-	}
-	sort.Ints(keys)
-	calls := make([]toolCall, len(keys))
-	for i, k := range keys {
-		calls[i] = *byIndex[k]
-	}
+	_, calls := t.calls.take(idx, math.MaxInt)
 	js, aerr := t.c.judge(calls)
 	if aerr != nil {
 		return nil, "", aerr
@@ -367,23 +321,10 @@ func (t *toolStream) release(idx int, tmpl map[string]json.RawMessage) ([][]byte
 		keep = append(keep, map[string]any{"index": len(keep), "id": j.call.ID, "type": "function",
 			"function": map[string]string{"name": j.call.Function.Name, "arguments": j.call.Function.Arguments}})
 	}
-	chunk := func(delta map[string]any, extra map[string]any) []byte {
-		m := map[string]json.RawMessage{}
-		for k, v := range tmpl {
-			if k != "choices" && k != "usage" {
-				m[k] = v
-			}
-		}
-		m["choices"] = marshal([]map[string]any{{"index": idx, "delta": delta, "finish_reason": nil}})
-		for k, v := range extra {
-			m[k] = marshal(v)
-		}
-		return sseEvent(m)
-	}
 	var out [][]byte
 	reason := "tool_calls"
 	if len(keep) > 0 {
-		out = append(out, chunk(map[string]any{"tool_calls": keep}, nil))
+		out = append(out, choiceChunk(tmpl, idx, map[string]any{"tool_calls": keep}, nil))
 	}
 	if len(held) > 0 {
 		delta := map[string]any{}
@@ -393,7 +334,7 @@ func (t *toolStream) release(idx int, tmpl map[string]json.RawMessage) ([][]byte
 				delta["content"] = heldText(held)
 			}
 		}
-		out = append(out, chunk(delta, map[string]any{"plumb_approvals": held}))
+		out = append(out, choiceChunk(tmpl, idx, delta, map[string]any{"plumb_approvals": held}))
 	}
 	return out, reason, nil
 }
@@ -417,4 +358,98 @@ func eventData(ev []byte) ([]byte, bool) {
 
 func sseEvent(v any) []byte {
 	return append(append([]byte("data: "), marshal(v)...), '\n', '\n')
+}
+
+// callParts gathers a stream's tool call deltas into whole calls, by choice and by call
+// index.
+type callParts map[int]map[int]*toolCall
+
+// add adds a delta's tool_calls to choice idx's calls. It returns the call indexes they
+// name, or false when they cannot be read.
+func (c callParts) add(idx int, raw json.RawMessage) ([]int, bool) {
+	var parts []struct {
+		Index    int    `json:"index"`
+		ID       string `json:"id"`
+		Function struct {
+			Name      string `json:"name"`
+			Arguments string `json:"arguments"`
+		} `json:"function"`
+	}
+	if json.Unmarshal(raw, &parts) != nil {
+		return nil, false
+	}
+	if c[idx] == nil {
+		c[idx] = map[int]*toolCall{}
+	}
+	var named []int
+	for _, p := range parts {
+		tc := c[idx][p.Index]
+		if tc == nil {
+			tc = &toolCall{Type: "function"}
+			c[idx][p.Index] = tc
+		}
+		if p.ID != "" {
+			tc.ID = p.ID
+		}
+		tc.Function.Name += p.Function.Name
+		tc.Function.Arguments += p.Function.Arguments
+		named = append(named, p.Index)
+	}
+	return named, true
+}
+
+// take removes choice idx's calls whose index is below below and returns them in index
+// order, with their indexes.
+func (c callParts) take(idx, below int) ([]int, []toolCall) {
+	var keys []int
+	for k := range c[idx] {
+		if k < below {
+			keys = append(keys, k)
+		}
+	}
+	sort.Ints(keys)
+	calls := make([]toolCall, len(keys))
+	for i, k := range keys {
+		calls[i] = *c[idx][k]
+		delete(c[idx], k)
+	}
+	if len(c[idx]) == 0 {
+		delete(c, idx)
+	}
+	return keys, calls
+}
+
+// hasCalls reports whether a chat stream's delta carries tool call deltas.
+func hasCalls(delta map[string]json.RawMessage) bool {
+	return len(delta["tool_calls"]) > 0 && string(delta["tool_calls"]) != "null"
+}
+
+// emptyChunk reports whether a chunk whose choices' deltas were rewritten has nothing left
+// for the client: no delta but a role, no finish reason, no usage.
+func emptyChunk(chunk map[string]json.RawMessage, choices []map[string]json.RawMessage) bool {
+	for _, ch := range choices {
+		var delta map[string]json.RawMessage
+		_ = json.Unmarshal(ch["delta"], &delta)
+		delete(delta, "role")
+		if len(delta) > 0 || (len(ch["finish_reason"]) > 0 && string(ch["finish_reason"]) != "null") {
+			return false
+		}
+	}
+	return len(chunk["usage"]) == 0 || string(chunk["usage"]) == "null"
+}
+
+// choiceChunk is a chunk of the gateway's own for choice idx, with tmpl's id, model and
+// the like (not its usage), delta, and extra's fields.
+func choiceChunk(tmpl map[string]json.RawMessage, idx int, delta map[string]any, extra map[string]any) []byte {
+	m := map[string]json.RawMessage{}
+	for k, v := range tmpl {
+		if k != "choices" && k != "usage" {
+			m[k] = v
+		}
+	}
+	m["choices"] = marshal([]map[string]any{{"index": idx, "delta": delta, "finish_reason": nil}})
+	for k, v := range extra {
+		m[k] = marshal(v)
+	}
+	return sseEvent(m)
 }

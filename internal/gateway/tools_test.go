@@ -86,7 +86,13 @@ func toolsGatewayType(t *testing.T, m *memApprovals, rec Recorder, typ string) *
 // toolsGatewayAt is the tools gateway in front of the upstream at url, of type typ.
 func toolsGatewayAt(t *testing.T, m *memApprovals, rec Recorder, typ, url string) *httptest.Server {
 	t.Helper()
-	yaml := strings.Replace(toolsConfig, "FAKE_URL", url, 1)
+	return toolsGatewayYAML(t, m, rec, typ, url, toolsConfig)
+}
+
+// toolsGatewayYAML is toolsGatewayAt with the config yaml (toolsConfig, changed).
+func toolsGatewayYAML(t *testing.T, m *memApprovals, rec Recorder, typ, url, yaml string) *httptest.Server {
+	t.Helper()
+	yaml = strings.Replace(yaml, "FAKE_URL", url, 1)
 	yaml = strings.Replace(yaml, "type: openai", "type: "+typ, 1)
 	cfg, err := Parse([]byte(yaml), "gateway.yaml", testEnv)
 	if err != nil {

@@ -160,6 +160,8 @@ func TestAnthropicSDKStreamPolicies(t *testing.T) {
 		{Match: "key", Reply: "The key is sk-proj-abcdefghijklmnopqrstuvwxyz0123, keep it."},
 		{Match: "search", Reply: "Searching.", ToolCalls: []fakellm.ToolCall{{Name: "search_orders", Arguments: `{"q": "x"}`}}},
 		{Match: "pay", ToolCalls: []fakellm.ToolCall{{Name: "make_payment", Arguments: `{"amount": 250, "to": "acme"}`}}},
+		{Match: "order", ToolCalls: []fakellm.ToolCall{{Name: "search_orders", Arguments: `{"q": "paid with 4111 1111 1111 1111"}`}}},
+		{Match: "leak", ToolCalls: []fakellm.ToolCall{{Name: "search_orders", Arguments: `{"q": "sk-proj-abcdefghijklmnopqrstuvwxyz0123"}`}}},
 	}})
 	if err != nil {
 		t.Fatal(err)
@@ -214,6 +216,15 @@ keys:
 		if err != nil || len(m.Content) != 2 || m.Content[0].Text != "Searching." || m.Content[1].Type != "tool_use" ||
 			m.Content[1].Name != "search_orders" || string(m.Content[1].Input) != `{"q": "x"}` || m.StopReason != anthropic.StopReasonToolUse {
 			t.Fatalf("%s search: %v %+v", route, err, m)
+		}
+		// Tool call arguments: redacted in their JSON, or blocked.
+		m, err = stream(route, "order")
+		if err != nil || len(m.Content) != 1 || m.Content[0].Type != "tool_use" || string(m.Content[0].Input) != `{"q":"paid with <CREDIT_CARD>"}` {
+			t.Fatalf("%s order: %v %+v", route, err, m)
+		}
+		m, err = stream(route, "leak")
+		if !errors.As(err, &apiErr) || !strings.Contains(err.Error(), "No keys in answers.") || strings.Contains(err.Error(), "abcdefghij") {
+			t.Fatalf("%s leak: %v %+v", route, err, m)
 		}
 		m, err = stream(route, "pay")
 		want := fmt.Sprintf("Held for human approval: make_payment (approval #%d).", i+1)

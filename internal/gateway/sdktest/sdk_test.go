@@ -4,9 +4,11 @@ package sdktest
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -196,5 +198,73 @@ func TestSDKEmbeddingsAndModels(t *testing.T) {
 	defer s.rec.mu.Unlock()
 	if len(s.rec.all) != 1 || s.rec.all[0].Endpoint != "embeddings" || s.rec.all[0].TokensIn != 3 {
 		t.Fatalf("records = %+v", s.rec.all)
+	}
+}
+
+// A route's guard policy redacts the model's tool call arguments, which the SDK reads as
+// valid JSON, streamed (held until the call is whole) and plain.
+func TestSDKToolArguments(t *testing.T) {
+	up, err := fakellm.Start(fakellm.Options{Rules: []fakellm.Rule{
+		{Match: "mail", ToolCalls: []fakellm.ToolCall{{Name: "send_email", Arguments: `{"to": "bob@example.com", "note": "card 4111 1111 1111 1111"}`}}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(up.Close)
+	yaml := `
+providers:
+  - {name: primary, type: openai, base_url: "` + up.URL + `", api_key_env: PRIMARY_API_KEY}
+policies:
+  strict:
+    output:
+      - {detector: pii, options: {types: [credit_card, email]}, action: redact}
+routes:
+  - name: support-bot
+    targets: [{provider: primary, model: fake-1}]
+    policy: strict
+keys:
+  - {name: team-a, key_env: TEAM_A_KEY}
+`
+	env := map[string]string{"PRIMARY_API_KEY": "sk-p-secret", "TEAM_A_KEY": "team-a-secret"}
+	cfg, err := gateway.Parse([]byte(yaml), "gateway.yaml", func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw, err := gateway.New(cfg, gateway.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(gw)
+	t.Cleanup(srv.Close)
+	client := openai.NewClient(option.WithBaseURL(srv.URL+"/v1/"), option.WithAPIKey("team-a-secret"), option.WithMaxRetries(0))
+	want := map[string]any{"to": "<EMAIL>", "note": "card <CREDIT_CARD>"}
+
+	stream := client.Chat.Completions.NewStreaming(context.Background(), params("mail"))
+	var acc openai.ChatCompletionAccumulator
+	finished := 0
+	for stream.Next() {
+		acc.AddChunk(stream.Current())
+		if _, ok := acc.JustFinishedToolCall(); ok {
+			finished++
+		}
+	}
+	if err := stream.Err(); err != nil {
+		t.Fatal(err)
+	}
+	calls := acc.Choices[0].Message.ToolCalls
+	var got map[string]any
+	if len(calls) != 1 || calls[0].Function.Name != "send_email" || json.Unmarshal([]byte(calls[0].Function.Arguments), &got) != nil ||
+		!reflect.DeepEqual(got, want) || acc.Choices[0].FinishReason != "tool_calls" || finished != 1 {
+		t.Fatalf("streamed: %+v finished %d", acc.Choices[0], finished)
+	}
+
+	resp, err := client.Chat.Completions.New(context.Background(), params("mail"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls = resp.Choices[0].Message.ToolCalls
+	got = nil
+	if len(calls) != 1 || json.Unmarshal([]byte(calls[0].Function.Arguments), &got) != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("plain: %+v", resp.Choices[0].Message)
 	}
 }
