@@ -74,6 +74,7 @@ func toolsGatewayType(t *testing.T, m *memApprovals, rec Recorder, typ string) *
 		{Match: "delete", ToolCalls: []fakellm.ToolCall{{Name: "delete_account", Arguments: `{"id": 1}`}}},
 		{Match: "broken", ToolCalls: []fakellm.ToolCall{{Name: "make_payment", Arguments: `{"amount": 250,`}}},
 		{Match: "script", ToolCalls: []fakellm.ToolCall{{Name: "<script>alert(1)</script>", Arguments: `{}`}}},
+		{Match: "twice", ToolCalls: []fakellm.ToolCall{{Name: "make_payment", Arguments: `{"amount": 5000, "to": "acme", "amount": 50}`}}},
 		{Match: "silent", ToolCalls: []fakellm.ToolCall{{Name: "make_payment", Arguments: `{"amount": 300, "to": "acme"}`}}},
 	}})
 	if err != nil {
@@ -190,10 +191,12 @@ func TestToolPolicyPlain(t *testing.T) {
 		"huge":   `amount is 9000, above the limit of 500`,
 		"broken": `malformed`,
 		"script": `not on this route's allow list`,
+		// A runner keeping the first amount would pay 5000 without approval.
+		"twice": `malformed (the key "amount" appears twice (at amount)`,
 	} {
 		st, _, body := postTools(t, srv, askTools(text, false))
 		_, code, msg := apiErr(t, body)
-		if st != 403 || code != "tool_call_blocked" || !strings.Contains(msg, want) {
+		if st != 403 || code != "tool_call_blocked" || !strings.Contains(msg, want) || strings.Contains(body, "5000") {
 			t.Errorf("%s: %d %s", text, st, body)
 		}
 	}
@@ -266,11 +269,11 @@ func TestToolPolicyStream(t *testing.T) {
 	}
 
 	// Blocked: an error event ends the stream, and no part of the call got out.
-	for text, want := range map[string]string{"delete": "never allowed", "broken": "malformed"} {
+	for text, want := range map[string]string{"delete": "never allowed", "broken": "malformed", "twice": `malformed (the key \"amount\" appears twice`} {
 		_, _, body := postTools(t, srv, askTools(text, true))
 		evs := streamEvents(body)
 		if len(evs) == 0 || !strings.Contains(evs[len(evs)-1], `"code":"tool_call_blocked"`) || !strings.Contains(body, want) ||
-			strings.Contains(body, `"tool_calls"`) || strings.Contains(body, "[DONE]") {
+			strings.Contains(body, `"tool_calls"`) || strings.Contains(body, "[DONE]") || strings.Contains(body, "5000") {
 			t.Errorf("%s stream: %s", text, body)
 		}
 	}

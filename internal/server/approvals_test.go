@@ -87,6 +87,11 @@ func TestApprovalAPI(t *testing.T) {
 	if res.status != 400 || !strings.Contains(res.raw, "malformed") {
 		t.Errorf("edit malformed: %d %s", res.status, res.raw)
 	}
+	// An edit with a key written twice: a runner could read either value.
+	res = alice.do("POST", base+"/decide", map[string]any{"decision": "edit", "reason": "x", "arguments": json.RawMessage(`{"amount": 200, "to": "acme", "to": "mallory"}`)})
+	if res.status != 400 || !strings.Contains(res.raw, `the key \"to\" appears twice`) {
+		t.Errorf("edit with a repeated key: %d %s", res.status, res.raw)
+	}
 	res = alice.do("POST", base+"/decide", map[string]any{"decision": "edit", "reason": "cap it", "arguments": map[string]any{"to": "acme", "amount": 200}})
 	edited := `{"amount":200,"to":"acme"}`
 	if res.status != 200 || !strings.Contains(res.raw, `"approved_arguments_hash":"`+toolpolicy.Hash(edited)+`"`) {
@@ -165,10 +170,23 @@ func TestApprovalCheckAndWebhook(t *testing.T) {
 		{"make_payment", `{"amount": 5}`, "allow"},
 		{"delete_account", `{}`, "deny"},
 		{"make_payment", `{"amount": 5`, "deny"},
+		// Repeated keys, as a string and as an object: malformed, whichever value is first.
+		{"make_payment", `{"amount": 5000, "amount": 5}`, "deny"},
+		{"make_payment", `{"amount": 5, "amount": 5000}`, "deny"},
 		{"make_payment", `{"amount": 500}`, "approve"},
 	} {
 		res := app.do("POST", p, map[string]any{"tool": tc.tool, "call_id": "c9", "arguments": tc.args})
 		if res.status != 200 || res.body["action"] != tc.action {
+			t.Errorf("%s %s: %d %s", tc.tool, tc.args, res.status, res.raw)
+		}
+		if strings.Count(tc.args, "amount") != 2 {
+			continue
+		}
+		if !strings.Contains(res.raw, `appears twice`) || res.body["arguments_hash"] != "" {
+			t.Errorf("repeated key: %s", res.raw)
+		}
+		res = app.do("POST", p, map[string]any{"tool": tc.tool, "call_id": "c9", "arguments": json.RawMessage(tc.args)})
+		if res.status != 200 || res.body["action"] != "deny" || !strings.Contains(res.raw, `appears twice`) {
 			t.Errorf("%s %s: %d %s", tc.tool, tc.args, res.status, res.raw)
 		}
 	}
