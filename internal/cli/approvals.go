@@ -32,11 +32,29 @@ the store (--db); the approver, named with --as, must not be the call's requeste
 the agent acted for. See docs/approvals.md.`,
 	}
 	var project string
-	cmd.PersistentFlags().StringVar(&project, "project", store.DefaultProjectID, "project id")
+	cmd.PersistentFlags().StringVar(&project, "project", store.DefaultProjectSlug, "project slug or id")
 	cmd.AddCommand(newApprovalsListCmd(e, &project), newApprovalsShowCmd(e, &project),
 		newApprovalsDecideCmd(e, &project, store.DecisionApprove), newApprovalsDecideCmd(e, &project, store.DecisionReject),
 		newApprovalsDecideCmd(e, &project, store.DecisionEdit), newApprovalsCheckCmd(e))
 	return cmd
+}
+
+// approvalProject opens the store and finds the project --project names, by slug or id;
+// an unknown project is a usage error, never an empty queue.
+func approvalProject(cmd *cobra.Command, e *env, ref string) (store.Store, string, error) {
+	st, err := openStore(cmd, e)
+	if err != nil {
+		return nil, "", err
+	}
+	p, err := st.GetProject(cmd.Context(), ref)
+	if err != nil {
+		st.Close()
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, "", usageErr("--project %q: no such project: give a project's slug or id (the default project is %q)", ref, store.DefaultProjectSlug)
+		}
+		return nil, "", err
+	}
+	return st, p.ID, nil
 }
 
 func approvalStoreErr(err error) error {
@@ -68,12 +86,12 @@ func newApprovalsListCmd(e *env, project *string) *cobra.Command {
 			if format != "text" && format != "json" {
 				return usageErr("--format %q: use text or json", format)
 			}
-			st, err := openStore(cmd, e)
+			st, projectID, err := approvalProject(cmd, e, *project)
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			as, err := st.ListApprovals(cmd.Context(), *project, store.ApprovalFilter{Status: status, Tool: tool, Limit: store.MaxPageSize})
+			as, err := st.ListApprovals(cmd.Context(), projectID, store.ApprovalFilter{Status: status, Tool: tool, Limit: store.MaxPageSize})
 			if err != nil {
 				return approvalStoreErr(err)
 			}
@@ -140,12 +158,12 @@ func newApprovalsShowCmd(e *env, project *string) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			st, err := openStore(cmd, e)
+			st, projectID, err := approvalProject(cmd, e, *project)
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			a, err := st.GetApproval(cmd.Context(), *project, id)
+			a, err := st.GetApproval(cmd.Context(), projectID, id)
 			if err != nil {
 				return approvalStoreErr(err)
 			}
@@ -174,17 +192,26 @@ func newApprovalsDecideCmd(e *env, project *string, decision string) *cobra.Comm
 			if strings.TrimSpace(as) == "" {
 				return usageErr("--as: name who decides (an email): the decision and the audit log record it")
 			}
-			st, err := openStore(cmd, e)
+			st, projectID, err := approvalProject(cmd, e, *project)
 			if err != nil {
 				return err
 			}
 			defer st.Close()
 			d := store.ApprovalDecision{Decision: decision, Approver: as, Reason: reason}
+			// The agent may have named the user it acted for by their id: a user of the
+			// store is refused under either name, as the API refuses them.
+			u, err := st.GetUserByEmail(cmd.Context(), strings.TrimSpace(as))
+			switch {
+			case err == nil:
+				d.ApproverIDs = []string{u.ID}
+			case !errors.Is(err, store.ErrNotFound):
+				return err
+			}
 			if decision == store.DecisionEdit {
 				if argsText == "" {
 					return usageErr("--arguments: give the new arguments as a JSON object")
 				}
-				a, err := st.GetApproval(cmd.Context(), *project, id)
+				a, err := st.GetApproval(cmd.Context(), projectID, id)
 				if err != nil {
 					return approvalStoreErr(err)
 				}
@@ -192,7 +219,7 @@ func newApprovalsDecideCmd(e *env, project *string, decision string) *cobra.Comm
 					return usageErr("--arguments: %v", err)
 				}
 			}
-			a, err := system(st).DecideApproval(cmd.Context(), *project, id, d)
+			a, err := system(st).DecideApproval(cmd.Context(), projectID, id, d)
 			if err != nil {
 				return approvalStoreErr(err)
 			}
