@@ -33,7 +33,7 @@ func TestCanonicalRefusesAmbiguousArguments(t *testing.T) {
 	// What every parser reads alike is accepted, as written.
 	for args, want := range map[string]string{
 		`{"amount": 0.1, "n": 9007199254740992, "x": -0, "e": 1E+2, "s": "\ud83d\ude00 \u00e9"}`: `{"amount":0.1,"e":1E+2,"n":9007199254740992,"s":"😀 é","x":-0}`,
-		`{"a": {"k": 1}, "b": {"k": 2}}`: `{"a":{"k":1},"b":{"k":2}}`,
+		`{"a": {"k": 1}, "b": {"k": 2}}`:             `{"a":{"k":1},"b":{"k":2}}`,
 		`{"p": 250.50, "q": 1.7976931348623157e308}`: `{"p":250.50,"q":1.7976931348623157e308}`,
 	} {
 		_, canon, _, err := Canonical(args)
