@@ -241,14 +241,22 @@ func newApprovalsCheckCmd(e *env) *cobra.Command {
 		Use:     "check --policy FILE TOOL [ARGUMENTS_JSON]",
 		Short:   "Say what a tool policy does with a call (allow, deny, approve), with the canonical arguments and hash",
 		Example: `  plumb approvals check --policy tools.yaml make_payment '{"amount": 250, "to": "acme"}'`,
-		Args:    cobra.RangeArgs(1, 2),
+		Args: func(_ *cobra.Command, args []string) error {
+			switch {
+			case len(args) == 0:
+				return usageErr("give the tool's name and, if it takes any, the call's arguments as one JSON object: plumb approvals check --policy FILE TOOL '{\"amount\": 250}'")
+			case len(args) > 2:
+				return usageErr("%d arguments after the tool's name: give the call's arguments as one JSON object, quoted: plumb approvals check --policy FILE %s '{\"amount\": 250}'", len(args)-1, args[0])
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if policyPath == "" {
 				return usageErr("--policy: give the tool policy file (tools: {allow, deny, approve})")
 			}
 			p, err := toolpolicy.Load(policyPath)
 			if err != nil {
-				return usageErr("%v", err)
+				return err // config.Errors: every mistake at file:line:col, exit 2
 			}
 			argText := ""
 			if len(args) == 2 {
