@@ -315,8 +315,9 @@ func (noApprovals) CreateApproval(context.Context, string, store.NewApproval) (s
 	return store.Approval{}, errors.New("no store")
 }
 
-// expireApprovals marks pending approvals past their expiry as expired, and sends them
-// to the approval webhook, every minute.
+// expireApprovals marks pending approvals past their expiry as expired, and sends to the
+// approval webhook every decision whose notice is due (expiries, decisions made with the
+// CLI in another process, deliveries that failed), every minute.
 func expireApprovals(ctx context.Context, api *server.Server, log *slog.Logger) {
 	t := time.NewTicker(time.Minute)
 	defer t.Stop()
@@ -325,6 +326,11 @@ func expireApprovals(ctx context.Context, api *server.Server, log *slog.Logger) 
 			log.Error("expire approvals", "err", err)
 		} else if n > 0 {
 			log.Info("approvals expired", "count", n)
+		}
+		if n, err := api.SendApprovalNotices(ctx); err != nil && ctx.Err() == nil {
+			log.Error("approval webhook: read the notices due", "err", err)
+		} else if n > 0 {
+			log.Info("approval webhook: sending decisions", "count", n)
 		}
 		select {
 		case <-ctx.Done():
