@@ -305,3 +305,22 @@ func TestToolPolicyConfig(t *testing.T) {
 		t.Errorf("cache with tools: %v", err)
 	}
 }
+
+// TestToolPolicyAmbiguousAnswer: an answer the client's JSON parser could read otherwise
+// than the gateway's (a function name written twice: the policy would judge the last, a
+// client keeping the first would run delete_account) is blocked, not passed on.
+func TestToolPolicyAmbiguousAnswer(t *testing.T) {
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"id":"x","object":"chat.completion","model":"m","choices":[{"index":0,"finish_reason":"tool_calls",`+
+			`"message":{"role":"assistant","content":null,"tool_calls":[{"id":"call_1","type":"function",`+
+			`"function":{"name":"delete_account","name":"search_orders","arguments":"{\"q\":\"x\"}"}}]}}],"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}`)
+	}))
+	defer upstream.Close()
+	srv := toolsGatewayAt(t, &memApprovals{}, nil, "openai", upstream.URL)
+	st, _, body := postTools(t, srv, askTools("hi", false))
+	_, code, msg := apiErr(t, body)
+	if st != 502 || code != "tool_call_blocked" || !strings.Contains(msg, `the key "name" appears twice (at choices[0].message.tool_calls[0].function.name)`) || strings.Contains(body, "delete_account") {
+		t.Errorf("ambiguous answer: %d %s", st, body)
+	}
+}

@@ -17,8 +17,23 @@ import (
 // float does not hold as written (1e400, 9007199254740993, 0.30000000000000000001:
 // float parsers and decimal parsers read different values) are all malformed.
 
+// CheckJSON reports the first thing in a JSON text that parsers read differently: a
+// repeated key at any depth, invalid UTF-8, an unpaired surrogate escape. The gateway
+// checks the tool calls of an answer with it, so that the client does not run a call (a
+// tool name, say) other than the one the policy judged. Numbers are not checked: an
+// answer's envelope holds floats (log probabilities) that no policy compares.
+func CheckJSON(s string) error {
+	_, err := decodeStrict(s, false)
+	return err
+}
+
 // strictDecode reads one JSON value from s, refusing what parsers disagree on.
 func strictDecode(s string) (any, error) {
+	return decodeStrict(s, true)
+}
+
+// decodeStrict is strictDecode, checking numbers or not.
+func decodeStrict(s string, numbers bool) (any, error) {
 	if !utf8.ValidString(s) {
 		return nil, errors.New("the text is not valid UTF-8")
 	}
@@ -27,7 +42,8 @@ func strictDecode(s string) (any, error) {
 	}
 	dec := json.NewDecoder(strings.NewReader(s))
 	dec.UseNumber()
-	v, err := readValue(dec, "")
+	r := reader{dec: dec, numbers: numbers}
+	v, err := r.value("")
 	if err != nil {
 		return nil, err
 	}
@@ -37,8 +53,15 @@ func strictDecode(s string) (any, error) {
 	return v, nil
 }
 
-// readValue reads the next value of dec; path names it in errors ("" is the top level).
-func readValue(dec *json.Decoder, path string) (any, error) {
+// reader reads JSON values token by token.
+type reader struct {
+	dec     *json.Decoder
+	numbers bool // refuse numbers a 64-bit float does not hold as written
+}
+
+// value reads the next value; path names it in errors ("" is the top level).
+func (r reader) value(path string) (any, error) {
+	dec := r.dec
 	tok, err := dec.Token()
 	if err != nil {
 		return nil, fmt.Errorf("not JSON: %v", notJSON(err))
@@ -64,7 +87,7 @@ func readValue(dec *json.Decoder, path string) (any, error) {
 				if _, dup := obj[k]; dup {
 					return nil, fmt.Errorf("the key %q appears twice (at %s): a runner could read either value", k, where(at))
 				}
-				if obj[k], err = readValue(dec, at); err != nil {
+				if obj[k], err = r.value(at); err != nil {
 					return nil, err
 				}
 			}
@@ -75,7 +98,7 @@ func readValue(dec *json.Decoder, path string) (any, error) {
 		case '[':
 			arr := []any{}
 			for dec.More() {
-				v, err := readValue(dec, fmt.Sprintf("%s[%d]", path, len(arr)))
+				v, err := r.value(fmt.Sprintf("%s[%d]", path, len(arr)))
 				if err != nil {
 					return nil, err
 				}
@@ -88,6 +111,9 @@ func readValue(dec *json.Decoder, path string) (any, error) {
 		}
 		return nil, fmt.Errorf("not JSON: unexpected %q", t)
 	case json.Number:
+		if !r.numbers {
+			return t, nil
+		}
 		if err := exactNumber(string(t)); err != nil {
 			return nil, fmt.Errorf("the number %s (at %s) %v", clip(string(t)), where(path), err)
 		}

@@ -56,3 +56,14 @@ func TestEvaluateDeniesRepeatedKeys(t *testing.T) {
 		t.Errorf("edit with a repeated key: %v", err)
 	}
 }
+
+// TestCheckJSON: an answer's envelope is checked for repeated keys and bad text, not for
+// its numbers (log probabilities have more digits than a float keeps).
+func TestCheckJSON(t *testing.T) {
+	if err := CheckJSON(`{"logprob": -0.000123456789012345678901, "created": 1732600000, "choices": []}`); err != nil {
+		t.Errorf("envelope with long floats: %v", err)
+	}
+	if err := CheckJSON(`{"choices": [], "choices": [{"index": 0}]}`); err == nil || !strings.Contains(err.Error(), `the key "choices" appears twice (at choices)`) {
+		t.Errorf("repeated choices: %v", err)
+	}
+}
