@@ -13,13 +13,7 @@ import (
 func TestApprovalNotices(t *testing.T) {
 	forEachDriver(t, func(t *testing.T, driver, dsn string) {
 		ctx := context.Background()
-		clock := &approvalClock{t: time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)}
-		base, err := Open(ctx, dsn, OpenOptions{Migrate: true, Now: clock.now})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer base.Close()
-		s := base.WithAudit(Actor{Type: ActorSystem})
+		_, s, clock := openApprovals(t, dsn)
 		ids := func(ns []ApprovalNotice, err error) []int64 {
 			t.Helper()
 			if err != nil {
