@@ -2,8 +2,11 @@ package toolpolicy
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"reflect"
+	"slices"
+	"strings"
 
 	"github.com/plumbhq/plumb/internal/config"
 )
@@ -16,6 +19,18 @@ type File struct {
 
 // fileSchema is a policy file's keys and their types.
 var fileSchema = config.SchemaOf(reflect.TypeOf(File{}))
+
+// policyKeys are the keys of a policy, which a file writes under tools:.
+var policyKeys = func() []string {
+	var ks []string
+	t := reflect.TypeOf(Policy{})
+	for i := range t.NumField() {
+		if k, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ","); k != "" {
+			ks = append(ks, k)
+		}
+	}
+	return ks
+}()
 
 // Load reads and checks a standalone policy file.
 func Load(path string) (*Policy, error) {
@@ -44,6 +59,12 @@ func Parse(data []byte, file string) (*Policy, error) {
 	// Unknown keys and values of the wrong type do not stop the check: the rest is
 	// decoded without them and checked too.
 	y.Check(root, fileSchema, "")
+	for _, e := range y.Errs {
+		// allow: at the top: the policy without its tools: key.
+		if e.Pos.Col == 1 && slices.ContainsFunc(policyKeys, func(k string) bool { return e.Msg == fmt.Sprintf("unknown key %q", k) }) {
+			e.Hint = "the policy goes under the key tools: indent it under a line tools:"
+		}
+	}
 	var f File
 	if e := y.Decode(root, &f); e != nil {
 		return nil, config.Sorted(append(y.Errs, e))

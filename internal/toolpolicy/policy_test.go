@@ -113,6 +113,7 @@ func TestParseErrors(t *testing.T) {
 		{"tools:\n  approve:\n    - tool: x\n      schema: {type: 12}\n", "invalid JSON schema"},
 		{"tools:\n  constraints:\n    - tool: x\n      above: {a: 1}\n", "constraints have no above"},
 		{"other: 1\n", `unknown key "other"`},
+		{"allow: [x]\n", "p.yaml:1:1: unknown key \"allow\"\n\thint: the policy goes under the key tools:"},
 		{"tools: {}\n", "has no tools"},
 	} {
 		_, err := Parse([]byte(tc.in), "p.yaml")
