@@ -28,8 +28,10 @@ func newApprovalsCmd(e *env) *cobra.Command {
 		Short: "Tool calls held for human approval: list, show, approve, edit, reject; check a tool policy",
 		Long: `A route's tool policy (tools: in gateway.yaml, or a standalone file for plumb serve
 --tool-policy) holds calls to irreversible tools for a person's decision. These commands work on
-the store (--db); the approver, named with --as, must not be the call's requester nor the user
-the agent acted for. See docs/approvals.md.`,
+the store (--db), in the project --project names (slug or id); the approver, named with --as,
+must not be the call's requester nor the user the agent acted for (by e-mail, or by the user
+id of that e-mail). A plumb serve --approval-webhook on the same store sends a decision made
+here to its webhook at its next sweep (within about a minute). See docs/approvals.md.`,
 	}
 	var project string
 	cmd.PersistentFlags().StringVar(&project, "project", store.DefaultProjectSlug, "project slug or id")
