@@ -28,15 +28,35 @@ func newApprovalsCmd(e *env) *cobra.Command {
 		Short: "Tool calls held for human approval: list, show, approve, edit, reject; check a tool policy",
 		Long: `A route's tool policy (tools: in gateway.yaml, or a standalone file for plumb serve
 --tool-policy) holds calls to irreversible tools for a person's decision. These commands work on
-the store (--db); the approver, named with --as, must not be the call's requester nor the user
-the agent acted for. See docs/approvals.md.`,
+the store (--db), in the project --project names (slug or id); the approver, named with --as,
+must not be the call's requester nor the user the agent acted for (by e-mail, or by the user
+id of that e-mail). A plumb serve --approval-webhook on the same store sends a decision made
+here to its webhook at its next sweep (within about a minute). See docs/approvals.md.`,
 	}
 	var project string
-	cmd.PersistentFlags().StringVar(&project, "project", store.DefaultProjectID, "project id")
+	cmd.PersistentFlags().StringVar(&project, "project", store.DefaultProjectSlug, "project slug or id")
 	cmd.AddCommand(newApprovalsListCmd(e, &project), newApprovalsShowCmd(e, &project),
 		newApprovalsDecideCmd(e, &project, store.DecisionApprove), newApprovalsDecideCmd(e, &project, store.DecisionReject),
 		newApprovalsDecideCmd(e, &project, store.DecisionEdit), newApprovalsCheckCmd(e))
 	return cmd
+}
+
+// approvalProject opens the store and finds the project --project names, by slug or id;
+// an unknown project is a usage error, never an empty queue.
+func approvalProject(cmd *cobra.Command, e *env, ref string) (store.Store, string, error) {
+	st, err := openStore(cmd, e)
+	if err != nil {
+		return nil, "", err
+	}
+	p, err := st.GetProject(cmd.Context(), ref)
+	if err != nil {
+		st.Close()
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, "", usageErr("--project %q: no such project: give a project's slug or id (the default project is %q)", ref, store.DefaultProjectSlug)
+		}
+		return nil, "", err
+	}
+	return st, p.ID, nil
 }
 
 func approvalStoreErr(err error) error {
@@ -68,12 +88,12 @@ func newApprovalsListCmd(e *env, project *string) *cobra.Command {
 			if format != "text" && format != "json" {
 				return usageErr("--format %q: use text or json", format)
 			}
-			st, err := openStore(cmd, e)
+			st, projectID, err := approvalProject(cmd, e, *project)
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			as, err := st.ListApprovals(cmd.Context(), *project, store.ApprovalFilter{Status: status, Tool: tool, Limit: store.MaxPageSize})
+			as, err := st.ListApprovals(cmd.Context(), projectID, store.ApprovalFilter{Status: status, Tool: tool, Limit: store.MaxPageSize})
 			if err != nil {
 				return approvalStoreErr(err)
 			}
@@ -140,12 +160,12 @@ func newApprovalsShowCmd(e *env, project *string) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			st, err := openStore(cmd, e)
+			st, projectID, err := approvalProject(cmd, e, *project)
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			a, err := st.GetApproval(cmd.Context(), *project, id)
+			a, err := st.GetApproval(cmd.Context(), projectID, id)
 			if err != nil {
 				return approvalStoreErr(err)
 			}
@@ -174,17 +194,26 @@ func newApprovalsDecideCmd(e *env, project *string, decision string) *cobra.Comm
 			if strings.TrimSpace(as) == "" {
 				return usageErr("--as: name who decides (an email): the decision and the audit log record it")
 			}
-			st, err := openStore(cmd, e)
+			st, projectID, err := approvalProject(cmd, e, *project)
 			if err != nil {
 				return err
 			}
 			defer st.Close()
 			d := store.ApprovalDecision{Decision: decision, Approver: as, Reason: reason}
+			// The agent may have named the user it acted for by their id: a user of the
+			// store is refused under either name, as the API refuses them.
+			u, err := st.GetUserByEmail(cmd.Context(), strings.TrimSpace(as))
+			switch {
+			case err == nil:
+				d.ApproverIDs = []string{u.ID}
+			case !errors.Is(err, store.ErrNotFound):
+				return err
+			}
 			if decision == store.DecisionEdit {
 				if argsText == "" {
 					return usageErr("--arguments: give the new arguments as a JSON object")
 				}
-				a, err := st.GetApproval(cmd.Context(), *project, id)
+				a, err := st.GetApproval(cmd.Context(), projectID, id)
 				if err != nil {
 					return approvalStoreErr(err)
 				}
@@ -192,7 +221,7 @@ func newApprovalsDecideCmd(e *env, project *string, decision string) *cobra.Comm
 					return usageErr("--arguments: %v", err)
 				}
 			}
-			a, err := system(st).DecideApproval(cmd.Context(), *project, id, d)
+			a, err := system(st).DecideApproval(cmd.Context(), projectID, id, d)
 			if err != nil {
 				return approvalStoreErr(err)
 			}
@@ -214,14 +243,22 @@ func newApprovalsCheckCmd(e *env) *cobra.Command {
 		Use:     "check --policy FILE TOOL [ARGUMENTS_JSON]",
 		Short:   "Say what a tool policy does with a call (allow, deny, approve), with the canonical arguments and hash",
 		Example: `  plumb approvals check --policy tools.yaml make_payment '{"amount": 250, "to": "acme"}'`,
-		Args:    cobra.RangeArgs(1, 2),
+		Args: func(_ *cobra.Command, args []string) error {
+			switch {
+			case len(args) == 0:
+				return usageErr("give the tool's name and, if it takes any, the call's arguments as one JSON object: plumb approvals check --policy FILE TOOL '{\"amount\": 250}'")
+			case len(args) > 2:
+				return usageErr("%d arguments after the tool's name: give the call's arguments as one JSON object, quoted: plumb approvals check --policy FILE %s '{\"amount\": 250}'", len(args)-1, args[0])
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if policyPath == "" {
 				return usageErr("--policy: give the tool policy file (tools: {allow, deny, approve})")
 			}
 			p, err := toolpolicy.Load(policyPath)
 			if err != nil {
-				return usageErr("%v", err)
+				return err // config.Errors: every mistake at file:line:col, exit 2
 			}
 			argText := ""
 			if len(args) == 2 {
@@ -280,8 +317,9 @@ func (noApprovals) CreateApproval(context.Context, string, store.NewApproval) (s
 	return store.Approval{}, errors.New("no store")
 }
 
-// expireApprovals marks pending approvals past their expiry as expired, and sends them
-// to the approval webhook, every minute.
+// expireApprovals marks pending approvals past their expiry as expired, and sends to the
+// approval webhook every decision whose notice is due (expiries, decisions made with the
+// CLI in another process, deliveries that failed), every minute.
 func expireApprovals(ctx context.Context, api *server.Server, log *slog.Logger) {
 	t := time.NewTicker(time.Minute)
 	defer t.Stop()
@@ -290,6 +328,11 @@ func expireApprovals(ctx context.Context, api *server.Server, log *slog.Logger) 
 			log.Error("expire approvals", "err", err)
 		} else if n > 0 {
 			log.Info("approvals expired", "count", n)
+		}
+		if n, err := api.SendApprovalNotices(ctx); err != nil && ctx.Err() == nil {
+			log.Error("approval webhook: read the notices due", "err", err)
+		} else if n > 0 {
+			log.Info("approval webhook: sending decisions", "count", n)
 		}
 		select {
 		case <-ctx.Done():

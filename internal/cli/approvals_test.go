@@ -1,8 +1,11 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"path/filepath"
+	"strings"
+	"testing"
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -35,4 +38,64 @@ func holdApproval(ts *testscript.TestScript, neg bool, args []string) {
 		RuleSpec: `{"name":"payments","tool":"make_payment","max":{"amount":500}}`, Requester: "gateway key app",
 		OnBehalfOf: "customer@example.com", ExpiresAt: time.Now().Add(ttl)})
 	ts.Check(err)
+}
+
+// TestApprovalsCLIUserAndProject: --as EMAIL is refused when the agent acted for that
+// person under their user id (as the API refuses it), and --project takes a slug or an id,
+// an unknown one being an error rather than an empty queue.
+func TestApprovalsCLIUserAndProject(t *testing.T) {
+	ctx := context.Background()
+	dsn := "sqlite:" + filepath.Join(t.TempDir(), "plumb.db")
+	st, err := store.Open(ctx, dsn, store.OpenOptions{Migrate: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	bob, err := st.CreateUser(ctx, store.User{Email: "bob@example.com", PasswordHash: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	team, err := st.CreateProject(ctx, store.Project{Slug: "team-b", Name: "Team B"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, canon, hash, _ := toolpolicy.Canonical(`{"amount": 250}`)
+	if _, err := st.CreateApproval(ctx, team.ID, store.NewApproval{Tool: "make_payment", CallID: "call_1", Args: canon, ArgsHash: hash,
+		Rule: "payments", RuleReason: "amount is 250, above 100", Requester: "gateway key app", OnBehalfOf: bob.ID,
+		ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	plumb := func(args ...string) (int, string) {
+		var out, errb bytes.Buffer
+		e := &env{stdin: strings.NewReader(""), stdout: &out, stderr: &errb, args: append([]string{"approvals"}, args...),
+			getenv: func(k string) string {
+				if k == "PLUMB_DB" {
+					return dsn
+				}
+				return ""
+			}}
+		return run(ctx, e), out.String() + errb.String()
+	}
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"list", "--project", "team-b"}, ExitOK, "make_payment"},
+		{[]string{"list", "--project", team.ID}, ExitOK, "make_payment"},
+		{[]string{"list", "--project", "default"}, ExitOK, "no pending approvals"},
+		{[]string{"list"}, ExitOK, "no pending approvals"},
+		{[]string{"list", "--project", "p_nope"}, ExitUsage, `--project "p_nope": no such project`},
+		{[]string{"show", "1", "--project", "team-c"}, ExitUsage, `--project "team-c": no such project`},
+		{[]string{"show", "1", "--project", "team-b"}, ExitOK, "for user:   " + bob.ID},
+		// The agent acted for bob by his id: bob may not approve under his e-mail.
+		{[]string{"approve", "1", "--project", "team-b", "--as", "bob@example.com"}, ExitUsage, "on your behalf"},
+		{[]string{"reject", "1", "--project", "team-b", "--as", "Bob@Example.com", "--reason", "no"}, ExitUsage, "on your behalf"},
+		{[]string{"approve", "1", "--project", "team-b", "--as", "carol@example.com"}, ExitOK, "approve by carol@example.com"},
+	} {
+		code, out := plumb(tc.args...)
+		if code != tc.code || !strings.Contains(out, tc.want) {
+			t.Errorf("plumb approvals %s: exit %d, %q; want exit %d and %q", strings.Join(tc.args, " "), code, out, tc.code, tc.want)
+		}
+	}
 }

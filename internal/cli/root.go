@@ -135,6 +135,11 @@ regression; 2 bad input (config, flags, files), reported as file:line:col with a
 	root.SetVersionTemplate("plumb {{.Version}}\n")
 	root.PersistentFlags().String("db", "", "store: sqlite:PATH or postgres://... (default $PLUMB_DB, else sqlite:.plumb/plumb.db)")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		// plumb approvals aprove 1 --as bob: the flag is unknown because the subcommand
+		// is; say so.
+		if c.Annotations[groupAnnotation] != "" && c.Flags().NArg() > 0 {
+			return unknownSubcommand(c, c.Flags().Arg(0))
+		}
 		return usageErr("%v\nRun '%s --help' for usage.", err, c.CommandPath())
 	})
 	root.AddCommand(
@@ -156,7 +161,69 @@ regression; 2 bad input (config, flags, files), reported as file:line:col with a
 		newApprovalsCmd(e),
 		newGuardCmd(e),
 	)
+	refuseUnknownSubcommands(root)
 	return root
+}
+
+// refuseUnknownSubcommands makes every command that only groups others (plumb guard,
+// plumb approvals, plumb queue, ...) refuse an unknown subcommand with exit 2 and a "did
+// you mean", as the root does: cobra would print the group's help and exit 0, and a
+// script's typo would pass for success.
+func refuseUnknownSubcommands(c *cobra.Command) {
+	for _, sub := range c.Commands() {
+		refuseUnknownSubcommands(sub)
+	}
+	if !c.HasParent() || !c.HasSubCommands() {
+		return
+	}
+	c.SuggestionsMinimumDistance = 2
+	if c.Runnable() {
+		// A command that runs and has subcommands (plumb gateway): its own argument
+		// check refuses the word; add what it may have meant.
+		check := c.Args
+		if check == nil {
+			return
+		}
+		c.Args = func(cmd *cobra.Command, args []string) error {
+			err := check(cmd, args)
+			if err != nil && len(args) > 0 {
+				if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+					return usageErr("%v: did you mean %s?", err, strings.Join(s, " or "))
+				}
+			}
+			return err
+		}
+		return
+	}
+	c.Args = cobra.ArbitraryArgs
+	if c.Annotations == nil {
+		c.Annotations = map[string]string{}
+	}
+	c.Annotations[groupAnnotation] = "yes"
+	c.RunE = func(cmd *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return cmd.Help()
+		}
+		return unknownSubcommand(cmd, args[0])
+	}
+}
+
+// groupAnnotation marks the commands that only group others.
+const groupAnnotation = "plumb.group"
+
+// unknownSubcommand is the error for a word that is none of group's subcommands.
+func unknownSubcommand(group *cobra.Command, word string) error {
+	msg := fmt.Sprintf("unknown command %q for %q", word, group.CommandPath())
+	if s := group.SuggestionsFor(word); len(s) > 0 {
+		return usageErr("%s: did you mean %s?", msg, strings.Join(s, " or "))
+	}
+	var names []string
+	for _, sub := range group.Commands() {
+		if sub.IsAvailableCommand() {
+			names = append(names, sub.Name())
+		}
+	}
+	return usageErr("%s: its commands are %s (see '%s --help')", msg, strings.Join(names, ", "), group.CommandPath())
 }
 
 // Version is the version of this binary: the link-time version, else the module version

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -8,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -46,6 +48,25 @@ func TestServeApprovals(t *testing.T) {
 		t.Fatal(err)
 	}
 	st.Close()
+	// A decision made with the CLI, in another process than the server, before it starts:
+	// the server's sweep sends it to the webhook too.
+	st, err = store.Open(ctx, db, store.OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byCLI, err := st.CreateApproval(ctx, store.DefaultProjectID, store.NewApproval{Tool: "make_payment", CallID: "call_cli",
+		Args: `{"amount":400}`, ArgsHash: toolpolicy.Hash(`{"amount":400}`), Rule: "approve make_payment", RuleReason: "amount is 400, above 100",
+		Requester: "gateway key app", ExpiresAt: time.Now().Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	var cliOut bytes.Buffer
+	if code := run(ctx, &env{stdin: strings.NewReader(""), stdout: &cliOut, stderr: &cliOut, getenv: func(k string) string {
+		return map[string]string{"PLUMB_DB": db}[k]
+	}, args: []string{"approvals", "reject", strconv.FormatInt(byCLI.ID, 10), "--as", "bob@example.com", "--reason", "unknown payee"}}); code != 0 {
+		t.Fatalf("plumb approvals reject: exit %d %s", code, cliOut.String())
+	}
 	write := func(name, text string) string {
 		p := filepath.Join(dir, name)
 		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
@@ -143,31 +164,42 @@ func TestServeApprovals(t *testing.T) {
 	if res.StatusCode != 200 || json.Unmarshal(b, &check) != nil || check.Action != "approve" || check.Approval.Status != store.ApprovalPending {
 		t.Errorf("POST /approvals: %d %s", res.StatusCode, b)
 	}
-	// The sweep at start sent the stale approval, expired, signed with the secret.
+	// The sweep at start sent the stale approval, expired, and the CLI's rejection, each
+	// once, signed with the secret.
 	for i := 0; ; i++ {
 		mu.Lock()
 		n := len(hooks)
 		mu.Unlock()
-		if n > 0 {
+		if n >= 2 {
 			break
 		}
 		if i > 500 {
-			t.Fatalf("no webhook for the expired approval: %s", errb.String())
+			t.Fatalf("%d webhooks, want the expired approval and the CLI's decision: %s", n, errb.String())
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+	time.Sleep(100 * time.Millisecond) // a duplicate would come now
 	mu.Lock()
 	defer mu.Unlock()
-	h := hooks[0]
-	if err := client.VerifyApprovalWebhook([]byte(whsec), h.Header.Get(toolpolicy.HeaderTimestamp), h.Header.Get(toolpolicy.HeaderSignature), bodies[0], time.Now(), time.Minute); err != nil {
-		t.Errorf("webhook signature: %v", err)
+	if len(hooks) != 2 {
+		t.Errorf("%d webhooks, want 2 (each decision once)", len(hooks))
 	}
-	var ev struct {
-		Decision string         `json:"decision"`
-		Approval store.Approval `json:"approval"`
+	got := map[int64]string{}
+	for i, h := range hooks {
+		if err := client.VerifyApprovalWebhook([]byte(whsec), h.Header.Get(toolpolicy.HeaderTimestamp), h.Header.Get(toolpolicy.HeaderSignature), bodies[i], time.Now(), time.Minute); err != nil {
+			t.Errorf("webhook signature: %v", err)
+		}
+		var ev struct {
+			Decision string         `json:"decision"`
+			Approval store.Approval `json:"approval"`
+		}
+		if err := json.Unmarshal(bodies[i], &ev); err != nil {
+			t.Fatalf("webhook body: %s", bodies[i])
+		}
+		got[ev.Approval.ID] = ev.Decision + " " + ev.Approval.Status + " " + ev.Approval.Approver
 	}
-	if json.Unmarshal(bodies[0], &ev) != nil || ev.Decision != "expired" || ev.Approval.ID != stale.ID || ev.Approval.Status != store.ApprovalExpired {
-		t.Errorf("webhook body: %s", bodies[0])
+	if got[stale.ID] != "expired expired " || got[byCLI.ID] != "reject rejected bob@example.com" {
+		t.Errorf("webhooks by approval: %v", got)
 	}
 	if strings.Contains(errb.String(), whsec) {
 		t.Errorf("the log shows the webhook secret")

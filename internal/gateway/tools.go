@@ -152,6 +152,14 @@ func (c *call) toolsOutput(ctx context.Context, body []byte, h http.Header) ([]b
 	if c.route.Tools.Empty() || c.endpoint != endpointChat {
 		return body, nil
 	}
+	// The body goes to the client as it came when nothing is held: a text the client's
+	// parser could read otherwise than this one (a tool_calls or name key written twice)
+	// would let it run a call the policy did not judge.
+	if err := toolpolicy.CheckJSON(string(body)); err != nil {
+		c.blocked = "malformed tool calls"
+		return nil, &apiError{Status: http.StatusBadGateway, Type: typeServer, Code: "tool_call_blocked",
+			Message: fmt.Sprintf("The answer could not be read unambiguously (%v); its tool calls were blocked.", err)}
+	}
 	var resp map[string]json.RawMessage
 	var choices []map[string]json.RawMessage
 	if json.Unmarshal(body, &resp) != nil || json.Unmarshal(resp["choices"], &choices) != nil {

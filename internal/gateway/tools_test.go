@@ -74,6 +74,7 @@ func toolsGatewayType(t *testing.T, m *memApprovals, rec Recorder, typ string) *
 		{Match: "delete", ToolCalls: []fakellm.ToolCall{{Name: "delete_account", Arguments: `{"id": 1}`}}},
 		{Match: "broken", ToolCalls: []fakellm.ToolCall{{Name: "make_payment", Arguments: `{"amount": 250,`}}},
 		{Match: "script", ToolCalls: []fakellm.ToolCall{{Name: "<script>alert(1)</script>", Arguments: `{}`}}},
+		{Match: "twice", ToolCalls: []fakellm.ToolCall{{Name: "make_payment", Arguments: `{"amount": 5000, "to": "acme", "amount": 50}`}}},
 		{Match: "silent", ToolCalls: []fakellm.ToolCall{{Name: "make_payment", Arguments: `{"amount": 300, "to": "acme"}`}}},
 	}})
 	if err != nil {
@@ -196,10 +197,12 @@ func TestToolPolicyPlain(t *testing.T) {
 		"huge":   `amount is 9000, above the limit of 500`,
 		"broken": `malformed`,
 		"script": `not on this route's allow list`,
+		// A runner keeping the first amount would pay 5000 without approval.
+		"twice": `malformed (the key "amount" appears twice (at amount)`,
 	} {
 		st, _, body := postTools(t, srv, askTools(text, false))
 		_, code, msg := apiErr(t, body)
-		if st != 403 || code != "tool_call_blocked" || !strings.Contains(msg, want) {
+		if st != 403 || code != "tool_call_blocked" || !strings.Contains(msg, want) || strings.Contains(body, "5000") {
 			t.Errorf("%s: %d %s", text, st, body)
 		}
 	}
@@ -272,11 +275,11 @@ func TestToolPolicyStream(t *testing.T) {
 	}
 
 	// Blocked: an error event ends the stream, and no part of the call got out.
-	for text, want := range map[string]string{"delete": "never allowed", "broken": "malformed"} {
+	for text, want := range map[string]string{"delete": "never allowed", "broken": "malformed", "twice": `malformed (the key \"amount\" appears twice`} {
 		_, _, body := postTools(t, srv, askTools(text, true))
 		evs := streamEvents(body)
 		if len(evs) == 0 || !strings.Contains(evs[len(evs)-1], `"code":"tool_call_blocked"`) || !strings.Contains(body, want) ||
-			strings.Contains(body, `"tool_calls"`) || strings.Contains(body, "[DONE]") {
+			strings.Contains(body, `"tool_calls"`) || strings.Contains(body, "[DONE]") || strings.Contains(body, "5000") {
 			t.Errorf("%s stream: %s", text, body)
 		}
 	}
@@ -306,5 +309,24 @@ func TestToolPolicyConfig(t *testing.T) {
 	withCache := strings.Replace(cfg, "    tools:\n", "    cache: {ttl_s: 60}\n    tools:\n", 1)
 	if _, err := Parse([]byte(withCache), "gateway.yaml", testEnv); err == nil || !strings.Contains(err.Error(), "cannot cache") {
 		t.Errorf("cache with tools: %v", err)
+	}
+}
+
+// TestToolPolicyAmbiguousAnswer: an answer the client's JSON parser could read otherwise
+// than the gateway's (a function name written twice: the policy would judge the last, a
+// client keeping the first would run delete_account) is blocked, not passed on.
+func TestToolPolicyAmbiguousAnswer(t *testing.T) {
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"id":"x","object":"chat.completion","model":"m","choices":[{"index":0,"finish_reason":"tool_calls",`+
+			`"message":{"role":"assistant","content":null,"tool_calls":[{"id":"call_1","type":"function",`+
+			`"function":{"name":"delete_account","name":"search_orders","arguments":"{\"q\":\"x\"}"}}]}}],"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}`)
+	}))
+	defer upstream.Close()
+	srv := toolsGatewayAt(t, &memApprovals{}, nil, "openai", upstream.URL)
+	st, _, body := postTools(t, srv, askTools("hi", false))
+	_, code, msg := apiErr(t, body)
+	if st != 502 || code != "tool_call_blocked" || !strings.Contains(msg, `the key "name" appears twice (at choices[0].message.tool_calls[0].function.name)`) || strings.Contains(body, "delete_account") {
+		t.Errorf("ambiguous answer: %d %s", st, body)
 	}
 }

@@ -220,11 +220,11 @@ func (s *Server) applyDecision(ctx context.Context, c *call, id int64, b Approva
 	out, err := s.changes(c).DecideApproval(ctx, c.project.ID, id, d)
 	if err != nil {
 		if errors.Is(err, store.ErrConflict) && out.ID != 0 && out.Status == store.ApprovalExpired {
-			s.notifyApproval(c.project.ID, out) // this decision found it expired and marked it
+			s.notifyApproval(out.ID) // this decision found it expired and marked it
 		}
 		return out, err
 	}
-	s.notifyApproval(c.project.ID, out)
+	s.notifyApproval(out.ID)
 	return out, nil
 }
 
@@ -298,25 +298,62 @@ func (s *Server) approvalOutcome(w http.ResponseWriter, r *http.Request, c *call
 	return nil
 }
 
-// notifyApproval sends the decision to the webhook in the background, retrying with
-// backoff. The secret is never logged.
-func (s *Server) notifyApproval(projectID string, a store.Approval) {
-	wh := s.webhook
-	if wh == nil || wh.URL == "" {
+// notifyApproval sends the decision just made on approval id to the webhook, in the
+// background, retrying with backoff. It claims the notice first, so that the sweep of this
+// or another server does not send it too; a notice that could not be delivered stays due,
+// and the sweep (SendApprovalNotices) tries again. The secret is never logged.
+func (s *Server) notifyApproval(id int64) {
+	if s.webhook == nil || s.webhook.URL == "" {
 		return
 	}
+	s.webhooks.Add(1)
+	go func() {
+		defer s.webhooks.Done()
+		ns, err := s.store.ClaimApprovalNotices(context.Background(), store.NoticeClaim{ID: id})
+		if err != nil {
+			s.log.Error("approval webhook: claim the notice", "approval", id, "err", err)
+			return
+		}
+		for _, n := range ns {
+			s.sendNotice(n)
+		}
+	}()
+}
+
+// SendApprovalNotices sends to the webhook every decision whose notice is due: those
+// made in another process on the same store (plumb approvals approve|edit|reject), and
+// those whose delivery failed earlier. plumb serve runs it at start and every minute. It
+// returns how many it started sending.
+func (s *Server) SendApprovalNotices(ctx context.Context) (int, error) {
+	if s.webhook == nil || s.webhook.URL == "" {
+		return 0, nil
+	}
+	ns, err := s.store.ClaimApprovalNotices(ctx, store.NoticeClaim{})
+	for _, n := range ns {
+		s.webhooks.Add(1)
+		go func() {
+			defer s.webhooks.Done()
+			s.sendNotice(n)
+		}()
+	}
+	return len(ns), err
+}
+
+// sendNotice delivers one claimed notice and records it as sent.
+func (s *Server) sendNotice(n store.ApprovalNotice) {
+	a := n.Approval
 	decision := a.Decision
 	if a.Status == store.ApprovalExpired {
 		decision = store.ApprovalExpired
 	}
-	body, _ := json.Marshal(map[string]any{"event": "approval.decided", "decision": decision, "project": projectID, "approval": a})
-	s.webhooks.Add(1)
-	go func() {
-		defer s.webhooks.Done()
-		if err := s.deliver(wh, body); err != nil {
-			s.log.Error("approval webhook: giving up", "approval", a.ID, "err", err)
-		}
-	}()
+	body, _ := json.Marshal(map[string]any{"event": "approval.decided", "decision": decision, "project": n.ProjectID, "approval": a})
+	if err := s.deliver(s.webhook, body); err != nil {
+		s.log.Error("approval webhook: not delivered; the sweep tries again", "approval", a.ID, "err", err)
+		return
+	}
+	if err := s.store.ApprovalNoticeSent(context.Background(), a.ID); err != nil {
+		s.log.Error("approval webhook: delivered, but not recorded as sent", "approval", a.ID, "err", err)
+	}
 }
 
 func (s *Server) deliver(wh *ApprovalWebhook, body []byte) error {
@@ -368,7 +405,7 @@ func (s *Server) deliver(wh *ApprovalWebhook, body []byte) error {
 func (s *Server) ExpireApprovals(ctx context.Context) (int, error) {
 	ex, err := s.store.WithAudit(store.Actor{Type: store.ActorSystem}).ExpireApprovals(ctx)
 	for _, e := range ex {
-		s.notifyApproval(e.ProjectID, e.Approval)
+		s.notifyApproval(e.Approval.ID)
 	}
 	return len(ex), err
 }

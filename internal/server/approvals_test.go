@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/plumbhq/plumb/internal/store"
+	"github.com/plumbhq/plumb/internal/store/storetest"
 	"github.com/plumbhq/plumb/internal/toolpolicy"
 )
 
@@ -86,6 +87,11 @@ func TestApprovalAPI(t *testing.T) {
 	res = alice.do("POST", base+"/decide", map[string]any{"decision": "edit", "reason": "x", "arguments": `{"amount":`})
 	if res.status != 400 || !strings.Contains(res.raw, "malformed") {
 		t.Errorf("edit malformed: %d %s", res.status, res.raw)
+	}
+	// An edit with a key written twice: a runner could read either value.
+	res = alice.do("POST", base+"/decide", map[string]any{"decision": "edit", "reason": "x", "arguments": json.RawMessage(`{"amount": 200, "to": "acme", "to": "mallory"}`)})
+	if res.status != 400 || !strings.Contains(res.raw, `the key \"to\" appears twice`) {
+		t.Errorf("edit with a repeated key: %d %s", res.status, res.raw)
 	}
 	res = alice.do("POST", base+"/decide", map[string]any{"decision": "edit", "reason": "cap it", "arguments": map[string]any{"to": "acme", "amount": 200}})
 	edited := `{"amount":200,"to":"acme"}`
@@ -165,10 +171,23 @@ func TestApprovalCheckAndWebhook(t *testing.T) {
 		{"make_payment", `{"amount": 5}`, "allow"},
 		{"delete_account", `{}`, "deny"},
 		{"make_payment", `{"amount": 5`, "deny"},
+		// Repeated keys, as a string and as an object: malformed, whichever value is first.
+		{"make_payment", `{"amount": 5000, "amount": 5}`, "deny"},
+		{"make_payment", `{"amount": 5, "amount": 5000}`, "deny"},
 		{"make_payment", `{"amount": 500}`, "approve"},
 	} {
 		res := app.do("POST", p, map[string]any{"tool": tc.tool, "call_id": "c9", "arguments": tc.args})
 		if res.status != 200 || res.body["action"] != tc.action {
+			t.Errorf("%s %s: %d %s", tc.tool, tc.args, res.status, res.raw)
+		}
+		if strings.Count(tc.args, "amount") != 2 {
+			continue
+		}
+		if !strings.Contains(res.raw, `appears twice`) || res.body["arguments_hash"] != "" {
+			t.Errorf("repeated key: %s", res.raw)
+		}
+		res = app.do("POST", p, map[string]any{"tool": tc.tool, "call_id": "c9", "arguments": json.RawMessage(tc.args)})
+		if res.status != 200 || res.body["action"] != "deny" || !strings.Contains(res.raw, `appears twice`) {
 			t.Errorf("%s %s: %d %s", tc.tool, tc.args, res.status, res.raw)
 		}
 	}
@@ -203,5 +222,79 @@ func TestApprovalCheckAndWebhook(t *testing.T) {
 	}
 	if !strings.Contains(string(bodies[2]), `"decision":"reject"`) || strings.Contains(string(bodies[2]), string(secret)) {
 		t.Errorf("webhook body: %s", bodies[2])
+	}
+}
+
+// TestApprovalNoticesReachTheWebhook: a decision made on the store by another process
+// (plumb approvals on the CLI) reaches the webhook at the server's next sweep, once; an
+// API decision the webhook refused is sent again by a sweep after the lease; one it took
+// is not sent again.
+func TestApprovalNoticesReachTheWebhook(t *testing.T) {
+	for name, dsn := range map[string]func(*testing.T) string{"sqlite": sqliteDSN, "postgres": func(t *testing.T) string { return storetest.FreshPostgres(t) }} {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t, dsn(t))
+			var mu sync.Mutex
+			var got []string
+			down := true
+			hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				var ev struct {
+					Decision string         `json:"decision"`
+					Approval store.Approval `json:"approval"`
+				}
+				b, _ := io.ReadAll(r.Body)
+				_ = json.Unmarshal(b, &ev)
+				mu.Lock()
+				defer mu.Unlock()
+				if down {
+					w.WriteHeader(503)
+					return
+				}
+				got = append(got, fmt.Sprintf("#%d %s", ev.Approval.ID, ev.Decision))
+			}))
+			defer hook.Close()
+			g := f.withServer(Config{ApprovalWebhook: &ApprovalWebhook{URL: hook.URL, Secret: []byte("whsec-test-0123"), Attempts: 2,
+				Sleep: func(time.Duration) {}}})
+			ctx := context.Background()
+			sweep := func() []string {
+				t.Helper()
+				if _, err := g.srv.SendApprovalNotices(ctx); err != nil {
+					t.Fatal(err)
+				}
+				g.srv.WaitWebhooks()
+				mu.Lock()
+				defer mu.Unlock()
+				out := got
+				got = nil
+				return out
+			}
+			// Through the API while the webhook is down: not delivered, still due.
+			a := f.approvalA
+			res := g.session(f.alice.Email).do("POST", "/api/v1/projects/"+f.a.Slug+"/approvals/"+a+"/decide", map[string]any{"decision": "approve"})
+			if res.status != 200 {
+				t.Fatalf("decide: %d %s", res.status, res.raw)
+			}
+			g.srv.WaitWebhooks()
+			mu.Lock()
+			down = false
+			mu.Unlock()
+			// As the CLI does it: on the store, no server involved.
+			other := fixtureApproval(t, f.st, f.a, f.clock.Now())
+			id, _ := strconv.ParseInt(other, 10, 64)
+			if _, err := f.st.WithAudit(store.Actor{Type: store.ActorSystem}).DecideApproval(ctx, f.a.ID, id,
+				store.ApprovalDecision{Decision: store.DecisionReject, Approver: "bob@example.com", Reason: "unknown payee"}); err != nil {
+				t.Fatal(err)
+			}
+			if got := sweep(); len(got) != 1 || got[0] != "#"+other+" reject" {
+				t.Errorf("first sweep sent %v, want the CLI's rejection only (the API's is leased)", got)
+			}
+			f.clock.Advance(6 * time.Minute)
+			if got := sweep(); len(got) != 1 || got[0] != "#"+a+" approve" {
+				t.Errorf("sweep after the lease sent %v, want the API's approval the webhook refused", got)
+			}
+			f.clock.Advance(6 * time.Minute)
+			if got := sweep(); len(got) != 0 {
+				t.Errorf("a later sweep sent %v again", got)
+			}
+		})
 	}
 }

@@ -34,6 +34,36 @@ type Approvals interface {
 	// ExpireApprovals marks every pending approval past its expiry as expired (each
 	// audited) and returns them as expired.
 	ExpireApprovals(ctx context.Context) ([]ExpiredApproval, error)
+	// ClaimApprovalNotices claims decided (or expired) approvals whose webhook notice is
+	// due, for one server to send: each claimed one counts a try and is due again after
+	// c.Lease, should its sender die before ApprovalNoticeSent. Every decision and expiry
+	// makes a notice due, whoever made it (API, UI, sweep, CLI), so that a server sends
+	// the decisions made in other processes too.
+	ClaimApprovalNotices(ctx context.Context, c NoticeClaim) ([]ApprovalNotice, error)
+	// ApprovalNoticeSent records that the webhook took an approval's notice: it is not
+	// due again (until another decision).
+	ApprovalNoticeSent(ctx context.Context, id int64) error
+}
+
+// NoticeClaim says which due notices ClaimApprovalNotices claims.
+type NoticeClaim struct {
+	// ID, when set, claims that approval's notice alone (the server sending the decision
+	// it has just made); else the oldest due ones, up to Limit (default 100).
+	ID    int64
+	Limit int
+	// Lease is how long a claim holds before the notice is due again (default 5m).
+	Lease time.Duration
+	// MaxTries: a notice tried this many times is given up (default 12).
+	MaxTries int
+	// MaxAge: without ID, decisions older than this are not sent (default 24h): a server
+	// started with a webhook long after does not replay the past.
+	MaxAge time.Duration
+}
+
+// ApprovalNotice is an approval whose decision is to be sent, and its project.
+type ApprovalNotice struct {
+	ProjectID string
+	Approval  Approval
 }
 
 // ExpiredApproval is an approval ExpireApprovals marked expired, and its project.

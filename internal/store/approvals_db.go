@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"time"
 )
 
 // approvalSelect reads an approval.
@@ -139,7 +140,8 @@ func (a *accounts) ListApprovals(ctx context.Context, projectID string, f Approv
 
 // expire marks a pending approval past its expiry as expired, inside d, audited.
 func (a *accounts) expire(ctx context.Context, d db, projectID string, ap Approval) error {
-	if _, err := d.exec(ctx, `UPDATE tool_approvals SET status = 'expired' WHERE id = ? AND status = 'pending'`, ap.ID); err != nil {
+	if _, err := d.exec(ctx, `UPDATE tool_approvals SET status = 'expired', webhook_due = ?, webhook_tries = 0
+		WHERE id = ? AND status = 'pending'`, a.stamp(), ap.ID); err != nil {
 		return fmt.Errorf("expire approval #%d: %w", ap.ID, err)
 	}
 	after := ap
@@ -198,9 +200,10 @@ func (a *accounts) DecideApproval(ctx context.Context, projectID string, id int6
 		case DecisionEdit:
 			args, hash = dec.Args, dec.ArgsHash
 		}
+		now := a.stamp()
 		if _, err := d.exec(ctx, `UPDATE tool_approvals SET status = ?, decision = ?, approver = ?, reason = ?,
-			approved_arguments = ?, approved_arguments_hash = ?, decided_at = ? WHERE id = ?`,
-			status, dec.Decision, dec.Approver, dec.Reason, args, hash, a.stamp(), id); err != nil {
+			approved_arguments = ?, approved_arguments_hash = ?, decided_at = ?, webhook_due = ?, webhook_tries = 0 WHERE id = ?`,
+			status, dec.Decision, dec.Approver, dec.Reason, args, hash, now, now, id); err != nil {
 			return fmt.Errorf("decide approval #%d: %w", id, err)
 		}
 		if out, err = getApproval(ctx, d, projectID, id); err != nil {
@@ -312,4 +315,75 @@ func (a *accounts) ExpireApprovals(ctx context.Context) ([]ExpiredApproval, erro
 		return nil, err
 	}
 	return out, nil
+}
+
+// ClaimApprovalNotices implements Approvals.
+func (a *accounts) ClaimApprovalNotices(ctx context.Context, c NoticeClaim) ([]ApprovalNotice, error) {
+	if c.Limit <= 0 {
+		c.Limit = 100
+	}
+	if c.Lease <= 0 {
+		c.Lease = 5 * time.Minute
+	}
+	if c.MaxTries <= 0 {
+		c.MaxTries = 12
+	}
+	if c.MaxAge <= 0 {
+		c.MaxAge = 24 * time.Hour
+	}
+	now := a.stamp()
+	q := `SELECT project_id, id FROM tool_approvals WHERE webhook_due IS NOT NULL AND webhook_due <= ? AND webhook_tries < ?`
+	args := []any{now, c.MaxTries}
+	if c.ID > 0 {
+		q += ` AND id = ?`
+		args = append(args, c.ID)
+	} else {
+		q += ` AND COALESCE(decided_at, expires_at) >= ?`
+		args = append(args, now.Add(-c.MaxAge))
+	}
+	q += ` ORDER BY id LIMIT ?`
+	args = append(args, c.Limit)
+	var out []ApprovalNotice
+	err := a.db.inTx(ctx, func(d db) error {
+		rows, err := d.query(ctx, q, args...)
+		if err != nil {
+			return fmt.Errorf("claim approval notices: %w", err)
+		}
+		due, err := collect(rows, "claim approval notices", func(r rowScanner) (ApprovalNotice, error) {
+			var n ApprovalNotice
+			return n, r.Scan(&n.ProjectID, &n.Approval.ID)
+		})
+		if err != nil {
+			return err
+		}
+		for _, n := range due {
+			// Another server may have claimed it since the select: the update takes it
+			// only if it is still due.
+			claimed, err := d.exec(ctx, `UPDATE tool_approvals SET webhook_due = ?, webhook_tries = webhook_tries + 1
+				WHERE id = ? AND webhook_due IS NOT NULL AND webhook_due <= ?`, now.Add(c.Lease), n.Approval.ID, now)
+			if err != nil {
+				return fmt.Errorf("claim the notice of approval #%d: %w", n.Approval.ID, err)
+			}
+			if claimed == 0 {
+				continue
+			}
+			if n.Approval, err = getApproval(ctx, d, n.ProjectID, n.Approval.ID); err != nil {
+				return err
+			}
+			out = append(out, n)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// ApprovalNoticeSent implements Approvals.
+func (a *accounts) ApprovalNoticeSent(ctx context.Context, id int64) error {
+	if _, err := a.db.exec(ctx, `UPDATE tool_approvals SET webhook_due = NULL WHERE id = ?`, id); err != nil {
+		return fmt.Errorf("record the notice of approval #%d as sent: %w", id, err)
+	}
+	return nil
 }

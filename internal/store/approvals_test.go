@@ -15,6 +15,19 @@ type approvalClock struct{ t time.Time }
 
 func (c *approvalClock) now() time.Time { return c.t }
 
+// openApprovals opens a store at dsn on a fake clock at 2026-11-26 10:00 UTC, closed
+// with the test, and the same store auditing as the system.
+func openApprovals(t *testing.T, dsn string) (Store, Store, *approvalClock) {
+	t.Helper()
+	clock := &approvalClock{t: time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)}
+	base, err := Open(context.Background(), dsn, OpenOptions{Migrate: true, Now: clock.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { base.Close() })
+	return base, base.WithAudit(Actor{Type: ActorSystem}), clock
+}
+
 func heldPayment(t *testing.T, s Store, projectID, requester string, expires time.Time) Approval {
 	t.Helper()
 	_, canon, hash, err := toolpolicy.Canonical(`{"to": "acme", "amount": 250, "currency": "EUR"}`)
@@ -61,13 +74,7 @@ func TestApprovalSelfApprovalByID(t *testing.T) {
 func TestApprovalFlow(t *testing.T) {
 	forEachDriver(t, func(t *testing.T, driver, dsn string) {
 		ctx := context.Background()
-		clock := &approvalClock{t: time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)}
-		base, err := Open(ctx, dsn, OpenOptions{Migrate: true, Now: clock.now})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer base.Close()
-		s := base.WithAudit(Actor{Type: ActorSystem})
+		base, s, clock := openApprovals(t, dsn)
 		other, err := base.CreateProject(ctx, Project{Slug: "other", Name: "Other"})
 		if err != nil {
 			t.Fatal(err)

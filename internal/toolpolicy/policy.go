@@ -86,7 +86,8 @@ type Decision struct {
 	Rule string
 	// Reason says why, for the client (deny) or the approver (approve).
 	Reason string
-	// Malformed: the arguments are not a JSON object; the call is denied (fail closed).
+	// Malformed: the arguments are not one JSON object, or are one that JSON parsers read
+	// differently (a repeated key, ...); the call is denied (fail closed).
 	Malformed bool
 	// Args is the canonical JSON of the arguments and Hash its SHA-256 (hex), when they
 	// parse.
@@ -352,23 +353,17 @@ func (r *Rule) violation(args map[string]any) string {
 
 // Canonical parses a call's arguments (a JSON object; "" counts as {}) and returns them,
 // their canonical JSON (keys sorted, numbers as written, no HTML escaping, no spaces) and
-// its SHA-256 in hex. Anything but one JSON object is an error.
+// its SHA-256 in hex. Anything but one JSON object is an error, and so is what JSON
+// parsers read differently (strict.go): a repeated key at any depth, invalid UTF-8, an
+// unpaired surrogate escape, a number a 64-bit float does not hold as written.
 func Canonical(arguments string) (args map[string]any, canon, hash string, err error) {
 	s := strings.TrimSpace(arguments)
 	if s == "" {
 		s = "{}"
 	}
-	dec := json.NewDecoder(strings.NewReader(s))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, "", "", fmt.Errorf("not JSON: %v", err)
-	}
-	if dec.More() {
-		return nil, "", "", errors.New("more than one JSON value")
-	}
-	if _, err := dec.Token(); err == nil {
-		return nil, "", "", errors.New("text after the JSON object")
+	v, err := strictDecode(s)
+	if err != nil {
+		return nil, "", "", err
 	}
 	obj, ok := v.(map[string]any)
 	if !ok {

@@ -107,18 +107,48 @@ func TestCheckEdit(t *testing.T) {
 
 func TestParseErrors(t *testing.T) {
 	for _, tc := range []struct{ in, want string }{
-		{"tools:\n  alow: [x]\n", "unknown field"},
+		{"tools:\n  alow: [x]\n", "p.yaml:2:3: unknown key \"alow\"\n\thint: did you mean \"allow\"?"},
 		{"tools:\n  deny: [x]\n  approve:\n    - tool: x\n", "tool \"x\" is denied"},
 		{"tools:\n  approve:\n    - tool: x\n      ttl: soon\n", "not a positive duration"},
 		{"tools:\n  approve:\n    - tool: x\n      schema: {type: 12}\n", "invalid JSON schema"},
 		{"tools:\n  constraints:\n    - tool: x\n      above: {a: 1}\n", "constraints have no above"},
-		{"other: 1\n", "unknown field"},
+		{"other: 1\n", `unknown key "other"`},
+		{"allow: [x]\n", "p.yaml:1:1: unknown key \"allow\"\n\thint: the policy goes under the key tools:"},
 		{"tools: {}\n", "has no tools"},
 	} {
 		_, err := Parse([]byte(tc.in), "p.yaml")
 		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "p.yaml") {
 			t.Errorf("%q: got %v, want %q", tc.in, err, tc.want)
 		}
+	}
+}
+
+// TestParseReportsEveryMistake: a policy file's mistakes come all at once, in file order,
+// each at file:line:col: unknown keys with a "did you mean", wrong types in words, and the
+// policy's own checks.
+func TestParseReportsEveryMistake(t *testing.T) {
+	in := "tools:\n  alow: [x]\n  approve:\n    - tool: make_payment\n      above: {amount: lots}\n      ttl: soon\n    - tol: send_email\n  aproval_ttl: 1h\n"
+	_, err := Parse([]byte(in), "tools.yaml")
+	want := []string{
+		`tools.yaml:2:3: unknown key "alow"`, `did you mean "allow"?`,
+		`tools.yaml:5:23: this value must be a number, not the text "lots"`,
+		`tools.yaml:6:7: tools.approve[0].ttl: ttl "soon" is not a positive duration`,
+		`tools.yaml:7:7: unknown key "tol"`, `did you mean "tool"?`,
+		`tools.yaml:8:3: unknown key "aproval_ttl"`, `did you mean "approval_ttl"?`,
+	}
+	if err == nil {
+		t.Fatal("no error")
+	}
+	msg, at := err.Error(), 0
+	for _, w := range want {
+		i := strings.Index(msg[at:], w)
+		if i < 0 {
+			t.Fatalf("got\n%s\nwant %q after offset %d (every mistake, in file order)", msg, w, at)
+		}
+		at += i + len(w)
+	}
+	if strings.Contains(msg, "cannot unmarshal") || strings.Contains(msg, "Go struct") {
+		t.Errorf("the decoder's words leak: %s", msg)
 	}
 }
 
