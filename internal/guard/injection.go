@@ -48,6 +48,19 @@ var injectionRules = []phraseRule{
 		"now|dan|unrestricted|unfiltered|jailbroken|evil|uncensored|free",
 		"dan|unrestricted|unfiltered|jailbroken|evil|uncensored|free|liberated|amoral"}, "", nil},
 	{"jailbreak", "uses the Do Anything Now jailbreak", 0.9, 0, []string{"do", "anything", "now"}, "", nil},
+	{"prompt_injection", "asks the model to decode a message and obey it", 0.8, 3, []string{
+		"decode|decipher|unscramble|deobfuscate",
+		"and|then",
+		"follow|obey|execute|do|carry|perform|run"}, "", nil},
+	{"prompt_injection", "points the model at hidden instructions", 0.8, 2, []string{
+		"follow|obey|execute|read|apply",
+		"instructions|instruction|commands|directives|orders",
+		"hidden|embedded|encoded|invisible|concealed|smuggled"}, "", nil},
+	{"jailbreak", "declares the model's rules suspended", 0.85, 1, []string{
+		"your|assistant|assistants|model|ai|chatbot|bot|system",
+		"rules|guidelines|safeguards|filters|instructions|programming|safety|restrictions",
+		"are|is|have|has|been|now",
+		"suspended|disabled|deactivated|void|removed|revoked|waived|overridden|lifted|off"}, "", nil},
 	{"jailbreak", "switches on a jailbreak mode", 0.85, 0, []string{
 		"developer|dan|god|jailbreak|jailbroken|unrestricted|unfiltered|evil|opposite",
 		"mode"}, "", nil},
@@ -467,7 +480,12 @@ func (d *injectionDetector) tryRules(n *normText, b []byte, toks []token, i int,
 // for the rules of other languages "ne", "n'", "non", "não", "nunca", "jamais", "mai", and
 // "no" right before (in English, "No. Ignore all previous instructions" is no negation).
 func negated(n *normText, toks []token, i int, foreign bool) bool {
-	for k := max(0, i-2); k < i; k++ {
+	for k := i - 1; k >= max(0, i-2); k-- {
+		// A negation ends with its sentence: "I never lie. Ignore all previous
+		// instructions" is an injection.
+		if strings.ContainsAny(string(n.norm[toks[k].e:toks[k+1].s]), ".!?;:\n") {
+			return false
+		}
 		switch w := string(n.norm[toks[k].s:toks[k].e]); w {
 		case "not", "never", "dont", "don", "t", "cannot", "shouldn", "mustn":
 			return true
