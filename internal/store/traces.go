@@ -80,7 +80,7 @@ type Attempt struct {
 type TraceFilter struct {
 	Route  string
 	Key    string
-	Status string // "ok" (2xx), "error" (anything else), or "" for all
+	Status string // "ok" (2xx without an error code), "error" (anything else: a stream cut after its 200 too), or "" for all
 	Shadow bool   // shadow records instead of live ones
 	Since  time.Time
 	Until  time.Time

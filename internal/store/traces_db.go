@@ -228,9 +228,10 @@ func traceWhere(projectID string, f TraceFilter) (string, []any, error) {
 	switch f.Status {
 	case "":
 	case "ok":
-		where = append(where, "status >= 200 AND status < 300")
+		where = append(where, "status >= 200 AND status < 300 AND error_code = ''")
 	case "error":
-		where = append(where, "(status < 200 OR status >= 300)")
+		// A stream that broke off or was cut by a guard after its 200 is a failure too.
+		where = append(where, "(status < 200 OR status >= 300 OR error_code <> '')")
 	default:
 		return "", nil, invalid("status %q: use ok, error or leave it out", f.Status)
 	}
@@ -304,7 +305,7 @@ func (a *accounts) GetTrace(ctx context.Context, projectID, id string) (Trace, e
 func (a *accounts) TrafficStats(ctx context.Context, projectID string, since time.Time) (TrafficStats, error) {
 	st := TrafficStats{Routes: []RouteTraffic{}, Days: []DayTraffic{}, Keys: []KeyTraffic{}}
 	const live = ` FROM traces WHERE project_id = ? AND started_at >= ? AND shadow_of IS NULL`
-	const errs = `sum(CASE WHEN status >= 200 AND status < 300 THEN 0 ELSE 1 END)`
+	const errs = `sum(CASE WHEN status >= 200 AND status < 300 AND error_code = '' THEN 0 ELSE 1 END)`
 	from := storedTime(since)
 	pg := a.db.driver() == DriverPostgres
 	cachedSum, day, pcts := "sum(cached)", "substr(started_at, 1, 10)", "0, 0, 0"

@@ -98,6 +98,9 @@ func TestListTracesPagingAndFilters(t *testing.T) {
 			tr := traceAt(DefaultProjectID, []string{"a", "b", "c"}[i%3], []string{"k1", "k2"}[i%2],
 				t0.Add(time.Duration(i/2)*time.Minute), []int{200, 200, 429, 500, 201}[i%5], float64(i))
 			tr.ID = fmt.Sprintf("t_%03d", i)
+			if i%7 == 0 && tr.Status < 300 {
+				tr.ErrorCode = "upstream_stream_cut" // a stream that broke off after its 200
+			}
 			batch = append(batch, tr)
 		}
 		if err := st.SaveTraces(ctx, batch); err != nil {
@@ -110,8 +113,8 @@ func TestListTracesPagingAndFilters(t *testing.T) {
 		}{
 			{"all", TraceFilter{}, func(Trace) bool { return true }},
 			{"route", TraceFilter{Route: "b"}, func(r Trace) bool { return r.Route == "b" }},
-			{"key+error", TraceFilter{Key: "k2", Status: "error"}, func(r Trace) bool { return r.Key == "k2" && r.Status >= 300 }},
-			{"ok", TraceFilter{Status: "ok"}, func(r Trace) bool { return r.Status < 300 }},
+			{"key+error", TraceFilter{Key: "k2", Status: "error"}, func(r Trace) bool { return r.Key == "k2" && (r.Status >= 300 || r.ErrorCode != "") }},
+			{"ok", TraceFilter{Status: "ok"}, func(r Trace) bool { return r.Status < 300 && r.ErrorCode == "" }},
 			{"window", TraceFilter{Since: t0.Add(5 * time.Minute), Until: t0.Add(10 * time.Minute)},
 				func(r Trace) bool {
 					return !r.StartedAt.Before(t0.Add(5*time.Minute)) && r.StartedAt.Before(t0.Add(10*time.Minute))
@@ -181,6 +184,10 @@ func TestTrafficStats(t *testing.T) {
 			batch = append(batch, tr)
 		}
 		batch = append(batch, traceAt(DefaultProjectID, "b", "k-small", day2, 200, 7))
+		// Route "b" also had a stream its guard cut after the 200: an error.
+		cut := traceAt(DefaultProjectID, "b", "k-small", day2, 200, 7)
+		cut.ErrorCode = "content_blocked"
+		batch = append(batch, cut)
 		// Not counted: a shadow, a record before the period, another project's.
 		sh := traceAt(DefaultProjectID, "a", "k-big", day2, 500, 100000)
 		sh.ShadowOf = "x"
@@ -205,18 +212,18 @@ func TestTrafficStats(t *testing.T) {
 			a.P50MS != 50 || a.P95MS != 95 || a.P99MS != 99 || a.TokensIn != 1000 || a.TokensOut != 500 {
 			t.Errorf("route a = %+v\nwant 100 requests, 10 errors, 5 fallbacks, 1 cached, p50 50, p95 95, p99 99, 1000/500 tokens", a)
 		}
-		if b.Route != "b" || b.Requests != 1 || b.P50MS != 7 || b.P95MS != 7 || b.P99MS != 7 {
-			t.Errorf("route b = %+v, want one request of 7 ms at every percentile", b)
+		if b.Route != "b" || b.Requests != 2 || b.Errors != 1 || b.P50MS != 7 || b.P95MS != 7 || b.P99MS != 7 {
+			t.Errorf("route b = %+v, want two requests of 7 ms at every percentile, one an error (a stream cut after its 200)", b)
 		}
 		if len(got.Days) != 2 || !got.Days[0].Day.Equal(time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC)) ||
-			got.Days[0].Requests != 50 || got.Days[0].Errors != 10 || got.Days[1].Requests != 51 {
-			t.Errorf("days = %+v, want 24th: 50 (10 errors), 25th: 51", got.Days)
+			got.Days[0].Requests != 50 || got.Days[0].Errors != 10 || got.Days[1].Requests != 52 || got.Days[1].Errors != 1 {
+			t.Errorf("days = %+v, want 24th: 50 (10 errors), 25th: 52 (1 error)", got.Days)
 		}
 		if d := got.Days[0].CostUSD; d < 0.0499 || d > 0.0501 {
 			t.Errorf("cost on the 24th = %v, want 0.05", d)
 		}
-		if len(got.Keys) != 2 || got.Keys[0].Key != "k-big" || got.Keys[0].Requests != 100 || got.Keys[1].Key != "k-small" {
-			t.Errorf("keys = %+v, want k-big (100) then k-small (1)", got.Keys)
+		if len(got.Keys) != 2 || got.Keys[0].Key != "k-big" || got.Keys[0].Requests != 100 || got.Keys[1].Key != "k-small" || got.Keys[1].Errors != 1 {
+			t.Errorf("keys = %+v, want k-big (100) then k-small (2, 1 error)", got.Keys)
 		}
 		empty, err := st.TrafficStats(ctx, DefaultProjectID, day2.Add(time.Hour))
 		if err != nil || len(empty.Routes) != 0 || len(empty.Days) != 0 || len(empty.Keys) != 0 {
