@@ -74,7 +74,7 @@ if [[ -z ${PLUMB_GWBENCH_INNER:-} ]]; then
 	(cd "$root" && go build -o "$out/plumb" ./cmd/plumb &&
 		go build -o "$out/upstream" ./bench/gateway/upstream &&
 		go build -o "$out/rproxy" ./bench/gateway/rproxy)
-	if [[ $PROFILE == 1 ]]; then
+	if [[ $PROFILE == 1 || $PROFILE == stream ]]; then
 		(cd "$root" && go build -o "$out/plumb-pprof" ./bench/gateway/pprof)
 	fi
 	netns=(unshare -n)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 )
 
 // usage is what a call used, as the upstream reported it.
@@ -36,52 +37,83 @@ var errStreamCut = errors.New("the upstream's stream ended before [DONE]")
 // hold an unbounded line.
 const maxEventBytes = 8 << 20
 
-// copySSE copies an OpenAI chat completion stream event by event, flushing after each, and
-// returns the usage it reported. The gateway always asks the upstream for usage; when the
-// client did not (includeUsage false), the usage-only final chunk is left out, as the
+// copySSE copies an OpenAI chat completion stream event by event and returns the usage it
+// reported. Each event is written whole (the tool and guard writers take events), and what
+// was written is flushed before any read that may wait on the upstream: events that arrived
+// in one read go out in one write, as a reverse proxy sends them, and none waits for an
+// event the upstream has not sent yet. The gateway always asks the upstream for usage; when
+// the client did not (includeUsage false), the usage-only final chunk is left out, as the
 // upstream would have done. An event whose data is not JSON ends the copy with an error.
-func copySSE(dst io.Writer, flush func(), src io.Reader, includeUsage bool) (usage, error) {
-	var u usage
-	br := bufio.NewReaderSize(src, 16<<10)
-	var event bytes.Buffer
+func copySSE(dst io.Writer, flush func(), src io.Reader, includeUsage bool) (u usage, err error) {
+	br := sseReaders.Get().(*bufio.Reader)
+	br.Reset(src)
+	defer func() {
+		br.Reset(nil) // the pool must not keep the upstream's body
+		sseReaders.Put(br)
+	}()
+	pending := false // written, not yet flushed
+	defer func() {
+		if pending {
+			flush()
+		}
+	}()
+	var buf [1024]byte
+	event := buf[:0]
 	for {
-		line, err := br.ReadSlice('\n')
-		if errors.Is(err, bufio.ErrBufferFull) {
-			// A long line: gather it whole.
-			rest, err2 := br.ReadBytes('\n')
-			line = append(append([]byte(nil), line...), rest...)
-			err = err2
+		if pending && !eventBuffered(br) { // the next read may wait: send what is written
+			flush()
+			pending = false
+		}
+		line, rerr := br.ReadSlice('\n')
+		if errors.Is(rerr, bufio.ErrBufferFull) {
+			// A long line: gather it whole (copying its start first: reading on reuses the
+			// reader's buffer).
+			line = append([]byte(nil), line...)
+			var rest []byte
+			rest, rerr = br.ReadBytes('\n')
+			line = append(line, rest...)
 		}
 		if len(line) > 0 {
-			if event.Len()+len(line) > maxEventBytes {
+			if len(event)+len(line) > maxEventBytes {
 				return u, fmt.Errorf("an event of the upstream's stream is larger than %d bytes", maxEventBytes)
 			}
-			event.Write(line)
+			event = append(event, line...)
 		}
-		blank := len(bytes.TrimRight(line, "\r\n")) == 0 && len(line) > 0
-		if blank && event.Len() > 0 {
-			done, skip, perr := inspectEvent(event.Bytes(), &u, includeUsage)
+		if len(line) > 0 && len(bytes.TrimRight(line, "\r\n")) == 0 { // a blank line ends the event
+			done, skip, perr := inspectEvent(event, &u, includeUsage)
 			if perr != nil {
 				return u, perr
 			}
 			if !skip {
-				if _, werr := dst.Write(event.Bytes()); werr != nil {
+				if _, werr := dst.Write(event); werr != nil {
 					return u, werr
 				}
-				flush()
+				pending = true
 			}
-			event.Reset()
+			event = event[:0]
 			if done {
 				return u, nil
 			}
 		}
-		if err != nil {
-			if errors.Is(err, io.EOF) {
+		if rerr != nil {
+			if errors.Is(rerr, io.EOF) {
 				return u, errStreamCut
 			}
-			return u, err
+			return u, rerr
 		}
 	}
+}
+
+// sseReaders keeps the readers of finished streams for the next ones: a stream's reader is
+// larger than the rest of what a streamed call allocates.
+var sseReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 16<<10) }}
+
+// eventBuffered reports whether br already holds the end of an event (a blank line; br is
+// read from a line's start), so that reading on up to it cannot wait on the upstream.
+func eventBuffered(br *bufio.Reader) bool {
+	b, _ := br.Peek(br.Buffered())
+	return bytes.HasPrefix(b, []byte("\n")) || bytes.HasPrefix(b, []byte("\r\n")) ||
+		bytes.Contains(b, []byte("\n\n")) || bytes.Contains(b, []byte("\n\r\n"))
 }
 
 var (
@@ -93,7 +125,9 @@ var (
 // inspectEvent looks at one event: whether it is [DONE], whether to leave it out (the
 // usage-only chunk a client did not ask for), and the usage it carries.
 func inspectEvent(ev []byte, u *usage, includeUsage bool) (done, skip bool, err error) {
-	for _, line := range bytes.Split(ev, []byte("\n")) {
+	for rest := ev; len(rest) > 0; {
+		var line []byte
+		line, rest, _ = bytes.Cut(rest, []byte("\n"))
 		line = bytes.TrimRight(line, "\r")
 		data, ok := bytes.CutPrefix(line, dataPrefix)
 		if !ok {

@@ -1,0 +1,119 @@
+package gateway
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+	"time"
+)
+
+const (
+	sseRole  = "data: {\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\"}}]}\n\n"
+	sseHello = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hello\"}}]}\n\n"
+	sseUsage = "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":1}}\n\n"
+	sseDone  = "data: [DONE]\n\n"
+)
+
+// Events that reach the gateway together leave it in one flush; the usage chunk the client
+// did not ask for is left out, and nothing written is left unflushed at the end.
+func TestCopySSEFlushesEventsThatArriveTogetherOnce(t *testing.T) {
+	for _, includeUsage := range []bool{false, true} {
+		var dst bytes.Buffer
+		var flushed []string
+		u, err := copySSE(&dst, func() { flushed = append(flushed, dst.String()) },
+			strings.NewReader(sseRole+sseHello+sseUsage+sseDone), includeUsage)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := sseRole + sseHello + sseDone
+		if includeUsage {
+			want = sseRole + sseHello + sseUsage + sseDone
+		}
+		if dst.String() != want {
+			t.Errorf("include_usage %v: client got %q, want %q", includeUsage, dst.String(), want)
+		}
+		if len(flushed) != 1 || flushed[0] != want {
+			t.Errorf("include_usage %v: flushes %q, want one after everything", includeUsage, flushed)
+		}
+		if !u.reported || u.PromptTokens != 3 || u.CompletionTokens != 1 {
+			t.Errorf("include_usage %v: usage %+v", includeUsage, u)
+		}
+	}
+}
+
+// An event is flushed before the gateway waits for the next one: a client never waits for
+// an event that the upstream has not sent yet. The upstream here sends one event (in two
+// writes), then waits until the client has it before sending the next.
+func TestCopySSEFlushesBeforeWaitingForTheUpstream(t *testing.T) {
+	pr, pw := io.Pipe()
+	var dst bytes.Buffer
+	got := make(chan string, 10)
+	done := make(chan error, 1)
+	go func() {
+		_, err := copySSE(&dst, func() { got <- dst.String() }, pr, true)
+		done <- err
+	}()
+	sent := ""
+	for _, ev := range []string{sseRole, sseHello, sseUsage + sseDone} {
+		half := len(ev) / 2
+		if _, err := pw.Write([]byte(ev[:half])); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := pw.Write([]byte(ev[half:])); err != nil {
+			t.Fatal(err)
+		}
+		sent += ev
+		select {
+		case s := <-got:
+			if s != sent {
+				t.Fatalf("flushed %q, want %q", s, sent)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("event %q was not flushed while the upstream waited", ev)
+		}
+	}
+	pw.Close()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A stream that fails still flushes what reached the gateway before the failure, and says
+// why it failed.
+func TestCopySSEFailures(t *testing.T) {
+	long := "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"" + strings.Repeat("x", 40<<10) + "\"}}]}\n\n"
+	for _, tc := range []struct {
+		name, in, client string
+		err              error
+		errText          string
+	}{
+		{name: "cut before [DONE]", in: sseRole + sseHello, client: sseRole + sseHello, err: errStreamCut},
+		{name: "cut mid-event", in: sseRole + "data: {\"choi", client: sseRole, err: errStreamCut},
+		{name: "not JSON", in: sseRole + "data: {\"choices\":[\n\n" + sseDone, client: sseRole, errText: "not JSON"},
+		{name: "CRLF lines", in: strings.ReplaceAll(sseRole+sseHello+sseDone, "\n", "\r\n"),
+			client: strings.ReplaceAll(sseRole+sseHello+sseDone, "\n", "\r\n")},
+		{name: "a line longer than the reader's buffer", in: sseRole + long + sseDone, client: sseRole + long + sseDone},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var dst bytes.Buffer
+			flushedAll := false
+			_, err := copySSE(&dst, func() { flushedAll = dst.Len() == len(tc.client) }, strings.NewReader(tc.in), true)
+			switch {
+			case tc.err != nil && !errors.Is(err, tc.err):
+				t.Errorf("error %v, want %v", err, tc.err)
+			case tc.errText != "" && (err == nil || !strings.Contains(err.Error(), tc.errText)):
+				t.Errorf("error %v, want one saying %q", err, tc.errText)
+			case tc.err == nil && tc.errText == "" && err != nil:
+				t.Errorf("error %v", err)
+			}
+			if dst.String() != tc.client {
+				t.Errorf("client got %q, want %q", dst.String(), tc.client)
+			}
+			if !flushedAll {
+				t.Errorf("what the client got was not flushed at the end")
+			}
+		})
+	}
+}
