@@ -688,6 +688,10 @@ func (l *lazyWriter) Write(p []byte) (int, error) {
 		l.onCommit()
 	}
 	if n := min(len(p), l.capture-len(l.captured)); n > 0 {
+		if l.captured == nil {
+			// Most streams are a few KiB: one allocation rather than one per doubling.
+			l.captured = make([]byte, 0, max(n, min(l.capture, 4<<10)))
+		}
 		l.captured = append(l.captured, p[:n]...)
 	}
 	if l.replay && !l.replayOver {

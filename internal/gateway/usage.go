@@ -45,11 +45,14 @@ const maxEventBytes = 8 << 20
 // the client did not (includeUsage false), the usage-only final chunk is left out, as the
 // upstream would have done. An event whose data is not JSON ends the copy with an error.
 func copySSE(dst io.Writer, flush func(), src io.Reader, includeUsage bool) (u usage, err error) {
-	br := sseReaders.Get().(*bufio.Reader)
+	r := sseReaders.Get().(*sseReader)
+	br := r.br
 	br.Reset(src)
 	defer func() {
 		br.Reset(nil) // the pool must not keep the upstream's body
-		sseReaders.Put(br)
+		if cap(r.event) <= 64<<10 {
+			sseReaders.Put(r)
+		}
 	}()
 	pending := false // written, not yet flushed
 	defer func() {
@@ -57,8 +60,8 @@ func copySSE(dst io.Writer, flush func(), src io.Reader, includeUsage bool) (u u
 			flush()
 		}
 	}()
-	var buf [1024]byte
-	event := buf[:0]
+	event := r.event[:0]
+	defer func() { r.event = event[:0] }()
 	for {
 		if pending && !eventBuffered(br) { // the next read may wait: send what is written
 			flush()
@@ -104,9 +107,18 @@ func copySSE(dst io.Writer, flush func(), src io.Reader, includeUsage bool) (u u
 	}
 }
 
+// sseReader is what copySSE reads a stream with: the reader, and the event being gathered.
+type sseReader struct {
+	br    *bufio.Reader
+	event []byte
+}
+
 // sseReaders keeps the readers of finished streams for the next ones: a stream's reader is
-// larger than the rest of what a streamed call allocates.
-var sseReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 16<<10) }}
+// larger than the rest of what a streamed call allocates. One that gathered a large event
+// is not kept.
+var sseReaders = sync.Pool{New: func() any {
+	return &sseReader{br: bufio.NewReaderSize(nil, 16<<10), event: make([]byte, 0, 1024)}
+}}
 
 // eventBuffered reports whether br already holds the end of an event (a blank line; br is
 // read from a line's start), so that reading on up to it cannot wait on the upstream.
@@ -137,7 +149,7 @@ func inspectEvent(ev []byte, u *usage, includeUsage bool) (done, skip bool, err 
 		if bytes.Equal(data, doneData) {
 			return true, false, nil
 		}
-		if !json.Valid(data) {
+		if !validJSON(data) {
 			return false, false, errors.New("the upstream's stream holds an event that is not JSON")
 		}
 		if !bytes.Contains(data, usageKey) {
