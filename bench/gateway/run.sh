@@ -280,14 +280,28 @@ metric_sum() { # metric_sum NAME: the sum of a metric's series at the gateway's 
 	curl -s "http://127.0.0.1:$GW_PORT/metrics" | awk -v n="$1" '$1 == n || index($1, n "{") == 1 { s += $NF } END { printf "%d", s }'
 }
 
+# cpu_ticks PID: the CPU time (user + system) the process has used, in clock ticks.
+cpu_ticks() {
+	[[ -z $1 ]] && { echo 0; return; }
+	awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"
+}
+tick_us=$((1000000 / $(getconf CLK_TCK)))
+
 # measure TARGET RUN: a fresh server, a check, WARM s of warm-up, DURATION s measured; appends
-# "target run rps p50_ms p99_ms requests non2xx errors rss_mb served traces dropped sent" to results.
+# "target run rps p50_ms p99_ms requests non2xx errors rss_mb served traces dropped sent
+# server_cpu_us_per_call upstream_cpu_us_per_call" to results: CPU time counts what a call
+# costs whatever else the machine runs, which requests/s on a shared machine does not.
 measure() {
 	local t=$1 run=$2
 	start_server "$t" "$run"
 	check_answer "$t"
 	wrk -t"$THREADS" -c"$CONNS" -d"${WARM}s" -s "$work/$t.lua" "$url" >"$work/$t-$run.warm" 2>&1
+	local cpu0 up0
+	cpu0=$(cpu_ticks "$server_pid") up0=$(cpu_ticks "$up_pid")
 	wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" -s "$work/$t.lua" "$url" >"$work/$t-$run.wrk" 2>&1
+	local cpu=- upcpu
+	[[ -n $server_pid ]] && cpu=$(($(cpu_ticks "$server_pid") - cpu0))
+	upcpu=$(($(cpu_ticks "$up_pid") - up0))
 	local line warm
 	line=$(grep '^RESULT' "$work/$t-$run.wrk") || { echo "run.sh: wrk failed on $t:" >&2; cat "$work/$t-$run.wrk" >&2; exit 1; }
 	warm=$(sed -n 's/^RESULT requests=\([0-9]*\).*/\1/p' "$work/$t-$run.warm")
@@ -308,12 +322,15 @@ measure() {
 		fi
 	fi
 	stop_server
-	awk -v t="$t" -v run="$run" -v rss="$rss" -v served="$served" -v traces="$traces" -v dropped="$dropped" -v sent="$sent" '{
+	awk -v t="$t" -v run="$run" -v rss="$rss" -v served="$served" -v traces="$traces" -v dropped="$dropped" -v sent="$sent" \
+		-v cpu="$cpu" -v upcpu="$upcpu" -v tick="$tick_us" '{
 		for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
-		printf "%s %d %.0f %.3f %.3f %d %d %d %s %s %s %s %s\n", t, run, v["requests"] / (v["duration_us"] / 1e6),
-			v["p50_us"] / 1000, v["p99_us"] / 1000, v["requests"], v["non2xx"], v["errors"], rss, served, traces, dropped, sent
+		n = v["requests"] > 0 ? v["requests"] : 1
+		printf "%s %d %.0f %.3f %.3f %d %d %d %s %s %s %s %s %s %.1f\n", t, run, v["requests"] / (v["duration_us"] / 1e6),
+			v["p50_us"] / 1000, v["p99_us"] / 1000, v["requests"], v["non2xx"], v["errors"], rss, served, traces, dropped, sent,
+			cpu == "-" ? "-" : sprintf("%.1f", cpu * tick / n), upcpu * tick / n
 	}' <<<"$line" | tee -a "$results" | awk '{
-		printf "%-14s run %d: %7d req/s  p50 %7.3f ms  p99 %7.3f ms  non-2xx %d  errors %d  peak RSS %s MB", $1, $2, $3, $4, $5, $7, $8, $9
+		printf "%-14s run %d: %7d req/s  p50 %7.3f ms  p99 %7.3f ms  non-2xx %d  errors %d  peak RSS %s MB  CPU/call %s µs (upstream %s)", $1, $2, $3, $4, $5, $7, $8, $9, $14, $15
 		if ($10 != "-") printf "  answered %s, traces %s, dropped %s", $10, $11, $12
 		printf "\n"
 	}'
@@ -352,15 +369,17 @@ median() { sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) print "nan"; else if
 col() { awk -v t="$1" -v c="$2" '$1 == t { print $c }' "$results"; }
 declare -A rps p50 p99
 echo
-echo "| target | req/s (median) | p50 ms | p99 ms | peak RSS MB (max) |"
-echo "|---|---|---|---|---|"
+echo "| target | req/s (median) | p50 ms | p99 ms | peak RSS MB (max) | server CPU µs/call (median) |"
+echo "|---|---|---|---|---|---|"
 for t in "${targets[@]}"; do
 	[[ -z $t ]] && continue
 	rps[$t]=$(col "$t" 3 | median)
 	p50[$t]=$(col "$t" 4 | median)
 	p99[$t]=$(col "$t" 5 | median)
 	rss=$(awk -v t="$t" '$1 == t && $9 != "-" { print $9 }' "$results" | sort -g | tail -n 1)
-	printf '| %s | %s | %s | %s | %s |\n' "$t" "${rps[$t]}" "${p50[$t]}" "${p99[$t]}" "${rss:--}"
+	cpu=$(awk -v t="$t" '$1 == t && $14 != "-" { print $14 }' "$results" | median)
+	[[ $cpu == nan ]] && cpu=-
+	printf '| %s | %s | %s | %s | %s | %s |\n' "$t" "${rps[$t]}" "${p50[$t]}" "${p99[$t]}" "${rss:--}" "$cpu"
 done
 echo
 verdict() { awk -v ok="$1" 'BEGIN { print (ok ? "met" : "**missed**") }'; }
@@ -404,7 +423,7 @@ if [[ -n ${rps[plumb]:-} ]]; then
 fi
 non2xx=$(awk '{ n += $7 + $8 } END { print n + 0 }' "$results")
 [[ $non2xx == 0 ]] || echo "WARNING: $non2xx non-2xx answers or socket errors in the runs above (see $work/*.wrk)"
-echo "raw figures: $results (target run req/s p50_ms p99_ms requests non2xx errors rss_mb answered traces dropped sent)"
+echo "raw figures: $results (target run req/s p50_ms p99_ms requests non2xx errors rss_mb answered traces dropped sent server_cpu_us_per_call upstream_cpu_us_per_call)"
 
 # 6. Where the gateway's CPU and memory go (uncounted run): a CPU profile over the middle of
 #    the load, then the heap and the runtime's memory figures near its end.

@@ -12,6 +12,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -514,9 +515,77 @@ func (c *call) upstreamBody(t *target) []byte {
 			_ = json.Unmarshal(v, &so)
 		}
 		so["include_usage"] = json.RawMessage("true")
-		f["stream_options"] = marshal(so)
+		f["stream_options"] = marshalFields(so)
 	}
-	return marshal(f)
+	return marshalFields(f)
+}
+
+// marshalFields is marshal(f), the same bytes (keys sorted, values compacted, nothing
+// escaped for HTML), without encoding/json's reflection and its validation of values that
+// came out of json.Unmarshal already valid: every attempt paid it for the whole request.
+func marshalFields(f map[string]json.RawMessage) []byte {
+	keys := make([]string, 0, len(f))
+	size := 2
+	for k, v := range f {
+		keys = append(keys, k)
+		size += len(k) + len(v) + 4
+	}
+	slices.Sort(keys)
+	out := make([]byte, 0, size)
+	out = append(out, '{')
+	for i, k := range keys {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		if plainKey(k) {
+			out = append(append(append(out, '"'), k...), '"')
+		} else {
+			out = append(out, marshal(k)...)
+		}
+		out = append(out, ':')
+		if v := f[k]; v == nil {
+			out = append(out, "null"...)
+		} else {
+			out = appendCompact(out, v)
+		}
+	}
+	return append(out, '}')
+}
+
+// plainKey tells a key that JSON encodes as it is, between quotes.
+func plainKey(k string) bool {
+	for i := 0; i < len(k); i++ {
+		if c := k[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
+// appendCompact appends the valid JSON v without its insignificant spaces, as
+// json.Compact does.
+func appendCompact(dst, v []byte) []byte {
+	inString, escaped := false, false
+	start := 0
+	for i, c := range v {
+		switch {
+		case inString:
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
+			dst = append(dst, v[start:i]...)
+			start = i + 1
+		}
+	}
+	return append(dst, v[start:]...)
 }
 
 // attempt makes one call to one target. A plain answer is read whole and returned; a
