@@ -23,6 +23,9 @@
 #                  rproxy-stream plumb plumb-stream portkey)
 #        BODIES    the gateway's bodies.mode (full, truncated, off; default: the default,
 #                  truncated at 16 KiB), to see what recording bodies costs
+#        BASE      a git revision: plumb built from it is measured too, as the targets base and
+#                  base-stream (interleaved with the others: a before/after comparison that the
+#                  machine's other load moves alike); ONLY="plumb-stream base-stream" for instance
 #        PROFILE   1 (or stream: the streamed calls) adds one uncounted run of the gateway (bench/gateway/pprof: plumb with
 #                  Go's profiling endpoints) with a CPU profile and a heap profile taken under
 #                  the load, and prints where its CPU time and memory go
@@ -76,6 +79,12 @@ if [[ -z ${PLUMB_GWBENCH_INNER:-} ]]; then
 		go build -o "$out/rproxy" ./bench/gateway/rproxy)
 	if [[ $PROFILE == 1 || $PROFILE == stream ]]; then
 		(cd "$root" && go build -o "$out/plumb-pprof" ./bench/gateway/pprof)
+	fi
+	if [[ -n ${BASE:-} ]]; then
+		echo "building plumb at $BASE ($(cd "$root" && git rev-parse --short "$BASE")) as the target base ..."
+		rm -rf "$out/base-src" && mkdir -p "$out/base-src"
+		(cd "$root" && git archive "$BASE" | tar -x -C "$out/base-src")
+		(cd "$out/base-src" && go build -o "$out/plumb-base" ./cmd/plumb)
 	fi
 	netns=(unshare -n)
 	if ! "${netns[@]}" true 2>/dev/null; then
@@ -187,6 +196,7 @@ cp "$work/direct.lua" "$work/rproxy.lua" && cp "$work/direct.json" "$work/rproxy
 cp "$work/direct-stream.lua" "$work/rproxy-stream.lua" && cp "$work/direct-stream.json" "$work/rproxy-stream.json"
 write_lua "$work/plumb.lua" bench 0 "$auth"
 write_lua "$work/plumb-stream.lua" bench 1 "$auth"
+for f in plumb.lua plumb.json plumb-stream.lua plumb-stream.json; do cp "$work/$f" "$work/${f/plumb/base}"; done
 write_lua "$work/portkey.lua" fake-1 0 "$up_auth" "x-portkey-provider: openai" \
 	"x-portkey-custom-host: http://127.0.0.1:$UP_PORT/v1"
 
@@ -227,7 +237,7 @@ start_server() {
 		url=http://127.0.0.1:$RP_PORT/v1/chat/completions
 		wait_http "http://127.0.0.1:$RP_PORT/" rproxy "$server_pid"
 		;;
-	plumb | plumb-prof)
+	plumb | plumb-prof | base)
 		local args=(gateway -c "$work/gateway.yaml")
 		if [[ $recording == 1 ]]; then
 			mkdir -p "$work/db-$1-$run"
@@ -236,6 +246,8 @@ start_server() {
 		fi
 		if [[ $t == plumb-prof ]]; then
 			"$out/plumb-pprof" -http 127.0.0.1:$PPROF_PORT -- "${args[@]}" >/dev/null 2>"$work/plumb.log" &
+		elif [[ $t == base ]]; then
+			"$out/plumb-base" "${args[@]}" >/dev/null 2>"$work/plumb.log" &
 		else
 			"$out/plumb" "${args[@]}" >/dev/null 2>"$work/plumb.log" &
 		fi
@@ -310,7 +322,7 @@ measure() {
 	if [[ -n $server_pid ]]; then
 		rss=$(awk '/^VmHWM:/ {printf "%.1f", $2 / 1024}' "/proc/$server_pid/status")
 	fi
-	if [[ ${t%-stream} == plumb ]]; then
+	if [[ ${t%-stream} == plumb || ${t%-stream} == base ]]; then
 		# Answers the gateway counted (the check, the warm-up, the run, and any cut off when wrk
 		# stopped), then a graceful stop, which flushes the recorder, then the store's count.
 		served=$(metric_sum plumb_gateway_requests_total)
@@ -382,6 +394,13 @@ for t in "${targets[@]}"; do
 	printf '| %s | %s | %s | %s | %s | %s |\n' "$t" "${rps[$t]}" "${p50[$t]}" "${p99[$t]}" "${rss:--}" "$cpu"
 done
 echo
+for s in "" -stream; do
+	if [[ -n ${rps[base$s]:-} && -n ${rps[plumb$s]:-} ]]; then
+		echo "plumb$s against base$s ($BASE): req/s $(awk -v a="${rps[plumb$s]}" -v b="${rps[base$s]}" 'BEGIN { printf "%.2f", a / b }')x$(
+			[[ -n ${rps[rproxy$s]:-} ]] && awk -v a="${rps[plumb$s]}" -v b="${rps[base$s]}" -v r="${rps[rproxy$s]}" -v s="$s" \
+				'BEGIN { printf "; of rproxy%s: %.2f against %.2f", s, a / r, b / r }')"
+	fi
+done
 verdict() { awk -v ok="$1" 'BEGIN { print (ok ? "met" : "**missed**") }'; }
 if [[ -n ${rps[plumb]:-} ]]; then
 	echo "| target | measured | verdict |"
@@ -411,11 +430,11 @@ if [[ -n ${rps[plumb]:-} ]]; then
 			echo "| p99 added over direct < 2 ms${s:+ (streaming)} | ${p99[plumb$s]} - ${p99[direct$s]} = $d ms | $v |"
 		fi
 	done
-	rss=$(awk '$1 ~ /^plumb/ { print $9 }' "$results" | sort -g | tail -n 1)
+	rss=$(awk '$1 ~ /^(plumb|base)/ { print $9 }' "$results" | sort -g | tail -n 1)
 	echo "| gateway peak RSS < 100 MB | $rss MB (largest of its runs) | $(verdict "$(awk -v m="$rss" 'BEGIN { print (m < 100) }')") |"
 	if [[ $recording == 1 ]]; then
-		lost=$(awk '$1 ~ /^plumb/ { l += ($10 - $11); d += $12 } END { print l + 0, d + 0 }' "$results")
-		tot=$(awk '$1 ~ /^plumb/ { a += $10; t += $11 } END { print a + 0, t + 0 }' "$results")
+		lost=$(awk '$1 ~ /^(plumb|base)/ { l += ($10 - $11); d += $12 } END { print l + 0, d + 0 }' "$results")
+		tot=$(awk '$1 ~ /^(plumb|base)/ { a += $10; t += $11 } END { print a + 0, t + 0 }' "$results")
 		echo "| zero trace records lost | ${tot% *} answered, ${tot#* } recorded, ${lost#* } dropped | $(verdict "$(awk -v l="${lost% *}" -v d="${lost#* }" 'BEGIN { print (l == 0 && d == 0) }')") |"
 	else
 		echo "| zero trace records lost | not measured: this build of plumb gateway records no traces | **not measured** |"

@@ -102,12 +102,25 @@ type call struct {
 
 func (g *Gateway) serveCall(w http.ResponseWriter, r *http.Request, endpoint string, anthropicClient bool) {
 	g.inflight.Add(1)
-	defer g.inflight.Done()
 	c := &call{g: g, start: g.now(), endpoint: endpoint, anthropic: anthropicClient, called: map[string]bool{}}
 	traceID := g.newTraceID(c.start)
 	c.ctx, c.traceID = r.Context(), traceID
 	w.Header().Set("X-Plumb-Trace-Id", traceID)
-	defer func() { c.finish(traceID) }()
+	defer func() {
+		if c.ttft > 0 {
+			// A stream reached its client: the response ends now, its last events leaving with
+			// its end in one write, and the call is settled and recorded after.
+			go func() {
+				defer g.inflight.Done()
+				c.settle()
+				c.finish(traceID)
+			}()
+			return
+		}
+		defer g.inflight.Done()
+		c.settle()
+		c.finish(traceID)
+	}()
 
 	k, aerr := g.authenticate(r)
 	if aerr != nil {
@@ -133,7 +146,6 @@ func (g *Gateway) serveCall(w http.ResponseWriter, r *http.Request, endpoint str
 		c.fail(w, aerr)
 		return
 	}
-	defer c.settle()
 	c.startShadow(traceID) // shadow.go: in the background, never charged to the key
 	if c.serveCached(w) {
 		return
@@ -697,6 +709,7 @@ func (c *call) attempt(ctx context.Context, w http.ResponseWriter, t *target, d 
 			return result{status: resp.StatusCode, retryable: true, errText: "the upstream's stream was empty"}
 		}
 		if lw.replay && !lw.replayOver {
+			flush() // the stream is over: the client need not wait for the cache
 			c.answered = t
 			c.storeCached(lw.replayed)
 		}
@@ -759,7 +772,7 @@ func (l *lazyWriter) Write(p []byte) (int, error) {
 	if n := min(len(p), l.capture-len(l.captured)); n > 0 {
 		if l.captured == nil {
 			// Most streams are a few KiB: one allocation rather than one per doubling.
-			l.captured = make([]byte, 0, max(n, min(l.capture, 4<<10)))
+			l.captured = make([]byte, 0, max(n, min(l.capture, 2<<10)))
 		}
 		l.captured = append(l.captured, p[:n]...)
 	}

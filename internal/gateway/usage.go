@@ -41,7 +41,9 @@ const maxEventBytes = 8 << 20
 // reported. Each event is written whole (the tool and guard writers take events), and what
 // was written is flushed before any read that may wait on the upstream: events that arrived
 // in one read go out in one write, as a reverse proxy sends them, and none waits for an
-// event the upstream has not sent yet. The gateway always asks the upstream for usage; when
+// event the upstream has not sent yet. The last events, read with [DONE], are the exception:
+// the stream is over, and the end of the response, which the caller sends at once, carries
+// them in the same write (a write fewer per call). The gateway always asks the upstream for usage; when
 // the client did not (includeUsage false), the usage-only final chunk is left out, as the
 // upstream would have done. An event whose data is not JSON ends the copy with an error.
 func copySSE(dst io.Writer, flush func(), src io.Reader, includeUsage bool) (u usage, err error) {
@@ -95,6 +97,7 @@ func copySSE(dst io.Writer, flush func(), src io.Reader, includeUsage bool) (u u
 			}
 			event = event[:0]
 			if done {
+				pending = false // the end of the response carries it (see above)
 				return u, nil
 			}
 		}
