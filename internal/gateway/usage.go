@@ -158,17 +158,75 @@ func inspectEvent(ev []byte, u *usage, includeUsage bool) (done, skip bool, err 
 		if !bytes.Contains(data, usageKey) {
 			continue
 		}
-		var v struct {
-			Choices []json.RawMessage `json:"choices"`
-			Usage   *usage            `json:"usage"`
-		}
-		if json.Unmarshal(data, &v) == nil && v.Usage != nil {
-			*u = *v.Usage
+		if cu, noChoices := chunkUsage(data); cu != nil {
+			*u = *cu
 			u.reported = true
-			if !includeUsage && len(v.Choices) == 0 {
+			if !includeUsage && noChoices {
 				skip = true
 			}
 		}
 	}
 	return false, skip, nil
+}
+
+// chunkUsage reads a chunk's usage (nil when it has none, or when json.Unmarshal would fail
+// on it) and whether its choices are empty, as chunkUsageSlow does, but decoding the usage
+// alone: the chunk, valid JSON, is only walked to find its top-level fields.
+func chunkUsage(data []byte) (*usage, bool) {
+	raw, choices, ok := usageFields(data)
+	if !ok {
+		return chunkUsageSlow(data)
+	}
+	if len(choices) > 0 && choices[0] != '[' && string(choices) != "null" {
+		return nil, false // choices that are not a list fail json.Unmarshal
+	}
+	var u *usage
+	if raw == nil || json.Unmarshal(raw, &u) != nil || u == nil {
+		return nil, false
+	}
+	return u, len(choices) == 0 || choices[0] == 'n' || len(bytes.TrimLeft(choices[1:], " \t\r\n")) == 1
+}
+
+// chunkUsageSlow is chunkUsage by json.Unmarshal of the whole chunk.
+func chunkUsageSlow(data []byte) (*usage, bool) {
+	var v struct {
+		Choices []json.RawMessage `json:"choices"`
+		Usage   *usage            `json:"usage"`
+	}
+	if json.Unmarshal(data, &v) != nil {
+		return nil, false
+	}
+	return v.Usage, len(v.Choices) == 0
+}
+
+// usageFields finds the values of the "usage" and "choices" fields of the valid JSON object
+// data. It gives up (ok false) where json.Unmarshal's field matching is more than an exact
+// comparison: data not an object, a key with an escape or a non-ASCII byte, a key that
+// differs from either name only in case, or either field given twice.
+func usageFields(data []byte) (usage, choices []byte, ok bool) {
+	i := skipSpace(data, 0)
+	if i >= len(data) || data[i] != '{' {
+		return nil, nil, false
+	}
+	if i = skipSpace(data, i+1); data[i] == '}' {
+		return nil, nil, true
+	}
+	for {
+		end, _ := scanString(data, i)
+		key := data[i+1 : end-1]
+		i = skipSpace(data, skipSpace(data, end)+1) // past the colon
+		vend := valueEnd(data, i)
+		switch {
+		case string(key) == "usage" && usage == nil:
+			usage = data[i:vend]
+		case string(key) == "choices" && choices == nil:
+			choices = data[i:vend]
+		case !plainKey(string(key)) || bytes.EqualFold(key, []byte("usage")) || bytes.EqualFold(key, []byte("choices")):
+			return nil, nil, false // (a second usage or choices too)
+		}
+		if i = skipSpace(data, vend); data[i] == '}' {
+			return usage, choices, true
+		}
+		i = skipSpace(data, i+1) // past the comma
+	}
 }

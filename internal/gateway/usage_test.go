@@ -2,8 +2,10 @@ package gateway
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"io"
+	"math/rand"
 	"strings"
 	"testing"
 	"time"
@@ -138,5 +140,43 @@ func TestCopySSEFailures(t *testing.T) {
 				t.Errorf("what the client got was not flushed at the end")
 			}
 		})
+	}
+}
+
+// chunkUsage answers as chunkUsageSlow (json.Unmarshal of the whole chunk) does, on chunks
+// made of the fields that can mislead a shortcut: names in other cases or with escapes,
+// fields given twice, usage or choices of the wrong type, nested look-alikes.
+func TestChunkUsageAgreesWithUnmarshal(t *testing.T) {
+	keys := []string{`"usage"`, `"choices"`, `"Usage"`, `"CHOICES"`, `"us\u0061ge"`, `"id"`, `"model"`, `"u\u017fage"`, `"usage "`}
+	values := []string{`{"prompt_tokens":12,"completion_tokens":6,"total_tokens":18}`, `{"prompt_tokens":1}`, `null`, `[]`, ` [ ] `,
+		`[{"index":0,"delta":{"content":"usage"}}]`, `{"usage":{"prompt_tokens":9}}`, `"usage"`, `5`, `-1.5e3`, `true`,
+		`{"prompt_tokens":"x"}`, `{"completion_tokens":2,"prompt_tokens":3}`, `[{"a":"]}"}]`, `{}`}
+	r := rand.New(rand.NewSource(3))
+	check := func(data string) {
+		t.Helper()
+		if !json.Valid([]byte(data)) {
+			return
+		}
+		gu, gn := chunkUsage([]byte(data))
+		wu, wn := chunkUsageSlow([]byte(data))
+		if (gu == nil) != (wu == nil) || gu != nil && (*gu != *wu || gn != wn) {
+			t.Fatalf("chunkUsage(%s) = %+v, %v; json.Unmarshal gives %+v, %v", data, gu, gn, wu, wn)
+		}
+	}
+	for _, c := range []string{`{}`, `[]`, `"usage"`, ` {"usage" : {"prompt_tokens" : 3} , "choices" : [ ] } `,
+		`{"id":"x","choices":[],"usage":{"prompt_tokens":12,"completion_tokens":6}}`} {
+		check(c)
+	}
+	for n := 0; n < 20000; n++ {
+		var b strings.Builder
+		b.WriteString("{")
+		for i := r.Intn(5); i > 0; i-- {
+			if b.Len() > 1 {
+				b.WriteString(",")
+			}
+			b.WriteString([]string{"", " ", "\n"}[r.Intn(3)] + keys[r.Intn(len(keys))] + ":" + values[r.Intn(len(values))])
+		}
+		b.WriteString("}")
+		check(b.String())
 	}
 }
