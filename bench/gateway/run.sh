@@ -23,6 +23,9 @@
 #                  rproxy-stream plumb plumb-stream portkey)
 #        BODIES    the gateway's bodies.mode (full, truncated, off; default: the default,
 #                  truncated at 16 KiB), to see what recording bodies costs
+#        BASE      a git revision: plumb built from it is measured too, as the targets base and
+#                  base-stream (interleaved with the others: a before/after comparison that the
+#                  machine's other load moves alike); ONLY="plumb-stream base-stream" for instance
 #        PROFILE   1 (or stream: the streamed calls) adds one uncounted run of the gateway (bench/gateway/pprof: plumb with
 #                  Go's profiling endpoints) with a CPU profile and a heap profile taken under
 #                  the load, and prints where its CPU time and memory go
@@ -74,8 +77,14 @@ if [[ -z ${PLUMB_GWBENCH_INNER:-} ]]; then
 	(cd "$root" && go build -o "$out/plumb" ./cmd/plumb &&
 		go build -o "$out/upstream" ./bench/gateway/upstream &&
 		go build -o "$out/rproxy" ./bench/gateway/rproxy)
-	if [[ $PROFILE == 1 ]]; then
+	if [[ $PROFILE == 1 || $PROFILE == stream ]]; then
 		(cd "$root" && go build -o "$out/plumb-pprof" ./bench/gateway/pprof)
+	fi
+	if [[ -n ${BASE:-} ]]; then
+		echo "building plumb at $BASE ($(cd "$root" && git rev-parse --short "$BASE")) as the target base ..."
+		rm -rf "$out/base-src" && mkdir -p "$out/base-src"
+		(cd "$root" && git archive "$BASE" | tar -x -C "$out/base-src")
+		(cd "$out/base-src" && go build -o "$out/plumb-base" ./cmd/plumb)
 	fi
 	netns=(unshare -n)
 	if ! "${netns[@]}" true 2>/dev/null; then
@@ -187,6 +196,7 @@ cp "$work/direct.lua" "$work/rproxy.lua" && cp "$work/direct.json" "$work/rproxy
 cp "$work/direct-stream.lua" "$work/rproxy-stream.lua" && cp "$work/direct-stream.json" "$work/rproxy-stream.json"
 write_lua "$work/plumb.lua" bench 0 "$auth"
 write_lua "$work/plumb-stream.lua" bench 1 "$auth"
+for f in plumb.lua plumb.json plumb-stream.lua plumb-stream.json; do cp "$work/$f" "$work/${f/plumb/base}"; done
 write_lua "$work/portkey.lua" fake-1 0 "$up_auth" "x-portkey-provider: openai" \
 	"x-portkey-custom-host: http://127.0.0.1:$UP_PORT/v1"
 
@@ -227,7 +237,7 @@ start_server() {
 		url=http://127.0.0.1:$RP_PORT/v1/chat/completions
 		wait_http "http://127.0.0.1:$RP_PORT/" rproxy "$server_pid"
 		;;
-	plumb | plumb-prof)
+	plumb | plumb-prof | base)
 		local args=(gateway -c "$work/gateway.yaml")
 		if [[ $recording == 1 ]]; then
 			mkdir -p "$work/db-$1-$run"
@@ -236,6 +246,8 @@ start_server() {
 		fi
 		if [[ $t == plumb-prof ]]; then
 			"$out/plumb-pprof" -http 127.0.0.1:$PPROF_PORT -- "${args[@]}" >/dev/null 2>"$work/plumb.log" &
+		elif [[ $t == base ]]; then
+			"$out/plumb-base" "${args[@]}" >/dev/null 2>"$work/plumb.log" &
 		else
 			"$out/plumb" "${args[@]}" >/dev/null 2>"$work/plumb.log" &
 		fi
@@ -280,14 +292,28 @@ metric_sum() { # metric_sum NAME: the sum of a metric's series at the gateway's 
 	curl -s "http://127.0.0.1:$GW_PORT/metrics" | awk -v n="$1" '$1 == n || index($1, n "{") == 1 { s += $NF } END { printf "%d", s }'
 }
 
+# cpu_ticks PID: the CPU time (user + system) the process has used, in clock ticks.
+cpu_ticks() {
+	[[ -z $1 ]] && { echo 0; return; }
+	awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"
+}
+tick_us=$((1000000 / $(getconf CLK_TCK)))
+
 # measure TARGET RUN: a fresh server, a check, WARM s of warm-up, DURATION s measured; appends
-# "target run rps p50_ms p99_ms requests non2xx errors rss_mb served traces dropped sent" to results.
+# "target run rps p50_ms p99_ms requests non2xx errors rss_mb served traces dropped sent
+# server_cpu_us_per_call upstream_cpu_us_per_call" to results: CPU time counts what a call
+# costs whatever else the machine runs, which requests/s on a shared machine does not.
 measure() {
 	local t=$1 run=$2
 	start_server "$t" "$run"
 	check_answer "$t"
 	wrk -t"$THREADS" -c"$CONNS" -d"${WARM}s" -s "$work/$t.lua" "$url" >"$work/$t-$run.warm" 2>&1
+	local cpu0 up0
+	cpu0=$(cpu_ticks "$server_pid") up0=$(cpu_ticks "$up_pid")
 	wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" -s "$work/$t.lua" "$url" >"$work/$t-$run.wrk" 2>&1
+	local cpu=- upcpu
+	[[ -n $server_pid ]] && cpu=$(($(cpu_ticks "$server_pid") - cpu0))
+	upcpu=$(($(cpu_ticks "$up_pid") - up0))
 	local line warm
 	line=$(grep '^RESULT' "$work/$t-$run.wrk") || { echo "run.sh: wrk failed on $t:" >&2; cat "$work/$t-$run.wrk" >&2; exit 1; }
 	warm=$(sed -n 's/^RESULT requests=\([0-9]*\).*/\1/p' "$work/$t-$run.warm")
@@ -296,7 +322,7 @@ measure() {
 	if [[ -n $server_pid ]]; then
 		rss=$(awk '/^VmHWM:/ {printf "%.1f", $2 / 1024}' "/proc/$server_pid/status")
 	fi
-	if [[ ${t%-stream} == plumb ]]; then
+	if [[ ${t%-stream} == plumb || ${t%-stream} == base ]]; then
 		# Answers the gateway counted (the check, the warm-up, the run, and any cut off when wrk
 		# stopped), then a graceful stop, which flushes the recorder, then the store's count.
 		served=$(metric_sum plumb_gateway_requests_total)
@@ -305,15 +331,21 @@ measure() {
 		stop_server
 		if [[ -n $db ]]; then
 			traces=$(sqlite3 "$db" 'SELECT count(*) FROM traces')
+			# Its ~100-200 MB would otherwise be written back to disk during the next target's
+			# run (the next one after plumb is plumb-stream), costing that run CPU.
+			rm -rf "$(dirname "$db")"
 		fi
 	fi
 	stop_server
-	awk -v t="$t" -v run="$run" -v rss="$rss" -v served="$served" -v traces="$traces" -v dropped="$dropped" -v sent="$sent" '{
+	awk -v t="$t" -v run="$run" -v rss="$rss" -v served="$served" -v traces="$traces" -v dropped="$dropped" -v sent="$sent" \
+		-v cpu="$cpu" -v upcpu="$upcpu" -v tick="$tick_us" '{
 		for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
-		printf "%s %d %.0f %.3f %.3f %d %d %d %s %s %s %s %s\n", t, run, v["requests"] / (v["duration_us"] / 1e6),
-			v["p50_us"] / 1000, v["p99_us"] / 1000, v["requests"], v["non2xx"], v["errors"], rss, served, traces, dropped, sent
+		n = v["requests"] > 0 ? v["requests"] : 1
+		printf "%s %d %.0f %.3f %.3f %d %d %d %s %s %s %s %s %s %.1f\n", t, run, v["requests"] / (v["duration_us"] / 1e6),
+			v["p50_us"] / 1000, v["p99_us"] / 1000, v["requests"], v["non2xx"], v["errors"], rss, served, traces, dropped, sent,
+			cpu == "-" ? "-" : sprintf("%.1f", cpu * tick / n), upcpu * tick / n
 	}' <<<"$line" | tee -a "$results" | awk '{
-		printf "%-14s run %d: %7d req/s  p50 %7.3f ms  p99 %7.3f ms  non-2xx %d  errors %d  peak RSS %s MB", $1, $2, $3, $4, $5, $7, $8, $9
+		printf "%-14s run %d: %7d req/s  p50 %7.3f ms  p99 %7.3f ms  non-2xx %d  errors %d  peak RSS %s MB  CPU/call %s µs (upstream %s)", $1, $2, $3, $4, $5, $7, $8, $9, $14, $15
 		if ($10 != "-") printf "  answered %s, traces %s, dropped %s", $10, $11, $12
 		printf "\n"
 	}'
@@ -352,17 +384,26 @@ median() { sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) print "nan"; else if
 col() { awk -v t="$1" -v c="$2" '$1 == t { print $c }' "$results"; }
 declare -A rps p50 p99
 echo
-echo "| target | req/s (median) | p50 ms | p99 ms | peak RSS MB (max) |"
-echo "|---|---|---|---|---|"
+echo "| target | req/s (median) | p50 ms | p99 ms | peak RSS MB (max) | server CPU µs/call (median) |"
+echo "|---|---|---|---|---|---|"
 for t in "${targets[@]}"; do
 	[[ -z $t ]] && continue
 	rps[$t]=$(col "$t" 3 | median)
 	p50[$t]=$(col "$t" 4 | median)
 	p99[$t]=$(col "$t" 5 | median)
 	rss=$(awk -v t="$t" '$1 == t && $9 != "-" { print $9 }' "$results" | sort -g | tail -n 1)
-	printf '| %s | %s | %s | %s | %s |\n' "$t" "${rps[$t]}" "${p50[$t]}" "${p99[$t]}" "${rss:--}"
+	cpu=$(awk -v t="$t" '$1 == t && $14 != "-" { print $14 }' "$results" | median)
+	[[ $cpu == nan ]] && cpu=-
+	printf '| %s | %s | %s | %s | %s | %s |\n' "$t" "${rps[$t]}" "${p50[$t]}" "${p99[$t]}" "${rss:--}" "$cpu"
 done
 echo
+for s in "" -stream; do
+	if [[ -n ${rps[base$s]:-} && -n ${rps[plumb$s]:-} ]]; then
+		echo "plumb$s against base$s ($BASE): req/s $(awk -v a="${rps[plumb$s]}" -v b="${rps[base$s]}" 'BEGIN { printf "%.2f", a / b }')x$(
+			[[ -n ${rps[rproxy$s]:-} ]] && awk -v a="${rps[plumb$s]}" -v b="${rps[base$s]}" -v r="${rps[rproxy$s]}" -v s="$s" \
+				'BEGIN { printf "; of rproxy%s: %.2f against %.2f", s, a / r, b / r }')"
+	fi
+done
 verdict() { awk -v ok="$1" 'BEGIN { print (ok ? "met" : "**missed**") }'; }
 if [[ -n ${rps[plumb]:-} ]]; then
 	echo "| target | measured | verdict |"
@@ -392,11 +433,11 @@ if [[ -n ${rps[plumb]:-} ]]; then
 			echo "| p99 added over direct < 2 ms${s:+ (streaming)} | ${p99[plumb$s]} - ${p99[direct$s]} = $d ms | $v |"
 		fi
 	done
-	rss=$(awk '$1 ~ /^plumb/ { print $9 }' "$results" | sort -g | tail -n 1)
+	rss=$(awk '$1 ~ /^(plumb|base)/ { print $9 }' "$results" | sort -g | tail -n 1)
 	echo "| gateway peak RSS < 100 MB | $rss MB (largest of its runs) | $(verdict "$(awk -v m="$rss" 'BEGIN { print (m < 100) }')") |"
 	if [[ $recording == 1 ]]; then
-		lost=$(awk '$1 ~ /^plumb/ { l += ($10 - $11); d += $12 } END { print l + 0, d + 0 }' "$results")
-		tot=$(awk '$1 ~ /^plumb/ { a += $10; t += $11 } END { print a + 0, t + 0 }' "$results")
+		lost=$(awk '$1 ~ /^(plumb|base)/ { l += ($10 - $11); d += $12 } END { print l + 0, d + 0 }' "$results")
+		tot=$(awk '$1 ~ /^(plumb|base)/ { a += $10; t += $11 } END { print a + 0, t + 0 }' "$results")
 		echo "| zero trace records lost | ${tot% *} answered, ${tot#* } recorded, ${lost#* } dropped | $(verdict "$(awk -v l="${lost% *}" -v d="${lost#* }" 'BEGIN { print (l == 0 && d == 0) }')") |"
 	else
 		echo "| zero trace records lost | not measured: this build of plumb gateway records no traces | **not measured** |"
@@ -404,7 +445,7 @@ if [[ -n ${rps[plumb]:-} ]]; then
 fi
 non2xx=$(awk '{ n += $7 + $8 } END { print n + 0 }' "$results")
 [[ $non2xx == 0 ]] || echo "WARNING: $non2xx non-2xx answers or socket errors in the runs above (see $work/*.wrk)"
-echo "raw figures: $results (target run req/s p50_ms p99_ms requests non2xx errors rss_mb answered traces dropped sent)"
+echo "raw figures: $results (target run req/s p50_ms p99_ms requests non2xx errors rss_mb answered traces dropped sent server_cpu_us_per_call upstream_cpu_us_per_call)"
 
 # 6. Where the gateway's CPU and memory go (uncounted run): a CPU profile over the middle of
 #    the load, then the heap and the runtime's memory figures near its end.

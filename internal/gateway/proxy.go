@@ -12,6 +12,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -101,12 +102,25 @@ type call struct {
 
 func (g *Gateway) serveCall(w http.ResponseWriter, r *http.Request, endpoint string, anthropicClient bool) {
 	g.inflight.Add(1)
-	defer g.inflight.Done()
 	c := &call{g: g, start: g.now(), endpoint: endpoint, anthropic: anthropicClient, called: map[string]bool{}}
 	traceID := g.newTraceID(c.start)
 	c.ctx, c.traceID = r.Context(), traceID
 	w.Header().Set("X-Plumb-Trace-Id", traceID)
-	defer func() { c.finish(traceID) }()
+	defer func() {
+		if c.ttft > 0 {
+			// A stream reached its client: the response ends now, its last events leaving with
+			// its end in one write, and the call is settled and recorded after.
+			go func() {
+				defer g.inflight.Done()
+				c.settle()
+				c.finish(traceID)
+			}()
+			return
+		}
+		defer g.inflight.Done()
+		c.settle()
+		c.finish(traceID)
+	}()
 
 	k, aerr := g.authenticate(r)
 	if aerr != nil {
@@ -132,7 +146,6 @@ func (g *Gateway) serveCall(w http.ResponseWriter, r *http.Request, endpoint str
 		c.fail(w, aerr)
 		return
 	}
-	defer c.settle()
 	c.startShadow(traceID) // shadow.go: in the background, never charged to the key
 	if c.serveCached(w) {
 		return
@@ -514,9 +527,77 @@ func (c *call) upstreamBody(t *target) []byte {
 			_ = json.Unmarshal(v, &so)
 		}
 		so["include_usage"] = json.RawMessage("true")
-		f["stream_options"] = marshal(so)
+		f["stream_options"] = marshalFields(so)
 	}
-	return marshal(f)
+	return marshalFields(f)
+}
+
+// marshalFields is marshal(f), the same bytes (keys sorted, values compacted, nothing
+// escaped for HTML), without encoding/json's reflection and its validation of values that
+// came out of json.Unmarshal already valid: every attempt paid it for the whole request.
+func marshalFields(f map[string]json.RawMessage) []byte {
+	keys := make([]string, 0, len(f))
+	size := 2
+	for k, v := range f {
+		keys = append(keys, k)
+		size += len(k) + len(v) + 4
+	}
+	slices.Sort(keys)
+	out := make([]byte, 0, size)
+	out = append(out, '{')
+	for i, k := range keys {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		if plainKey(k) {
+			out = append(append(append(out, '"'), k...), '"')
+		} else {
+			out = append(out, marshal(k)...)
+		}
+		out = append(out, ':')
+		if v := f[k]; v == nil {
+			out = append(out, "null"...)
+		} else {
+			out = appendCompact(out, v)
+		}
+	}
+	return append(out, '}')
+}
+
+// plainKey tells a key that JSON encodes as it is, between quotes.
+func plainKey(k string) bool {
+	for i := 0; i < len(k); i++ {
+		if c := k[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
+// appendCompact appends the valid JSON v without its insignificant spaces, as
+// json.Compact does.
+func appendCompact(dst, v []byte) []byte {
+	inString, escaped := false, false
+	start := 0
+	for i, c := range v {
+		switch {
+		case inString:
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
+			dst = append(dst, v[start:i]...)
+			start = i + 1
+		}
+	}
+	return append(dst, v[start:]...)
 }
 
 // attempt makes one call to one target. A plain answer is read whole and returned; a
@@ -628,6 +709,7 @@ func (c *call) attempt(ctx context.Context, w http.ResponseWriter, t *target, d 
 			return result{status: resp.StatusCode, retryable: true, errText: "the upstream's stream was empty"}
 		}
 		if lw.replay && !lw.replayOver {
+			flush() // the stream is over: the client need not wait for the cache
 			c.answered = t
 			c.storeCached(lw.replayed)
 		}
@@ -688,6 +770,10 @@ func (l *lazyWriter) Write(p []byte) (int, error) {
 		l.onCommit()
 	}
 	if n := min(len(p), l.capture-len(l.captured)); n > 0 {
+		if l.captured == nil {
+			// Most streams are a few KiB: one allocation rather than one per doubling.
+			l.captured = make([]byte, 0, max(n, min(l.capture, 2<<10)))
+		}
 		l.captured = append(l.captured, p[:n]...)
 	}
 	if l.replay && !l.replayOver {

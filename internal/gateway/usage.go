@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 )
 
 // usage is what a call used, as the upstream reported it.
@@ -36,52 +37,98 @@ var errStreamCut = errors.New("the upstream's stream ended before [DONE]")
 // hold an unbounded line.
 const maxEventBytes = 8 << 20
 
-// copySSE copies an OpenAI chat completion stream event by event, flushing after each, and
-// returns the usage it reported. The gateway always asks the upstream for usage; when the
-// client did not (includeUsage false), the usage-only final chunk is left out, as the
+// copySSE copies an OpenAI chat completion stream event by event and returns the usage it
+// reported. Each event is written whole (the tool and guard writers take events), and what
+// was written is flushed before any read that may wait on the upstream: events that arrived
+// in one read go out in one write, as a reverse proxy sends them, and none waits for an
+// event the upstream has not sent yet. The last events, read with [DONE], are the exception:
+// the stream is over, and the end of the response, which the caller sends at once, carries
+// them in the same write (a write fewer per call). The gateway always asks the upstream for usage; when
+// the client did not (includeUsage false), the usage-only final chunk is left out, as the
 // upstream would have done. An event whose data is not JSON ends the copy with an error.
-func copySSE(dst io.Writer, flush func(), src io.Reader, includeUsage bool) (usage, error) {
-	var u usage
-	br := bufio.NewReaderSize(src, 16<<10)
-	var event bytes.Buffer
+func copySSE(dst io.Writer, flush func(), src io.Reader, includeUsage bool) (u usage, err error) {
+	r := sseReaders.Get().(*sseReader)
+	br := r.br
+	br.Reset(src)
+	defer func() {
+		br.Reset(nil) // the pool must not keep the upstream's body
+		if cap(r.event) <= 64<<10 {
+			sseReaders.Put(r)
+		}
+	}()
+	pending := false // written, not yet flushed
+	defer func() {
+		if pending {
+			flush()
+		}
+	}()
+	event := r.event[:0]
+	defer func() { r.event = event[:0] }()
 	for {
-		line, err := br.ReadSlice('\n')
-		if errors.Is(err, bufio.ErrBufferFull) {
-			// A long line: gather it whole.
-			rest, err2 := br.ReadBytes('\n')
-			line = append(append([]byte(nil), line...), rest...)
-			err = err2
+		if pending && !eventBuffered(br) { // the next read may wait: send what is written
+			flush()
+			pending = false
+		}
+		line, rerr := br.ReadSlice('\n')
+		if errors.Is(rerr, bufio.ErrBufferFull) {
+			// A long line: gather it whole (copying its start first: reading on reuses the
+			// reader's buffer).
+			line = append([]byte(nil), line...)
+			var rest []byte
+			rest, rerr = br.ReadBytes('\n')
+			line = append(line, rest...)
 		}
 		if len(line) > 0 {
-			if event.Len()+len(line) > maxEventBytes {
+			if len(event)+len(line) > maxEventBytes {
 				return u, fmt.Errorf("an event of the upstream's stream is larger than %d bytes", maxEventBytes)
 			}
-			event.Write(line)
+			event = append(event, line...)
 		}
-		blank := len(bytes.TrimRight(line, "\r\n")) == 0 && len(line) > 0
-		if blank && event.Len() > 0 {
-			done, skip, perr := inspectEvent(event.Bytes(), &u, includeUsage)
+		if len(line) > 0 && len(bytes.TrimRight(line, "\r\n")) == 0 { // a blank line ends the event
+			done, skip, perr := inspectEvent(event, &u, includeUsage)
 			if perr != nil {
 				return u, perr
 			}
 			if !skip {
-				if _, werr := dst.Write(event.Bytes()); werr != nil {
+				if _, werr := dst.Write(event); werr != nil {
 					return u, werr
 				}
-				flush()
+				pending = true
 			}
-			event.Reset()
+			event = event[:0]
 			if done {
+				pending = false // the end of the response carries it (see above)
 				return u, nil
 			}
 		}
-		if err != nil {
-			if errors.Is(err, io.EOF) {
+		if rerr != nil {
+			if errors.Is(rerr, io.EOF) {
 				return u, errStreamCut
 			}
-			return u, err
+			return u, rerr
 		}
 	}
+}
+
+// sseReader is what copySSE reads a stream with: the reader, and the event being gathered.
+type sseReader struct {
+	br    *bufio.Reader
+	event []byte
+}
+
+// sseReaders keeps the readers of finished streams for the next ones: a stream's reader is
+// larger than the rest of what a streamed call allocates. One that gathered a large event
+// is not kept.
+var sseReaders = sync.Pool{New: func() any {
+	return &sseReader{br: bufio.NewReaderSize(nil, 16<<10), event: make([]byte, 0, 1024)}
+}}
+
+// eventBuffered reports whether br already holds the end of an event (a blank line; br is
+// read from a line's start), so that reading on up to it cannot wait on the upstream.
+func eventBuffered(br *bufio.Reader) bool {
+	b, _ := br.Peek(br.Buffered())
+	return bytes.HasPrefix(b, []byte("\n")) || bytes.HasPrefix(b, []byte("\r\n")) ||
+		bytes.Contains(b, []byte("\n\n")) || bytes.Contains(b, []byte("\n\r\n"))
 }
 
 var (
@@ -93,7 +140,9 @@ var (
 // inspectEvent looks at one event: whether it is [DONE], whether to leave it out (the
 // usage-only chunk a client did not ask for), and the usage it carries.
 func inspectEvent(ev []byte, u *usage, includeUsage bool) (done, skip bool, err error) {
-	for _, line := range bytes.Split(ev, []byte("\n")) {
+	for rest := ev; len(rest) > 0; {
+		var line []byte
+		line, rest, _ = bytes.Cut(rest, []byte("\n"))
 		line = bytes.TrimRight(line, "\r")
 		data, ok := bytes.CutPrefix(line, dataPrefix)
 		if !ok {
@@ -103,23 +152,81 @@ func inspectEvent(ev []byte, u *usage, includeUsage bool) (done, skip bool, err 
 		if bytes.Equal(data, doneData) {
 			return true, false, nil
 		}
-		if !json.Valid(data) {
+		if !validJSON(data) {
 			return false, false, errors.New("the upstream's stream holds an event that is not JSON")
 		}
 		if !bytes.Contains(data, usageKey) {
 			continue
 		}
-		var v struct {
-			Choices []json.RawMessage `json:"choices"`
-			Usage   *usage            `json:"usage"`
-		}
-		if json.Unmarshal(data, &v) == nil && v.Usage != nil {
-			*u = *v.Usage
+		if cu, noChoices := chunkUsage(data); cu != nil {
+			*u = *cu
 			u.reported = true
-			if !includeUsage && len(v.Choices) == 0 {
+			if !includeUsage && noChoices {
 				skip = true
 			}
 		}
 	}
 	return false, skip, nil
+}
+
+// chunkUsage reads a chunk's usage (nil when it has none, or when json.Unmarshal would fail
+// on it) and whether its choices are empty, as chunkUsageSlow does, but decoding the usage
+// alone: the chunk, valid JSON, is only walked to find its top-level fields.
+func chunkUsage(data []byte) (*usage, bool) {
+	raw, choices, ok := usageFields(data)
+	if !ok {
+		return chunkUsageSlow(data)
+	}
+	if len(choices) > 0 && choices[0] != '[' && string(choices) != "null" {
+		return nil, false // choices that are not a list fail json.Unmarshal
+	}
+	var u *usage
+	if raw == nil || json.Unmarshal(raw, &u) != nil || u == nil {
+		return nil, false
+	}
+	return u, len(choices) == 0 || choices[0] == 'n' || len(bytes.TrimLeft(choices[1:], " \t\r\n")) == 1
+}
+
+// chunkUsageSlow is chunkUsage by json.Unmarshal of the whole chunk.
+func chunkUsageSlow(data []byte) (*usage, bool) {
+	var v struct {
+		Choices []json.RawMessage `json:"choices"`
+		Usage   *usage            `json:"usage"`
+	}
+	if json.Unmarshal(data, &v) != nil {
+		return nil, false
+	}
+	return v.Usage, len(v.Choices) == 0
+}
+
+// usageFields finds the values of the "usage" and "choices" fields of the valid JSON object
+// data. It gives up (ok false) where json.Unmarshal's field matching is more than an exact
+// comparison: data not an object, a key with an escape or a non-ASCII byte, a key that
+// differs from either name only in case, or either field given twice.
+func usageFields(data []byte) (usage, choices []byte, ok bool) {
+	i := skipSpace(data, 0)
+	if i >= len(data) || data[i] != '{' {
+		return nil, nil, false
+	}
+	if i = skipSpace(data, i+1); data[i] == '}' {
+		return nil, nil, true
+	}
+	for {
+		end, _ := scanString(data, i)
+		key := data[i+1 : end-1]
+		i = skipSpace(data, skipSpace(data, end)+1) // past the colon
+		vend := valueEnd(data, i)
+		switch {
+		case string(key) == "usage" && usage == nil:
+			usage = data[i:vend]
+		case string(key) == "choices" && choices == nil:
+			choices = data[i:vend]
+		case !plainKey(string(key)) || bytes.EqualFold(key, []byte("usage")) || bytes.EqualFold(key, []byte("choices")):
+			return nil, nil, false // (a second usage or choices too)
+		}
+		if i = skipSpace(data, vend); data[i] == '}' {
+			return usage, choices, true
+		}
+		i = skipSpace(data, i+1) // past the comma
+	}
 }
