@@ -89,6 +89,7 @@ type call struct {
 	attempts []store.Attempt
 	called   map[string]bool
 	respBody []byte
+	streamed int // bytes of a streamed answer sent to the client
 	// The tool policy's view of the call (tools.go).
 	ctx          context.Context
 	traceID      string
@@ -319,7 +320,60 @@ func (c *call) tokens() (in, out int) {
 		return 0, 0
 	}
 	in = len(c.raw) / 4
+	if c.stream {
+		return in, streamTextBytes(c.respBody, c.streamed) / 4
+	}
 	return in, len(c.respBody) / 4
+}
+
+// streamTextBytes estimates the bytes of text (content, tool-call arguments) in a stream that
+// reported no usage (it broke off, or a guard cut it): those of the captured events, scaled
+// by the share of the stream the capture holds. The events' JSON envelopes are many times
+// their text, so counting raw bytes would charge a cut stream several times its answer.
+// With nothing captured (bodies: off), a tenth of the bytes sent.
+func streamTextBytes(captured []byte, sent int) int {
+	text := 0
+	for rest := captured; len(rest) > 0; {
+		var line []byte
+		line, rest, _ = bytes.Cut(rest, []byte("\n"))
+		data, ok := bytes.CutPrefix(bytes.TrimRight(line, "\r"), []byte("data:"))
+		if !ok {
+			continue
+		}
+		var ev struct {
+			Choices []struct {
+				Delta struct {
+					Content   string `json:"content"`
+					ToolCalls []struct {
+						Function struct {
+							Arguments string `json:"arguments"`
+						} `json:"function"`
+					} `json:"tool_calls"`
+				} `json:"delta"`
+			} `json:"choices"`
+			Delta struct { // Anthropic's content_block_delta
+				Text        string `json:"text"`
+				PartialJSON string `json:"partial_json"`
+			} `json:"delta"`
+		}
+		if json.Unmarshal(bytes.TrimSpace(data), &ev) != nil {
+			continue
+		}
+		for _, ch := range ev.Choices {
+			text += len(ch.Delta.Content)
+			for _, tc := range ch.Delta.ToolCalls {
+				text += len(tc.Function.Arguments)
+			}
+		}
+		text += len(ev.Delta.Text) + len(ev.Delta.PartialJSON)
+	}
+	if len(captured) == 0 {
+		return sent / 10
+	}
+	if sent > len(captured) {
+		return int(float64(text) * float64(sent) / float64(len(captured)))
+	}
+	return text
 }
 
 func (c *call) cost() float64 {
@@ -703,7 +757,7 @@ func (c *call) attempt(ctx context.Context, w http.ResponseWriter, t *target, d 
 	}
 	u, err := c.streamToClient(lw, flush, resp.Body, t)
 	c.usage = u
-	c.respBody = lw.captured
+	c.respBody, c.streamed = lw.captured, lw.written
 	if err == nil {
 		if !lw.committed {
 			return result{status: resp.StatusCode, retryable: true, errText: "the upstream's stream was empty"}
@@ -755,6 +809,7 @@ type lazyWriter struct {
 	committed bool
 	capture   int // how many bytes to keep for the trace record
 	captured  []byte
+	written   int // every byte written to the client
 	// replay keeps the whole stream for the response cache, up to maxReplayBytes.
 	replay     bool
 	replayed   []byte
@@ -769,6 +824,7 @@ func (l *lazyWriter) Write(p []byte) (int, error) {
 		l.committed = true
 		l.onCommit()
 	}
+	l.written += len(p)
 	if n := min(len(p), l.capture-len(l.captured)); n > 0 {
 		if l.captured == nil {
 			// Most streams are a few KiB: one allocation rather than one per doubling.
