@@ -230,7 +230,8 @@ func (c *call) plainAnswer(t *target, body []byte) (chat, native []byte, err err
 }
 
 // clientAnswer is a plain answer as the client gets it: for an Anthropic client the
-// upstream's own answer when it passed through unchanged, else the chat answer translated.
+// upstream's own answer when it passed through unchanged, else the chat answer translated
+// (named as the upstream named it for a pass-through, else after the route).
 func (c *call) clientAnswer(chat, native []byte, changed bool) ([]byte, error) {
 	if !c.anthropic {
 		return chat, nil
@@ -238,7 +239,14 @@ func (c *call) clientAnswer(chat, native []byte, changed bool) ([]byte, error) {
 	if native != nil && !changed {
 		return native, nil
 	}
-	out, _, err := anthropic.ChatResponseToMessages(chat, c.clientModel())
+	model := c.clientModel()
+	var up struct {
+		Model string `json:"model"`
+	}
+	if native != nil && json.Unmarshal(native, &up) == nil && up.Model != "" {
+		model = up.Model // a rewritten pass-through answer keeps the upstream's model, as an untouched one
+	}
+	out, _, err := anthropic.ChatResponseToMessages(chat, model)
 	if err != nil {
 		return nil, err
 	}

@@ -300,3 +300,16 @@ func mustMarshal(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
 }
+
+// A plain answer from an Anthropic upstream names the upstream's model whether or not the
+// route's guard policy rewrote it.
+func TestMessagesModelNameKeptWhenGuarded(t *testing.T) {
+	for _, reply := range []string{"All is well.", "Your card 4111 1111 1111 1111 is on file."} {
+		h, _ := policyGatewayUp(t, "anthropic", guardPolicies, "strict", reply, nil)
+		resp, out := h.postMessages(teamAKey, `{"model":"support-bot","max_tokens":100,"messages":[{"role":"user","content":"hi"}]}`)
+		var m struct{ Model string }
+		if resp.StatusCode != 200 || json.Unmarshal([]byte(out), &m) != nil || m.Model != "fake-1" || strings.Contains(out, "4111") {
+			t.Fatalf("%q: %d %s", reply, resp.StatusCode, out)
+		}
+	}
+}
