@@ -43,10 +43,11 @@ type Verdict struct {
 
 // Guard is one step of the guard pipeline. Steps run in order; each sees the texts as the
 // steps before it left them; the first Block ends the call. On input the texts are the
-// messages' text (chat) or the inputs (embeddings); on output the choices' content of a
-// plain chat answer. Streamed answers (chat and Messages), and the arguments of an
-// answer's tool calls, are checked on output by a route's guard policy only
-// (guard_policy.go, messages_stream.go), not by Guard steps.
+// messages' text and the tools' descriptions (chat) or the inputs (embeddings), and, apart,
+// the strings of each tool call's arguments the conversation sends back (guard_input.go);
+// on output the choices' content of a plain chat answer. Streamed answers (chat and
+// Messages), and the arguments of an answer's tool calls, are checked on output by a
+// route's guard policy only (guard_policy.go, messages_stream.go), not by Guard steps.
 type Guard interface {
 	Name() string
 	Check(ctx context.Context, stage Stage, texts []string) (Verdict, error)

@@ -81,3 +81,26 @@ func TestGuardInputMessagesToolUse(t *testing.T) {
 		t.Fatalf("upstream body: %s", raw)
 	}
 }
+
+// The regex guards: steps see the strings of the tool calls sent back too: a redact step
+// rewrites inside the JSON, a block step refuses the request.
+func TestGuardInputRegexStepsSeeToolCalls(t *testing.T) {
+	steps := "guards:\n  - name: redact-emails\n    action: redact\n    regex: '[a-z.]+@example\\.com'\n    replace: <EMAIL>\n" +
+		"  - name: no-cards\n    action: block\n    regex: '\\b4[0-9]{15}\\b'\n    message: Card numbers may not be sent.\nkeys:"
+	h := newHarness(t, noLimits(strings.Replace(twoTargets, "keys:", steps, 1)))
+	history := func(args string) string {
+		return `{"model":"support-bot","messages":[{"role":"user","content":"go"},
+		  {"role":"assistant","content":null,"tool_calls":[{"id":"t1","type":"function","function":{"name":"f","arguments":` + string(marshal(args)) + `}}]},
+		  {"role":"tool","tool_call_id":"t1","content":"ok"}]}`
+	}
+	if status, _, out := h.call("/v1/chat/completions", teamAKey, history(`{"to": "bob@example.com"}`)); status != 200 {
+		t.Fatalf("%d %s", status, out)
+	}
+	if b := string(h.primary.Requests()[0].Body); !strings.Contains(b, `{\"to\":\"\u003cEMAIL\u003e\"}`) && !strings.Contains(b, `{\"to\":\"<EMAIL>\"}`) {
+		t.Fatalf("upstream body: %s", b)
+	}
+	status, _, out := h.call("/v1/chat/completions", teamAKey, history(`{"card": "4111111111111111"}`))
+	if _, code, msg := apiErr(t, out); status != 400 || code != "content_blocked" || msg != "Card numbers may not be sent." {
+		t.Fatalf("%d %s", status, out)
+	}
+}
