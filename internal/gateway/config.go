@@ -436,8 +436,15 @@ func (l *loader) validate(c *Config, getenv func(string) string) {
 				l.fail(at(path+".canary.percent"), "write a share between 0 and 100, e.g. percent: 5", "canary percent must be above 0 and at most 100")
 			}
 		}
-		if r.Cache != nil && r.Cache.TTLSeconds <= 0 {
+		switch {
+		case r.Cache == nil:
+		case r.Cache.TTLSeconds == 0 && !l.FailedAt(at(path+".cache.ttl_s")):
 			l.fail(at(path+".cache"), "write cache: {ttl_s: 300}", "the cache needs ttl_s, the seconds an answer is kept")
+		case r.Cache.TTLSeconds < 0:
+			l.fail(at(path+".cache.ttl_s"), "write the seconds an answer is kept, e.g. ttl_s: 300", "ttl_s is %d; the seconds an answer is kept must be positive", r.Cache.TTLSeconds)
+		}
+		if r.SLAP95MS < 0 {
+			l.fail(at(path+".sla_p95_ms"), "write the p95 latency target in milliseconds, e.g. 2000, or leave it out", "sla_p95_ms is %g; a latency target must be positive", r.SLAP95MS)
 		}
 		if r.Shadow != nil {
 			target(path+".shadow", r.Shadow.Provider, r.Shadow.Model)
@@ -479,15 +486,14 @@ func (l *loader) validate(c *Config, getenv func(string) string) {
 			}
 			secrets[k.secret] = k.Name
 		}
-		if k.RPM < 0 || k.TPM < 0 || k.BudgetUSDPerDay < 0 {
-			l.fail(at(path), "write 0 (no limit) or a positive number", "key %q has a negative limit", k.Name)
-		}
+		l.checkLimits(at, path, KeyLimits{RPM: k.RPM, TPM: k.TPM, BudgetUSDPerDay: k.BudgetUSDPerDay})
 		for j, r := range k.Routes {
 			if !routes[r] {
 				l.fail(at(fmt.Sprintf("%s.routes[%d]", path, j)), hintFor(r, routeNames, "name a route defined under routes:"), "unknown route %q", r)
 			}
 		}
 	}
+	l.checkLimits(at, "project_keys", c.ProjectKeys)
 	if len(c.Keys) == 0 {
 		l.fail(at(""), "add keys: with at least one {name, key_env}: the gateway refuses every call without one", "the config has no keys")
 	}
@@ -533,6 +539,18 @@ func (l *loader) validate(c *Config, getenv func(string) string) {
 	}
 	if c.MaxBodyBytes < 0 {
 		l.fail(at("max_body_bytes"), "write a size in bytes, e.g. 33554432", "max_body_bytes must be positive")
+	}
+}
+
+// checkLimits reports each negative limit of limits, written at path, at its value.
+func (l *loader) checkLimits(at func(string) config.Pos, path string, limits KeyLimits) {
+	for _, v := range []struct {
+		name string
+		n    float64
+	}{{"rpm", float64(limits.RPM)}, {"tpm", float64(limits.TPM)}, {"budget_usd_per_day", limits.BudgetUSDPerDay}} {
+		if v.n < 0 {
+			l.fail(at(path+"."+v.name), "write 0 (no limit) or a positive number", "%s is %g; a limit must not be negative", v.name, v.n)
+		}
 	}
 }
 

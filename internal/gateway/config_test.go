@@ -88,6 +88,15 @@ keys:
 			want: []string{`gateway.yaml:10:9: unknown provider "primry"`, `gateway.yaml:12:9: unknown key "wieght"`}},
 		{name: "canary percent", old: "keys:", new: "    canary: {provider: primary, model: fake-2, percent: 150}\nkeys:",
 			want: []string{`canary percent must be above 0 and at most 100`}},
+		// Each negative limit is reported at its value, named, in file order.
+		{name: "negative limits", old: "key_env: TEAM_A_KEY", new: "key_env: TEAM_A_KEY\n    budget_usd_per_day: -5\n    rpm: -1",
+			want: []string{"gateway.yaml:15:5: budget_usd_per_day is -5; a limit must not be negative\n", "gateway.yaml:16:5: rpm is -1"}},
+		{name: "negative project key limit", old: "keys:", new: "project_keys: {tpm: -3}\nkeys:",
+			want: []string{"gateway.yaml:12:16: tpm is -3; a limit must not be negative"}},
+		{name: "negative cache ttl", old: "keys:", new: "    cache: {ttl_s: -1}\nkeys:",
+			want: []string{"gateway.yaml:12:13: ttl_s is -1; the seconds an answer is kept must be positive"}},
+		{name: "negative latency target", old: "keys:", new: "    sla_p95_ms: -5\nkeys:",
+			want: []string{"gateway.yaml:12:5: sla_p95_ms is -5; a latency target must be positive"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

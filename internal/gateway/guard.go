@@ -43,10 +43,11 @@ type Verdict struct {
 
 // Guard is one step of the guard pipeline. Steps run in order; each sees the texts as the
 // steps before it left them; the first Block ends the call. On input the texts are the
-// messages' text (chat) or the inputs (embeddings); on output the choices' content of a
-// plain chat answer. Streamed answers (chat and Messages), and the arguments of an
-// answer's tool calls, are checked on output by a route's guard policy only
-// (guard_policy.go, messages_stream.go), not by Guard steps.
+// messages' text and the tools' descriptions (chat) or the inputs (embeddings), and, apart,
+// the strings of each tool call's arguments the conversation sends back (guard_input.go);
+// on output the choices' content of a plain chat answer. Streamed answers (chat and
+// Messages), and the arguments of an answer's tool calls, are checked on output by a
+// route's guard policy only (guard_policy.go, messages_stream.go), not by Guard steps.
 type Guard interface {
 	Name() string
 	Check(ctx context.Context, stage Stage, texts []string) (Verdict, error)
@@ -87,8 +88,13 @@ func (r regexGuard) Check(_ context.Context, stage Stage, texts []string) (Verdi
 // runGuards runs the pipeline over texts. It returns the texts as modified, whether any
 // step modified them, and the blocking step's name and reason.
 func (c *call) runGuards(ctx context.Context, stage Stage, texts []string) (out []string, changed bool, step, reason string, err error) {
+	return c.runSteps(ctx, c.guardSteps(), stage, texts)
+}
+
+// runSteps is runGuards with the steps given.
+func (c *call) runSteps(ctx context.Context, steps []Guard, stage Stage, texts []string) (out []string, changed bool, step, reason string, err error) {
 	out = texts
-	for _, s := range c.guardSteps() {
+	for _, s := range steps {
 		v, err := s.Check(ctx, stage, out)
 		if err != nil {
 			return nil, false, s.Name(), "", fmt.Errorf("guard step %s: %w", s.Name(), err)
@@ -121,27 +127,6 @@ func (c *call) guardError(stage Stage, step, reason string, err error) *apiError
 	return &apiError{Status: http.StatusBadRequest, Type: typeInvalidRequest, Code: "content_blocked", Message: reason}
 }
 
-// guardInput runs the pipeline on the request's texts and writes modified texts back.
-func (c *call) guardInput(ctx context.Context) *apiError {
-	if len(c.guardSteps()) == 0 {
-		return nil
-	}
-	texts, set := inputTexts(c.endpoint, c.fields)
-	if len(texts) == 0 {
-		return nil
-	}
-	out, changed, step, reason, err := c.runGuards(ctx, StageInput, texts)
-	if err != nil || step != "" {
-		return c.guardError(StageInput, step, reason, err)
-	}
-	if changed {
-		set(out)
-		c.raw = marshal(c.fields)
-		c.guarded = true
-	}
-	return nil
-}
-
 // guardOutput runs the pipeline on a plain chat answer's texts, and the route's guard
 // policy on its tool calls' arguments, and returns the answer, modified if a step said so.
 func (c *call) guardOutput(ctx context.Context, body []byte) ([]byte, *apiError) {
@@ -164,7 +149,7 @@ func (c *call) guardOutput(ctx context.Context, body []byte) ([]byte, *apiError)
 			continue
 		}
 		var s string
-		if json.Unmarshal(msgs[i]["content"], &s) == nil {
+		if !isNull(msgs[i]["content"]) && json.Unmarshal(msgs[i]["content"], &s) == nil {
 			texts = append(texts, s)
 			where = append(where, i)
 		}
@@ -199,60 +184,4 @@ func (c *call) guardOutput(ctx context.Context, body []byte) ([]byte, *apiError)
 	}
 	resp["choices"] = marshal(choices)
 	return marshal(resp), nil
-}
-
-// inputTexts finds the texts of a request (the messages' string contents and text parts,
-// or the embedding inputs) and returns a function that writes replacements back.
-func inputTexts(endpoint string, fields map[string]json.RawMessage) ([]string, func([]string)) {
-	if endpoint == endpointEmbeddings {
-		var one string
-		if json.Unmarshal(fields["input"], &one) == nil {
-			return []string{one}, func(t []string) { fields["input"] = marshal(t[0]) }
-		}
-		var many []string
-		if json.Unmarshal(fields["input"], &many) == nil {
-			return many, func(t []string) { fields["input"] = marshal(t) }
-		}
-		return nil, nil
-	}
-	var msgs []map[string]json.RawMessage
-	if json.Unmarshal(fields["messages"], &msgs) != nil {
-		return nil, nil
-	}
-	type loc struct{ msg, part int } // part -1: the content is a string
-	var texts []string
-	var locs []loc
-	parts := make([][]map[string]json.RawMessage, len(msgs))
-	for i, m := range msgs {
-		var s string
-		if json.Unmarshal(m["content"], &s) == nil {
-			texts, locs = append(texts, s), append(locs, loc{i, -1})
-			continue
-		}
-		if json.Unmarshal(m["content"], &parts[i]) != nil {
-			continue
-		}
-		for j, p := range parts[i] {
-			var typ, text string
-			_ = json.Unmarshal(p["type"], &typ)
-			if typ == "text" && json.Unmarshal(p["text"], &text) == nil {
-				texts, locs = append(texts, text), append(locs, loc{i, j})
-			}
-		}
-	}
-	return texts, func(t []string) {
-		for k, l := range locs {
-			if l.part < 0 {
-				msgs[l.msg]["content"] = marshal(t[k])
-			} else {
-				parts[l.msg][l.part]["text"] = marshal(t[k])
-			}
-		}
-		for i := range msgs {
-			if parts[i] != nil {
-				msgs[i]["content"] = marshal(parts[i])
-			}
-		}
-		fields["messages"] = marshal(msgs)
-	}
 }

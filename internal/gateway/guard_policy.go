@@ -305,11 +305,31 @@ func (s *guardStream) Write(ev []byte) (int, error) {
 			return 0, err
 		}
 	}
-	if emptyChunk(chunk, choices) {
-		return len(ev), nil // it only carried tool call deltas
+	if emptyChunk(chunk, choices) || onlyEmptyText(chunk, choices) {
+		return len(ev), nil // it only carried tool call deltas, or text the policy holds back
 	}
 	chunk["choices"] = marshal(choices)
 	return s.pass(sseEvent(chunk), len(ev))
+}
+
+// onlyEmptyText tells whether a chunk carries nothing but empty content deltas (text the
+// policy holds back): no role, finish reason, usage, tool calls or other field.
+func onlyEmptyText(chunk map[string]json.RawMessage, choices []map[string]json.RawMessage) bool {
+	if !isNull(chunk["usage"]) {
+		return false
+	}
+	for _, ch := range choices {
+		for k, v := range ch {
+			if k != "index" && k != "delta" && !isNull(v) {
+				return false
+			}
+		}
+		var delta map[string]json.RawMessage
+		if json.Unmarshal(ch["delta"], &delta) != nil || len(delta) != 1 || string(delta["content"]) != `""` {
+			return false
+		}
+	}
+	return true
 }
 
 // release checks the held calls of choice idx whose index is below below, and returns the

@@ -224,3 +224,20 @@ func TestGuardPolicyPerProject(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// While the policy holds text back (a card number may be coming), the client gets no run of
+// empty chunks: every chunk but the first (the role) and the last (the finish reason)
+// carries text.
+func TestGuardPolicyStreamNoEmptyChunks(t *testing.T) {
+	h := policyHarness(t, "Your card 4111 1111 1111 1111 is on file, thanks for asking about it today.")
+	status, _, out := h.call("/v1/chat/completions", teamAKey, streamChat("hi"))
+	if text, done, errEv := streamed(t, out); status != 200 || text != "Your card <CREDIT_CARD> is on file, thanks for asking about it today." || !done || errEv != "" {
+		t.Fatalf("%d %q done=%v err=%q\n%s", status, text, done, errEv, out)
+	}
+	if n := strings.Count(out, `"content":""`); n > 1 {
+		t.Fatalf("%d chunks with empty content:\n%s", n, out)
+	}
+	if !strings.Contains(out, `"role":"assistant"`) || !strings.Contains(out, `"finish_reason":"stop"`) {
+		t.Fatalf("the role or the finish reason is missing:\n%s", out)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 
 	"github.com/plumbhq/plumb/internal/gateway/anthropic"
 )
@@ -136,10 +137,14 @@ func (c *call) readMessages() *apiError {
 		if !errors.As(err, &te) {
 			te = &anthropic.Error{Status: http.StatusBadRequest, Message: err.Error()}
 		}
+		if te.Param == "max_tokens" {
+			// Anthropic requires it too: no route takes the request without it.
+			return &apiError{Status: http.StatusBadRequest, Type: typeInvalidRequest, Param: te.Param, Code: "invalid_max_tokens",
+				Message: te.Message + ` (the most tokens the answer may have, e.g. "max_tokens": 1024)`}
+		}
 		// What OpenAI cannot express (top_k, thinking...) may still pass through to an
-		// Anthropic route: checkNative decides once the route is known.
-		c.untranslatable = &apiError{Status: te.Status, Type: typeInvalidRequest, Param: te.Param, Code: "unsupported_field",
-			Message: te.Error() + " (the route has an OpenAI-compatible target, which cannot express it)"}
+		// Anthropic route: checkNative decides once the route is known, and says why not.
+		c.untranslatable = &apiError{Status: te.Status, Type: typeInvalidRequest, Param: te.Param, Code: "unsupported_field", Message: te.Message}
 		stub := map[string]json.RawMessage{"model": c.native["model"], "messages": json.RawMessage("[]")}
 		for _, k := range []string{"max_tokens", "stream"} {
 			if v, ok := c.native[k]; ok {
@@ -154,24 +159,35 @@ func (c *call) readMessages() *apiError {
 
 // checkNative refuses an Anthropic request that could not be translated unless every
 // target of its route is an Anthropic upstream (it then passes through as it is), no guard
-// step has to read its text and no tool policy its tools.
+// step has to read its text and no tool policy its tools; the message says which stands in
+// the way. It also refuses embeddings on a route whose targets are all Anthropic upstreams.
 func (c *call) checkNative() *apiError {
-	if c.untranslatable == nil {
-		return nil
-	}
-	if len(c.guardSteps()) > 0 || !c.route.Tools.Empty() {
-		return c.untranslatable
-	}
 	all := append([]*target{}, c.route.targets...)
 	if c.route.canary != nil {
 		all = append(all, c.route.canary)
 	}
-	for _, t := range all {
-		if t.up.Type != TypeAnthropic {
-			return c.untranslatable
-		}
+	allAnthropic := !slices.ContainsFunc(all, func(t *target) bool { return t.up.Type != TypeAnthropic })
+	if c.endpoint == endpointEmbeddings && allAnthropic {
+		return &apiError{Status: http.StatusBadRequest, Type: typeInvalidRequest, Param: "model", Code: "embeddings_unsupported",
+			Message: fmt.Sprintf("The route `%s` cannot make embeddings: its targets are Anthropic upstreams, which have no embeddings API. Use a route with an OpenAI-compatible target.", c.route.Name)}
 	}
-	return nil
+	if c.untranslatable == nil {
+		return nil
+	}
+	var why string
+	switch {
+	case len(c.guardSteps()) > 0:
+		why = "the route's guard steps read the request translated to OpenAI's shape, which cannot express it"
+	case !c.route.Tools.Empty():
+		why = "the route's tool policy reads the request translated to OpenAI's shape, which cannot express it"
+	case !allAnthropic:
+		why = "the route has an OpenAI-compatible target, which cannot express it"
+	default:
+		return nil
+	}
+	e := *c.untranslatable
+	e.Message += " (" + why + ")"
+	return &e
 }
 
 // nativeBody is an Anthropic client's request for an Anthropic target: as the client sent
@@ -230,7 +246,8 @@ func (c *call) plainAnswer(t *target, body []byte) (chat, native []byte, err err
 }
 
 // clientAnswer is a plain answer as the client gets it: for an Anthropic client the
-// upstream's own answer when it passed through unchanged, else the chat answer translated.
+// upstream's own answer when it passed through unchanged, else the chat answer translated
+// (named as the upstream named it for a pass-through, else after the route).
 func (c *call) clientAnswer(chat, native []byte, changed bool) ([]byte, error) {
 	if !c.anthropic {
 		return chat, nil
@@ -238,7 +255,14 @@ func (c *call) clientAnswer(chat, native []byte, changed bool) ([]byte, error) {
 	if native != nil && !changed {
 		return native, nil
 	}
-	out, _, err := anthropic.ChatResponseToMessages(chat, c.clientModel())
+	model := c.clientModel()
+	var up struct {
+		Model string `json:"model"`
+	}
+	if native != nil && json.Unmarshal(native, &up) == nil && up.Model != "" {
+		model = up.Model // a rewritten pass-through answer keeps the upstream's model, as an untouched one
+	}
+	out, _, err := anthropic.ChatResponseToMessages(chat, model)
 	if err != nil {
 		return nil, err
 	}

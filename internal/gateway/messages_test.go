@@ -300,3 +300,46 @@ func mustMarshal(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
 }
+
+// A plain answer from an Anthropic upstream names the upstream's model whether or not the
+// route's guard policy rewrote it.
+func TestMessagesModelNameKeptWhenGuarded(t *testing.T) {
+	for _, reply := range []string{"All is well.", "Your card 4111 1111 1111 1111 is on file."} {
+		h, _ := policyGatewayUp(t, "anthropic", guardPolicies, "strict", reply, nil)
+		resp, out := h.postMessages(teamAKey, `{"model":"support-bot","max_tokens":100,"messages":[{"role":"user","content":"hi"}]}`)
+		var m struct{ Model string }
+		if resp.StatusCode != 200 || json.Unmarshal([]byte(out), &m) != nil || m.Model != "fake-1" || strings.Contains(out, "4111") {
+			t.Fatalf("%q: %d %s", reply, resp.StatusCode, out)
+		}
+	}
+}
+
+// On a route whose only target is Anthropic but which has a guard policy, errors name the
+// real reason: the policy needs the translation (top_k), max_tokens is required by any
+// route, and embeddings are refused with 400, not tried and failed with 502.
+func TestMessagesAnthropicOnlyRouteErrors(t *testing.T) {
+	cfg := strings.Replace(anthropicPrimary, "      - provider: backup\n        model: fake-1\n", "", 1)
+	cfg = strings.Replace(cfg, "keys:", guardPolicies, 1)
+	cfg = strings.Replace(cfg, "    timeout_ms: 10000\n", "    timeout_ms: 10000\n    policy: strict\n", 1)
+	h := newHarness(t, cfg)
+	msg := func(out string) string {
+		var e struct{ Error struct{ Message string } }
+		_ = json.Unmarshal([]byte(out), &e)
+		return e.Error.Message
+	}
+	resp, out := h.postMessages(teamAKey, `{"model":"support-bot","max_tokens":10,"top_k":5,"messages":[{"role":"user","content":"hi"}]}`)
+	if m := msg(out); resp.StatusCode != 400 || strings.Count(m, "top_k") != 1 || !strings.Contains(m, "guard steps") || strings.Contains(m, "OpenAI-compatible target") {
+		t.Fatalf("top_k: %d %s", resp.StatusCode, out)
+	}
+	resp, out = h.postMessages(teamAKey, `{"model":"support-bot","messages":[{"role":"user","content":"hi"}]}`)
+	if m := msg(out); resp.StatusCode != 400 || !strings.HasPrefix(m, "max_tokens: is required") || strings.Count(m, "max_tokens:") != 1 || strings.Contains(m, "OpenAI-compatible target") {
+		t.Fatalf("max_tokens: %d %s", resp.StatusCode, out)
+	}
+	status, _, out := h.call("/v1/embeddings", teamAKey, `{"model":"support-bot","input":"x"}`)
+	if _, code, m := apiErr(t, out); status != 400 || code != "embeddings_unsupported" || !strings.Contains(m, "no embeddings API") {
+		t.Fatalf("embeddings: %d %s", status, out)
+	}
+	if n := len(h.primary.Requests()); n != 0 {
+		t.Fatalf("the upstream was called %d times", n)
+	}
+}

@@ -24,13 +24,16 @@ import (
 // JSON are checked and redacted as text.
 // Result.Text is the arguments as they go on: args itself when nothing was redacted.
 func (c *Compiled) CheckArguments(ctx context.Context, args string) (*Result, error) {
-	strs, build, ok := jsonStrings(args)
-	if !ok {
-		strs, build = []string{args}, func(s []string) string { return s[0] }
-	}
+	return c.CheckArgumentsAt(ctx, Output, args)
+}
+
+// CheckArgumentsAt is CheckArguments with the steps of stage: Input checks the arguments
+// of the tool calls a conversation sent back (an earlier answer's calls).
+func (c *Compiled) CheckArgumentsAt(ctx context.Context, stage Stage, args string) (*Result, error) {
+	strs, build := ArgumentStrings(args)
 	r := &Result{Decision: DecisionAllow, Text: args, Findings: []Finding{}}
 	changed := false
-	for _, s := range c.output {
+	for _, s := range c.steps(stage) {
 		if slices.Contains(wholeText, s.Detector) {
 			continue
 		}
@@ -50,7 +53,7 @@ func (c *Compiled) CheckArguments(ctx context.Context, args string) (*Result, er
 				changed = true
 			}
 		case ActionBlock, ActionReview:
-			r.Decision, r.Step, r.Message, r.Text = s.Action, s.Name, s.message(Output, fs), ""
+			r.Decision, r.Step, r.Message, r.Text = s.Action, s.Name, s.message(stage, fs), ""
 			return r, nil
 		}
 	}
@@ -84,6 +87,17 @@ func redactLines(lines []string, fs []guard.Finding, how string) bool {
 		start = end + 1
 	}
 	return changed
+}
+
+// ArgumentStrings splits a tool call's arguments into the strings a check reads, as
+// CheckArguments does: a JSON value's strings and numbers, or the arguments themselves when
+// they are not JSON; build writes the arguments again with others in their places.
+func ArgumentStrings(args string) (strs []string, build func([]string) string) {
+	strs, build, ok := jsonStrings(args)
+	if !ok {
+		strs, build = []string{args}, func(s []string) string { return s[0] }
+	}
+	return strs, build
 }
 
 // jsonStrings reads text as one JSON value and returns its strings (object keys and string
