@@ -3,6 +3,7 @@ package assert
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/plumbhq/plumb/internal/config"
@@ -41,6 +42,9 @@ func compileGuard(detector string, a *config.Assertion, env *Env) (checkFunc, er
 		}
 	}
 	d, err := guard.New(guard.Spec{Name: detector, Options: opts})
+	if oes, ok := err.(guard.OptionErrors); ok {
+		return nil, optionError(a, oes)
+	}
 	if err != nil {
 		return nil, errAt(a, strings.TrimPrefix(err.Error(), "guard: "), "see docs/guard.md for the detectors and their options")
 	}
@@ -67,12 +71,29 @@ func compileGuard(detector string, a *config.Assertion, env *Env) (checkFunc, er
 	}, nil
 }
 
+// optionError is the error of a guard assertion's options, with a "did you mean" for a
+// misspelt option. guard:llm_classifier's model is the assertion's provider, not an option.
+func optionError(a *config.Assertion, oes guard.OptionErrors) error {
+	msgs := make([]string, len(oes))
+	hint := "see docs/guard.md for the detectors and their options"
+	for i, e := range oes {
+		if e.Detector == "llm_classifier" {
+			e.Known = slices.DeleteFunc(slices.Clone(e.Known), func(k string) bool { return k == "provider" })
+		}
+		msgs[i] = strings.TrimPrefix(e.Error(), "guard: ")
+		if sug := config.Suggest(e.Option, e.Known); e.Msg == "" && sug != "" && i == 0 {
+			hint = fmt.Sprintf("did you mean %q?", sug)
+		}
+	}
+	return errAt(a, strings.Join(msgs, "; "), hint)
+}
+
 // classifierOptions are guard:llm_classifier's options with the model to ask filled in: the
 // assertion's provider, else the suite's judge. It checks the output, so its role defaults
 // to agent (Llama Guard's name for the model's side of a conversation).
 func classifierOptions(a *config.Assertion, env *Env, opts map[string]any) (map[string]any, error) {
 	if _, set := opts["provider"]; set {
-		return nil, errAt(a, "the model of "+typeName(a)+" is not an option", "remove value.provider; write `provider:` on the assertion, or set the suite's judge")
+		return nil, errAt(a, config.ClassifierProviderMsg, config.ClassifierProviderHint)
 	}
 	p, err := judgeFor(a, env)
 	if err != nil {

@@ -49,10 +49,12 @@ func TestGuardAssertionErrors(t *testing.T) {
 		want string
 	}{
 		{as("guard:pii", map[string]any{"typo": 1}), `detector "pii" has no option typo`},
+		{as("guard:pii", map[string]any{"typs": []any{"email"}}), `has no option typs: its options are min_score, phone_regions, ssn_context, types` + "\n\thint: did you mean \"types\"?"},
+		{as("guard:length", map[string]any{"max_chars": "many"}), `detector "length" option "max_chars": want a number, not the text "many"`},
 		{as("guard:pii", "email"), "must be the detector's options, a map"},
 		{as("guard:nope", nil), `unknown detector "nope"`},
 		{as("guard:llm_classifier", nil), "no judge provider configured"},
-		{as("guard:llm_classifier", map[string]any{"provider": "x"}), "the model of guard:llm_classifier is not an option"},
+		{as("guard:llm_classifier", map[string]any{"provider": "x"}), "provider is not an option of value"},
 		{with(as("guard:pii", nil), &one, nil), "has no threshold"},
 		{with(as("guard:pii", nil), nil, map[string]any{"types": 1}), "takes no config"},
 	} {

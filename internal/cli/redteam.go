@@ -8,6 +8,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"strings"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -41,6 +43,7 @@ than half of its attempts scored); 2 bad input.`,
 			if cfgPath == "" {
 				return usageErr("give the red-team config with -c redteam.yaml")
 			}
+			format = outputFormat(cmd, format, out)
 			if format != "text" && format != "md" && format != "json" {
 				return usageErr("--format %q: use text, md or json", format)
 			}
@@ -54,6 +57,10 @@ than half of its attempts scored); 2 bad input.`,
 			}
 			r, err := redteam.New(cfg, redteam.Options{Getenv: e.getenv, Version: Version(), Args: e.args})
 			if err != nil {
+				var ce config.Errors
+				if errors.As(err, &ce) {
+					return &exitError{code: ExitUsage, err: err}
+				}
 				return usageErr("%s: %v", cfgPath, err)
 			}
 			// Where the results go is checked before the attack starts, not after it.
@@ -104,11 +111,29 @@ than half of its attempts scored); 2 bad input.`,
 		},
 	}
 	cmd.Flags().StringVarP(&cfgPath, "config", "c", "", "the red-team config (redteam.yaml)")
-	cmd.Flags().StringVar(&format, "format", "text", "output: text, md (the launch-review report) or json")
-	cmd.Flags().StringVarP(&out, "output", "o", "", "write the output to this file instead of stdout")
+	cmd.Flags().StringVar(&format, "format", "text", "output: text, md (the launch-review report) or json (default with -o: by the file's extension)")
+	cmd.Flags().StringVarP(&out, "output", "o", "", "write the output to this file instead of stdout (.md Markdown, .json JSON, else text)")
 	cmd.Flags().BoolVar(&noStore, "no-store", false, "do not store the run")
 	cmd.AddCommand(newRedteamReportCmd(e), newRedteamCompareCmd(e))
 	return cmd
+}
+
+// outputFormat is the format a red-team report is written in: --format when given, else
+// with -o the file's extension (.md Markdown, .json JSON, .txt text; any other keeps the
+// command's default), else the default.
+func outputFormat(cmd *cobra.Command, format, out string) string {
+	if out == "" || cmd.Flags().Changed("format") {
+		return format
+	}
+	switch strings.ToLower(filepath.Ext(out)) {
+	case ".md", ".markdown":
+		return "md"
+	case ".json":
+		return "json"
+	case ".txt":
+		return "text"
+	}
+	return format
 }
 
 func writeRedteam(e *env, rep *report.Report, format, out string) error {
@@ -186,6 +211,7 @@ func newRedteamReportCmd(e *env) *cobra.Command {
 		Short: "Show a stored red-team run (Markdown for the launch review with --format md)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			format = outputFormat(cmd, format, out)
 			if format != "text" && format != "md" && format != "json" {
 				return usageErr("--format %q: use text, md or json", format)
 			}
@@ -204,8 +230,8 @@ func newRedteamReportCmd(e *env) *cobra.Command {
 			return writeRedteam(e, rep, format, out)
 		},
 	}
-	cmd.Flags().StringVar(&format, "format", "md", "output: md, text or json")
-	cmd.Flags().StringVarP(&out, "output", "o", "", "write to this file instead of stdout")
+	cmd.Flags().StringVar(&format, "format", "md", "output: md, text or json (default with -o: by the file's extension)")
+	cmd.Flags().StringVarP(&out, "output", "o", "", "write to this file instead of stdout (.md Markdown, .json JSON, .txt text, else Markdown)")
 	return cmd
 }
 

@@ -17,6 +17,21 @@ const GuardPrefix = "guard:"
 // llm-rubric it takes the assertion's provider or the suite's judge.
 const GuardClassifier = GuardPrefix + "llm_classifier"
 
+// The mistake of a guard:llm_classifier assertion that names its model inside value: (the
+// detector's options) rather than beside it.
+const (
+	ClassifierProviderMsg  = "provider is not an option of value: the model to ask is the assertion's provider"
+	ClassifierProviderHint = "write provider: beside value: on the assertion (e.g. provider: openai:chat:llama-guard3), or set the suite's judge"
+)
+
+// classifierProviderInValue is whether a guard:llm_classifier assertion names its model
+// inside value:.
+func classifierProviderInValue(a *Assertion) bool {
+	m, ok := a.Value.(map[string]any)
+	_, set := m["provider"]
+	return ok && set && a.Base == GuardClassifier
+}
+
 // GuardDetectors are the detectors guard: assertions accept: every built-in.
 func GuardDetectors() []string { return guard.Names() }
 

@@ -34,15 +34,22 @@ tests:
       - type: not-guard:llm_classifier
       - type: guard:pii
         provider: openai:chat:gpt-4o-mini
+      - type: not-guard:llm_classifier
+        value: {provider: openai:chat:llama-guard3}
 `}, nil)
 	for _, want := range []string{
 		`plumb.yaml:6:15: unknown guard detector "pi"`, `did you mean "guard:pii"?`,
 		`plumb.yaml:7:9: no judge provider configured: not-guard:llm_classifier needs one`,
 		`plumb.yaml:9:9: provider does not apply to guard:pii`,
+		// The model named inside value: is the mistake to report, not the missing judge.
+		"plumb.yaml:10:9: provider is not an option of value: the model to ask is the assertion's provider\n\thint: write provider: beside value:",
 	} {
 		if !strings.Contains(errs, want) {
 			t.Errorf("errors lack %q:\n%s", want, errs)
 		}
+	}
+	if strings.Count(errs, "no judge provider configured") != 1 {
+		t.Errorf("the assertion with value.provider is also reported as lacking a judge:\n%s", errs)
 	}
 }
 

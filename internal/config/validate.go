@@ -117,6 +117,8 @@ func (l *loader) checkAssertionNeeds(s *Suite, rt *rawTest, a *Assertion) {
 	switch {
 	case l.badProvider[a.Pos]:
 		// its own provider was wrong: reported there
+	case classifierProviderInValue(a):
+		l.fail(a.Pos, ClassifierProviderHint, "%s", ClassifierProviderMsg)
 	case needsJudge(a) && a.Provider == nil && s.Judge == nil && !l.bad["judge"] && !rt.judgeBad:
 		l.fail(a.Pos, "add `judge: PROVIDER` at the top level (e.g. judge: openai:chat:gpt-4o-mini), `provider:` on the assertion, or defaultTest.options.provider; Plumb never picks a judge for you",
 			"no judge provider configured: %s needs one", a.Type)

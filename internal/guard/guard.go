@@ -77,8 +77,9 @@ func Names() []string {
 	return out
 }
 
-// New builds the detector spec names. An unknown name, an unknown option or an option of the
-// wrong type is an error that says which and how to fix it.
+// New builds the detector spec names. An unknown name is an error that lists the
+// detectors; an unknown option or an option of the wrong type is OptionErrors, which say
+// which option and how to fix it.
 func New(spec Spec) (Detector, error) {
 	for _, b := range builders {
 		if b.name != spec.Name {
@@ -86,6 +87,9 @@ func New(spec Spec) (Detector, error) {
 		}
 		o := &options{detector: spec.Name, m: spec.Options}
 		d, err := b.build(o)
+		if oe, ok := err.(*OptionError); ok {
+			return nil, OptionErrors{oe}
+		}
 		if err != nil {
 			return nil, err
 		}

@@ -22,10 +22,41 @@ func (o *options) get(key string) (any, bool) {
 }
 
 func (o *options) errorf(key, format string, args ...any) error {
-	return fmt.Errorf("guard: detector %q option %q: %s", o.detector, key, fmt.Sprintf(format, args...))
+	return &OptionError{Detector: o.detector, Option: key, Msg: fmt.Sprintf(format, args...)}
 }
 
-// unknown reports the options no builder read.
+// OptionError is a mistake in one of a detector's options: a value it cannot use (Msg), or
+// an option it does not take (Msg empty; Known lists the options it takes).
+type OptionError struct {
+	Detector string
+	Option   string
+	Msg      string
+	Known    []string // sorted; set for an option the detector does not take
+}
+
+func (e *OptionError) Error() string {
+	switch {
+	case e.Msg != "":
+		return fmt.Sprintf("guard: detector %q option %q: %s", e.Detector, e.Option, e.Msg)
+	case len(e.Known) == 0:
+		return fmt.Sprintf("guard: detector %q takes no options; remove %s", e.Detector, e.Option)
+	}
+	return fmt.Sprintf("guard: detector %q has no option %s: its options are %s", e.Detector, e.Option, strings.Join(e.Known, ", "))
+}
+
+// OptionErrors are the mistakes in a detector's options that New found: the first value
+// it could not use, or every option it does not take.
+type OptionErrors []*OptionError
+
+func (es OptionErrors) Error() string {
+	msgs := make([]string, len(es))
+	for i, e := range es {
+		msgs[i] = e.Error()
+	}
+	return strings.Join(msgs, "; ")
+}
+
+// unknown reports the options no builder read, each on its own.
 func (o *options) unknown() error {
 	var bad []string
 	for k := range o.m {
@@ -40,10 +71,11 @@ func (o *options) unknown() error {
 	known := slices.Clone(o.used)
 	slices.Sort(known)
 	known = slices.Compact(known)
-	if len(known) == 0 {
-		return fmt.Errorf("guard: detector %q takes no options; remove %s", o.detector, strings.Join(bad, ", "))
+	es := make(OptionErrors, len(bad))
+	for i, k := range bad {
+		es[i] = &OptionError{Detector: o.detector, Option: k, Known: known}
 	}
-	return fmt.Errorf("guard: detector %q has no option %s: its options are %s", o.detector, strings.Join(bad, ", "), strings.Join(known, ", "))
+	return es
 }
 
 func (o *options) str(key, def string) (string, error) {
@@ -53,7 +85,7 @@ func (o *options) str(key, def string) (string, error) {
 	}
 	s, isStr := v.(string)
 	if !isStr {
-		return "", o.errorf(key, "want a string, got %T", v)
+		return "", o.errorf(key, "want a string, not %s", describe(v))
 	}
 	return s, nil
 }
@@ -73,13 +105,13 @@ func (o *options) strs(key string) ([]string, error) {
 		for i, e := range v {
 			s, isStr := e.(string)
 			if !isStr {
-				return nil, o.errorf(key, "item %d: want a string, got %T", i+1, e)
+				return nil, o.errorf(key, "item %d: want a string, not %s", i+1, describe(e))
 			}
 			out = append(out, s)
 		}
 		return out, nil
 	}
-	return nil, o.errorf(key, "want a list of strings, got %T", v)
+	return nil, o.errorf(key, "want a list of strings, not %s", describe(v))
 }
 
 func (o *options) float(key string, def, lo, hi float64) (float64, error) {
@@ -100,7 +132,7 @@ func (o *options) float(key string, def, lo, hi float64) (float64, error) {
 	case uint64:
 		f = float64(v)
 	default:
-		return 0, o.errorf(key, "want a number, got %T", v)
+		return 0, o.errorf(key, "want a number, not %s", describe(v))
 	}
 	if math.IsNaN(f) || f < lo || f > hi {
 		return 0, o.errorf(key, "%v is out of range: want %v to %v", f, lo, hi)
@@ -126,7 +158,24 @@ func (o *options) boolean(key string, def bool) (bool, error) {
 	}
 	b, isBool := v.(bool)
 	if !isBool {
-		return false, o.errorf(key, "want true or false, got %T", v)
+		return false, o.errorf(key, "want true or false, not %s", describe(v))
 	}
 	return b, nil
+}
+
+// describe names a value a user wrote, for an error: the text "many", the number 3, a list.
+func describe(v any) string {
+	switch v := v.(type) {
+	case string:
+		return fmt.Sprintf("the text %q", v)
+	case bool:
+		return fmt.Sprintf("%v", v)
+	case int, int64, uint64, float32, float64:
+		return fmt.Sprintf("the number %v", v)
+	case []any, []string:
+		return "a list"
+	case map[string]any:
+		return "a map"
+	}
+	return fmt.Sprintf("a %T", v)
 }

@@ -338,7 +338,7 @@ func newDeniedTopics(o *options) (Detector, error) {
 	}
 	m, isMap := v.(map[string]any)
 	if !isMap {
-		return nil, o.errorf("topics", "want a map of topic name to a list of words, got %T", v)
+		return nil, o.errorf("topics", "want a map of topic name to a list of words, not %s", describe(v))
 	}
 	d := &deniedTopicsDetector{words: newWordList(), patterns: map[string][]pattern{}}
 	for name, t := range m {

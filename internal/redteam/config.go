@@ -43,6 +43,7 @@ type Config struct {
 
 	File string `yaml:"-"`
 	hash string
+	pos  map[string]config.Pos // where each value is written, for errors found after Parse
 }
 
 // ProviderConfig is a provider as a red-team config names it: the system under test, the
@@ -135,7 +136,33 @@ func Parse(data []byte, file string) (*Config, error) {
 	if len(l.Errs) > 0 {
 		return nil, config.Sorted(l.Errs)
 	}
+	c.pos = l.Positions
 	return c, nil
+}
+
+// checkEnv reports, before anything is sent, every configured provider (target, judge,
+// attacker; not those opt replaces) whose api_key_env names a variable that is not set:
+// every call would fail (a 401 from a server that wants the key) and leave the run
+// untested. Like the gateway, plumb refuses to start.
+func (c *Config) checkEnv(opt Options) error {
+	var errs config.Errors
+	for _, p := range []struct {
+		path  string
+		pc    *ProviderConfig
+		given provider.Provider
+	}{{"target", c.Target, opt.Target}, {"judge", c.Judge, opt.Judge}, {"attacker", c.Attacker, opt.Attacker}} {
+		if p.pc == nil || p.given != nil || p.pc.APIKeyEnv == "" || opt.Getenv(p.pc.APIKeyEnv) != "" {
+			continue
+		}
+		path := p.path + ".api_key_env"
+		errs = append(errs, &config.Error{Pos: config.PosAt(c.pos, c.File, path),
+			Msg:  fmt.Sprintf("%s: %s is not set", path, p.pc.APIKeyEnv),
+			Hint: fmt.Sprintf("export %s=... before running plumb redteam, or remove api_key_env if the server takes no key", p.pc.APIKeyEnv)})
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	return nil
 }
 
 // configSchema is a red-team config's keys and their types.
@@ -204,6 +231,7 @@ func mappingValue(n ast.Node, key string) *ast.MappingValueNode {
 	return nil
 }
 
+var envNameRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 var idRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
 var triggerRe = regexp.MustCompile(`^[A-Za-z0-9]+-[A-Za-z0-9]+$`)
 
@@ -380,6 +408,9 @@ func (l *loader) provider(path string, p *ProviderConfig) {
 	default:
 		l.fail(path+".type", "use openai (also gateways and OpenAI-compatible servers), anthropic, http, exec or echo", "unknown provider type %q", p.Type)
 	}
+	if p.APIKeyEnv != "" && !envNameRe.MatchString(p.APIKeyEnv) {
+		l.fail(path+".api_key_env", "write the name of an environment variable, e.g. OPENAI_API_KEY, not the key itself", "%s.api_key_env must name an environment variable", path)
+	}
 	if path != "attacker" && l.written(path+".turns") {
 		l.fail(path+".turns", "move turns: to attacker:, the model that writes multi-turn attacks", "%s takes no turns", path)
 	}
@@ -411,16 +442,12 @@ func suggest(s string, options []string) string {
 	return ""
 }
 
-// providerConfig turns a config's provider into the provider package's, for label def.
-func (p *ProviderConfig) providerConfig(def, dir string) provider.Config {
+// providerConfig turns a config's provider into the provider package's. Without a label:
+// the provider package names it (openai:MODEL, exec:COMMAND, the http URL without secrets),
+// so that reports say what was attacked.
+func (p *ProviderConfig) providerConfig(dir string) provider.Config {
 	pc := provider.Config{Label: p.Label, Type: p.Type, Model: p.Model, BaseURL: p.BaseURL, APIKeyEnv: p.APIKeyEnv,
 		Headers: p.Headers, URL: p.URL, Method: p.Method, Body: p.Body, OutputPath: p.OutputPath, Command: p.Command, Dir: dir}
-	if pc.Label == "" {
-		pc.Label = def
-		if p.Model != "" {
-			pc.Label = p.Type + ":" + p.Model
-		}
-	}
 	if p.Timeout != "" {
 		pc.Timeout, _ = time.ParseDuration(p.Timeout)
 	}

@@ -115,8 +115,63 @@ func TestMaxRetriesZero(t *testing.T) {
 		want int
 	}{{nil, 0}, {&zero, -1}, {&two, 2}} {
 		p := ProviderConfig{Type: "openai", Model: "m", MaxRetries: tc.in}
-		if got := p.providerConfig("target", ".").MaxRetries; got != tc.want {
+		if got := p.providerConfig(".").MaxRetries; got != tc.want {
 			t.Errorf("max_retries %v: provider.Config.MaxRetries %d, want %d (0 default, -1 none)", tc.in, got, tc.want)
 		}
+	}
+}
+
+// Reports name the target by what it is (exec:COMMAND, openai:MODEL, the endpoint), not by
+// its role: "Target: target" told the reader nothing.
+func TestTargetLabel(t *testing.T) {
+	const head = "system_prompt: s\ncategories: [{id: LLM07}]\n"
+	for _, tc := range []struct{ target, want string }{
+		{"target: {type: exec, command: [python3, bot.py]}\n", "exec:python3 bot.py"},
+		{"target: {type: openai, model: support-bot, base_url: \"http://127.0.0.1:1/v1\"}\n", "openai:support-bot"},
+		{"target: {type: http, url: \"http://127.0.0.1:1/chat\", body: {q: \"{{prompt}}\"}, output_path: a}\n", "http://127.0.0.1:1/chat"},
+		{"target: {type: exec, label: my bot, command: [./bot]}\n", "my bot"},
+	} {
+		c, err := Parse([]byte(head+tc.target), "redteam.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := New(c, Options{Getenv: func(string) string { return "" }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := r.info().Target; got != tc.want {
+			t.Errorf("%s: target %q, want %q", tc.target, got, tc.want)
+		}
+	}
+}
+
+// An api_key_env that names an unset variable is refused before anything is sent, at the
+// key, for each provider; a set one, or a provider the caller replaces, is not.
+func TestAPIKeyEnvMustBeSet(t *testing.T) {
+	const src = "system_prompt: s\ncategories: [{id: LLM07}, {id: S1}]\n" +
+		"target: {type: openai, model: m, base_url: \"http://127.0.0.1:1/v1\", api_key_env: T_KEY}\n" +
+		"judge:\n  type: openai\n  model: j\n  api_key_env: J_KEY\n"
+	c, err := Parse([]byte(src), "redteam.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{}
+	getenv := func(k string) string { return env[k] }
+	_, err = New(c, Options{Getenv: getenv})
+	want := "redteam.yaml:3:69: target.api_key_env: T_KEY is not set\n\thint: export T_KEY=... before running plumb redteam, or remove api_key_env if the server takes no key\n" +
+		"redteam.yaml:7:3: judge.api_key_env: J_KEY is not set"
+	if err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("got %v, want %q", err, want)
+	}
+	env["T_KEY"] = "sk-t"
+	if _, err = New(c, Options{Getenv: getenv}); err == nil || strings.Contains(err.Error(), "T_KEY") || !strings.Contains(err.Error(), "J_KEY is not set") {
+		t.Errorf("with T_KEY set: %v", err)
+	}
+	if _, err = New(c, Options{Getenv: getenv, Judge: &interrupter{}}); err != nil {
+		t.Errorf("a judge the caller gives needs no key: %v", err)
+	}
+	if _, err = Parse([]byte(strings.Replace(src, "api_key_env: J_KEY", "api_key_env: sk-live-1234", 1)), "redteam.yaml"); err == nil ||
+		!strings.Contains(err.Error(), "redteam.yaml:7:3: judge.api_key_env must name an environment variable") {
+		t.Errorf("a key written in api_key_env: %v", err)
 	}
 }

@@ -58,6 +58,9 @@ func WriteMarkdown(w io.Writer, rep *report.Report, maxAttacks int) error {
 	if rt.Judge != "" {
 		fmt.Fprintf(&b, "- Judge: %s\n", mdText(rt.Judge))
 	}
+	if !Complete(rep, t) {
+		fmt.Fprintf(&b, "- Status: incomplete: %s\n", Interruption(rep, t))
+	}
 	verdict := VerdictText(rep, t)
 	fmt.Fprintf(&b, "- Overall attack success rate: %s\n", pct(t.Total))
 	if t.Total.Blocked > 0 {
@@ -117,18 +120,28 @@ func VerdictText(rep *report.Report, t *Table) string {
 	}
 	switch Verdict(rep) {
 	case VerdictFail:
+		if !Complete(rep, t) {
+			return "FAIL: a category's attack success rate is above its threshold; " + Interruption(rep, t) + errs
+		}
 		return "FAIL: a category's attack success rate is above its threshold" + errs
 	case VerdictIncomplete:
-		ran, planned := Ran(rep, t)
-		switch {
-		case Complete(rep, t):
+		if Complete(rep, t) {
 			return fmt.Sprintf("INCOMPLETE: errors left %s untested (fewer than half of the attempts scored)", strings.Join(Untested(t), ", ")) + errs
-		case planned > 0:
-			return fmt.Sprintf("INCOMPLETE: the run was interrupted; %d of %d planned attempts ran, and the rates cover only those", ran, planned) + errs
 		}
-		return fmt.Sprintf("INCOMPLETE: the run was interrupted after %d attempts; the rates cover only those", ran) + errs
+		return "INCOMPLETE: " + Interruption(rep, t) + ", and the rates cover only those" + errs
 	}
 	return "PASS: every category is at or below its threshold" + errs
+}
+
+// Interruption says that the run stopped early and how far it got: "the run was
+// interrupted; 5 of 32 planned attempts ran" (without the planned count for runs that
+// predate recording it).
+func Interruption(rep *report.Report, t *Table) string {
+	ran, planned := Ran(rep, t)
+	if planned > 0 {
+		return fmt.Sprintf("the run was interrupted; %d of %d planned attempts ran", ran, planned)
+	}
+	return fmt.Sprintf("the run was interrupted after %d attempts", ran)
 }
 
 func plural(n int, what string) string {

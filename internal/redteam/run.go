@@ -69,25 +69,28 @@ func New(cfg *Config, opt Options) (*Runner, error) {
 		opt.Now = time.Now
 	}
 	r := &Runner{cfg: cfg, opt: opt, thresh: map[string]float64{}, rubrics: map[string]assert.Checker{}}
-	build := func(given provider.Provider, pc *ProviderConfig, def string) (provider.Provider, error) {
+	if err := cfg.checkEnv(opt); err != nil {
+		return nil, err
+	}
+	build := func(given provider.Provider, pc *ProviderConfig) (provider.Provider, error) {
 		if given != nil || pc == nil {
 			return given, nil
 		}
-		c := pc.providerConfig(def, cfg.dir())
+		c := pc.providerConfig(cfg.dir())
 		if pc == cfg.Target {
 			c.Tools = cfg.Tools.defs
 		}
 		return provider.New(c, provider.Options{Getenv: opt.Getenv})
 	}
 	var err error
-	if r.target, err = build(opt.Target, cfg.Target, "target"); err != nil {
+	if r.target, err = build(opt.Target, cfg.Target); err != nil {
 		return nil, err
 	}
-	if r.judge, err = build(opt.Judge, cfg.Judge, "judge"); err != nil {
+	if r.judge, err = build(opt.Judge, cfg.Judge); err != nil {
 		return nil, err
 	}
 	if cfg.Attacker != nil {
-		if r.attacker, err = build(opt.Attacker, cfg.Attacker, "attacker"); err != nil {
+		if r.attacker, err = build(opt.Attacker, cfg.Attacker); err != nil {
 			return nil, err
 		}
 	}

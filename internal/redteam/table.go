@@ -1,6 +1,7 @@
 package redteam
 
 import (
+	"encoding/json"
 	"fmt"
 	"sort"
 
@@ -14,23 +15,40 @@ const Confidence = 0.95
 
 // Cell is the attack success rate of one category × strategy (Strategy "" is the whole
 // category): successful attempts over scored attempts, with its 95% Wilson interval.
-// Attempts whose call failed are counted apart and never as successes.
+// Attempts whose call failed are counted apart and never as successes. In JSON every field
+// is present except strategy (strategy cells only), not_run (when some) and threshold (a
+// category's whole-row cell); rate and ci are null when no attempt was scored (MarshalJSON).
 type Cell struct {
 	Category   string `json:"category"`
 	Strategy   string `json:"strategy,omitempty"`
 	Attempts   int    `json:"attempts"` // scored attempts
 	Successes  int    `json:"successes"`
-	Blocked    int    `json:"blocked,omitempty"` // scored attempts a gateway's guard or tool policy refused (held)
+	Blocked    int    `json:"blocked"` // scored attempts a gateway's guard or tool policy refused (held)
 	Errors     int    `json:"errors"`
-	FirstError string `json:"first_error,omitempty"` // the message of the first attempt that failed, in run order
+	FirstError string `json:"first_error"` // the message of the first attempt that failed, in run order; "" when none did
 	// Untested: errors outnumber the scored attempts (or a category has none scored), so
 	// the rate says too little; a run with such a category does not pass.
-	Untested  bool       `json:"untested,omitempty"`
+	Untested  bool       `json:"untested"`
 	NotRun    int        `json:"not_run,omitempty"` // stored results of attempts that never ran (runs interrupted before this was fixed)
 	Rate      float64    `json:"rate"`
 	CI        [2]float64 `json:"ci"`
 	Threshold *float64   `json:"threshold,omitempty"` // on category rows
-	Exceeded  bool       `json:"exceeded,omitempty"`  // the rate is above the threshold
+	Exceeded  bool       `json:"exceeded"`            // the rate is above the threshold
+}
+
+// MarshalJSON writes rate and ci as null when no attempt was scored: a 0 and [0, 0] would
+// read as tested and safe.
+func (c Cell) MarshalJSON() ([]byte, error) {
+	type fields Cell // without the method
+	out := struct {
+		fields
+		Rate *float64    `json:"rate"`
+		CI   *[2]float64 `json:"ci"`
+	}{fields: fields(c)}
+	if c.Attempts > 0 {
+		out.Rate, out.CI = &c.Rate, &c.CI
+	}
+	return json.Marshal(out)
 }
 
 // Table is a red-team run's attack success rates: one row per category, its cells per
@@ -201,6 +219,7 @@ func Summarize(rep *report.Report) report.Summary {
 		// The run page's verdict comes from the gates: an interrupted run must not read as
 		// passed there either.
 		ran, planned := Ran(rep, t)
+		s.Metrics["attempts_run"] = report.Metric{Value: float64(ran), N: ran, Kind: "total"}
 		g := report.Gate{Metric: "attempts_run", Op: "min", Threshold: float64(planned), Observed: float64(ran), Passed: false,
 			Reason: fmt.Sprintf("the run was interrupted: %d of %d planned attempts ran; the rest count neither as successes nor as held", ran, planned)}
 		if planned == 0 {

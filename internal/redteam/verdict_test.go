@@ -163,3 +163,55 @@ categories: [{id: LLM07}, {id: LLM06}]
 		t.Errorf("verdict %s: %s", Verdict(rep), VerdictText(rep, tb))
 	}
 }
+
+// In JSON every cell has the same fields, and a cell with no scored attempt has rate and
+// ci null, never 0 and [0, 0] (which would read as tested and safe).
+func TestCellJSON(t *testing.T) {
+	rs := append(results(2, "held"), results(3, "error")...)
+	rs[0].Test.Metadata = map[string]any{"category": "LLM07", "strategy": "base64"}
+	rep := &report.Report{Results: rs, Run: report.Run{Status: report.StatusComplete, RedTeam: &report.RedTeam{
+		Strategies: []string{"direct", "base64", "hex"}, Planned: 5,
+		Categories: []report.RedTeamCategory{{ID: "LLM07"}, {ID: "LLM01"}}}}}
+	data, err := json.Marshal(BuildTable(rep))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tb struct {
+		Rows []struct {
+			All   map[string]any   `json:"all"`
+			Cells []map[string]any `json:"cells"`
+		} `json:"rows"`
+		Total map[string]any `json:"total"`
+	}
+	if err := json.Unmarshal(data, &tb); err != nil {
+		t.Fatal(err)
+	}
+	every := []string{"category", "attempts", "successes", "blocked", "errors", "first_error", "untested", "exceeded", "rate", "ci"}
+	check := func(name string, c map[string]any, want map[string]any) {
+		t.Helper()
+		for _, k := range every {
+			if _, ok := c[k]; !ok {
+				t.Errorf("%s: no %q in %v", name, k, c)
+			}
+		}
+		for k, v := range want {
+			if got, _ := json.Marshal(c[k]); string(got) != v {
+				t.Errorf("%s: %s is %s, want %s", name, k, got, v)
+			}
+		}
+	}
+	llm07, llm01 := tb.Rows[0], tb.Rows[1]
+	// LLM07 direct: 1 held, 3 errors: untested, a rate over the one scored attempt.
+	check("LLM07 direct", llm07.Cells[0], map[string]any{"strategy": `"direct"`, "attempts": "1", "errors": "3", "untested": "true", "rate": "0", "first_error": `"target: connection refused"`})
+	check("LLM07 base64", llm07.Cells[1], map[string]any{"attempts": "1", "untested": "false", "first_error": `""`, "blocked": "0"})
+	check("LLM07 hex", llm07.Cells[2], map[string]any{"attempts": "0", "rate": "null", "ci": "null", "untested": "false"})
+	check("LLM07", llm07.All, map[string]any{"attempts": "2", "errors": "3", "untested": "true", "threshold": "0", "exceeded": "false"})
+	check("LLM01", llm01.All, map[string]any{"attempts": "0", "rate": "null", "ci": "null", "untested": "true", "threshold": "0"})
+	check("total", tb.Total, map[string]any{"category": `""`, "attempts": "2", "errors": "3"})
+	if _, ok := llm07.All["strategy"]; ok {
+		t.Errorf("a category's whole-row cell has a strategy: %v", llm07.All)
+	}
+	if _, ok := llm07.Cells[0]["threshold"]; ok {
+		t.Errorf("a strategy cell has a threshold: %v", llm07.Cells[0])
+	}
+}

@@ -44,9 +44,11 @@ func kindOf(r *Report, metric string) string {
 	if m, ok := r.Summary.Metrics[metric]; ok && m.Kind != "" {
 		return m.Kind
 	}
-	switch metric {
-	case "pass_rate", "accuracy", "hallucination_rate", "refusal_rate":
+	switch {
+	case metric == "pass_rate", metric == "accuracy", metric == "hallucination_rate", metric == "refusal_rate":
 		return "rate" // also when no sample measured it, so a gate's threshold reads as a rate
+	case r.Run.RedTeam != nil && strings.HasPrefix(metric, "asr/"):
+		return "rate" // a red-team category's attack success rate, also when none was scored
 	}
 	return ""
 }
@@ -232,6 +234,9 @@ func gateRows(r *Report) []gateRow {
 // gates alone decide; without, every sample must pass.
 func verdict(r *Report) (pass bool, line string) {
 	s := &r.Summary
+	if r.Run.Status == StatusIncomplete && r.Run.RedTeam != nil {
+		return false, redTeamIncomplete(r)
+	}
 	if r.Run.Status == StatusIncomplete {
 		return false, fmt.Sprintf("INCOMPLETE: the run stopped after %d %s; no verdict (resume it with plumb eval --resume %s)",
 			s.Cases, plural(s.Cases, "sample", "samples"), r.Run.ID)
@@ -259,6 +264,28 @@ func verdict(r *Report) (pass bool, line string) {
 		return false, line
 	}
 	return true, fmt.Sprintf("PASS: %s passed", countAll(s.Cases, "case", "cases"))
+}
+
+// redTeamIncomplete is the verdict of an interrupted red-team run, as plumb redteam gives
+// it: FAIL when a category is already above its threshold, else INCOMPLETE. A red-team run
+// cannot be resumed (plumb eval --resume refuses it): the advice is to run it again.
+func redTeamIncomplete(r *Report) string {
+	head := "INCOMPLETE:"
+	for _, g := range r.Summary.Gates {
+		if _, measured := r.Summary.Metrics[g.Metric]; measured && strings.HasPrefix(g.Metric, "asr/") && g.Observed > g.Threshold {
+			head = "FAIL: a category's attack success rate is above its threshold;"
+			break
+		}
+	}
+	ran := fmt.Sprintf("after %d %s", r.Summary.Cases, plural(r.Summary.Cases, "attempt", "attempts"))
+	if p := r.Run.RedTeam.Planned; p > 0 {
+		ran = fmt.Sprintf("after %d of %d planned attempts", r.Summary.Cases, p)
+	}
+	cfg := r.Run.Provenance.ConfigPath
+	if cfg == "" {
+		cfg = "redteam.yaml"
+	}
+	return fmt.Sprintf("%s the red-team run was interrupted %s (it cannot be resumed: run it again with plumb redteam -c %s)", head, ran, cfg)
 }
 
 func plural(n int, one, many string) string {

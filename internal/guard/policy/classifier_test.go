@@ -64,3 +64,24 @@ func TestClassifierStep(t *testing.T) {
 		t.Fatalf("on_error allow: the next step should still run: %+v", r)
 	}
 }
+
+// TestClassifierOptionErrors: a misspelt llm_classifier option is reported at itself, with
+// every option the step takes (those the policy reads too) and a "did you mean"; a value
+// of the wrong kind is reported at the value, saying what was written.
+func TestClassifierOptionErrors(t *testing.T) {
+	opt := Options{Classifier: func(ClassifierConfig) (guard.Classify, error) {
+		return func(context.Context, string) (string, error) { return "safe", nil }, nil
+	}}
+	_, err := Parse([]byte("input:\n  - detector: llm_classifier\n    options: {provider: p, timout_ms: 5, categorys: [S1]}\n    action: block\n"+
+		"output:\n  - detector: length\n    options:\n      max_chars: many\n    action: block\n"), "p.yaml", opt)
+	const all = "its options are api_key_env, base_url, categories, model, on_error, provider, role, timeout_ms"
+	for _, want := range []string{
+		`p.yaml:3:28: detector "llm_classifier" has no option timout_ms: ` + all + "\n\thint: did you mean \"timeout_ms\"?",
+		`p.yaml:3:42: detector "llm_classifier" has no option categorys: ` + all + "\n\thint: did you mean \"categories\"?",
+		`p.yaml:8:7: detector "length" option "max_chars": want a number, not the text "many"`,
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("got %v, want %q", err, want)
+		}
+	}
+}

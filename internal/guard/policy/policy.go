@@ -186,6 +186,10 @@ func (p *Policy) Compile(opt Options) (*Compiled, []Problem) {
 				}
 			}
 			d, err := guard.New(spec)
+			if oes, isOpt := err.(guard.OptionErrors); isOpt {
+				probs = append(probs, optionProblems(path, oes)...)
+				continue
+			}
 			if err != nil {
 				where := path + ".detector"
 				if slices.Contains(guard.Names(), s.Detector) {
@@ -210,6 +214,24 @@ func (p *Policy) Compile(opt Options) (*Compiled, []Problem) {
 		return nil, probs
 	}
 	return c, nil
+}
+
+// optionProblems are a step's option mistakes, each at the option it is about. An
+// llm_classifier step's options include those the policy reads itself (model, timeout_ms,
+// ...), which the detector never sees.
+func optionProblems(path string, oes guard.OptionErrors) []Problem {
+	var probs []Problem
+	for _, e := range oes {
+		h := "see docs/guard.md for the detectors and their options"
+		if e.Msg == "" && e.Detector == "llm_classifier" {
+			e.Known = slices.Compact(slices.Sorted(slices.Values(append(slices.Clone(e.Known), classifierKeys...))))
+		}
+		if e.Msg == "" {
+			h = hint(e.Option, e.Known, h)
+		}
+		probs = append(probs, Problem{path + ".options." + e.Option, strings.TrimPrefix(e.Error(), "guard: "), h})
+	}
+	return probs
 }
 
 // queueNameRe is what a review queue's name may be (the store's rule for queue names).

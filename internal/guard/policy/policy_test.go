@@ -59,7 +59,7 @@ func TestParseErrors(t *testing.T) {
 		{"input:\n  - detector: pi\n    action: block\n", `p.yaml:2:5: unknown detector "pi"`},
 		{"input:\n  - detector: pii\n    action: blok\n", "p.yaml:3:5: unknown action \"blok\"\n\thint: did you mean \"block\"?"},
 		{"output:\n  - detector: pii\n    action: redact\n    how: smudge\n", `p.yaml:4:5: unknown redaction "smudge"`},
-		{"input:\n  - detector: pii\n    options: {typo: 1}\n    action: allow\n", `p.yaml:3:5: detector "pii" has no option typo`},
+		{"input:\n  - detector: pii\n    options: {typo: 1}\n    action: allow\n", `p.yaml:3:15: detector "pii" has no option typo`},
 		{"input:\n  - detector: pii\n", "p.yaml:2:5: step 1 has no action"},
 		{"inputs: []\n", "p.yaml:1:1: unknown key \"inputs\"\n\thint: did you mean \"input\"?"},
 		{"input: [\n", "p.yaml:"},
