@@ -21,7 +21,7 @@ import (
 // Defaults of Options.
 const (
 	DefaultBufferSize    = 10_000
-	DefaultBatchSize     = 1000
+	DefaultBatchSize     = 100
 	DefaultFlushInterval = time.Second
 	DefaultMaxRetries    = 5
 	DefaultRetryBackoff  = 100 * time.Millisecond
