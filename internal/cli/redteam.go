@@ -76,7 +76,7 @@ than half of its attempts scored); 2 bad input.`,
 				}
 				defer st.Close()
 			}
-			fmt.Fprintf(e.stderr, "redteam: %d attacks × %d attempts against %s\n", len(r.Cases()), cfg.Attempts, cfg.Target.Type)
+			fmt.Fprintf(e.stderr, "redteam: %d attacks × %d attempts against %s\n", len(r.Cases()), cfg.Attempts, r.Target())
 			// Ctrl-C or SIGTERM stops launching attempts and cuts off the calls in flight;
 			// the attempts that finished are stored and reported as an incomplete run. A
 			// second signal, once the run has stopped, ends plumb at once.

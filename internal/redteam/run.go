@@ -214,6 +214,9 @@ func rubric(purpose string, c Category) string {
 // Cases are the generated attacks, in run order.
 func (r *Runner) Cases() []Case { return r.cases }
 
+// Target names the system under test as reports do (exec:COMMAND, openai:MODEL, the URL).
+func (r *Runner) Target() string { return r.info().Target }
+
 // Canary is the token planted in the system prompt.
 func (r *Runner) Canary() string { return r.canary }
 
