@@ -133,6 +133,10 @@ func (g *Gateway) serveCall(w http.ResponseWriter, r *http.Request, endpoint str
 		c.fail(w, aerr)
 		return
 	}
+	if aerr := c.checkRequestJSON(); aerr != nil {
+		c.fail(w, aerr)
+		return
+	}
 	if aerr := c.checkTools(); aerr != nil {
 		c.fail(w, aerr)
 		return
@@ -846,6 +850,11 @@ func (l *lazyWriter) Write(p []byte) (int, error) {
 func (c *call) writeAnswer(ctx context.Context, w http.ResponseWriter, t *target, res result) {
 	body := res.body
 	c.usage = plainUsage(body)
+	if aerr := c.checkAnswerJSON(body, res.native); aerr != nil {
+		c.respBody = body
+		c.fail(w, aerr)
+		return
+	}
 	if out, aerr := c.guardOutput(ctx, body); aerr != nil {
 		c.respBody = body
 		c.fail(w, aerr)
