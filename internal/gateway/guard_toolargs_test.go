@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
-	"reflect"
 	"strings"
 	"testing"
 
@@ -125,12 +124,6 @@ func answerCalls(t *testing.T, messages, stream bool, body string) ([]gotCall, s
 		}
 	}
 	return calls, r.Error.Message
-}
-
-// sameJSON reports whether a and b are the same JSON value.
-func sameJSON(a, b string) bool {
-	var x, y any
-	return json.Unmarshal([]byte(a), &x) == nil && json.Unmarshal([]byte(b), &y) == nil && reflect.DeepEqual(x, y)
 }
 
 // A route's guard policy checks the arguments of the model's tool calls, in every shape:

@@ -68,6 +68,9 @@ type call struct {
 	native    map[string]json.RawMessage
 	nativeRaw []byte
 	guarded   bool // a guard step rewrote the input
+	// nativeRewritten: the guard steps' rewrite was written into native itself
+	// (messages_redact.go), which then goes to Anthropic targets as it is.
+	nativeRewritten bool
 	// untranslatable: the Anthropic request has what OpenAI cannot express; it may only
 	// pass through to Anthropic targets.
 	untranslatable *apiError
