@@ -71,3 +71,17 @@ func TestMessagesRedactionJoinedTextFallsBack(t *testing.T) {
 		t.Fatalf("not the translation: %s", raw)
 	}
 }
+
+// A /v1/messages field of the wrong type is refused in JSON's words, no Go type names.
+func TestMessagesTypeErrorWords(t *testing.T) {
+	h, _ := policyGatewayUp(t, "openai", guardPolicies, "strict", "done", nil)
+	for body, want := range map[string]string{
+		`{"model":"support-bot","max_tokens":10,"messages":"hi"}`:                                 "messages must be a list of {role, content}, not a string",
+		`{"model":"support-bot","max_tokens":"lots","messages":[{"role":"user","content":"hi"}]}`: "max_tokens must be a whole number, not a string",
+	} {
+		resp, out := h.postMessages(teamAKey, body)
+		if resp.StatusCode != 400 || !strings.Contains(out, want) || strings.Contains(out, "Go ") || strings.Contains(out, "anthropic.") {
+			t.Errorf("%s: %d %s", body, resp.StatusCode, out)
+		}
+	}
+}
