@@ -3,6 +3,7 @@ package gateway
 import (
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/plumbhq/plumb/internal/toolpolicy"
 )
@@ -31,7 +32,7 @@ func (c *call) checkRequestJSON() *apiError {
 	}
 	if err := toolpolicy.CheckJSON(string(body)); err != nil {
 		return &apiError{Status: http.StatusBadRequest, Type: typeInvalidRequest, Code: "ambiguous_json",
-			Message: fmt.Sprintf("The request body could be read in more than one way: %v. The route `%s` checks requests with a guard or tool policy, so send each key once (and valid UTF-8).", err, c.route.Name)}
+			Message: fmt.Sprintf("The request body could be read in more than one way: %s. The route `%s` checks requests with a guard or tool policy, so send each key once (and valid UTF-8).", ambiguity(err), c.route.Name)}
 	}
 	return nil
 }
@@ -50,8 +51,13 @@ func (c *call) checkAnswerJSON(body, native []byte) *apiError {
 		if err := toolpolicy.CheckJSON(string(b)); err != nil {
 			c.blocked = "ambiguous answer"
 			return &apiError{Status: http.StatusBadGateway, Type: typeServer, Code: "ambiguous_answer",
-				Message: fmt.Sprintf("The upstream's answer could be read in more than one way (%v); it was blocked, as the route's guards could not judge what the client would read.", err)}
+				Message: fmt.Sprintf("The upstream's answer could be read in more than one way (%s); it was blocked, as the route's guards could not judge what the client would read.", ambiguity(err))}
 		}
 	}
 	return nil
+}
+
+// ambiguity is toolpolicy.CheckJSON's finding without its note on tool runners.
+func ambiguity(err error) string {
+	return strings.TrimSuffix(err.Error(), ": a runner could read either value")
 }

@@ -73,3 +73,17 @@ func TestGuardedRouteRefusesAmbiguousAnswer(t *testing.T) {
 		t.Fatalf("%d %s", status, out)
 	}
 }
+
+// A route with only a tool policy refuses a request that repeats a key too: the policy
+// would judge the last tool list, the upstream might read the first.
+func TestToolRouteRefusesRepeatedKeys(t *testing.T) {
+	calls := 0
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { calls++ }))
+	defer upstream.Close()
+	srv := toolsGatewayAt(t, &memApprovals{}, nil, "openai", upstream.URL)
+	st, _, body := postTools(t, srv, `{"model":"agent","tools":[],"tools":[],"messages":[{"role":"user","content":"hi"}]}`)
+	_, code, msg := apiErr(t, body)
+	if st != 400 || code != "ambiguous_json" || !strings.Contains(msg, `the key "tools" appears twice (at tools)`) || calls != 0 {
+		t.Fatalf("%d %s", st, body)
+	}
+}

@@ -118,10 +118,7 @@ var fieldShapes = map[string]string{
 func wrongType(name string, te *json.UnmarshalTypeError) string {
 	got := map[string]string{"string": "a string", "number": "a number", "bool": "true or false", "array": "a list", "object": "an object"}[te.Value]
 	if got == "" {
-		got = te.Value
-		if strings.HasPrefix(got, "number ") {
-			got = strings.TrimPrefix(got, "number ") // a number out of range or not whole
-		}
+		got = strings.TrimPrefix(te.Value, "number ") // "number 1.5": a number out of range or not whole
 	}
 	if te.Field == "" || te.Field == name {
 		if shape, ok := fieldShapes[name]; ok {

@@ -246,7 +246,7 @@ func TestMessagesTypeErrorsInWords(t *testing.T) {
 	for body, want := range map[string]string{
 		`{"messages":"hi","max_tokens":10}`:                                      "messages must be a list of {role, content}, not a string",
 		`{"messages":[{"role":"user","content":"x"}],"max_tokens":"lots"}`:       "max_tokens must be a whole number, not a string",
-		`{"messages":[{"role":"user","content":"x"}],"max_tokens":1.5}`:          `max_tokens must be a whole number`,
+		`{"messages":[{"role":"user","content":"x"}],"max_tokens":1.5}`:          `max_tokens must be a whole number, not 1.5`,
 		`{"messages":[{"role":5,"content":"x"}],"max_tokens":10}`:                "messages[…].role must be a string, not a number",
 		`{"messages":[{"role":"user","content":"x"}],"max_tokens":1,"stream":1}`: "stream must be true or false, not a number",
 	} {
