@@ -10,6 +10,7 @@ import (
 
 	"github.com/plumbhq/plumb/internal/fakellm"
 	"github.com/plumbhq/plumb/internal/guard/policy"
+	"github.com/plumbhq/plumb/internal/store"
 )
 
 const argsPolicies = `policies:
@@ -193,7 +194,16 @@ func TestGuardPolicyToolArguments(t *testing.T) {
 						strings.Contains(out, "abcdefghij") {
 						t.Fatalf("secret: %d %+v %q\n%s", status, calls, errMsg, out)
 					}
-					if tr := h.record(3); tr.Blocked != "strict/secrets (review)" || tr.ErrorCode != "content_blocked" {
+					// A stream is recorded after its response ends: the calls' records may come
+					// in another order.
+					h.record(3)
+					var tr store.Trace
+					for _, x := range h.rec.traces() {
+						if strings.Contains(x.RequestBody, `"secret"`) {
+							tr = x
+						}
+					}
+					if tr.Blocked != "strict/secrets (review)" || tr.ErrorCode != "content_blocked" {
 						t.Fatalf("trace %+v", tr)
 					}
 					if cs := waitCases(rv, 1); len(cs) != 1 || cs[0].Step != "secrets" || cs[0].Stage != StageOutput ||
