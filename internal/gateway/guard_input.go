@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"encoding/json"
+	"slices"
 
 	"github.com/plumbhq/plumb/internal/guard/policy"
 )
@@ -17,6 +18,7 @@ func (c *call) guardInput(ctx context.Context) *apiError {
 	if len(in.texts) == 0 && len(in.args) == 0 {
 		return nil
 	}
+	origTexts, origArgs := slices.Clone(in.texts), slices.Clone(in.args)
 	texts, changed := in.texts, false
 	if len(texts) > 0 {
 		var step, reason string
@@ -34,6 +36,9 @@ func (c *call) guardInput(ctx context.Context) *apiError {
 		in.set(texts, args)
 		c.raw = marshal(c.fields)
 		c.guarded = true
+		if c.anthropic && c.native != nil {
+			c.nativeRewritten = c.rewriteNative(origTexts, texts, origArgs, args)
+		}
 	}
 	return nil
 }

@@ -191,10 +191,11 @@ func (c *call) checkNative() *apiError {
 }
 
 // nativeBody is an Anthropic client's request for an Anthropic target: as the client sent
-// it with the target's model, or, when a guard step rewrote its text, the rewritten chat
-// request translated back.
+// it (with the guard steps' rewrites written in, messages_redact.go) with the target's
+// model, or, when the rewrite could not be written in place, the rewritten chat request
+// translated back.
 func (c *call) nativeBody(t *target) ([]byte, error) {
-	if c.guarded {
+	if c.guarded && !c.nativeRewritten {
 		return anthropic.ChatToMessages(c.upstreamBody(t), t.model)
 	}
 	f := make(map[string]json.RawMessage, len(c.native))

@@ -68,6 +68,9 @@ type call struct {
 	native    map[string]json.RawMessage
 	nativeRaw []byte
 	guarded   bool // a guard step rewrote the input
+	// nativeRewritten: the guard steps' rewrite was written into native itself
+	// (messages_redact.go), which then goes to Anthropic targets as it is.
+	nativeRewritten bool
 	// untranslatable: the Anthropic request has what OpenAI cannot express; it may only
 	// pass through to Anthropic targets.
 	untranslatable *apiError
@@ -130,6 +133,10 @@ func (g *Gateway) serveCall(w http.ResponseWriter, r *http.Request, endpoint str
 	}
 	c.key = k
 	if aerr := c.read(w, r); aerr != nil {
+		c.fail(w, aerr)
+		return
+	}
+	if aerr := c.checkRequestJSON(); aerr != nil {
 		c.fail(w, aerr)
 		return
 	}
@@ -846,6 +853,11 @@ func (l *lazyWriter) Write(p []byte) (int, error) {
 func (c *call) writeAnswer(ctx context.Context, w http.ResponseWriter, t *target, res result) {
 	body := res.body
 	c.usage = plainUsage(body)
+	if aerr := c.checkAnswerJSON(body, res.native); aerr != nil {
+		c.respBody = body
+		c.fail(w, aerr)
+		return
+	}
 	if out, aerr := c.guardOutput(ctx, body); aerr != nil {
 		c.respBody = body
 		c.fail(w, aerr)

@@ -9,7 +9,9 @@ package anthropic
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"time"
 )
@@ -83,9 +85,76 @@ func (o obj) field(name string, v any) (bool, *Error) {
 		return false, nil
 	}
 	if err := json.Unmarshal(r, v); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return false, refuse(name, "%s", wrongType(name, te))
+		}
 		return false, refuse(name, "has the wrong type: %s", jsonErr(err))
 	}
 	return true, nil
+}
+
+// fieldShapes says in words what the request fields read with field hold.
+var fieldShapes = map[string]string{
+	"messages":            "a list of {role, content}",
+	"max_tokens":          "a whole number",
+	"stop_sequences":      "a list of strings",
+	"tools":               "a list of {name, description, input_schema}",
+	"tool_choice":         `an object such as {"type": "auto"}`,
+	"metadata":            `an object such as {"user_id": "..."}`,
+	"thinking":            `an object such as {"type": "enabled", "budget_tokens": 1024}`,
+	"temperature":         "a number",
+	"top_p":               "a number",
+	"stream":              "true or false",
+	"model":               "a string",
+	"n":                   "a whole number",
+	"user":                "a string",
+	"response_format":     `an object such as {"type": "json_object"}`,
+	"parallel_tool_calls": "true or false",
+}
+
+// wrongType says, in JSON's words (no Go type names), which value of field name has the
+// wrong type and what it must be.
+func wrongType(name string, te *json.UnmarshalTypeError) string {
+	got := map[string]string{"string": "a string", "number": "a number", "bool": "true or false", "array": "a list", "object": "an object"}[te.Value]
+	if got == "" {
+		got = strings.TrimPrefix(te.Value, "number ") // "number 1.5": a number out of range or not whole
+	}
+	if te.Field == "" || te.Field == name {
+		if shape, ok := fieldShapes[name]; ok {
+			return fmt.Sprintf("%s must be %s, not %s", name, shape, got)
+		}
+	}
+	at := name
+	if te.Field != "" {
+		at = name + "[…]." + te.Field
+	}
+	return fmt.Sprintf("%s must be %s, not %s", at, typeWords(te.Type), got)
+}
+
+// typeWords names a Go type as the JSON a request must send for it.
+func typeWords(t reflect.Type) string {
+	if t == nil {
+		return "another type"
+	}
+	switch t.Kind() {
+	case reflect.Pointer:
+		return typeWords(t.Elem())
+	case reflect.Slice, reflect.Array:
+		return "a list"
+	case reflect.Struct, reflect.Map:
+		return "an object"
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "a whole number"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	}
+	return "another type"
 }
 
 func oneLine(s string, max int) string {

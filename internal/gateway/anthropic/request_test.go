@@ -124,7 +124,7 @@ func TestChatToMessagesRefusals(t *testing.T) {
 		{`{"messages":[{"role":"user","content":"x"}],"logit_bias":{"50256":-100}}`, "logit_bias", "not supported"},
 		{`{"messages":[{"role":"user","content":"x"}],"audio":{}, "modalities":["audio"]}`, "audio", "remove it"},
 		{`{"messages":[{"role":"user","content":"x"}],"max_tokens":0}`, "max_tokens", "at least 1"},
-		{`{"messages":[{"role":"user","content":"x"}],"max_tokens":"ten"}`, "max_tokens", "wrong type"},
+		{`{"messages":[{"role":"user","content":"x"}],"max_tokens":"ten"}`, "max_tokens", "must be a whole number, not a string"},
 		{`{"messages":[{"role":"user","content":""}]}`, "messages[0].content", "is empty"},
 		{`{"messages":[{"role":"bot","content":"x"}]}`, "messages[0].role", `"bot"`},
 		{`{"messages":[{"role":"function","name":"f","content":"x"}]}`, "messages[0].role", "deprecated"},
@@ -239,4 +239,20 @@ func TestRequestRoundTrip(t *testing.T) {
 	  {"role":"tool","tool_call_id":"c1","content":"18C"}],
 	 "max_tokens":64,"temperature":0.3,"stop":["END"],"user":"u",
 	 "tools":[{"type":"function","function":{"name":"weather","parameters":{"type":"object"}}}],"tool_choice":"auto","parallel_tool_calls":false}`)
+}
+
+// Type errors are said in JSON's words, with no Go type names.
+func TestMessagesTypeErrorsInWords(t *testing.T) {
+	for body, want := range map[string]string{
+		`{"messages":"hi","max_tokens":10}`:                                      "messages must be a list of {role, content}, not a string",
+		`{"messages":[{"role":"user","content":"x"}],"max_tokens":"lots"}`:       "max_tokens must be a whole number, not a string",
+		`{"messages":[{"role":"user","content":"x"}],"max_tokens":1.5}`:          `max_tokens must be a whole number, not 1.5`,
+		`{"messages":[{"role":5,"content":"x"}],"max_tokens":10}`:                "messages[…].role must be a string, not a number",
+		`{"messages":[{"role":"user","content":"x"}],"max_tokens":1,"stream":1}`: "stream must be true or false, not a number",
+	} {
+		_, err := MessagesToChat([]byte(body), "m")
+		if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "Go ") || strings.Contains(err.Error(), "anthropic.") {
+			t.Errorf("%s: %v", body, err)
+		}
+	}
 }
