@@ -93,6 +93,19 @@ func TestApprovalAPI(t *testing.T) {
 	if res.status != 400 || !strings.Contains(res.raw, `the key \"to\" appears twice`) {
 		t.Errorf("edit with a repeated key: %d %s", res.status, res.raw)
 	}
+	// A body with a key written twice is refused whole (encoding/json would keep the last
+	// value): the approval stays pending.
+	res = alice.do("POST", base+"/decide", `{"decision": "approve", "decision": "reject"}`)
+	if res.status != 400 || !strings.Contains(res.raw, `the key \"decision\" appears twice (at decision)`) {
+		t.Errorf("decide with a repeated key: %d %s", res.status, res.raw)
+	}
+	res = alice.do("POST", base+"/decide", `{"decision": "edit", "reason": "x", "arguments": {"amount": 1, "to": {"iban": "DE1", "iban": "FR2"}}}`)
+	if res.status != 400 || !strings.Contains(res.raw, `(at arguments.to.iban)`) {
+		t.Errorf("decide with a nested repeated key: %d %s", res.status, res.raw)
+	}
+	if res = app.do("GET", poll, nil); res.body["status"] != "pending" {
+		t.Errorf("after refused decides: %d %s", res.status, res.raw)
+	}
 	res = alice.do("POST", base+"/decide", map[string]any{"decision": "edit", "reason": "cap it", "arguments": map[string]any{"to": "acme", "amount": 200}})
 	edited := `{"amount":200,"to":"acme"}`
 	if res.status != 200 || !strings.Contains(res.raw, `"approved_arguments_hash":"`+toolpolicy.Hash(edited)+`"`) {
@@ -190,6 +203,10 @@ func TestApprovalCheckAndWebhook(t *testing.T) {
 		if res.status != 200 || res.body["action"] != "deny" || !strings.Contains(res.raw, `appears twice`) {
 			t.Errorf("%s %s: %d %s", tc.tool, tc.args, res.status, res.raw)
 		}
+	}
+	// Outside the arguments, a repeated key is the client's mistake.
+	if res := app.do("POST", p, `{"tool": "make_payment", "tool": "delete_account", "call_id": "c9", "arguments": {}}`); res.status != 400 || !strings.Contains(res.raw, `the key \"tool\" appears twice`) {
+		t.Errorf("repeated tool: %d %s", res.status, res.raw)
 	}
 	res := app.do("GET", p+"?status=pending&tool=make_payment", nil)
 	var list struct {
