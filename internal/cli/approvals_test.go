@@ -91,7 +91,10 @@ func TestApprovalsCLIUserAndProject(t *testing.T) {
 		// The agent acted for bob by his id: bob may not approve under his e-mail.
 		{[]string{"approve", "1", "--project", "team-b", "--as", "bob@example.com"}, ExitUsage, "on your behalf"},
 		{[]string{"reject", "1", "--project", "team-b", "--as", "Bob@Example.com", "--reason", "no"}, ExitUsage, "on your behalf"},
-		{[]string{"approve", "1", "--project", "team-b", "--as", "carol@example.com"}, ExitOK, "approve by carol@example.com"},
+		// --as is an e-mail address, bare: anything else is recorded nowhere.
+		{[]string{"approve", "1", "--project", "team-b", "--as", "not an email <script>"}, ExitUsage, `--as "not an email <script>" is not an email address`},
+		{[]string{"approve", "1", "--project", "team-b", "--as", "Carol <carol@example.com>"}, ExitUsage, "is not an email address"},
+		{[]string{"approve", "1", "--project", "team-b", "--as", "carol@example.com"}, ExitOK, "approve by carol@example.com (no reason given)\n"},
 	} {
 		code, out := plumb(tc.args...)
 		if code != tc.code || !strings.Contains(out, tc.want) {
