@@ -19,7 +19,7 @@ import (
 
 // memApprovals is an ApprovalStore in memory.
 type memApprovals struct {
-	mu   sync.Mutex
+	mu       sync.Mutex
 	held     []store.NewApproval
 	fail     bool
 	conflict bool // the call id is held already with other arguments
