@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/mail"
 
 	"strconv"
 	"strings"
@@ -140,7 +141,11 @@ func printApproval(e *env, a store.Approval) {
 	}
 	fmt.Fprintf(e.stdout, "  expires:    %s\n", a.ExpiresAt.UTC().Format(time.RFC3339))
 	if a.Decision != "" {
-		fmt.Fprintf(e.stdout, "  decision:   %s by %s: %s\n", a.Decision, a.Approver, a.Reason)
+		if a.Reason == "" {
+			fmt.Fprintf(e.stdout, "  decision:   %s by %s (no reason given)\n", a.Decision, a.Approver)
+		} else {
+			fmt.Fprintf(e.stdout, "  decision:   %s by %s: %s\n", a.Decision, a.Approver, a.Reason)
+		}
 	}
 	if a.ApprovedHash != "" && a.ApprovedHash != a.ArgsHash {
 		fmt.Fprintf(e.stdout, "  approved:   %s\n  sha256:     %s\n", a.ApprovedArgs, a.ApprovedHash)
@@ -194,6 +199,10 @@ func newApprovalsDecideCmd(e *env, project *string, decision string) *cobra.Comm
 			if strings.TrimSpace(as) == "" {
 				return usageErr("--as: name who decides (an email): the decision and the audit log record it")
 			}
+			as = strings.TrimSpace(as)
+			if addr, err := mail.ParseAddress(as); err != nil || addr.Address != as {
+				return usageErr("--as %q is not an email address: write it bare, as name@example.com", as)
+			}
 			st, projectID, err := approvalProject(cmd, e, *project)
 			if err != nil {
 				return err
@@ -202,7 +211,7 @@ func newApprovalsDecideCmd(e *env, project *string, decision string) *cobra.Comm
 			d := store.ApprovalDecision{Decision: decision, Approver: as, Reason: reason}
 			// The agent may have named the user it acted for by their id: a user of the
 			// store is refused under either name, as the API refuses them.
-			u, err := st.GetUserByEmail(cmd.Context(), strings.TrimSpace(as))
+			u, err := st.GetUserByEmail(cmd.Context(), as)
 			switch {
 			case err == nil:
 				d.ApproverIDs = []string{u.ID}

@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -33,8 +34,11 @@ func holdApproval(ts *testscript.TestScript, neg bool, args []string) {
 	defer st.Close()
 	_, canon, hash, err := toolpolicy.Canonical(args[1])
 	ts.Check(err)
+	// Each hold is another call: call_1, call_2, ...
+	all, err := st.ListApprovals(ctx, store.DefaultProjectID, store.ApprovalFilter{Status: "all"})
+	ts.Check(err)
 	_, err = st.WithAudit(store.Actor{Type: store.ActorSystem}).CreateApproval(ctx, store.DefaultProjectID, store.NewApproval{
-		Tool: args[0], CallID: "call_1", Args: canon, ArgsHash: hash, Rule: "payments", RuleReason: "amount above 100",
+		Tool: args[0], CallID: fmt.Sprintf("call_%d", len(all)+1), Args: canon, ArgsHash: hash, Rule: "payments", RuleReason: "amount above 100",
 		RuleSpec: `{"name":"payments","tool":"make_payment","max":{"amount":500}}`, Requester: "gateway key app",
 		OnBehalfOf: "customer@example.com", ExpiresAt: time.Now().Add(ttl)})
 	ts.Check(err)
@@ -91,7 +95,10 @@ func TestApprovalsCLIUserAndProject(t *testing.T) {
 		// The agent acted for bob by his id: bob may not approve under his e-mail.
 		{[]string{"approve", "1", "--project", "team-b", "--as", "bob@example.com"}, ExitUsage, "on your behalf"},
 		{[]string{"reject", "1", "--project", "team-b", "--as", "Bob@Example.com", "--reason", "no"}, ExitUsage, "on your behalf"},
-		{[]string{"approve", "1", "--project", "team-b", "--as", "carol@example.com"}, ExitOK, "approve by carol@example.com"},
+		// --as is an e-mail address, bare: anything else is recorded nowhere.
+		{[]string{"approve", "1", "--project", "team-b", "--as", "not an email <script>"}, ExitUsage, `--as "not an email <script>" is not an email address`},
+		{[]string{"approve", "1", "--project", "team-b", "--as", "Carol <carol@example.com>"}, ExitUsage, "is not an email address"},
+		{[]string{"approve", "1", "--project", "team-b", "--as", "carol@example.com"}, ExitOK, "approve by carol@example.com (no reason given)\n"},
 	} {
 		code, out := plumb(tc.args...)
 		if code != tc.code || !strings.Contains(out, tc.want) {

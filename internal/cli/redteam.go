@@ -47,7 +47,7 @@ than half of its attempts scored); 2 bad input.`,
 			if format != "text" && format != "md" && format != "json" {
 				return usageErr("--format %q: use text, md or json", format)
 			}
-			cfg, err := redteam.LoadFile(cfgPath)
+			cfg, err := redteam.LoadFileEnv(cfgPath, e.getenv)
 			if err != nil {
 				var ce config.Errors
 				if errors.As(err, &ce) {

@@ -116,6 +116,13 @@ func (c *call) hold(ctx context.Context, j judged) (HeldCall, *apiError) {
 		Tool: j.call.Function.Name, CallID: j.call.ID, Args: j.d.Args, ArgsHash: j.d.Hash, Rule: j.d.Rule, RuleReason: j.d.Reason,
 		RuleSpec: string(j.d.Spec), Requester: "gateway key " + c.key.name, OnBehalfOf: user, Route: c.route.Name,
 		TraceID: c.traceID, ExpiresAt: c.g.now().Add(j.d.TTL)})
+	if errors.Is(err, store.ErrConflict) {
+		// The model reused a call id the project holds with other arguments: the agent
+		// could not tell the two calls apart when it polls, so neither is passed on.
+		c.blocked = j.d.Rule
+		return HeldCall{}, &apiError{Status: http.StatusBadGateway, Type: typeServer, Code: "tool_call_blocked",
+			Message: fmt.Sprintf("The model's tool call %q needs approval, but %s. The call was not passed on.", j.call.ID, conflictReason(err))}
+	}
 	if err != nil {
 		c.g.log.Error("gateway: store an approval", "route", c.route.Name, "tool", j.call.Function.Name, "err", err)
 		return HeldCall{}, &apiError{Status: http.StatusServiceUnavailable, Type: typeServer, Code: "approvals_unavailable",
@@ -126,6 +133,15 @@ func (c *call) hold(ctx context.Context, j judged) (HeldCall, *apiError) {
 	return HeldCall{ApprovalID: ap.ID, CallID: ap.CallID, Tool: ap.Tool, Arguments: ap.Args, ArgsHash: ap.ArgsHash,
 		Rule: ap.Rule, Reason: ap.RuleReason, Status: ap.Status, ExpiresAt: ap.ExpiresAt.UTC().Format("2006-01-02T15:04:05Z"),
 		DecisionURL: fmt.Sprintf("/api/v1/projects/%s/approvals/%d/decision", c.key.project, ap.ID)}, nil
+}
+
+// conflictReason is the store's refusal of a reused call id, told of "its id".
+func conflictReason(err error) string {
+	msg := err.Error()
+	if i := strings.Index(msg, " is approval #"); i >= 0 {
+		return "its id" + msg[i:]
+	}
+	return "its id is held already with other arguments"
 }
 
 // heldText is the content an answer whose calls are all held gets, for people reading it.

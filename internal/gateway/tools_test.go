@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -18,9 +19,10 @@ import (
 
 // memApprovals is an ApprovalStore in memory.
 type memApprovals struct {
-	mu   sync.Mutex
-	held []store.NewApproval
-	fail bool
+	mu       sync.Mutex
+	held     []store.NewApproval
+	fail     bool
+	conflict bool // the call id is held already with other arguments
 }
 
 func (m *memApprovals) CreateApproval(_ context.Context, projectID string, a store.NewApproval) (store.Approval, error) {
@@ -28,6 +30,9 @@ func (m *memApprovals) CreateApproval(_ context.Context, projectID string, a sto
 	defer m.mu.Unlock()
 	if m.fail {
 		return store.Approval{}, errors.New("database down")
+	}
+	if m.conflict {
+		return store.Approval{}, fmt.Errorf("call_id %q is approval #1, held with other arguments (sha256 a, not b): give each tool call its own id: %w", a.CallID, store.ErrConflict)
 	}
 	m.held = append(m.held, a)
 	return store.Approval{ID: int64(len(m.held)), Tool: a.Tool, CallID: a.CallID, Args: a.Args, ArgsHash: a.ArgsHash,
@@ -215,6 +220,15 @@ func TestToolPolicyPlain(t *testing.T) {
 	if _, code, _ := apiErr(t, body); st != 400 || code != "tool_not_allowed" {
 		t.Errorf("offered denied tool: %d %s", st, body)
 	}
+
+	// The model reused a call id the project holds with other arguments: the call is not
+	// passed on, and the answer says why.
+	m.conflict = true
+	st, _, body = postTools(t, srv, askTools("big", false))
+	if _, code, msg := apiErr(t, body); st != 502 || code != "tool_call_blocked" || !strings.Contains(msg, "its id is approval #1, held with other arguments") || strings.Contains(body, `"name":"make_payment"`) {
+		t.Errorf("reused call id: %d %s", st, body)
+	}
+	m.conflict = false
 
 	// The store is down: the call is not passed on.
 	m.fail = true

@@ -95,12 +95,19 @@ const (
 // LoadFile reads and checks a red-team config. Every problem is reported at once as
 // config.Errors at file:line:col with a hint.
 func LoadFile(path string) (*Config, error) {
+	return LoadFileEnv(path, nil)
+}
+
+// LoadFileEnv is LoadFile that also reports, with the other mistakes and in file order,
+// every api_key_env naming a variable getenv does not have (nil: not checked here; New
+// checks it).
+func LoadFileEnv(path string, getenv func(string) string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, config.Errors{{Pos: config.Pos{File: path}, Msg: "cannot read the red-team config: " + readError(err),
 			Hint: "check the path, or pass the config with -c FILE"}}
 	}
-	return Parse(data, path)
+	return ParseEnv(data, path, getenv)
 }
 
 // readError is why a file could not be read, without the path the caller names itself.
@@ -117,6 +124,12 @@ func readError(err error) string {
 // "did you mean") and values of the wrong type at every level, then the checks of the
 // decoded config.
 func Parse(data []byte, file string) (*Config, error) {
+	return ParseEnv(data, file, nil)
+}
+
+// ParseEnv is Parse that also checks the api_key_env variables against getenv, as
+// LoadFileEnv does.
+func ParseEnv(data []byte, file string, getenv func(string) string) (*Config, error) {
 	l := &loader{YAMLChecker: config.NewYAMLChecker(file, "docs/redteam.md"), refused: map[string]bool{}}
 	root, err := l.Parse(data, [2]string{"the red-team config is empty",
 		"write target:, purpose:, categories: and strategies: (see docs/redteam.md)"})
@@ -133,10 +146,13 @@ func Parse(data []byte, file string) (*Config, error) {
 	sum := sha256.Sum256(data)
 	c.hash = hex.EncodeToString(sum[:])
 	l.validate(c)
+	c.pos = l.Positions
+	if getenv != nil {
+		l.Errs = append(l.Errs, c.envErrors(Options{Getenv: getenv})...)
+	}
 	if len(l.Errs) > 0 {
 		return nil, config.Sorted(l.Errs)
 	}
-	c.pos = l.Positions
 	return c, nil
 }
 
@@ -145,13 +161,21 @@ func Parse(data []byte, file string) (*Config, error) {
 // every call would fail (a 401 from a server that wants the key) and leave the run
 // untested. Like the gateway, plumb refuses to start.
 func (c *Config) checkEnv(opt Options) error {
+	if errs := c.envErrors(opt); len(errs) > 0 {
+		return errs
+	}
+	return nil
+}
+
+// envErrors is checkEnv's list.
+func (c *Config) envErrors(opt Options) config.Errors {
 	var errs config.Errors
 	for _, p := range []struct {
 		path  string
 		pc    *ProviderConfig
 		given provider.Provider
 	}{{"target", c.Target, opt.Target}, {"judge", c.Judge, opt.Judge}, {"attacker", c.Attacker, opt.Attacker}} {
-		if p.pc == nil || p.given != nil || p.pc.APIKeyEnv == "" || opt.Getenv(p.pc.APIKeyEnv) != "" {
+		if p.pc == nil || p.given != nil || !envNameRe.MatchString(p.pc.APIKeyEnv) || opt.Getenv(p.pc.APIKeyEnv) != "" {
 			continue
 		}
 		path := p.path + ".api_key_env"
@@ -159,10 +183,7 @@ func (c *Config) checkEnv(opt Options) error {
 			Msg:  fmt.Sprintf("%s: %s is not set", path, p.pc.APIKeyEnv),
 			Hint: fmt.Sprintf("export %s=... before running plumb redteam, or remove api_key_env if the server takes no key", p.pc.APIKeyEnv)})
 	}
-	if len(errs) > 0 {
-		return errs
-	}
-	return nil
+	return errs
 }
 
 // configSchema is a red-team config's keys and their types.

@@ -1,8 +1,11 @@
 package redteam
 
 import (
+	"errors"
 	"strings"
 	"testing"
+
+	"github.com/plumbhq/plumb/internal/config"
 )
 
 // Every mistake of a config is reported in one run, in file order, each at file:line:col
@@ -142,6 +145,35 @@ func TestTargetLabel(t *testing.T) {
 		if got := r.info().Target; got != tc.want {
 			t.Errorf("%s: target %q, want %q", tc.target, got, tc.want)
 		}
+	}
+}
+
+// An unset api_key_env is reported with the config's other mistakes, in file order, not
+// only once they are fixed; a key written in api_key_env is one mistake, not two.
+func TestAPIKeyEnvReportedWithOtherMistakes(t *testing.T) {
+	const src = "system_prompt: s\ncategories: [{id: LLM07}, {id: S1}]\n" +
+		"target: {type: openai, model: m, base_url: \"http://127.0.0.1:1/v1\", api_key_env: T_KEY}\n" +
+		"attempts: 0\n" +
+		"judge:\n  type: openai\n  model: j\n  api_key_env: sk-live-1234\n"
+	_, err := ParseEnv([]byte(src), "redteam.yaml", func(string) string { return "" })
+	var ce config.Errors
+	if !errors.As(err, &ce) {
+		t.Fatalf("got %v, want config errors", err)
+	}
+	var got []string
+	for _, e := range ce {
+		got = append(got, e.Pos.String()+" "+e.Msg)
+	}
+	want := []string{
+		"redteam.yaml:3:69 target.api_key_env: T_KEY is not set",
+		"redteam.yaml:4:1 attempts is 0",
+		"redteam.yaml:8:3 judge.api_key_env must name an environment variable",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if _, err := ParseEnv([]byte(src), "redteam.yaml", nil); err == nil || strings.Contains(err.Error(), "T_KEY") {
+		t.Errorf("without getenv the variables are left to New: %v", err)
 	}
 }
 

@@ -141,7 +141,9 @@ func argumentsText(raw json.RawMessage) string {
 
 func (s *Server) createApproval(w http.ResponseWriter, r *http.Request, c *call) error {
 	var b ApprovalCheckBody
-	if err := decodeJSON(w, r, s.maxBody, &b); err != nil {
+	// The arguments are the model's text: one with a repeated key is denied with the
+	// policy's reason, like the gateway does, rather than refused as the client's mistake.
+	if err := decodeJSON(w, r, s.maxBody, &b, "arguments"); err != nil {
 		return err
 	}
 	if s.toolPolicy == nil {

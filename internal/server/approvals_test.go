@@ -24,9 +24,9 @@ var fixtureApprovalHash = toolpolicy.Hash(fixtureApprovalArgs)
 
 // fixtureApproval is a pending approval of a payment in project p, as the gateway holds
 // it; its rule caps amount at 500.
-func fixtureApproval(t *testing.T, st store.Store, p store.Project, now time.Time) string {
+func fixtureApproval(t *testing.T, st store.Store, p store.Project, callID string, now time.Time) string {
 	t.Helper()
-	a, err := st.CreateApproval(context.Background(), p.ID, store.NewApproval{Tool: "make_payment", CallID: "call_1",
+	a, err := st.CreateApproval(context.Background(), p.ID, store.NewApproval{Tool: "make_payment", CallID: callID,
 		Args: fixtureApprovalArgs, ArgsHash: fixtureApprovalHash, Rule: "payments", RuleReason: "amount is 250, above 100",
 		RuleSpec: `{"name":"payments","tool":"make_payment","max":{"amount":500}}`, Requester: "gateway key app",
 		OnBehalfOf: "vera@example.com", Route: "agent", ExpiresAt: now.Add(time.Hour)})
@@ -93,6 +93,19 @@ func TestApprovalAPI(t *testing.T) {
 	if res.status != 400 || !strings.Contains(res.raw, `the key \"to\" appears twice`) {
 		t.Errorf("edit with a repeated key: %d %s", res.status, res.raw)
 	}
+	// A body with a key written twice is refused whole (encoding/json would keep the last
+	// value): the approval stays pending.
+	res = alice.do("POST", base+"/decide", `{"decision": "approve", "decision": "reject"}`)
+	if res.status != 400 || !strings.Contains(res.raw, `the key \"decision\" appears twice (at decision)`) {
+		t.Errorf("decide with a repeated key: %d %s", res.status, res.raw)
+	}
+	res = alice.do("POST", base+"/decide", `{"decision": "edit", "reason": "x", "arguments": {"amount": 1, "to": {"iban": "DE1", "iban": "FR2"}}}`)
+	if res.status != 400 || !strings.Contains(res.raw, `(at arguments.to.iban)`) {
+		t.Errorf("decide with a nested repeated key: %d %s", res.status, res.raw)
+	}
+	if res = app.do("GET", poll, nil); res.body["status"] != "pending" {
+		t.Errorf("after refused decides: %d %s", res.status, res.raw)
+	}
 	res = alice.do("POST", base+"/decide", map[string]any{"decision": "edit", "reason": "cap it", "arguments": map[string]any{"to": "acme", "amount": 200}})
 	edited := `{"amount":200,"to":"acme"}`
 	if res.status != 200 || !strings.Contains(res.raw, `"approved_arguments_hash":"`+toolpolicy.Hash(edited)+`"`) {
@@ -116,7 +129,7 @@ func TestApprovalAPI(t *testing.T) {
 		t.Errorf("executed call still executable: %s", res.raw)
 	}
 	// Expiry: a decision after it is refused.
-	id := fixtureApproval(t, f.st, f.a, f.clock.Now())
+	id := fixtureApproval(t, f.st, f.a, "call_2", f.clock.Now())
 	f.clock.Advance(2 * time.Hour)
 	res = alice.do("POST", "/api/v1/projects/"+f.a.Slug+"/approvals/"+id+"/decide", map[string]any{"decision": "approve"})
 	if res.status != 409 || !strings.Contains(res.raw, "expired") {
@@ -190,6 +203,10 @@ func TestApprovalCheckAndWebhook(t *testing.T) {
 		if res.status != 200 || res.body["action"] != "deny" || !strings.Contains(res.raw, `appears twice`) {
 			t.Errorf("%s %s: %d %s", tc.tool, tc.args, res.status, res.raw)
 		}
+	}
+	// Outside the arguments, a repeated key is the client's mistake.
+	if res := app.do("POST", p, `{"tool": "make_payment", "tool": "delete_account", "call_id": "c9", "arguments": {}}`); res.status != 400 || !strings.Contains(res.raw, `the key \"tool\" appears twice`) {
+		t.Errorf("repeated tool: %d %s", res.status, res.raw)
 	}
 	res := app.do("GET", p+"?status=pending&tool=make_payment", nil)
 	var list struct {
@@ -278,7 +295,7 @@ func TestApprovalNoticesReachTheWebhook(t *testing.T) {
 			down = false
 			mu.Unlock()
 			// As the CLI does it: on the store, no server involved.
-			other := fixtureApproval(t, f.st, f.a, f.clock.Now())
+			other := fixtureApproval(t, f.st, f.a, "call_2", f.clock.Now())
 			id, _ := strconv.ParseInt(other, 10, 64)
 			if _, err := f.st.WithAudit(store.Actor{Type: store.ActorSystem}).DecideApproval(ctx, f.a.ID, id,
 				store.ApprovalDecision{Decision: store.DecisionReject, Approver: "bob@example.com", Reason: "unknown payee"}); err != nil {
@@ -294,6 +311,56 @@ func TestApprovalNoticesReachTheWebhook(t *testing.T) {
 			f.clock.Advance(6 * time.Minute)
 			if got := sweep(); len(got) != 0 {
 				t.Errorf("a later sweep sent %v again", got)
+			}
+		})
+	}
+}
+
+// TestApprovalRetry: an agent that sends POST /approvals again for the same call (same call
+// id, same arguments, written differently or not) gets the approval it has, pending or
+// decided, not a second one it could run the call under; the same call id with other
+// arguments is a 409.
+func TestApprovalRetry(t *testing.T) {
+	pol, err := toolpolicy.Parse([]byte("tools:\n  approve:\n    - tool: make_payment\n      above: {amount: 100}\n"), "tools.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, dsn := range map[string]func(*testing.T) string{"sqlite": sqliteDSN, "postgres": func(t *testing.T) string { return storetest.FreshPostgres(t) }} {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t, dsn(t))
+			g := f.withServer(Config{ToolPolicy: pol})
+			app := g.withKey(f.keyA)
+			p := "/api/v1/projects/" + f.a.Slug + "/approvals"
+			ask := func(args string) *response {
+				return app.do("POST", p, map[string]any{"tool": "make_payment", "call_id": "call_r", "arguments": args})
+			}
+			approvalOf := func(res *response) float64 {
+				t.Helper()
+				a, _ := res.body["approval"].(map[string]any)
+				if res.status != 200 || a == nil {
+					t.Fatalf("ask: %d %s", res.status, res.raw)
+				}
+				return a["id"].(float64)
+			}
+			first := approvalOf(ask(`{"amount": 250, "to": "acme"}`))
+			if again := approvalOf(ask(`{"to":"acme","amount":250}`)); again != first {
+				t.Errorf("a retry made approval #%v besides #%v", again, first)
+			}
+			res := g.session(f.alice.Email).do("POST", fmt.Sprintf("%s/%v/decide", p, first), map[string]any{"decision": "approve"})
+			if res.status != 200 {
+				t.Fatalf("approve: %d %s", res.status, res.raw)
+			}
+			res = ask(`{"amount": 250, "to": "acme"}`)
+			if approvalOf(res) != first || !strings.Contains(res.raw, `"status":"approved"`) {
+				t.Errorf("a retry after the decision: %s", res.raw)
+			}
+			res = ask(`{"amount": 400, "to": "acme"}`)
+			if res.status != 409 || !strings.Contains(res.raw, fmt.Sprintf(`call_id \"call_r\" is approval #%v, held with other arguments`, first)) {
+				t.Errorf("same call id, other arguments: %d %s", res.status, res.raw)
+			}
+			list := g.session(f.alice.Email).do("GET", p+"?status=all", nil)
+			if n := strings.Count(list.raw, `"call_id":"call_r"`); n != 1 {
+				t.Errorf("%d approvals of call_r: %s", n, list.raw)
 			}
 		})
 	}

@@ -1,39 +1,106 @@
 package server
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"net/http"
 	"reflect"
+	"slices"
 	"strings"
 )
 
 // decodeJSON reads the request body into v strictly: JSON only (415), at most limit bytes
 // (413), one value with no field v does not have and every value of the right type (400,
-// naming the field). Every failure is the client's, so none is a 500.
-func decodeJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
+// naming the field), no key written twice in one object (400, naming it). Every failure is
+// the client's, so none is a 500. The values of the top-level fields named in own are
+// not checked for repeated keys: the handler judges them itself (a tool call's arguments,
+// which a policy denies with its own reason).
+func decodeJSON(w http.ResponseWriter, r *http.Request, limit int64, v any, own ...string) error {
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "application/json" {
 		return errorf(http.StatusUnsupportedMediaType, codeMediaType,
 			"send the body as JSON with the header Content-Type: application/json")
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, limit)
-	dec := json.NewDecoder(r.Body)
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return errorf(http.StatusRequestEntityTooLarge, codeTooLarge,
+				"the body is larger than the limit of %d bytes", mbe.Limit)
+		}
+		return errorf(http.StatusBadRequest, codeBadRequest, "the body could not be read: %v", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return decodeError(err, dec)
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return decodeError(err, dec)
-		}
 		return errorf(http.StatusBadRequest, codeBadRequest,
 			"unexpected data after the JSON value at byte offset %d: send exactly one JSON object", dec.InputOffset())
 	}
+	if at, key := repeatedKey(body, own); key != "" {
+		return fieldErr(at, "the key %q appears twice (at %s): send each key once", key, at)
+	}
 	return nil
+}
+
+// repeatedKey finds the first key written twice in one object of a JSON text, at any
+// depth, and the path to it ("decision", "items[1].sku"). encoding/json keeps the last
+// value of a repeated key without a word, so a body a client meant one way would be read
+// the other. The values of the top-level keys in own are skipped.
+func repeatedKey(body []byte, own []string) (at, key string) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	var walk func(path string) (string, string)
+	walk = func(path string) (string, string) {
+		tok, err := dec.Token()
+		if err != nil {
+			return "", ""
+		}
+		switch tok {
+		case json.Delim('{'):
+			seen := map[string]bool{}
+			for dec.More() {
+				kt, err := dec.Token()
+				if err != nil {
+					return "", ""
+				}
+				k, _ := kt.(string)
+				p := k
+				if path != "" {
+					p = path + "." + k
+				}
+				if seen[k] {
+					return p, k
+				}
+				seen[k] = true
+				if path == "" && slices.Contains(own, k) {
+					var skip json.RawMessage
+					if dec.Decode(&skip) != nil {
+						return "", ""
+					}
+					continue
+				}
+				if at, key := walk(p); key != "" {
+					return at, key
+				}
+			}
+			_, _ = dec.Token()
+		case json.Delim('['):
+			for i := 0; dec.More(); i++ {
+				if at, key := walk(fmt.Sprintf("%s[%d]", path, i)); key != "" {
+					return at, key
+				}
+			}
+			_, _ = dec.Token()
+		}
+		return "", ""
+	}
+	return walk("")
 }
 
 // decodeError turns a json error into the envelope's terms.

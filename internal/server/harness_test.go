@@ -171,7 +171,7 @@ func newFixture(t *testing.T, dsn string) *fixture {
 	}
 	f.queueA, f.queueB = fixtureQueue(t, st, f.a, f.runA1, f.alice), fixtureQueue(t, st, f.b, f.runB, f.bob)
 	must(fixtureTraces(st, clk.Now(), f.a, f.b)) // traces_test.go
-	f.approvalA, f.approvalB = fixtureApproval(t, st, f.a, clk.Now()), fixtureApproval(t, st, f.b, clk.Now())
+	f.approvalA, f.approvalB = fixtureApproval(t, st, f.a, "call_1", clk.Now()), fixtureApproval(t, st, f.b, "call_1", clk.Now())
 	return f
 }
 

@@ -13,7 +13,9 @@ import (
 // the outcome once.
 type Approvals interface {
 	// CreateApproval stores a held call as pending. Bad fields are ErrInvalid; a missing
-	// project ErrNotFound.
+	// project ErrNotFound. A call id the project holds already (pending, or decided; not
+	// expired) returns that approval when the arguments hash is the same (a retry: nothing
+	// is stored or audited) and is ErrConflict when it is not.
 	CreateApproval(ctx context.Context, projectID string, a NewApproval) (Approval, error)
 	// GetApproval returns a project's approval, or ErrNotFound (also for another
 	// project's). A pending approval past its expiry reads as expired.

@@ -71,8 +71,26 @@ func (a *accounts) CreateApproval(ctx context.Context, projectID string, n NewAp
 	}
 	var out Approval
 	err := a.db.inTx(ctx, func(d db) error {
+		if d.driver() == DriverPostgres { // one request of a project at a time, so that a retry sent at once finds the first
+			if _, err := d.exec(ctx, `SELECT 1 FROM projects WHERE id = ? FOR UPDATE`, projectID); err != nil {
+				return fmt.Errorf("create approval: %w", err)
+			}
+		}
+		prev, err := scanApproval(d.queryRow(ctx, approvalSelect+` WHERE project_id = ? AND call_id = ?
+			AND status <> 'expired' AND (status <> 'pending' OR expires_at > ?) ORDER BY id DESC LIMIT 1`,
+			projectID, n.CallID, storedTime(a.now())))
+		switch {
+		case err == nil && prev.ArgsHash == n.ArgsHash:
+			out = prev // a retry of the same call: its approval, not a second one
+			return nil
+		case err == nil:
+			return refuse(ErrConflict, fmt.Sprintf("call_id %q is approval #%d, held with other arguments (sha256 %s, not %s): give each tool call its own id",
+				n.CallID, prev.ID, prev.ArgsHash, n.ArgsHash))
+		case !errors.Is(err, errNoRows):
+			return fmt.Errorf("create approval: %w", err)
+		}
 		var id int64
-		err := d.writeRow(ctx, `INSERT INTO tool_approvals (project_id, tool, call_id, arguments, arguments_hash, rule,
+		err = d.writeRow(ctx, `INSERT INTO tool_approvals (project_id, tool, call_id, arguments, arguments_hash, rule,
 			rule_reason, rule_spec, requester, on_behalf_of, route, trace_id, scope, status, expires_at, created_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'once', ?, ?, ?) RETURNING id`,
 			projectID, n.Tool, n.CallID, n.Args, n.ArgsHash, n.Rule, n.RuleReason, n.RuleSpec, n.Requester, n.OnBehalfOf,

@@ -41,10 +41,10 @@ func TestApprovalNotices(t *testing.T) {
 				}
 			}
 		}
-		approved := heldPayment(t, s, DefaultProjectID, "gateway key agent", clock.t.Add(time.Hour))
-		rejected := heldPayment(t, s, DefaultProjectID, "gateway key agent", clock.t.Add(time.Hour))
-		expiring := heldPayment(t, s, DefaultProjectID, "gateway key agent", clock.t.Add(time.Minute))
-		pending := heldPayment(t, s, DefaultProjectID, "gateway key agent", clock.t.Add(time.Hour))
+		approved := heldPayment(t, s, DefaultProjectID, "call_approved", "gateway key agent", clock.t.Add(time.Hour))
+		rejected := heldPayment(t, s, DefaultProjectID, "call_rejected", "gateway key agent", clock.t.Add(time.Hour))
+		expiring := heldPayment(t, s, DefaultProjectID, "call_expiring", "gateway key agent", clock.t.Add(time.Minute))
+		pending := heldPayment(t, s, DefaultProjectID, "call_pending", "gateway key agent", clock.t.Add(time.Hour))
 		same("nothing decided", ids(s.ClaimApprovalNotices(ctx, NoticeClaim{})))
 
 		if _, err := s.DecideApproval(ctx, DefaultProjectID, approved.ID, ApprovalDecision{Decision: DecisionApprove, Approver: "bob@example.com"}); err != nil {

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -28,13 +29,13 @@ func openApprovals(t *testing.T, dsn string) (Store, Store, *approvalClock) {
 	return base, base.WithAudit(Actor{Type: ActorSystem}), clock
 }
 
-func heldPayment(t *testing.T, s Store, projectID, requester string, expires time.Time) Approval {
+func heldPayment(t *testing.T, s Store, projectID, callID, requester string, expires time.Time) Approval {
 	t.Helper()
 	_, canon, hash, err := toolpolicy.Canonical(`{"to": "acme", "amount": 250, "currency": "EUR"}`)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ap, err := s.CreateApproval(context.Background(), projectID, NewApproval{Tool: "make_payment", CallID: "call_1",
+	ap, err := s.CreateApproval(context.Background(), projectID, NewApproval{Tool: "make_payment", CallID: callID,
 		Args: canon, ArgsHash: hash, Rule: "payments", RuleReason: "amount is 250, above 100", Requester: requester,
 		OnBehalfOf: "customer@example.com", Route: "agent", TraceID: "tr_1", ExpiresAt: expires})
 	if err != nil {
@@ -54,7 +55,7 @@ func TestApprovalSelfApprovalByID(t *testing.T) {
 		}
 		defer base.Close()
 		s := base.WithAudit(Actor{Type: ActorSystem})
-		ap := heldPayment(t, s, DefaultProjectID, "gateway key agent", time.Now().Add(time.Hour))
+		ap := heldPayment(t, s, DefaultProjectID, "call_1", "gateway key agent", time.Now().Add(time.Hour))
 		byID, err := s.CreateApproval(ctx, DefaultProjectID, NewApproval{Tool: ap.Tool, CallID: "call_2", Args: ap.Args,
 			ArgsHash: ap.ArgsHash, Rule: ap.Rule, Requester: "gateway key agent", OnBehalfOf: "u_customer", ExpiresAt: ap.ExpiresAt})
 		if err != nil {
@@ -80,7 +81,7 @@ func TestApprovalFlow(t *testing.T) {
 			t.Fatal(err)
 		}
 
-		ap := heldPayment(t, s, DefaultProjectID, "gateway key agent", clock.t.Add(time.Hour))
+		ap := heldPayment(t, s, DefaultProjectID, "call_1", "gateway key agent", clock.t.Add(time.Hour))
 		if ap.Status != ApprovalPending || ap.Args != `{"amount":250,"currency":"EUR","to":"acme"}` || ap.ArgsHash != toolpolicy.Hash(ap.Args) || ap.Scope != "once" {
 			t.Fatalf("created %+v", ap)
 		}
@@ -102,7 +103,7 @@ func TestApprovalFlow(t *testing.T) {
 			t.Errorf("reject without reason: %v", err)
 		}
 		// Nothing ran before approval.
-		if _, err := s.RecordApprovalOutcome(ctx, DefaultProjectID, ap.ID, "call_1", ap.ArgsHash, OutcomeExecuted, ""); !errors.Is(err, ErrConflict) {
+		if _, err := s.RecordApprovalOutcome(ctx, DefaultProjectID, ap.ID, ap.CallID, ap.ArgsHash, OutcomeExecuted, ""); !errors.Is(err, ErrConflict) {
 			t.Errorf("outcome while pending: %v", err)
 		}
 		got, err := s.DecideApproval(ctx, DefaultProjectID, ap.ID, ApprovalDecision{Decision: DecisionApprove, Approver: "bob@example.com", Reason: "known supplier"})
@@ -114,35 +115,35 @@ func TestApprovalFlow(t *testing.T) {
 		}
 		// Arguments changed after the approval: refused, and the refusal is audited.
 		_, _, tampered, _ := toolpolicy.Canonical(`{"to": "mallory", "amount": 250, "currency": "EUR"}`)
-		if _, err := s.RecordApprovalOutcome(ctx, DefaultProjectID, ap.ID, "call_1", tampered, OutcomeExecuted, ""); !errors.Is(err, ErrConflict) || !strings.Contains(err.Error(), "not the ones approved") {
+		if _, err := s.RecordApprovalOutcome(ctx, DefaultProjectID, ap.ID, ap.CallID, tampered, OutcomeExecuted, ""); !errors.Is(err, ErrConflict) || !strings.Contains(err.Error(), "not the ones approved") {
 			t.Errorf("tampered outcome: %v", err)
 		}
 		if _, err := s.RecordApprovalOutcome(ctx, DefaultProjectID, ap.ID, "call_2", ap.ArgsHash, OutcomeExecuted, ""); !errors.Is(err, ErrConflict) {
 			t.Errorf("other call id: %v", err)
 		}
-		done, err := s.RecordApprovalOutcome(ctx, DefaultProjectID, ap.ID, "call_1", ap.ArgsHash, OutcomeExecuted, "payment p_9")
+		done, err := s.RecordApprovalOutcome(ctx, DefaultProjectID, ap.ID, ap.CallID, ap.ArgsHash, OutcomeExecuted, "payment p_9")
 		if err != nil || done.Outcome != OutcomeExecuted || done.OutcomeAt == nil {
 			t.Fatalf("outcome: %+v %v", done, err)
 		}
-		if _, err := s.RecordApprovalOutcome(ctx, DefaultProjectID, ap.ID, "call_1", ap.ArgsHash, OutcomeExecuted, ""); !errors.Is(err, ErrConflict) {
+		if _, err := s.RecordApprovalOutcome(ctx, DefaultProjectID, ap.ID, ap.CallID, ap.ArgsHash, OutcomeExecuted, ""); !errors.Is(err, ErrConflict) {
 			t.Errorf("second execution: %v", err)
 		}
 
 		// An edit: the approved arguments are the approver's, with their own hash.
-		ap2 := heldPayment(t, s, DefaultProjectID, "gateway key agent", clock.t.Add(time.Hour))
+		ap2 := heldPayment(t, s, DefaultProjectID, "call_3", "gateway key agent", clock.t.Add(time.Hour))
 		_, edited, editedHash, _ := toolpolicy.Canonical(`{"to": "acme", "amount": 200, "currency": "EUR"}`)
 		got, err = s.DecideApproval(ctx, DefaultProjectID, ap2.ID, ApprovalDecision{Decision: DecisionEdit, Approver: "bob@example.com",
 			Reason: "cap at 200", Args: edited, ArgsHash: editedHash})
 		if err != nil || got.Status != ApprovalApproved || got.ApprovedArgs != edited || got.ApprovedHash != editedHash || got.ArgsHash != ap2.ArgsHash {
 			t.Fatalf("edit: %+v %v", got, err)
 		}
-		if _, err := s.RecordApprovalOutcome(ctx, DefaultProjectID, ap2.ID, "call_1", ap2.ArgsHash, OutcomeExecuted, ""); !errors.Is(err, ErrConflict) {
+		if _, err := s.RecordApprovalOutcome(ctx, DefaultProjectID, ap2.ID, ap2.CallID, ap2.ArgsHash, OutcomeExecuted, ""); !errors.Is(err, ErrConflict) {
 			t.Errorf("original arguments after an edit: %v", err)
 		}
 
 		// Expiry: reads as expired, a decision is refused and marks it, the list filters.
-		ap3 := heldPayment(t, s, DefaultProjectID, "gateway key agent", clock.t.Add(10*time.Minute))
-		ap4 := heldPayment(t, s, DefaultProjectID, "gateway key agent", clock.t.Add(10*time.Minute))
+		ap3 := heldPayment(t, s, DefaultProjectID, "call_4", "gateway key agent", clock.t.Add(10*time.Minute))
+		ap4 := heldPayment(t, s, DefaultProjectID, "call_5", "gateway key agent", clock.t.Add(10*time.Minute))
 		clock.t = clock.t.Add(10 * time.Minute)
 		if g, _ := s.GetApproval(ctx, DefaultProjectID, ap3.ID); g.Status != ApprovalExpired {
 			t.Errorf("read after expiry: %s", g.Status)
@@ -184,6 +185,33 @@ func TestApprovalFlow(t *testing.T) {
 			if counts[k] != v {
 				t.Errorf("audit %s: %d, want %d (all: %v)", k, counts[k], v, counts)
 			}
+		}
+
+		// A retry of a call is not held twice: the same call id and arguments are its
+		// approval, decided or not (nothing stored or audited above: 4 requests); other
+		// arguments are refused; an expired call may be held again; another project's
+		// call ids are its own.
+		retry := NewApproval{Tool: ap.Tool, CallID: ap.CallID, Args: ap.Args, ArgsHash: ap.ArgsHash, Rule: ap.Rule,
+			Requester: "gateway key agent", ExpiresAt: clock.t.Add(time.Hour)}
+		if got, err := s.CreateApproval(ctx, DefaultProjectID, retry); err != nil || got.ID != ap.ID || got.Outcome != OutcomeExecuted {
+			t.Errorf("retry of a decided call: %+v %v", got, err)
+		}
+		other2 := retry
+		other2.Args, other2.ArgsHash = edited, editedHash
+		if _, err := s.CreateApproval(ctx, DefaultProjectID, other2); !errors.Is(err, ErrConflict) ||
+			!strings.Contains(err.Error(), fmt.Sprintf(`call_id "call_1" is approval #%d, held with other arguments`, ap.ID)) {
+			t.Errorf("same call id, other arguments: %v", err)
+		}
+		again := retry
+		again.CallID = ap3.CallID
+		if got, err := s.CreateApproval(ctx, DefaultProjectID, again); err != nil || got.ID == ap3.ID || got.Status != ApprovalPending {
+			t.Errorf("an expired call held again: %+v %v", got, err)
+		}
+		if n := countRows(t, base, "SELECT count(*) FROM tool_approvals WHERE call_id = ?", ap.CallID); n != 1 {
+			t.Errorf("%d approvals of one call", n)
+		}
+		if got, err := s.CreateApproval(ctx, other.ID, retry); err != nil || got.ID == ap.ID {
+			t.Errorf("the same call id in another project: %+v %v", got, err)
 		}
 	})
 }

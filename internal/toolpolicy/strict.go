@@ -148,8 +148,10 @@ func clip(s string) string {
 // a number reads differently in float and decimal parsers.
 func exactNumber(lit string) error {
 	f, err := strconv.ParseFloat(lit, 64)
-	if err != nil {
-		return errors.New("is out of the range of a 64-bit float: write it within ±1.8e308")
+	// ParseFloat reports overflow; an underflow (1e-400) reads as 0 without an error.
+	mant, _, _ := strings.Cut(strings.ToLower(lit), "e")
+	if err != nil || (f == 0 && strings.ContainsAny(mant, "123456789")) {
+		return errors.New("is out of the range of a 64-bit float: write a magnitude from 4.9e-324 to 1.8e308, or 0")
 	}
 	a, aok := decimal(lit)
 	b, bok := decimal(strconv.FormatFloat(f, 'g', -1, 64))
