@@ -41,9 +41,9 @@ here to its webhook at its next sweep (within about a minute). See docs/approval
 	return cmd
 }
 
-// approvalProject opens the store and finds the project --project names, by slug or id;
+// openProject opens the store and finds the project --project names, by slug or id;
 // an unknown project is a usage error, never an empty queue.
-func approvalProject(cmd *cobra.Command, e *env, ref string) (store.Store, string, error) {
+func openProject(cmd *cobra.Command, e *env, ref string) (store.Store, string, error) {
 	st, err := openStore(cmd, e)
 	if err != nil {
 		return nil, "", err
@@ -88,7 +88,7 @@ func newApprovalsListCmd(e *env, project *string) *cobra.Command {
 			if format != "text" && format != "json" {
 				return usageErr("--format %q: use text or json", format)
 			}
-			st, projectID, err := approvalProject(cmd, e, *project)
+			st, projectID, err := openProject(cmd, e, *project)
 			if err != nil {
 				return err
 			}
@@ -160,7 +160,7 @@ func newApprovalsShowCmd(e *env, project *string) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			st, projectID, err := approvalProject(cmd, e, *project)
+			st, projectID, err := openProject(cmd, e, *project)
 			if err != nil {
 				return err
 			}
@@ -194,7 +194,7 @@ func newApprovalsDecideCmd(e *env, project *string, decision string) *cobra.Comm
 			if strings.TrimSpace(as) == "" {
 				return usageErr("--as: name who decides (an email): the decision and the audit log record it")
 			}
-			st, projectID, err := approvalProject(cmd, e, *project)
+			st, projectID, err := openProject(cmd, e, *project)
 			if err != nil {
 				return err
 			}
