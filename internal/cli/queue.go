@@ -132,7 +132,8 @@ func newQueueCreateCmd(e *env) *cobra.Command {
 					return usageErr("--annotator %s: no such user: create it with `plumb user create --email %s`", email, email)
 				}
 				if _, err := st.GetMembership(cmd.Context(), projectID, u.ID); errors.Is(err, store.ErrNotFound) {
-					return usageErr("--annotator %s: not a member of the project the queue is made in: add them on the server's Members page of the project, or with POST /api/v1/projects/<project>/members {\"email\": %q, \"role\": \"viewer\"}", email, email)
+					ref, _ := cmd.Flags().GetString("project")
+					return usageErr("--annotator %s: not a member of project %q, where the queue is made: add them on the server's Members page of the project, or with POST /api/v1/projects/%s/members {\"email\": %q, \"role\": \"viewer\"}", email, ref, ref, email)
 				} else if err != nil {
 					return err
 				}
