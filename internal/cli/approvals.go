@@ -42,9 +42,9 @@ here to its webhook at its next sweep (within about a minute). See docs/approval
 	return cmd
 }
 
-// approvalProject opens the store and finds the project --project names, by slug or id;
+// openProject opens the store and finds the project --project names, by slug or id;
 // an unknown project is a usage error, never an empty queue.
-func approvalProject(cmd *cobra.Command, e *env, ref string) (store.Store, string, error) {
+func openProject(cmd *cobra.Command, e *env, ref string) (store.Store, string, error) {
 	st, err := openStore(cmd, e)
 	if err != nil {
 		return nil, "", err
@@ -89,7 +89,7 @@ func newApprovalsListCmd(e *env, project *string) *cobra.Command {
 			if format != "text" && format != "json" {
 				return usageErr("--format %q: use text or json", format)
 			}
-			st, projectID, err := approvalProject(cmd, e, *project)
+			st, projectID, err := openProject(cmd, e, *project)
 			if err != nil {
 				return err
 			}
@@ -165,7 +165,7 @@ func newApprovalsShowCmd(e *env, project *string) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			st, projectID, err := approvalProject(cmd, e, *project)
+			st, projectID, err := openProject(cmd, e, *project)
 			if err != nil {
 				return err
 			}
@@ -203,7 +203,7 @@ func newApprovalsDecideCmd(e *env, project *string, decision string) *cobra.Comm
 			if addr, err := mail.ParseAddress(as); err != nil || addr.Address != as {
 				return usageErr("--as %q is not an email address: write it bare, as name@example.com", as)
 			}
-			st, projectID, err := approvalProject(cmd, e, *project)
+			st, projectID, err := openProject(cmd, e, *project)
 			if err != nil {
 				return err
 			}

@@ -49,17 +49,8 @@ func holdApproval(ts *testscript.TestScript, neg bool, args []string) {
 // an unknown one being an error rather than an empty queue.
 func TestApprovalsCLIUserAndProject(t *testing.T) {
 	ctx := context.Background()
-	dsn := "sqlite:" + filepath.Join(t.TempDir(), "plumb.db")
-	st, err := store.Open(ctx, dsn, store.OpenOptions{Migrate: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	dsn, st, team := storeWithTeam(t)
 	bob, err := st.CreateUser(ctx, store.User{Email: "bob@example.com", PasswordHash: "x"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	team, err := st.CreateProject(ctx, store.Project{Slug: "team-b", Name: "Team B"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,22 +60,7 @@ func TestApprovalsCLIUserAndProject(t *testing.T) {
 		ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
-	plumb := func(args ...string) (int, string) {
-		var out, errb bytes.Buffer
-		e := &env{stdin: strings.NewReader(""), stdout: &out, stderr: &errb, args: append([]string{"approvals"}, args...),
-			getenv: func(k string) string {
-				if k == "PLUMB_DB" {
-					return dsn
-				}
-				return ""
-			}}
-		return run(ctx, e), out.String() + errb.String()
-	}
-	for _, tc := range []struct {
-		args []string
-		code int
-		want string
-	}{
+	checkCommands(t, dsn, "approvals", []commandCase{
 		{[]string{"list", "--project", "team-b"}, ExitOK, "make_payment"},
 		{[]string{"list", "--project", team.ID}, ExitOK, "make_payment"},
 		{[]string{"list", "--project", "default"}, ExitOK, "no pending approvals"},
@@ -99,10 +75,31 @@ func TestApprovalsCLIUserAndProject(t *testing.T) {
 		{[]string{"approve", "1", "--project", "team-b", "--as", "not an email <script>"}, ExitUsage, `--as "not an email <script>" is not an email address`},
 		{[]string{"approve", "1", "--project", "team-b", "--as", "Carol <carol@example.com>"}, ExitUsage, "is not an email address"},
 		{[]string{"approve", "1", "--project", "team-b", "--as", "carol@example.com"}, ExitOK, "approve by carol@example.com (no reason given)\n"},
-	} {
-		code, out := plumb(tc.args...)
-		if code != tc.code || !strings.Contains(out, tc.want) {
-			t.Errorf("plumb approvals %s: exit %d, %q; want exit %d and %q", strings.Join(tc.args, " "), code, out, tc.code, tc.want)
+	})
+}
+
+// commandCase is a run of `plumb COMMAND args...`: its exit code and a text its output holds.
+type commandCase struct {
+	args []string
+	code int
+	want string
+}
+
+// checkCommands runs each case as `plumb command args...` on the store dsn (PLUMB_DB).
+func checkCommands(t *testing.T, dsn, command string, cases []commandCase) {
+	t.Helper()
+	for _, tc := range cases {
+		var out, errb bytes.Buffer
+		e := &env{stdin: strings.NewReader(""), stdout: &out, stderr: &errb, args: append([]string{command}, tc.args...),
+			getenv: func(k string) string {
+				if k == "PLUMB_DB" {
+					return dsn
+				}
+				return ""
+			}}
+		code := run(context.Background(), e)
+		if got := out.String() + errb.String(); code != tc.code || !strings.Contains(got, tc.want) {
+			t.Errorf("plumb %s %s: exit %d, %q; want exit %d and %q", command, strings.Join(tc.args, " "), code, got, tc.code, tc.want)
 		}
 	}
 }

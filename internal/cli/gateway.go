@@ -71,6 +71,21 @@ and lets the calls in flight, streams included, finish (up to 30s) before exitin
 			}
 			defer closeLim()
 			if check {
+				// Project references are checked against the store --db (or PLUMB_DB) names;
+				// without one, the check says they were not.
+				if dbGiven(cmd, e) {
+					st, err := openStore(cmd, e)
+					if err != nil {
+						return err
+					}
+					err = resolveGatewayProjects(cmd.Context(), cfg, st)
+					st.Close()
+					if err != nil {
+						return err
+					}
+				} else if refs := cfg.ProjectRefs(); len(refs) > 0 {
+					fmt.Fprintf(e.stderr, "warning: project references not checked (no --db): %s; pass --db to check them against the store\n", strings.Join(refs, ", "))
+				}
 				if _, err := gateway.New(cfg, gateway.Options{Limiter: lim, Registry: reg, Approvals: noApprovals{}}); err != nil {
 					return usageErr("%v", err)
 				}
@@ -84,6 +99,9 @@ and lets the calls in flight, streams included, finish (up to 30s) before exitin
 				return err
 			}
 			defer st.Close()
+			if err := resolveGatewayProjects(cmd.Context(), cfg, st); err != nil {
+				return err
+			}
 			rec, bodies := gatewayRecorder(st, cfg, reg, log)
 			gw, err := gateway.New(cfg, gateway.Options{Limiter: lim, Recorder: rec, Bodies: bodies, Logger: log,
 				Registry: reg, Keys: st, ProjectKeyLimits: projectKeyLimits(cfg), Approvals: system(st),
@@ -261,11 +279,27 @@ type servedGateway struct {
 	closeLim func()
 }
 
+// resolveGatewayProjects turns the config's project references (slugs or ids) into the
+// store's project ids; an unknown one is a usage error at its place in the file.
+func resolveGatewayProjects(ctx context.Context, cfg *gateway.Config, st store.Store) error {
+	projects, err := st.AllProjects(ctx)
+	if err != nil {
+		return err
+	}
+	if err := cfg.ResolveProjects(projects); err != nil {
+		return usageErr("%v", err)
+	}
+	return nil
+}
+
 // openServedGateway loads the gateway config at path and builds the gateway over st,
 // listening on the config's address.
-func openServedGateway(path string, e *env, st store.Store, log *slog.Logger) (*servedGateway, error) {
+func openServedGateway(ctx context.Context, path string, e *env, st store.Store, log *slog.Logger) (*servedGateway, error) {
 	cfg, err := gateway.LoadFile(path, e.getenv)
 	if err != nil {
+		return nil, err
+	}
+	if err := resolveGatewayProjects(ctx, cfg, st); err != nil {
 		return nil, err
 	}
 	reg := prometheus.NewRegistry()

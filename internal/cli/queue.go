@@ -17,8 +17,8 @@ import (
 	"github.com/plumbhq/plumb/internal/store"
 )
 
-// newQueueCmd is annotation queues on the local store (--db), in the default project,
-// audited as the system. Labelling itself is done in the web UI (or through the API).
+// newQueueCmd is annotation queues on the local store (--db), in a project (--project,
+// default the default project), audited as the system. Labelling itself is done in the web UI (or through the API).
 func newQueueCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "queue",
@@ -27,8 +27,9 @@ func newQueueCmd(e *env) *cobra.Command {
 version, or a run's results (a human eval panel). Each item goes to k annotators (--overlap);
 a rubric says what they answer; guidelines (Markdown, versioned) are shown beside every item.
 People label in the web UI of ` + "`plumb serve`" + `; these commands work on the store (--db), in the
-default project. See docs/queues.md.`,
+project --project names (slug or id; default the default project). See docs/queues.md.`,
 	}
+	cmd.PersistentFlags().String("project", store.DefaultProjectSlug, "project slug or id")
 	cmd.AddCommand(newQueueCreateCmd(e), newQueueListCmd(e), newQueueShowCmd(e), newQueueGuidelinesCmd(e),
 		newQueueProgressCmd(e), newQueueAgreementCmd(e), newQueueDisagreementsCmd(e), newQueueAdjudicateCmd(e),
 		newQueueWriteBackCmd(e), newQueuePublishCmd(e), newQueuePrecisionCmd(e))
@@ -50,14 +51,23 @@ func queueStoreErr(err error, name string) error {
 	return err
 }
 
-// withQueue opens the store and finds the queue in the default project.
+// queueProject opens the store and finds the project the queue command's --project names.
+func queueProject(cmd *cobra.Command, e *env) (store.Store, string, error) {
+	ref, err := cmd.Flags().GetString("project")
+	if err != nil {
+		return nil, "", err
+	}
+	return openProject(cmd, e, ref)
+}
+
+// withQueue opens the store and finds the queue in the --project project.
 func withQueue(cmd *cobra.Command, e *env, name string, fn func(st store.Store, q store.Queue) error) error {
-	st, err := openStore(cmd, e)
+	st, projectID, err := queueProject(cmd, e)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	q, err := st.GetQueue(cmd.Context(), store.DefaultProjectID, name)
+	q, err := st.GetQueue(cmd.Context(), projectID, name)
 	if err != nil {
 		return queueStoreErr(err, name)
 	}
@@ -104,7 +114,7 @@ func newQueueCreateCmd(e *env) *cobra.Command {
 				}
 				guide = string(b)
 			}
-			st, err := openStore(cmd, e)
+			st, projectID, err := queueProject(cmd, e)
 			if err != nil {
 				return err
 			}
@@ -121,15 +131,16 @@ func newQueueCreateCmd(e *env) *cobra.Command {
 				if err != nil {
 					return usageErr("--annotator %s: no such user: create it with `plumb user create --email %s`", email, email)
 				}
-				if _, err := st.GetMembership(cmd.Context(), store.DefaultProjectID, u.ID); errors.Is(err, store.ErrNotFound) {
-					return usageErr("--annotator %s: not a member of the default project, where the CLI's queues are: add them on the server's Members page of the project, or with POST /api/v1/projects/default/members {\"email\": %q, \"role\": \"viewer\"}", email, email)
+				if _, err := st.GetMembership(cmd.Context(), projectID, u.ID); errors.Is(err, store.ErrNotFound) {
+					ref, _ := cmd.Flags().GetString("project")
+					return usageErr("--annotator %s: not a member of project %q, where the queue is made: add them on the server's Members page of the project, or with POST /api/v1/projects/%s/members {\"email\": %q, \"role\": \"viewer\"}", email, ref, ref, email)
 				} else if err != nil {
 					return err
 				}
 				users = append(users, u)
 			}
 			ch := system(st)
-			q, err := queue.Create(cmd.Context(), ch, store.DefaultProjectID, queue.Spec{Name: name, Description: desc,
+			q, err := queue.Create(cmd.Context(), ch, projectID, queue.Spec{Name: name, Description: desc,
 				Dataset: ds, Version: version, Run: run, Rubric: rb, Overlap: overlap, Guidelines: guide, Author: "cli"})
 			if err != nil {
 				return queueStoreErr(err, name)
@@ -161,12 +172,12 @@ func newQueueListCmd(e *env) *cobra.Command {
 		Short: "List the queues",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, err := openStore(cmd, e)
+			st, projectID, err := queueProject(cmd, e)
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			qs, err := st.ListQueues(cmd.Context(), store.DefaultProjectID)
+			qs, err := st.ListQueues(cmd.Context(), projectID)
 			if err != nil {
 				return err
 			}

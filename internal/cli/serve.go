@@ -103,7 +103,7 @@ SIGINT or SIGTERM stops accepting connections and lets requests in flight finish
 			go trace.Retain(ctx, st, traceDays, purgeEvery, time.Now, log)
 			var gw *servedGateway
 			if gwPath != "" {
-				if gw, err = openServedGateway(gwPath, e, st, log); err != nil {
+				if gw, err = openServedGateway(cmd.Context(), gwPath, e, st, log); err != nil {
 					ln.Close()
 					return err
 				}

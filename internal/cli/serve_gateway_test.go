@@ -124,11 +124,13 @@ project_keys: {rpm: 100}
 			t.Errorf("trace %+v", tr)
 		}
 	}
-	if !keys["team-a"] || len(keys) != 2 {
-		t.Errorf("trace keys %v, want team-a and the API key's id", keys)
+	// A project API key is named by its name, never by its id.
+	if !keys["team-a"] || !keys["app"] || len(keys) != 2 {
+		t.Errorf("trace keys %v, want team-a and the API key's name app", keys)
 	}
 	status, body := call("GET", "http://"+srvAddr+"/api/v1/projects/default/traffic", secret, "")
-	if status != 200 || !strings.Contains(body, `"route":"support-bot"`) || !strings.Contains(body, `"requests":2`) {
+	if status != 200 || !strings.Contains(body, `"route":"support-bot"`) || !strings.Contains(body, `"requests":2`) ||
+		!strings.Contains(body, `"key":"app"`) {
 		t.Errorf("traffic: %d %s", status, body)
 	}
 

@@ -15,6 +15,12 @@ import (
 // defaultDB is the embedded store every command uses when neither --db nor PLUMB_DB is set.
 const defaultDB = "sqlite:.plumb/plumb.db"
 
+// dbGiven says whether the store was named (--db or PLUMB_DB) rather than the default.
+func dbGiven(cmd *cobra.Command, e *env) bool {
+	v, _ := cmd.Flags().GetString("db")
+	return v != "" || e.getenv("PLUMB_DB") != ""
+}
+
 func dbDSN(cmd *cobra.Command, e *env) string {
 	if v, _ := cmd.Flags().GetString("db"); v != "" {
 		return v

@@ -36,7 +36,13 @@ func (g *Gateway) authenticate(r *http.Request) (*clientKey, *apiError) {
 		k, err := g.opt.Keys.GetAPIKeyByHash(r.Context(), store.HashToken(secret))
 		switch {
 		case err == nil:
-			return &clientKey{name: k.ID, project: k.ProjectID, limits: g.opt.ProjectKeyLimits}, nil
+			// Shown by its name (its id when it has none); counted by its id, as two keys may
+			// share a name.
+			name := k.Name
+			if name == "" {
+				name = k.ID
+			}
+			return &clientKey{name: name, limitID: k.ID, project: k.ProjectID, limits: g.opt.ProjectKeyLimits}, nil
 		case !errors.Is(err, store.ErrNotFound):
 			g.log.Error("gateway: look up a project API key", "err", err)
 			return nil, &apiError{Status: http.StatusServiceUnavailable, Type: typeServer, Code: "auth_unavailable",

@@ -125,7 +125,8 @@ type target struct {
 
 // clientKey is who a call comes from.
 type clientKey struct {
-	name    string // metrics and traces show it
+	name    string // metrics, traces and approvals show it
+	limitID string // what the limiter counts under: the config key's name, a project API key's id
 	project string
 	limits  limit.Limits
 	routes  map[string]bool // nil: every route
@@ -194,7 +195,7 @@ func New(cfg *Config, opt Options) (*Gateway, error) {
 	}
 	for i := range cfg.Keys {
 		k := &cfg.Keys[i]
-		ck := &clientKey{name: k.Name, project: k.Project,
+		ck := &clientKey{name: k.Name, limitID: k.Name, project: k.Project,
 			limits: limit.Limits{RPM: k.RPM, TPM: k.TPM, BudgetUSDPerDay: k.BudgetUSDPerDay}}
 		if len(k.Routes) > 0 {
 			ck.routes = map[string]bool{}

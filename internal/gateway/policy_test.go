@@ -264,10 +264,14 @@ func (k keyStore) GetAPIKeyByHash(_ context.Context, hash string) (store.APIKey,
 	return store.APIKey{}, store.ErrNotFound
 }
 
+// TestProjectAPIKeys: a project API key is shown by its name (traces, rate-limit errors)
+// and counted by its id: two keys of the same name have limits of their own.
 func TestProjectAPIKeys(t *testing.T) {
 	secret, _ := auth.NewAPIKey()
+	twin, _ := auth.NewAPIKey()
 	other, _ := auth.NewAPIKey()
-	ks := keyStore{store.HashToken(secret): {ID: "k_1", ProjectID: "p_shop"}}
+	ks := keyStore{store.HashToken(secret): {ID: "k_1", Name: "ci", ProjectID: "p_shop"},
+		store.HashToken(twin): {ID: "k_2", Name: "ci", ProjectID: "p_shop"}}
 	h := newHarness(t, noLimits(twoTargets), harnessOpts{opt: func(o *Options) {
 		o.Keys = ks
 		o.ProjectKeyLimits = limit.Limits{RPM: 1}
@@ -275,11 +279,14 @@ func TestProjectAPIKeys(t *testing.T) {
 	if status, _, out := h.call("/v1/chat/completions", secret, chat("support-bot", "hi")); status != 200 {
 		t.Fatalf("%d %s", status, out)
 	}
-	if tr := h.record(1); tr.Key != "k_1" || tr.ProjectID != "p_shop" {
+	if tr := h.record(1); tr.Key != "ci" || tr.ProjectID != "p_shop" {
 		t.Fatalf("trace = %+v", tr)
 	}
-	if status, _, _ := h.call("/v1/chat/completions", secret, chat("support-bot", "hi")); status != 429 {
-		t.Fatalf("the project keys' limit was not applied: %d", status)
+	if status, _, out := h.call("/v1/chat/completions", secret, chat("support-bot", "hi")); status != 429 || !strings.Contains(out, "for key ci:") {
+		t.Fatalf("the project keys' limit was not applied: %d %s", status, out)
+	}
+	if status, _, out := h.call("/v1/chat/completions", twin, chat("support-bot", "hi")); status != 200 {
+		t.Fatalf("a second key of the same name shared the first one's limit: %d %s", status, out)
 	}
 	if status, _, _ := h.call("/v1/chat/completions", other, chat("support-bot", "hi")); status != 401 {
 		t.Fatalf("an unknown project key got %d", status)

@@ -242,7 +242,7 @@ func (c *call) admit(ctx context.Context) *apiError {
 		return nil
 	}
 	c.est = c.estimate()
-	d, err := c.g.limiter.Admit(ctx, c.key.name, c.key.limits, c.est)
+	d, err := c.g.limiter.Admit(ctx, c.key.limitID, c.key.limits, c.est)
 	if err == nil {
 		c.decision = &d
 	}
@@ -313,7 +313,7 @@ func (c *call) settle() {
 	// The client may be gone: settling must still happen.
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := c.g.limiter.Settle(ctx, c.key.name, c.key.limits, c.est, actual); err != nil {
+	if err := c.g.limiter.Settle(ctx, c.key.limitID, c.key.limits, c.est, actual); err != nil {
 		c.g.log.Error("gateway: settle a rate-limit reservation", "key", c.key.name, "err", err)
 	}
 }

@@ -22,6 +22,9 @@ type Accounts interface {
 	// ListProjects returns, by slug, the projects a user may see: all of them for an
 	// admin, those they are a member of otherwise, none for a disabled or unknown user.
 	ListProjects(ctx context.Context, userID string) ([]Project, error)
+	// AllProjects returns every project, by slug: for the operator's tools (the gateway
+	// checks its config's project references against them), never for a user.
+	AllProjects(ctx context.Context) ([]Project, error)
 
 	// CreateUser stores a new user (Email, PasswordHash, IsAdmin, Disabled) and returns it
 	// with its id and creation time; an email taken in any letter case is ErrConflict.

@@ -167,6 +167,15 @@ func (a *accounts) ListProjects(ctx context.Context, userID string) ([]Project, 
 	return collect(rows, "list projects", scanProject)
 }
 
+// AllProjects implements Accounts.
+func (a *accounts) AllProjects(ctx context.Context) ([]Project, error) {
+	rows, err := a.db.query(ctx, `SELECT `+projectCols+` FROM projects ORDER BY slug`)
+	if err != nil {
+		return nil, fmt.Errorf("list projects: %w", err)
+	}
+	return collect(rows, "list projects", scanProject)
+}
+
 // collect reads every row with scan.
 func collect[T any](rows rowsIter, what string, scan func(rowScanner) (T, error)) ([]T, error) {
 	defer rows.Close()

@@ -168,6 +168,10 @@ func TestListProjectsByAccess(t *testing.T) {
 				}
 			})
 		}
+		// AllProjects, for the operator's tools, lists every project whoever is a member.
+		if got, err := s.AllProjects(ctx); err != nil || !slices.Equal(slugs(got), []string{"alpha", "beta", "default", "gamma"}) || got[0].ID != a.ID {
+			t.Errorf("AllProjects = %v, %v", slugs(got), err)
+		}
 	})
 }
 

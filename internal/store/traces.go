@@ -41,7 +41,7 @@ type Traces interface {
 type Trace struct {
 	ID        string    `json:"id"` // time-ordered: sorts as the calls started
 	ProjectID string    `json:"project_id"`
-	Key       string    `json:"key"`                // the client key's name (a config key) or API key id
+	Key       string    `json:"key"`                // the client key's name: a config key's, or a project API key's
 	Endpoint  string    `json:"endpoint"`           // chat.completions, embeddings, messages
 	Route     string    `json:"route"`              // the model name the client sent
 	Provider  string    `json:"provider,omitempty"` // the target that answered
