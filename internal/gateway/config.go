@@ -14,6 +14,7 @@ import (
 
 	"github.com/plumbhq/plumb/internal/config"
 	"github.com/plumbhq/plumb/internal/guard/policy"
+	"github.com/plumbhq/plumb/internal/provider"
 	"github.com/plumbhq/plumb/internal/store"
 	"github.com/plumbhq/plumb/internal/toolpolicy"
 )
@@ -70,24 +71,11 @@ type Provider struct {
 	chatURL, embedURL string
 }
 
-// azureAPIVersion is sent to Azure OpenAI when the base URL names none.
-const azureAPIVersion = "2024-10-21"
-
-// isAzure is whether host is Azure OpenAI's (or Azure AI Foundry's).
-func isAzure(host string) bool {
-	host = strings.ToLower(host)
-	return strings.HasSuffix(host, ".openai.azure.com") || strings.HasSuffix(host, ".cognitiveservices.azure.com") || strings.HasSuffix(host, ".services.ai.azure.com")
-}
-
 // endpoints sets the provider's endpoint URLs from its base URL: the path appended, the
 // query kept, and for Azure hosts an api-version when the base names none (Azure's v1 API,
 // base_url https://RESOURCE.openai.azure.com/openai/v1, takes none).
 func (p *Provider) endpoints(u *url.URL) {
-	q := u.Query()
-	azure := isAzure(u.Hostname())
-	if azure && q.Get("api-version") == "" && !strings.HasSuffix(strings.TrimRight(u.Path, "/"), "/v1") {
-		q.Set("api-version", azureAPIVersion)
-	}
+	q, azure := provider.AzureQuery(u)
 	if p.Auth == "" {
 		p.Auth = "bearer"
 		if azure {

@@ -13,8 +13,22 @@ import (
 	"time"
 )
 
-// azureAPIVersion is sent to Azure OpenAI when the base URL names none.
-const azureAPIVersion = "2024-10-21"
+// AzureAPIVersion is sent to Azure OpenAI when the base URL names none.
+const AzureAPIVersion = "2024-10-21"
+
+// AzureQuery is the query an OpenAI-compatible base URL is called with, and whether its
+// host is Azure OpenAI's (or Azure AI Foundry's). On Azure it carries an api-version:
+// AzureAPIVersion unless the URL names one, none on Azure's v1 API (a base ending in /v1).
+// The gateway's upstreams and the eval providers both call through it.
+func AzureQuery(base *url.URL) (url.Values, bool) {
+	q := base.Query()
+	host := strings.ToLower(base.Hostname())
+	azure := strings.HasSuffix(host, ".openai.azure.com") || strings.HasSuffix(host, ".cognitiveservices.azure.com") || strings.HasSuffix(host, ".services.ai.azure.com")
+	if azure && q.Get("api-version") == "" && !strings.HasSuffix(strings.TrimRight(base.Path, "/"), "/v1") {
+		q.Set("api-version", AzureAPIVersion)
+	}
+	return q, azure
+}
 
 // openAI is an OpenAI-compatible chat completions client (OpenAI, Azure OpenAI, vLLM, Ollama,
 // llama.cpp server, LM Studio, Groq, Together, ...).
@@ -57,12 +71,10 @@ func openAIEndpoint(base, path string) (string, bool, error) {
 	if err != nil {
 		return "", false, err
 	}
-	u, _ := url.Parse(ep)
-	host := strings.ToLower(u.Hostname())
-	azure := strings.HasSuffix(host, ".openai.azure.com") || strings.HasSuffix(host, ".cognitiveservices.azure.com") || strings.HasSuffix(host, ".services.ai.azure.com")
-	if azure && u.Query().Get("api-version") == "" {
-		q := u.Query()
-		q.Set("api-version", azureAPIVersion)
+	b, _ := url.Parse(base)
+	q, azure := AzureQuery(b)
+	if azure {
+		u, _ := url.Parse(ep)
 		u.RawQuery = q.Encode()
 		ep = u.String()
 	}

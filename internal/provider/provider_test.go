@@ -562,6 +562,8 @@ func TestEndpoints(t *testing.T) {
 		{"http://localhost:8080", "/chat/completions", "http://localhost:8080/v1/chat/completions", false},
 		{"https://acme.openai.azure.com/openai/deployments/gpt4o", "/chat/completions", "https://acme.openai.azure.com/openai/deployments/gpt4o/chat/completions?api-version=2024-10-21", true},
 		{"https://acme.openai.azure.com/openai/deployments/gpt4o?api-version=2025-01-01", "/chat/completions", "https://acme.openai.azure.com/openai/deployments/gpt4o/chat/completions?api-version=2025-01-01", true},
+		// Azure's v1 API takes no api-version.
+		{"https://acme.openai.azure.com/openai/v1", "/chat/completions", "https://acme.openai.azure.com/openai/v1/chat/completions", true},
 	}
 	for _, tt := range tests {
 		got, azure, err := openAIEndpoint(tt.base, tt.path)
