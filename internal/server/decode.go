@@ -4,13 +4,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"mime"
 	"net/http"
 	"reflect"
-	"slices"
 	"strings"
+
+	"github.com/plumbhq/plumb/internal/toolpolicy"
 )
 
 // decodeJSON reads the request body into v strictly: JSON only (415), at most limit bytes
@@ -43,64 +43,10 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, limit int64, v any, own 
 		return errorf(http.StatusBadRequest, codeBadRequest,
 			"unexpected data after the JSON value at byte offset %d: send exactly one JSON object", dec.InputOffset())
 	}
-	if at, key := repeatedKey(body, own); key != "" {
-		return fieldErr(at, "the key %q appears twice (at %s): send each key once", key, at)
+	if rk := toolpolicy.RepeatedKey(body, own...); rk != nil {
+		return fieldErr(rk.At, "the key %q appears twice (at %s): send each key once", rk.Key, rk.At)
 	}
 	return nil
-}
-
-// repeatedKey finds the first key written twice in one object of a JSON text, at any
-// depth, and the path to it ("decision", "items[1].sku"). encoding/json keeps the last
-// value of a repeated key without a word, so a body a client meant one way would be read
-// the other. The values of the top-level keys in own are skipped.
-func repeatedKey(body []byte, own []string) (at, key string) {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	var walk func(path string) (string, string)
-	walk = func(path string) (string, string) {
-		tok, err := dec.Token()
-		if err != nil {
-			return "", ""
-		}
-		switch tok {
-		case json.Delim('{'):
-			seen := map[string]bool{}
-			for dec.More() {
-				kt, err := dec.Token()
-				if err != nil {
-					return "", ""
-				}
-				k, _ := kt.(string)
-				p := k
-				if path != "" {
-					p = path + "." + k
-				}
-				if seen[k] {
-					return p, k
-				}
-				seen[k] = true
-				if path == "" && slices.Contains(own, k) {
-					var skip json.RawMessage
-					if dec.Decode(&skip) != nil {
-						return "", ""
-					}
-					continue
-				}
-				if at, key := walk(p); key != "" {
-					return at, key
-				}
-			}
-			_, _ = dec.Token()
-		case json.Delim('['):
-			for i := 0; dec.More(); i++ {
-				if at, key := walk(fmt.Sprintf("%s[%d]", path, i)); key != "" {
-					return at, key
-				}
-			}
-			_, _ = dec.Token()
-		}
-		return "", ""
-	}
-	return walk("")
 }
 
 // decodeError turns a json error into the envelope's terms.

@@ -1,10 +1,12 @@
 package toolpolicy
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -25,6 +27,31 @@ import (
 func CheckJSON(s string) error {
 	_, err := decodeStrict(s, false)
 	return err
+}
+
+// RepeatedKeyError is a key written twice in one object: encoding/json (and many parsers)
+// keep the last value without a word, others the first.
+type RepeatedKeyError struct {
+	Key string
+	At  string // the path to it: "decision", "items[1].sku"
+}
+
+func (e *RepeatedKeyError) Error() string {
+	return fmt.Sprintf("the key %q appears twice (at %s): a runner could read either value", e.Key, where(e.At))
+}
+
+// RepeatedKey finds the first key written twice in one object of a JSON text, at any
+// depth, skipping the values of the top-level keys in skip; nil when there is none, or when
+// the text is not JSON (its decoder says so). The server checks every API body with it.
+func RepeatedKey(body []byte, skip ...string) *RepeatedKeyError {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	_, err := reader{dec: dec, skip: skip}.value("")
+	var rk *RepeatedKeyError
+	if errors.As(err, &rk) {
+		return rk
+	}
+	return nil
 }
 
 // strictDecode reads one JSON value from s, refusing what parsers disagree on.
@@ -56,7 +83,8 @@ func decodeStrict(s string, numbers bool) (any, error) {
 // reader reads JSON values token by token.
 type reader struct {
 	dec     *json.Decoder
-	numbers bool // refuse numbers a 64-bit float does not hold as written
+	numbers bool     // refuse numbers a 64-bit float does not hold as written
+	skip    []string // top-level keys whose values are not read
 }
 
 // value reads the next value; path names it in errors ("" is the top level).
@@ -85,7 +113,15 @@ func (r reader) value(path string) (any, error) {
 					at = path + "." + k
 				}
 				if _, dup := obj[k]; dup {
-					return nil, fmt.Errorf("the key %q appears twice (at %s): a runner could read either value", k, where(at))
+					return nil, &RepeatedKeyError{Key: k, At: at}
+				}
+				if path == "" && slices.Contains(r.skip, k) {
+					var raw json.RawMessage
+					if err := dec.Decode(&raw); err != nil {
+						return nil, fmt.Errorf("not JSON: %v", notJSON(err))
+					}
+					obj[k] = raw
+					continue
 				}
 				if obj[k], err = r.value(at); err != nil {
 					return nil, err

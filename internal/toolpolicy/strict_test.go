@@ -68,3 +68,29 @@ func TestCheckJSON(t *testing.T) {
 		t.Errorf("repeated choices: %v", err)
 	}
 }
+
+// TestRepeatedKey: the first repeated key and its path, at any depth; the values of skipped
+// top-level keys are not read; no answer for a text that is not JSON.
+func TestRepeatedKey(t *testing.T) {
+	for _, tc := range []struct {
+		body, at string
+		skip     []string
+	}{
+		{`{"decision": "approve", "decision": "reject"}`, "decision", nil},
+		{`{"items": [{"sku": 1}, {"sku": 2, "sku": 3}]}`, "items[1].sku", nil},
+		{`{"a": {"b": {"c": 1, "c": 2}}}`, "a.b.c", nil},
+		{`{"arguments": {"amount": 1, "amount": 2}, "tool": "x"}`, "", []string{"arguments"}},
+		{`{"arguments": {"amount": 1}, "tool": "x", "tool": "y"}`, "tool", []string{"arguments"}},
+		{`{"a": 1, "b": 2}`, "", nil},
+		{`{"a": `, "", nil},
+	} {
+		rk := RepeatedKey([]byte(tc.body), tc.skip...)
+		got := ""
+		if rk != nil {
+			got = rk.At
+		}
+		if got != tc.at {
+			t.Errorf("RepeatedKey(%s, skip %v) at %q, want %q", tc.body, tc.skip, got, tc.at)
+		}
+	}
+}
