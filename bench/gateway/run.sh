@@ -467,6 +467,7 @@ if [[ $PROFILE == 1 || $PROFILE == stream ]]; then
 	sleep 1
 	curl -s -o "$work/gateway-cpu.prof" "$pp/pprof/profile?seconds=$((DURATION > 4 ? DURATION - 3 : 1))"
 	curl -s -o "$work/gateway-heap.prof" "$pp/pprof/heap"
+	curl -s -o "$work/gateway.trace" "$pp/pprof/trace?seconds=1"
 	curl -s "$pp/memstats" >"$work/gateway-memstats.json"
 	rollup=$(awk '/^(Rss|Anonymous|Shared_Clean|Private_Clean):/ {printf "%s %.1f MB  ", $1, $2 / 1024}' "/proc/$server_pid/smaps_rollup")
 	wait "$wrk_pid"
@@ -482,5 +483,6 @@ if [[ $PROFILE == 1 || $PROFILE == stream ]]; then
 	go tool pprof -top -cum -nodecount=45 "$out/plumb-pprof" "$work/gateway-cpu.prof" 2>/dev/null | sed -n '6,52p'
 	echo "--- heap in use near the end of the load"
 	go tool pprof -sample_index=inuse_space -top -nodecount=20 "$out/plumb-pprof" "$work/gateway-heap.prof" 2>/dev/null | sed -n '4,26p'
-	echo "profiles: $work/gateway-cpu.prof, $work/gateway-heap.prof (go tool pprof $out/plumb-pprof FILE)"
+	echo "profiles: $work/gateway-cpu.prof, $work/gateway-heap.prof (go tool pprof $out/plumb-pprof FILE);"
+	echo "an execution trace of 1 s near the end of the load: $work/gateway.trace (go tool trace FILE; go tool trace -pprof=sched FILE >sched.prof)"
 fi

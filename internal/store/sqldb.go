@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -58,6 +59,62 @@ var errNoRows = errors.New("no rows")
 // sqliteDB sends changes to the single writer connection and queries to the reader pool.
 type sqliteDB struct {
 	writer, reader *sql.DB
+	// stmts keeps the writer's statements that run over and over (nil: none kept).
+	stmts *stmtCache
+}
+
+// stmtCache keeps prepared statements of the writer for the few large statements the store
+// runs over and over (the trace recorder's full chunk of rows), whose parsing would
+// otherwise cost about as much as running them.
+type stmtCache struct {
+	mu sync.Mutex
+	m  map[string]*sql.Stmt
+}
+
+// prepare makes sure q is prepared on writer. It must be called outside the writer's
+// transactions: preparing takes the writer's one connection.
+func (c *stmtCache) prepare(ctx context.Context, writer *sql.DB, q string) error {
+	if c == nil {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m[q] != nil {
+		return nil
+	}
+	st, err := writer.PrepareContext(ctx, q)
+	if err != nil {
+		return err
+	}
+	if c.m == nil {
+		c.m = map[string]*sql.Stmt{}
+	}
+	c.m[q] = st
+	return nil
+}
+
+// get is q's prepared statement, or nil.
+func (c *stmtCache) get(q string) *sql.Stmt {
+	if c == nil {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.m[q]
+}
+
+func (c *stmtCache) close() error {
+	if c == nil {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var errs []error
+	for _, st := range c.m {
+		errs = append(errs, st.Close())
+	}
+	c.m = nil
+	return errors.Join(errs...)
 }
 
 // sqliteArgs binds times in the fixed-width text format the schema stores.
@@ -117,7 +174,7 @@ func (d sqliteDB) inTx(ctx context.Context, fn func(db) error) error {
 		return err
 	}
 	defer tx.Rollback()
-	if err := fn(sqliteTx{tx}); err != nil {
+	if err := fn(sqliteTx{tx: tx, stmts: d.stmts}); err != nil {
 		return err
 	}
 	return tx.Commit()
@@ -125,11 +182,18 @@ func (d sqliteDB) inTx(ctx context.Context, fn func(db) error) error {
 
 // sqliteTx is a transaction on the writer connection.
 type sqliteTx struct {
-	tx *sql.Tx
+	tx    *sql.Tx
+	stmts *stmtCache // the writer's kept statements (nil: none)
 }
 
 func (t sqliteTx) exec(ctx context.Context, q string, args ...any) (int64, error) {
-	res, err := t.tx.ExecContext(ctx, q, sqliteArgs(args)...)
+	var res sql.Result
+	var err error
+	if st := t.stmts.get(q); st != nil {
+		res, err = t.tx.StmtContext(ctx, st).ExecContext(ctx, sqliteArgs(args)...)
+	} else {
+		res, err = t.tx.ExecContext(ctx, q, sqliteArgs(args)...)
+	}
 	if err != nil {
 		return 0, err
 	}

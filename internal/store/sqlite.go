@@ -83,7 +83,7 @@ func openSQLite(ctx context.Context, path string, migs []migration, now func() t
 	reader.SetMaxOpenConns(sqliteReaders)
 	reader.SetMaxIdleConns(sqliteReaders)
 	s := &sqliteStore{path: path, writer: writer, reader: reader, migs: migs}
-	s.accounts = accounts{db: sqliteDB{writer: writer, reader: reader}, now: now}
+	s.accounts = accounts{db: sqliteDB{writer: writer, reader: reader, stmts: &stmtCache{}}, now: now}
 	return s, nil
 }
 
@@ -96,7 +96,7 @@ func sqliteDSN(path string, params ...string) string {
 
 // Close implements Store.
 func (s *sqliteStore) Close() error {
-	return errors.Join(s.reader.Close(), s.writer.Close())
+	return errors.Join(s.accounts.db.(sqliteDB).stmts.close(), s.reader.Close(), s.writer.Close())
 }
 
 // SaveRun implements Store.
@@ -124,7 +124,7 @@ func (s *sqliteStore) saveRun(ctx context.Context, projectID string, r *report.R
 		return fmt.Errorf("save run %s: %w", run.id, err)
 	}
 	defer tx.Rollback()
-	before, err := s.runBefore(ctx, sqliteTx{tx}, run.id)
+	before, err := s.runBefore(ctx, sqliteTx{tx: tx}, run.id)
 	if err != nil {
 		return err
 	}
@@ -174,7 +174,7 @@ func (s *sqliteStore) saveRun(ctx context.Context, projectID string, r *report.R
 	}); err != nil {
 		return fmt.Errorf("save run %s: insert result groups: %w", run.id, err)
 	}
-	if err := s.recordRunSave(ctx, sqliteTx{tx}, &run, before); err != nil {
+	if err := s.recordRunSave(ctx, sqliteTx{tx: tx}, &run, before); err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {
@@ -289,7 +289,7 @@ func (s *sqliteStore) GetRun(ctx context.Context, id string) (*report.Report, er
 	if err != nil {
 		return nil, err
 	}
-	if rep.Summary.Tests, rep.Summary.Flaky, err = readTestStats(ctx, sqliteTx{tx}, id, tests, flaky); err != nil {
+	if rep.Summary.Tests, rep.Summary.Flaky, err = readTestStats(ctx, sqliteTx{tx: tx}, id, tests, flaky); err != nil {
 		return nil, err
 	}
 	rows, err := tx.QueryContext(ctx, `SELECT data FROM results WHERE run_id = ? ORDER BY idx`, id)
@@ -311,7 +311,7 @@ func (s *sqliteStore) GetRun(ctx context.Context, id string) (*report.Report, er
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("get run %s: %w", id, err)
 	}
-	if err := attachRunHuman(ctx, sqliteTx{tx}, rep); err != nil {
+	if err := attachRunHuman(ctx, sqliteTx{tx: tx}, rep); err != nil {
 		return nil, err
 	}
 	return rep, nil
@@ -477,7 +477,7 @@ func (s *sqliteStore) applyMigration(ctx context.Context, m migration) (err erro
 		return err
 	}
 	if m.fill != nil {
-		if err := m.fill(ctx, sqliteTx{tx}); err != nil {
+		if err := m.fill(ctx, sqliteTx{tx: tx}); err != nil {
 			return err
 		}
 	}

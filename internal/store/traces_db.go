@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime"
 	"sort"
 	"strings"
 	"time"
@@ -13,9 +14,12 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// traceBatch is rows per multi-row INSERT of traces (22 columns): 22 x 400 bound values
-// stays far below SQLite's limit of 32,766.
-const traceBatch = 400
+// traceChunk is rows per multi-row INSERT of traces on SQLite. The statement of a full chunk
+// is prepared once and kept (parsing it cost as much as running it), and the writer yields
+// its processor between chunks (runtime.Gosched), so that the calls waiting for the same
+// processor run before the rest of the batch: a batch is milliseconds of work, a call's
+// added latency should not be.
+const traceChunk = 25
 
 // traceCursor is the kind of ListTraces' cursors.
 const traceCursor = "tr"
@@ -55,6 +59,13 @@ func (a *accounts) SaveTraces(ctx context.Context, batch []Trace) error {
 	if len(batch) == 0 {
 		return nil
 	}
+	if sq, ok := a.db.(sqliteDB); ok && len(batch) >= traceChunk {
+		for _, q := range []string{traceInserts, traceBodiesInserts} {
+			if err := sq.stmts.prepare(ctx, sq.writer, q); err != nil {
+				return fmt.Errorf("save traces: %w", err)
+			}
+		}
+	}
 	return a.db.inTx(ctx, func(d db) error {
 		projects, err := existingProjects(ctx, d, batch)
 		if err != nil {
@@ -64,10 +75,11 @@ func (a *accounts) SaveTraces(ctx context.Context, batch []Trace) error {
 		if tx, ok := d.(pgTx); ok {
 			return copyTraces(ctx, tx, batch)
 		}
-		for start := 0; start < len(batch); start += traceBatch {
-			part := batch[start:min(start+traceBatch, len(batch))]
-			rows := make([]string, 0, len(part))
-			bodies := make([]string, 0, len(part))
+		for start := 0; start < len(batch); start += traceChunk {
+			if start > 0 {
+				runtime.Gosched()
+			}
+			part := batch[start:min(start+traceChunk, len(batch))]
 			args := make([]any, 0, len(part)*22)
 			bargs := make([]any, 0, len(part)*3)
 			for i := range part {
@@ -76,27 +88,52 @@ func (a *accounts) SaveTraces(ctx context.Context, batch []Trace) error {
 				if err != nil {
 					return err
 				}
-				rows = append(rows, "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 				args = append(args, row...)
 				if t.RequestBody != "" || t.ResponseBody != "" {
-					bodies = append(bodies, "(?, ?, ?)")
 					bargs = append(bargs, t.ID, t.RequestBody, t.ResponseBody)
 				}
 			}
-			if _, err := d.exec(ctx, `INSERT INTO traces (`+traceInsertCols+`) VALUES `+strings.Join(rows, ", "), args...); err != nil {
+			if _, err := d.exec(ctx, traceInsert(len(part)), args...); err != nil {
 				if d.isUnique(err) {
 					return fmt.Errorf("save traces: %w: a trace id is already stored", ErrConflict)
 				}
 				return fmt.Errorf("save traces: %w", err)
 			}
-			if len(bodies) > 0 {
-				if _, err := d.exec(ctx, `INSERT INTO trace_bodies (trace_id, request, response) VALUES `+strings.Join(bodies, ", "), bargs...); err != nil {
+			if len(bargs) > 0 {
+				if _, err := d.exec(ctx, traceBodiesInsert(len(bargs)/3), bargs...); err != nil {
 					return fmt.Errorf("save trace bodies: %w", err)
 				}
 			}
 		}
 		return nil
 	})
+}
+
+// traceInsert and traceBodiesInsert are the INSERTs of n traces rows and n trace_bodies rows;
+// traceInserts and traceBodiesInserts, those of a full chunk, which SQLite keeps prepared.
+var (
+	traceInserts       = valuesInsert(`INSERT INTO traces (`+traceInsertCols+`) VALUES `, 22, traceChunk)
+	traceBodiesInserts = valuesInsert(`INSERT INTO trace_bodies (trace_id, request, response) VALUES `, 3, traceChunk)
+)
+
+func traceInsert(n int) string {
+	if n == traceChunk {
+		return traceInserts
+	}
+	return valuesInsert(`INSERT INTO traces (`+traceInsertCols+`) VALUES `, 22, n)
+}
+
+func traceBodiesInsert(n int) string {
+	if n == traceChunk {
+		return traceBodiesInserts
+	}
+	return valuesInsert(`INSERT INTO trace_bodies (trace_id, request, response) VALUES `, 3, n)
+}
+
+// valuesInsert is head followed by n rows of cols placeholders.
+func valuesInsert(head string, cols, n int) string {
+	row := "(?" + strings.Repeat(", ?", cols-1) + ")"
+	return head + row + strings.Repeat(", "+row, n-1)
 }
 
 // prepareTraces gives each record an id and a project that exists.

@@ -87,6 +87,53 @@ func TestTracesRoundTrip(t *testing.T) {
 	})
 }
 
+// A batch larger than a chunk is written in several INSERTs (full chunks through a kept
+// statement on SQLite, then the rest): every record and every body arrives, the same kept
+// statement serves the next batch, and a conflict in a later chunk leaves none of the batch.
+func TestSaveTracesManyChunks(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, _, dsn string) {
+		st := openStore(t, dsn)
+		ctx := context.Background()
+		t0 := time.Date(2026, 11, 26, 6, 0, 0, 0, time.UTC)
+		batch := func(first, n int) []Trace {
+			b := make([]Trace, n)
+			for i := range b {
+				b[i] = traceAt(DefaultProjectID, "support-bot", "team-a", t0.Add(time.Duration(first+i)*time.Millisecond), 200, 1)
+				b[i].ID = fmt.Sprintf("t_%04d", first+i)
+				if (first+i)%3 != 0 {
+					b[i].RequestBody, b[i].ResponseBody = fmt.Sprintf("req %d", first+i), fmt.Sprintf("resp %d", first+i)
+				}
+			}
+			return b
+		}
+		for _, b := range [][]Trace{batch(0, 2*traceChunk+7), batch(100, traceChunk), batch(200, 3)} {
+			if err := st.SaveTraces(ctx, b); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n := countRows(t, st, "SELECT count(*) FROM traces WHERE route = ?", "support-bot"); n != 2*traceChunk+7+traceChunk+3 {
+			t.Errorf("%d records stored, want %d", n, 2*traceChunk+7+traceChunk+3)
+		}
+		for _, id := range []int{1, 2*traceChunk + 5, 101, 202} {
+			got, err := st.GetTrace(ctx, DefaultProjectID, fmt.Sprintf("t_%04d", id))
+			if err != nil || got.RequestBody != fmt.Sprintf("req %d", id) || got.ResponseBody != fmt.Sprintf("resp %d", id) {
+				t.Errorf("record %d: %+v, %v; want its bodies", id, got, err)
+			}
+		}
+		if got, err := st.GetTrace(ctx, DefaultProjectID, "t_0030"); err != nil || got.RequestBody != "" {
+			t.Errorf("record 30 was saved without bodies: %+v, %v", got, err)
+		}
+		again := batch(300, 2*traceChunk)
+		again[traceChunk+1].ID = "t_0001" // already stored: the second chunk fails
+		if err := st.SaveTraces(ctx, again); !errors.Is(err, ErrConflict) {
+			t.Fatalf("a batch with a stored id: %v, want ErrConflict", err)
+		}
+		if n := countRows(t, st, "SELECT count(*) FROM traces WHERE id >= ?", "t_0300"); n != 0 {
+			t.Errorf("%d records of the failed batch stored, want none", n)
+		}
+	})
+}
+
 func TestListTracesPagingAndFilters(t *testing.T) {
 	forEachDriver(t, func(t *testing.T, _, dsn string) {
 		st := openStore(t, dsn)

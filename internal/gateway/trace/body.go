@@ -65,7 +65,10 @@ func Body(raw []byte, mode string, max int, redactPII bool) string {
 	if len(raw) == 0 || (mode != ModeFull && mode != ModeTruncated) {
 		return ""
 	}
-	s := strings.ToValidUTF8(string(raw), "\uFFFD")
+	s := string(raw)
+	if !utf8.ValidString(s) {
+		s = strings.ToValidUTF8(s, "\uFFFD")
+	}
 	s = RedactSecrets(s)
 	if redactPII {
 		s = pii.Anonymize(s, piiScanner.Scan(s), pii.Replace)
@@ -87,32 +90,11 @@ var authScheme = regexp.MustCompile(`(?i)\b(bearer|basic)(\s+)([A-Za-z0-9._~+/=-
 
 // RedactSecrets replaces the secrets Body knows in s by [REDACTED].
 func RedactSecrets(s string) string {
-	// A pattern runs only where s holds one of the strings its matches need. The case-blind
-	// patterns are checked on s in lower case, which is exact for ASCII alone (Unicode case
-	// folding matches more, e.g. the Kelvin sign for k), so a body with other characters runs
-	// them all. A replacement adds "[REDACTED]", which holds none of those strings, and can
-	// only cut them out, so what s lacks before a replacement it lacks after.
-	ascii := isASCII(s)
-	lower := ""
-	if ascii {
-		lower = strings.ToLower(s)
-	}
-	may := func(fold bool, need []string) bool {
-		if fold && !ascii {
-			return true
-		}
-		in := s
-		if fold {
-			in = lower
-		}
-		for _, n := range need {
-			if strings.Contains(in, n) {
-				return true
-			}
-		}
-		return false
-	}
-	if may(true, []string{"bearer", "basic"}) {
+	// A pattern runs only where s holds one of the strings its matches need, found in one
+	// pass over s (mayMatch). A replacement adds "[REDACTED]", which holds none of those
+	// strings, and can only cut them out, so what s lacks before a replacement it lacks after.
+	may := mayMatch(s)
+	if may&(1<<authBit) != 0 {
 		s = authScheme.ReplaceAllStringFunc(s, func(m string) string {
 			sub := authScheme.FindStringSubmatch(m)
 			if len(sub[3]) < 20 && !strings.ContainsAny(sub[3], "0123456789") {
@@ -121,8 +103,8 @@ func RedactSecrets(s string) string {
 			return sub[1] + sub[2] + Redacted
 		})
 	}
-	for _, p := range secretPatterns {
-		if !may(p.fold, p.need) {
+	for i, p := range secretPatterns {
+		if may&(1<<i) == 0 {
 			continue
 		}
 		if p.re.NumSubexp() == 0 {
@@ -134,9 +116,107 @@ func RedactSecrets(s string) string {
 	return s
 }
 
-func isASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= utf8.RuneSelf {
+// authBit is authScheme's bit in mayMatch's set; secretPatterns' are their indexes.
+const authBit = 63
+
+// needle is a string of which a pattern's matches always contain one.
+type needle struct {
+	text string // in lower case when fold
+	fold bool   // matched without regard to ASCII case
+	bit  uint   // the pattern's bit
+}
+
+// needlesByFirst lists the needles by the byte they start with (both cases of a fold
+// needle's first letter); needlePairs holds the two bytes every needle starts with (in
+// every case of a fold needle's), so that the scan passes most bytes with one bit test.
+var needlesByFirst, needlePairs = func() (t [128][]needle, pairs [256]uint64) {
+	cases := func(c byte, fold bool) []byte {
+		if up := c - ('a' - 'A'); fold && 'a' <= c && c <= 'z' {
+			return []byte{c, up}
+		}
+		return []byte{c}
+	}
+	add := func(n needle) {
+		for _, c0 := range cases(n.text[0], n.fold) {
+			t[c0] = append(t[c0], n)
+			for _, c1 := range cases(n.text[1], n.fold) {
+				k := int(c0)<<7 | int(c1)
+				pairs[k/64] |= 1 << (k % 64)
+			}
+		}
+	}
+	for _, w := range []string{"bearer", "basic"} {
+		add(needle{text: w, fold: true, bit: authBit})
+	}
+	if len(secretPatterns) >= authBit {
+		panic("trace: more secret patterns than mayMatch's set holds")
+	}
+	for i, p := range secretPatterns {
+		for _, w := range p.need {
+			add(needle{text: w, fold: p.fold, bit: uint(i)})
+		}
+	}
+	return t, pairs
+}()
+
+// mayMatch is the set of patterns (bits: authBit and secretPatterns' indexes) whose needed
+// strings s holds, in one pass. The case-blind patterns are matched on ASCII case alone,
+// which Unicode case folding extends (the Kelvin sign matches k), so a string with other
+// characters may match every case-blind pattern.
+func mayMatch(s string) uint64 {
+	var set uint64
+	if len(s) == 0 {
+		return set
+	}
+	ascii := true
+	c1 := s[0]
+	for i := 1; i < len(s); i++ {
+		c0 := c1
+		c1 = s[i]
+		if c0|c1 >= utf8.RuneSelf {
+			ascii = false
+			continue
+		}
+		if k := uint(c0)<<7 | uint(c1); needlePairs[k>>6&255]>>(k&63)&1 == 0 {
+			continue
+		}
+		for _, n := range needlesByFirst[c0] {
+			if set&(1<<n.bit) == 0 && hasNeedle(s[i-1:], n) {
+				set |= 1 << n.bit
+			}
+		}
+	}
+	if !ascii || c1 >= utf8.RuneSelf {
+		set |= foldSet
+	}
+	return set
+}
+
+// foldSet is the set of the case-blind patterns.
+var foldSet = func() uint64 {
+	set := uint64(1) << authBit
+	for i, p := range secretPatterns {
+		if p.fold {
+			set |= 1 << i
+		}
+	}
+	return set
+}()
+
+// hasNeedle reports whether s starts with n.
+func hasNeedle(s string, n needle) bool {
+	if len(s) < len(n.text) {
+		return false
+	}
+	if !n.fold {
+		return s[:len(n.text)] == n.text
+	}
+	for j := 0; j < len(n.text); j++ {
+		c := s[j]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != n.text[j] {
 			return false
 		}
 	}

@@ -84,3 +84,21 @@ func BenchmarkRedactSecretsChat(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkBodyStream is what recording a streamed call's bodies costs: the request and the
+// raw SSE answer (the gateway benchmark's upstream stream, 7 events).
+func BenchmarkBodyStream(b *testing.B) {
+	req := []byte(`{"model":"bench","messages":[{"role":"user","content":"Say something short about benchmarks."}],"max_tokens":32,"stream":true,"stream_options":{"include_usage":true}}`)
+	chunk := func(delta, finish string) string {
+		return `data: {"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1764115200,"model":"fake-1","choices":[{"index":0,"delta":` + delta + `,"finish_reason":` + finish + `}]}` + "\n\n"
+	}
+	resp := []byte(chunk(`{"role":"assistant","content":""}`, "null") + chunk(`{"content":"The benchmark "}`, "null") +
+		chunk(`{"content":"answer is "}`, "null") + chunk(`{"content":"short."}`, "null") + chunk(`{}`, `"stop"`) +
+		`data: {"id":"chatcmpl-bench","object":"chat.completion.chunk","created":1764115200,"model":"fake-1","choices":[],"usage":{"prompt_tokens":12,"completion_tokens":6,"total_tokens":18}}` + "\n\n" +
+		"data: [DONE]\n\n")
+	b.SetBytes(int64(len(req) + len(resp)))
+	for b.Loop() {
+		Body(req, ModeTruncated, 16<<10, false)
+		Body(resp, ModeTruncated, 16<<10, false)
+	}
+}
