@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -92,7 +93,9 @@ type call struct {
 	attempts []store.Attempt
 	called   map[string]bool
 	respBody []byte
-	streamed int // bytes of a streamed answer sent to the client
+	// respPooled: respBody is a stream's capture from capturePool, returned once recorded.
+	respPooled bool
+	streamed   int // bytes of a streamed answer sent to the client
 	// The tool policy's view of the call (tools.go).
 	ctx          context.Context
 	traceID      string
@@ -764,7 +767,7 @@ func (c *call) attempt(ctx context.Context, w http.ResponseWriter, t *target, d 
 	}
 	u, err := c.streamToClient(lw, flush, resp.Body, t)
 	c.usage = u
-	c.respBody, c.streamed = lw.captured, lw.written
+	c.respBody, c.respPooled, c.streamed = lw.captured, lw.captured != nil, lw.written
 	if err == nil {
 		if !lw.committed {
 			return result{status: resp.StatusCode, retryable: true, errText: "the upstream's stream was empty"}
@@ -823,6 +826,20 @@ type lazyWriter struct {
 	replayOver bool
 }
 
+// capturePool recycles the buffers that keep streamed answers for their trace records (most
+// streams are a few KiB: a buffer of 2 KiB to start with, rather than a doubling from a few
+// bytes), so that recording a stream allocates nothing but the record's own copy.
+var capturePool = sync.Pool{New: func() any { b := make([]byte, 0, 2<<10); return &b }}
+
+// releaseCapture returns a stream's capture to capturePool once it is recorded; buffers that
+// grew past 64 KiB are left to the collector.
+func releaseCapture(b []byte) {
+	if cap(b) <= 64<<10 {
+		b = b[:0]
+		capturePool.Put(&b)
+	}
+}
+
 // maxReplayBytes bounds a stream kept in the response cache.
 const maxReplayBytes = 1 << 20
 
@@ -834,8 +851,7 @@ func (l *lazyWriter) Write(p []byte) (int, error) {
 	l.written += len(p)
 	if n := min(len(p), l.capture-len(l.captured)); n > 0 {
 		if l.captured == nil {
-			// Most streams are a few KiB: one allocation rather than one per doubling.
-			l.captured = make([]byte, 0, max(n, min(l.capture, 2<<10)))
+			l.captured = (*capturePool.Get().(*[]byte))[:0]
 		}
 		l.captured = append(l.captured, p[:n]...)
 	}
@@ -1092,6 +1108,11 @@ func (c *call) finish(id string) {
 		if len(c.respBody) > 0 {
 			tr.ResponseBody = g.opt.Bodies(c.respBody)
 		}
+	}
+	if c.respPooled {
+		// The record holds its own copy: the capture can serve another stream.
+		releaseCapture(c.respBody)
+		c.respBody, c.respPooled = nil, false
 	}
 	g.recorder.Record(tr)
 }

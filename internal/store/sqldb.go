@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -119,6 +120,9 @@ func (c *stmtCache) close() error {
 
 // sqliteArgs binds times in the fixed-width text format the schema stores.
 func sqliteArgs(args []any) []any {
+	if !slices.ContainsFunc(args, func(a any) bool { _, ok := a.(time.Time); return ok }) {
+		return args // nothing to convert (the trace recorder binds thousands a second)
+	}
 	out := make([]any, len(args))
 	for i, a := range args {
 		switch v := a.(type) {
