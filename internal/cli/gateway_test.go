@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"testing"
@@ -226,5 +227,24 @@ keys:
 	}
 	if got := ready(); got != 0 {
 		t.Fatalf("/readyz after the drain: %d, want the connection refused", got)
+	}
+}
+
+// plumb gateway collects garbage at a target of 200% unless GOGC says otherwise.
+func TestGatewayGCTarget(t *testing.T) {
+	prev := debug.SetGCPercent(100)
+	defer debug.SetGCPercent(prev)
+	tuneGatewayGC(func(string) string { return "" })
+	if got := debug.SetGCPercent(100); got != gatewayGCPercent {
+		t.Errorf("GC target without GOGC = %d%%, want %d%%", got, gatewayGCPercent)
+	}
+	tuneGatewayGC(func(k string) string {
+		if k == "GOGC" {
+			return "100"
+		}
+		return ""
+	})
+	if got := debug.SetGCPercent(100); got != 100 {
+		t.Errorf("GC target with GOGC=100 = %d%%, want the environment's 100%%", got)
 	}
 }
