@@ -27,8 +27,8 @@
 #                  base-stream (interleaved with the others: a before/after comparison that the
 #                  machine's other load moves alike); ONLY="plumb-stream base-stream" for instance
 #        PROFILE   1 (or stream: the streamed calls) adds one uncounted run of the gateway (bench/gateway/pprof: plumb with
-#                  Go's profiling endpoints) with a CPU profile and a heap profile taken under
-#                  the load, and prints where its CPU time and memory go
+#                  Go's profiling endpoints) with a CPU profile, a heap profile and a 1 s execution
+#                  trace taken under the load, and prints where its CPU time and memory go
 #
 # Everything runs in a network namespace with loopback alone (unshare -n): Portkey binds every
 # interface, and nothing here needs more than loopback. Needs root (or user namespaces), Go,
