@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"encoding/json"
+	"math/rand"
 	"strings"
 	"testing"
 )
@@ -53,6 +54,96 @@ func BenchmarkValidJSONEvent(b *testing.B) {
 	b.Run("encoding/json", func(b *testing.B) {
 		for b.Loop() {
 			json.Valid(ev)
+		}
+	})
+}
+
+// objectFields reads a body as json.Unmarshal into map[string]json.RawMessage does: the same
+// error or none, the same fields with the same raw values, on generated objects (keys with
+// escapes, other case, non-ASCII, given twice; spaces anywhere; nested values) and on the
+// validity cases; its values are capped, so appending to one leaves the body as it was.
+func TestObjectFieldsAgreesWithUnmarshal(t *testing.T) {
+	check := func(data string) {
+		t.Helper()
+		got, gerr := objectFields([]byte(data))
+		var want map[string]json.RawMessage
+		werr := json.Unmarshal([]byte(data), &want)
+		if (gerr != nil) != (werr != nil) || (got == nil) != (want == nil) || len(got) != len(want) {
+			t.Fatalf("objectFields(%.80q) = %d fields, %v; json.Unmarshal: %d fields, %v", data, len(got), gerr, len(want), werr)
+		}
+		for k, w := range want {
+			if g, ok := got[k]; !ok || string(g) != string(w) {
+				t.Fatalf("objectFields(%.80q)[%q] = %q, %v; json.Unmarshal: %q", data, k, g, ok, w)
+			}
+		}
+	}
+	for _, c := range jsonValidCases {
+		check(c)
+	}
+	for _, c := range []string{`null`, `"x"`, `[{"a":1}]`, `{}`, ` { } `, `{"a":1,"a":2}`, `{"model":"m","Model":"n"}`} {
+		check(c)
+	}
+	keys := []string{`"model"`, `"Model"`, `"messages"`, `"mod\u0065l"`, `"stream"`, `"x\"y"`, `"é"`, `"a b"`, `""`, `"\u0000"`, `"tools"`}
+	values := []string{`"fake-1"`, `1`, `-2.5e3`, `true`, `false`, `null`, `[]`, `{}`, `[1, {"a": [2]}]`,
+		`{"role":"user","content":"a}\"]"}`, `"\u00e9\n"`, `"` + "\xff" + `"`}
+	space := []string{"", " ", "\n\t"}
+	r := rand.New(rand.NewSource(26))
+	for range 20000 {
+		var b strings.Builder
+		b.WriteString(space[r.Intn(3)] + "{")
+		for i := r.Intn(6); i > 0; i-- {
+			if !strings.HasSuffix(b.String(), "{") {
+				b.WriteString(",")
+			}
+			b.WriteString(space[r.Intn(3)] + keys[r.Intn(len(keys))] + space[r.Intn(3)] + ":" + space[r.Intn(3)] + values[r.Intn(len(values))] + space[r.Intn(3)])
+		}
+		b.WriteString("}" + space[r.Intn(3)])
+		check(b.String())
+	}
+	body := []byte(`{"model":"fake-1","stream":true}`)
+	f, err := objectFields(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = append(f["model"], "XXXX"...)
+	if string(body) != `{"model":"fake-1","stream":true}` {
+		t.Errorf("appending to a field wrote over the body: %s", body)
+	}
+}
+
+func FuzzObjectFields(f *testing.F) {
+	for _, c := range jsonValidCases {
+		if len(c) < 100 {
+			f.Add([]byte(c))
+		}
+	}
+	f.Add([]byte(`{"model":"m","messages":[{"role":"user","content":"hi"}],"mod\u0065l":"x"}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got, gerr := objectFields(b)
+		var want map[string]json.RawMessage
+		werr := json.Unmarshal(b, &want)
+		if (gerr != nil) != (werr != nil) || len(got) != len(want) {
+			t.Fatalf("objectFields(%q) = %v, %v; json.Unmarshal: %v, %v", b, got, gerr, want, werr)
+		}
+		for k, w := range want {
+			if string(got[k]) != string(w) {
+				t.Fatalf("objectFields(%q)[%q] = %q; json.Unmarshal: %q", b, k, got[k], w)
+			}
+		}
+	})
+}
+
+func BenchmarkObjectFields(b *testing.B) {
+	body := []byte(`{"model":"bench","messages":[{"role":"system","content":"You are a helpful assistant."},{"role":"user","content":"Say something short about benchmarks."}],"max_tokens":32,"stream":true}`)
+	b.Run("objectFields", func(b *testing.B) {
+		for b.Loop() {
+			_, _ = objectFields(body)
+		}
+	})
+	b.Run("encoding/json", func(b *testing.B) {
+		for b.Loop() {
+			var m map[string]json.RawMessage
+			_ = json.Unmarshal(body, &m)
 		}
 	})
 }

@@ -181,7 +181,7 @@ func (c *call) read(w http.ResponseWriter, r *http.Request) *apiError {
 			return aerr
 		}
 	}
-	if err := json.Unmarshal(c.raw, &c.fields); err != nil || c.fields == nil {
+	if c.fields, err = objectFields(c.raw); err != nil || c.fields == nil {
 		return &apiError{Status: http.StatusBadRequest, Type: typeInvalidRequest, Code: "invalid_json",
 			Message: "We could not parse the JSON body of your request: send a JSON object, e.g. {\"model\": \"...\", \"messages\": [...]}."}
 	}
