@@ -8,6 +8,7 @@ package gateway
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -117,6 +118,7 @@ type route struct {
 type target struct {
 	up      *upstream
 	model   string
+	modelJS json.RawMessage // model as a JSON string, as the upstream body carries it
 	weight  int
 	label   string // provider/model, for metrics
 	breaker *breaker
@@ -172,10 +174,11 @@ func New(cfg *Config, opt Options) (*Gateway, error) {
 	breakers := map[string]*target{}
 	mkTarget := func(prov, model string, weight int) *target {
 		label := prov + "/" + model
+		modelJS, _ := json.Marshal(model)
 		if t, ok := breakers[label]; ok {
-			return &target{up: t.up, model: model, weight: weight, label: label, breaker: t.breaker, price: t.price}
+			return &target{up: t.up, model: model, modelJS: modelJS, weight: weight, label: label, breaker: t.breaker, price: t.price}
 		}
-		t := &target{up: g.providers[prov], model: model, weight: weight, label: label,
+		t := &target{up: g.providers[prov], model: model, modelJS: modelJS, weight: weight, label: label,
 			breaker: &breaker{failures: cfg.Breaker.Failures, cooldown: time.Duration(cfg.Breaker.CooldownMS) * time.Millisecond},
 			price:   g.price(model)}
 		breakers[label] = t

@@ -580,31 +580,43 @@ func (c *call) finalError(last *result, rateLimited, skipped int, openWait time.
 // upstreamBody is the client's body with the model rewritten to the target's; a stream
 // also asks for usage, which the gateway needs for limits and cost.
 func (c *call) upstreamBody(t *target) []byte {
-	f := make(map[string]json.RawMessage, len(c.fields)+1)
-	for k, v := range c.fields {
-		f[k] = v
-	}
-	f["model"], _ = json.Marshal(t.model)
+	over := []field{{"model", t.modelJS}}
 	if c.stream {
-		so := map[string]json.RawMessage{}
+		opts := json.RawMessage(`{"include_usage":true}`)
 		if v, ok := c.fields["stream_options"]; ok {
+			so := map[string]json.RawMessage{}
 			_ = json.Unmarshal(v, &so)
+			so["include_usage"] = json.RawMessage("true")
+			opts = marshalFields(so)
 		}
-		so["include_usage"] = json.RawMessage("true")
-		f["stream_options"] = marshalFields(so)
+		over = append(over, field{"stream_options", opts})
 	}
-	return marshalFields(f)
+	return marshalFields(c.fields, over...)
 }
 
-// marshalFields is marshal(f), the same bytes (keys sorted, values compacted, nothing
-// escaped for HTML), without encoding/json's reflection and its validation of values that
-// came out of json.Unmarshal already valid: every attempt paid it for the whole request.
-func marshalFields(f map[string]json.RawMessage) []byte {
-	keys := make([]string, 0, len(f))
+// field is a JSON object's field: its key and its value.
+type field struct {
+	key   string
+	value json.RawMessage
+}
+
+// marshalFields is marshal(f) with the fields of over set in f (without changing f; the
+// last of a key given twice wins), the
+// same bytes (keys sorted, values compacted, nothing escaped for HTML), without
+// encoding/json's reflection and its validation of values that came out of a request
+// already valid: every attempt paid it for the whole request.
+func marshalFields(f map[string]json.RawMessage, over ...field) []byte {
+	keys := make([]string, 0, len(f)+len(over))
 	size := 2
 	for k, v := range f {
 		keys = append(keys, k)
 		size += len(k) + len(v) + 4
+	}
+	for i, o := range over {
+		if _, ok := f[o.key]; !ok && !slices.ContainsFunc(over[:i], func(p field) bool { return p.key == o.key }) {
+			keys = append(keys, o.key)
+		}
+		size += len(o.key) + len(o.value) + 4
 	}
 	slices.Sort(keys)
 	out := make([]byte, 0, size)
@@ -619,7 +631,13 @@ func marshalFields(f map[string]json.RawMessage) []byte {
 			out = append(out, marshal(k)...)
 		}
 		out = append(out, ':')
-		if v := f[k]; v == nil {
+		v := f[k]
+		for _, o := range over {
+			if o.key == k {
+				v = o.value
+			}
+		}
+		if v == nil {
 			out = append(out, "null"...)
 		} else {
 			out = appendCompact(out, v)

@@ -21,5 +21,23 @@ func TestMarshalFieldsIsMarshal(t *testing.T) {
 		if got, want := marshalFields(f), marshal(f); string(got) != string(want) {
 			t.Fatalf("marshalFields(%q)\n= %s\nwant %s", f, got, want)
 		}
+		// Fields set over f: what marshal writes for f with them set, and f unchanged.
+		var over []field
+		set := map[string]json.RawMessage{}
+		for k, v := range f {
+			set[k] = v
+		}
+		for i := r.Intn(3); i > 0; i-- {
+			o := field{keys[r.Intn(len(keys))], json.RawMessage(values[r.Intn(len(values))])}
+			over = append(over, o)
+			set[o.key] = o.value
+		}
+		before := marshal(f)
+		if got, want := marshalFields(f, over...), marshal(set); string(got) != string(want) {
+			t.Fatalf("marshalFields(%q, %q)\n= %s\nwant %s", f, over, got, want)
+		}
+		if after := marshal(f); string(after) != string(before) {
+			t.Fatalf("marshalFields changed its map: %s, was %s", after, before)
+		}
 	}
 }
