@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
+	"strings"
 	"sync"
 )
 
@@ -19,6 +21,16 @@ type usage struct {
 
 // plainUsage reads the usage of an OpenAI-shaped answer (chat or embeddings).
 func plainUsage(body []byte) usage {
+	if validJSON(body) {
+		if raw, _, ok := usageFields(body); ok {
+			u := decodeUsage(raw)
+			if u == nil {
+				return usage{}
+			}
+			u.reported = true
+			return *u
+		}
+	}
 	var v struct {
 		Usage *usage `json:"usage"`
 	}
@@ -180,11 +192,66 @@ func chunkUsage(data []byte) (*usage, bool) {
 	if len(choices) > 0 && choices[0] != '[' && string(choices) != "null" {
 		return nil, false // choices that are not a list fail json.Unmarshal
 	}
-	var u *usage
-	if raw == nil || json.Unmarshal(raw, &u) != nil || u == nil {
+	u := decodeUsage(raw)
+	if u == nil {
 		return nil, false
 	}
 	return u, len(choices) == 0 || choices[0] == 'n' || len(bytes.TrimLeft(choices[1:], " \t\r\n")) == 1
+}
+
+// decodeUsage is json.Unmarshal of the valid JSON raw into a *usage (nil for none, for
+// null, or for an error), without reflection where the usage is what upstreams send: an
+// object whose keys are exactly prompt_tokens and completion_tokens with whole numbers or
+// null, and others that neither field matches (skipped). Anything else — a key in another
+// case or with an escape, a number with a fraction — is json.Unmarshal's.
+func decodeUsage(raw []byte) *usage {
+	slow := func() *usage {
+		var u *usage
+		if raw == nil || json.Unmarshal(raw, &u) != nil {
+			return nil
+		}
+		return u
+	}
+	if len(raw) == 0 || raw[0] != '{' {
+		return slow()
+	}
+	u := &usage{}
+	i := skipSpace(raw, 1)
+	if raw[i] == '}' {
+		return u
+	}
+	for {
+		end, _ := scanString(raw, i)
+		key := string(raw[i+1 : end-1])
+		i = skipSpace(raw, skipSpace(raw, end)+1) // past the colon
+		vend := valueEnd(raw, i)
+		var field *int
+		switch key {
+		case "prompt_tokens":
+			field = &u.PromptTokens
+		case "completion_tokens":
+			field = &u.CompletionTokens
+		default:
+			if !plainKey(key) || strings.EqualFold(key, "prompt_tokens") || strings.EqualFold(key, "completion_tokens") {
+				return slow()
+			}
+		}
+		if field != nil && string(raw[i:vend]) != "null" {
+			v := raw[i:vend]
+			if bytes.ContainsAny(v, ".eE") || v[0] == '"' || v[0] == '{' || v[0] == '[' || v[0] == 't' || v[0] == 'f' {
+				return slow()
+			}
+			n, err := strconv.Atoi(string(v))
+			if err != nil {
+				return slow()
+			}
+			*field = n
+		}
+		if i = skipSpace(raw, vend); raw[i] == '}' {
+			return u
+		}
+		i = skipSpace(raw, i+1) // past the comma
+	}
 }
 
 // chunkUsageSlow is chunkUsage by json.Unmarshal of the whole chunk.

@@ -180,3 +180,52 @@ func TestChunkUsageAgreesWithUnmarshal(t *testing.T) {
 		check(b.String())
 	}
 }
+
+// decodeUsage decodes usage objects as json.Unmarshal into a *usage does (keys in other
+// cases, with escapes, given twice; numbers with fractions, out of range, null; other
+// fields skipped), and plainUsage reads answers as its json.Unmarshal did.
+func TestDecodeUsageAgreesWithUnmarshal(t *testing.T) {
+	keys := []string{`"prompt_tokens"`, `"completion_tokens"`, `"PROMPT_TOKENS"`, `"completion_Tokens"`, `"prompt_tokens_details"`,
+		`"total_tokens"`, `"prompt_tok\u0065ns"`, `"\u017fx"`, `"x"`}
+	values := []string{`12`, `0`, `-3`, `1.5`, `1e2`, `null`, `"7"`, `true`, `[]`, `{"cached_tokens":2}`, `99999999999999999999`, `-0`}
+	r := rand.New(rand.NewSource(11))
+	for n := 0; n < 20000; n++ {
+		var b strings.Builder
+		switch r.Intn(10) {
+		case 0:
+			b.WriteString([]string{`null`, `[]`, `7`, `"x"`}[r.Intn(4)])
+		default:
+			b.WriteString("{")
+			for i := r.Intn(5); i > 0; i-- {
+				if b.Len() > 1 {
+					b.WriteString(",")
+				}
+				b.WriteString([]string{"", " "}[r.Intn(2)] + keys[r.Intn(len(keys))] + ":" + values[r.Intn(len(values))])
+			}
+			b.WriteString("}")
+		}
+		raw := []byte(b.String())
+		var want *usage
+		if json.Unmarshal(raw, &want) != nil {
+			want = nil
+		}
+		got := decodeUsage(raw)
+		if (got == nil) != (want == nil) || got != nil && *got != *want {
+			t.Fatalf("decodeUsage(%s) = %+v; json.Unmarshal gives %+v", raw, got, want)
+		}
+		body := []byte(`{"id":"x","choices":[],"usage":` + string(raw) + `}`)
+		var v struct {
+			Usage *usage `json:"usage"`
+		}
+		wantPlain := usage{}
+		if json.Unmarshal(body, &v) == nil && v.Usage != nil {
+			wantPlain, wantPlain.reported = *v.Usage, true
+		}
+		if gotPlain := plainUsage(body); gotPlain != wantPlain {
+			t.Fatalf("plainUsage(%s) = %+v; json.Unmarshal gives %+v", body, gotPlain, wantPlain)
+		}
+	}
+	if got := plainUsage([]byte(`{"usage":{"prompt_tokens":1}`)); got != (usage{}) {
+		t.Errorf("plainUsage of a cut answer = %+v, want none", got)
+	}
+}
