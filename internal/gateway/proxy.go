@@ -289,12 +289,13 @@ func (c *call) rateLimitHeaders(h http.Header) {
 		return
 	}
 	for _, q := range []struct {
-		name string
-		q    limit.Quota
-	}{{"requests", d.Requests}, {"tokens", d.Tokens}} {
+		limit, remaining string // the headers' names, in canonical form
+		q                limit.Quota
+	}{{"X-Ratelimit-Limit-Requests", "X-Ratelimit-Remaining-Requests", d.Requests},
+		{"X-Ratelimit-Limit-Tokens", "X-Ratelimit-Remaining-Tokens", d.Tokens}} {
 		if q.q.Limit > 0 {
-			h.Set("X-Ratelimit-Limit-"+q.name, strconv.FormatFloat(q.q.Limit, 'f', -1, 64))
-			h.Set("X-Ratelimit-Remaining-"+q.name, strconv.FormatFloat(math.Max(math.Floor(q.q.Remaining), 0), 'f', -1, 64))
+			h[q.limit] = []string{strconv.FormatFloat(q.q.Limit, 'f', -1, 64)}
+			h[q.remaining] = []string{strconv.FormatFloat(math.Max(math.Floor(q.q.Remaining), 0), 'f', -1, 64)}
 		}
 	}
 }
