@@ -119,6 +119,9 @@ func (c *stmtCache) close() error {
 }
 
 // sqliteArgs binds times in the fixed-width text format the schema stores.
+// sqliteTime is t as the schema stores it.
+func sqliteTime(t time.Time) string { return t.UTC().Format(sqliteTimeFormat) }
+
 func sqliteArgs(args []any) []any {
 	if !slices.ContainsFunc(args, func(a any) bool { _, ok := a.(time.Time); return ok }) {
 		return args // nothing to convert (the trace recorder binds thousands a second)
@@ -127,7 +130,7 @@ func sqliteArgs(args []any) []any {
 	for i, a := range args {
 		switch v := a.(type) {
 		case time.Time:
-			out[i] = v.UTC().Format(sqliteTimeFormat)
+			out[i] = sqliteTime(v)
 		default:
 			out[i] = a
 		}

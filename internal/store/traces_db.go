@@ -84,11 +84,13 @@ func (a *accounts) SaveTraces(ctx context.Context, batch []Trace) error {
 			bargs := make([]any, 0, len(part)*3)
 			for i := range part {
 				t := &part[i]
-				row, err := traceRow(t)
-				if err != nil {
+				var err error
+				if args, err = appendTraceRow(args, t); err != nil {
 					return err
 				}
-				args = append(args, row...)
+				// The start in the schema's text form here, so that the statement's
+				// arguments need no converted copy (sqliteArgs).
+				args[len(args)-traceStartFromEnd] = sqliteTime(storedTime(t.StartedAt))
 				if t.RequestBody != "" || t.ResponseBody != "" {
 					bargs = append(bargs, t.ID, t.RequestBody, t.ResponseBody)
 				}
@@ -149,8 +151,11 @@ func prepareTraces(batch []Trace, projects map[string]bool) {
 	}
 }
 
-// traceRow is a record's traces row, in traceInsertCols' order.
-func traceRow(t *Trace) ([]any, error) {
+// traceStartFromEnd is where started_at is in a traces row, counted from its end.
+const traceStartFromEnd = 6
+
+// appendTraceRow appends a record's traces row, in traceInsertCols' order, to args.
+func appendTraceRow(args []any, t *Trace) ([]any, error) {
 	attempts, err := json.Marshal(t.Attempts)
 	if err != nil {
 		return nil, fmt.Errorf("save trace %s: %w", t.ID, err)
@@ -159,9 +164,9 @@ func traceRow(t *Trace) ([]any, error) {
 	if t.TTFTMS != nil {
 		ttft = *t.TTFTMS
 	}
-	return []any{t.ID, t.ProjectID, t.Key, t.Endpoint, t.Route, t.Provider, t.Model, string(attempts),
+	return append(args, t.ID, t.ProjectID, t.Key, t.Endpoint, t.Route, t.Provider, t.Model, string(attempts),
 		t.Fallbacks, t.Stream, t.Cached, t.Canary, nullable(t.ShadowOf), t.Status, t.ErrorCode, t.Blocked,
-		storedTime(t.StartedAt), t.LatencyMS, ttft, t.TokensIn, t.TokensOut, t.CostUSD}, nil
+		storedTime(t.StartedAt), t.LatencyMS, ttft, t.TokensIn, t.TokensOut, t.CostUSD), nil
 }
 
 // copyTraces writes a batch with PostgreSQL's COPY, which a large multi-row INSERT is
@@ -170,7 +175,7 @@ func copyTraces(ctx context.Context, tx pgTx, batch []Trace) error {
 	rows := make([][]any, 0, len(batch))
 	var bodies [][]any
 	for i := range batch {
-		row, err := traceRow(&batch[i])
+		row, err := appendTraceRow(nil, &batch[i])
 		if err != nil {
 			return err
 		}
