@@ -263,30 +263,42 @@ func objectFields(data []byte) (map[string]json.RawMessage, error) {
 	if !validJSON(data) {
 		return nil, errNotJSON
 	}
-	slow := func() (map[string]json.RawMessage, error) {
+	fields := make(map[string]json.RawMessage, 8)
+	if !eachField(data, func(key, value []byte) bool {
+		if !plainKey(string(key)) {
+			return false
+		}
+		fields[string(key)] = value[:len(value):len(value)]
+		return true
+	}) {
 		var m map[string]json.RawMessage
 		err := json.Unmarshal(data, &m)
 		return m, err
 	}
+	return fields, nil
+}
+
+// eachField calls fn with the key (as written, between its quotes) and the value of each
+// field of the object data, valid JSON, in order, until fn returns false. It reports whether
+// data is an object and fn never returned false.
+func eachField(data []byte, fn func(key, value []byte) bool) bool {
 	i := skipSpace(data, 0)
-	if data[i] != '{' {
-		return slow()
+	if i >= len(data) || data[i] != '{' {
+		return false
 	}
-	fields := make(map[string]json.RawMessage, 8)
 	if i = skipSpace(data, i+1); data[i] == '}' {
-		return fields, nil
+		return true
 	}
 	for {
 		end, _ := scanString(data, i)
 		key := data[i+1 : end-1]
-		if !plainKey(string(key)) {
-			return slow()
-		}
 		i = skipSpace(data, skipSpace(data, end)+1) // past the colon
 		vend := valueEnd(data, i)
-		fields[string(key)] = data[i:vend:vend]
+		if !fn(key, data[i:vend]) {
+			return false
+		}
 		if i = skipSpace(data, vend); data[i] == '}' {
-			return fields, nil
+			return true
 		}
 		i = skipSpace(data, i+1) // past the comma
 	}

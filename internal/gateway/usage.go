@@ -212,46 +212,30 @@ func decodeUsage(raw []byte) *usage {
 		}
 		return u
 	}
-	if len(raw) == 0 || raw[0] != '{' {
-		return slow()
-	}
 	u := &usage{}
-	i := skipSpace(raw, 1)
-	if raw[i] == '}' {
-		return u
-	}
-	for {
-		end, _ := scanString(raw, i)
-		key := string(raw[i+1 : end-1])
-		i = skipSpace(raw, skipSpace(raw, end)+1) // past the colon
-		vend := valueEnd(raw, i)
+	if !eachField(raw, func(k, v []byte) bool {
 		var field *int
-		switch key {
+		switch key := string(k); key {
 		case "prompt_tokens":
 			field = &u.PromptTokens
 		case "completion_tokens":
 			field = &u.CompletionTokens
 		default:
-			if !plainKey(key) || strings.EqualFold(key, "prompt_tokens") || strings.EqualFold(key, "completion_tokens") {
-				return slow()
-			}
+			return plainKey(key) && !strings.EqualFold(key, "prompt_tokens") && !strings.EqualFold(key, "completion_tokens")
 		}
-		if field != nil && string(raw[i:vend]) != "null" {
-			v := raw[i:vend]
-			if bytes.ContainsAny(v, ".eE") || v[0] == '"' || v[0] == '{' || v[0] == '[' || v[0] == 't' || v[0] == 'f' {
-				return slow()
-			}
-			n, err := strconv.Atoi(string(v))
-			if err != nil {
-				return slow()
-			}
-			*field = n
+		if string(v) == "null" {
+			return true
 		}
-		if i = skipSpace(raw, vend); raw[i] == '}' {
-			return u
+		if bytes.ContainsAny(v, ".eE") || v[0] == '"' || v[0] == '{' || v[0] == '[' || v[0] == 't' || v[0] == 'f' {
+			return false
 		}
-		i = skipSpace(raw, i+1) // past the comma
+		n, err := strconv.Atoi(string(v))
+		*field = n
+		return err == nil
+	}) {
+		return slow()
 	}
+	return u
 }
 
 // chunkUsageSlow is chunkUsage by json.Unmarshal of the whole chunk.
@@ -271,29 +255,18 @@ func chunkUsageSlow(data []byte) (*usage, bool) {
 // comparison: data not an object, a key with an escape or a non-ASCII byte, a key that
 // differs from either name only in case, or either field given twice.
 func usageFields(data []byte) (usage, choices []byte, ok bool) {
-	i := skipSpace(data, 0)
-	if i >= len(data) || data[i] != '{' {
-		return nil, nil, false
-	}
-	if i = skipSpace(data, i+1); data[i] == '}' {
-		return nil, nil, true
-	}
-	for {
-		end, _ := scanString(data, i)
-		key := data[i+1 : end-1]
-		i = skipSpace(data, skipSpace(data, end)+1) // past the colon
-		vend := valueEnd(data, i)
+	if !eachField(data, func(key, value []byte) bool {
 		switch {
 		case string(key) == "usage" && usage == nil:
-			usage = data[i:vend]
+			usage = value
 		case string(key) == "choices" && choices == nil:
-			choices = data[i:vend]
+			choices = value
 		case !plainKey(string(key)) || bytes.EqualFold(key, []byte("usage")) || bytes.EqualFold(key, []byte("choices")):
-			return nil, nil, false // (a second usage or choices too)
+			return false // (a second usage or choices too)
 		}
-		if i = skipSpace(data, vend); data[i] == '}' {
-			return usage, choices, true
-		}
-		i = skipSpace(data, i+1) // past the comma
+		return true
+	}) {
+		return nil, nil, false
 	}
+	return usage, choices, true
 }
