@@ -85,12 +85,11 @@ func (a *accounts) SaveTraces(ctx context.Context, batch []Trace) error {
 			for i := range part {
 				t := &part[i]
 				var err error
-				if args, err = appendTraceRow(args, t); err != nil {
+				// The start in the schema's text form, so that the statement's arguments
+				// need no converted copy (sqliteArgs).
+				if args, err = appendTraceRow(args, t, sqliteTime(storedTime(t.StartedAt))); err != nil {
 					return err
 				}
-				// The start in the schema's text form here, so that the statement's
-				// arguments need no converted copy (sqliteArgs).
-				args[len(args)-traceStartFromEnd] = sqliteTime(storedTime(t.StartedAt))
 				if t.RequestBody != "" || t.ResponseBody != "" {
 					bargs = append(bargs, t.ID, t.RequestBody, t.ResponseBody)
 				}
@@ -113,23 +112,28 @@ func (a *accounts) SaveTraces(ctx context.Context, batch []Trace) error {
 
 // traceInsert and traceBodiesInsert are the INSERTs of n traces rows and n trace_bodies rows;
 // traceInserts and traceBodiesInserts, those of a full chunk, which SQLite keeps prepared.
+const (
+	traceInsertHead       = `INSERT INTO traces (` + traceInsertCols + `) VALUES `
+	traceBodiesInsertHead = `INSERT INTO trace_bodies (trace_id, request, response) VALUES `
+)
+
 var (
-	traceInserts       = valuesInsert(`INSERT INTO traces (`+traceInsertCols+`) VALUES `, 22, traceChunk)
-	traceBodiesInserts = valuesInsert(`INSERT INTO trace_bodies (trace_id, request, response) VALUES `, 3, traceChunk)
+	traceInserts       = valuesInsert(traceInsertHead, 22, traceChunk)
+	traceBodiesInserts = valuesInsert(traceBodiesInsertHead, 3, traceChunk)
 )
 
 func traceInsert(n int) string {
 	if n == traceChunk {
 		return traceInserts
 	}
-	return valuesInsert(`INSERT INTO traces (`+traceInsertCols+`) VALUES `, 22, n)
+	return valuesInsert(traceInsertHead, 22, n)
 }
 
 func traceBodiesInsert(n int) string {
 	if n == traceChunk {
 		return traceBodiesInserts
 	}
-	return valuesInsert(`INSERT INTO trace_bodies (trace_id, request, response) VALUES `, 3, n)
+	return valuesInsert(traceBodiesInsertHead, 3, n)
 }
 
 // valuesInsert is head followed by n rows of cols placeholders.
@@ -151,11 +155,9 @@ func prepareTraces(batch []Trace, projects map[string]bool) {
 	}
 }
 
-// traceStartFromEnd is where started_at is in a traces row, counted from its end.
-const traceStartFromEnd = 6
-
-// appendTraceRow appends a record's traces row, in traceInsertCols' order, to args.
-func appendTraceRow(args []any, t *Trace) ([]any, error) {
+// appendTraceRow appends a record's traces row, in traceInsertCols' order, to args, with
+// started as its start (the driver's form of storedTime(t.StartedAt)).
+func appendTraceRow(args []any, t *Trace, started any) ([]any, error) {
 	attempts, err := json.Marshal(t.Attempts)
 	if err != nil {
 		return nil, fmt.Errorf("save trace %s: %w", t.ID, err)
@@ -166,7 +168,7 @@ func appendTraceRow(args []any, t *Trace) ([]any, error) {
 	}
 	return append(args, t.ID, t.ProjectID, t.Key, t.Endpoint, t.Route, t.Provider, t.Model, string(attempts),
 		t.Fallbacks, t.Stream, t.Cached, t.Canary, nullable(t.ShadowOf), t.Status, t.ErrorCode, t.Blocked,
-		storedTime(t.StartedAt), t.LatencyMS, ttft, t.TokensIn, t.TokensOut, t.CostUSD), nil
+		started, t.LatencyMS, ttft, t.TokensIn, t.TokensOut, t.CostUSD), nil
 }
 
 // copyTraces writes a batch with PostgreSQL's COPY, which a large multi-row INSERT is
@@ -175,7 +177,7 @@ func copyTraces(ctx context.Context, tx pgTx, batch []Trace) error {
 	rows := make([][]any, 0, len(batch))
 	var bodies [][]any
 	for i := range batch {
-		row, err := appendTraceRow(nil, &batch[i])
+		row, err := appendTraceRow(nil, &batch[i], storedTime(batch[i].StartedAt))
 		if err != nil {
 			return err
 		}
