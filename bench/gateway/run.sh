@@ -13,6 +13,13 @@
 # verdict on each of the issue's targets, the gateway's peak RSS, and the trace records in
 # the store against the requests the gateway answered (none may be lost).
 #
+# wrk keeps its 32 connections busy: every system runs saturated, at its own rate, and its p99
+# is mostly the time a request waits for one of the 2 cores, shared with wrk and the upstream.
+# So the p99s are also measured at one fixed rate that every target but Portkey sustains
+# (RATE, over the same 32 connections; bench/gateway/load, which counts each request's
+# latency from the moment it was due, as wrk2 does): the p99 one system adds over another at
+# the same load.
+#
 # Usage: bash bench/gateway/run.sh
 # Env:   RUNS      runs per target (default 3)
 #        DURATION  seconds measured per run (default 10); WARM seconds of warm-up before (default 2)
@@ -26,6 +33,8 @@
 #        BASE      a git revision: plumb built from it is measured too, as the targets base and
 #                  base-stream (interleaved with the others: a before/after comparison that the
 #                  machine's other load moves alike); ONLY="plumb-stream base-stream" for instance
+#        RATE      requests/s of the fixed-rate runs (default 3000; 0 skips them), RUNS runs of
+#                  each target but Portkey, after the wrk runs
 #        PROFILE   1 (or stream: the streamed calls) adds one uncounted run of the gateway (bench/gateway/pprof: plumb with
 #                  Go's profiling endpoints) with a CPU profile, a heap profile and a 1 s execution
 #                  trace taken under the load, and prints where its CPU time and memory go
@@ -43,6 +52,7 @@ THREADS=${THREADS:-2}
 PEER=${PEER:-1}
 STREAM=${STREAM:-1}
 PROFILE=${PROFILE:-0}
+RATE=${RATE:-3000}
 PORTKEY_VERSION=${PORTKEY_VERSION:-1.15.2}
 UP_PORT=19001 RP_PORT=19002 GW_PORT=19003 PK_PORT=19004 PPROF_PORT=19009 # free by construction: the namespace is new
 
@@ -76,7 +86,8 @@ if [[ -z ${PLUMB_GWBENCH_INNER:-} ]]; then
 	echo "building plumb, the fake upstream and the bare reverse proxy ..."
 	(cd "$root" && go build -o "$out/plumb" ./cmd/plumb &&
 		go build -o "$out/upstream" ./bench/gateway/upstream &&
-		go build -o "$out/rproxy" ./bench/gateway/rproxy)
+		go build -o "$out/rproxy" ./bench/gateway/rproxy &&
+		go build -o "$out/load" ./bench/gateway/load)
 	if [[ $PROFILE == 1 || $PROFILE == stream ]]; then
 		(cd "$root" && go build -o "$out/plumb-pprof" ./bench/gateway/pprof)
 	fi
@@ -104,8 +115,9 @@ ip link set lo up
 work=$out/work
 rm -rf "$work"
 mkdir -p "$work"
-results=$work/results
+results=$work/results results_rate=$work/results-rate
 : >"$results"
+: >"$results_rate"
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 
 export BENCH_UPSTREAM_KEY=bench-upstream-not-a-secret
@@ -270,11 +282,16 @@ stop_server() {
 	server_pid=
 }
 
+# target_headers TARGET: its requests' headers, "Name: value" a line (from its wrk script).
+target_headers() {
+	sed -n 's/^wrk.headers\["\(.*\)"\] = "\(.*\)"$/\1: \2/p' "$work/$1.lua"
+}
+
 # check_answer TARGET: one request by curl with the target's headers and body; the answer
 # must be the upstream's (plain: its content; stream: its last chunk and [DONE]).
 check_answer() {
 	local t=$1 headers=() h
-	while IFS= read -r h; do headers+=(-H "$h"); done < <(sed -n 's/^wrk.headers\["\(.*\)"\] = "\(.*\)"$/\1: \2/p' "$work/$t.lua")
+	while IFS= read -r h; do headers+=(-H "$h"); done < <(target_headers "$t")
 	local code
 	code=$(curl -s -o "$work/$t.answer" -w '%{http_code}' "${headers[@]}" --data-binary "@$work/$t.json" "$url")
 	local want='The benchmark answer is short.'
@@ -299,24 +316,41 @@ cpu_ticks() {
 }
 tick_us=$((1000000 / $(getconf CLK_TCK)))
 
-# measure TARGET RUN: a fresh server, a check, WARM s of warm-up, DURATION s measured; appends
-# "target run rps p50_ms p99_ms requests non2xx errors rss_mb served traces dropped sent
-# server_cpu_us_per_call upstream_cpu_us_per_call" to results: CPU time counts what a call
-# costs whatever else the machine runs, which requests/s on a shared machine does not.
+# measure TARGET RUN [rate]: a fresh server, a check, WARM s of warm-up, DURATION s measured,
+# by wrk or, with "rate", at RATE requests/s by bench/gateway/load (whose CPU figures then
+# include the warm-up's calls); appends "target run rps p50_ms p99_ms requests non2xx errors
+# rss_mb served traces dropped sent server_cpu_us_per_call upstream_cpu_us_per_call p999_ms" to
+# results (or results-rate): CPU time counts what a call costs whatever else the machine
+# runs, which requests/s on a shared machine does not.
 measure() {
-	local t=$1 run=$2
+	local t=$1 run=$2 mode=${3:-wrk} file=$results log
+	[[ $mode == rate ]] && file=$results_rate
 	start_server "$t" "$run"
 	check_answer "$t"
-	wrk -t"$THREADS" -c"$CONNS" -d"${WARM}s" -s "$work/$t.lua" "$url" >"$work/$t-$run.warm" 2>&1
-	local cpu0 up0
-	cpu0=$(cpu_ticks "$server_pid") up0=$(cpu_ticks "$up_pid")
-	wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" -s "$work/$t.lua" "$url" >"$work/$t-$run.wrk" 2>&1
+	local cpu0 up0 warm
+	if [[ $mode == rate ]]; then
+		log=$work/$t-$run.rate
+		local hflags=() h
+		while IFS= read -r h; do hflags+=(-H "$h"); done < <(target_headers "$t")
+		cpu0=$(cpu_ticks "$server_pid") up0=$(cpu_ticks "$up_pid")
+		"$out/load" -url "$url" -body "$work/$t.json" "${hflags[@]}" -rate "$RATE" -conns "$CONNS" \
+			-d "${DURATION}s" -warm "${WARM}s" >"$log" 2>&1 || true
+	else
+		log=$work/$t-$run.wrk
+		wrk -t"$THREADS" -c"$CONNS" -d"${WARM}s" -s "$work/$t.lua" "$url" >"$work/$t-$run.warm" 2>&1
+		cpu0=$(cpu_ticks "$server_pid") up0=$(cpu_ticks "$up_pid")
+		wrk -t"$THREADS" -c"$CONNS" -d"${DURATION}s" -s "$work/$t.lua" "$url" >"$log" 2>&1
+	fi
 	local cpu=- upcpu
 	[[ -n $server_pid ]] && cpu=$(($(cpu_ticks "$server_pid") - cpu0))
 	upcpu=$(($(cpu_ticks "$up_pid") - up0))
-	local line warm
-	line=$(grep '^RESULT' "$work/$t-$run.wrk") || { echo "run.sh: wrk failed on $t:" >&2; cat "$work/$t-$run.wrk" >&2; exit 1; }
-	warm=$(sed -n 's/^RESULT requests=\([0-9]*\).*/\1/p' "$work/$t-$run.warm")
+	local line
+	line=$(grep '^RESULT' "$log") || { echo "run.sh: the load ($mode) failed on $t:" >&2; cat "$log" >&2; exit 1; }
+	if [[ $mode == rate ]]; then
+		warm=$(sed -n 's/^RESULT .*warm_requests=\([0-9]*\).*/\1/p' <<<"$line")
+	else
+		warm=$(sed -n 's/^RESULT requests=\([0-9]*\).*/\1/p' "$work/$t-$run.warm")
+	fi
 	warm=${warm:-0}
 	local rss=- served=- traces=- dropped=- sent=-
 	if [[ -n $server_pid ]]; then
@@ -338,14 +372,17 @@ measure() {
 	fi
 	stop_server
 	awk -v t="$t" -v run="$run" -v rss="$rss" -v served="$served" -v traces="$traces" -v dropped="$dropped" -v sent="$sent" \
-		-v cpu="$cpu" -v upcpu="$upcpu" -v tick="$tick_us" '{
+		-v cpu="$cpu" -v upcpu="$upcpu" -v tick="$tick_us" -v mode="$mode" -v warm="$warm" '{
 		for (i = 2; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
-		n = v["requests"] > 0 ? v["requests"] : 1
-		printf "%s %d %.0f %.3f %.3f %d %d %d %s %s %s %s %s %s %.1f\n", t, run, v["requests"] / (v["duration_us"] / 1e6),
+		n = v["requests"] + (mode == "rate" ? warm : 0)
+		n = n > 0 ? n : 1
+		printf "%s %d %.0f %.3f %.3f %d %d %d %s %s %s %s %s %s %.1f %s\n", t, run, v["requests"] / (v["duration_us"] / 1e6),
 			v["p50_us"] / 1000, v["p99_us"] / 1000, v["requests"], v["non2xx"], v["errors"], rss, served, traces, dropped, sent,
-			cpu == "-" ? "-" : sprintf("%.1f", cpu * tick / n), upcpu * tick / n
-	}' <<<"$line" | tee -a "$results" | awk '{
-		printf "%-14s run %d: %7d req/s  p50 %7.3f ms  p99 %7.3f ms  non-2xx %d  errors %d  peak RSS %s MB  CPU/call %s µs (upstream %s)", $1, $2, $3, $4, $5, $7, $8, $9, $14, $15
+			cpu == "-" ? "-" : sprintf("%.1f", cpu * tick / n), upcpu * tick / n, "p999_us" in v ? sprintf("%.3f", v["p999_us"] / 1000) : "-"
+	}' <<<"$line" | tee -a "$file" | awk -v mode="$mode" '{
+		printf "%-14s run %d: %7d req/s%s  p50 %7.3f ms  p99 %7.3f ms", $1, $2, $3, mode == "rate" ? " (fixed)" : "", $4, $5
+		if ($16 != "-") printf "  p99.9 %7.3f ms", $16
+		printf "  non-2xx %d  errors %d  peak RSS %s MB  CPU/call %s µs (upstream %s)", $7, $8, $9, $14, $15
 		if ($10 != "-") printf "  answered %s, traces %s, dropped %s", $10, $11, $12
 		printf "\n"
 	}'
@@ -376,12 +413,25 @@ for ((run = 1; run <= RUNS; run++)); do
 		[[ -n $t ]] && measure "$t" "$run"
 	done
 done
+rate_targets=()
+for t in "${targets[@]}"; do
+	[[ -n $t && $t != portkey ]] && rate_targets+=("$t")
+done
+[[ $RATE == 0 ]] && rate_targets=()
+if ((${#rate_targets[@]} > 0)); then
+	echo "fixed rate: $RATE requests/s at $CONNS connections (bench/gateway/load), $RUNS runs x ${DURATION}s per target"
+	for ((run = 1; run <= RUNS; run++)); do
+		for t in "${rate_targets[@]}"; do
+			measure "$t" "$run" rate
+		done
+	done
+fi
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "load average after: $load_after"
 
 # 5. Medians, ratios, verdicts.
 median() { sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) print "nan"; else if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
-col() { awk -v t="$1" -v c="$2" '$1 == t { print $c }' "$results"; }
+col() { awk -v t="$1" -v c="$2" '$1 == t { print $c }' "${3:-$results}"; }
 declare -A rps p50 p99
 echo
 echo "| target | req/s (median) | p50 ms | p99 ms | peak RSS MB (max) | server CPU µs/call (median) |"
@@ -443,9 +493,53 @@ if [[ -n ${rps[plumb]:-} ]]; then
 		echo "| zero trace records lost | not measured: this build of plumb gateway records no traces | **not measured** |"
 	fi
 fi
-non2xx=$(awk '{ n += $7 + $8 } END { print n + 0 }' "$results")
-[[ $non2xx == 0 ]] || echo "WARNING: $non2xx non-2xx answers or socket errors in the runs above (see $work/*.wrk)"
-echo "raw figures: $results (target run req/s p50_ms p99_ms requests non2xx errors rss_mb answered traces dropped sent server_cpu_us_per_call upstream_cpu_us_per_call)"
+
+# The fixed-rate runs: every target at the same load, so that a p99 difference is latency
+# added, not a difference in how saturated each one ran.
+if ((${#rate_targets[@]} > 0)); then
+	declare -A rp99
+	echo
+	echo "At a fixed $RATE requests/s ($CONNS connections, latency counted from each request's scheduled time):"
+	echo
+	echo "| target | req/s (median) | p50 ms | p99 ms | p99.9 ms | peak RSS MB (max) | server CPU µs/call (median) |"
+	echo "|---|---|---|---|---|---|---|"
+	for t in "${rate_targets[@]}"; do
+		rp99[$t]=$(col "$t" 5 "$results_rate" | median)
+		rss=$(awk -v t="$t" '$1 == t && $9 != "-" { print $9 }' "$results_rate" | sort -g | tail -n 1)
+		cpu=$(awk -v t="$t" '$1 == t && $14 != "-" { print $14 }' "$results_rate" | median)
+		[[ $cpu == nan ]] && cpu=-
+		printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$t" "$(col "$t" 3 "$results_rate" | median)" \
+			"$(col "$t" 4 "$results_rate" | median)" "${rp99[$t]}" "$(col "$t" 16 "$results_rate" | median)" "${rss:--}" "$cpu"
+	done
+	echo
+	echo "| target | measured | verdict |"
+	echo "|---|---|---|"
+	for p in plumb base; do
+		for s in "" -stream; do
+			[[ -n ${rp99[$p$s]:-} && -n ${rp99[direct$s]:-} ]] || continue
+			d=$(awk -v a="${rp99[$p$s]}" -v b="${rp99[direct$s]}" 'BEGIN { printf "%.3f", a - b }')
+			spread=$(col "direct$s" 5 "$results_rate" | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%.1f–%.1f", lo, hi }')
+			v=$(verdict "$(awk -v d="$d" 'BEGIN { print (d < 2) }')")
+			if awk -v r="$spread" 'BEGIN { split(r, x, "–"); exit !(x[2] - x[1] > 2) }'; then
+				v="**not measurable**: direct's p99 ranged $spread ms over its runs"
+			fi
+			# A target that did not keep up ran a queue, not the rate: its p99 is not comparable.
+			behind=$(awk -v t="$p$s" -v r="$RATE" '$1 == t && ($3 < 0.98 * r || $8 > 0) { n++ } END { print n + 0 }' "$results_rate")
+			[[ $behind == 0 ]] || v="**not measured**: $p$s fell behind the rate or failed requests in $behind of its runs"
+			echo "| $p$s: p99 added over direct$s at $RATE req/s < 2 ms | ${rp99[$p$s]} - ${rp99[direct$s]} = $d ms | $v |"
+		done
+	done
+	rss=$(awk '$1 ~ /^(plumb|base)/ { print $9 }' "$results_rate" | sort -g | tail -n 1)
+	[[ -z $rss ]] || echo "| gateway peak RSS < 100 MB | $rss MB (largest of its runs) | $(verdict "$(awk -v m="$rss" 'BEGIN { print (m < 100) }')") |"
+	if [[ $recording == 1 ]] && grep -qE '^(plumb|base)' "$results_rate"; then
+		lost=$(awk '$1 ~ /^(plumb|base)/ { l += ($10 - $11); d += $12 } END { print l + 0, d + 0 }' "$results_rate")
+		tot=$(awk '$1 ~ /^(plumb|base)/ { a += $10; t += $11 } END { print a + 0, t + 0 }' "$results_rate")
+		echo "| zero trace records lost | ${tot% *} answered, ${tot#* } recorded, ${lost#* } dropped | $(verdict "$(awk -v l="${lost% *}" -v d="${lost#* }" 'BEGIN { print (l == 0 && d == 0) }')") |"
+	fi
+fi
+non2xx=$(cat "$results" "$results_rate" | awk '{ n += $7 + $8 } END { print n + 0 }')
+[[ $non2xx == 0 ]] || echo "WARNING: $non2xx non-2xx answers or socket errors in the runs above (see $work/*.wrk, $work/*.rate)"
+echo "raw figures: $results, $results_rate (target run req/s p50_ms p99_ms requests non2xx errors rss_mb answered traces dropped sent server_cpu_us_per_call upstream_cpu_us_per_call p999_ms)"
 
 # 6. Where the gateway's CPU and memory go (uncounted run): a CPU profile over the middle of
 #    the load, then the heap and the runtime's memory figures near its end.
