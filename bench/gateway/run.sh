@@ -35,6 +35,7 @@
 #                  machine's other load moves alike); ONLY="plumb-stream base-stream" for instance
 #        RATE      requests/s of the fixed-rate runs (default 3000; 0 skips them), RUNS runs of
 #                  each target but Portkey, after the wrk runs
+#        WRK       0 skips the wrk runs (only the fixed-rate ones)
 #        PROFILE   1 (or stream: the streamed calls) adds one uncounted run of the gateway (bench/gateway/pprof: plumb with
 #                  Go's profiling endpoints) with a CPU profile, a heap profile and a 1 s execution
 #                  trace taken under the load, and prints where its CPU time and memory go
@@ -53,6 +54,7 @@ PEER=${PEER:-1}
 STREAM=${STREAM:-1}
 PROFILE=${PROFILE:-0}
 RATE=${RATE:-3000}
+WRK=${WRK:-1}
 PORTKEY_VERSION=${PORTKEY_VERSION:-1.15.2}
 UP_PORT=19001 RP_PORT=19002 GW_PORT=19003 PK_PORT=19004 PPROF_PORT=19009 # free by construction: the namespace is new
 
@@ -408,7 +410,7 @@ fi
 echo "limits on: $([[ $limits == 1 ]] && echo yes || echo "NO (this build refuses keys with limits: $(tail -n 1 "$work/check.log"))")"
 echo "trace recording: $([[ $recording == 1 ]] && echo "yes (--db sqlite)" || echo "NO ($probe_why)")"
 echo "load average before: $load_before; $RUNS runs x ${DURATION}s per target at $CONNS connections, wrk -t$THREADS"
-for ((run = 1; run <= RUNS; run++)); do
+for ((run = 1; run <= RUNS && WRK; run++)); do
 	for t in "${targets[@]}"; do
 		[[ -n $t ]] && measure "$t" "$run"
 	done
@@ -433,11 +435,10 @@ echo "load average after: $load_after"
 median() { sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) print "nan"; else if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 col() { awk -v t="$1" -v c="$2" '$1 == t { print $c }' "${3:-$results}"; }
 declare -A rps p50 p99
-echo
-echo "| target | req/s (median) | p50 ms | p99 ms | peak RSS MB (max) | server CPU µs/call (median) |"
-echo "|---|---|---|---|---|---|"
+[[ -s $results ]] && echo && echo "| target | req/s (median) | p50 ms | p99 ms | peak RSS MB (max) | server CPU µs/call (median) |" &&
+	echo "|---|---|---|---|---|---|"
 for t in "${targets[@]}"; do
-	[[ -z $t ]] && continue
+	[[ -z $t || ! -s $results ]] && continue
 	rps[$t]=$(col "$t" 3 | median)
 	p50[$t]=$(col "$t" 4 | median)
 	p99[$t]=$(col "$t" 5 | median)
