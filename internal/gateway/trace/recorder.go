@@ -1,6 +1,6 @@
 // Package trace records the gateway's calls in the store without slowing them: a Recorder
-// takes records on the request path without ever blocking and writes them in batches from
-// one goroutine; Body prepares a request or response body for a record (cut to size, with
+// takes records on the request path without ever blocking (or waking anything but once a
+// batch) and writes them in batches from one goroutine; Body prepares a request or response body for a record (cut to size, with
 // secrets and, when asked, personal data redacted).
 package trace
 
@@ -32,8 +32,8 @@ const (
 
 // Options tune a Recorder; zero values take the defaults.
 type Options struct {
-	// BufferSize is how many records wait for the writer at most; a record arriving at a
-	// full buffer is dropped (and counted).
+	// BufferSize is how many records wait for the writer at most, those it is writing
+	// included; a record arriving at a full buffer is dropped (and counted).
 	BufferSize int
 	// BatchSize is how many records one store write carries at most.
 	BatchSize int
@@ -60,17 +60,23 @@ const (
 
 // Recorder writes trace records to the store in batches. Record never blocks; Close
 // flushes. It is safe for concurrent use.
+//
+// Records wait in a slice rather than a channel: a send on a channel that the writer waits
+// on wakes the writer for every record, and on an idle machine that is a thread woken per
+// call; Record wakes the writer only when a batch is full (the flush interval's ticker
+// takes the rest).
 type Recorder struct {
 	st  store.Traces
 	opt Options
 	log *slog.Logger
 
-	ch chan store.Trace
-	// mu orders Record's sends against Close: Record holds it shared, Close exclusively to
-	// mark the recorder closed, so that no record enters the buffer after the writer's
-	// final drain.
-	mu     sync.RWMutex
-	closed bool
+	// mu guards pending, taken and closed. Close marks the recorder closed under it, so
+	// that no record is added after the writer's final drain.
+	mu      sync.Mutex
+	pending []store.Trace // recorded, not yet taken by the writer
+	taken   int           // taken by the writer, not yet written
+	closed  bool
+	full    chan struct{} // a batch is pending (capacity 1: one wake-up is enough)
 
 	stop     chan struct{} // closed by Close: drain and exit
 	done     chan struct{} // closed by the writer when it exits
@@ -113,7 +119,7 @@ func NewRecorder(st store.Traces, opt Options) *Recorder {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	r := &Recorder{st: st, opt: opt, log: log, ch: make(chan store.Trace, opt.BufferSize),
+	r := &Recorder{st: st, opt: opt, log: log, full: make(chan struct{}, 1),
 		stop: make(chan struct{}), done: make(chan struct{})}
 	r.ctx, r.cancel = context.WithCancel(context.Background())
 	r.mDropped = register(opt.Registerer, prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -134,8 +140,12 @@ func NewRecorder(st store.Traces, opt Options) *Recorder {
 		Buckets: prometheus.ExponentialBuckets(0.001, 2, 14),
 	}))
 	r.mBuffer = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "plumb_gateway_trace_buffer", Help: "Trace records waiting for the writer.",
-	}, func() float64 { return float64(len(r.ch)) })
+		Name: "plumb_gateway_trace_buffer", Help: "Trace records waiting for the writer, or being written.",
+	}, func() float64 {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return float64(len(r.pending) + r.taken)
+	})
 	if opt.Registerer != nil {
 		// A second recorder on the same registry keeps the first one's gauge.
 		_ = opt.Registerer.Register(r.mBuffer)
@@ -164,18 +174,25 @@ func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
 // Record queues a record for writing. It never blocks: when the buffer is full, or the
 // recorder is closed, the record is dropped and counted.
 func (r *Recorder) Record(t store.Trace) {
-	r.mu.RLock()
-	if r.closed {
-		r.mu.RUnlock()
+	r.mu.Lock()
+	switch {
+	case r.closed:
+		r.mu.Unlock()
 		r.drop(ReasonClosed, 1)
 		return
-	}
-	select {
-	case r.ch <- t:
-		r.mu.RUnlock()
-	default:
-		r.mu.RUnlock()
+	case len(r.pending)+r.taken >= r.opt.BufferSize:
+		r.mu.Unlock()
 		r.drop(ReasonBufferFull, 1)
+		return
+	}
+	r.pending = append(r.pending, t)
+	full := len(r.pending) == r.opt.BatchSize
+	r.mu.Unlock()
+	if full {
+		select {
+		case r.full <- struct{}{}:
+		default: // already told
+		}
 	}
 }
 
@@ -210,53 +227,52 @@ func (r *Recorder) Close(ctx context.Context) error {
 	}
 }
 
-// run is the writer: it gathers batches and writes them until Close, then drains.
+// run is the writer: when a batch is pending, or at each flush interval, it takes every
+// pending record and writes them in batches; after Close, it writes what is left and
+// returns.
 func (r *Recorder) run() {
 	defer close(r.done)
 	defer r.cancel()
-	batch := make([]store.Trace, 0, r.opt.BatchSize)
 	tick := time.NewTicker(r.opt.FlushInterval)
 	defer tick.Stop()
+	var spare []store.Trace // the slice written last, reused for the next records
 	for {
+		last := false
 		select {
-		case t := <-r.ch:
-			batch = append(batch, t)
-			if len(batch) >= r.opt.BatchSize {
-				batch = r.write(batch)
-			}
+		case <-r.full:
 		case <-tick.C:
-			if len(batch) > 0 {
-				batch = r.write(batch)
-			}
 		case <-r.stop:
-			// Nothing enters the buffer any more (Close marked the recorder closed first).
-			for {
-				select {
-				case t := <-r.ch:
-					batch = append(batch, t)
-					if len(batch) >= r.opt.BatchSize {
-						batch = r.write(batch)
-					}
-				default:
-					if len(batch) > 0 {
-						r.write(batch)
-					}
-					return
-				}
-			}
+			last = true // nothing is added any more: Close marked the recorder closed first
+		}
+		r.mu.Lock()
+		recs := r.pending
+		r.pending, r.taken = spare[:0], len(recs)
+		r.mu.Unlock()
+		for part := recs; len(part) > 0; {
+			n := min(len(part), r.opt.BatchSize)
+			r.write(part[:n])
+			part = part[n:]
+			r.mu.Lock()
+			r.taken -= n
+			r.mu.Unlock()
+		}
+		clear(recs) // let the bodies be collected
+		spare = recs
+		if last {
+			return
 		}
 	}
 }
 
-// write stores a batch, retrying with a doubling backoff, and returns the emptied batch.
-// A batch that still fails after MaxRetries, or when Close gave up, is dropped and counted.
-func (r *Recorder) write(batch []store.Trace) []store.Trace {
+// write stores a batch, retrying with a doubling backoff. A batch that still fails after
+// MaxRetries, or when Close gave up, is dropped and counted.
+func (r *Recorder) write(batch []store.Trace) {
 	backoff := r.opt.RetryBackoff
 	for attempt := 0; ; attempt++ {
 		if r.ctx.Err() != nil {
 			r.drop(ReasonStoreError, len(batch))
 			r.log.Warn("trace batch dropped: the recorder was closed before it could be written", "records", len(batch))
-			return batch[:0]
+			return
 		}
 		start := time.Now()
 		ctx, cancel := context.WithTimeout(r.ctx, r.opt.WriteTimeout)
@@ -267,16 +283,14 @@ func (r *Recorder) write(batch []store.Trace) []store.Trace {
 			r.mBatches.WithLabelValues("ok").Inc()
 			r.written.Add(uint64(len(batch)))
 			r.mWritten.Add(float64(len(batch)))
-			clear(batch) // let the bodies be collected
-			return batch[:0]
+			return
 		}
 		r.mBatches.WithLabelValues("error").Inc()
 		if attempt >= r.opt.MaxRetries || errors.Is(err, store.ErrConflict) {
 			// A conflict (an id stored twice) fails the same way every time.
 			r.drop(ReasonStoreError, len(batch))
 			r.log.Error("trace batch dropped after failed writes", "records", len(batch), "attempts", attempt+1, "err", err)
-			clear(batch)
-			return batch[:0]
+			return
 		}
 		r.log.Warn("trace batch write failed; retrying", "records", len(batch), "attempt", attempt+1, "retry_in", backoff, "err", err)
 		select {

@@ -22,6 +22,7 @@ type memStore struct {
 	mu           sync.Mutex
 	ids          map[string]int
 	batches      int
+	maxBatch     int
 	calls        int
 	block        chan struct{}
 	fail         error
@@ -47,10 +48,17 @@ func (m *memStore) SaveTraces(ctx context.Context, batch []store.Trace) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.batches++
+	m.maxBatch = max(m.maxBatch, len(batch))
 	for _, t := range batch {
 		m.ids[t.ID]++
 	}
 	return nil
+}
+
+func (m *memStore) callCount() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.calls
 }
 
 func (m *memStore) stored() (records, batches int, dup bool) {
@@ -116,6 +124,58 @@ func TestRecorderManyWriters(t *testing.T) {
 	}
 }
 
+// TestRecorderFullBatchesAndTheRest: records are written without waiting for the flush
+// interval as soon as a batch is full, so that fewer than a batch ever wait for it; never
+// more than BatchSize records a write; the rest at Close.
+func TestRecorderFullBatchesAndTheRest(t *testing.T) {
+	ms := newMemStore()
+	r := NewRecorder(ms, Options{BatchSize: 10, FlushInterval: time.Hour})
+	for i := range 25 {
+		r.Record(store.Trace{ID: fmt.Sprint("t_", i)})
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		n, batches, _ := ms.stored()
+		if n > 25-10 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("stored %d of 25 records in %d writes; want all but fewer than a batch of 10 before the hour's flush", n, batches)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if err := r.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n, batches, dup := ms.stored(); n != 25 || batches > 4 || dup || ms.maxBatch > 10 {
+		t.Errorf("after Close: %d records in %d writes of at most %d (duplicates: %v); want 25 in 3 or 4 of at most 10", n, batches, ms.maxBatch, dup)
+	}
+
+	// A backlog taken at once is still written BatchSize at a time.
+	ms = newMemStore()
+	ms.block = make(chan struct{})
+	r = NewRecorder(ms, Options{BatchSize: 10, FlushInterval: time.Hour})
+	for i := range 10 {
+		r.Record(store.Trace{ID: fmt.Sprint("a_", i)}) // taken, then held by the stuck store
+	}
+	for ms.callCount() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	for i := range 35 {
+		r.Record(store.Trace{ID: fmt.Sprint("b_", i)})
+	}
+	ms.mu.Lock()
+	close(ms.block)
+	ms.block = nil
+	ms.mu.Unlock()
+	if err := r.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n, batches, _ := ms.stored(); n != 45 || batches != 5 || ms.maxBatch != 10 {
+		t.Errorf("a backlog of 35 behind a batch of 10: %d records in %d writes; want 45 in 5 (10, 10, 10, 10, 5)", n, batches)
+	}
+}
+
 // TestRecorderSQLite writes through the real store: records from 32 goroutines are all in
 // the database after Close. (The race detector slows the pure-Go SQLite down a hundredfold:
 // the rate the store keeps up with is BenchmarkSaveTraces' subject, not this test's.)
@@ -172,8 +232,8 @@ func TestRecorderSlowStoreDrops(t *testing.T) {
 	if took := time.Since(start); took > 2*time.Second {
 		t.Errorf("20,000 Record calls against a stuck store took %v: Record blocks", took)
 	}
-	// The writer holds at most one batch; the buffer at most 100.
-	if d := r.Dropped(); d < n-100-10 {
+	// The buffer holds at most 100 records, those the writer is writing included.
+	if d := r.Dropped(); d < n-100 {
 		t.Errorf("dropped %d of %d with a stuck store and a buffer of 100", d, n)
 	}
 	if got := droppedMetric(t, reg, ReasonBufferFull); uint64(got) != r.Dropped() {
