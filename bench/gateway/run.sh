@@ -456,6 +456,26 @@ for s in "" -stream; do
 	fi
 done
 verdict() { awk -v ok="$1" 'BEGIN { print (ok ? "met" : "**missed**") }'; }
+# p99_row LABEL TARGET REF FILE [info]: the row on "p99 added over REF < 2 ms". The added p99
+# is the median of the run-by-run differences (run i of TARGET against run i of REF, which ran
+# seconds apart: the machine's drift from run to run cancels), shown with their range and the
+# two medians; "not measurable" when the differences range wider than twice the target, the
+# machine's stalls then swamping what TARGET adds. With "info", no verdict.
+p99_row() {
+	local label=$1 t=$2 ref=$3 file=$4 diffs
+	diffs=$(awk -v a="$t" -v b="$ref" '$1 == a { x[$2] = $5 } $1 == b { y[$2] = $5 }
+		END { for (r in x) if (r in y) printf "%.3f\n", x[r] - y[r] }' "$file" | sort -g)
+	[[ -n $diffs ]] || return 0
+	local med lo hi v=
+	med=$(median <<<"$diffs") lo=$(head -n 1 <<<"$diffs") hi=$(tail -n 1 <<<"$diffs")
+	if [[ ${5:-} != info ]]; then
+		v=$(verdict "$(awk -v d="$med" 'BEGIN { print (d < 2) }')")
+		if awk -v lo="$lo" -v hi="$hi" 'BEGIN { exit !(hi - lo > 4) }'; then
+			v="**not measurable**: run by run, $t's p99 minus $ref's ranged $lo to $hi ms"
+		fi
+	fi
+	echo "| $label | $med ms (run by run $lo to $hi; medians $(col "$t" 5 "$file" | median) - $(col "$ref" 5 "$file" | median)) | $v |"
+}
 if [[ -n ${rps[plumb]:-} ]]; then
 	echo "| target | measured | verdict |"
 	echo "|---|---|---|"
@@ -472,17 +492,7 @@ if [[ -n ${rps[plumb]:-} ]]; then
 		echo "| plumb >= 10x Portkey's req/s (plain) | ${rps[plumb]} / ${rps[portkey]} = ${r}x | $(verdict "$(awk -v r="$r" 'BEGIN { print (r >= 10) }')") |"
 	fi
 	for s in "" -stream; do
-		if [[ -n ${p99[plumb$s]:-} && -n ${p99[direct$s]:-} ]]; then
-			d=$(awk -v a="${p99[plumb$s]}" -v b="${p99[direct$s]}" 'BEGIN { printf "%.3f", a - b }')
-			# When direct's own p99 moves by more than the target from run to run, the machine's
-			# stalls (other processes on the same cores) swamp what the gateway adds.
-			spread=$(col "direct$s" 5 | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%.1f–%.1f", lo, hi }')
-			v=$(verdict "$(awk -v d="$d" 'BEGIN { print (d < 2) }')")
-			if awk -v r="$spread" 'BEGIN { split(r, x, "–"); exit !(x[2] - x[1] > 2) }'; then
-				v="**not measurable**: direct's p99 ranged $spread ms over its runs"
-			fi
-			echo "| p99 added over direct < 2 ms${s:+ (streaming)} | ${p99[plumb$s]} - ${p99[direct$s]} = $d ms | $v |"
-		fi
+		p99_row "p99 added over direct < 2 ms${s:+ (streaming)}" "plumb$s" "direct$s" "$results"
 	done
 	rss=$(awk '$1 ~ /^(plumb|base)/ { print $9 }' "$results" | sort -g | tail -n 1)
 	echo "| gateway peak RSS < 100 MB | $rss MB (largest of its runs) | $(verdict "$(awk -v m="$rss" 'BEGIN { print (m < 100) }')") |"
@@ -518,16 +528,16 @@ if ((${#rate_targets[@]} > 0)); then
 	for p in plumb base; do
 		for s in "" -stream; do
 			[[ -n ${rp99[$p$s]:-} && -n ${rp99[direct$s]:-} ]] || continue
-			d=$(awk -v a="${rp99[$p$s]}" -v b="${rp99[direct$s]}" 'BEGIN { printf "%.3f", a - b }')
-			spread=$(col "direct$s" 5 "$results_rate" | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%.1f–%.1f", lo, hi }')
-			v=$(verdict "$(awk -v d="$d" 'BEGIN { print (d < 2) }')")
-			if awk -v r="$spread" 'BEGIN { split(r, x, "–"); exit !(x[2] - x[1] > 2) }'; then
-				v="**not measurable**: direct's p99 ranged $spread ms over its runs"
-			fi
 			# A target that did not keep up ran a queue, not the rate: its p99 is not comparable.
 			behind=$(awk -v t="$p$s" -v r="$RATE" '$1 == t && ($3 < 0.98 * r || $8 > 0) { n++ } END { print n + 0 }' "$results_rate")
-			[[ $behind == 0 ]] || v="**not measured**: $p$s fell behind the rate or failed requests in $behind of its runs"
-			echo "| $p$s: p99 added over direct$s at $RATE req/s < 2 ms | ${rp99[$p$s]} - ${rp99[direct$s]} = $d ms | $v |"
+			if [[ $behind != 0 ]]; then
+				echo "| $p$s: p99 added over direct$s at $RATE req/s < 2 ms | - | **not measured**: $p$s fell behind the rate or failed requests in $behind of its runs |"
+				continue
+			fi
+			p99_row "$p$s: p99 added over direct$s at $RATE req/s < 2 ms" "$p$s" "direct$s" "$results_rate"
+			if [[ $p == plumb && -n ${rp99[rproxy$s]:-} ]]; then
+				p99_row "(the floor) rproxy$s: p99 added over direct$s at $RATE req/s" "rproxy$s" "direct$s" "$results_rate" info
+			fi
 		done
 	done
 	rss=$(awk '$1 ~ /^(plumb|base)/ { print $9 }' "$results_rate" | sort -g | tail -n 1)

@@ -24,6 +24,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -48,7 +49,7 @@ func (h *headers) Set(v string) error { *h = append(*h, v); return nil }
 type outcome struct {
 	latency time.Duration
 	status  int
-	err     bool
+	err     error
 }
 
 func main() {
@@ -135,11 +136,13 @@ func run(url, bodyFile string, hs headers, rate float64, conns int, dur, warm ti
 
 	var lat []time.Duration
 	non2xx, failed := 0, 0
+	var firstErr error
 	for _, rs := range results {
 		for _, o := range rs {
 			switch {
-			case o.err:
+			case o.err != nil:
 				failed++
+				firstErr = cmp.Or(firstErr, o.err)
 			default:
 				if o.status < 200 || o.status > 299 {
 					non2xx++
@@ -153,6 +156,9 @@ func run(url, bodyFile string, hs headers, rate float64, conns int, dur, warm ti
 	slices.Sort(lat)
 	fmt.Printf("RESULT requests=%d duration_us=%d p50_us=%d p99_us=%d p999_us=%d max_us=%d non2xx=%d errors=%d warm_requests=%d\n",
 		len(lat), dur.Microseconds(), pct(lat, 50), pct(lat, 99), pct(lat, 99.9), pct(lat, 100), non2xx, failed, total-measured)
+	if firstErr != nil {
+		fmt.Fprintf(os.Stderr, "load: %d requests failed; the first: %v\n", failed, firstErr)
+	}
 	return nil
 }
 
@@ -160,16 +166,16 @@ func run(url, bodyFile string, hs headers, rate float64, conns int, dur, warm ti
 func send(ctx context.Context, client *http.Client, url string, header http.Header, body []byte) outcome {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
-		return outcome{err: true}
+		return outcome{err: err}
 	}
 	req.Header = header.Clone()
 	resp, err := client.Do(req)
 	if err != nil {
-		return outcome{err: true}
+		return outcome{err: err}
 	}
 	_, err = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
-	return outcome{status: resp.StatusCode, err: err != nil}
+	return outcome{status: resp.StatusCode, err: err}
 }
 
 // pct is the nearest-rank p-th percentile of sorted latencies, in microseconds (0 for none).
