@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"strings"
 	"sync"
 	"syscall"
@@ -264,18 +263,6 @@ func runGateway(ctx context.Context, ln net.Listener, gw *gateway.Gateway, close
 	}
 	log.Info("stopped")
 	return nil
-}
-
-// gatewayGCPercent is `plumb gateway`'s GOGC unless the environment sets one (bench/README.md).
-const gatewayGCPercent = 200
-
-// tuneGatewayGC sets the collector's target to gatewayGCPercent unless GOGC is set: the
-// gateway allocates for every call and keeps little, and fewer collections, each of which
-// stops every call twice, mean a lower tail latency.
-func tuneGatewayGC(getenv func(string) string) {
-	if getenv("GOGC") == "" {
-		debug.SetGCPercent(gatewayGCPercent)
-	}
 }
 
 // gatewaySQLiteCacheKiB is the page cache of `plumb gateway`'s SQLite store, which it only

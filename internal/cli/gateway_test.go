@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -230,21 +231,67 @@ keys:
 	}
 }
 
-// plumb gateway collects garbage at a target of 200% unless GOGC says otherwise.
+// plumb gateway collects garbage at a target of 200% over the live heap, with a heap of
+// gatewayHeapFloor at least, unless GOGC or GOMEMLIMIT says otherwise.
 func TestGatewayGCTarget(t *testing.T) {
 	prev := debug.SetGCPercent(100)
 	defer debug.SetGCPercent(prev)
-	tuneGatewayGC(func(string) string { return "" })
-	if got := debug.SetGCPercent(100); got != gatewayGCPercent {
-		t.Errorf("GC target without GOGC = %d%%, want %d%%", got, gatewayGCPercent)
-	}
-	tuneGatewayGC(func(k string) string {
-		if k == "GOGC" {
-			return "100"
+	stop := tuneGatewayGC(func(string) string { return "" })
+	// This test's live heap is a few MB: after a collection, the target is the one at which
+	// it grows to the floor.
+	var got int
+	for range 50 {
+		runtime.GC()
+		time.Sleep(10 * time.Millisecond) // the cleanup that resets the target runs after the collection
+		got = debug.SetGCPercent(-1)
+		debug.SetGCPercent(got)
+		if got > gatewayGCPercent {
+			break
 		}
-		return ""
-	})
-	if got := debug.SetGCPercent(100); got != 100 {
-		t.Errorf("GC target with GOGC=100 = %d%%, want the environment's 100%%", got)
+	}
+	stop()
+	runtime.GC()
+	time.Sleep(10 * time.Millisecond)
+	if got <= gatewayGCPercent {
+		t.Errorf("GC target without GOGC, with a live heap far below %d MiB = %d%%, want above %d%%", gatewayHeapFloor>>20, got, gatewayGCPercent)
+	}
+	for _, env := range []string{"GOGC", "GOMEMLIMIT"} {
+		debug.SetGCPercent(100)
+		tuneGatewayGC(func(k string) string {
+			if k == env {
+				return "100"
+			}
+			return ""
+		})()
+		if got := debug.SetGCPercent(100); got != 100 {
+			t.Errorf("GC target with %s set = %d%%, want it left as it was (100%%)", env, got)
+		}
+	}
+}
+
+func TestGCPercentFor(t *testing.T) {
+	const mib = 1 << 20
+	for _, c := range []struct {
+		live uint64
+		want int
+	}{
+		{0, 200},             // not measured yet
+		{4 * mib, 700},       // 4 MiB × 8 = 32 MiB
+		{5 * mib, 550},       // 540% rounded up to a multiple of 50
+		{10 * mib, 250},      // 220% rounded up
+		{11 * mib, 200},      // 11 × 3 = 33 MiB: above the floor
+		{100 * mib, 200},     // far above
+		{1024, 5000},         // a tiny heap: bounded
+		{32 * mib, 200},      // at the floor
+		{32*mib - 1, 200},    // just under the floor, 200% above it
+		{6 * mib / 10, 5000}, // 0.6 MiB: 5,233% bounded
+	} {
+		if got := gcPercentFor(c.live, 32*mib, 200); got != c.want {
+			t.Errorf("gcPercentFor(%d bytes live, floor 32 MiB, 200%%) = %d, want %d", c.live, got, c.want)
+		}
+		// The heap the target lets grow reaches the floor.
+		if got := gcPercentFor(c.live, 32*mib, 200); c.live > 0 && got < 5000 && c.live*uint64(100+got)/100 < 32*mib {
+			t.Errorf("live %d bytes at %d%%: heap goal %d below the 32 MiB floor", c.live, got, c.live*uint64(100+got)/100)
+		}
 	}
 }
