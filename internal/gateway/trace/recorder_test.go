@@ -55,6 +55,14 @@ func (m *memStore) SaveTraces(ctx context.Context, batch []store.Trace) error {
 	return nil
 }
 
+// unblock lets the held SaveTraces calls, and the ones after, through.
+func (m *memStore) unblock() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	close(m.block)
+	m.block = nil
+}
+
 func (m *memStore) callCount() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -164,10 +172,7 @@ func TestRecorderFullBatchesAndTheRest(t *testing.T) {
 	for i := range 35 {
 		r.Record(store.Trace{ID: fmt.Sprint("b_", i)})
 	}
-	ms.mu.Lock()
-	close(ms.block)
-	ms.block = nil
-	ms.mu.Unlock()
+	ms.unblock()
 	if err := r.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -239,10 +244,7 @@ func TestRecorderSlowStoreDrops(t *testing.T) {
 	if got := droppedMetric(t, reg, ReasonBufferFull); uint64(got) != r.Dropped() {
 		t.Errorf("metric says %v dropped, Dropped() %d", got, r.Dropped())
 	}
-	ms.mu.Lock()
-	close(ms.block)
-	ms.block = nil
-	ms.mu.Unlock()
+	ms.unblock()
 	if err := r.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
