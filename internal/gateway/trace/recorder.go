@@ -1,7 +1,7 @@
 // Package trace records the gateway's calls in the store without slowing them: a Recorder
 // takes records on the request path without ever blocking (or waking anything but once a
-// batch) and writes them in batches from one goroutine; Body prepares a request or response body for a record (cut to size, with
-// secrets and, when asked, personal data redacted).
+// batch) and writes them in batches from one goroutine; Body prepares a request or response
+// body for a record (cut to size, with secrets and, when asked, personal data redacted).
 package trace
 
 import (
