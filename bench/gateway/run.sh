@@ -456,6 +456,21 @@ for s in "" -stream; do
 	fi
 done
 verdict() { awk -v ok="$1" 'BEGIN { print (ok ? "met" : "**missed**") }'; }
+# gateway_rows FILE: the rows on the gateway's peak RSS and on trace records lost, over its
+# runs in FILE (none: no rows).
+gateway_rows() {
+	grep -qE '^(plumb|base)' "$1" || return 0
+	local rss lost tot
+	rss=$(awk '$1 ~ /^(plumb|base)/ { print $9 }' "$1" | sort -g | tail -n 1)
+	echo "| gateway peak RSS < 100 MB | $rss MB (largest of its runs) | $(verdict "$(awk -v m="$rss" 'BEGIN { print (m < 100) }')") |"
+	if [[ $recording != 1 ]]; then
+		echo "| zero trace records lost | not measured: this build of plumb gateway records no traces | **not measured** |"
+		return 0
+	fi
+	lost=$(awk '$1 ~ /^(plumb|base)/ { l += ($10 - $11); d += $12 } END { print l + 0, d + 0 }' "$1")
+	tot=$(awk '$1 ~ /^(plumb|base)/ { a += $10; t += $11 } END { print a + 0, t + 0 }' "$1")
+	echo "| zero trace records lost | ${tot% *} answered, ${tot#* } recorded, ${lost#* } dropped | $(verdict "$(awk -v l="${lost% *}" -v d="${lost#* }" 'BEGIN { print (l == 0 && d == 0) }')") |"
+}
 # p99_row LABEL TARGET REF FILE [info]: the row on "p99 added over REF < 2 ms". The added p99
 # is the median of the run-by-run differences (run i of TARGET against run i of REF, which ran
 # seconds apart: the machine's drift from run to run cancels), shown with their range and the
@@ -494,15 +509,7 @@ if [[ -n ${rps[plumb]:-} ]]; then
 	for s in "" -stream; do
 		p99_row "p99 added over direct < 2 ms${s:+ (streaming)}" "plumb$s" "direct$s" "$results"
 	done
-	rss=$(awk '$1 ~ /^(plumb|base)/ { print $9 }' "$results" | sort -g | tail -n 1)
-	echo "| gateway peak RSS < 100 MB | $rss MB (largest of its runs) | $(verdict "$(awk -v m="$rss" 'BEGIN { print (m < 100) }')") |"
-	if [[ $recording == 1 ]]; then
-		lost=$(awk '$1 ~ /^(plumb|base)/ { l += ($10 - $11); d += $12 } END { print l + 0, d + 0 }' "$results")
-		tot=$(awk '$1 ~ /^(plumb|base)/ { a += $10; t += $11 } END { print a + 0, t + 0 }' "$results")
-		echo "| zero trace records lost | ${tot% *} answered, ${tot#* } recorded, ${lost#* } dropped | $(verdict "$(awk -v l="${lost% *}" -v d="${lost#* }" 'BEGIN { print (l == 0 && d == 0) }')") |"
-	else
-		echo "| zero trace records lost | not measured: this build of plumb gateway records no traces | **not measured** |"
-	fi
+	gateway_rows "$results"
 fi
 
 # The fixed-rate runs: every target at the same load, so that a p99 difference is latency
@@ -540,13 +547,7 @@ if ((${#rate_targets[@]} > 0)); then
 			fi
 		done
 	done
-	rss=$(awk '$1 ~ /^(plumb|base)/ { print $9 }' "$results_rate" | sort -g | tail -n 1)
-	[[ -z $rss ]] || echo "| gateway peak RSS < 100 MB | $rss MB (largest of its runs) | $(verdict "$(awk -v m="$rss" 'BEGIN { print (m < 100) }')") |"
-	if [[ $recording == 1 ]] && grep -qE '^(plumb|base)' "$results_rate"; then
-		lost=$(awk '$1 ~ /^(plumb|base)/ { l += ($10 - $11); d += $12 } END { print l + 0, d + 0 }' "$results_rate")
-		tot=$(awk '$1 ~ /^(plumb|base)/ { a += $10; t += $11 } END { print a + 0, t + 0 }' "$results_rate")
-		echo "| zero trace records lost | ${tot% *} answered, ${tot#* } recorded, ${lost#* } dropped | $(verdict "$(awk -v l="${lost% *}" -v d="${lost#* }" 'BEGIN { print (l == 0 && d == 0) }')") |"
-	fi
+	gateway_rows "$results_rate"
 fi
 non2xx=$(cat "$results" "$results_rate" | awk '{ n += $7 + $8 } END { print n + 0 }')
 [[ $non2xx == 0 ]] || echo "WARNING: $non2xx non-2xx answers or socket errors in the runs above (see $work/*.wrk, $work/*.rate)"
